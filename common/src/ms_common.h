@@ -1,0 +1,84 @@
+/*
+ * ms_common.h - internal helpers shared by the mailsec libraries.
+ *
+ * This is a static, never-installed library compiled into each shared
+ * library with hidden visibility: nothing here is part of any ABI.  It holds
+ * the env hook shims (allocation, clock, log, metrics), the optional `why`
+ * buffer writer and a bounded growable buffer.
+ */
+#ifndef MS_COMMON_H
+#define MS_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mailsec/env.h"
+#include "mailsec/status.h"
+
+#if defined(__GNUC__)
+#define MS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MS_PRINTF(a, b)
+#endif
+
+/* Copy `src` (may be NULL) into `dst`, honouring src->version. */
+void ms_env_init(struct ms_env *dst, const struct ms_env *src);
+
+void *ms_malloc(const struct ms_env *env, size_t size);
+void *ms_calloc(const struct ms_env *env, size_t n, size_t size);
+void *ms_realloc(const struct ms_env *env, void *ptr, size_t size);
+void ms_free(const struct ms_env *env, void *ptr);
+char *ms_strdup(const struct ms_env *env, const char *s);
+char *ms_strndup(const struct ms_env *env, const char *s, size_t n);
+
+/* Wall clock (Unix seconds) through the env hook, and a monotonic clock. */
+int64_t ms_now(const struct ms_env *env);
+uint64_t ms_monotonic_ns(void);
+
+/* Whether a log event at `level` would be delivered (skip costly formatting). */
+int ms_log_enabled(const struct ms_env *env, enum ms_log_level level);
+void ms_log(const struct ms_env *env, enum ms_log_level level,
+	    const char *subsystem, const char *msg,
+	    const struct ms_kv *kv, size_t nkv);
+void ms_metric(const struct ms_env *env, enum ms_metric_kind kind,
+	       const char *name, const struct ms_kv *labels, size_t nlabels,
+	       double value);
+
+/*
+ * Write a message into the caller's optional `why` buffer (NULL or len 0 is
+ * fine) and return `status`, so error paths read `return ms_why(...)`.
+ */
+ms_status ms_why(char *why, size_t whylen, ms_status status,
+		 const char *fmt, ...) MS_PRINTF(4, 5);
+
+/*
+ * A growable byte buffer with a hard upper bound.  Appends past `max` fail
+ * with MS_ERR_LIMIT and leave the content unchanged.  The content is always
+ * followed by a NUL byte (not counted in len) so text can be used as a string.
+ */
+struct ms_buf {
+	const struct ms_env *env;
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void ms_buf_init(struct ms_buf *b, const struct ms_env *env, size_t max);
+ms_status ms_buf_append(struct ms_buf *b, const void *p, size_t n);
+ms_status ms_buf_putc(struct ms_buf *b, uint8_t c);
+ms_status ms_buf_printf(struct ms_buf *b, const char *fmt, ...) MS_PRINTF(2, 3);
+/* Hand the content (NUL-terminated) to the caller, who frees it with ms_free. */
+char *ms_buf_steal(struct ms_buf *b);
+void ms_buf_free(struct ms_buf *b);
+
+/* ASCII-only helpers (locale independent, as protocol text requires). */
+static inline int ms_ascii_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+int ms_ascii_casecmp(const char *a, const char *b);
+int ms_ascii_ncasecmp(const char *a, const char *b, size_t n);
+
+#endif /* MS_COMMON_H */

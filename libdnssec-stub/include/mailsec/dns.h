@@ -1,0 +1,348 @@
+/*
+ * mailsec/dns.h - libdnssec-stub: DNS lookups that know what DNSSEC proved.
+ *
+ * A thin, validating layer over libunbound.  Every result says how the
+ * lookup ended (answer, NXDOMAIN, NODATA, SERVFAIL, timeout, refused), how
+ * secure it is (secure, insecure, bogus, indeterminate), the RFC 8914
+ * extended DNS error behind a failure, the TTL, and the canonical name after
+ * any CNAME chain together with whether every step of that chain was signed.
+ *
+ * Bogus data is never handed out: a bogus result has outcome SERVFAIL and no
+ * records (RFC 4035 s5.5), whatever the upstream sent.
+ *
+ * Names are accepted in A-label or U-label (IDNA2008) form and are returned
+ * in lower-case A-label form without the trailing dot.
+ *
+ * Thread safety: a struct ms_dns_ctx may be shared by any number of threads
+ * for synchronous lookups; the asynchronous calls (submit, process, cancel)
+ * may also be made from any thread.  A struct ms_dns_result is immutable and
+ * may be read from any thread; it is owned by the caller and freed with
+ * ms_dns_result_free().
+ */
+#ifndef MAILSEC_DNS_H
+#define MAILSEC_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mailsec/env.h>
+#include <mailsec/status.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MS_DNS_BUILDING) && defined(__GNUC__)
+#define MS_DNS_API __attribute__((visibility("default")))
+#else
+#define MS_DNS_API
+#endif
+
+/* Record types with typed accessors; any other type works through rdata. */
+enum ms_dns_type {
+	MS_DNS_T_A = 1,
+	MS_DNS_T_NS = 2,
+	MS_DNS_T_CNAME = 5,
+	MS_DNS_T_SOA = 6,
+	MS_DNS_T_PTR = 12,
+	MS_DNS_T_MX = 15,
+	MS_DNS_T_TXT = 16,
+	MS_DNS_T_AAAA = 28,
+	MS_DNS_T_DS = 43,
+	MS_DNS_T_DNSKEY = 48,
+	MS_DNS_T_TLSA = 52
+};
+
+/* How the lookup ended. */
+enum ms_dns_outcome {
+	MS_DNS_ANSWER = 0,   /* records of the asked type exist */
+	MS_DNS_NXDOMAIN = 1, /* the name does not exist */
+	MS_DNS_NODATA = 2,   /* the name exists, without records of this type */
+	MS_DNS_SERVFAIL = 3, /* the resolver failed (includes every bogus answer) */
+	MS_DNS_TIMEOUT = 4,  /* no answer within the context's timeout */
+	MS_DNS_REFUSED = 5   /* the resolver or policy refused the query */
+};
+
+/* What DNSSEC validation established (RFC 4033 s5). */
+enum ms_dns_security {
+	MS_DNS_SECURE = 0,        /* validated from a trust anchor */
+	MS_DNS_INSECURE = 1,      /* provably unsigned (or no anchor covers it) */
+	MS_DNS_BOGUS = 2,         /* validation failed: the data must not be used */
+	MS_DNS_INDETERMINATE = 3  /* could not find out (timeout, SERVFAIL) */
+};
+
+/* How the resolver context finds DNS servers. */
+enum ms_dns_mode {
+	MS_DNS_MODE_SYSTEM = 0,  /* forward to resolv.conf servers, validate locally */
+	MS_DNS_MODE_RECURSIVE,   /* full recursion from the root, validate locally */
+	MS_DNS_MODE_FORWARD,     /* forward to `forwarders`, validate locally */
+	MS_DNS_MODE_CONFIG_FILE  /* an unbound.conf file is the whole configuration */
+};
+
+#define MS_DNS_CONFIG_VERSION 1
+
+/*
+ * Resolver configuration.  Zero-initialise, set `version`, fill what you
+ * need; NULL/0 members mean the documented default.  Strings are copied.
+ */
+struct ms_dns_config {
+	unsigned version;              /* MS_DNS_CONFIG_VERSION */
+	enum ms_dns_mode mode;
+	/* MS_DNS_MODE_FORWARD (and optionally CONFIG_FILE): "ADDR" or
+	 * "ADDR@PORT" (IPv4 or IPv6). */
+	const char *const *forwarders;
+	size_t nforwarders;
+	/* MS_DNS_MODE_CONFIG_FILE: path of an unbound.conf-format file. */
+	const char *config_file;
+	/*
+	 * Root trust anchor file (DS or DNSKEY lines).  NULL: Debian's
+	 * dns-root-data (/usr/share/dns/root.key).  Ignored in CONFIG_FILE mode,
+	 * where the file must name its own anchors.
+	 */
+	const char *root_anchor_file;
+	/* Extra anchors: a file, and/or single RR strings ("zone. DS ..."). */
+	const char *trust_anchor_file;
+	const char *const *trust_anchors;
+	size_t ntrust_anchors;
+	/* Validate signatures as at this Unix time (0: the real clock). */
+	int64_t validation_time;
+	/* Per-lookup deadline in milliseconds (0: 5000). */
+	unsigned timeout_ms;
+};
+
+struct ms_dns_ctx;
+struct ms_dns_result;
+
+/* A parsed TLSA record (RFC 6698 s2.1); `data` is borrowed from its owner. */
+struct ms_dns_tlsa {
+	uint8_t usage;
+	uint8_t selector;
+	uint8_t mtype;
+	const uint8_t *data;
+	size_t datalen;
+};
+
+/* ---- context -------------------------------------------------------- */
+
+/*
+ * Create a resolver context.  `env` and `cfg` may be NULL (defaults: system
+ * mode with the root anchor).  On failure *out is NULL and `why` (optional)
+ * says what went wrong, e.g. that no trust anchor could be loaded
+ * (MS_ERR_CONFIG).  The context owns a libunbound context; creating one is
+ * cheap (no network traffic until the first lookup).
+ */
+MS_DNS_API ms_status ms_dns_ctx_new(const struct ms_env *env,
+				    const struct ms_dns_config *cfg,
+				    struct ms_dns_ctx **out,
+				    char *why, size_t whylen);
+
+/* Free a context; NULL-safe.  Outstanding async lookups are cancelled
+ * without their callbacks being called. */
+MS_DNS_API void ms_dns_ctx_free(struct ms_dns_ctx *ctx);
+
+/*
+ * An injected resolver: for unit tests, and for callers that have their own
+ * DNS stack.  `resolve` must return MS_OK with a result built with
+ * ms_dns_result_create() (ownership passes to the library), or an error.
+ * It is called synchronously, also for ms_dns_submit() (the result is then
+ * delivered by the next ms_dns_process()), and from any thread that makes a
+ * lookup: it must be thread-safe if the context is shared.
+ */
+typedef ms_status (*ms_dns_resolve_fn)(void *user, const char *name,
+				       uint16_t type,
+				       struct ms_dns_result **out);
+
+MS_DNS_API ms_status ms_dns_ctx_new_custom(const struct ms_env *env,
+					   ms_dns_resolve_fn resolve,
+					   void *user,
+					   struct ms_dns_ctx **out);
+
+/* ---- synchronous lookups ---------------------------------------------
+ * Each returns MS_OK with a result (whatever the DNS outcome, including
+ * timeout and bogus), or an error when the lookup could not be made at all:
+ * MS_ERR_INVALID for a malformed name (message in `why`), MS_ERR_NOMEM,
+ * MS_ERR_INTERNAL for a libunbound failure.  The caller frees *out.
+ */
+
+/* Lookup by numeric RR type (class IN). */
+MS_DNS_API ms_status ms_dns_lookup(struct ms_dns_ctx *ctx, const char *name,
+				   uint16_t type, struct ms_dns_result **out,
+				   char *why, size_t whylen);
+
+/*
+ * Address lookup for both families.  The result holds the A records then
+ * the AAAA records; it is secure only if both lookups were secure, bogus if
+ * either was bogus.  Outcome: ANSWER if either family has addresses,
+ * otherwise the "worst" of the two (a failure beats NXDOMAIN/NODATA).
+ */
+MS_DNS_API ms_status ms_dns_lookup_addr(struct ms_dns_ctx *ctx,
+					const char *name,
+					struct ms_dns_result **out,
+					char *why, size_t whylen);
+
+/* PTR lookup for an IPv4 or IPv6 address in text form (RFC 1035 s3.5, RFC 3596 s2.5). */
+MS_DNS_API ms_status ms_dns_lookup_ptr(struct ms_dns_ctx *ctx,
+				       const char *ip,
+				       struct ms_dns_result **out,
+				       char *why, size_t whylen);
+
+/* ---- asynchronous lookups --------------------------------------------
+ * For event-driven callers.  Submit lookups, watch ms_dns_fd() for
+ * readability, and call ms_dns_process() when it is readable and at least
+ * every ms_dns_next_timeout_ms() milliseconds.  Callbacks run only inside
+ * ms_dns_process(), in the calling thread, and receive ownership of the
+ * result (never NULL).  A callback may submit or cancel lookups.
+ */
+typedef void (*ms_dns_callback)(void *user, struct ms_dns_result *result);
+
+MS_DNS_API ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name,
+				   uint16_t type, ms_dns_callback cb,
+				   void *user, uint64_t *id,
+				   char *why, size_t whylen);
+/* The descriptor to poll for readability; -1 if none. */
+MS_DNS_API int ms_dns_fd(struct ms_dns_ctx *ctx);
+/* Deliver finished and timed-out lookups.  Returns MS_OK or an error if
+ * libunbound failed. */
+MS_DNS_API ms_status ms_dns_process(struct ms_dns_ctx *ctx);
+/* Milliseconds until the nearest async deadline, -1 if none is pending. */
+MS_DNS_API int ms_dns_next_timeout_ms(struct ms_dns_ctx *ctx);
+/* Number of async lookups whose callback has not yet run. */
+MS_DNS_API size_t ms_dns_pending(struct ms_dns_ctx *ctx);
+/* Cancel a pending lookup: its callback will not run.  MS_ERR_INVALID if
+ * `id` is unknown or already delivered. */
+MS_DNS_API ms_status ms_dns_cancel(struct ms_dns_ctx *ctx, uint64_t id);
+
+/* ---- results ---------------------------------------------------------
+ * Getters return borrowed pointers valid until ms_dns_result_free().
+ */
+MS_DNS_API void ms_dns_result_free(struct ms_dns_result *r);
+MS_DNS_API enum ms_dns_outcome ms_dns_result_outcome(const struct ms_dns_result *r);
+MS_DNS_API enum ms_dns_security ms_dns_result_security(const struct ms_dns_result *r);
+/* RFC 8914 INFO-CODE, or -1 when there is none. */
+MS_DNS_API int ms_dns_result_ede(const struct ms_dns_result *r);
+/* Human text for the extended error (e.g. libunbound's why_bogus), or NULL. */
+MS_DNS_API const char *ms_dns_result_ede_text(const struct ms_dns_result *r);
+MS_DNS_API uint32_t ms_dns_result_ttl(const struct ms_dns_result *r);
+/* The queried name (normalised) and type. */
+MS_DNS_API const char *ms_dns_result_qname(const struct ms_dns_result *r);
+MS_DNS_API uint16_t ms_dns_result_qtype(const struct ms_dns_result *r);
+/* The name the records belong to after following CNAMEs (== qname if none). */
+MS_DNS_API const char *ms_dns_result_canonical(const struct ms_dns_result *r);
+/* 1 if a CNAME chain was followed and every CNAME in it was secure, 0 if
+ * some CNAME was not secure, -1 if there was no CNAME. */
+MS_DNS_API int ms_dns_result_cname_secure(const struct ms_dns_result *r);
+/* Milliseconds the lookup took. */
+MS_DNS_API uint32_t ms_dns_result_duration_ms(const struct ms_dns_result *r);
+
+/* Number of records (0 unless outcome is ANSWER). */
+MS_DNS_API size_t ms_dns_result_count(const struct ms_dns_result *r);
+/* Type of record i (differs from qtype only in ms_dns_lookup_addr results). */
+MS_DNS_API uint16_t ms_dns_result_rtype(const struct ms_dns_result *r, size_t i);
+/* Raw wire rdata of record i, names uncompressed. */
+MS_DNS_API const uint8_t *ms_dns_result_rdata(const struct ms_dns_result *r,
+					       size_t i, size_t *len);
+
+/* Typed accessors: MS_ERR_INVALID for a wrong index or type, MS_ERR_PARSE
+ * for malformed rdata (which is kept and reported, never dropped). */
+/* A or AAAA as text ("192.0.2.1", "2001:db8::1"); buf of 46 bytes suffices. */
+MS_DNS_API ms_status ms_dns_result_addr(const struct ms_dns_result *r, size_t i,
+					char *buf, size_t buflen);
+/* MX: preference and exchange (A-label, no trailing dot; "" for the root,
+ * i.e. an RFC 7505 null MX). */
+MS_DNS_API ms_status ms_dns_result_mx(const struct ms_dns_result *r, size_t i,
+				      uint16_t *preference, char *host,
+				      size_t hostlen);
+/* 1 if the MX set is exactly one record "0 ." (RFC 7505 s3), else 0. */
+MS_DNS_API int ms_dns_result_is_null_mx(const struct ms_dns_result *r);
+/* CNAME, PTR or NS target name. */
+MS_DNS_API ms_status ms_dns_result_name(const struct ms_dns_result *r, size_t i,
+					char *buf, size_t buflen);
+/* TXT: the character-strings joined without separators (RFC 7208 s3.3),
+ * as bytes; NUL bytes inside are kept, `buf` is NUL-terminated. */
+MS_DNS_API ms_status ms_dns_result_txt(const struct ms_dns_result *r, size_t i,
+				       char *buf, size_t buflen, size_t *outlen);
+/* TXT: the number of character-strings of record i, and string j. */
+MS_DNS_API ms_status ms_dns_result_txt_strings(const struct ms_dns_result *r,
+					       size_t i, size_t *count);
+MS_DNS_API ms_status ms_dns_result_txt_string(const struct ms_dns_result *r,
+					      size_t i, size_t j,
+					      const uint8_t **s, size_t *len);
+/* TLSA: `tlsa->data` borrows from the result. */
+MS_DNS_API ms_status ms_dns_result_tlsa(const struct ms_dns_result *r, size_t i,
+					struct ms_dns_tlsa *tlsa);
+/* Any record in presentation format ("10 mx.example.test." style). */
+MS_DNS_API ms_status ms_dns_result_rdata_text(const struct ms_dns_result *r,
+					      size_t i, char *buf, size_t buflen);
+
+/* ---- building results (for injected resolvers) -------------------------
+ * Create an empty result for (qname, qtype) with the given outcome and
+ * security, then add records.  `env` may be NULL.  A BOGUS result never
+ * keeps records: adding to one fails with MS_ERR_STATE.
+ */
+MS_DNS_API ms_status ms_dns_result_create(const struct ms_env *env,
+					  const char *qname, uint16_t qtype,
+					  enum ms_dns_outcome outcome,
+					  enum ms_dns_security security,
+					  struct ms_dns_result **out);
+/* Append one record (wire rdata, names uncompressed); copies the bytes. */
+MS_DNS_API ms_status ms_dns_result_add(struct ms_dns_result *r, uint16_t type,
+				       const uint8_t *rdata, size_t len);
+/* Set TTL, canonical name (NULL: qname), CNAME security (-1, 0, 1) and
+ * extended error (-1 for none, text may be NULL). */
+MS_DNS_API ms_status ms_dns_result_set_meta(struct ms_dns_result *r,
+					    uint32_t ttl,
+					    const char *canonical,
+					    int cname_secure, int ede,
+					    const char *ede_text);
+
+/* ---- rdata parsers (untrusted input; also used by the fuzz targets) ---- */
+/* TLSA rdata: usage, selector, mtype, then at least one byte of data. */
+MS_DNS_API ms_status ms_dns_parse_tlsa(const uint8_t *rdata, size_t len,
+				       struct ms_dns_tlsa *out);
+/* MX rdata: preference + uncompressed name. */
+MS_DNS_API ms_status ms_dns_parse_mx(const uint8_t *rdata, size_t len,
+				     uint16_t *preference, char *host,
+				     size_t hostlen);
+/* An uncompressed wire name spanning exactly `len` bytes, to text. */
+MS_DNS_API ms_status ms_dns_parse_name(const uint8_t *rdata, size_t len,
+				       char *buf, size_t buflen);
+/* TXT rdata: join the character-strings; fails on a truncated string. */
+MS_DNS_API ms_status ms_dns_parse_txt(const uint8_t *rdata, size_t len,
+				      char *buf, size_t buflen, size_t *outlen);
+
+/* Any rdata in presentation format (RFC 1035 s5.1; RFC 3597 "\\# len hex"
+ * for types without a specific format).  MS_ERR_LIMIT if buf is too small. */
+MS_DNS_API ms_status ms_dns_rdata_to_text(uint16_t type, const uint8_t *rdata,
+					  size_t len, char *buf, size_t buflen);
+
+/* ---- names and strings ------------------------------------------------ */
+/*
+ * Normalise a domain name: U-labels are converted to A-labels (IDNA2008,
+ * UTS #46 non-transitional mapping), ASCII is lower-cased, one trailing dot
+ * removed.  Labels of 1-63 octets of letters, digits, '-' and '_', 253
+ * octets in all.  MS_ERR_INVALID with a reason in `why` otherwise.
+ * buf of 254 bytes suffices.
+ */
+MS_DNS_API ms_status ms_dns_name_normalize(const char *name, char *buf,
+					   size_t buflen, char *why,
+					   size_t whylen);
+/* The reverse-lookup name for an IP address ("1.2.0.192.in-addr.arpa"). */
+MS_DNS_API ms_status ms_dns_reverse_name(const char *ip, char *buf, size_t buflen);
+
+MS_DNS_API const char *ms_dns_outcome_str(enum ms_dns_outcome o);  /* "answer", "nxdomain", ... */
+MS_DNS_API const char *ms_dns_security_str(enum ms_dns_security s); /* "secure", ... */
+MS_DNS_API const char *ms_dns_type_str(uint16_t type, char *buf, size_t buflen); /* "MX", "TYPE65" */
+/* Parse "MX", "mx", "TYPE65" or "65"; 0 if unknown. */
+MS_DNS_API uint16_t ms_dns_type_from_str(const char *s);
+/* RFC 8914 name of an INFO-CODE ("Signature Expired"), "" if unknown. */
+MS_DNS_API const char *ms_dns_ede_str(int code);
+
+/* The weaker of two security states: bogus > indeterminate > insecure > secure. */
+MS_DNS_API enum ms_dns_security ms_dns_security_combine(enum ms_dns_security a,
+							enum ms_dns_security b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MAILSEC_DNS_H */

@@ -1,0 +1,216 @@
+/*
+ * ctx.c - creating a resolver context: libunbound set-up for the four modes,
+ * trust anchors, the validation clock, and routing libunbound's own log
+ * lines into the env log hook instead of stderr.
+ */
+#include "dns_internal.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unbound.h>
+#include <unistd.h>
+
+#define DEFAULT_ROOT_ANCHOR "/usr/share/dns/root.key"
+
+/* fopencookie write hook: libunbound writes whole lines; pass them to the
+ * env log at debug level (trimmed), so no library output reaches stderr. */
+static ssize_t ub_log_write(void *cookie, const char *buf, size_t size)
+{
+	struct ms_dns_ctx *ctx = cookie;
+	if (ms_log_enabled(&ctx->env, MS_LOG_DEBUG)) {
+		char line[512];
+		size_t n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
+		memcpy(line, buf, n);
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			n--;
+		line[n] = '\0';
+		if (n > 0)
+			ms_log(&ctx->env, MS_LOG_DEBUG, "dns", line, NULL, 0);
+	}
+	return (ssize_t)size;
+}
+
+static ms_status ctx_alloc(const struct ms_env *env, struct ms_dns_ctx **out)
+{
+	struct ms_env e;
+	ms_env_init(&e, env);
+	struct ms_dns_ctx *ctx = ms_calloc(&e, 1, sizeof(*ctx));
+	if (ctx == NULL)
+		return MS_ERR_NOMEM;
+	ctx->env = e;
+	ctx->timeout_ms = MS_DNS_DEFAULT_TIMEOUT_MS;
+	ctx->next_id = 1;
+	if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+		ms_free(&e, ctx);
+		return MS_ERR_INTERNAL;
+	}
+	/* Deadlines are monotonic; the condition variable must agree. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	int rc = pthread_cond_init(&ctx->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc != 0) {
+		pthread_mutex_destroy(&ctx->lock);
+		ms_free(&e, ctx);
+		return MS_ERR_INTERNAL;
+	}
+	*out = ctx;
+	return MS_OK;
+}
+
+static int readable(const char *path)
+{
+	return access(path, R_OK) == 0;
+}
+
+static ms_status ub_fail(char *why, size_t whylen, const char *what, int rc,
+			 const char *arg)
+{
+	return ms_why(why, whylen, MS_ERR_CONFIG, "%s %s: %s", what,
+		      arg ? arg : "", ub_strerror(rc));
+}
+
+/* Apply the configuration to a fresh ub_ctx. */
+static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *cfg,
+			   char *why, size_t whylen)
+{
+	struct ub_ctx *ub = ctx->ub;
+	int rc;
+	enum ms_dns_mode mode = cfg ? cfg->mode : MS_DNS_MODE_SYSTEM;
+
+	/* Threads, not a forked process, for the background resolver: the
+	 * context is shared across the caller's threads. */
+	if ((rc = ub_ctx_async(ub, 1)) != 0)
+		return ub_fail(why, whylen, "ub_ctx_async", rc, NULL);
+	ctx->ub_log = fopencookie(ctx, "w", (cookie_io_functions_t){
+					 .write = ub_log_write });
+	if (ctx->ub_log) {
+		setvbuf(ctx->ub_log, NULL, _IOLBF, 0);
+		ub_ctx_debugout(ub, ctx->ub_log);
+	}
+	ub_ctx_set_option(ub, "use-syslog:", "no");
+
+	switch (mode) {
+	case MS_DNS_MODE_CONFIG_FILE:
+		if (cfg->config_file == NULL)
+			return ms_why(why, whylen, MS_ERR_CONFIG,
+				      "config-file mode needs a configuration file");
+		if (!readable(cfg->config_file))
+			return ms_why(why, whylen, MS_ERR_CONFIG,
+				      "cannot read resolver configuration %s: %s",
+				      cfg->config_file, strerror(errno));
+		if ((rc = ub_ctx_config(ub, cfg->config_file)) != 0)
+			return ub_fail(why, whylen, "cannot load resolver configuration",
+				       rc, cfg->config_file);
+		/* Forwarders may be added on top of the file. */
+		for (size_t i = 0; i < cfg->nforwarders; i++)
+			if ((rc = ub_ctx_set_fwd(ub, cfg->forwarders[i])) != 0)
+				return ub_fail(why, whylen, "bad forwarder", rc,
+					       cfg->forwarders[i]);
+		break;
+	case MS_DNS_MODE_FORWARD:
+		if (cfg->nforwarders == 0)
+			return ms_why(why, whylen, MS_ERR_CONFIG,
+				      "forward mode needs at least one forwarder");
+		for (size_t i = 0; i < cfg->nforwarders; i++)
+			if ((rc = ub_ctx_set_fwd(ub, cfg->forwarders[i])) != 0)
+				return ub_fail(why, whylen, "bad forwarder", rc,
+					       cfg->forwarders[i]);
+		break;
+	case MS_DNS_MODE_SYSTEM:
+		if ((rc = ub_ctx_resolvconf(ub, NULL)) != 0)
+			return ub_fail(why, whylen, "cannot read", rc, "/etc/resolv.conf");
+		break;
+	case MS_DNS_MODE_RECURSIVE:
+		break;
+	default:
+		return ms_why(why, whylen, MS_ERR_INVALID, "unknown resolver mode %d",
+			      (int)mode);
+	}
+
+	/* The root anchor, unless a config file is the whole configuration. */
+	if (mode != MS_DNS_MODE_CONFIG_FILE) {
+		const char *root = cfg && cfg->root_anchor_file ?
+					   cfg->root_anchor_file : DEFAULT_ROOT_ANCHOR;
+		if (!readable(root))
+			return ms_why(why, whylen, MS_ERR_CONFIG,
+				      "no trust anchor: cannot read %s (install "
+				      "dns-root-data or name an anchor file)", root);
+		if ((rc = ub_ctx_add_ta_file(ub, root)) != 0)
+			return ub_fail(why, whylen, "bad trust anchor file", rc, root);
+	}
+	if (cfg && cfg->trust_anchor_file) {
+		if (!readable(cfg->trust_anchor_file))
+			return ms_why(why, whylen, MS_ERR_CONFIG,
+				      "cannot read trust anchor file %s: %s",
+				      cfg->trust_anchor_file, strerror(errno));
+		if ((rc = ub_ctx_add_ta_file(ub, cfg->trust_anchor_file)) != 0)
+			return ub_fail(why, whylen, "bad trust anchor file", rc,
+				       cfg->trust_anchor_file);
+	}
+	for (size_t i = 0; cfg && i < cfg->ntrust_anchors; i++)
+		if ((rc = ub_ctx_add_ta(ub, cfg->trust_anchors[i])) != 0)
+			return ub_fail(why, whylen, "bad trust anchor", rc,
+				       cfg->trust_anchors[i]);
+
+	if (cfg && cfg->validation_time > 0) {
+		/* val-override-date takes YYYYMMDDHHMMSS in UTC. */
+		char date[32];
+		time_t t = (time_t)cfg->validation_time;
+		struct tm tm;
+		if (gmtime_r(&t, &tm) == NULL ||
+		    strftime(date, sizeof(date), "%Y%m%d%H%M%S", &tm) == 0)
+			return ms_why(why, whylen, MS_ERR_INVALID, "bad validation time");
+		if ((rc = ub_ctx_set_option(ub, "val-override-date:", date)) != 0)
+			return ub_fail(why, whylen, "cannot set validation time", rc, date);
+	}
+	if (cfg && cfg->timeout_ms > 0)
+		ctx->timeout_ms = cfg->timeout_ms;
+	return MS_OK;
+}
+
+ms_status ms_dns_ctx_new(const struct ms_env *env, const struct ms_dns_config *cfg,
+			 struct ms_dns_ctx **out, char *why, size_t whylen)
+{
+	if (out == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "no output pointer");
+	*out = NULL;
+	if (cfg && cfg->version != MS_DNS_CONFIG_VERSION)
+		return ms_why(why, whylen, MS_ERR_INVALID,
+			      "struct ms_dns_config version %u not supported",
+			      cfg->version);
+	struct ms_dns_ctx *ctx;
+	ms_status st = ctx_alloc(env, &ctx);
+	if (st != MS_OK)
+		return ms_why(why, whylen, st, "cannot allocate resolver context");
+	ctx->ub = ub_ctx_create();
+	if (ctx->ub == NULL) {
+		ms_dns_ctx_free(ctx);
+		return ms_why(why, whylen, MS_ERR_NOMEM, "ub_ctx_create failed");
+	}
+	st = configure(ctx, cfg, why, whylen);
+	if (st != MS_OK) {
+		ms_dns_ctx_free(ctx);
+		return st;
+	}
+	*out = ctx;
+	return MS_OK;
+}
+
+ms_status ms_dns_ctx_new_custom(const struct ms_env *env, ms_dns_resolve_fn resolve,
+				void *user, struct ms_dns_ctx **out)
+{
+	if (out == NULL || resolve == NULL)
+		return MS_ERR_INVALID;
+	*out = NULL;
+	struct ms_dns_ctx *ctx;
+	ms_status st = ctx_alloc(env, &ctx);
+	if (st != MS_OK)
+		return st;
+	ctx->custom = resolve;
+	ctx->custom_user = user;
+	*out = ctx;
+	return MS_OK;
+}

@@ -1,0 +1,84 @@
+/* dns_internal.h - private structures of libdnssec-stub. */
+#ifndef MS_DNS_INTERNAL_H
+#define MS_DNS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "mailsec/dns.h"
+#include "ms_common.h"
+
+#define MS_DNS_NAME_MAX 254       /* 253 octets of text + NUL */
+#define MS_DNS_DEFAULT_TIMEOUT_MS 5000
+#define MS_DNS_MAX_CNAME_STEPS 16 /* bound on the CNAME-security walk */
+
+struct ms_dns_rr {
+	uint16_t type;
+	uint16_t len;
+	uint8_t *data;
+};
+
+struct ms_dns_result {
+	struct ms_env env;        /* copy: results may outlive their context */
+	char qname[MS_DNS_NAME_MAX];
+	uint16_t qtype;
+	enum ms_dns_outcome outcome;
+	enum ms_dns_security security;
+	int ede;                  /* RFC 8914 INFO-CODE or -1 */
+	char *ede_text;
+	uint32_t ttl;
+	char canonical[MS_DNS_NAME_MAX];
+	int cname_secure;         /* -1 no CNAME, 0 some step not secure, 1 all secure */
+	uint32_t duration_ms;
+	size_t n, cap;
+	struct ms_dns_rr *rr;
+};
+
+struct ub_ctx;
+struct ub_result;
+struct ms_dns_pending;
+
+struct ms_dns_ctx {
+	struct ms_env env;
+	struct ub_ctx *ub;            /* NULL when a custom resolver is injected */
+	ms_dns_resolve_fn custom;
+	void *custom_user;
+	FILE *ub_log;                 /* libunbound's log, routed to env->log */
+	unsigned timeout_ms;
+
+	pthread_mutex_t lock;         /* guards everything below */
+	pthread_cond_t cond;          /* signalled after each ub_process round */
+	int leader;                   /* a sync waiter is polling the ub fd */
+	uint64_t next_id;
+	struct ms_dns_pending *pending;   /* async, in flight */
+	struct ms_dns_pending *done_head; /* async, finished, not yet delivered */
+	struct ms_dns_pending *done_tail;
+};
+
+/* result.c */
+struct ms_dns_result *ms_dns_result_alloc(const struct ms_env *env,
+					  const char *qname, uint16_t qtype);
+/* Merge the records of `b` into `a` (used by the combined address lookup). */
+ms_status ms_dns_result_absorb(struct ms_dns_result *a,
+			       const struct ms_dns_result *b);
+
+/* ede.c: map libunbound's why_bogus text to an RFC 8914 INFO-CODE. */
+int ms_dns_ede_from_why_bogus(const char *why);
+
+/* lookup.c: convert a libunbound result (NULL when err != 0). */
+struct ms_dns_result *ms_dns_from_ub(struct ms_dns_ctx *ctx, const char *qname,
+				     uint16_t qtype, int err,
+				     struct ub_result *ub);
+/* A result that says the lookup did not finish in time. */
+struct ms_dns_result *ms_dns_timeout_result(const struct ms_env *env,
+					    const char *qname, uint16_t qtype);
+/* Second pass on a fresh result: CNAME security walk, logs and metrics. */
+void ms_dns_finish(struct ms_dns_ctx *ctx, struct ms_dns_result *r,
+		   uint64_t started_ns);
+
+/* sync.c: one synchronous lookup of an already normalised name. */
+ms_status ms_dns_sync_lookup(struct ms_dns_ctx *ctx, const char *name,
+			     uint16_t type, int finish,
+			     struct ms_dns_result **out);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * lookup.c - turning libunbound answers into results, the CNAME-security
+ * walk, per-lookup logs and metrics, and the public synchronous calls.
+ */
+#include "dns_internal.h"
+
+#include <string.h>
+#include <unbound.h>
+
+/* libunbound names carry the trailing dot; ours do not. */
+static void copy_name(char *dst, const char *src)
+{
+	char tmp[MS_DNS_NAME_MAX];
+	if (src && ms_dns_name_normalize(src, tmp, sizeof(tmp), NULL, 0) == MS_OK)
+		memcpy(dst, tmp, sizeof(tmp));
+}
+
+struct ms_dns_result *ms_dns_timeout_result(const struct ms_env *env,
+					    const char *qname, uint16_t qtype)
+{
+	struct ms_dns_result *r = ms_dns_result_alloc(env, qname, qtype);
+	if (r == NULL)
+		return NULL;
+	r->outcome = MS_DNS_TIMEOUT;
+	r->security = MS_DNS_INDETERMINATE;
+	r->ede = 22; /* No Reachable Authority */
+	r->ede_text = ms_strdup(&r->env, "no answer before the lookup deadline");
+	return r;
+}
+
+struct ms_dns_result *ms_dns_from_ub(struct ms_dns_ctx *ctx, const char *qname,
+				     uint16_t qtype, int err,
+				     struct ub_result *ub)
+{
+	struct ms_dns_result *r = ms_dns_result_alloc(&ctx->env, qname, qtype);
+	if (r == NULL)
+		return NULL;
+	if (err != 0 || ub == NULL) {
+		r->outcome = MS_DNS_SERVFAIL;
+		r->security = MS_DNS_INDETERMINATE;
+		r->ede = 0; /* Other Error */
+		r->ede_text = ms_strdup(&r->env, ub_strerror(err));
+		return r;
+	}
+	if (ub->canonname)
+		copy_name(r->canonical, ub->canonname);
+	r->ttl = ub->ttl > 0 ? (uint32_t)ub->ttl : 0;
+
+	if (ub->bogus) {
+		/* RFC 4035 s5.5: bogus data is an error, never an answer. */
+		r->outcome = MS_DNS_SERVFAIL;
+		r->security = MS_DNS_BOGUS;
+		r->ede = ms_dns_ede_from_why_bogus(ub->why_bogus);
+		r->ede_text = ms_strdup(&r->env, ub->why_bogus ? ub->why_bogus :
+						 "DNSSEC validation failed");
+		r->ttl = 0;
+		return r;
+	}
+	r->security = ub->secure ? MS_DNS_SECURE : MS_DNS_INSECURE;
+	switch (ub->rcode) {
+	case 0:
+		r->outcome = ub->havedata ? MS_DNS_ANSWER : MS_DNS_NODATA;
+		break;
+	case 3:
+		r->outcome = MS_DNS_NXDOMAIN;
+		break;
+	case 5:
+		r->outcome = MS_DNS_REFUSED;
+		r->security = MS_DNS_INDETERMINATE;
+		r->ede = 18; /* Prohibited */
+		break;
+	default:
+		/* SERVFAIL and anything else: we could not find out. */
+		r->outcome = MS_DNS_SERVFAIL;
+		r->security = MS_DNS_INDETERMINATE;
+		r->ede = 22; /* No Reachable Authority */
+		r->ede_text = ms_strdup(&r->env, "the resolver could not get an answer");
+		break;
+	}
+	if (r->outcome == MS_DNS_ANSWER) {
+		for (int i = 0; ub->data && ub->data[i]; i++) {
+			if (ms_dns_result_add(r, qtype, (const uint8_t *)ub->data[i],
+					      (size_t)ub->len[i]) != MS_OK) {
+				ms_dns_result_free(r);
+				return NULL;
+			}
+		}
+		if (r->n == 0)
+			r->outcome = MS_DNS_NODATA;
+	}
+	return r;
+}
+
+/*
+ * Whether every CNAME between qname and the canonical name was secure.
+ * libunbound reports one security state for the whole answer, so an alias
+ * chain that is signed but ends in an unsigned zone shows as "insecure".
+ * DANE needs the distinction (RFC 7672 s2.2.2: a secure CNAME chain makes
+ * the expanded name the TLSA base domain), so we ask for each CNAME; these
+ * lookups are cache hits.
+ */
+static int cname_chain_secure(struct ms_dns_ctx *ctx, const struct ms_dns_result *r)
+{
+	char name[MS_DNS_NAME_MAX];
+	memcpy(name, r->qname, sizeof(name));
+	for (int step = 0; step < MS_DNS_MAX_CNAME_STEPS; step++) {
+		if (strcmp(name, r->canonical) == 0)
+			return 1;
+		struct ms_dns_result *c = NULL;
+		if (ms_dns_sync_lookup(ctx, name, MS_DNS_T_CNAME, 0, &c) != MS_OK)
+			return 0;
+		int ok = c->outcome == MS_DNS_ANSWER && c->security == MS_DNS_SECURE &&
+			 c->n == 1 &&
+			 ms_dns_result_name(c, 0, name, sizeof(name)) == MS_OK;
+		ms_dns_result_free(c);
+		if (!ok)
+			return 0;
+	}
+	return 0; /* longer than we follow: not proven */
+}
+
+void ms_dns_finish(struct ms_dns_ctx *ctx, struct ms_dns_result *r,
+		   uint64_t started_ns)
+{
+	if (strcmp(r->qname, r->canonical) != 0) {
+		if (r->security == MS_DNS_SECURE)
+			r->cname_secure = 1; /* the validator proved the whole chain */
+		else if (ctx->ub != NULL)
+			r->cname_secure = cname_chain_secure(ctx, r);
+		else if (r->cname_secure < 0)
+			r->cname_secure = 0;
+	}
+	uint64_t ns = ms_monotonic_ns() - started_ns;
+	r->duration_ms = (uint32_t)(ns / 1000000u);
+
+	char tbuf[16];
+	const char *type = ms_dns_type_str(r->qtype, tbuf, sizeof(tbuf));
+	const char *outcome = ms_dns_outcome_str(r->outcome);
+	const char *security = ms_dns_security_str(r->security);
+	if (ms_log_enabled(&ctx->env, MS_LOG_DEBUG)) {
+		char dur[32], ede[16];
+		snprintf(dur, sizeof(dur), "%.3f", (double)ns / 1e6);
+		snprintf(ede, sizeof(ede), "%d", r->ede);
+		struct ms_kv kv[] = {
+			{ "type", type }, { "name", r->qname }, { "outcome", outcome },
+			{ "security", security }, { "ede", ede }, { "duration_ms", dur },
+		};
+		ms_log(&ctx->env, MS_LOG_DEBUG, "dns", "lookup", kv,
+		       sizeof(kv) / sizeof(kv[0]));
+	}
+	struct ms_kv labels[] = {
+		{ "type", type }, { "outcome", outcome }, { "security", security },
+	};
+	ms_metric(&ctx->env, MS_METRIC_COUNTER, "dns_lookups_total", labels, 3, 1);
+	ms_metric(&ctx->env, MS_METRIC_HISTOGRAM, "dns_lookup_duration_seconds",
+		  labels, 1, (double)ns / 1e9);
+}
+
+ms_status ms_dns_lookup(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
+			struct ms_dns_result **out, char *why, size_t whylen)
+{
+	if (out == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "no output pointer");
+	*out = NULL;
+	if (ctx == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "no resolver context");
+	char norm[MS_DNS_NAME_MAX];
+	ms_status st = ms_dns_name_normalize(name, norm, sizeof(norm), why, whylen);
+	if (st != MS_OK)
+		return st;
+	st = ms_dns_sync_lookup(ctx, norm, type, 1, out);
+	if (st != MS_OK)
+		return ms_why(why, whylen, st, "lookup failed: %s", ms_status_str(st));
+	return MS_OK;
+}
+
+static int outcome_rank(enum ms_dns_outcome o)
+{
+	switch (o) {
+	case MS_DNS_ANSWER: return 0;
+	case MS_DNS_NODATA: return 1;
+	case MS_DNS_NXDOMAIN: return 2;
+	case MS_DNS_REFUSED: return 3;
+	case MS_DNS_TIMEOUT: return 4;
+	case MS_DNS_SERVFAIL: return 5;
+	}
+	return 5;
+}
+
+ms_status ms_dns_lookup_addr(struct ms_dns_ctx *ctx, const char *name,
+			     struct ms_dns_result **out, char *why, size_t whylen)
+{
+	struct ms_dns_result *a = NULL, *aaaa = NULL;
+	ms_status st = ms_dns_lookup(ctx, name, MS_DNS_T_A, &a, why, whylen);
+	if (st != MS_OK)
+		return st;
+	st = ms_dns_lookup(ctx, name, MS_DNS_T_AAAA, &aaaa, why, whylen);
+	if (st != MS_OK) {
+		ms_dns_result_free(a);
+		return st;
+	}
+	/* Build the combined result in `a`: records of both families, the
+	 * weaker security, the more telling outcome. */
+	struct ms_dns_result *worse =
+		outcome_rank(aaaa->outcome) > outcome_rank(a->outcome) ? aaaa : a;
+	enum ms_dns_security sec = ms_dns_security_combine(a->security, aaaa->security);
+	if (aaaa->security == sec && a->security != sec)
+		worse = aaaa;
+	st = MS_OK;
+	if (sec != MS_DNS_BOGUS)
+		st = ms_dns_result_absorb(a, aaaa);
+	if (st == MS_OK) {
+		if (sec == MS_DNS_BOGUS) {
+			for (size_t i = 0; i < a->n; i++)
+				ms_free(&a->env, a->rr[i].data);
+			a->n = 0;
+			a->outcome = MS_DNS_SERVFAIL;
+		} else if (a->n == 0) {
+			a->outcome = worse->outcome;
+		} else {
+			a->outcome = MS_DNS_ANSWER;
+		}
+		if (worse == aaaa && aaaa->ede >= 0) {
+			a->ede = aaaa->ede;
+			ms_free(&a->env, a->ede_text);
+			a->ede_text = aaaa->ede_text ? ms_strdup(&a->env, aaaa->ede_text) : NULL;
+		}
+		if (aaaa->n > 0 && (a->ttl == 0 || aaaa->ttl < a->ttl))
+			a->ttl = aaaa->ttl;
+		if (aaaa->cname_secure >= 0 &&
+		    (a->cname_secure < 0 || aaaa->cname_secure < a->cname_secure))
+			a->cname_secure = aaaa->cname_secure;
+		a->security = sec;
+		a->qtype = 0; /* marks the combined lookup; records carry their types */
+		a->duration_ms += aaaa->duration_ms;
+	}
+	ms_dns_result_free(aaaa);
+	if (st != MS_OK) {
+		ms_dns_result_free(a);
+		return ms_why(why, whylen, st, "cannot combine address results");
+	}
+	*out = a;
+	return MS_OK;
+}
+
+ms_status ms_dns_lookup_ptr(struct ms_dns_ctx *ctx, const char *ip,
+			    struct ms_dns_result **out, char *why, size_t whylen)
+{
+	char name[MS_DNS_NAME_MAX];
+	if (out)
+		*out = NULL;
+	if (ms_dns_reverse_name(ip, name, sizeof(name)) != MS_OK)
+		return ms_why(why, whylen, MS_ERR_INVALID, "not an IP address: %s",
+			      ip ? ip : "(null)");
+	return ms_dns_lookup(ctx, name, MS_DNS_T_PTR, out, why, whylen);
+}

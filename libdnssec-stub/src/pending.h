@@ -1,0 +1,36 @@
+/* pending.h - one libunbound query in flight (sync or async). */
+#ifndef MS_DNS_PENDING_H
+#define MS_DNS_PENDING_H
+
+#include "dns_internal.h"
+
+struct ms_dns_pending {
+	struct ms_dns_pending *next;
+	struct ms_dns_ctx *ctx;
+	char name[MS_DNS_NAME_MAX];
+	uint16_t type;
+	int ubid;
+	uint64_t id;              /* async id handed to the caller */
+	uint64_t started_ns;
+	uint64_t deadline_ns;
+	int async;
+	/* Set under ctx->lock by the libunbound callback. */
+	int done;
+	int err;
+	struct ub_result *ub;
+	/* The owner gave up (timeout, cancel, free): the callback frees it. */
+	int abandoned;
+	/* async only */
+	ms_dns_callback cb;
+	void *user;
+	struct ms_dns_result *result; /* prepared result (custom or timeout) */
+};
+
+/* The libunbound callback for every query we submit. */
+void ms_dns_ub_callback(void *arg, int err, struct ub_result *result);
+
+/* Stop waiting for `p`: cancel it in libunbound and free it now, or leave
+ * it for the callback.  Call without ctx->lock held. */
+void ms_dns_pending_abandon(struct ms_dns_ctx *ctx, struct ms_dns_pending *p);
+
+#endif
