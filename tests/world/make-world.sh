@@ -13,6 +13,8 @@
 #                         replaced from $OUT/vars
 #   zones/ZONE/*.sh       fragments generated at build time (stdout)
 #   zones/ZONE/post-sign.sh   optional: edits $1 (the signed file) after signing
+#   zones/ZONE/*.conf     unbound.conf fragments appended to auth.conf (for
+#                         answers a zone file cannot give, e.g. local-data)
 # SOA and NS are written for every zone; delegations (NS, plus DS for signed
 # children; a DS of an unrelated key for "badds") are added to the parent.
 # An "unloaded" zone is delegated to 127.0.0.9, where nothing answers, to
@@ -156,6 +158,9 @@ auth-zone:
     for-downstream: no
     fallback-enabled: no
 C
+  done
+  for z in $ZONES; do
+    for f in "$HERE/zones/$z"/*.conf; do [ -e "$f" ] && subst "$f"; done
   done
 } > "$OUT/auth.conf"
 [ -s "$OUT/trust-anchor.ds" ] || { echo "make-world: no top zone signed" >&2; exit 1; }
