@@ -1,0 +1,45 @@
+/*
+ * ssl.c - the adapter for callers holding an OpenSSL SSL* after the
+ * handshake: the peer chain, re-encoded as DER, goes through the core.
+ */
+#include "dane_internal.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+ms_status ms_dane_verify_ssl(const struct ms_dane_ctx *ctx,
+			     const struct ssl_st *ssl,
+			     const struct ms_dane_input *in,
+			     struct ms_dane_result *res, char *why, size_t whylen)
+{
+	if (ctx == NULL || ssl == NULL || in == NULL || res == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	/* On the client side the peer chain includes the leaf first. */
+	STACK_OF(X509) *sk = SSL_get_peer_cert_chain(ssl);
+	int n = sk ? sk_X509_num(sk) : 0;
+	if (n <= 0)
+		return ms_why(why, whylen, MS_ERR_STATE, "the peer sent no certificate");
+	if (n > MS_DANE_MAX_CHAIN)
+		return ms_why(why, whylen, MS_ERR_LIMIT, "peer chain longer than %d",
+			      MS_DANE_MAX_CHAIN);
+	struct ms_dane_cert chain[MS_DANE_MAX_CHAIN];
+	unsigned char *der[MS_DANE_MAX_CHAIN] = { 0 };
+	ms_status st = MS_OK;
+	for (int i = 0; i < n; i++) {
+		int len = i2d_X509(sk_X509_value(sk, i), &der[i]);
+		if (len <= 0) {
+			st = ms_why(why, whylen, MS_ERR_NOMEM, "cannot encode certificate %d", i);
+			goto out;
+		}
+		chain[i].der = der[i];
+		chain[i].len = (size_t)len;
+	}
+	struct ms_dane_input copy = *in;
+	copy.chain = chain;
+	copy.nchain = (size_t)n;
+	st = ms_dane_verify(ctx, &copy, res, why, whylen);
+out:
+	for (int i = 0; i < n; i++)
+		OPENSSL_free(der[i]);
+	return st;
+}

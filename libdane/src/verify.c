@@ -1,0 +1,347 @@
+/*
+ * verify.c - the verification core (RFC 7672 s3, RFC 7671 s5).
+ *
+ * DANE-EE(3) first: it needs no X.509 parse at all (raw DER for selector 0,
+ * the SPKI found by the DER walker for selector 1).  Then DANE-TA(2): every
+ * CA certificate the server sent that matches a TA record becomes a trust
+ * anchor in a store private to this call, every other certificate it sent
+ * goes into the untrusted pool (so any number of intermediates between leaf
+ * and anchor, in any order, still verifies), full certificates from DNS
+ * join the anchors, and bare keys from DNS anchor the certificate they
+ * signed.  OpenSSL then builds and checks the chain with a partial chain
+ * allowed, the reference names set and the caller's time.
+ */
+#include "dane_internal.h"
+
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+
+struct anchor {
+	X509 *cert;   /* borrowed from the chain or owned in dnscerts */
+	int rec;      /* index of the TLSA record */
+	int keyed;    /* 1: a bare key from DNS signed `cert`; the depth reported is that of `cert`, as OpenSSL reports it */
+};
+
+struct ta_state {
+	X509 *certs[MS_DANE_MAX_CHAIN];   /* parsed chain */
+	size_t ncerts;
+	X509 *dnscerts[MS_DANE_MAX_RECORDS]; /* 2 0 0 from DNS */
+	size_t ndnscerts;
+	struct anchor anchors[MS_DANE_MAX_CHAIN + 2 * MS_DANE_MAX_RECORDS];
+	size_t nanchors;
+};
+
+static void ta_state_free(struct ta_state *s)
+{
+	for (size_t i = 0; i < s->ncerts; i++)
+		X509_free(s->certs[i]);
+	for (size_t i = 0; i < s->ndnscerts; i++)
+		X509_free(s->dnscerts[i]);
+}
+
+/* The bytes record `t` is compared with for certificate DER `der`. */
+static int record_matches(const struct ms_dane_ctx *ctx,
+			  const struct ms_dane_tlsa *t,
+			  const uint8_t *der, size_t len)
+{
+	if (t->selector == MS_DANE_SEL_CERT)
+		return ms_dane_match_data(ctx, t, der, len);
+	size_t off, slen;
+	if (ms_dane_cert_spki(der, len, &off, &slen) != MS_OK)
+		return 0;
+	return ms_dane_match_data(ctx, t, der + off, slen);
+}
+
+static int add_anchor(struct ta_state *s, X509_STORE *store, X509 *x, int rec,
+		      int keyed)
+{
+	if (!X509_STORE_add_cert(store, x))
+		return -1;
+	s->anchors[s->nanchors].cert = x;
+	s->anchors[s->nanchors].rec = rec;
+	s->anchors[s->nanchors].keyed = keyed;
+	s->nanchors++;
+	return 0;
+}
+
+/*
+ * The anchor's own validity period is not checked: its authority comes
+ * from the DNSSEC-signed TLSA record, not from its dates (RFC 7671 s5.2.2,
+ * a trust anchor is a name and a key, as in RFC 5914).  Everything below
+ * the anchor is checked.
+ */
+static int verify_cb(int ok, X509_STORE_CTX *sctx)
+{
+	if (ok)
+		return ok;
+	int err = X509_STORE_CTX_get_error(sctx);
+	if (err != X509_V_ERR_CERT_HAS_EXPIRED && err != X509_V_ERR_CERT_NOT_YET_VALID)
+		return ok;
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
+	int n = chain ? sk_X509_num(chain) : 0;
+	int depth = X509_STORE_CTX_get_error_depth(sctx);
+	/* The top of the chain is trusted when it is not one of the untrusted. */
+	if (n > 0 && depth == n - 1 && X509_STORE_CTX_get_num_untrusted(sctx) < n)
+		return 1;
+	return ok;
+}
+
+static int time_ok(X509 *x, int64_t now)
+{
+	time_t t = (time_t)now;
+	return X509_cmp_time(X509_get0_notBefore(x), &t) < 0 &&
+	       X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
+}
+
+static void map_error(struct ms_dane_result *res, int err, int depth)
+{
+	res->x509_error = err;
+	const char *s = X509_verify_cert_error_string(err);
+	switch (err) {
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+		ms_dane_set(res, MS_DANE_NAME_MISMATCH, MS_DANE_RPT_HOST_MISMATCH,
+			    "DANE-TA matched but the certificate has none of the reference names");
+		break;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_DANE_RPT_EXPIRED,
+			    "certificate at depth %d: %s", depth, s);
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+			    "the chain does not lead to a DANE-TA anchor (%s at depth %d)",
+			    s, depth);
+		break;
+	default:
+		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_DANE_RPT_VALIDATION_FAILURE,
+			    "certificate at depth %d: %s", depth, s);
+		break;
+	}
+}
+
+static ms_status verify_ta(const struct ms_dane_ctx *ctx,
+			   const struct ms_dane_input *in,
+			   const unsigned char *keep, int64_t now,
+			   struct ms_dane_result *res, char *why, size_t whylen)
+{
+	struct ta_state s;
+	memset(&s, 0, sizeof(s));
+	X509_STORE *store = X509_STORE_new();
+	STACK_OF(X509) *pool = sk_X509_new_null();
+	X509_STORE_CTX *sctx = X509_STORE_CTX_new();
+	ms_status st = MS_OK;
+	if (store == NULL || pool == NULL || sctx == NULL) {
+		st = ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+
+	for (size_t j = 0; j < in->nchain; j++) {
+		const unsigned char *p = in->chain[j].der;
+		X509 *x = d2i_X509(NULL, &p, (long)in->chain[j].len);
+		if (x == NULL || (size_t)(p - in->chain[j].der) != in->chain[j].len) {
+			X509_free(x);
+			ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+				    "certificate %zu of the chain is not valid DER", j);
+			goto out;
+		}
+		s.certs[s.ncerts++] = x;
+	}
+
+	/* Sent CA certificates: anchors if a TA record matches, else pool.
+	 * A TA record never matches the leaf (RFC 7671 s5.2). */
+	for (size_t j = 1; j < s.ncerts; j++) {
+		int rec = -1;
+		for (size_t i = 0; i < in->ntlsa && rec < 0; i++)
+			if (keep[i] && in->tlsa[i].usage == MS_DANE_DANE_TA &&
+			    record_matches(ctx, &in->tlsa[i], in->chain[j].der,
+					   in->chain[j].len))
+				rec = (int)i;
+		if (rec >= 0) {
+			if (add_anchor(&s, store, s.certs[j], rec, 0) != 0)
+				goto nomem;
+		} else if (!sk_X509_push(pool, s.certs[j])) {
+			goto nomem;
+		}
+	}
+
+	/* Full certificates from DNS (2 0 0) are anchors themselves. */
+	for (size_t i = 0; i < in->ntlsa; i++) {
+		const struct ms_dane_tlsa *t = &in->tlsa[i];
+		if (!keep[i] || t->usage != MS_DANE_DANE_TA || t->mtype != MS_DANE_MT_FULL ||
+		    t->selector != MS_DANE_SEL_CERT)
+			continue;
+		const unsigned char *p = t->data;
+		X509 *x = d2i_X509(NULL, &p, (long)t->datalen);
+		if (x == NULL)
+			continue; /* cannot happen: usable records parse */
+		s.dnscerts[s.ndnscerts++] = x;
+		if (add_anchor(&s, store, x, (int)i, 0) != 0)
+			goto nomem;
+	}
+
+	/* Bare keys from DNS (2 1 0): the certificate they signed is the
+	 * anchor, its signature and dates checked here since OpenSSL does not
+	 * check a trusted certificate's own. */
+	for (size_t i = 0; i < in->ntlsa; i++) {
+		const struct ms_dane_tlsa *t = &in->tlsa[i];
+		if (!keep[i] || t->usage != MS_DANE_DANE_TA || t->mtype != MS_DANE_MT_FULL ||
+		    t->selector != MS_DANE_SEL_SPKI)
+			continue;
+		const unsigned char *p = t->data;
+		EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)t->datalen);
+		if (k == NULL)
+			continue;
+		for (size_t j = 0; j < s.ncerts; j++) {
+			X509 *x = s.certs[j];
+			if (X509_verify(x, k) == 1 && time_ok(x, now)) {
+				if (add_anchor(&s, store, x, (int)i, 1) != 0) {
+					EVP_PKEY_free(k);
+					goto nomem;
+				}
+			}
+		}
+		EVP_PKEY_free(k);
+	}
+
+	if (s.nanchors == 0) {
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+			    "no usable TLSA record matched the certificate chain");
+		goto out;
+	}
+
+	if (!X509_STORE_CTX_init(sctx, store, s.certs[0], pool))
+		goto nomem;
+	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(sctx);
+	X509_STORE_CTX_set_default(sctx, "ssl_server");
+	X509_VERIFY_PARAM_set_time(param, (time_t)now);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+	/* RFC 7672 s3.2.3: a wildcard only as the whole left-most label. */
+	X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	for (size_t i = 0; i < in->nnames; i++) {
+		int ok = i == 0 ? X509_VERIFY_PARAM_set1_host(param, in->names[i], 0) :
+				  X509_VERIFY_PARAM_add1_host(param, in->names[i], 0);
+		if (!ok) {
+			st = ms_why(why, whylen, MS_ERR_INVALID, "bad reference name '%s'",
+				    in->names[i]);
+			goto out;
+		}
+	}
+	X509_STORE_CTX_set_verify_cb(sctx, verify_cb);
+
+	if (X509_verify_cert(sctx) == 1) {
+		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
+		int n = sk_X509_num(chain);
+		X509 *top = sk_X509_value(chain, n - 1);
+		res->depth = n - 1;
+		for (size_t a = 0; a < s.nanchors; a++) {
+			if (X509_cmp(top, s.anchors[a].cert) == 0) {
+				res->matched = s.anchors[a].rec;
+				res->depth = n - 1;
+				break;
+			}
+		}
+		ms_dane_set(res, MS_DANE_VERIFIED, MS_DANE_RPT_NONE,
+			    "DANE-TA record matched at depth %d", res->depth);
+	} else {
+		map_error(res, X509_STORE_CTX_get_error(sctx),
+			  X509_STORE_CTX_get_error_depth(sctx));
+	}
+	goto out;
+nomem:
+	st = ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+out:
+	X509_STORE_CTX_free(sctx);
+	sk_X509_free(pool);
+	X509_STORE_free(store);
+	ta_state_free(&s);
+	return st;
+}
+
+ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
+			 const struct ms_dane_input *in,
+			 struct ms_dane_result *res, char *why, size_t whylen)
+{
+	if (ctx == NULL || in == NULL || res == NULL || in->version < 1 ||
+	    (in->nchain && in->chain == NULL) || (in->ntlsa && in->tlsa == NULL) ||
+	    (in->nnames && in->names == NULL))
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	if (in->nchain > MS_DANE_MAX_CHAIN || in->ntlsa > MS_DANE_MAX_RECORDS ||
+	    in->nnames > MS_DANE_MAX_NAMES)
+		return ms_why(why, whylen, MS_ERR_LIMIT,
+			      "at most %d certificates, %d records, %d names",
+			      MS_DANE_MAX_CHAIN, MS_DANE_MAX_RECORDS, MS_DANE_MAX_NAMES);
+	for (size_t i = 0; i < in->nchain; i++)
+		if (in->chain[i].der == NULL || in->chain[i].len > MS_DANE_MAX_CERT)
+			return ms_why(why, whylen, MS_ERR_LIMIT,
+				      "certificate %zu missing or over %d bytes", i,
+				      MS_DANE_MAX_CERT);
+	for (size_t i = 0; i < in->nnames; i++)
+		if (in->names[i] == NULL)
+			return ms_why(why, whylen, MS_ERR_INVALID, "null reference name");
+
+	memset(res, 0, sizeof(*res));
+	res->version = MS_DANE_RESULT_VERSION;
+	res->matched = -1;
+	res->depth = -1;
+
+	if (in->ntlsa == 0) {
+		ms_dane_set(res, MS_DANE_NO_RECORDS, MS_DANE_RPT_NONE, "no TLSA records");
+		return MS_OK;
+	}
+	if (!in->authentic) {
+		ms_dane_set(res, MS_DANE_INSECURE, MS_DANE_RPT_NONE,
+			    "TLSA records are not DNSSEC-secure: DANE does not apply");
+		return MS_OK;
+	}
+	unsigned char keep[MS_DANE_MAX_RECORDS];
+	res->usable = ms_dane_select(ctx, in->tlsa, in->ntlsa, keep);
+	if (res->usable == 0) {
+		/* RFC 7672 s2.2: TLS stays mandatory, no certificate check, and
+		 * never a fall-back to PKIX. */
+		ms_dane_set(res, MS_DANE_ALL_UNUSABLE, MS_DANE_RPT_TLSA_INVALID,
+			    "none of the %zu TLSA records is usable for SMTP", in->ntlsa);
+		return MS_OK;
+	}
+	if (in->nchain == 0) {
+		ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+			    "the server sent no certificate");
+		return MS_OK;
+	}
+
+	/* DANE-EE(3): the leaf only, no names, no dates (RFC 7672 s3.1.1). */
+	const uint8_t *leaf = in->chain[0].der;
+	size_t leaflen = in->chain[0].len;
+	int have_ta = 0;
+	for (size_t i = 0; i < in->ntlsa; i++) {
+		if (!keep[i])
+			continue;
+		if (in->tlsa[i].usage != MS_DANE_DANE_EE) {
+			have_ta = 1;
+			continue;
+		}
+		if (record_matches(ctx, &in->tlsa[i], leaf, leaflen)) {
+			res->matched = (int)i;
+			res->depth = 0;
+			ms_dane_set(res, MS_DANE_VERIFIED, MS_DANE_RPT_NONE,
+				    "DANE-EE record matched the leaf");
+			return MS_OK;
+		}
+	}
+	if (!have_ta) {
+		size_t off, slen;
+		if (ms_dane_cert_spki(leaf, leaflen, &off, &slen) != MS_OK)
+			ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+				    "the leaf certificate is not valid DER");
+		else
+			ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+				    "no DANE-EE record matched the leaf certificate");
+		return MS_OK;
+	}
+	int64_t now = in->now ? in->now : ms_now(&ctx->env);
+	return verify_ta(ctx, in, keep, now, res, why, whylen);
+}
