@@ -1,0 +1,231 @@
+/*
+ * fetch.c - the HTTPS policy fetch (RFC 8461 s3.3) over libcurl.
+ *
+ * The rules, and how each is held:
+ *   - HTTPS only, TLS 1.2 or later: CURLOPT_PROTOCOLS_STR "https",
+ *     CURLOPT_SSLVERSION TLSv1_2;
+ *   - PKIX validation of mta-sts.DOMAIN (RFC 6125) with SNI: libcurl's
+ *     default verify-peer/verify-host, the system store or the caller's CA;
+ *   - no redirects: CURLOPT_FOLLOWLOCATION 0, and any status but 200 fails;
+ *   - media type text/plain (parameters such as charset allowed);
+ *   - 64 KiB cap: counted in the write callback, because libcurl 7.88 does
+ *     not apply CURLOPT_MAXFILESIZE to chunked bodies;
+ *   - a total deadline (60 s by default) and no proxy unless configured
+ *     (the *_proxy environment variables are ignored).
+ */
+#include "sts_internal.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_OK;
+
+/* curl_global_init is not thread-safe in 7.88: run it exactly once. */
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+struct sink {
+	uint8_t *buf;
+	size_t size, len;
+	int overflow;
+};
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct sink *s = user;
+	size_t n = size * nmemb;
+	if (n > s->size - s->len) {
+		s->overflow = 1;
+		return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	return n;
+}
+
+/* "text/plain" optionally followed by ";" parameters (RFC 9110 s8.3.1). */
+static int is_text_plain(const char *ct)
+{
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (ms_ascii_ncasecmp(ct, "text/plain", 10) != 0)
+		return 0;
+	ct += 10;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
+{
+	switch (rc) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+		*st = MS_ERR_TLS;
+		return MS_STS_FAIL_WEBPKI;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+		*st = MS_ERR_TLS;
+		return MS_STS_FAIL_FETCH;
+	case CURLE_OPERATION_TIMEDOUT:
+		*st = MS_ERR_TIMEOUT;
+		return MS_STS_FAIL_FETCH;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		*st = MS_ERR_PROTOCOL;
+		return MS_STS_FAIL_FETCH;
+	default:
+		*st = MS_ERR_NETWORK;
+		return MS_STS_FAIL_FETCH;
+	}
+}
+
+static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *url,
+			    uint8_t *buf, size_t bufsize, size_t *len,
+			    enum ms_sts_failure *failure, char *why, size_t whylen)
+{
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK) {
+		*failure = MS_STS_FAIL_FETCH;
+		return ms_why(why, whylen, MS_ERR_INTERNAL, "curl_global_init failed");
+	}
+	CURL *c = curl_easy_init();
+	if (c == NULL) {
+		*failure = MS_STS_FAIL_FETCH;
+		return ms_why(why, whylen, MS_ERR_NOMEM, "curl_easy_init failed");
+	}
+	struct sink sink = { buf, bufsize, 0, 0 };
+	struct curl_slist *connect_to = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	unsigned timeout = (cfg && cfg->timeout_ms) ? cfg->timeout_ms : 60000;
+	ms_status st = MS_OK;
+
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "libmailsec-mtasts/" "0");
+	/* A 64 KiB body that declares its length is refused up front too. */
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)bufsize);
+	if (cfg && cfg->proxy)
+		curl_easy_setopt(c, CURLOPT_PROXY, cfg->proxy);
+	else
+		curl_easy_setopt(c, CURLOPT_PROXY, ""); /* ignore *_proxy env */
+	if (cfg && cfg->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
+	if (cfg && cfg->ca_path)
+		curl_easy_setopt(c, CURLOPT_CAPATH, cfg->ca_path);
+	if (cfg && cfg->connect_to) {
+		connect_to = curl_slist_append(NULL, cfg->connect_to);
+		if (connect_to == NULL) {
+			curl_easy_cleanup(c);
+			*failure = MS_STS_FAIL_FETCH;
+			return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+		}
+		curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
+	}
+
+	CURLcode rc = curl_easy_perform(c);
+	long code = 0;
+	char *ct = NULL;
+	if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+	}
+	if (rc == CURLE_OK || ((rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) &&
+			       code != 200)) {
+		/* The status decides first: a redirect or 404 is what it is. */
+		if (code != 200) {
+			*failure = MS_STS_FAIL_FETCH;
+			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
+				    "HTTP status %ld (only 200 is accepted%s)", code,
+				    code >= 300 && code < 400 ? ", redirects are not followed" : "");
+		} else if (!is_text_plain(ct)) {
+			*failure = MS_STS_FAIL_INVALID;
+			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
+				    "media type %s, not text/plain", ct ? ct : "(none)");
+		} else {
+			*len = sink.len;
+		}
+	} else if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
+		*failure = MS_STS_FAIL_FETCH;
+		st = ms_why(why, whylen, MS_ERR_LIMIT, "policy body larger than %zu bytes",
+			    bufsize);
+	} else {
+		*failure = classify(rc, &st);
+		st = ms_why(why, whylen, st, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	}
+	curl_slist_free_all(connect_to);
+	curl_easy_cleanup(c);
+	return st;
+}
+
+ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
+		       const char *domain, uint8_t *buf, size_t bufsize, size_t *len,
+		       enum ms_sts_failure *failure, char *why, size_t whylen)
+{
+	enum ms_sts_failure dummy;
+	if (failure == NULL)
+		failure = &dummy;
+	*failure = MS_STS_FAIL_NONE;
+	if (domain == NULL || buf == NULL || len == NULL || bufsize == 0) {
+		*failure = MS_STS_FAIL_FETCH;
+		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
+	}
+	*len = 0;
+	char norm[256];
+	char nwhy[160] = "";
+	if (ms_dns_name_normalize(domain, norm, sizeof(norm), nwhy, sizeof(nwhy)) != MS_OK) {
+		*failure = MS_STS_FAIL_FETCH;
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad domain: %s", nwhy);
+	}
+	char url[320];
+	snprintf(url, sizeof(url), "https://mta-sts.%s/.well-known/mta-sts.txt", norm);
+	uint64_t t0 = ms_monotonic_ns();
+	ms_status st;
+	if (cfg && cfg->fetch) {
+		size_t n = 0;
+		st = cfg->fetch(cfg->fetch_user, url, buf, bufsize, &n, failure, why, whylen);
+		if (st == MS_OK && n > bufsize) {
+			st = ms_why(why, whylen, MS_ERR_INTERNAL, "fetch callback overran its buffer");
+			n = 0;
+		}
+		if (st == MS_OK)
+			*len = n;
+		else if (*failure == MS_STS_FAIL_NONE)
+			*failure = MS_STS_FAIL_FETCH;
+	} else {
+		st = fetch_curl(cfg, url, buf, bufsize, len, failure, why, whylen);
+	}
+	if (ms_log_enabled(env, MS_LOG_DEBUG)) {
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%.1f", (double)(ms_monotonic_ns() - t0) / 1e6);
+		struct ms_kv kv[] = {
+			{ "domain", norm }, { "url", url }, { "status", ms_status_str(st) },
+			{ "failure", ms_sts_failure_str(*failure) }, { "duration_ms", ms },
+			{ "why", (st != MS_OK && why) ? why : "" },
+		};
+		ms_log(env, MS_LOG_DEBUG, STS_SUBSYS, "policy fetch", kv, 6);
+	}
+	return st;
+}

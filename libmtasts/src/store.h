@@ -1,0 +1,18 @@
+/* store.h - the store handle shared by store.c, store_sqlite.c and sts.c. */
+#ifndef STS_STORE_H
+#define STS_STORE_H
+
+#include "sts_internal.h"
+
+struct ms_sts_store {
+	struct ms_env env;
+	struct ms_sts_store_ops ops;
+	void *self;
+};
+
+ms_status sts_store_del(struct ms_sts_store *s, const char *domain);
+ms_status sts_store_list(struct ms_sts_store *s,
+			 void (*cb)(void *user, const struct ms_sts_entry *e),
+			 void *user);
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * store_sqlite.c - the default policy store: one SQLite table.
+ *
+ * Each update is one INSERT OR REPLACE statement, i.e. one transaction, so
+ * a crash (or a kill) mid-write leaves the old row or the new one, never a
+ * half policy.  WAL lets readers in other processes proceed during a write;
+ * the busy timeout makes concurrent writers wait instead of failing.
+ * The connection is opened in serialized mode, so the store can be shared
+ * by threads.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+struct sqlite_store {
+	struct ms_env env;
+	sqlite3 *db;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS mtasts_policy ("
+	" domain TEXT PRIMARY KEY,"
+	" id TEXT NOT NULL,"
+	" policy BLOB NOT NULL,"
+	" fetched_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL,"
+	" last_used INTEGER NOT NULL,"
+	" backoff_id TEXT NOT NULL,"
+	" backoff_until INTEGER NOT NULL,"
+	" failures INTEGER NOT NULL,"
+	" last_failure INTEGER NOT NULL)";
+
+static void copy_text(char *dst, size_t size, const unsigned char *src)
+{
+	if (src == NULL) {
+		dst[0] = '\0';
+		return;
+	}
+	snprintf(dst, size, "%s", (const char *)src);
+}
+
+/* Fill `e` from the current row; the policy goes to polbuf. */
+static ms_status row_to_entry(sqlite3_stmt *q, struct ms_sts_entry *e,
+			      uint8_t *polbuf, size_t polbufsize)
+{
+	memset(e, 0, sizeof(*e));
+	e->version = MS_STS_ENTRY_VERSION;
+	copy_text(e->domain, sizeof(e->domain), sqlite3_column_text(q, 0));
+	copy_text(e->id, sizeof(e->id), sqlite3_column_text(q, 1));
+	const void *pol = sqlite3_column_blob(q, 2);
+	size_t plen = (size_t)sqlite3_column_bytes(q, 2);
+	if (plen > polbufsize)
+		return MS_ERR_LIMIT;
+	if (plen)
+		memcpy(polbuf, pol, plen);
+	e->policy = polbuf;
+	e->policy_len = plen;
+	e->fetched_at = sqlite3_column_int64(q, 3);
+	e->expires_at = sqlite3_column_int64(q, 4);
+	e->last_used = sqlite3_column_int64(q, 5);
+	copy_text(e->backoff_id, sizeof(e->backoff_id), sqlite3_column_text(q, 6));
+	e->backoff_until = sqlite3_column_int64(q, 7);
+	e->failures = (uint32_t)sqlite3_column_int64(q, 8);
+	e->last_failure = (uint32_t)sqlite3_column_int64(q, 9);
+	return MS_OK;
+}
+
+#define COLUMNS "domain, id, policy, fetched_at, expires_at, last_used," \
+	" backoff_id, backoff_until, failures, last_failure"
+
+static ms_status sq_get(void *self, const char *domain, struct ms_sts_entry *e,
+			uint8_t *polbuf, size_t polbufsize, int *found)
+{
+	struct sqlite_store *s = self;
+	sqlite3_stmt *q = NULL;
+	*found = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT " COLUMNS " FROM mtasts_policy WHERE domain = ?1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return MS_ERR_IO;
+	sqlite3_bind_text(q, 1, domain, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	ms_status st = MS_OK;
+	if (rc == SQLITE_ROW) {
+		st = row_to_entry(q, e, polbuf, polbufsize);
+		*found = st == MS_OK;
+	} else if (rc != SQLITE_DONE) {
+		st = MS_ERR_IO;
+	}
+	sqlite3_finalize(q);
+	return st;
+}
+
+static ms_status sq_put(void *self, const struct ms_sts_entry *e)
+{
+	struct sqlite_store *s = self;
+	sqlite3_stmt *q = NULL;
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT OR REPLACE INTO mtasts_policy (" COLUMNS ")"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return MS_ERR_IO;
+	sqlite3_bind_text(q, 1, e->domain, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, e->id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 3, e->policy_len ? (const void *)e->policy : "",
+			  (int)e->policy_len, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, e->fetched_at);
+	sqlite3_bind_int64(q, 5, e->expires_at);
+	sqlite3_bind_int64(q, 6, e->last_used);
+	sqlite3_bind_text(q, 7, e->backoff_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 8, e->backoff_until);
+	sqlite3_bind_int64(q, 9, e->failures);
+	sqlite3_bind_int64(q, 10, e->last_failure);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? MS_OK : MS_ERR_IO;
+}
+
+static ms_status sq_del(void *self, const char *domain)
+{
+	struct sqlite_store *s = self;
+	sqlite3_stmt *q = NULL;
+	const char *sql = domain ? "DELETE FROM mtasts_policy WHERE domain = ?1"
+				 : "DELETE FROM mtasts_policy";
+	if (sqlite3_prepare_v2(s->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return MS_ERR_IO;
+	if (domain)
+		sqlite3_bind_text(q, 1, domain, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? MS_OK : MS_ERR_IO;
+}
+
+static ms_status sq_list(void *self, void (*cb)(void *, const struct ms_sts_entry *),
+			 void *user)
+{
+	struct sqlite_store *s = self;
+	sqlite3_stmt *q = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT " COLUMNS " FROM mtasts_policy ORDER BY domain",
+			       -1, &q, NULL) != SQLITE_OK)
+		return MS_ERR_IO;
+	uint8_t *buf = ms_malloc(&s->env, MS_STS_POLICY_MAX);
+	if (buf == NULL) {
+		sqlite3_finalize(q);
+		return MS_ERR_NOMEM;
+	}
+	int rc;
+	ms_status st = MS_OK;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct ms_sts_entry e;
+		if (row_to_entry(q, &e, buf, MS_STS_POLICY_MAX) == MS_OK)
+			cb(user, &e);
+	}
+	if (rc != SQLITE_DONE)
+		st = MS_ERR_IO;
+	ms_free(&s->env, buf);
+	sqlite3_finalize(q);
+	return st;
+}
+
+static void sq_close(void *self)
+{
+	struct sqlite_store *s = self;
+	sqlite3_close(s->db);
+	struct ms_env e = s->env;
+	ms_free(&e, s);
+}
+
+static const struct ms_sts_store_ops sqlite_ops = {
+	MS_STS_STORE_VERSION, sq_get, sq_put, sq_del, sq_list, sq_close,
+};
+
+ms_status ms_sts_store_new_sqlite(const struct ms_env *env, const char *path,
+				  struct ms_sts_store **out, char *why, size_t whylen)
+{
+	if (out == NULL || path == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
+	*out = NULL;
+	struct ms_env e;
+	ms_env_init(&e, env);
+	struct sqlite_store *s = ms_calloc(&e, 1, sizeof(*s));
+	if (s == NULL)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	s->env = e;
+	int rc = sqlite3_open_v2(path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_FULLMUTEX, NULL);
+	char *err = NULL;
+	ms_status st = MS_ERR_IO;
+	if (rc != SQLITE_OK) {
+		ms_why(why, whylen, MS_ERR_IO, "cannot open %s: %s", path,
+		       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	/* journal_mode=WAL is persistent in the file; synchronous=NORMAL is
+	 * still atomic and consistent under WAL (only the latest commits may
+	 * roll back after a power cut, which a cache tolerates). */
+	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+			 NULL, NULL, &err) != SQLITE_OK ||
+	    sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+		ms_why(why, whylen, MS_ERR_IO, "cannot set up %s: %s", path,
+		       err ? err : sqlite3_errmsg(s->db));
+		sqlite3_free(err);
+		goto fail;
+	}
+	st = ms_sts_store_new_custom(&e, &sqlite_ops, s, out);
+	if (st != MS_OK) {
+		ms_why(why, whylen, st, "out of memory");
+		goto fail;
+	}
+	return MS_OK;
+fail:
+	sqlite3_close(s->db);
+	ms_free(&e, s);
+	return st;
+}
