@@ -1,0 +1,7 @@
+// The public headers compile and link from C++.
+#include <mailsec/requiretls.h>
+
+int main()
+{
+	return ms_rtls_server_advertise(1, 1) ? 0 : 1;
+}
