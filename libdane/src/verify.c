@@ -154,6 +154,7 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 
 	/* Sent CA certificates: anchors if a TA record matches, else pool.
 	 * A TA record never matches the leaf (RFC 7671 s5.2). */
+	unsigned char sent_match[MS_DANE_MAX_RECORDS] = { 0 };
 	for (size_t j = 1; j < s.ncerts; j++) {
 		int rec = -1;
 		for (size_t i = 0; i < in->ntlsa && rec < 0; i++)
@@ -162,6 +163,7 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 					   in->chain[j].len))
 				rec = (int)i;
 		if (rec >= 0) {
+			sent_match[rec] = 1;
 			if (add_anchor(&s, store, s.certs[j], rec, 0) != 0)
 				goto nomem;
 		} else if (!sk_X509_push(pool, s.certs[j])) {
@@ -186,11 +188,12 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 
 	/* Bare keys from DNS (2 1 0): the certificate they signed is the
 	 * anchor, its signature and dates checked here since OpenSSL does not
-	 * check a trusted certificate's own. */
+	 * check a trusted certificate's own.  When the server sent the
+	 * certificate holding the key, that certificate is the anchor already. */
 	for (size_t i = 0; i < in->ntlsa; i++) {
 		const struct ms_dane_tlsa *t = &in->tlsa[i];
 		if (!keep[i] || t->usage != MS_DANE_DANE_TA || t->mtype != MS_DANE_MT_FULL ||
-		    t->selector != MS_DANE_SEL_SPKI)
+		    t->selector != MS_DANE_SEL_SPKI || sent_match[i])
 			continue;
 		const unsigned char *p = t->data;
 		EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)t->datalen);

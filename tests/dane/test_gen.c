@@ -1,0 +1,579 @@
+/*
+ * test_gen.c - generated PKIs: DANE-TA at depth 1-4 with the chain sent in
+ * order, reversed and shuffled, TA sent and not sent, 2 0 0 / 2 1 0 from
+ * DNS, DANE-EE with every selector and matching type, expired leaves, names
+ * and wildcards, digest agility, unusable and malformed records, garbage
+ * DER; RSA-2048/4096, P-256/384 and Ed25519.  Every case also runs through
+ * OpenSSL's native DANE code; where the verdicts differ by design the case
+ * names the rule.
+ */
+#include "pki.h"
+
+/* Records are written positionally: { usage, selector, mtype, cert }. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+#include <openssl/rand.h>
+
+static const int64_t NOW = 1900000000; /* 2030-03-17: fixed, and past 2038-safe */
+static struct ms_dane_ctx *g_ctx;
+static EVP_PKEY *g_keys[ALG_COUNT][PKI_DEPTH];
+static int g_cases, g_oracle_runs, g_oracle_by_rule;
+
+static void setup_keys(void)
+{
+	if (g_keys[0][0])
+		return;
+	for (int a = 0; a < ALG_COUNT; a++)
+		for (int d = 0; d < PKI_DEPTH; d++) {
+			/* RSA-4096: leaf and root; 2048 between keeps keygen time sane. */
+			enum alg k = a;
+			if (a == ALG_RSA4096 && d > 0 && d < PKI_DEPTH - 1)
+				k = ALG_RSA2048;
+			g_keys[a][d] = pki_key(k);
+		}
+	ck_assert_int_eq(ms_dane_ctx_new(NULL, &g_ctx), MS_OK);
+}
+
+struct rec {
+	uint8_t u, s, m;
+	X509 *of;           /* the record is for this cert (NULL: raw data) */
+	uint8_t raw[96];    /* raw data when `of` is NULL */
+	size_t rawlen;
+	int corrupt;        /* flip a bit of the data */
+	long truncate;      /* drop this many bytes (negative: append) */
+};
+
+struct gcase {
+	const char *label;
+	X509 *sent[PKI_DEPTH + 1];
+	size_t nsent;
+	const uint8_t *garbage;   /* replaces sent[garbage_at] when set */
+	size_t garbage_len;
+	size_t garbage_at;
+	struct rec recs[6];
+	size_t nrecs;
+	const char *names[3];
+	size_t nnames;
+	int authentic;
+	enum ms_dane_verdict want;
+	int want_depth;
+	enum ms_dane_tlsrpt want_rpt;  /* checked when nonzero */
+	const char *rule;  /* set when OpenSSL differs by design */
+};
+
+static void run_case(const struct gcase *c)
+{
+	g_cases++;
+	struct dchain ch = { .n = 0 };
+	for (size_t i = 0; i < c->nsent; i++)
+		dchain_add(&ch, c->sent[i]);
+	if (c->garbage) {
+		ch.c[c->garbage_at].der = c->garbage;
+		ch.c[c->garbage_at].len = c->garbage_len;
+	}
+	struct ms_dane_tlsa t[6];
+	static uint8_t data[6][8192];
+	for (size_t i = 0; i < c->nrecs; i++) {
+		const struct rec *r = &c->recs[i];
+		size_t n;
+		if (r->of) {
+			n = pki_tlsa_data(r->of, r->s, r->m, data[i], sizeof(data[i]) - 8);
+		} else {
+			memcpy(data[i], r->raw, r->rawlen);
+			n = r->rawlen;
+		}
+		if (r->corrupt)
+			data[i][n / 2] ^= 0x01;
+		if (r->truncate > 0)
+			n -= (size_t)r->truncate;
+		else if (r->truncate < 0)
+			for (long k = 0; k < -r->truncate; k++)
+				data[i][n++] = 0x5a;
+		t[i] = (struct ms_dane_tlsa){ r->u, r->s, r->m, data[i], n };
+	}
+	struct ms_dane_input in = {
+		.version = MS_DANE_INPUT_VERSION,
+		.chain = ch.c, .nchain = ch.n,
+		.tlsa = t, .ntlsa = c->nrecs,
+		.authentic = c->authentic,
+		.names = c->names, .nnames = c->nnames,
+		.now = NOW,
+	};
+	struct ms_dane_result res;
+	char why[256] = "";
+	ck_assert_int_eq(ms_dane_verify(g_ctx, &in, &res, why, sizeof(why)), MS_OK);
+	ck_assert_msg(res.verdict == c->want && res.depth == c->want_depth,
+		      "%s: got %s depth %d (%s), want %s depth %d", c->label,
+		      ms_dane_verdict_str(res.verdict), res.depth, res.reason,
+		      ms_dane_verdict_str(c->want), c->want_depth);
+	if (c->want_rpt)
+		ck_assert_msg(res.tlsrpt == c->want_rpt, "%s: tlsrpt %s", c->label,
+			      ms_dane_tlsrpt_str(res.tlsrpt));
+	if (res.verdict == MS_DANE_VERIFIED)
+		ck_assert_int_ge(res.matched, 0);
+
+	/* Differential against OpenSSL's native DANE. */
+	if (c->authentic && c->nrecs > 0 && !c->garbage && res.verdict != MS_DANE_ALL_UNUSABLE) {
+		struct ms_dane_tlsa usable[6];
+		size_t nu = smtp_usable(t, c->nrecs, usable);
+		X509 *certs[PKI_DEPTH + 1];
+		for (size_t i = 0; i < c->nsent; i++)
+			certs[i] = (X509 *)c->sent[i];
+		struct oracle o = oracle_verify(certs, c->nsent, usable, nu, c->names,
+						c->nnames, NOW, 1, 2);
+		g_oracle_runs++;
+		int ours_ok = res.verdict == MS_DANE_VERIFIED;
+		int same = o.ok == ours_ok && (!o.ok || o.depth == res.depth);
+		if (c->rule) {
+			g_oracle_by_rule++;
+			ck_assert_msg(!same, "%s: expected to differ from OpenSSL by %s, but agrees",
+				      c->label, c->rule);
+		} else {
+			ck_assert_msg(same, "%s: ours %s depth %d, OpenSSL ok=%d err=%d (%s) depth %d",
+				      c->label, ms_dane_verdict_str(res.verdict), res.depth, o.ok,
+				      o.err, X509_verify_cert_error_string(o.err), o.depth);
+		}
+	}
+	dchain_free(&ch);
+}
+
+static struct gcase base_case(const char *label)
+{
+	struct gcase c;
+	memset(&c, 0, sizeof(c));
+	c.label = label;
+	c.authentic = 1;
+	c.names[0] = "mx.example.test";
+	c.nnames = 1;
+	return c;
+}
+
+/* Chain orders: 0 in order, 1 reversed after the leaf, 2 shuffled. */
+static void send_chain(struct gcase *c, const struct pki *p, int top, int order)
+{
+	c->nsent = 0;
+	c->sent[c->nsent++] = p->cert[0];
+	int idx[PKI_DEPTH], n = 0;
+	for (int d = 1; d <= top; d++)
+		idx[n++] = d;
+	if (order == 1) {
+		for (int i = 0; i < n / 2; i++) {
+			int tmp = idx[i];
+			idx[i] = idx[n - 1 - i];
+			idx[n - 1 - i] = tmp;
+		}
+	} else if (order == 2) {
+		/* A fixed derangement-like shuffle: odd positions first. */
+		int out[PKI_DEPTH], k = 0;
+		for (int i = 1; i < n; i += 2)
+			out[k++] = idx[i];
+		for (int i = 0; i < n; i += 2)
+			out[k++] = idx[i];
+		memcpy(idx, out, sizeof(int) * (size_t)n);
+	}
+	for (int i = 0; i < n; i++)
+		c->sent[c->nsent++] = p->cert[idx[i]];
+}
+
+START_TEST(ta_depths)
+{
+	setup_keys();
+	int a = _i;
+	struct pki p;
+	pki_chain(&p, g_keys[a], NOW, "DNS:mx.example.test", -86400, 86400 * 90);
+	static const uint8_t sels[][2] = { { 1, 1 }, { 0, 1 }, { 1, 2 }, { 0, 0 }, { 1, 0 } };
+	char label[128];
+	for (int d = 1; d < PKI_DEPTH; d++) {
+		for (int order = 0; order < 3; order++) {
+			for (size_t k = 0; k < sizeof(sels) / sizeof(sels[0]); k++) {
+				for (int sent = 0; sent < 2; sent++) {
+					snprintf(label, sizeof(label), "%s TA depth %d order %d 2 %u %u %s",
+						 alg_names[a], d, order, sels[k][0], sels[k][1],
+						 sent ? "TA sent" : "TA not sent");
+					struct gcase c = base_case(label);
+					send_chain(&c, &p, sent ? PKI_DEPTH - 1 : d - 1, order);
+					c.recs[0] = (struct rec){ 2, sels[k][0], sels[k][1], p.cert[d] };
+					c.nrecs = 1;
+					int full = sels[k][1] == 0;
+					if (sent) {
+						c.want = MS_DANE_VERIFIED;
+						c.want_depth = d;
+					} else if (full) {
+						/* 2 0 0: the anchor from DNS; 2 1 0: the key
+						 * anchors the certificate it signed. */
+						c.want = MS_DANE_VERIFIED;
+						c.want_depth = sels[k][0] == 0 ? d : d - 1;
+					} else {
+						c.want = MS_DANE_NO_MATCH;
+						c.want_depth = -1;
+						c.want_rpt = MS_DANE_RPT_NOT_TRUSTED;
+					}
+					run_case(&c);
+				}
+			}
+		}
+	}
+	pki_free(&p);
+}
+END_TEST
+
+START_TEST(ee_and_dates)
+{
+	setup_keys();
+	int a = _i;
+	char label[128];
+	/* An expired leaf and a not-yet-valid leaf. */
+	for (int v = 0; v < 2; v++) {
+		struct pki p;
+		pki_chain(&p, g_keys[a], NOW, "DNS:mx.example.test",
+			  v == 0 ? -86400L * 100 : 86400L, v == 0 ? -86400L : 86400L * 10);
+		static const uint8_t ee[][2] = { { 0, 1 }, { 1, 1 }, { 1, 2 }, { 0, 2 }, { 0, 0 }, { 1, 0 } };
+		for (size_t k = 0; k < sizeof(ee) / sizeof(ee[0]); k++) {
+			snprintf(label, sizeof(label), "%s EE 3 %u %u %s leaf", alg_names[a], ee[k][0],
+				 ee[k][1], v ? "future" : "expired");
+			struct gcase c = base_case(label);
+			send_chain(&c, &p, 2, 0);
+			c.recs[0] = (struct rec){ 3, ee[k][0], ee[k][1], p.cert[0] };
+			c.nrecs = 1;
+			c.want = MS_DANE_VERIFIED;
+			c.want_depth = 0;
+			run_case(&c);
+		}
+		/* DANE-EE with names that do not match: still verified. */
+		snprintf(label, sizeof(label), "%s EE wrong name", alg_names[a]);
+		struct gcase c = base_case(label);
+		send_chain(&c, &p, 1, 0);
+		c.recs[0] = (struct rec){ 3, 1, 1, p.cert[0] };
+		c.nrecs = 1;
+		c.names[0] = "other.test";
+		c.want = MS_DANE_VERIFIED;
+		run_case(&c);
+		/* DANE-TA: the bad leaf dates fail. */
+		snprintf(label, sizeof(label), "%s TA %s leaf", alg_names[a], v ? "future" : "expired");
+		c = base_case(label);
+		send_chain(&c, &p, 3, 2);
+		c.recs[0] = (struct rec){ 2, 1, 1, p.cert[2] };
+		c.nrecs = 1;
+		c.want = MS_DANE_CHAIN_INVALID;
+		c.want_depth = -1;
+		c.want_rpt = MS_DANE_RPT_EXPIRED;
+		run_case(&c);
+		pki_free(&p);
+	}
+}
+END_TEST
+
+START_TEST(names_and_wildcards)
+{
+	setup_keys();
+	int a = _i;
+	struct {
+		const char *san;
+		const char *names[2];
+		size_t nnames;
+		int ok;
+		const char *rule;
+	} nc[] = {
+		{ "DNS:mx.example.test", { "mx.example.test" }, 1, 1, NULL },
+		{ "DNS:mx.example.test", { "base.example.test", "mx.example.test" }, 2, 1, NULL },
+		{ "DNS:mx.example.test", { "other.test" }, 1, 0, NULL },
+		{ "DNS:mx.example.test", { "x.mx.example.test" }, 1, 0, NULL },
+		{ "DNS:*.example.test", { "mx.example.test" }, 1, 1, NULL },
+		{ "DNS:*.example.test", { "a.mx.example.test" }, 1, 0, NULL },
+		{ "DNS:*.example.test", { "example.test" }, 1, 0, NULL },
+		{ "DNS:m*.example.test", { "mx.example.test" }, 1, 0,
+		  "RFC 7672 s3.2.3 (wildcard only as the whole left-most label)" },
+		{ "DNS:mx.*.test", { "mx.example.test" }, 1, 0, NULL },
+		{ "DNS:other.test,DNS:MX.Example.Test", { "mx.example.test" }, 1, 1, NULL },
+	};
+	char label[160];
+	for (size_t i = 0; i < sizeof(nc) / sizeof(nc[0]); i++) {
+		struct pki p;
+		pki_chain(&p, g_keys[a], NOW, nc[i].san, -86400, 86400 * 30);
+		snprintf(label, sizeof(label), "%s TA names %s vs %s", alg_names[a], nc[i].san,
+			 nc[i].names[nc[i].nnames - 1]);
+		struct gcase c = base_case(label);
+		send_chain(&c, &p, 2, 1);
+		c.recs[0] = (struct rec){ 2, 0, 1, p.cert[2] };
+		c.nrecs = 1;
+		memcpy(c.names, nc[i].names, sizeof(nc[i].names));
+		c.nnames = nc[i].nnames;
+		c.want = nc[i].ok ? MS_DANE_VERIFIED : MS_DANE_NAME_MISMATCH;
+		c.want_depth = nc[i].ok ? 2 : -1;
+		c.want_rpt = nc[i].ok ? 0 : MS_DANE_RPT_HOST_MISMATCH;
+		c.rule = nc[i].rule;
+		run_case(&c);
+		pki_free(&p);
+	}
+}
+END_TEST
+
+START_TEST(records)
+{
+	setup_keys();
+	int a = _i;
+	struct pki p;
+	pki_chain(&p, g_keys[a], NOW, "DNS:mx.example.test", -86400, 86400 * 30);
+	char label[160];
+	struct gcase c;
+#define CASE(name) (snprintf(label, sizeof(label), "%s %s", alg_names[a], name), c = base_case(label), send_chain(&c, &p, 3, 0))
+
+	/* Mixed EE + TA: any match suffices. */
+	CASE("EE wrong + TA right");
+	c.recs[0] = (struct rec){ 3, 1, 1, p.cert[0], .corrupt = 1 };
+	c.recs[1] = (struct rec){ 2, 1, 1, p.cert[3] };
+	c.nrecs = 2; c.want = MS_DANE_VERIFIED; c.want_depth = 3;
+	run_case(&c);
+	CASE("EE right + TA wrong");
+	c.recs[0] = (struct rec){ 2, 1, 1, p.cert[3], .corrupt = 1 };
+	c.recs[1] = (struct rec){ 3, 0, 1, p.cert[0] };
+	c.nrecs = 2; c.want = MS_DANE_VERIFIED; c.want_depth = 0;
+	run_case(&c);
+	/* RFC 7671 s9: SHA-512 present decides for 2 1. */
+	CASE("agility: wrong SHA-512 beats right SHA-256");
+	c.recs[0] = (struct rec){ 2, 1, 1, p.cert[2] };
+	c.recs[1] = (struct rec){ 2, 1, 2, p.cert[2], .corrupt = 1 };
+	c.nrecs = 2; c.want = MS_DANE_NO_MATCH; c.want_depth = -1;
+	run_case(&c);
+	CASE("agility: right SHA-512, wrong SHA-256");
+	c.recs[0] = (struct rec){ 2, 1, 1, p.cert[2], .corrupt = 1 };
+	c.recs[1] = (struct rec){ 2, 1, 2, p.cert[2] };
+	c.nrecs = 2; c.want = MS_DANE_VERIFIED; c.want_depth = 2;
+	run_case(&c);
+	CASE("agility is per selector: wrong 2 1 2, right 2 0 1");
+	c.recs[0] = (struct rec){ 2, 0, 1, p.cert[2] };
+	c.recs[1] = (struct rec){ 2, 1, 2, p.cert[2], .corrupt = 1 };
+	c.nrecs = 2; c.want = MS_DANE_VERIFIED; c.want_depth = 2;
+	run_case(&c);
+	CASE("agility: full data always compared");
+	c.recs[0] = (struct rec){ 3, 1, 0, p.cert[0] };
+	c.recs[1] = (struct rec){ 3, 1, 2, p.cert[0], .corrupt = 1 };
+	c.nrecs = 2; c.want = MS_DANE_VERIFIED; c.want_depth = 0;
+	run_case(&c);
+	/* Unusable records: all-unusable is its own outcome, never PKIX. */
+	static const struct { uint8_t u, s, m; long trunc; const char *what; } bad[] = {
+		{ 3, 1, 1, 1, "3 1 1 truncated rdata" },
+		{ 3, 1, 1, -1, "3 1 1 oversized rdata" },
+		{ 3, 1, 2, 1, "3 1 2 truncated rdata" },
+		{ 2, 0, 2, -8, "2 0 2 oversized rdata" },
+		{ 2, 0, 0, 20, "2 0 0 truncated certificate" },
+		{ 2, 1, 0, -2, "2 1 0 trailing garbage" },
+		{ 1, 1, 1, 0, "PKIX-EE 1 1 1" },
+		{ 0, 0, 1, 0, "PKIX-TA 0 0 1" },
+		{ 4, 1, 1, 0, "unknown usage 4" },
+		{ 3, 2, 1, 0, "unknown selector 2" },
+		{ 3, 1, 3, 0, "unknown matching type 3" },
+		{ 255, 1, 1, 0, "private usage 255" },
+		{ 3, 255, 1, 0, "private selector 255" },
+		{ 3, 1, 255, 0, "private matching type 255" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CASE(bad[i].what);
+		X509 *of = bad[i].u == 0 ? p.cert[3] : bad[i].u == 2 ? p.cert[2] : p.cert[0];
+		uint8_t m = bad[i].m > 2 ? 1 : bad[i].m;
+		uint8_t s = bad[i].s > 1 ? 1 : bad[i].s;
+		c.recs[0] = (struct rec){ bad[i].u, s, m, of, .truncate = bad[i].trunc };
+		c.nrecs = 1;
+		/* Relabel after computing the data for a known type. */
+		c.recs[0].s = bad[i].s;
+		c.recs[0].m = bad[i].m;
+		c.want = MS_DANE_ALL_UNUSABLE; c.want_depth = -1;
+		c.want_rpt = MS_DANE_RPT_TLSA_INVALID;
+		run_case(&c);
+		/* ... and next to a usable matching record it is ignored. */
+		CASE(bad[i].what);
+		c.recs[0] = (struct rec){ bad[i].u, s, m, of, .truncate = bad[i].trunc };
+		c.recs[0].s = bad[i].s;
+		c.recs[0].m = bad[i].m;
+		c.recs[1] = (struct rec){ 3, 1, 1, p.cert[0] };
+		c.nrecs = 2; c.want = MS_DANE_VERIFIED; c.want_depth = 0;
+		run_case(&c);
+	}
+	/* Not DNSSEC-secure; no records. */
+	CASE("insecure");
+	c.recs[0] = (struct rec){ 3, 1, 1, p.cert[0] };
+	c.nrecs = 1; c.authentic = 0; c.want = MS_DANE_INSECURE; c.want_depth = -1;
+	run_case(&c);
+	CASE("no records");
+	c.want = MS_DANE_NO_RECORDS; c.want_depth = -1;
+	run_case(&c);
+	/* TA record that matches only the leaf: never a trust anchor. */
+	CASE("TA matching the leaf only");
+	c.recs[0] = (struct rec){ 2, 1, 1, p.cert[0] };
+	c.nrecs = 1; c.want = MS_DANE_NO_MATCH; c.want_depth = -1;
+	run_case(&c);
+	/* Garbage DER. */
+	static const uint8_t junk[] = { 0x30, 0x82, 0x01, 0x00, 0xde, 0xad, 0xbe, 0xef };
+	CASE("garbage leaf, EE");
+	c.garbage = junk; c.garbage_len = sizeof(junk); c.garbage_at = 0;
+	c.recs[0] = (struct rec){ 3, 1, 1, p.cert[0] };
+	c.nrecs = 1; c.want = MS_DANE_MALFORMED; c.want_depth = -1;
+	run_case(&c);
+	CASE("garbage leaf, TA");
+	c.garbage = junk; c.garbage_len = sizeof(junk); c.garbage_at = 0;
+	c.recs[0] = (struct rec){ 2, 1, 1, p.cert[2] };
+	c.nrecs = 1; c.want = MS_DANE_MALFORMED; c.want_depth = -1;
+	run_case(&c);
+	CASE("garbage intermediate, TA");
+	c.garbage = junk; c.garbage_len = sizeof(junk); c.garbage_at = 1;
+	c.recs[0] = (struct rec){ 2, 1, 1, p.cert[2] };
+	c.nrecs = 1; c.want = MS_DANE_MALFORMED; c.want_depth = -1;
+	run_case(&c);
+#undef CASE
+	pki_free(&p);
+}
+END_TEST
+
+/* The anchor's own dates are not checked (docs/dane.md). */
+START_TEST(expired_anchor)
+{
+	setup_keys();
+	struct pki p;
+	pki_chain(&p, g_keys[ALG_P256], NOW, "DNS:mx.example.test", -86400, 86400 * 30);
+	/* Re-issue CA 2 expired, signed by the root, and CA 1 under it. */
+	X509 *ca2 = pki_cert(p.key[2], "Test CA 2", p.cert[3], p.key[3], 1, NULL, NOW,
+			     -86400L * 400, -86400L * 10, 900);
+	struct gcase c = base_case("expired DANE-TA anchor sent");
+	c.sent[0] = p.cert[0];
+	c.sent[1] = p.cert[1];
+	c.sent[2] = ca2;
+	c.nsent = 3;
+	c.recs[0] = (struct rec){ 2, 0, 1, ca2 };
+	c.nrecs = 1;
+	c.want = MS_DANE_VERIFIED;
+	c.want_depth = 2;
+	run_case(&c);
+	/* An expired certificate below the anchor fails. */
+	X509 *ca1 = pki_cert(p.key[1], "Test CA 1", p.cert[2], p.key[2], 1, NULL, NOW,
+			     -86400L * 400, -86400L * 10, 901);
+	c = base_case("expired intermediate below the anchor");
+	c.sent[0] = p.cert[0];
+	c.sent[1] = ca1;
+	c.sent[2] = p.cert[2];
+	c.nsent = 3;
+	c.recs[0] = (struct rec){ 2, 1, 1, p.cert[2] };
+	c.nrecs = 1;
+	c.want = MS_DANE_CHAIN_INVALID;
+	c.want_depth = -1;
+	c.want_rpt = MS_DANE_RPT_EXPIRED;
+	run_case(&c);
+	X509_free(ca1);
+	X509_free(ca2);
+	pki_free(&p);
+}
+END_TEST
+
+START_TEST(limits)
+{
+	setup_keys();
+	struct ms_dane_tlsa t[MS_DANE_MAX_RECORDS + 1];
+	uint8_t d[32] = { 0 };
+	for (size_t i = 0; i < MS_DANE_MAX_RECORDS + 1; i++)
+		t[i] = (struct ms_dane_tlsa){ 3, 1, 1, d, 32 };
+	uint8_t der[4] = { 0x30, 0x02, 0x05, 0x00 };
+	struct ms_dane_cert cert = { der, 4 };
+	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &cert,
+				    .nchain = 1, .tlsa = t, .ntlsa = MS_DANE_MAX_RECORDS + 1,
+				    .authentic = 1, .now = NOW };
+	struct ms_dane_result res;
+	char why[128];
+	ck_assert_int_eq(ms_dane_verify(g_ctx, &in, &res, why, sizeof(why)), MS_ERR_LIMIT);
+	in.ntlsa = 1;
+	ck_assert_int_eq(ms_dane_verify(g_ctx, &in, &res, why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(res.verdict, MS_DANE_MALFORMED);
+	ck_assert_int_eq(ms_dane_verify(NULL, &in, &res, why, sizeof(why)), MS_ERR_INVALID);
+	in.version = 0;
+	ck_assert_int_eq(ms_dane_verify(g_ctx, &in, &res, why, sizeof(why)), MS_ERR_INVALID);
+}
+END_TEST
+
+/* The SSL* adapter: a real handshake over a BIO pair, server sending leaf +
+ * three intermediates, DANE-TA on the third. */
+static void handshake(SSL *cl, SSL *sv)
+{
+	for (int i = 0; i < 100; i++) {
+		int a = SSL_do_handshake(cl), b = SSL_do_handshake(sv);
+		if (a == 1 && b == 1)
+			return;
+	}
+	ck_abort_msg("handshake did not finish");
+}
+
+START_TEST(ssl_adapter)
+{
+	setup_keys();
+	struct pki p;
+	pki_chain(&p, g_keys[ALG_P256], (int64_t)time(NULL), "DNS:mx.example.test", -86400,
+		  86400 * 30);
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	ck_assert_int_eq(SSL_CTX_use_certificate(sctx, p.cert[0]), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey(sctx, p.key[0]), 1);
+	/* Sent out of order: CA 3, CA 1, CA 2. */
+	ck_assert_int_eq(SSL_CTX_add1_chain_cert(sctx, p.cert[3]), 1);
+	ck_assert_int_eq(SSL_CTX_add1_chain_cert(sctx, p.cert[1]), 1);
+	ck_assert_int_eq(SSL_CTX_add1_chain_cert(sctx, p.cert[2]), 1);
+	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
+	SSL *sv = SSL_new(sctx), *cl = SSL_new(cctx);
+	BIO *b1, *b2;
+	ck_assert_int_eq(BIO_new_bio_pair(&b1, 0, &b2, 0), 1);
+	SSL_set_bio(sv, b1, b1);
+	SSL_set_bio(cl, b2, b2);
+	SSL_set_accept_state(sv);
+	SSL_set_connect_state(cl);
+	handshake(cl, sv);
+
+	uint8_t d[32];
+	pki_tlsa_data(p.cert[3], 1, 1, d, sizeof(d));
+	struct ms_dane_tlsa t = { 2, 1, 1, d, 32 };
+	const char *names[] = { "mx.example.test" };
+	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .tlsa = &t, .ntlsa = 1,
+				    .authentic = 1, .names = names, .nnames = 1 };
+	struct ms_dane_result res;
+	char why[128] = "";
+	ck_assert_int_eq(ms_dane_verify_ssl(g_ctx, cl, &in, &res, why, sizeof(why)), MS_OK);
+	ck_assert_msg(res.verdict == MS_DANE_VERIFIED, "%s", res.reason);
+	ck_assert_int_eq(res.depth, 3);
+	ck_assert_int_eq(res.matched, 0);
+	/* The server side has no peer chain. */
+	ck_assert_int_eq(ms_dane_verify_ssl(g_ctx, sv, &in, &res, why, sizeof(why)), MS_ERR_STATE);
+	SSL_free(sv);
+	SSL_free(cl);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	pki_free(&p);
+}
+END_TEST
+
+START_TEST(summary)
+{
+	/* Runs last: the loops above really ran, and the oracle with them. */
+	fprintf(stderr, "generated cases: %d, OpenSSL oracle runs: %d (%d differ by rule)\n",
+		g_cases, g_oracle_runs, g_oracle_by_rule);
+	ck_assert_int_gt(g_cases, 900);
+	ck_assert_int_gt(g_oracle_runs, 800);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("dane-generated");
+	TCase *tc = tcase_create("generated");
+	/* One process: the keys are generated once and the counters add up. */
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, ta_depths, 0, ALG_COUNT);
+	tcase_add_loop_test(tc, ee_and_dates, 0, ALG_COUNT);
+	tcase_add_loop_test(tc, names_and_wildcards, 0, ALG_COUNT);
+	tcase_add_loop_test(tc, records, 0, ALG_COUNT);
+	tcase_add_test(tc, expired_anchor);
+	tcase_add_test(tc, limits);
+	tcase_add_test(tc, ssl_adapter);
+	tcase_add_test(tc, summary);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
