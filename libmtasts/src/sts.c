@@ -208,13 +208,13 @@ static uint32_t backoff_for(const struct ms_sts *s, uint32_t failures)
 
 /*
  * Fetch and validate the policy of `domain` for record `id`; on success
- * store it (e->last_used is kept) and return MS_OK with the text in polbuf;
+ * store it (last_used: `used_at`, or the entry's own when 0) and return MS_OK with the text in polbuf;
  * on failure record the back-off in the store and return the error with
  * *failure and `detail` set.  `e`/`found` are the current entry.
  */
 static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const char *id,
 				 struct ms_sts_entry *e, int found, int64_t now,
-				 uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
+				 int64_t used_at, uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
 				 enum ms_sts_failure *failure, char *detail, size_t dlen)
 {
 	size_t len = 0;
@@ -245,7 +245,7 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 		n.fetched_at = now;
 		/* The policy's own max_age, never more (and no minimum either). */
 		n.expires_at = now + (int64_t)*max_age;
-		n.last_used = found ? e->last_used : now;
+		n.last_used = used_at ? used_at : (found ? e->last_used : now);
 		if (s->store && ms_sts_store_put(s->store, &n) != MS_OK)
 			log_event(s, MS_LOG_WARNING, "cannot store policy", domain, NULL, NULL);
 		*pollen = len;
@@ -259,6 +259,8 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 		struct ms_sts_entry n;
 		if (found) {
 			n = *e; /* keep the cached policy, it still applies until expiry */
+			if (used_at)
+				n.last_used = used_at;
 		} else {
 			memset(&n, 0, sizeof(n));
 			n.version = MS_STS_ENTRY_VERSION;
@@ -374,7 +376,7 @@ ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
 	size_t len = 0;
 	uint32_t max_age = 0;
 	enum ms_sts_failure failure = MS_STS_FAIL_NONE;
-	st = fetch_and_store(s, dom, id, &e, found, now, polbuf, &len, &max_age, &failure,
+	st = fetch_and_store(s, dom, id, &e, found, now, now, polbuf, &len, &max_age, &failure,
 			     res->failure_detail, sizeof(res->failure_detail));
 	if (st == MS_OK) {
 		st = set_policy(res, polbuf, len, id, now + (int64_t)max_age, MS_STS_SRC_FETCHED);
@@ -460,7 +462,7 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 			continue;
 		int unused = now - e.last_used > (int64_t)s->drop_unused_after;
 		int dead = e.policy_len == 0 && now >= e.backoff_until;
-		if (unused || dead || (e.policy_len && now >= e.expires_at && unused)) {
+		if (unused || dead) {
 			if (sts_store_del(s->store, dom) == MS_OK)
 				ndrop++;
 			continue;
@@ -476,7 +478,7 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 		uint32_t max_age = 0;
 		enum ms_sts_failure failure;
 		char detail[320];
-		ms_status fs = fetch_and_store(s, dom, id, &e, 1, now, newbuf, &len, &max_age,
+		ms_status fs = fetch_and_store(s, dom, id, &e, 1, now, 0, newbuf, &len, &max_age,
 					       &failure, detail, sizeof(detail));
 		if (fs == MS_OK)
 			nref++;
