@@ -171,6 +171,29 @@ static const struct ms_sts_store_ops sqlite_ops = {
 	MS_STS_STORE_VERSION, sq_get, sq_put, sq_del, sq_list, sq_close,
 };
 
+/*
+ * Switch to WAL and create the table.  Two processes opening a new file at
+ * once can get SQLITE_BUSY here without the busy handler being consulted
+ * (the journal-mode change and WAL recovery take locks directly), so retry
+ * for up to ten seconds.
+ */
+static int setup(sqlite3 *db, char **err)
+{
+	int rc = SQLITE_BUSY;
+	for (int i = 0; i < 1000; i++) {
+		sqlite3_free(*err);
+		*err = NULL;
+		rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+				  NULL, NULL, err);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(db, schema, NULL, NULL, err);
+		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+			break;
+		sqlite3_sleep(10);
+	}
+	return rc;
+}
+
 ms_status ms_sts_store_new_sqlite(const struct ms_env *env, const char *path,
 				  struct ms_sts_store **out, char *why, size_t whylen)
 {
@@ -197,9 +220,7 @@ ms_status ms_sts_store_new_sqlite(const struct ms_env *env, const char *path,
 	/* journal_mode=WAL is persistent in the file; synchronous=NORMAL is
 	 * still atomic and consistent under WAL (only the latest commits may
 	 * roll back after a power cut, which a cache tolerates). */
-	if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-			 NULL, NULL, &err) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema, NULL, NULL, &err) != SQLITE_OK) {
+	if (setup(s->db, &err) != SQLITE_OK) {
 		ms_why(why, whylen, MS_ERR_IO, "cannot set up %s: %s", path,
 		       err ? err : sqlite3_errmsg(s->db));
 		sqlite3_free(err);

@@ -18,6 +18,7 @@ GOOD = {
     "mta-sts.example.test": (pol(["mx.example.test"]), "text/plain"),
     "mta-sts.stsplain.example.test": (pol(["mx1.stsplain.example.test", "*.backup.stsplain.example.test"]),
                                       "text/plain; charset=utf-8"),
+    "mta-sts.alias.stsplain.example.test": (pol(["mx1.stsplain.example.test"]), "text/plain"),
     "mta-sts.lf.test": (pol(["mx.lf.test"], mode="testing", eol=b"\n")[:-1], "text/plain"),
     "mta-sts.charset.test": (pol(["mx.charset.test"]), "Text/Plain ; charset=\"utf-8\""),
     "mta-sts.html.test": (pol(["mx.html.test"]), "text/html"),
