@@ -1,0 +1,252 @@
+/*
+ * dns.c - the DNS side of DANE for SMTP (RFC 7672 s2.2): DANE applies to an
+ * MX host only when the MX and address lookups are secure; a secure CNAME
+ * of the host makes its target the first TLSA base domain to try (then the
+ * original name); CNAMEs at _25._tcp are followed by the resolver; an
+ * insecure TLSA RRset means no DANE; a bogus or failed lookup means the
+ * host cannot be used now (never a silent downgrade to unauthenticated TLS).
+ */
+#include "dane_internal.h"
+
+#include <mailsec/dns.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 256
+
+struct ms_dane_lookup {
+	struct ms_env env;
+	enum ms_dane_dns_state state;
+	char reason[640];
+	char base[NAME_MAX_LEN];
+	char owner[NAME_MAX_LEN];
+	char mxhost[NAME_MAX_LEN];
+	const char *names[2];
+	size_t nnames;
+	struct ms_dane_tlsa recs[MS_DANE_MAX_RECORDS];
+	uint8_t *data[MS_DANE_MAX_RECORDS];
+	size_t nrecs;
+};
+
+static void set_state(struct ms_dane_lookup *l, enum ms_dane_dns_state s,
+		      const char *fmt, ...) MS_PRINTF(3, 4);
+static void set_state(struct ms_dane_lookup *l, enum ms_dane_dns_state s,
+		      const char *fmt, ...)
+{
+	l->state = s;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(l->reason, sizeof(l->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* A failed or bogus lookup: the host is unusable for now. */
+static int is_failure(const struct ms_dns_result *r)
+{
+	enum ms_dns_outcome o = ms_dns_result_outcome(r);
+	return ms_dns_result_security(r) == MS_DNS_BOGUS || o == MS_DNS_SERVFAIL ||
+	       o == MS_DNS_TIMEOUT || o == MS_DNS_REFUSED;
+}
+
+static const char *fail_text(const struct ms_dns_result *r)
+{
+	return ms_dns_result_security(r) == MS_DNS_BOGUS ? "bogus" :
+	       ms_dns_outcome_str(ms_dns_result_outcome(r));
+}
+
+/* Keep the TLSA records of a secure answer. */
+static ms_status take_records(struct ms_dane_lookup *l, const struct ms_dns_result *r)
+{
+	size_t n = ms_dns_result_count(r);
+	for (size_t i = 0; i < n && l->nrecs < MS_DANE_MAX_RECORDS; i++) {
+		if (ms_dns_result_rtype(r, i) != MS_DNS_T_TLSA)
+			continue;
+		size_t len;
+		const uint8_t *rd = ms_dns_result_rdata(r, i, &len);
+		struct ms_dane_tlsa t;
+		if (rd == NULL || ms_dane_tlsa_parse_rdata(rd, len, &t) != MS_OK) {
+			/* Malformed rdata: kept as an unusable record (length 0
+			 * data never matches), so "all unusable" stays visible. */
+			t = (struct ms_dane_tlsa){ 255, 255, 255, NULL, 0 };
+		}
+		uint8_t *copy = NULL;
+		if (t.datalen) {
+			copy = ms_malloc(&l->env, t.datalen);
+			if (copy == NULL)
+				return MS_ERR_NOMEM;
+			memcpy(copy, t.data, t.datalen);
+		}
+		l->data[l->nrecs] = copy;
+		t.data = copy;
+		l->recs[l->nrecs++] = t;
+	}
+	return MS_OK;
+}
+
+ms_status ms_dane_lookup(struct ms_dns_ctx *dns, const char *mxhost, int mx_secure,
+			 uint16_t port, struct ms_dane_lookup **out, char *why,
+			 size_t whylen)
+{
+	if (dns == NULL || mxhost == NULL || out == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	*out = NULL;
+	struct ms_env env;
+	ms_env_init(&env, NULL);
+	struct ms_dane_lookup *l = ms_calloc(&env, 1, sizeof(*l));
+	if (l == NULL)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	l->env = env;
+	ms_status st = ms_dns_name_normalize(mxhost, l->mxhost, sizeof(l->mxhost), why, whylen);
+	if (st != MS_OK) {
+		ms_dane_lookup_free(l);
+		return st;
+	}
+	if (port == 0)
+		port = 25;
+	*out = l;
+	if (!mx_secure) {
+		set_state(l, MS_DANE_DNS_NONE, "the MX lookup was not DNSSEC-secure");
+		return MS_OK;
+	}
+
+	struct ms_dns_result *addr = NULL;
+	st = ms_dns_lookup_addr(dns, l->mxhost, &addr, why, whylen);
+	if (st != MS_OK) {
+		*out = NULL;
+		ms_dane_lookup_free(l);
+		return st;
+	}
+	char cands[2][NAME_MAX_LEN];
+	size_t ncands = 0;
+	if (is_failure(addr)) {
+		set_state(l, MS_DANE_DNS_TEMPFAIL, "address lookup for %s failed (%s)",
+			  l->mxhost, fail_text(addr));
+		goto done_addr;
+	}
+	if (ms_dns_result_outcome(addr) != MS_DNS_ANSWER) {
+		set_state(l, MS_DANE_DNS_NONE, "%s has no addresses", l->mxhost);
+		goto done_addr;
+	}
+	if (ms_dns_result_security(addr) != MS_DNS_SECURE) {
+		set_state(l, MS_DANE_DNS_NONE, "the addresses of %s are not DNSSEC-secure",
+			  l->mxhost);
+		goto done_addr;
+	}
+	/* RFC 7672 s2.2.2: a secure CNAME's target first, then the name. */
+	const char *canon = ms_dns_result_canonical(addr);
+	if (ms_dns_result_cname_secure(addr) == 1 && canon && strcmp(canon, l->mxhost) != 0)
+		snprintf(cands[ncands++], NAME_MAX_LEN, "%s", canon);
+	snprintf(cands[ncands++], NAME_MAX_LEN, "%s", l->mxhost);
+
+	for (size_t c = 0; c < ncands; c++) {
+		char qname[NAME_MAX_LEN + 16];
+		snprintf(qname, sizeof(qname), "_%u._tcp.%s", (unsigned)port, cands[c]);
+		struct ms_dns_result *r = NULL;
+		st = ms_dns_lookup(dns, qname, MS_DNS_T_TLSA, &r, why, whylen);
+		if (st != MS_OK) {
+			ms_dns_result_free(addr);
+			*out = NULL;
+			ms_dane_lookup_free(l);
+			return st;
+		}
+		int last = c + 1 == ncands;
+		if (is_failure(r)) {
+			set_state(l, MS_DANE_DNS_TEMPFAIL, "TLSA lookup at %s failed (%s)", qname,
+				  fail_text(r));
+			ms_dns_result_free(r);
+			break;
+		}
+		if (ms_dns_result_security(r) != MS_DNS_SECURE) {
+			ms_dns_result_free(r);
+			if (last)
+				set_state(l, MS_DANE_DNS_NONE,
+					  "TLSA lookup at %s is not DNSSEC-secure", qname);
+			continue;
+		}
+		if (ms_dns_result_outcome(r) != MS_DNS_ANSWER) {
+			ms_dns_result_free(r);
+			if (last)
+				set_state(l, MS_DANE_DNS_NONE, "no TLSA records at %s", qname);
+			continue;
+		}
+		snprintf(l->base, sizeof(l->base), "%s", cands[c]);
+		snprintf(l->owner, sizeof(l->owner), "%s", ms_dns_result_canonical(r));
+		st = take_records(l, r);
+		ms_dns_result_free(r);
+		if (st != MS_OK) {
+			ms_dns_result_free(addr);
+			*out = NULL;
+			ms_dane_lookup_free(l);
+			return ms_why(why, whylen, st, "out of memory");
+		}
+		l->names[l->nnames++] = l->base;
+		if (strcmp(l->base, l->mxhost) != 0)
+			l->names[l->nnames++] = l->mxhost;
+		set_state(l, MS_DANE_DNS_SECURE, "secure TLSA records at %s", l->owner);
+		break;
+	}
+done_addr:
+	ms_dns_result_free(addr);
+	return MS_OK;
+}
+
+void ms_dane_lookup_free(struct ms_dane_lookup *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->nrecs; i++)
+		ms_free(&l->env, l->data[i]);
+	struct ms_env e = l->env;
+	ms_free(&e, l);
+}
+
+enum ms_dane_dns_state ms_dane_lookup_state(const struct ms_dane_lookup *l)
+{
+	return l ? l->state : MS_DANE_DNS_TEMPFAIL;
+}
+
+const char *ms_dane_lookup_reason(const struct ms_dane_lookup *l)
+{
+	return l ? l->reason : "";
+}
+
+const char *ms_dane_lookup_base(const struct ms_dane_lookup *l)
+{
+	return l && l->base[0] ? l->base : NULL;
+}
+
+const char *ms_dane_lookup_tlsa_owner(const struct ms_dane_lookup *l)
+{
+	return l && l->owner[0] ? l->owner : NULL;
+}
+
+size_t ms_dane_lookup_names(const struct ms_dane_lookup *l, const char *const **names)
+{
+	if (l == NULL)
+		return 0;
+	if (names)
+		*names = l->names;
+	return l->nnames;
+}
+
+size_t ms_dane_lookup_records(const struct ms_dane_lookup *l,
+			      const struct ms_dane_tlsa **recs)
+{
+	if (l == NULL)
+		return 0;
+	if (recs)
+		*recs = l->recs;
+	return l->nrecs;
+}
+
+void ms_dane_lookup_input(const struct ms_dane_lookup *l, struct ms_dane_input *in)
+{
+	if (l == NULL || in == NULL)
+		return;
+	in->names = l->names;
+	in->nnames = l->nnames;
+	in->tlsa = l->recs;
+	in->ntlsa = l->nrecs;
+	in->authentic = l->state == MS_DANE_DNS_SECURE;
+}
