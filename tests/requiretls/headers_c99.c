@@ -1,6 +1,7 @@
 /* The public headers compile on their own with -std=c99 -pedantic -Werror. */
 #include <mailsec/requiretls.h>
 #include <mailsec/requiretls.h> /* include guard */
+#include <mailsec/requiretls_decide.h>
 
 int main(void)
 {

@@ -1,5 +1,6 @@
 // The public headers compile and link from C++.
 #include <mailsec/requiretls.h>
+#include <mailsec/requiretls_decide.h>
 
 int main()
 {

@@ -110,7 +110,8 @@ struct ms_rtls_observed {
 	enum ms_rtls_step dane;       /* DANE verification of the chain */
 	enum ms_rtls_step pkix;       /* PKIX verification incl. the name */
 	int requiretls_offered;       /* REQUIRETLS in the post-STARTTLS EHLO */
-	int plaintext;                /* this was the plaintext retry */
+	int plaintext;                /* this was the plaintext retry; keep
+					 `handshake` as seen on the TLS try */
 };
 
 /* The plan for one host before connecting. */
@@ -126,6 +127,7 @@ struct ms_rtls_plan {
 	enum ms_rtls_tls_mode policy_mode;
 	int policy_dane;
 	int policy_pkix;
+	enum ms_rtls_reason policy_reason; /* why the policy alone skips */
 	/* For MS_RTLS_MODE_SKIP: why, with the status as in ms_rtls_outcome. */
 	enum ms_rtls_reason reason;
 	enum ms_rtls_verdict skip_verdict; /* TRY_NEXT or TEMPFAIL/PERMFAIL */
@@ -143,6 +145,10 @@ struct ms_rtls_outcome {
 	int sts_testing_failure;  /* MTA-STS testing mode saw a failure: report it */
 	int basic;                /* reply code class for a DSN: 4 or 5 (0: none) */
 	char enhanced[8];         /* RFC 3463 code, e.g. "5.7.30" ("" on success) */
+	/* The code for the DSN when the message is finally returned (now, or
+	 * when a temporary failure outlives the queue lifetime): "5.7.30" for
+	 * REQUIRETLS messages (RFC 8689 s7), else `enhanced` made permanent. */
+	char bounce_enhanced[8];
 	char text[256];           /* DSN diagnostic text saying why */
 };
 
