@@ -19,6 +19,8 @@ GOOD = {
     "mta-sts.stsplain.example.test": (pol(["mx1.stsplain.example.test", "*.backup.stsplain.example.test"]),
                                       "text/plain; charset=utf-8"),
     "mta-sts.alias.stsplain.example.test": (pol(["mx1.stsplain.example.test"]), "text/plain"),
+    "mta-sts.testing.stsplain.example.test": (pol(["mx1.stsplain.example.test"], mode="testing"), "text/plain"),
+    "mta-sts.none.stsplain.example.test": (b"version: STSv1\nmode: none\nmax_age: 86400\n", "text/plain"),
     "mta-sts.lf.test": (pol(["mx.lf.test"], mode="testing", eol=b"\n")[:-1], "text/plain"),
     "mta-sts.charset.test": (pol(["mx.charset.test"]), "Text/Plain ; charset=\"utf-8\""),
     "mta-sts.html.test": (pol(["mx.html.test"]), "text/html"),

@@ -17,7 +17,8 @@ ca() { # name, CN
 ca ca "libmtasts test CA"
 ca other-ca "libmtasts unrelated CA"
 SANS=""
-for n in example.test stsplain.example.test alias.stsplain.example.test lf.test redirect.test html.test \
+for n in example.test stsplain.example.test alias.stsplain.example.test \
+         testing.stsplain.example.test none.stsplain.example.test lf.test redirect.test html.test \
          chunked.test slow.test notfound.test charset.test big.test invalid.test; do
   SANS="${SANS:+$SANS,}DNS:mta-sts.$n"
 done
