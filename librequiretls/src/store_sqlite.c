@@ -1,0 +1,200 @@
+/*
+ * store_sqlite.c - the default recipient-domain store: one SQLite file in
+ * WAL mode (readers never block the writer, a crash never leaves a half
+ * update), each observation merged by a single UPSERT statement.
+ */
+#include "mailsec/requiretls_store.h"
+#include "rtls_internal.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <string.h>
+
+/* Bump together with a migration when the table changes. */
+#define RTLS_SCHEMA_VERSION 1
+
+struct sq {
+	struct ms_env env;
+	sqlite3 *db;
+	sqlite3_stmt *put;
+	sqlite3_stmt *get;
+	pthread_mutex_t lock; /* the statements are shared state */
+};
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS rtls_capability ("
+	" account TEXT NOT NULL,"
+	" domain TEXT NOT NULL,"
+	" starttls INTEGER NOT NULL,"
+	" requiretls INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL,"
+	" requiretls_last INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (account, domain)) WITHOUT ROWID;";
+
+static const char put_sql[] =
+	"INSERT INTO rtls_capability (account, domain, starttls, requiretls,"
+	" updated, requiretls_last) VALUES (?1, ?2, ?3, ?4, ?5,"
+	" CASE WHEN ?4 THEN ?5 ELSE 0 END)"
+	" ON CONFLICT (account, domain) DO UPDATE SET"
+	" starttls = excluded.starttls, requiretls = excluded.requiretls,"
+	" updated = excluded.updated,"
+	" requiretls_last = CASE WHEN excluded.requiretls THEN excluded.updated"
+	" ELSE rtls_capability.requiretls_last END;";
+
+static const char get_sql[] =
+	"SELECT starttls, requiretls, updated, requiretls_last"
+	" FROM rtls_capability WHERE account = ?1 AND domain = ?2;";
+
+static void sq_close(void *impl)
+{
+	struct sq *s = impl;
+	if (s == NULL)
+		return;
+	sqlite3_finalize(s->put);
+	sqlite3_finalize(s->get);
+	sqlite3_close(s->db); /* checkpoints the WAL when last to close */
+	pthread_mutex_destroy(&s->lock);
+	struct ms_env e = s->env;
+	ms_free(&e, s);
+}
+
+static ms_status sq_err(struct sq *s, char *why, size_t whylen, const char *what)
+{
+	return ms_why(why, whylen, MS_ERR_IO, "sqlite %s: %s", what,
+		      s->db ? sqlite3_errmsg(s->db) : "no database");
+}
+
+static ms_status sq_record(void *impl, const char *account, const char *domain,
+			   int starttls, int requiretls, int64_t now, char *why,
+			   size_t whylen)
+{
+	struct sq *s = impl;
+	ms_status st = MS_OK;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *q = s->put;
+	if (sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(q, 2, domain, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 3, starttls) != SQLITE_OK ||
+	    sqlite3_bind_int(q, 4, requiretls) != SQLITE_OK ||
+	    sqlite3_bind_int64(q, 5, now) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_DONE)
+		st = sq_err(s, why, whylen, "record");
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
+static ms_status sq_get(void *impl, const char *account, const char *domain,
+			struct ms_rtls_capability *out, int *found, char *why,
+			size_t whylen)
+{
+	struct sq *s = impl;
+	ms_status st = MS_OK;
+	*found = 0;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *q = s->get;
+	int rc = SQLITE_ERROR;
+	if (sqlite3_bind_text(q, 1, account, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_bind_text(q, 2, domain, -1, SQLITE_STATIC) == SQLITE_OK)
+		rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		out->starttls = sqlite3_column_int(q, 0) != 0;
+		out->requiretls = sqlite3_column_int(q, 1) != 0;
+		out->updated = sqlite3_column_int64(q, 2);
+		out->requiretls_last = sqlite3_column_int64(q, 3);
+		*found = 1;
+	} else if (rc != SQLITE_DONE) {
+		st = sq_err(s, why, whylen, "lookup");
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
+static ms_status sq_exec(struct sq *s, const char *sql, char *why, size_t whylen)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return sq_err(s, why, whylen, "setup");
+	return MS_OK;
+}
+
+/* Create the schema, or check that an existing file has ours. */
+static ms_status sq_schema(struct sq *s, char *why, size_t whylen)
+{
+	sqlite3_stmt *q = NULL;
+	int ver = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version;", -1, &q, NULL) != SQLITE_OK)
+		return sq_err(s, why, whylen, "open");
+	if (sqlite3_step(q) == SQLITE_ROW)
+		ver = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	if (ver < 0)
+		return sq_err(s, why, whylen, "open");
+	if (ver > RTLS_SCHEMA_VERSION)
+		return ms_why(why, whylen, MS_ERR_IO,
+			      "store schema version %d is newer than this library's %d",
+			      ver, RTLS_SCHEMA_VERSION);
+	if (ver == RTLS_SCHEMA_VERSION)
+		return MS_OK;
+	/* One transaction: a second process creating it at the same time
+	 * waits on the lock and then finds the table. */
+	ms_status st = sq_exec(s, "BEGIN IMMEDIATE;", why, whylen);
+	if (st != MS_OK)
+		return st;
+	if ((st = sq_exec(s, schema_sql, why, whylen)) != MS_OK ||
+	    (st = sq_exec(s, "PRAGMA user_version = 1;", why, whylen)) != MS_OK) {
+		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+		return st;
+	}
+	return sq_exec(s, "COMMIT;", why, whylen);
+}
+
+ms_status ms_rtls_store_open_sqlite(const struct ms_env *env, const char *path,
+				    struct ms_rtls_store **out, char *why,
+				    size_t whylen)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (path == NULL || *path == '\0' || out == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "no path");
+	struct ms_env e;
+	ms_env_init(&e, env);
+	struct sq *s = ms_calloc(&e, 1, sizeof(*s));
+	if (s == NULL)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	s->env = e;
+	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+		ms_free(&e, s);
+		return ms_why(why, whylen, MS_ERR_INTERNAL, "mutex");
+	}
+	ms_status st;
+	int rc = sqlite3_open_v2(path, &s->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		st = sq_err(s, why, whylen, "open");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	/* WAL: concurrent readers, atomic commits; NORMAL sync is durable
+	 * across application crashes, which is what a cache needs. */
+	if ((st = sq_exec(s, "PRAGMA journal_mode = WAL;", why, whylen)) != MS_OK ||
+	    (st = sq_exec(s, "PRAGMA synchronous = NORMAL;", why, whylen)) != MS_OK ||
+	    (st = sq_schema(s, why, whylen)) != MS_OK)
+		goto fail;
+	if (sqlite3_prepare_v3(s->db, put_sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db, get_sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->get, NULL) != SQLITE_OK) {
+		st = sq_err(s, why, whylen, "prepare");
+		goto fail;
+	}
+	static const struct ms_rtls_store_ops ops = {
+		MS_RTLS_STORE_OPS_VERSION, sq_record, sq_get, sq_close};
+	return ms_rtls_store_new(&e, &ops, s, out, why, whylen);
+fail:
+	sq_close(s);
+	return st;
+}
