@@ -179,10 +179,21 @@ ms_status ms_rtls_store_open_sqlite(const struct ms_env *env, const char *path,
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	/* WAL: concurrent readers, atomic commits; NORMAL sync is durable
-	 * across application crashes, which is what a cache needs. */
-	if ((st = sq_exec(s, "PRAGMA journal_mode = WAL;", why, whylen)) != MS_OK ||
-	    (st = sq_exec(s, "PRAGMA synchronous = NORMAL;", why, whylen)) != MS_OK ||
-	    (st = sq_schema(s, why, whylen)) != MS_OK)
+	 * across application crashes, which is what a cache needs.  Two
+	 * processes opening a new file at once can get SQLITE_BUSY from the
+	 * journal-mode switch without the busy handler being consulted, so
+	 * the set-up is retried for up to ten seconds. */
+	for (int i = 0; i < 1000; i++) {
+		if ((st = sq_exec(s, "PRAGMA journal_mode = WAL;", why, whylen)) == MS_OK &&
+		    (st = sq_exec(s, "PRAGMA synchronous = NORMAL;", why, whylen)) == MS_OK &&
+		    (st = sq_schema(s, why, whylen)) == MS_OK)
+			break;
+		int ec = sqlite3_errcode(s->db);
+		if (ec != SQLITE_BUSY && ec != SQLITE_LOCKED)
+			break;
+		sqlite3_sleep(10);
+	}
+	if (st != MS_OK)
 		goto fail;
 	if (sqlite3_prepare_v3(s->db, put_sql, -1, SQLITE_PREPARE_PERSISTENT,
 			       &s->put, NULL) != SQLITE_OK ||

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -215,6 +216,56 @@ START_TEST(test_sqlite_bad_files)
 }
 END_TEST
 
+START_TEST(test_sqlite_processes)
+{
+	/* Several processes create and update one new file at once (an MTA
+	 * with many delivery agents): every update lands, none is lost. */
+	enum { NPROC = 4, NREC = 25 };
+	pid_t pids[NPROC];
+	for (int p = 0; p < NPROC; p++) {
+		pids[p] = fork();
+		ck_assert_int_ge(pids[p], 0);
+		if (pids[p] == 0) {
+			struct ms_rtls_store *st = NULL;
+			char why[256];
+			if (ms_rtls_store_open_sqlite(NULL, path, &st, why, sizeof(why)) != MS_OK)
+				_exit(10);
+			for (int i = 0; i < NREC; i++) {
+				char dom[64];
+				snprintf(dom, sizeof(dom), "d%d.p%d.example", i, p);
+				if (ms_rtls_store_record(st, "acct", dom, 1, i % 2, why, sizeof(why)) != MS_OK)
+					_exit(11);
+				/* everyone also hammers one shared row */
+				if (ms_rtls_store_record(st, "acct", "shared.example", 1, 1, why, sizeof(why)) != MS_OK)
+					_exit(12);
+			}
+			ms_rtls_store_free(st);
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < NPROC; p++) {
+		int status = 0;
+		ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
+		ck_assert(WIFEXITED(status));
+		ck_assert_int_eq(WEXITSTATUS(status), 0);
+	}
+	struct ms_rtls_store *st = NULL;
+	ck_assert_int_eq(ms_rtls_store_open_sqlite(NULL, path, &st, NULL, 0), MS_OK);
+	for (int p = 0; p < NPROC; p++) {
+		for (int i = 0; i < NREC; i++) {
+			char dom[64];
+			struct ms_rtls_capability c;
+			int found = 0;
+			snprintf(dom, sizeof(dom), "d%d.p%d.example", i, p);
+			ck_assert_int_eq(ms_rtls_store_get(st, "acct", dom, &c, &found, NULL, 0), MS_OK);
+			ck_assert(found);
+			ck_assert_int_eq(c.requiretls, i % 2);
+		}
+	}
+	ms_rtls_store_free(st);
+}
+END_TEST
+
 /* ---- a custom store through the ops interface ---- */
 
 struct mem {
@@ -304,10 +355,12 @@ static Suite *suite(void)
 	Suite *s = suite_create("requiretls-store");
 	TCase *tc = tcase_create("store");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60); /* several processes on one file, also under valgrind */
 	tcase_add_test(tc, test_sqlite_record_get_reopen);
 	tcase_add_test(tc, test_sqlite_query);
 	tcase_add_test(tc, test_sqlite_two_handles);
 	tcase_add_test(tc, test_sqlite_bad_files);
+	tcase_add_test(tc, test_sqlite_processes);
 	tcase_add_test(tc, test_custom_store);
 	suite_add_tcase(s, tc);
 	return s;
