@@ -72,6 +72,44 @@ static ms_status ub_fail(char *why, size_t whylen, const char *what, int rc,
 		      arg ? arg : "", ub_strerror(rc));
 }
 
+/*
+ * A zone for which the caller supplies a trust anchor is a zone the caller
+ * means to resolve, even when libunbound has a built-in local zone for it
+ * (RFC 6761 "test.", "invalid.", the RFC 6303 reverse zones), so make that
+ * local zone transparent.  `rr` is a DS/DNSKEY line; its owner comes first.
+ */
+static void unshadow_anchor_zone(struct ub_ctx *ub, const char *rr)
+{
+	char owner[256];
+	size_t n = 0;
+	while (*rr == ' ' || *rr == '\t')
+		rr++;
+	if (*rr == ';' || *rr == '#' || *rr == '\0' || *rr == '\n')
+		return;
+	while (rr[n] && rr[n] != ' ' && rr[n] != '\t' && rr[n] != '\n' &&
+	       n < sizeof(owner) - 1) {
+		owner[n] = rr[n];
+		n++;
+	}
+	owner[n] = '\0';
+	if (n == 0 || strcmp(owner, ".") == 0)
+		return;
+	char value[300];
+	snprintf(value, sizeof(value), "%s transparent", owner);
+	ub_ctx_set_option(ub, "local-zone:", value);
+}
+
+static void unshadow_anchor_file(struct ub_ctx *ub, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	char line[4096];
+	while (fgets(line, sizeof(line), f))
+		unshadow_anchor_zone(ub, line);
+	fclose(f);
+}
+
 /* Apply the configuration to a fresh ub_ctx. */
 static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *cfg,
 			   char *why, size_t whylen)
@@ -111,6 +149,9 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 					       cfg->forwarders[i]);
 		break;
 	case MS_DNS_MODE_FORWARD:
+		/* A forwarder on loopback (a local unbound, dnsmasq, or a test
+		 * server) is a deliberate choice, not a spoofing risk. */
+		ub_ctx_set_option(ub, "do-not-query-localhost:", "no");
 		if (cfg->nforwarders == 0)
 			return ms_why(why, whylen, MS_ERR_CONFIG,
 				      "forward mode needs at least one forwarder");
@@ -120,6 +161,7 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 					       cfg->forwarders[i]);
 		break;
 	case MS_DNS_MODE_SYSTEM:
+		ub_ctx_set_option(ub, "do-not-query-localhost:", "no");
 		if ((rc = ub_ctx_resolvconf(ub, NULL)) != 0)
 			return ub_fail(why, whylen, "cannot read", rc, "/etc/resolv.conf");
 		break;
@@ -149,11 +191,14 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 		if ((rc = ub_ctx_add_ta_file(ub, cfg->trust_anchor_file)) != 0)
 			return ub_fail(why, whylen, "bad trust anchor file", rc,
 				       cfg->trust_anchor_file);
+		unshadow_anchor_file(ub, cfg->trust_anchor_file);
 	}
-	for (size_t i = 0; cfg && i < cfg->ntrust_anchors; i++)
+	for (size_t i = 0; cfg && i < cfg->ntrust_anchors; i++) {
 		if ((rc = ub_ctx_add_ta(ub, cfg->trust_anchors[i])) != 0)
 			return ub_fail(why, whylen, "bad trust anchor", rc,
 				       cfg->trust_anchors[i]);
+		unshadow_anchor_zone(ub, cfg->trust_anchors[i]);
+	}
 
 	if (cfg && cfg->validation_time > 0) {
 		/* val-override-date takes YYYYMMDDHHMMSS in UTC. */
