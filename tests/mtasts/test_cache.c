@@ -57,7 +57,7 @@ static ms_status fake_fetch(void *user, const char *url, uint8_t *buf, size_t bu
 {
 	(void)user;
 	(void)url;
-	w.fetches++;
+	__atomic_fetch_add(&w.fetches, 1, __ATOMIC_RELAXED); /* threads test */
 	if (w.policy == NULL) {
 		*failure = w.fail_as;
 		snprintf(why, whylen, "connection refused (fake)");
@@ -553,6 +553,171 @@ START_TEST(test_no_store_and_args)
 }
 END_TEST
 
+/* ---- a caller's own store (the plug-in interface) ---------------------- */
+
+struct mem_store {
+	struct ms_sts_entry e[8];
+	uint8_t pol[8][512];
+	int used[8];
+	int puts, closed;
+};
+
+static int mem_find(struct mem_store *m, const char *domain)
+{
+	for (int i = 0; i < 8; i++)
+		if (m->used[i] && strcmp(m->e[i].domain, domain) == 0)
+			return i;
+	return -1;
+}
+
+static ms_status mem_get(void *self, const char *domain, struct ms_sts_entry *e,
+			 uint8_t *polbuf, size_t polbufsize, int *found)
+{
+	struct mem_store *m = self;
+	int i = mem_find(m, domain);
+	*found = i >= 0;
+	if (i < 0)
+		return MS_OK;
+	ck_assert_uint_le(m->e[i].policy_len, polbufsize);
+	*e = m->e[i];
+	memcpy(polbuf, m->pol[i], e->policy_len);
+	e->policy = polbuf;
+	return MS_OK;
+}
+
+static ms_status mem_put(void *self, const struct ms_sts_entry *e)
+{
+	struct mem_store *m = self;
+	int i = mem_find(m, e->domain);
+	for (int k = 0; i < 0 && k < 8; k++)
+		if (!m->used[k])
+			i = k;
+	if (i < 0 || e->policy_len > sizeof(m->pol[i]))
+		return MS_ERR_LIMIT;
+	m->e[i] = *e;
+	memcpy(m->pol[i], e->policy, e->policy_len);
+	m->e[i].policy = m->pol[i];
+	m->used[i] = 1;
+	m->puts++;
+	return MS_OK;
+}
+
+static ms_status mem_del(void *self, const char *domain)
+{
+	struct mem_store *m = self;
+	for (int i = 0; i < 8; i++)
+		if (m->used[i] && (domain == NULL || strcmp(m->e[i].domain, domain) == 0))
+			m->used[i] = 0;
+	return MS_OK;
+}
+
+static ms_status mem_list(void *self, void (*cb)(void *, const struct ms_sts_entry *),
+			  void *user)
+{
+	struct mem_store *m = self;
+	for (int i = 0; i < 8; i++)
+		if (m->used[i])
+			cb(user, &m->e[i]);
+	return MS_OK;
+}
+
+static void mem_close(void *self)
+{
+	((struct mem_store *)self)->closed = 1;
+}
+
+START_TEST(test_custom_store)
+{
+	static struct mem_store m;
+	memset(&m, 0, sizeof(m));
+	const struct ms_sts_store_ops ops = {
+		MS_STS_STORE_VERSION, mem_get, mem_put, mem_del, mem_list, mem_close,
+	};
+	struct ms_sts_store *store = NULL;
+	ck_assert_int_eq(ms_sts_store_new_custom(NULL, &ops, &m, &store), MS_OK);
+	struct ms_dns_ctx *dns = NULL;
+	ck_assert_int_eq(ms_dns_ctx_new_custom(NULL, fake_resolve, NULL, &dns), MS_OK);
+	struct ms_env env = { .version = MS_ENV_VERSION, .now = fake_now };
+	struct ms_sts_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.version = MS_STS_CONFIG_VERSION;
+	cfg.fetch.fetch = fake_fetch;
+	struct ms_sts *sts = NULL;
+	ck_assert_int_eq(ms_sts_new(&env, &cfg, dns, store, &sts, NULL, 0), MS_OK);
+	struct ms_sts_result *res = NULL;
+	ck_assert_int_eq(ms_sts_get_policy(sts, "a.example", &res, NULL, 0), MS_OK);
+	ck_assert_int_eq(ms_sts_result_source(res), MS_STS_SRC_FETCHED);
+	ms_sts_result_free(res);
+	ck_assert_int_eq(m.puts, 1);
+	ck_assert_str_eq(m.e[0].id, "one");
+	ck_assert_int_eq(m.e[0].expires_at, w.now + 600);
+	w.policy = NULL;
+	ck_assert_int_eq(ms_sts_get_policy(sts, "a.example", &res, NULL, 0), MS_OK);
+	ck_assert_int_eq(ms_sts_result_source(res), MS_STS_SRC_CACHE);
+	ms_sts_result_free(res);
+	/* a tampered cache entry that does not parse is not used */
+	memcpy(m.pol[0], "garbage", 7);
+	m.e[0].policy_len = 7;
+	ck_assert_int_eq(ms_sts_get_policy(sts, "a.example", &res, NULL, 0), MS_OK);
+	ck_assert_int_eq(ms_sts_result_state(res), MS_STS_NO_POLICY);
+	ms_sts_result_free(res);
+	ck_assert_int_eq(ms_sts_purge(sts, NULL), MS_OK);
+	ck_assert_int_eq(m.used[0], 0);
+	ms_sts_free(sts);
+	ms_sts_store_free(store);
+	ck_assert_int_eq(m.closed, 1);
+	ms_dns_ctx_free(dns);
+	/* an incomplete vtable is refused */
+	struct ms_sts_store_ops bad = ops;
+	bad.put = NULL;
+	ck_assert_int_eq(ms_sts_store_new_custom(NULL, &bad, &m, &store), MS_ERR_INVALID);
+	ck_assert_ptr_null(store);
+}
+END_TEST
+
+/* ---- one handle and one SQLite store shared by threads -------------------- */
+
+#include <pthread.h>
+
+static struct rig *shared_rig;
+
+static void *worker(void *arg)
+{
+	intptr_t k = (intptr_t)arg;
+	intptr_t bad = 0;
+	for (int i = 0; i < 50; i++) {
+		char dom[64];
+		snprintf(dom, sizeof(dom), "d%d.example", (int)((i + k) % 10));
+		struct ms_sts_result *res = NULL;
+		if (ms_sts_get_policy(shared_rig->sts, dom, &res, NULL, 0) != MS_OK ||
+		    ms_sts_result_state(res) != MS_STS_POLICY ||
+		    strcmp(ms_sts_result_policy_text(res), POL_A) != 0)
+			bad++;
+		ms_sts_result_free(res);
+	}
+	return (void *)bad;
+}
+
+START_TEST(test_threads_share_handle)
+{
+	struct rig r;
+	rig_open(&r, NULL);
+	shared_rig = &r;
+	pthread_t t[4];
+	for (intptr_t k = 0; k < 4; k++)
+		ck_assert_int_eq(pthread_create(&t[k], NULL, worker, (void *)k), 0);
+	for (int k = 0; k < 4; k++) {
+		void *bad = NULL;
+		pthread_join(t[k], &bad);
+		ck_assert_ptr_null(bad);
+	}
+	/* ten domains: a few concurrent first fetches may overlap, no more */
+	ck_assert_int_ge(w.fetches, 10);
+	ck_assert_int_le(w.fetches, 40);
+	rig_close(&r);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mtasts-cache");
@@ -572,6 +737,8 @@ int main(void)
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_refresh);
 	tcase_add_test(tc, test_no_store_and_args);
+	tcase_add_test(tc, test_custom_store);
+	tcase_add_test(tc, test_threads_share_handle);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -292,6 +292,76 @@ START_TEST(test_verdicts)
 }
 END_TEST
 
+/* ---- allocation failures ----------------------------------------------- */
+
+static int alloc_budget; /* allocations left before failing; -1: unlimited */
+static int alloc_live;
+
+static void *fail_alloc(void *user, size_t n)
+{
+	(void)user;
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	alloc_live++;
+	return malloc(n);
+}
+
+static void *fail_realloc(void *user, void *p, size_t n)
+{
+	(void)user;
+	if (alloc_budget == 0)
+		return NULL;
+	if (alloc_budget > 0)
+		alloc_budget--;
+	if (p == NULL)
+		alloc_live++;
+	return realloc(p, n);
+}
+
+static void fail_free(void *user, void *p)
+{
+	(void)user;
+	if (p)
+		alloc_live--;
+	free(p);
+}
+
+START_TEST(test_policy_alloc_failures)
+{
+	/* Fail the 1st, 2nd, ... allocation: each run ends in MS_ERR_NOMEM
+	 * without leaking, until the budget suffices and the parse succeeds. */
+	struct ms_env env;
+	memset(&env, 0, sizeof(env));
+	env.version = MS_ENV_VERSION;
+	env.alloc = fail_alloc;
+	env.realloc = fail_realloc;
+	env.free = fail_free;
+	const char *t = "version: STSv1\nmode: enforce\nmx: a.example\nmx: b.example\n"
+			"mx: c.example\nmx: d.example\nmx: *.e.example\nmax_age: 9\n";
+	int ok = 0;
+	for (int budget = 0; budget < 64 && !ok; budget++) {
+		alloc_budget = budget;
+		alloc_live = 0;
+		struct ms_sts_policy *p = NULL;
+		char why[128] = "";
+		ms_status st = ms_sts_policy_parse(&env, (const uint8_t *)t, strlen(t), &p, why,
+						   sizeof(why));
+		if (st == MS_OK) {
+			ck_assert_uint_eq(ms_sts_policy_mx_count(p), 5);
+			ok = 1;
+		} else {
+			ck_assert_int_eq(st, MS_ERR_NOMEM);
+			ck_assert_ptr_null(p);
+		}
+		ms_sts_policy_free(p);
+		ck_assert_int_eq(alloc_live, 0);
+	}
+	ck_assert(ok);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 int main(void)
@@ -304,6 +374,7 @@ int main(void)
 	tc = tcase_create("policy");
 	tcase_add_loop_test(tc, test_policy_table, 0, N(pol_cases));
 	tcase_add_test(tc, test_policy_limits);
+	tcase_add_test(tc, test_policy_alloc_failures);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("match");
 	tcase_add_loop_test(tc, test_match_table, 0, N(match_cases));
