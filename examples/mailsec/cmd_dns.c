@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -14,6 +15,21 @@ static int is_ip(const char *s)
 {
 	unsigned char buf[16];
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* Presentation text of record i; worst case 4 characters per rdata byte
+ * (\DDD escapes) plus quotes and separators.  The caller frees it. */
+static char *record_text(const struct ms_dns_result *r, size_t i, int *malformed)
+{
+	size_t len = 0;
+	ms_dns_result_rdata(r, i, &len);
+	size_t cap = len * 5 + 64;
+	char *text = malloc(cap);
+	if (text == NULL)
+		return NULL;
+	ms_status st = ms_dns_result_rdata_text(r, i, text, cap);
+	*malformed = st == MS_ERR_PARSE;
+	return text;
 }
 
 static void print_human(const struct ms_dns_result *r, const char *type)
@@ -37,14 +53,15 @@ static void print_human(const struct ms_dns_result *r, const char *type)
 		return;
 	printf("  records:\n");
 	for (size_t i = 0; i < n; i++) {
-		char text[8192];
 		char tb[16];
-		ms_status st = ms_dns_result_rdata_text(r, i, text, sizeof(text));
+		int malformed = 0;
+		char *text = record_text(r, i, &malformed);
 		printf("    %s%s%s\n", ms_dns_result_qtype(r) == 0 ?
 			       ms_dns_type_str(ms_dns_result_rtype(r, i), tb, sizeof(tb)) : "",
-		       ms_dns_result_qtype(r) == 0 ? " " : "", text);
-		if (st == MS_ERR_PARSE)
+		       ms_dns_result_qtype(r) == 0 ? " " : "", text ? text : "(out of memory)");
+		if (malformed)
 			printf("      (malformed rdata)\n");
+		free(text);
 	}
 	if (ms_dns_result_is_null_mx(r))
 		printf("  null MX: the domain accepts no mail (RFC 7505)\n");
@@ -77,10 +94,11 @@ static void print_json(const struct ms_dns_result *r, const char *type)
 	size_t malformed = 0;
 	json_array_begin(&j, "records");
 	for (size_t i = 0; i < ms_dns_result_count(r); i++) {
-		char text[8192];
-		if (ms_dns_result_rdata_text(r, i, text, sizeof(text)) == MS_ERR_PARSE)
-			malformed++;
+		int bad = 0;
+		char *text = record_text(r, i, &bad);
+		malformed += (size_t)bad;
 		json_string(&j, NULL, text);
+		free(text);
 	}
 	json_array_end(&j);
 	json_array_begin(&j, "record_types");
