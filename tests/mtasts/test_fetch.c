@@ -133,6 +133,30 @@ START_TEST(test_plain_http_never)
 }
 END_TEST
 
+START_TEST(test_proxy_only_when_asked)
+{
+	/* A proxy in the environment is ignored... */
+	setenv("https_proxy", "http://127.0.0.1:1", 1);
+	setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
+	setenv("all_proxy", "http://127.0.0.1:1", 1);
+	size_t len = 0;
+	enum ms_sts_failure f;
+	char why[300] = "";
+	ck_assert_msg(fetch("example.test", "pki/mtasts/ca.pem", 0, &len, &f, why,
+			    sizeof(why)) == MS_OK, "%s", why);
+	/* ...and a configured one is used (nothing listens there). */
+	struct ms_sts_fetch_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.version = MS_STS_FETCH_CONFIG_VERSION;
+	cfg.ca_file = world_path("pki/mtasts/ca.pem");
+	cfg.connect_to = host.connect_to;
+	cfg.proxy = "http://127.0.0.1:1";
+	ck_assert_int_eq(ms_sts_fetch(NULL, &cfg, "example.test", buf, sizeof(buf), &len, &f,
+				      why, sizeof(why)), MS_ERR_NETWORK);
+	ck_assert_int_eq(f, MS_STS_FAIL_FETCH);
+}
+END_TEST
+
 static ms_status my_fetch(void *user, const char *url, uint8_t *b, size_t bufsize,
 			  size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
 {
@@ -184,6 +208,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_bad_table, 0,
 			    (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_test(tc, test_plain_http_never);
+	tcase_add_test(tc, test_proxy_only_when_asked);
 	tcase_add_test(tc, test_callback);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
