@@ -36,6 +36,10 @@ size_t ms_dane_select(const struct ms_dane_ctx *ctx,
 		      const struct ms_dane_tlsa *t, size_t n,
 		      unsigned char *keep);
 
+/* The issuer ([0]) and subject ([1]) Name TLVs of a DER certificate as
+ * (offset, length), by the bounded DER walker; -1 if it does not parse. */
+int ms_dane_cert_names(const uint8_t *der, size_t len, size_t names[2][2]);
+
 /* Fill a result with a verdict and a reason. */
 void ms_dane_set(struct ms_dane_result *res, enum ms_dane_verdict v,
 		 enum ms_dane_tlsrpt rpt, const char *fmt, ...) MS_PRINTF(4, 5);

@@ -46,41 +46,72 @@ static int tlv(const uint8_t *buf, size_t end, size_t *pos, uint8_t *tag,
 	return 0;
 }
 
+/*
+ * Walk the TBSCertificate up to the SubjectPublicKeyInfo; fills the spans
+ * (offset, length of the whole TLV) of issuer, subject and SPKI.
+ */
+static int walk(const uint8_t *der, size_t len, size_t span[3][2])
+{
+	size_t pos = 0, clen;
+	uint8_t tag;
+	/* Certificate SEQUENCE, spanning the whole input. */
+	if (tlv(der, len, &pos, &tag, &clen) != 0 || tag != 0x30 || pos + clen != len)
+		return -1;
+	/* tbsCertificate SEQUENCE */
+	if (tlv(der, len, &pos, &tag, &clen) != 0 || tag != 0x30)
+		return -1;
+	size_t tbs_end = pos + clen;
+	size_t start = pos;
+	if (tlv(der, tbs_end, &pos, &tag, &clen) != 0)
+		return -1;
+	if (tag == 0xa0) { /* [0] version: skip */
+		pos += clen;
+		start = pos;
+		if (tlv(der, tbs_end, &pos, &tag, &clen) != 0)
+			return -1;
+	}
+	/* serial INTEGER, signature SEQ, issuer SEQ, validity SEQ, subject
+	 * SEQ, subjectPublicKeyInfo SEQ */
+	static const uint8_t want[6] = { 0x02, 0x30, 0x30, 0x30, 0x30, 0x30 };
+	for (int i = 0; i < 6; i++) {
+		if (i > 0) {
+			start = pos;
+			if (tlv(der, tbs_end, &pos, &tag, &clen) != 0)
+				return -1;
+		}
+		if (tag != want[i])
+			return -1;
+		pos += clen;
+		int k = i == 2 ? 0 : i == 4 ? 1 : i == 5 ? 2 : -1;
+		if (k >= 0) {
+			span[k][0] = start;
+			span[k][1] = pos - start;
+		}
+	}
+	return 0;
+}
+
 ms_status ms_dane_cert_spki(const uint8_t *der, size_t len, size_t *off,
 			    size_t *spki_len)
 {
 	if (der == NULL || off == NULL || spki_len == NULL)
 		return MS_ERR_INVALID;
-	size_t pos = 0, clen;
-	uint8_t tag;
-	/* Certificate SEQUENCE, spanning the whole input. */
-	if (tlv(der, len, &pos, &tag, &clen) != 0 || tag != 0x30 || pos + clen != len)
+	size_t span[3][2];
+	if (walk(der, len, span) != 0)
 		return MS_ERR_PARSE;
-	/* tbsCertificate SEQUENCE */
-	if (tlv(der, len, &pos, &tag, &clen) != 0 || tag != 0x30)
-		return MS_ERR_PARSE;
-	size_t tbs_end = pos + clen;
-	if (tlv(der, tbs_end, &pos, &tag, &clen) != 0)
-		return MS_ERR_PARSE;
-	if (tag == 0xa0) { /* [0] version: skip */
-		pos += clen;
-		if (tlv(der, tbs_end, &pos, &tag, &clen) != 0)
-			return MS_ERR_PARSE;
-	}
-	/* serial INTEGER, signature SEQ, issuer SEQ, validity SEQ, subject SEQ */
-	static const uint8_t want[5] = { 0x02, 0x30, 0x30, 0x30, 0x30 };
-	for (int i = 0; i < 5; i++) {
-		if (i > 0 && tlv(der, tbs_end, &pos, &tag, &clen) != 0)
-			return MS_ERR_PARSE;
-		if (tag != want[i])
-			return MS_ERR_PARSE;
-		pos += clen;
-	}
-	/* subjectPublicKeyInfo SEQUENCE */
-	size_t start = pos;
-	if (tlv(der, tbs_end, &pos, &tag, &clen) != 0 || tag != 0x30)
-		return MS_ERR_PARSE;
-	*off = start;
-	*spki_len = pos + clen - start;
+	*off = span[2][0];
+	*spki_len = span[2][1];
 	return MS_OK;
+}
+
+int ms_dane_cert_names(const uint8_t *der, size_t len, size_t names[2][2])
+{
+	size_t span[3][2];
+	if (der == NULL || walk(der, len, span) != 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		names[i][0] = span[i][0];
+		names[i][1] = span[i][1];
+	}
+	return 0;
 }

@@ -124,10 +124,54 @@ static void map_error(struct ms_dane_result *res, int err, int depth)
 	}
 }
 
-static ms_status verify_ta(const struct ms_dane_ctx *ctx,
-			   const struct ms_dane_input *in,
-			   const unsigned char *keep, int64_t now,
-			   struct ms_dane_result *res, char *why, size_t whylen)
+/*
+ * Choose the certificates worth parsing: the issuer chain from the leaf up
+ * to the first sent certificate that matched a TA record, linked by the DER
+ * bytes of issuer and subject names (found by the DER walker, no parse).
+ * Parsing dominates the cost of DANE-TA (OpenSSL 3 decodes every key), so
+ * certificates above the anchor are skipped.  Returns 1 with use[] set,
+ * 0 when every certificate must be used (a name that does not walk, two
+ * candidate issuers).
+ */
+static int select_path(const struct ms_dane_input *in, const int *anchor_rec,
+		       unsigned char *use)
+{
+	size_t nm[MS_DANE_MAX_CHAIN][2][2];
+	for (size_t j = 0; j < in->nchain; j++)
+		if (ms_dane_cert_names(in->chain[j].der, in->chain[j].len, nm[j]) != 0)
+			return 0;
+	memset(use, 0, MS_DANE_MAX_CHAIN);
+	use[0] = 1;
+	size_t cur = 0;
+	for (size_t step = 0; step < in->nchain; step++) {
+		if (cur != 0 && anchor_rec[cur] >= 0)
+			return 1;
+		const uint8_t *iss = in->chain[cur].der + nm[cur][0][0];
+		size_t isslen = nm[cur][0][1];
+		size_t found = 0, count = 0;
+		for (size_t k = 1; k < in->nchain; k++) {
+			if (use[k] || nm[k][1][1] != isslen ||
+			    memcmp(in->chain[k].der + nm[k][1][0], iss, isslen) != 0)
+				continue;
+			found = k;
+			count++;
+		}
+		if (count == 0)
+			return 1; /* the path ends: anchors from DNS may take over */
+		if (count > 1)
+			return 0;
+		use[found] = 1;
+		cur = found;
+	}
+	return 1;
+}
+
+/* One verification over the certificates selected by use[]. */
+static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
+				const struct ms_dane_input *in,
+				const unsigned char *keep, int64_t now,
+				const int *anchor_rec, const unsigned char *use,
+				struct ms_dane_result *res, char *why, size_t whylen)
 {
 	struct ta_state s;
 	memset(&s, 0, sizeof(s));
@@ -141,6 +185,9 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 	}
 
 	for (size_t j = 0; j < in->nchain; j++) {
+		s.certs[j] = NULL;
+		if (!use[j])
+			continue;
 		const unsigned char *p = in->chain[j].der;
 		X509 *x = d2i_X509(NULL, &p, (long)in->chain[j].len);
 		if (x == NULL || (size_t)(p - in->chain[j].der) != in->chain[j].len) {
@@ -149,19 +196,17 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 				    "certificate %zu of the chain is not valid DER", j);
 			goto out;
 		}
-		s.certs[s.ncerts++] = x;
+		s.certs[j] = x;
 	}
+	s.ncerts = in->nchain;
 
-	/* Sent CA certificates: anchors if a TA record matches, else pool.
+	/* Sent CA certificates: anchors if a TA record matched, else pool.
 	 * A TA record never matches the leaf (RFC 7671 s5.2). */
 	unsigned char sent_match[MS_DANE_MAX_RECORDS] = { 0 };
 	for (size_t j = 1; j < s.ncerts; j++) {
-		int rec = -1;
-		for (size_t i = 0; i < in->ntlsa && rec < 0; i++)
-			if (keep[i] && in->tlsa[i].usage == MS_DANE_DANE_TA &&
-			    record_matches(ctx, &in->tlsa[i], in->chain[j].der,
-					   in->chain[j].len))
-				rec = (int)i;
+		if (s.certs[j] == NULL)
+			continue;
+		int rec = anchor_rec[j];
 		if (rec >= 0) {
 			sent_match[rec] = 1;
 			if (add_anchor(&s, store, s.certs[j], rec, 0) != 0)
@@ -201,7 +246,7 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 			continue;
 		for (size_t j = 0; j < s.ncerts; j++) {
 			X509 *x = s.certs[j];
-			if (X509_verify(x, k) == 1 && time_ok(x, now)) {
+			if (x && X509_verify(x, k) == 1 && time_ok(x, now)) {
 				if (add_anchor(&s, store, x, (int)i, 1) != 0) {
 					EVP_PKEY_free(k);
 					goto nomem;
@@ -244,7 +289,6 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 		for (size_t a = 0; a < s.nanchors; a++) {
 			if (X509_cmp(top, s.anchors[a].cert) == 0) {
 				res->matched = s.anchors[a].rec;
-				res->depth = n - 1;
 				break;
 			}
 		}
@@ -263,6 +307,56 @@ out:
 	X509_STORE_free(store);
 	ta_state_free(&s);
 	return st;
+}
+
+static ms_status verify_ta(const struct ms_dane_ctx *ctx,
+			   const struct ms_dane_input *in,
+			   const unsigned char *keep, int64_t now,
+			   struct ms_dane_result *res, char *why, size_t whylen)
+{
+	/* Which sent CA certificates match a TA record: bytes only. */
+	int anchor_rec[MS_DANE_MAX_CHAIN];
+	int any = 0;
+	anchor_rec[0] = -1;
+	for (size_t j = 1; j < in->nchain; j++) {
+		anchor_rec[j] = -1;
+		for (size_t i = 0; i < in->ntlsa && anchor_rec[j] < 0; i++)
+			if (keep[i] && in->tlsa[i].usage == MS_DANE_DANE_TA &&
+			    record_matches(ctx, &in->tlsa[i], in->chain[j].der, in->chain[j].len))
+				anchor_rec[j] = (int)i;
+		any |= anchor_rec[j] >= 0;
+	}
+	for (size_t i = 0; i < in->ntlsa; i++)
+		if (keep[i] && in->tlsa[i].usage == MS_DANE_DANE_TA &&
+		    in->tlsa[i].mtype == MS_DANE_MT_FULL)
+			any = 1; /* anchors from DNS */
+
+	unsigned char use[MS_DANE_MAX_CHAIN];
+	memset(use, 1, sizeof(use));
+	if (!any) {
+		/* Nothing can anchor the chain; still tell garbage apart. */
+		size_t nm[2][2];
+		for (size_t j = 0; j < in->nchain; j++)
+			if (ms_dane_cert_names(in->chain[j].der, in->chain[j].len, nm) != 0)
+				return verify_ta_with(ctx, in, keep, now, anchor_rec, use, res,
+						      why, whylen);
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+			    "no usable TLSA record matched the certificate chain");
+		return MS_OK;
+	}
+	unsigned char path[MS_DANE_MAX_CHAIN];
+	if (select_path(in, anchor_rec, path) && memcmp(path, use, in->nchain) != 0) {
+		ms_status st = verify_ta_with(ctx, in, keep, now, anchor_rec, path, res, why,
+					      whylen);
+		/* Only success is taken from the shortcut: any failure is
+		 * decided on the whole chain, exactly as without it. */
+		if (st != MS_OK || res->verdict == MS_DANE_VERIFIED)
+			return st;
+		res->matched = -1;
+		res->depth = -1;
+		res->x509_error = 0;
+	}
+	return verify_ta_with(ctx, in, keep, now, anchor_rec, use, res, why, whylen);
 }
 
 ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
