@@ -132,7 +132,9 @@ static int is_atext(unsigned char c)
 /* A key=value pair: dot-atom as is, anything else as a quoted-string. */
 static void put_pair(struct ms_buf *b, const char *key, const char *val)
 {
-	ms_buf_printf(b, " %s=", key);
+	if (b->len && b->data[b->len - 1] != '\t')
+		ms_buf_putc(b, ' ');
+	ms_buf_printf(b, "%s=", key);
 	int atom = val[0] != '\0' && val[0] != '.';
 	for (const char *p = val; *p; p++)
 		if (!is_atext((unsigned char)*p) && !(*p == '.' && p[1] != '.' && p[1] != '\0'))
