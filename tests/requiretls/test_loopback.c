@@ -1,0 +1,611 @@
+/*
+ * test_loopback.c - end to end on loopback: a minimal delivery client
+ * built from librequiretls's pieces (EHLO parsing, RFC 3207 discard after
+ * STARTTLS, the decision engine, MAIL FROM formatting) talks to a real
+ * aiosmtpd peer (reqtls_peer.py, started here with fork/exec) over real
+ * TLS (OpenSSL, a test PKI generated at test time with openssl).
+ * DANE is checked with OpenSSL's own DANE code on a TLSA 3 1 1 record of
+ * the right key, standing in for libdane.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <mailsec/requiretls_decide.h>
+
+static char dir[256];
+static char ca_file[320];
+
+/* ---- fixture: temp dir + PKI (once per test case) ---- */
+
+static void pki_setup(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	snprintf(dir, sizeof(dir), "%s/rtls-loop-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	const char *src = getenv("MS_SOURCE_ROOT");
+	ck_assert_ptr_nonnull(src);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "cd '%s' && sh '%s/tests/requiretls/make-pki.sh'", dir, src);
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(ca_file, sizeof(ca_file), "%s/ca.pem", dir);
+}
+
+static void pki_teardown(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* ---- the peer ---- */
+
+struct peer {
+	pid_t pid;
+	int port;
+	char log[400];
+};
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static int tcp_connect(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		close(fd);
+		return -1;
+	}
+	struct timeval tv = {20, 0}; /* a hung peer fails the test, not hangs it */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void peer_start(struct peer *p, const char *mode, const char *cert)
+{
+	const char *py = getenv("MS_RTLS_PYTHON");
+	const char *script = getenv("MS_RTLS_PEER");
+	ck_assert_msg(py && script, "MS_RTLS_PYTHON and MS_RTLS_PEER must be set");
+	p->port = free_port();
+	snprintf(p->log, sizeof(p->log), "%s/peer-%d.log", dir, p->port);
+	char port[16];
+	snprintf(port, sizeof(port), "%d", p->port);
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		execl(py, py, script, port, dir, cert, p->log, mode, (char *)NULL);
+		_exit(127);
+	}
+	/* Wait until it listens (python start-up); bounded, never asserted
+	 * on timing: a peer that does not come up fails the test. */
+	for (int i = 0; i < 400; i++) {
+		int st;
+		ck_assert_msg(waitpid(p->pid, &st, WNOHANG) == 0, "peer exited early");
+		int fd = tcp_connect(p->port);
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	ck_abort_msg("peer did not start listening");
+}
+
+static void peer_stop(struct peer *p)
+{
+	if (p->pid > 0) {
+		kill(p->pid, SIGTERM);
+		waitpid(p->pid, NULL, 0);
+		p->pid = 0;
+	}
+}
+
+/* The peer's log (what it accepted), "" when nothing arrived. */
+static void peer_log(const struct peer *p, char *out, size_t n)
+{
+	out[0] = '\0';
+	FILE *f = fopen(p->log, "r");
+	if (f == NULL)
+		return;
+	size_t r = fread(out, 1, n - 1, f);
+	out[r] = '\0';
+	fclose(f);
+}
+
+/* ---- a minimal SMTP client ---- */
+
+struct conn {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+	char in[8192];
+	size_t inlen;
+};
+
+static int c_read(struct conn *c, char *b, size_t n)
+{
+	if (c->ssl)
+		return SSL_read(c->ssl, b, (int)n);
+	return (int)read(c->fd, b, n);
+}
+
+static void c_send(struct conn *c, const char *fmt, ...)
+{
+	char line[1100];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
+	va_end(ap);
+	memcpy(line + n, "\r\n", 2);
+	n += 2;
+	int w = c->ssl ? SSL_write(c->ssl, line, n) : (int)write(c->fd, line, (size_t)n);
+	ck_assert_int_eq(w, n);
+}
+
+/* Read one whole reply (all lines) into out; return its code. */
+static int c_reply(struct conn *c, char *out, size_t outsz, size_t *outlen)
+{
+	size_t used = 0;
+	for (;;) {
+		char *nl = memchr(c->in, '\n', c->inlen);
+		if (nl == NULL) {
+			ck_assert_msg(c->inlen < sizeof(c->in), "reply line too long");
+			int r = c_read(c, c->in + c->inlen, sizeof(c->in) - c->inlen);
+			ck_assert_msg(r > 0, "connection closed while reading a reply");
+			c->inlen += (size_t)r;
+			continue;
+		}
+		size_t ll = (size_t)(nl - c->in) + 1;
+		ck_assert(used + ll < outsz);
+		memcpy(out + used, c->in, ll);
+		used += ll;
+		memmove(c->in, c->in + ll, c->inlen - ll);
+		c->inlen -= ll;
+		const char *line = out + used - ll;
+		if (ll < 5 || line[3] != '-') {
+			out[used] = '\0';
+			if (outlen)
+				*outlen = used;
+			return atoi(out + used - ll);
+		}
+	}
+}
+
+static int c_cmd(struct conn *c, char *out, size_t outsz, const char *fmt, ...)
+{
+	char line[1100];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c_send(c, "%s", line);
+	return c_reply(c, out, outsz, NULL);
+}
+
+static void c_close(struct conn *c)
+{
+	if (c->ssl) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	SSL_CTX_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* TLSA 3 1 1 data (SHA-256 of the SPKI) of a PEM certificate. */
+static size_t spki_sha256(const char *pem, unsigned char out[32])
+{
+	FILE *f = fopen(pem, "r");
+	ck_assert_ptr_nonnull(f);
+	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(x);
+	unsigned char *der = NULL;
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	ck_assert_int_gt(n, 0);
+	unsigned int len = 0;
+	ck_assert(EVP_Digest(der, (size_t)n, out, &len, EVP_sha256(), NULL));
+	OPENSSL_free(der);
+	X509_free(x);
+	return len;
+}
+
+/*
+ * STARTTLS handshake.  The handshake itself does not verify (so that
+ * TLS-Required: No can go on over unverified TLS); the verification
+ * results are read afterwards: PKIX against the test CA and the MX name
+ * (RFC 8461 s4.2), or DANE with the given TLSA 3 1 1 record (RFC 7672 s3).
+ */
+static void c_starttls(struct conn *c, const char *host, const unsigned char *tlsa,
+		       size_t tlsalen, struct ms_rtls_observed *o)
+{
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	ck_assert_ptr_nonnull(c->ctx);
+	ck_assert_int_eq(SSL_CTX_load_verify_locations(c->ctx, ca_file, NULL), 1);
+	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_NONE, NULL);
+	if (tlsa)
+		ck_assert_int_gt(SSL_CTX_dane_enable(c->ctx), 0);
+	c->ssl = SSL_new(c->ctx);
+	SSL_set_fd(c->ssl, c->fd);
+	SSL_set_tlsext_host_name(c->ssl, host);
+	if (tlsa) {
+		ck_assert_int_gt(SSL_dane_enable(c->ssl, host), 0);
+		ck_assert_int_gt(SSL_dane_tlsa_add(c->ssl, 3, 1, 1, tlsa, tlsalen), 0);
+	} else {
+		ck_assert_int_eq(SSL_set1_host(c->ssl, host), 1);
+	}
+	if (SSL_connect(c->ssl) != 1) {
+		o->handshake = MS_RTLS_STEP_FAILED;
+		return;
+	}
+	o->handshake = MS_RTLS_STEP_OK;
+	int ok = SSL_get_verify_result(c->ssl) == X509_V_OK;
+	if (tlsa)
+		o->dane = (ok && SSL_get0_dane_authority(c->ssl, NULL, NULL) >= 0)
+			  ? MS_RTLS_STEP_OK : MS_RTLS_STEP_FAILED;
+	else
+		o->pkix = ok ? MS_RTLS_STEP_OK : MS_RTLS_STEP_FAILED;
+}
+
+/* ---- delivery with the decision engine ---- */
+
+struct delivery {
+	struct ms_rtls_outcome out;
+	struct ms_rtls_observed obs;
+	int pre_tls_requiretls;   /* REQUIRETLS seen before STARTTLS */
+	int delivered;
+	char mail_params[256];
+};
+
+static const char message[] =
+	"From: <a@example.org>\r\nTo: <b@example.test>\r\nSubject: t\r\n%s\r\nhello\r\n";
+
+static void deliver_once(struct peer *p, const struct ms_rtls_domain *d,
+			 const struct ms_rtls_host *h, const struct ms_rtls_plan *plan,
+			 const unsigned char *tlsa, size_t tlsalen, int plaintext,
+			 struct delivery *r)
+{
+	char rep[8192];
+	size_t replen = 0;
+	struct conn c;
+	memset(&c, 0, sizeof(c));
+	memset(&r->obs, 0, sizeof(r->obs));
+	r->obs.plaintext = plaintext;
+	c.fd = tcp_connect(p->port);
+	if (c.fd < 0 || c_reply(&c, rep, sizeof(rep), NULL) != 220) {
+		c_close(&c);
+		ms_rtls_judge(d, h, plan, &r->obs, &r->out);
+		return;
+	}
+	r->obs.connected = 1;
+	struct ms_rtls_ehlo *caps = NULL;
+	ck_assert_int_eq(ms_rtls_ehlo_new(NULL, &caps), MS_OK);
+	c_send(&c, "EHLO client.test");
+	ck_assert_int_eq(c_reply(&c, rep, sizeof(rep), &replen), 250);
+	ck_assert_int_eq(ms_rtls_ehlo_parse(caps, (const uint8_t *)rep, replen, 0, NULL, 0), MS_OK);
+	r->obs.starttls_offered = ms_rtls_ehlo_has(caps, "STARTTLS");
+	r->pre_tls_requiretls = ms_rtls_ehlo_has(caps, "REQUIRETLS");
+	if (r->obs.starttls_offered && !plaintext) {
+		ck_assert_int_eq(c_cmd(&c, rep, sizeof(rep), "STARTTLS"), 220);
+		c_starttls(&c, h->name, tlsa, tlsalen, &r->obs);
+		if (r->obs.handshake == MS_RTLS_STEP_OK) {
+			/* RFC 3207 s4.2: forget the plaintext capabilities */
+			ms_rtls_ehlo_discard(caps);
+			c_send(&c, "EHLO client.test");
+			ck_assert_int_eq(c_reply(&c, rep, sizeof(rep), &replen), 250);
+			ck_assert_int_eq(ms_rtls_ehlo_parse(caps, (const uint8_t *)rep, replen,
+							    1, NULL, 0), MS_OK);
+			r->obs.requiretls_offered = ms_rtls_ehlo_has(caps, "REQUIRETLS");
+		}
+	}
+	ms_rtls_ehlo_free(caps);
+	ck_assert_int_eq(ms_rtls_judge(d, h, plan, &r->obs, &r->out), MS_OK);
+	if (r->out.verdict != MS_RTLS_DELIVER) {
+		if (r->obs.handshake != MS_RTLS_STEP_FAILED)
+			c_cmd(&c, rep, sizeof(rep), "QUIT");
+		c_close(&c);
+		return;
+	}
+	struct ms_rtls_mail *m = NULL;
+	ck_assert_int_eq(ms_rtls_mail_new(NULL, &m), MS_OK);
+	ck_assert_int_eq(ms_rtls_mail_set(m, "SIZE", "100"), MS_OK);
+	ck_assert_int_eq(ms_rtls_outcome_apply(&r->out, m), MS_OK);
+	ck_assert_int_eq(ms_rtls_mail_format(m, r->mail_params, sizeof(r->mail_params), NULL), MS_OK);
+	ms_rtls_mail_free(m);
+	ck_assert_int_eq(c_cmd(&c, rep, sizeof(rep), "MAIL FROM:<a@example.org> %s", r->mail_params), 250);
+	ck_assert_int_eq(c_cmd(&c, rep, sizeof(rep), "RCPT TO:<b@example.test>"), 250);
+	ck_assert_int_eq(c_cmd(&c, rep, sizeof(rep), "DATA"), 354);
+	char body[512];
+	snprintf(body, sizeof(body), message,
+		 d->requirement == MS_RTLS_REQ_NOT_REQUIRED ? "TLS-Required: No\r\n" : "");
+	c_send(&c, "%s.", body);
+	ck_assert_int_eq(c_reply(&c, rep, sizeof(rep), NULL), 250);
+	c_cmd(&c, rep, sizeof(rep), "QUIT");
+	c_close(&c);
+	r->delivered = 1;
+}
+
+/* Plan, try (with the plaintext retry where the engine asks for it). */
+static void deliver(struct peer *p, const struct ms_rtls_domain *d,
+		    const struct ms_rtls_host *h, const unsigned char *tlsa,
+		    size_t tlsalen, struct delivery *r)
+{
+	struct ms_rtls_plan plan;
+	memset(r, 0, sizeof(*r));
+	ck_assert_int_eq(ms_rtls_plan(d, h, &plan), MS_OK);
+	if (plan.mode == MS_RTLS_MODE_SKIP) {
+		ms_rtls_outcome_from_plan(&plan, &r->out);
+		return;
+	}
+	deliver_once(p, d, h, &plan, tlsa, tlsalen, 0, r);
+	if (r->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
+		struct ms_rtls_observed first = r->obs;
+		deliver_once(p, d, h, &plan, tlsa, tlsalen, 1, r);
+		r->obs.handshake = first.handshake;
+	}
+}
+
+/* Metrics capture. */
+static char metric_seen[256];
+
+static void on_metric(void *user, const struct ms_metric_event *ev)
+{
+	(void)user;
+	size_t l = strlen(metric_seen);
+	snprintf(metric_seen + l, sizeof(metric_seen) - l, "%s{%s=%s} ", ev->name,
+		 ev->nlabels ? ev->labels[0].key : "", ev->nlabels ? ev->labels[0].value : "");
+}
+
+static struct ms_env metric_env(void)
+{
+	struct ms_env e;
+	memset(&e, 0, sizeof(e));
+	e.version = MS_ENV_VERSION;
+	e.metric = on_metric;
+	metric_seen[0] = '\0';
+	return e;
+}
+
+static const char mx[] = "mx1.example.test";
+
+/* ---- the cases ---- */
+
+START_TEST(test_requiretls_delivered)
+{
+	struct peer p;
+	char log[1024], rep[4096];
+	peer_start(&p, "requiretls", "mx1.example.test");
+
+	/* RFC 8689 s4.1 on the peer: the parameter before TLS gets 530 5.7.10,
+	 * which our reply parser and the server helper agree on. */
+	struct conn c;
+	memset(&c, 0, sizeof(c));
+	c.fd = tcp_connect(p.port);
+	ck_assert_int_ge(c.fd, 0);
+	ck_assert_int_eq(c_reply(&c, rep, sizeof(rep), NULL), 220);
+	ck_assert_int_eq(c_cmd(&c, rep, sizeof(rep), "EHLO client.test"), 250);
+	ck_assert_int_eq(c_cmd(&c, rep, sizeof(rep), "MAIL FROM:<a@example.org> REQUIRETLS"), 530);
+	ck_assert(strncmp(rep, "530 5.7.10", 10) == 0);
+	struct ms_rtls_mail *m = NULL;
+	struct ms_rtls_reply want;
+	ck_assert_int_eq(ms_rtls_mail_new(NULL, &m), MS_OK);
+	ck_assert_int_eq(ms_rtls_mail_parse_command(m, (const uint8_t *)"MAIL FROM:<a@example.org> REQUIRETLS",
+						    36, NULL, 0), MS_OK);
+	ck_assert_int_eq(ms_rtls_server_check_mail(m, 1, 0, &want), MS_OK);
+	ck_assert_int_eq(want.code, 530);
+	ck_assert_str_eq(want.enhanced, "5.7.10");
+	ms_rtls_mail_free(m);
+	c_cmd(&c, rep, sizeof(rep), "QUIT");
+	c_close(&c);
+
+	/* REQUIRETLS message, recipient domain with an MTA-STS enforce policy */
+	struct ms_rtls_domain d = {MS_RTLS_REQ_REQUIRED, "example.test", MS_DNS_INSECURE,
+				   MS_RTLS_STS_ENFORCE, 0};
+	struct ms_rtls_host h = {mx, MS_DNS_INSECURE, MS_RTLS_DANE_NONE, 1};
+	struct delivery r;
+	deliver(&p, &d, &h, NULL, 0, &r);
+	ck_assert(!r.pre_tls_requiretls);      /* only after STARTTLS */
+	ck_assert(r.obs.requiretls_offered);
+	ck_assert_int_eq(r.obs.pkix, MS_RTLS_STEP_OK);
+	ck_assert_int_eq(r.out.verdict, MS_RTLS_DELIVER);
+	ck_assert(r.out.mail_requiretls);
+	ck_assert_str_eq(r.mail_params, "SIZE=100 REQUIRETLS");
+	ck_assert(r.delivered);
+	peer_stop(&p);
+	peer_log(&p, log, sizeof(log));
+	ck_assert_ptr_nonnull(strstr(log, "requiretls=True tls=True"));
+}
+END_TEST
+
+START_TEST(test_requiretls_dane_delivered)
+{
+	/* the DANE path of RFC 8689 s4.2.1: secure MX + usable TLSA */
+	struct peer p;
+	char log[1024], pem[400];
+	unsigned char tlsa[32];
+	snprintf(pem, sizeof(pem), "%s/mx1.example.test.pem", dir);
+	size_t tl = spki_sha256(pem, tlsa);
+	peer_start(&p, "requiretls", "mx1.example.test");
+	struct ms_rtls_domain d = {MS_RTLS_REQ_REQUIRED, "example.test", MS_DNS_SECURE,
+				   MS_RTLS_STS_NO_POLICY, 0};
+	struct ms_rtls_host h = {mx, MS_DNS_SECURE, MS_RTLS_DANE_USABLE, 0};
+	struct delivery r;
+	deliver(&p, &d, &h, tlsa, tl, &r);
+	ck_assert_int_eq(r.obs.dane, MS_RTLS_STEP_OK);
+	ck_assert_int_eq(r.out.verdict, MS_RTLS_DELIVER);
+	ck_assert(r.delivered);
+	peer_stop(&p);
+	peer_log(&p, log, sizeof(log));
+	ck_assert_ptr_nonnull(strstr(log, "requiretls=True tls=True"));
+}
+END_TEST
+
+START_TEST(test_requiretls_not_offered)
+{
+	/* A peer with STARTTLS but without REQUIRETLS (like Debian's Postfix
+	 * 3.7): RFC 8689 s4.2.1 -> no delivery, 5.7.30. */
+	struct peer p;
+	char log[1024];
+	struct ms_env env = metric_env();
+	peer_start(&p, "starttls", "mx1.example.test");
+	struct ms_rtls_domain d = {MS_RTLS_REQ_REQUIRED, "example.test", MS_DNS_INSECURE,
+				   MS_RTLS_STS_ENFORCE, 0};
+	struct ms_rtls_host h = {mx, MS_DNS_INSECURE, MS_RTLS_DANE_NONE, 1};
+	struct delivery r;
+	deliver(&p, &d, &h, NULL, 0, &r);
+	ck_assert_int_eq(r.obs.pkix, MS_RTLS_STEP_OK);
+	ck_assert(!r.obs.requiretls_offered);
+	ck_assert_int_eq(r.out.verdict, MS_RTLS_TRY_NEXT);
+	ck_assert_str_eq(r.out.enhanced, "5.7.30");
+	ck_assert(!r.delivered);
+	ms_rtls_outcome_count(&env, d.requirement, &r.out);
+	ck_assert_str_eq(metric_seen, "requiretls_errors_total{reason=requiretls_missing} ");
+	struct ms_rtls_outcome fin;
+	ck_assert_int_eq(ms_rtls_conclude(&r.out, 1, &fin), MS_OK);
+	ck_assert_int_eq(fin.verdict, MS_RTLS_PERMFAIL);
+	ck_assert_str_eq(fin.enhanced, "5.7.30");
+	peer_stop(&p);
+	peer_log(&p, log, sizeof(log));
+	ck_assert_str_eq(log, "");
+}
+END_TEST
+
+START_TEST(test_dane_wrong_cert)
+{
+	/* The peer shows a certificate whose key is not in the TLSA record:
+	 * RFC 7672 s3 -> no delivery; with TLS-Required: No (RFC 8689 s4.2.2)
+	 * the same peer gets the message and the ignored error is counted. */
+	struct peer p;
+	char log[1024], pem[400];
+	unsigned char tlsa[32];
+	snprintf(pem, sizeof(pem), "%s/mx1.example.test.pem", dir);
+	size_t tl = spki_sha256(pem, tlsa);
+	peer_start(&p, "requiretls", "wrong.test");
+	struct ms_rtls_domain d = {MS_RTLS_REQ_DEFAULT, "example.test", MS_DNS_SECURE,
+				   MS_RTLS_STS_NO_POLICY, 0};
+	struct ms_rtls_host h = {mx, MS_DNS_SECURE, MS_RTLS_DANE_USABLE, 0};
+	struct delivery r;
+	deliver(&p, &d, &h, tlsa, tl, &r);
+	ck_assert_int_eq(r.obs.handshake, MS_RTLS_STEP_OK);
+	ck_assert_int_eq(r.obs.dane, MS_RTLS_STEP_FAILED);
+	ck_assert_int_eq(r.out.verdict, MS_RTLS_TRY_NEXT);
+	ck_assert_str_eq(r.out.enhanced, "4.7.5");
+	ck_assert(!r.delivered);
+	peer_log(&p, log, sizeof(log));
+	ck_assert_str_eq(log, "");
+
+	struct ms_env env = metric_env();
+	d.requirement = MS_RTLS_REQ_NOT_REQUIRED;
+	deliver(&p, &d, &h, tlsa, tl, &r);
+	ck_assert_int_eq(r.obs.dane, MS_RTLS_STEP_FAILED);
+	ck_assert_int_eq(r.out.verdict, MS_RTLS_DELIVER);
+	ck_assert_int_eq(r.out.ignored, MS_RTLS_R_DANE_VERIFY);
+	ck_assert(!r.out.mail_requiretls);
+	ck_assert(r.delivered);
+	ms_rtls_outcome_count(&env, d.requirement, &r.out);
+	ck_assert_str_eq(metric_seen, "tls_required_no_ignored_total{reason=dane_verify} ");
+	peer_stop(&p);
+	peer_log(&p, log, sizeof(log));
+	ck_assert_ptr_nonnull(strstr(log, "requiretls=False tls=True tls_required_header=True"));
+}
+END_TEST
+
+START_TEST(test_no_starttls)
+{
+	/* A peer without STARTTLS: opportunistic delivery goes through in
+	 * plaintext; a REQUIRETLS message is refused (RFC 8689 s4.2.1). */
+	struct peer p;
+	char log[1024];
+	peer_start(&p, "plain", "mx1.example.test");
+	struct ms_rtls_domain d = {MS_RTLS_REQ_DEFAULT, "example.test", MS_DNS_INSECURE,
+				   MS_RTLS_STS_NO_POLICY, 0};
+	struct ms_rtls_host h = {mx, MS_DNS_INSECURE, MS_RTLS_DANE_NONE, 0};
+	struct delivery r;
+	deliver(&p, &d, &h, NULL, 0, &r);
+	ck_assert(!r.obs.starttls_offered);
+	ck_assert_int_eq(r.out.verdict, MS_RTLS_DELIVER);
+	ck_assert(r.delivered);
+	peer_log(&p, log, sizeof(log));
+	ck_assert_ptr_nonnull(strstr(log, "requiretls=False tls=False"));
+
+	d.requirement = MS_RTLS_REQ_REQUIRED;
+	d.sts_mode = MS_RTLS_STS_ENFORCE;
+	h.sts_match = 1;
+	deliver(&p, &d, &h, NULL, 0, &r);
+	ck_assert_int_eq(r.out.verdict, MS_RTLS_TRY_NEXT);
+	ck_assert_int_eq(r.out.reason, MS_RTLS_R_STARTTLS_MISSING);
+	ck_assert_str_eq(r.out.bounce_enhanced, "5.7.30");
+	ck_assert(!r.delivered);
+	/* and with no verified path at all the host is not even tried */
+	d.sts_mode = MS_RTLS_STS_NO_POLICY;
+	deliver(&p, &d, &h, NULL, 0, &r);
+	ck_assert_int_eq(r.out.reason, MS_RTLS_R_NO_VERIFIED_PATH);
+	ck_assert_str_eq(r.out.enhanced, "5.7.30");
+	peer_stop(&p);
+	peer_log(&p, log, sizeof(log));
+	ck_assert_ptr_null(strstr(log, "requiretls=True"));
+	ck_assert_ptr_nonnull(strstr(log, "tls=False"));
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("requiretls-loopback");
+	TCase *tc = tcase_create("loopback");
+	tcase_add_unchecked_fixture(tc, pki_setup, pki_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_requiretls_delivered);
+	tcase_add_test(tc, test_requiretls_dane_delivered);
+	tcase_add_test(tc, test_requiretls_not_offered);
+	tcase_add_test(tc, test_dane_wrong_cert);
+	tcase_add_test(tc, test_no_starttls);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	SRunner *sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
