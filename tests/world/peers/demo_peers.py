@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Loopback peers of the demo mail world: SMTP servers for every demo MX
+host and the HTTPS MTA-STS policy host (tests and the README demo only).
+
+    demo_peers.py WORLD SMTP_PORT HTTPS_PORT READYFILE
+
+WORLD is a make-world.sh output (certificates in WORLD/pki/demo).  Each MX
+host listens on its own 127.0.1.x address at SMTP_PORT; the policy host on
+127.0.1.10:HTTPS_PORT routes on the Host header.  SMTP servers offer
+STARTTLS (except mx.nostarttls.test) and advertise REQUIRETLS only after
+STARTTLS (RFC 8689); MAIL FROM ... REQUIRETLS on plaintext gets 530 5.7.10.
+Received messages are appended to WORLD/peers.log.  READYFILE is written
+once everything listens; SIGTERM stops all.
+"""
+import asyncio
+import http.server
+import os
+import signal
+import ssl
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+WORLD, SMTP_PORT, HTTPS_PORT, READY = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+PKI = os.path.join(WORLD, "pki", "demo")
+
+# host, address, certificate chain (None: no STARTTLS), REQUIRETLS after TLS
+MX = [
+    ("mx1.good.test", "127.0.1.1", "mx1.good.test", True),
+    ("mx2.good.test", "127.0.1.2", "mx2.good.test", True),
+    ("mx.badtlsa.test", "127.0.1.3", "mx.badtlsa.test", False),
+    ("mx1.stsgap.test", "127.0.1.4", "mx1.stsgap.test", False),
+    ("mx2.stsgap.test", "127.0.1.5", "mx2.stsgap.test", False),
+    ("mx.nostarttls.test", "127.0.1.6", None, False),
+    ("mx.daneta.test", "127.0.1.7", "daneta/mx.daneta.test", True),
+    ("mx.bogus.test", "127.0.1.8", "mx.bogus.test", False),
+]
+
+POLICIES = {
+    "mta-sts.good.test": "version: STSv1\r\nmode: enforce\r\nmx: mx1.good.test\r\n"
+                         "mx: mx2.good.test\r\nmax_age: 604800\r\n",
+    "mta-sts.stsgap.test": "version: STSv1\r\nmode: enforce\r\nmx: mx1.stsgap.test\r\n"
+                           "max_age: 86400\r\n",
+}
+
+
+class PeerSMTP(SMTP):
+    """REQUIRETLS handling on top of aiosmtpd (RFC 8689 s4)."""
+
+    async def smtp_MAIL(self, arg):
+        toks = (arg or "").split()
+        if any(t.upper() == "REQUIRETLS" for t in toks[1:]):
+            if not self._tls_protocol or not self.event_handler.requiretls:
+                return await self.push("530 5.7.10 REQUIRETLS needs a TLS session")
+            self.session.requiretls = True
+            arg = " ".join(t for t in toks if t.upper() != "REQUIRETLS")
+        else:
+            self.session.requiretls = False
+        return await super().smtp_MAIL(arg)
+
+
+class Handler:
+    def __init__(self, host, requiretls):
+        self.host = host
+        self.requiretls = requiretls
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if session.ssl is not None and self.requiretls:
+            responses.insert(-1, "250-REQUIRETLS")
+        return responses
+
+    async def handle_DATA(self, server, session, envelope):
+        with open(os.path.join(WORLD, "peers.log"), "a") as f:
+            f.write(f"host={self.host} from={envelope.mail_from} rcpt={','.join(envelope.rcpt_tos)} "
+                    f"tls={session.ssl is not None} requiretls={getattr(session, 'requiretls', False)} "
+                    f"bytes={len(envelope.content or b'')}\n")
+        return "250 2.0.0 queued"
+
+
+class PeerController(Controller):
+    def __init__(self, handler, addr, port, tls, hostname):
+        super().__init__(handler, hostname=addr, port=port)
+        self.tls = tls
+        self.server_name = hostname
+
+    def factory(self):
+        return PeerSMTP(self.handler, tls_context=self.tls, require_starttls=False,
+                        hostname=self.server_name)
+
+    def _trigger_server(self):
+        # aiosmtpd's readiness probe speaks plaintext; nothing to add here
+        return super()._trigger_server()
+
+
+class PolicyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").split(":")[0].lower()
+        body = POLICIES.get(host)
+        if self.path != "/.well-known/mta-sts.txt" or body is None:
+            data, code = b"not found\n", 404
+        else:
+            data, code = body.encode(), 200
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def main():
+    controllers = []
+    for host, addr, chain, reqtls in MX:
+        tls = None
+        if chain:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(os.path.join(PKI, chain + ".chain.pem"),
+                                os.path.join(PKI, chain + ".key"))
+        c = PeerController(Handler(host, reqtls), addr, SMTP_PORT, tls, host)
+        c.start()
+        controllers.append(c)
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(PKI, "mta-sts.chain.pem"), os.path.join(PKI, "mta-sts.key"))
+    httpd = http.server.ThreadingHTTPServer(("127.0.1.10", HTTPS_PORT), PolicyHandler)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    with open(READY + ".tmp", "w") as f:
+        f.write(f"{SMTP_PORT} {HTTPS_PORT}\n")
+    os.rename(READY + ".tmp", READY)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: stop.set())
+    signal.signal(signal.SIGINT, lambda *a: stop.set())
+    stop.wait()
+    httpd.shutdown()
+    for c in controllers:
+        c.stop()
+
+
+if __name__ == "__main__":
+    main()
