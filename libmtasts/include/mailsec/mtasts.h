@@ -340,7 +340,9 @@ enum ms_sts_verdict {
  * Check `mxhost` (or the domain itself for an implicit MX) against the
  * applying policy.  For a mismatch, *failure (optional) is set to
  * MS_STS_FAIL_MX.  The certificate checks of s4.2 are the MTA's job: a
- * failing one is reported with ms_sts_verdict_for(mode, 1).
+ * failing one is reported with ms_sts_verdict_for(mode, 1).  Before
+ * deferring a message on MS_STS_FAIL, call ms_sts_get_policy() again
+ * (s5.1: check for an updated policy id first).
  */
 MS_STS_API enum ms_sts_verdict ms_sts_result_check_mx(const struct ms_sts_result *r,
 						     const char *mxhost,
