@@ -1,0 +1,839 @@
+/*
+ * test_dkim_unit.c - DKIM unit tests on an injected resolver: tag lists,
+ * canonicalization vectors fed at every split point, sign/verify round
+ * trips (RSA, Ed25519, both on one message), tampering, time checks, every
+ * key-record rule, DNS failures and DNSSEC status, key cache, limits and
+ * key loading.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "dkim_internal.h"
+#include "dkimtest.h"
+
+static struct ms_dkim_key *rsa_key, *ed_key;
+static char *rsa_txt, *ed_txt;
+static struct fz *zone;
+static struct ms_dkim_verifier *ver;
+static struct ms_env tenv;
+
+static const char MSG[] =
+	"From: Joe SixPack <joe@football.example.com>\r\n"
+	"To: Suzie Q <suzie@shopping.example.net>\r\n"
+	"Subject: Is dinner\r\n ready?\r\n"
+	"Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+	"Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
+	"\r\n"
+	"Hi.\r\n"
+	"\r\n"
+	"We lost  the game.\t Are you hungry yet?  \r\n"
+	"\r\n"
+	"Joe.\r\n"
+	"\r\n\r\n";
+
+static void setup(void)
+{
+	zone = fz_new();
+	fz_txt(zone, "rsa._domainkey.football.example.com", rsa_txt, 0);
+	fz_txt(zone, "ed._domainkey.football.example.com", ed_txt, 0);
+	tenv = test_env_with_clock();
+	test_clock = 1700000000;
+	ck_assert_int_eq(ms_dkim_verifier_new(&tenv, fz_ctx(zone), &ver), MS_OK);
+}
+
+static void teardown(void)
+{
+	ms_dkim_verifier_free(ver);
+	fz_free(zone);
+}
+
+static struct ms_dkim_sign_opts opts(const struct ms_dkim_key *k, const char *sel,
+				     enum ms_dkim_canon h, enum ms_dkim_canon b)
+{
+	struct ms_dkim_sign_opts o;
+	memset(&o, 0, sizeof(o));
+	o.version = MS_DKIM_SIGN_OPTS_VERSION;
+	o.key = k;
+	o.domain = "football.example.com";
+	o.selector = sel;
+	o.header_canon = h;
+	o.body_canon = b;
+	return o;
+}
+
+static char *sign1(const char *msg, const struct ms_dkim_sign_opts *o)
+{
+	const struct ms_dkim_sign_opts *list[1] = { o };
+	char *s = test_sign(msg, strlen(msg), list, 1, NULL);
+	ck_assert_ptr_nonnull(s);
+	return s;
+}
+
+/* Verify and check signature i's result (and reason substring). */
+static void expect(const char *msg, size_t i, enum ms_dkim_result r, const char *reason)
+{
+	struct ms_dkim_verify *vf = test_verify(ver, msg, strlen(msg), 0);
+	ck_assert_ptr_nonnull(vf);
+	const struct ms_dkim_sig *s = ms_dkim_verify_sig(vf, i);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_msg(ms_dkim_sig_result(s) == r, "sig %zu: got %s (%s), want %s", i,
+		      ms_dkim_result_str(ms_dkim_sig_result(s)), ms_dkim_sig_reason(s),
+		      ms_dkim_result_str(r));
+	if (reason)
+		ck_assert_msg(strstr(ms_dkim_sig_reason(s), reason) != NULL,
+			      "reason \"%s\" lacks \"%s\"", ms_dkim_sig_reason(s), reason);
+	ms_dkim_verify_free(vf);
+}
+
+/* ---- tag lists ---------------------------------------------------------- */
+
+START_TEST(taglist_ok)
+{
+	struct dkim_taglist tl;
+	const char *s = " v = 1 ;a=rsa-sha256;\r\n\tb= ab\r\n cd ; x=;";
+	ck_assert_int_eq(dkim_taglist_parse((const uint8_t *)s, strlen(s), &tl, NULL, 0), MS_OK);
+	ck_assert_uint_eq(tl.n, 4);
+	const struct dkim_tag *b = dkim_tag_get(&tl, "b");
+	ck_assert_ptr_nonnull(b);
+	ck_assert_uint_eq(b->vallen, 7); /* "ab\r\n cd" */
+	ck_assert_uint_eq(dkim_tag_get(&tl, "x")->vallen, 0);
+	ck_assert_ptr_null(dkim_tag_get(&tl, "z"));
+}
+END_TEST
+
+START_TEST(taglist_errors)
+{
+	static const char *bad[] = { "a=1; a=2", "=1", "a 1", "1a=2", "a=b\r\nc", "a=\x01",
+				     "a=1;;" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct dkim_taglist tl;
+		char why[128] = "";
+		ck_assert_msg(dkim_taglist_parse((const uint8_t *)bad[i], strlen(bad[i]), &tl,
+						 why, sizeof(why)) != MS_OK, "accepted %s", bad[i]);
+		ck_assert_msg(why[0] != '\0', "no reason for %s", bad[i]);
+	}
+}
+END_TEST
+
+START_TEST(base64)
+{
+	uint8_t out[16];
+	ck_assert_int_eq(dkim_b64_decode((const uint8_t *)"YW Jj\r\n ZA==", 12, out, 16), 4);
+	ck_assert_int_eq(memcmp(out, "abcd", 4), 0);
+	ck_assert_int_eq(dkim_b64_decode((const uint8_t *)"YWJjZA=", 7, out, 16), -1);
+	ck_assert_int_eq(dkim_b64_decode((const uint8_t *)"YW=Jj", 5, out, 16), -1);
+	ck_assert_int_eq(dkim_b64_decode((const uint8_t *)"YW*j", 4, out, 16), -1);
+	char enc[16];
+	dkim_b64_encode((const uint8_t *)"abcd", 4, enc);
+	ck_assert_str_eq(enc, "YWJjZA==");
+}
+END_TEST
+
+/* ---- canonicalization --------------------------------------------------- */
+
+struct cbuf {
+	char d[4096];
+	size_t n;
+};
+
+static void csink(void *u, const uint8_t *p, size_t n)
+{
+	struct cbuf *b = u;
+	ck_assert_uint_le(b->n + n, sizeof(b->d));
+	memcpy(b->d + b->n, p, n);
+	b->n += n;
+}
+
+struct cvec {
+	const char *in, *simple, *relaxed;
+};
+
+static const struct cvec body_vectors[] = {
+	{ "", "\r\n", "" },
+	{ "\r\n", "\r\n", "" },
+	{ "\r\n\r\n\r\n", "\r\n", "" },
+	{ "abc", "abc\r\n", "abc\r\n" },
+	/* RFC 6376 s3.4.5 */
+	{ " C \r\nD \t E\r\n\r\n\r\n", " C \r\nD \t E\r\n", " C\r\nD E\r\n" },
+	{ "  \r\n", "  \r\n", "" },
+	{ " \t \r\n\t\r\n", " \t \r\n\t\r\n", "" },
+	{ "a\r\r\nb\n", "a\r\r\nb\r\n", "a\r\r\nb\r\n" },
+	{ "\r\n\r\nx\r\n", "\r\n\r\nx\r\n", "\r\n\r\nx\r\n" },
+	{ "a \r\n \r\nb", "a \r\n \r\nb\r\n", "a\r\n\r\nb\r\n" },
+	{ "x\r", "x\r\r\n", "x\r\r\n" },
+	{ "l1\nl2\n\n", "l1\r\nl2\r\n", "l1\r\nl2\r\n" },
+	{ "a \r b", "a \r b\r\n", "a \r b\r\n" },
+	{ "\xc3\xa9t\xc3\xa9  \xe2\x82\xac\r\n", "\xc3\xa9t\xc3\xa9  \xe2\x82\xac\r\n",
+	  "\xc3\xa9t\xc3\xa9 \xe2\x82\xac\r\n" },
+	{ "a\r\n\r\n \r\n", "a\r\n\r\n \r\n", "a\r\n" },
+};
+
+static void run_body(const char *in, enum ms_dkim_canon c, const char *want)
+{
+	size_t n = strlen(in);
+	/* every split into two chunks, and byte by byte */
+	for (size_t split = 0; split <= n + 1; split++) {
+		struct dkim_bodycanon bc;
+		struct cbuf out = { .n = 0 };
+		dkim_bodycanon_init(&bc, c, csink, &out);
+		if (split <= n) {
+			dkim_bodycanon_update(&bc, (const uint8_t *)in, split);
+			dkim_bodycanon_update(&bc, (const uint8_t *)in + split, n - split);
+		} else {
+			for (size_t i = 0; i < n; i++)
+				dkim_bodycanon_update(&bc, (const uint8_t *)in + i, 1);
+		}
+		dkim_bodycanon_final(&bc);
+		ck_assert_msg(out.n == strlen(want) && memcmp(out.d, want, out.n) == 0,
+			      "%s canon of \"%s\" (split %zu): got \"%.*s\"",
+			      ms_dkim_canon_str(c), in, split, (int)out.n, out.d);
+	}
+}
+
+START_TEST(body_canon)
+{
+	for (size_t i = 0; i < sizeof(body_vectors) / sizeof(body_vectors[0]); i++) {
+		run_body(body_vectors[i].in, MS_DKIM_CANON_SIMPLE, body_vectors[i].simple);
+		run_body(body_vectors[i].in, MS_DKIM_CANON_RELAXED, body_vectors[i].relaxed);
+	}
+}
+END_TEST
+
+START_TEST(header_canon)
+{
+	static const struct { const char *in, *relaxed; } v[] = {
+		{ "A: X", "a:X\r\n" },                       /* RFC 6376 s3.4.5 */
+		{ "B : Y\t\r\n\tZ  ", "b:Y Z\r\n" },
+		{ "Subject:", "subject:\r\n" },
+		{ "X-Long:  a\r\n   b \r\n\tc", "x-long:a b c\r\n" },
+		{ "To:\xc3\xa9\t \xc3\xa9", "to:\xc3\xa9 \xc3\xa9\r\n" },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct ms_buf b;
+		ms_buf_init(&b, NULL, 4096);
+		ck_assert_int_eq(dkim_headercanon(MS_DKIM_CANON_RELAXED, (const uint8_t *)v[i].in,
+						  strlen(v[i].in), 1, &b), MS_OK);
+		ck_assert_str_eq((const char *)b.data, v[i].relaxed);
+		ms_buf_free(&b);
+		ms_buf_init(&b, NULL, 4096);
+		ck_assert_int_eq(dkim_headercanon(MS_DKIM_CANON_SIMPLE, (const uint8_t *)v[i].in,
+						  strlen(v[i].in), 1, &b), MS_OK);
+		ck_assert_uint_eq(b.len, strlen(v[i].in) + 2);
+		ms_buf_free(&b);
+	}
+}
+END_TEST
+
+START_TEST(message_splitter)
+{
+	static const char m[] = "A: 1\nB: 2\r\n\tcont\r\nC:3\n\nbody";
+	for (size_t chunk = 1; chunk <= sizeof(m); chunk++) {
+		struct dkim_msg msg;
+		dkim_msg_init(&msg, NULL);
+		size_t o = 0, bodystart = 0;
+		while (o < sizeof(m) - 1 && !msg.in_body) {
+			size_t n = sizeof(m) - 1 - o < chunk ? sizeof(m) - 1 - o : chunk;
+			long used = dkim_msg_feed_header(&msg, (const uint8_t *)m + o, n);
+			ck_assert_int_ge(used, 0);
+			o += (size_t)used;
+			bodystart = o;
+		}
+		ck_assert(msg.in_body);
+		ck_assert_str_eq(m + bodystart, "body");
+		ck_assert_uint_eq(msg.nfields, 3);
+		ck_assert(dkim_field_is(&msg, 1, "b", 1));
+		ck_assert_uint_eq(msg.fields[1].len, strlen("B: 2\r\n\tcont"));
+		ck_assert_int_eq(memcmp(msg.hdr.data + msg.fields[1].off, "B: 2\r\n\tcont", 11), 0);
+		dkim_msg_free(&msg);
+	}
+}
+END_TEST
+
+/* ---- round trips ---------------------------------------------------------- */
+
+START_TEST(roundtrip)
+{
+	const struct ms_dkim_key *keys[2] = { rsa_key, ed_key };
+	const char *sels[2] = { "rsa", "ed" };
+	const size_t chunks[] = { 0, 1, 7, 64 };
+	for (int k = 0; k < 2; k++)
+		for (int h = 0; h < 2; h++)
+			for (int b = 0; b < 2; b++) {
+				struct ms_dkim_sign_opts o = opts(keys[k], sels[k], h, b);
+				char *s = sign1(MSG, &o);
+				for (size_t c = 0; c < sizeof(chunks) / sizeof(chunks[0]); c++) {
+					struct ms_dkim_verify *vf = test_verify(ver, s, strlen(s), chunks[c]);
+					ck_assert_uint_eq(ms_dkim_verify_count(vf), 1);
+					const struct ms_dkim_sig *sg = ms_dkim_verify_sig(vf, 0);
+					ck_assert_msg(ms_dkim_sig_result(sg) == MS_DKIM_PASS,
+						      "key %d c=%d/%d chunk %zu: %s", k, h, b, chunks[c],
+						      ms_dkim_sig_reason(sg));
+					ck_assert_int_eq(ms_dkim_sig_algorithm(sg),
+							 k ? MS_DKIM_ED25519_SHA256 : MS_DKIM_RSA_SHA256);
+					ck_assert_str_eq(ms_dkim_sig_domain(sg), "football.example.com");
+					ck_assert_str_eq(ms_dkim_sig_selector(sg), sels[k]);
+					ck_assert_int_eq(ms_dkim_sig_dnssec(sg), MS_DNS_INSECURE);
+					ck_assert_uint_eq(ms_dkim_sig_key_bits(sg), k ? 256 : 2048);
+					ms_dkim_verify_free(vf);
+				}
+				free(s);
+			}
+}
+END_TEST
+
+START_TEST(two_signatures)
+{
+	struct ms_dkim_sign_opts a = opts(rsa_key, "rsa", 1, 1);
+	struct ms_dkim_sign_opts b = opts(ed_key, "ed", 1, 0);
+	const struct ms_dkim_sign_opts *list[2] = { &a, &b };
+	char *s = test_sign(MSG, strlen(MSG), list, 2, NULL);
+	ck_assert_ptr_nonnull(s);
+	struct ms_dkim_verify *vf = test_verify(ver, s, strlen(s), 3);
+	ck_assert_uint_eq(ms_dkim_verify_count(vf), 2);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 0)), MS_DKIM_PASS);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 1)), MS_DKIM_PASS);
+	ck_assert_int_eq(ms_dkim_sig_algorithm(ms_dkim_verify_sig(vf, 0)), MS_DKIM_RSA_SHA256);
+	ck_assert_int_eq(ms_dkim_sig_algorithm(ms_dkim_verify_sig(vf, 1)), MS_DKIM_ED25519_SHA256);
+	ms_dkim_verify_free(vf);
+	/* Breaking the RSA key record leaves the Ed25519 signature passing. */
+	fz_clear(zone);
+	fz_txt(zone, "ed._domainkey.football.example.com", ed_txt, 0);
+	ms_dkim_verifier_flush_cache(ver);
+	expect(s, 0, MS_DKIM_PERMERROR, "no key record");
+	expect(s, 1, MS_DKIM_PASS, NULL);
+	free(s);
+}
+END_TEST
+
+START_TEST(unsigned_message)
+{
+	struct ms_dkim_verify *vf = test_verify(ver, MSG, strlen(MSG), 0);
+	ck_assert_uint_eq(ms_dkim_verify_count(vf), 0);
+	ck_assert_ptr_null(ms_dkim_verify_sig(vf, 0));
+	ms_dkim_verify_free(vf);
+	/* header only, no separator */
+	vf = test_verify(ver, "From: a@b\r\nSubject: x", 21, 0);
+	ck_assert_uint_eq(ms_dkim_verify_count(vf), 0);
+	ms_dkim_verify_free(vf);
+}
+END_TEST
+
+static char *replace(const char *s, const char *from, const char *to)
+{
+	const char *p = strstr(s, from);
+	ck_assert_ptr_nonnull(p);
+	size_t n = strlen(s) - strlen(from) + strlen(to);
+	char *r = malloc(n + 1);
+	size_t pre = (size_t)(p - s);
+	memcpy(r, s, pre);
+	strcpy(r + pre, to);
+	strcat(r, p + strlen(from));
+	return r;
+}
+
+START_TEST(tampering)
+{
+	struct ms_dkim_sign_opts o = opts(rsa_key, "rsa", 1, 1);
+	char *s = sign1(MSG, &o);
+	char *t = replace(s, "We lost", "We won");
+	expect(t, 0, MS_DKIM_FAIL, "body hash mismatch");
+	free(t);
+	t = replace(s, "Is dinner", "Is lunch");
+	expect(t, 0, MS_DKIM_FAIL, "signature did not verify");
+	free(t);
+	/* relaxed header canon tolerates re-folding and case of names */
+	t = replace(s, "Subject: Is dinner\r\n ready?", "SUBJECT:   Is dinner ready?");
+	expect(t, 0, MS_DKIM_PASS, NULL);
+	free(t);
+	/* an added From: From is oversigned by default, so this breaks */
+	t = replace(s, "From: Joe", "From: evil@attacker.example\r\nFrom: Joe");
+	expect(t, 0, MS_DKIM_FAIL, "signature did not verify");
+	free(t);
+	/* an unsigned, unknown field may be added */
+	t = replace(s, "From: Joe", "X-Added: yes\r\nFrom: Joe");
+	expect(t, 0, MS_DKIM_PASS, NULL);
+	free(t);
+	/* body: trailing empty lines do not matter, a new line does */
+	t = malloc(strlen(s) + 8);
+	strcpy(t, s);
+	strcat(t, "\r\n\r\n");
+	expect(t, 0, MS_DKIM_PASS, NULL);
+	strcat(t, "x\r\n");
+	expect(t, 0, MS_DKIM_FAIL, "body hash mismatch");
+	free(t);
+	free(s);
+
+	/* Without oversigning, an added From keeps the signature valid but the
+	 * extra From is reported as unsigned. */
+	o.oversign = "";
+	s = sign1(MSG, &o);
+	t = replace(s, "From: Joe", "From: evil@attacker.example\r\nFrom: Joe");
+	expect(t, 0, MS_DKIM_POLICY, "2 From fields, only 1 signed");
+	free(t);
+	free(s);
+}
+END_TEST
+
+START_TEST(oversigned_h)
+{
+	struct ms_dkim_sign_opts o = opts(ed_key, "ed", 1, 1);
+	char *s = sign1(MSG, &o);
+	/* From, Subject and Date are listed once more than they occur */
+	char *h = strstr(s, " h=");
+	ck_assert_ptr_nonnull(h);
+	char hv[1024];
+	size_t n = 0;
+	for (const char *p = h + 3; *p != ';'; p++)
+		if (*p > ' ')
+			hv[n++] = *p;
+	hv[n] = '\0';
+	ck_assert_msg(strstr(hv, "from:from") && strstr(hv, "subject:subject") &&
+		      strstr(hv, "date:date") && strstr(hv, "to:to"), "h=%s", hv);
+	ck_assert_ptr_null(strstr(hv, "received"));
+	free(s);
+}
+END_TEST
+
+START_TEST(times)
+{
+	struct ms_dkim_sign_opts o = opts(ed_key, "ed", 1, 1);
+	o.expire_after = 3600;
+	char *s = sign1(MSG, &o);
+	ck_assert_ptr_nonnull(strstr(s, " x=1700003600;"));
+	test_clock = 1700001000;
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	test_clock = 1700003601;
+	expect(s, 0, MS_DKIM_PERMERROR, "expired");
+	test_clock = 1700000000 - 200; /* within the allowed skew */
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	test_clock = 1700000000 - 1000;
+	expect(s, 0, MS_DKIM_PERMERROR, "in the future");
+	ms_dkim_verifier_set_clock_skew(ver, 2000);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	free(s);
+}
+END_TEST
+
+START_TEST(identity)
+{
+	struct ms_dkim_sign_opts o = opts(ed_key, "ed", 1, 1);
+	o.identity = "joe@news.football.example.com";
+	char *s = sign1(MSG, &o);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	struct ms_dkim_verify *vf = test_verify(ver, s, strlen(s), 0);
+	ck_assert_str_eq(ms_dkim_sig_identity(ms_dkim_verify_sig(vf, 0)),
+			 "joe@news.football.example.com");
+	ms_dkim_verify_free(vf);
+	/* t=s: i= must be exactly d= */
+	fz_clear(zone);
+	char rec[1024];
+	snprintf(rec, sizeof(rec), "%s; t=s", ed_txt);
+	fz_txt(zone, "ed._domainkey.football.example.com", rec, 0);
+	ms_dkim_verifier_flush_cache(ver);
+	expect(s, 0, MS_DKIM_PERMERROR, "t=s");
+	free(s);
+	o.identity = "@football.example.com";
+	s = sign1(MSG, &o);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	free(s);
+	/* the signer refuses an identity outside d= */
+	o.identity = "joe@example.org";
+	struct ms_dkim_signer *sg;
+	char why[128] = "";
+	ck_assert_int_eq(ms_dkim_signer_new(NULL, &sg), MS_OK);
+	ck_assert_int_eq(ms_dkim_signer_add(sg, &o, why, sizeof(why)), MS_ERR_INVALID);
+	ms_dkim_signer_free(sg);
+}
+END_TEST
+
+/* ---- key records ---------------------------------------------------------- */
+
+static void with_key(const char *rec, size_t split)
+{
+	fz_clear(zone);
+	fz_txt(zone, "rsa._domainkey.football.example.com", rec, split);
+	ms_dkim_verifier_flush_cache(ver);
+}
+
+START_TEST(key_records)
+{
+	struct ms_dkim_sign_opts o = opts(rsa_key, "rsa", 1, 1);
+	char *s = sign1(MSG, &o);
+	const char *p = strstr(rsa_txt, "p=") + 2;
+	char rec[2048];
+
+	with_key(rsa_txt, 50); /* several strings, joined */
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	snprintf(rec, sizeof(rec), "p=%s", p); /* only p= */
+	with_key(rec, 0);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	snprintf(rec, sizeof(rec), "v=DKIM1; h=sha1:sha256; s=email; n=note; z=1; p=%s", p);
+	with_key(rec, 0);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	snprintf(rec, sizeof(rec), "v=DKIM1; s=*; p=%s", p);
+	with_key(rec, 0);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+
+	snprintf(rec, sizeof(rec), "v=DKIM1; t=y; p=%s", p);
+	with_key(rec, 0);
+	struct ms_dkim_verify *vf = test_verify(ver, s, strlen(s), 0);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 0)), MS_DKIM_PASS);
+	ck_assert_int_eq(ms_dkim_sig_testing(ms_dkim_verify_sig(vf, 0)), 1);
+	ms_dkim_verify_free(vf);
+	char *t = replace(s, "We lost", "We won");
+	expect(t, 0, MS_DKIM_NEUTRAL, "testing");
+	free(t);
+
+	static const struct { const char *fmt; const char *reason; } bad[] = {
+		{ "v=DKIM1; p=", "revoked" },
+		{ "v=DKIM1; h=sha1; p=%s", "h=" },
+		{ "v=DKIM1; s=tlsrpt; p=%s", "s=" },
+		{ "v=DKIM1; k=ed25519; p=%s", "Ed25519" },
+		{ "v=DKIM2; p=%s", "v=" },
+		{ "k=rsa; v=DKIM1; p=%s", "v=" },
+		{ "v=DKIM1; k=dsa; p=%s", "k=" },
+		{ "v=DKIM1; p=%s!!", "base64" },
+		{ "v=DKIM1; p=AAAA%s", "RSA" },
+		{ "v=DKIM1; k=rsa", "p=" },
+		{ "v=DKIM1; k=rsa; k=rsa; p=%s", "duplicate" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(rec, sizeof(rec), bad[i].fmt, p);
+#pragma GCC diagnostic pop
+		with_key(rec, 0);
+		expect(s, 0, MS_DKIM_PERMERROR, bad[i].reason);
+	}
+	/* The first usable record of several wins. */
+	fz_clear(zone);
+	fz_txt(zone, "rsa._domainkey.football.example.com", "v=DKIM1; k=rsa", 0);
+	fz_txt(zone, "rsa._domainkey.football.example.com", rsa_txt, 0);
+	ms_dkim_verifier_flush_cache(ver);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	free(s);
+}
+END_TEST
+
+START_TEST(key_forms)
+{
+	/* The same RSA key as bare PKCS#1 RSAPublicKey. */
+	EVP_PKEY *pk = NULL;
+	char *pem = NULL;
+	ck_assert_int_eq(ms_dkim_key_private_pem(rsa_key, &pem), MS_OK);
+	BIO *b = BIO_new_mem_buf(pem, -1);
+	pk = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	ms_dkim_string_free(pem);
+	ck_assert_ptr_nonnull(pk);
+	unsigned char *der = NULL;
+	int n = i2d_PublicKey(pk, &der); /* PKCS#1 for RSA */
+	ck_assert_int_gt(n, 0);
+	char b64[2048], rec[2200];
+	dkim_b64_encode(der, (size_t)n, b64);
+	OPENSSL_free(der);
+	EVP_PKEY_free(pk);
+	snprintf(rec, sizeof(rec), "v=DKIM1; k=rsa; p=%s", b64);
+	struct ms_dkim_sign_opts o = opts(rsa_key, "rsa", 0, 0);
+	char *s = sign1(MSG, &o);
+	with_key(rec, 0);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	/* a stronger minimum makes the 2048-bit key a policy refusal */
+	ms_dkim_verifier_set_min_rsa_bits(ver, 3072);
+	expect(s, 0, MS_DKIM_POLICY, "too short");
+	free(s);
+}
+END_TEST
+
+START_TEST(dns_failures)
+{
+	struct ms_dkim_sign_opts o = opts(ed_key, "ed", 1, 1);
+	char *s = sign1(MSG, &o);
+	fz_clear(zone);
+	fz_outcome(zone, "ed._domainkey.football.example.com", MS_DNS_TIMEOUT,
+		   MS_DNS_INDETERMINATE);
+	expect(s, 0, MS_DKIM_TEMPERROR, "temporarily");
+	fz_clear(zone);
+	fz_outcome(zone, "ed._domainkey.football.example.com", MS_DNS_SERVFAIL, MS_DNS_BOGUS);
+	struct ms_dkim_verify *vf = test_verify(ver, s, strlen(s), 0);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 0)), MS_DKIM_TEMPERROR);
+	ck_assert_int_eq(ms_dkim_sig_dnssec(ms_dkim_verify_sig(vf, 0)), MS_DNS_BOGUS);
+	ms_dkim_verify_free(vf);
+	fz_clear(zone);
+	fz_outcome(zone, "ed._domainkey.football.example.com", MS_DNS_NODATA, MS_DNS_SECURE);
+	vf = test_verify(ver, s, strlen(s), 0);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 0)), MS_DKIM_PERMERROR);
+	ck_assert_int_eq(ms_dkim_sig_dnssec(ms_dkim_verify_sig(vf, 0)), MS_DNS_SECURE);
+	ms_dkim_verify_free(vf);
+	/* a secure answer is reported as such */
+	fz_clear(zone);
+	fz_set_security(zone, MS_DNS_SECURE);
+	fz_txt(zone, "ed._domainkey.football.example.com", ed_txt, 0);
+	vf = test_verify(ver, s, strlen(s), 0);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 0)), MS_DKIM_PASS);
+	ck_assert_int_eq(ms_dkim_sig_dnssec(ms_dkim_verify_sig(vf, 0)), MS_DNS_SECURE);
+	ms_dkim_verify_free(vf);
+	free(s);
+}
+END_TEST
+
+START_TEST(key_cache)
+{
+	struct ms_dkim_sign_opts o = opts(ed_key, "ed", 1, 1);
+	char *s = sign1(MSG, &o);
+	fz_set_ttl(zone, 600);
+	unsigned q0 = fz_queries(zone);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	ck_assert_uint_eq(fz_queries(zone) - q0, 1);
+	test_clock += 601; /* TTL over: looked up again */
+	expect(s, 0, MS_DKIM_PASS, NULL);
+	ck_assert_uint_eq(fz_queries(zone) - q0, 2);
+	free(s);
+}
+END_TEST
+
+/* ---- malformed signatures --------------------------------------------------- */
+
+static void expect_sig(const char *sigval, enum ms_dkim_result r, const char *reason)
+{
+	char m[4096];
+	snprintf(m, sizeof(m), "DKIM-Signature: %s\r\n%s", sigval, MSG);
+	expect(m, 0, r, reason);
+}
+
+START_TEST(bad_signatures)
+{
+	static const char BH[] = "bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=";
+	char v[1024];
+	struct { const char *fmt; const char *reason; } c[] = {
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; %s", "b= missing" },
+		{ "v=2; a=rsa-sha256; d=football.example.com; s=rsa; h=from; %s; b=AAAA", "v=" },
+		{ "v=1; a=rsa-md5; d=football.example.com; s=rsa; h=from; %s; b=AAAA", "algorithm" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=to:subject; %s; b=AAAA",
+		  "From" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; i=joe@example.org; "
+		  "%s; b=AAAA", "subdomain" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; i=joe; %s; b=AAAA",
+		  "@" },
+		{ "v=1; a=rsa-sha256; d=foot ball.example.com; s=rsa; h=from; %s; b=AAAA",
+		  "d=" },
+		{ "v=1; a=rsa-sha256; d=-x.example.com; s=rsa; h=from; %s; b=AAAA", "d=" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; t=100; x=50; %s; b=AAAA",
+		  "x=" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; l=12a; %s; b=AAAA",
+		  "l=" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; c=fancy; %s; b=AAAA",
+		  "c=" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; q=http; %s; b=AAAA",
+		  "q=" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; bh=AAAA; b=AAAA",
+		  "bh=" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from; %s; b=", "b=" },
+		{ "v=1; a=rsa-sha256; a=rsa-sha256; d=football.example.com; s=rsa; h=from; %s; b=AAAA",
+		  "duplicate" },
+		{ "v=1; a=rsa-sha256; d=football.example.com; s=rsa; h=from::to; %s; b=AAAA",
+		  "h=" },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		snprintf(v, sizeof(v), c[i].fmt, BH);
+#pragma GCC diagnostic pop
+		expect_sig(v, MS_DKIM_PERMERROR, c[i].reason);
+	}
+	/* a well-formed signature with a wrong b= fails the crypto check */
+	snprintf(v, sizeof(v),
+		 "v=1; a=ed25519-sha256; d=football.example.com; s=ed; h=from; %s; b=%s", BH,
+		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==");
+	char m[4096];
+	snprintf(m, sizeof(m), "DKIM-Signature: %s\r\n%s", v, MSG);
+	struct ms_dkim_verify *vf = test_verify(ver, m, strlen(m), 0);
+	const struct ms_dkim_sig *sg = ms_dkim_verify_sig(vf, 0);
+	ck_assert_int_ne(ms_dkim_sig_result(sg), MS_DKIM_PASS);
+	ck_assert_int_ne(ms_dkim_sig_result(sg), MS_DKIM_PERMERROR);
+	ms_dkim_verify_free(vf);
+	/* rsa-sha1 is refused by default (RFC 8301) */
+	snprintf(v, sizeof(v), "v=1; a=rsa-sha1; d=football.example.com; s=rsa; h=from; "
+		 "bh=AAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=AAAA");
+	expect_sig(v, MS_DKIM_POLICY, "rsa-sha1");
+}
+END_TEST
+
+START_TEST(limits)
+{
+	/* more signatures than evaluated */
+	size_t cap = 64 * 1024;
+	char *m = malloc(cap);
+	m[0] = '\0';
+	for (int i = 0; i < 40; i++)
+		strcat(m, "DKIM-Signature: v=1; a=rsa-sha256; d=x.example; s=s; h=from; "
+			  "bh=AAAA; b=AAAA\r\n");
+	strcat(m, MSG);
+	struct ms_dkim_verify *vf = test_verify(ver, m, strlen(m), 0);
+	ck_assert_uint_eq(ms_dkim_verify_count(vf), MS_DKIM_MAX_SIGNATURES);
+	ck_assert_uint_eq(ms_dkim_verify_ignored(vf), 40 - MS_DKIM_MAX_SIGNATURES);
+	ms_dkim_verify_free(vf);
+	free(m);
+	/* a header block over the bound */
+	ck_assert_int_eq(ms_dkim_verify_new(ver, &vf), MS_OK);
+	char line[1024];
+	memset(line, 'a', sizeof(line));
+	memcpy(line, "X-Pad: ", 7);
+	line[1022] = '\r';
+	line[1023] = '\n';
+	ms_status st = MS_OK;
+	char why[128] = "";
+	for (int i = 0; i < 1100 && st == MS_OK; i++)
+		st = ms_dkim_verify_feed(vf, (const uint8_t *)line, sizeof(line), why, sizeof(why));
+	ck_assert_int_eq(st, MS_ERR_LIMIT);
+	ck_assert_ptr_nonnull(strstr(why, "header"));
+	ms_dkim_verify_free(vf);
+	/* too many fields */
+	ck_assert_int_eq(ms_dkim_verify_new(ver, &vf), MS_OK);
+	st = MS_OK;
+	for (int i = 0; i < 1100 && st == MS_OK; i++)
+		st = ms_dkim_verify_feed(vf, (const uint8_t *)"X: y\r\n", 6, why, sizeof(why));
+	ck_assert_int_eq(st, MS_ERR_LIMIT);
+	ms_dkim_verify_free(vf);
+}
+END_TEST
+
+START_TEST(big_body)
+{
+	/* 10 MiB body of text lines with runs of whitespace, signed and
+	 * verified in uneven chunks; the canonicalizers keep no body. */
+	size_t n = 10u << 20;
+	char *m = malloc(n + 512);
+	size_t o = (size_t)sprintf(m, "From: a@football.example.com\r\nSubject: big\r\n\r\n");
+	while (o < n) {
+		o += (size_t)sprintf(m + o, "line %zu  with\t some   spaces \r\n", o);
+	}
+	m[o] = '\0';
+	struct ms_dkim_sign_opts a = opts(rsa_key, "rsa", 1, 1);
+	struct ms_dkim_sign_opts b = opts(ed_key, "ed", 0, 0);
+	const struct ms_dkim_sign_opts *list[2] = { &a, &b };
+	size_t slen;
+	char *s = test_sign(m, o, list, 2, &slen);
+	ck_assert_ptr_nonnull(s);
+	struct ms_dkim_verify *vf = test_verify(ver, s, slen, 65537);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 0)), MS_DKIM_PASS);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 1)), MS_DKIM_PASS);
+	ms_dkim_verify_free(vf);
+	free(s);
+	free(m);
+}
+END_TEST
+
+/* ---- keys ------------------------------------------------------------------ */
+
+START_TEST(key_loading)
+{
+	struct ms_dkim_key *k = NULL;
+	char why[256] = "";
+	ck_assert_int_eq(ms_dkim_key_load_pem(NULL, (const uint8_t *)"garbage", 7, &k, why,
+					      sizeof(why)), MS_ERR_PARSE);
+	ck_assert_ptr_null(k);
+	/* public key instead of private */
+	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	BIO *b = BIO_new(BIO_s_mem());
+	PEM_write_bio_PUBKEY(b, pk);
+	char *data;
+	long n = BIO_get_mem_data(b, &data);
+	ck_assert_int_eq(ms_dkim_key_load_pem(NULL, (const uint8_t *)data, (size_t)n, &k, why,
+					      sizeof(why)), MS_ERR_PARSE);
+	ck_assert_ptr_nonnull(strstr(why, "public key"));
+	BIO_free(b);
+	EVP_PKEY_free(pk);
+	/* weak RSA */
+	pk = EVP_RSA_gen(1024);
+	b = BIO_new(BIO_s_mem());
+	PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL);
+	n = BIO_get_mem_data(b, &data);
+	ck_assert_int_eq(ms_dkim_key_load_pem(NULL, (const uint8_t *)data, (size_t)n, &k, why,
+					      sizeof(why)), MS_ERR_LIMIT);
+	ck_assert_ptr_nonnull(strstr(why, "1024"));
+	BIO_free(b);
+	EVP_PKEY_free(pk);
+	/* wrong key type */
+	pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	b = BIO_new(BIO_s_mem());
+	PEM_write_bio_PrivateKey(b, pk, NULL, NULL, 0, NULL, NULL);
+	n = BIO_get_mem_data(b, &data);
+	ck_assert_int_eq(ms_dkim_key_load_pem(NULL, (const uint8_t *)data, (size_t)n, &k, why,
+					      sizeof(why)), MS_ERR_UNSUPPORTED);
+	BIO_free(b);
+	EVP_PKEY_free(pk);
+	/* PEM round trip of a generated key */
+	char *pem = NULL;
+	ck_assert_int_eq(ms_dkim_key_private_pem(ed_key, &pem), MS_OK);
+	ck_assert_int_eq(ms_dkim_key_load_pem(NULL, (const uint8_t *)pem, strlen(pem), &k, why,
+					      sizeof(why)), MS_OK);
+	ck_assert_int_eq(ms_dkim_key_algorithm(k), MS_DKIM_ED25519_SHA256);
+	char *txt = test_txt(k);
+	ck_assert_str_eq(txt, ed_txt);
+	free(txt);
+	ms_dkim_key_free(k);
+	ms_dkim_string_free(pem);
+	ck_assert_int_eq(ms_dkim_key_generate(NULL, MS_DKIM_RSA_SHA256, 1024, &k, why,
+					      sizeof(why)), MS_ERR_INVALID);
+	ms_dkim_key_free(NULL);
+	ck_assert_str_eq(ms_dkim_result_str(MS_DKIM_TEMPERROR), "temperror");
+	ck_assert_int_eq(ms_dkim_algorithm_from_str("ed25519"), MS_DKIM_ED25519_SHA256);
+}
+END_TEST
+
+int main(void)
+{
+	char why[256] = "";
+	if (ms_dkim_key_generate(NULL, MS_DKIM_RSA_SHA256, 2048, &rsa_key, why, sizeof(why)) ||
+	    ms_dkim_key_generate(NULL, MS_DKIM_ED25519_SHA256, 0, &ed_key, why, sizeof(why))) {
+		fprintf(stderr, "keygen: %s\n", why);
+		return 1;
+	}
+	rsa_txt = test_txt(rsa_key);
+	ed_txt = test_txt(ed_key);
+
+	Suite *s = suite_create("dkim-unit");
+	TCase *p = tcase_create("parsers");
+	tcase_add_test(p, taglist_ok);
+	tcase_add_test(p, taglist_errors);
+	tcase_add_test(p, base64);
+	tcase_add_test(p, body_canon);
+	tcase_add_test(p, header_canon);
+	tcase_add_test(p, message_splitter);
+	suite_add_tcase(s, p);
+	TCase *t = tcase_create("verify");
+	tcase_add_checked_fixture(t, setup, teardown);
+	tcase_set_timeout(t, 120);
+	tcase_add_test(t, roundtrip);
+	tcase_add_test(t, two_signatures);
+	tcase_add_test(t, unsigned_message);
+	tcase_add_test(t, tampering);
+	tcase_add_test(t, oversigned_h);
+	tcase_add_test(t, times);
+	tcase_add_test(t, identity);
+	tcase_add_test(t, key_records);
+	tcase_add_test(t, key_forms);
+	tcase_add_test(t, dns_failures);
+	tcase_add_test(t, key_cache);
+	tcase_add_test(t, bad_signatures);
+	tcase_add_test(t, limits);
+	tcase_add_test(t, big_body);
+	tcase_add_test(t, key_loading);
+	suite_add_tcase(s, t);
+	SRunner *r = srunner_create(s);
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	ms_dkim_key_free(rsa_key);
+	ms_dkim_key_free(ed_key);
+	free(rsa_txt);
+	free(ed_txt);
+	return failed ? 1 : 0;
+}
