@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define MECH_MAX 512
+#define FETCH_STACK 1024
 
 struct eval {
 	struct ms_spf *spf;
@@ -213,7 +214,7 @@ static int target_of(struct eval *e, const char *domain, const char *spec, size_
 		     char *out, size_t outlen)
 {
 	if (spec == NULL) {
-		snprintf(out, outlen, "%s", domain);
+		spf_copy(out, outlen, domain);
 		return NOMATCH;
 	}
 	struct spf_macro_vars mv;
@@ -228,7 +229,7 @@ static int target_of(struct eval *e, const char *domain, const char *spec, size_
 	}
 	char *s = b.data ? (char *)b.data : (char *)"";
 	spf_domain_truncate(s);
-	snprintf(out, outlen, "%s", s);
+	spf_copy(out, outlen, s);
 	ms_buf_free(&b);
 	return NOMATCH;
 }
@@ -397,8 +398,11 @@ static void explain(struct eval *e, const struct spf_record *rec, const char *do
 	memcpy(e->problem, saved, sizeof(saved));
 }
 
-/* Find the one "v=spf1" TXT record of `domain` (s4.4, s4.5). */
-static int fetch_record(struct eval *e, const char *domain, char **out, size_t *outlen)
+/* Find the one "v=spf1" TXT record of `domain` (s4.4, s4.5).  Records
+ * that fit are joined into `stackbuf` (FETCH_STACK octets); longer ones
+ * are allocated.  *out is stackbuf, an allocation, or NULL. */
+static int fetch_record(struct eval *e, const char *domain, char *stackbuf, char **out,
+			size_t *outlen)
 {
 	struct ms_dns_result *r;
 	*out = NULL;
@@ -415,7 +419,13 @@ static int fetch_record(struct eval *e, const char *domain, char **out, size_t *
 		if (ms_dns_result_rtype(r, i) != MS_DNS_T_TXT)
 			continue;
 		const uint8_t *rd = ms_dns_result_rdata(r, i, &rdlen);
-		char *text = ms_malloc(&e->spf->env, rdlen + 1);
+		/* Cheap pre-check on the first character-string: most TXT
+		 * records at a domain are not SPF. */
+		if (rdlen < 7 ||
+		    (rd[0] >= 6 && ms_ascii_ncasecmp((const char *)rd + 1, "v=spf1", 6) != 0))
+			continue;
+		char *text = rdlen + 1 <= FETCH_STACK && *out != stackbuf ? stackbuf :
+			ms_malloc(&e->spf->env, rdlen + 1);
 		if (text == NULL) {
 			res = set_problem(e, MS_SPF_TEMPERROR, "out of memory");
 			break;
@@ -423,23 +433,25 @@ static int fetch_record(struct eval *e, const char *domain, char **out, size_t *
 		if (ms_dns_parse_txt(rd, rdlen, text, rdlen + 1, &tlen) == MS_OK && tlen >= 6 &&
 		    ms_ascii_ncasecmp(text, "v=spf1", 6) == 0 && (tlen == 6 || text[6] == ' ')) {
 			if (++found > 1) {
-				ms_free(&e->spf->env, text);
+				if (text != stackbuf)
+					ms_free(&e->spf->env, text);
 				res = set_problem(e, MS_SPF_PERMERROR,
 						  "%s has more than one SPF record", domain);
 				break;
 			}
-			ms_free(&e->spf->env, *out);
 			*out = text;
 			*outlen = tlen;
 			continue;
 		}
-		ms_free(&e->spf->env, text);
+		if (text != stackbuf)
+			ms_free(&e->spf->env, text);
 	}
 	ms_dns_result_free(r);
 	if (res == NOMATCH && !found)
 		res = set_problem(e, MS_SPF_NONE, "%s has no SPF record", domain);
 	if (res != NOMATCH) {
-		ms_free(&e->spf->env, *out);
+		if (*out != stackbuf)
+			ms_free(&e->spf->env, *out);
 		*out = NULL;
 	}
 	return res;
@@ -467,9 +479,10 @@ static enum ms_spf_result check_host(struct eval *e, const char *domain, int dep
 		return set_problem(e, MS_SPF_NONE, "'%.64s' is not a valid domain", domain);
 
 	char *text = NULL;
+	char stackbuf[FETCH_STACK];
 	size_t len = givenlen;
 	if (given == NULL) {
-		int r = fetch_record(e, dom, &text, &len);
+		int r = fetch_record(e, dom, stackbuf, &text, &len);
 		if (r != NOMATCH)
 			return r;
 		given = text;
@@ -478,7 +491,8 @@ static enum ms_spf_result check_host(struct eval *e, const char *domain, int dep
 	char why[200];
 	ms_status st = spf_record_parse(&e->spf->env, given, len, &rec, why, sizeof(why));
 	if (st != MS_OK) {
-		ms_free(&e->spf->env, text);
+		if (text != stackbuf)
+			ms_free(&e->spf->env, text);
 		if (st == MS_ERR_NOMEM)
 			return set_problem(e, MS_SPF_TEMPERROR, "out of memory");
 		return set_problem(e, MS_SPF_PERMERROR, "SPF record of %s: %s", dom, why);
@@ -491,7 +505,9 @@ static enum ms_spf_result check_host(struct eval *e, const char *domain, int dep
 	enum ms_spf_result res;
 	if (r == MATCH) {
 		const struct spf_term *t = &rec.terms[i - 1];
-		snprintf(mech, mechlen, "%.*s", (int)t->textlen, t->text);
+		size_t ml = t->textlen < mechlen ? t->textlen : mechlen - 1;
+		memcpy(mech, t->text, ml);
+		mech[ml] = '\0';
 		res = qual_result(t->qual);
 		if (res == MS_SPF_FAIL)
 			explain(e, &rec, dom);
@@ -511,11 +527,12 @@ static enum ms_spf_result check_host(struct eval *e, const char *domain, int dep
 						  "redirect=%s has no SPF record", target);
 		}
 	} else {
-		snprintf(mech, mechlen, "default");
+		spf_copy(mech, mechlen, "default");
 		res = MS_SPF_NEUTRAL;
 	}
-	ms_free(&e->spf->env, rec.terms);
-	ms_free(&e->spf->env, text);
+	spf_record_release(&e->spf->env, &rec);
+	if (text != stackbuf)
+		ms_free(&e->spf->env, text);
 	return res;
 }
 
@@ -550,16 +567,25 @@ static ms_status run(struct ms_spf *spf, const char *ipt, const char *domain,
 	const char *at = sender && sender[0] ? strrchr(sender, '@') : NULL;
 	const char *sdom;
 	if (sender == NULL || sender[0] == '\0') {
-		snprintf(lbuf, sizeof(lbuf), "postmaster");
+		spf_copy(lbuf, sizeof(lbuf), "postmaster");
 		sdom = h ? h : "";
 	} else if (at == NULL || at == sender) {
-		snprintf(lbuf, sizeof(lbuf), "postmaster");
+		spf_copy(lbuf, sizeof(lbuf), "postmaster");
 		sdom = at ? at + 1 : sender;
 	} else {
-		snprintf(lbuf, sizeof(lbuf), "%.*s", (int)(at - sender), sender);
+		memcpy(lbuf, sender, (size_t)(at - sender));   /* bounded: sender <= 448 */
+		lbuf[at - sender] = '\0';
 		sdom = at + 1;
 	}
-	snprintf(sbuf, sizeof(sbuf), "%s@%s", lbuf, sdom);
+	{
+		size_t ll = strlen(lbuf), dl = strlen(sdom);
+		if (ll + dl + 2 > sizeof(sbuf))
+			dl = sizeof(sbuf) - ll - 2;
+		memcpy(sbuf, lbuf, ll);
+		sbuf[ll] = '@';
+		memcpy(sbuf + ll + 1, sdom, dl);
+		sbuf[ll + 1 + dl] = '\0';
+	}
 	e.sender = sbuf;
 	e.local = lbuf;
 	e.sender_domain = sdom;

@@ -9,6 +9,7 @@
 #include "mailsec/spf.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* Bounds: a record (joined TXT strings), one macro value, an expansion. */
 #define SPF_RECORD_MAX 16384
@@ -33,8 +34,11 @@ struct spf_term {
 	uint8_t addr[16];          /* ip4 (first 4 bytes) / ip6 */
 };
 
+#define SPF_INLINE_TERMS 16
+
 struct spf_record {
-	struct spf_term *terms;
+	struct spf_term *terms;    /* == inline_terms for short records */
+	struct spf_term inline_terms[SPF_INLINE_TERMS];
 	size_t nterms;
 	const char *redirect;      /* domain-spec of redirect=, or NULL */
 	size_t redirectlen;
@@ -42,12 +46,26 @@ struct spf_record {
 	size_t explen;
 };
 
-/* Parse `rec` (not NUL-terminated; spans point into it) into `out`, whose
- * terms array the caller frees with ms_free(env, out->terms).  MS_ERR_PARSE
+/* Parse `rec` (not NUL-terminated; spans point into it) into `out`; the
+ * caller releases it with spf_record_release().  MS_ERR_PARSE
  * with a reason on any syntax error (s4.6: the whole record is checked
  * before anything is evaluated). */
 ms_status spf_record_parse(const struct ms_env *env, const char *rec, size_t len,
 			   struct spf_record *out, char *why, size_t whylen);
+
+void spf_record_release(const struct ms_env *env, struct spf_record *r);
+
+/* Copy a NUL-terminated string into a bounded buffer (truncating). */
+static inline void spf_copy(char *dst, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+	if (cap == 0)
+		return;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
 
 /* Validate macro-string syntax (s7.1); `exp` allows c, r, t. */
 ms_status spf_macro_check(const char *s, size_t len, int exp,

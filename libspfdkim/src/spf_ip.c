@@ -45,10 +45,33 @@ int spf_ip_match(const struct spf_ip *ip, const uint8_t *net, int v4, int bits)
 	return (ip->b[full] & mask) == (net[full] & mask);
 }
 
+/* Dotted quad without stdio: this runs on every check. */
+static void format_v4(const uint8_t *b, char *buf, size_t buflen)
+{
+	char tmp[16];
+	size_t o = 0;
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (v >= 100)
+			tmp[o++] = (char)('0' + v / 100);
+		if (v >= 10)
+			tmp[o++] = (char)('0' + v / 10 % 10);
+		tmp[o++] = (char)('0' + v % 10);
+		if (i < 3)
+			tmp[o++] = '.';
+	}
+	if (buflen == 0)
+		return;
+	if (o >= buflen)
+		o = buflen - 1;
+	memcpy(buf, tmp, o);
+	buf[o] = '\0';
+}
+
 void spf_ip_format_i(const struct spf_ip *ip, char *buf, size_t buflen)
 {
 	if (ip->v4) {
-		snprintf(buf, buflen, "%u.%u.%u.%u", ip->b[0], ip->b[1], ip->b[2], ip->b[3]);
+		format_v4(ip->b, buf, buflen);
 		return;
 	}
 	const char *hex = ip->upper ? "0123456789ABCDEF" : "0123456789abcdef";
@@ -65,6 +88,10 @@ void spf_ip_format_i(const struct spf_ip *ip, char *buf, size_t buflen)
 
 void spf_ip_format_c(const struct spf_ip *ip, char *buf, size_t buflen)
 {
+	if (ip->v4) {
+		format_v4(ip->b, buf, buflen);
+		return;
+	}
 	if (inet_ntop(ip->v4 ? AF_INET : AF_INET6, ip->b, buf, (socklen_t)buflen) == NULL && buflen)
 		buf[0] = '\0';
 }

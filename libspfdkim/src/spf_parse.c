@@ -269,7 +269,10 @@ static ms_status parse_term(const char *s, size_t n, struct spf_record *r,
 ms_status spf_record_parse(const struct ms_env *env, const char *rec, size_t len,
 			   struct spf_record *out, char *why, size_t whylen)
 {
-	memset(out, 0, sizeof(*out));
+	out->terms = NULL;
+	out->nterms = 0;
+	out->redirect = out->exp = NULL;
+	out->redirectlen = out->explen = 0;
 	if (len > SPF_RECORD_MAX)
 		return ms_why(why, whylen, MS_ERR_LIMIT, "SPF record longer than %d octets",
 			      SPF_RECORD_MAX);
@@ -288,7 +291,9 @@ ms_status spf_record_parse(const struct ms_env *env, const char *rec, size_t len
 			nterms++;
 	if (nterms > SPF_MAX_TERMS)
 		return ms_why(why, whylen, MS_ERR_LIMIT, "more than %d terms", SPF_MAX_TERMS);
-	if (nterms) {
+	if (nterms <= SPF_INLINE_TERMS) {
+		out->terms = out->inline_terms;
+	} else {
 		out->terms = ms_calloc(env, nterms, sizeof(*out->terms));
 		if (out->terms == NULL)
 			return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
@@ -306,8 +311,7 @@ ms_status spf_record_parse(const struct ms_env *env, const char *rec, size_t len
 		struct spf_term t;
 		ms_status st = parse_term(rec + i, j - i, out, &t, &is_mod, why, whylen);
 		if (st != MS_OK) {
-			ms_free(env, out->terms);
-			memset(out, 0, sizeof(*out));
+			spf_record_release(env, out);
 			return st;
 		}
 		if (!is_mod)
@@ -324,6 +328,14 @@ ms_status ms_spf_record_check(const uint8_t *buf, size_t len, char *why, size_t 
 	struct spf_record r;
 	ms_status st = spf_record_parse(NULL, (const char *)buf, len, &r, why, whylen);
 	if (st == MS_OK)
-		ms_free(NULL, r.terms);
+		spf_record_release(NULL, &r);
 	return st;
+}
+
+void spf_record_release(const struct ms_env *env, struct spf_record *r)
+{
+	if (r->terms != r->inline_terms)
+		ms_free(env, r->terms);
+	r->terms = NULL;
+	r->nterms = 0;
 }

@@ -3,11 +3,15 @@
 #include "fakedns.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#define FD_BUCKETS 256
+
 struct rec {
+	int next;            /* next record in the same hash bucket, -1 at end */
 	char *name;
 	uint16_t type;       /* 0 with timeout: all types; 0 without: exists */
 	int timeout;
@@ -23,6 +27,7 @@ struct sec_rule {
 struct fakedns {
 	struct rec *r;
 	size_t n, cap;
+	int head[FD_BUCKETS];
 	struct sec_rule rules[16];
 	size_t nrules;
 	enum ms_dns_security sec;
@@ -41,10 +46,20 @@ static char *lower_dup(const char *s)
 	return d;
 }
 
+static unsigned bucket(const char *name)
+{
+	unsigned h = 2166136261u;
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 16777619u;
+	return h % FD_BUCKETS;
+}
+
 struct fakedns *fakedns_new(void)
 {
 	struct fakedns *z = calloc(1, sizeof(*z));
 	z->sec = MS_DNS_INSECURE;
+	for (int i = 0; i < FD_BUCKETS; i++)
+		z->head[i] = -1;
 	return z;
 }
 
@@ -55,6 +70,8 @@ void fakedns_clear(struct fakedns *z)
 		free(z->r[i].rdata);
 	}
 	z->n = 0;
+	for (int i = 0; i < FD_BUCKETS; i++)
+		z->head[i] = -1;
 	for (size_t i = 0; i < z->nrules; i++)
 		free(z->rules[i].suffix);
 	z->nrules = 0;
@@ -91,8 +108,11 @@ static void push(struct fakedns *z, const char *name, uint16_t type, int timeout
 		z->cap = z->cap ? z->cap * 2 : 32;
 		z->r = realloc(z->r, z->cap * sizeof(*z->r));
 	}
-	struct rec *r = &z->r[z->n++];
+	struct rec *r = &z->r[z->n];
 	r->name = lower_dup(name);
+	unsigned b = bucket(r->name);
+	r->next = z->head[b];
+	z->head[b] = (int)z->n++;
 	r->type = type;
 	r->timeout = timeout;
 	r->rdata = malloc(len ? len : 1);
@@ -209,11 +229,19 @@ static ms_status resolve(void *user, const char *qname, uint16_t type, struct ms
 {
 	struct fakedns *z = user;
 	z->queries++;
-	char *name = lower_dup(qname);
+	/* qname arrives normalised (lower case, no trailing dot). */
+	char namebuf[256];
+	char *name = namebuf;
+	size_t ql = strlen(qname);
+	if (ql >= sizeof(namebuf))
+		ql = sizeof(namebuf) - 1;
+	memcpy(namebuf, qname, ql);
+	namebuf[ql] = '\0';
 	enum ms_dns_security sec = sec_for(z, name);
 	for (int hop = 0; hop < 8; hop++) {
 		int exists = 0, cname = -1, timeout = 0, have = 0;
-		for (size_t i = 0; i < z->n; i++) {
+		unsigned b = bucket(name);
+		for (int i = z->head[b]; i >= 0; i = z->r[i].next) {
 			struct rec *r = &z->r[i];
 			if (strcmp(r->name, name) != 0)
 				continue;
@@ -223,10 +251,10 @@ static ms_status resolve(void *user, const char *qname, uint16_t type, struct ms
 			else if (!r->timeout && r->type == type)
 				have = 1;
 			else if (!r->timeout && r->type == MS_DNS_T_CNAME)
-				cname = (int)i;
+				cname = i;
 		}
 		if (timeout && !have) {
-			free(name);
+			if (name != namebuf) free(name);
 			return ms_dns_result_create(NULL, qname, type, MS_DNS_TIMEOUT,
 						    MS_DNS_INDETERMINATE, out);
 		}
@@ -235,7 +263,8 @@ static ms_status resolve(void *user, const char *qname, uint16_t type, struct ms
 			if (ms_dns_parse_name(z->r[cname].rdata, z->r[cname].len, target,
 					      sizeof(target)) != MS_OK)
 				break;
-			free(name);
+			if (name != namebuf)
+				free(name);
 			name = lower_dup(target);
 			sec = ms_dns_security_combine(sec, sec_for(z, name));
 			continue;
@@ -243,18 +272,25 @@ static ms_status resolve(void *user, const char *qname, uint16_t type, struct ms
 		ms_status st = ms_dns_result_create(NULL, qname, type,
 			have ? MS_DNS_ANSWER : exists ? MS_DNS_NODATA : MS_DNS_NXDOMAIN, sec, out);
 		if (st != MS_OK) {
-			free(name);
+			if (name != namebuf) free(name);
 			return st;
 		}
-		for (size_t i = 0; have && i < z->n; i++)
+		/* Chains are newest-first: add in insertion order, as loaded. */
+		int idx[64];
+		int ni = 0;
+		for (int i = z->head[b]; have && i >= 0 && ni < 64; i = z->r[i].next)
 			if (!z->r[i].timeout && z->r[i].type == type && strcmp(z->r[i].name, name) == 0)
-				ms_dns_result_add(*out, type, z->r[i].rdata, z->r[i].len);
+				idx[ni++] = i;
+		while (ni > 0) {
+			ni--;
+			ms_dns_result_add(*out, type, z->r[idx[ni]].rdata, z->r[idx[ni]].len);
+		}
 		if (hop > 0)
 			ms_dns_result_set_meta(*out, 300, name, sec == MS_DNS_SECURE, -1, NULL);
-		free(name);
+		if (name != namebuf) free(name);
 		return MS_OK;
 	}
-	free(name);
+	if (name != namebuf) free(name);
 	return ms_dns_result_create(NULL, qname, type, MS_DNS_SERVFAIL, MS_DNS_INDETERMINATE, out);
 }
 
