@@ -1,0 +1,248 @@
+/*
+ * check_tls.c - per MX host: DANE records (RFC 7672 s2.2) and their
+ * rollover state, then a live SMTP STARTTLS probe that verifies the chain
+ * against the TLSA records, checks the certificate for MTA-STS (WebPKI,
+ * RFC 8461 s4.2) and reads the post-TLS EHLO for REQUIRETLS (RFC 8689).
+ * Hosts are probed in parallel, one thread each.
+ */
+#include "check.h"
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+#include <strings.h>
+
+struct job {
+	struct check *c;
+	struct mx_host *m;
+};
+
+static void dane_records(struct check *c, struct mx_host *m, struct ms_dane_lookup *l)
+{
+	const struct ms_dane_tlsa *recs;
+	size_t n = ms_dane_lookup_records(l, &recs);
+	size_t ee = 0, ta = 0;
+	for (size_t i = 0; i < n && m->ntlsa < CHECK_MAX_TLSA; i++) {
+		ms_dane_tlsa_to_text(&recs[i], m->tlsa[m->ntlsa], sizeof(m->tlsa[0]));
+		m->ntlsa++;
+		if (ms_dane_tlsa_usable(&recs[i])) {
+			m->usable_tlsa++;
+			if (recs[i].usage == 3)
+				ee++;
+			else if (recs[i].usage == 2)
+				ta++;
+		}
+	}
+	if (m->dane_state != MS_DANE_DNS_SECURE)
+		return;
+	if (m->usable_tlsa == 0) {
+		check_add(c, "dane", m->name, CHECK_FAIL,
+			  "publish DANE-EE(3) or DANE-TA(2) records (RFC 7672 s3.1)",
+			  "%zu TLSA record(s), none usable for SMTP: TLS is required but unauthenticated",
+			  n);
+		return;
+	}
+	/* RFC 7671 s8.1 / RFC 7672 s3.1.1: roll keys by publishing the next
+	 * key's record beside the current one before the switch. */
+	char item[300];
+	snprintf(item, sizeof(item), "%s rollover", m->name);
+	if (ee == 1 && ta == 0)
+		check_add(c, "dane", item, CHECK_WARN,
+			  "publish a 3 1 1 record for the next key now (mailsec dane rollover)",
+			  "one DANE-EE record, no next key published");
+	else if (ee >= 2 || ta >= 2 || (ee >= 1 && ta >= 1))
+		check_add(c, "dane", item, CHECK_PASS, NULL,
+			  "%zu DANE-EE and %zu DANE-TA records: a next key is published", ee, ta);
+	else
+		check_add(c, "dane", item, CHECK_INFO, NULL,
+			  "one DANE-TA record (the CA may change on renewal)");
+}
+
+/* WebPKI validation of the probed chain for the MX name (MTA-STS). */
+static void pkix(struct check *c, struct mx_host *m, const struct ms_dane_cert *chain,
+		 size_t n)
+{
+	X509_STORE *store = X509_STORE_new();
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	X509 *leaf = NULL;
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	m->pkix_ok = 0;
+	if (store == NULL || untrusted == NULL || ctx == NULL || n == 0)
+		goto out;
+	if (c->ca_file ? X509_STORE_load_file(store, c->ca_file) != 1
+		       : X509_STORE_set_default_paths(store) != 1) {
+		snprintf(m->pkix_why, sizeof(m->pkix_why), "cannot load the CA store");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *p = chain[i].der;
+		X509 *x = d2i_X509(NULL, &p, (long)chain[i].len);
+		if (x == NULL)
+			continue;
+		if (i == 0)
+			leaf = x;
+		else
+			sk_X509_push(untrusted, x);
+	}
+	if (leaf == NULL) {
+		snprintf(m->pkix_why, sizeof(m->pkix_why), "unparsable leaf certificate");
+		goto out;
+	}
+	X509_NAME_oneline(X509_get_subject_name(leaf), m->leaf_subject, sizeof(m->leaf_subject));
+	X509_STORE_CTX_init(ctx, store, leaf, untrusted);
+	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set1_host(param, m->name, 0);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_USE_CHECK_TIME);
+	X509_VERIFY_PARAM_set_time(param, (time_t)cli_now(c->cli));
+	if (X509_verify_cert(ctx) == 1) {
+		m->pkix_ok = 1;
+	} else {
+		snprintf(m->pkix_why, sizeof(m->pkix_why), "%s",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+	}
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_free(leaf);
+	sk_X509_pop_free(untrusted, X509_free);
+	X509_STORE_free(store);
+	ERR_clear_error();
+}
+
+static void probe(struct check *c, struct mx_host *m, struct ms_dane_lookup *l)
+{
+	char target[96];
+	const char *a = m->addrs[0];
+	snprintf(target, sizeof(target), strchr(a, ':') ? "[%s]:%u" : "%s:%u", a, c->port);
+	if (c->progress)
+		fprintf(stderr, "mailsec check: probing %s (%s)\n", m->name, target);
+	const char *base = ms_dane_lookup_base(l);
+	struct ms_dane_probe_opts o = {
+		.version = MS_DANE_PROBE_VERSION, .connect = target,
+		.sni = base ? base : m->name, .helo = "mailsec-check.invalid",
+		.timeout_ms = c->cli->timeout_ms ? c->cli->timeout_ms : 10000,
+	};
+	struct ms_dane_probe *p = NULL;
+	ms_status st = ms_dane_probe_run(&c->cli->env, &o, &p, m->probe_error,
+					 sizeof(m->probe_error));
+	m->probed = 1;
+	if (st != MS_OK) {
+		/* The probe names the failing step; STARTTLS refused or missing
+		 * is a finding about the server, anything else a reachability one. */
+		m->starttls = strcasestr(m->probe_error, "STARTTLS") ? 0 : -1;
+		if (m->starttls == 0)
+			check_add(c, "tls", m->name, CHECK_FAIL,
+				  "enable STARTTLS on the server (RFC 3207)",
+				  "no STARTTLS: %s", m->probe_error);
+		else
+			check_add(c, "tls", m->name, CHECK_FAIL,
+				  "make port 25 reachable and answering",
+				  "probe failed: %s", m->probe_error);
+		return;
+	}
+	m->starttls = 1;
+	snprintf(m->tls, sizeof(m->tls), "%s", ms_dane_probe_tls(p));
+	const char *ehlo = ms_dane_probe_ehlo(p);
+	for (const char *s = ehlo; s && *s;) {
+		size_t len = strcspn(s, "\n");
+		if (len == 10 && strncasecmp(s, "REQUIRETLS", 10) == 0)
+			m->requiretls = 1;
+		s += len + (s[len] == '\n');
+	}
+	check_add(c, "tls", m->name, CHECK_PASS, NULL, "STARTTLS, %s", m->tls);
+	char item[300];
+	snprintf(item, sizeof(item), "%s REQUIRETLS", m->name);
+	check_add(c, "tls", item, m->requiretls ? CHECK_PASS : CHECK_INFO, NULL, "%s",
+		  m->requiretls ? "advertised after STARTTLS" : "not advertised (RFC 8689 is optional)");
+
+	const struct ms_dane_cert *chain = NULL;
+	size_t n = ms_dane_probe_chain(p, &chain);
+	pkix(c, m, chain, n);
+
+	if (m->dane_state == MS_DANE_DNS_SECURE && m->usable_tlsa > 0) {
+		struct ms_dane_ctx *dctx = NULL;
+		struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION };
+		struct ms_dane_result res;
+		memset(&res, 0, sizeof(res));
+		ms_dane_lookup_input(l, &in);
+		in.chain = chain;
+		in.nchain = n;
+		in.now = cli_now(c->cli);
+		char why[256] = "";
+		if (ms_dane_ctx_new(&c->cli->env, &dctx) == MS_OK &&
+		    ms_dane_verify(dctx, &in, &res, why, sizeof(why)) == MS_OK) {
+			m->dane_verdict = res.verdict;
+			m->dane_depth = res.depth;
+			snprintf(m->dane_why, sizeof(m->dane_why), "%s", res.reason);
+			if (res.matched >= 0 && (size_t)res.matched < in.ntlsa)
+				ms_dane_tlsa_to_text(&in.tlsa[res.matched], m->dane_matched,
+						     sizeof(m->dane_matched));
+			if (res.verdict == MS_DANE_VERIFIED)
+				check_add(c, "dane", m->name, CHECK_PASS, NULL,
+					  "verified: %s matched at depth %d", m->dane_matched,
+					  res.depth);
+			else
+				check_add(c, "dane", m->name, CHECK_FAIL,
+					  "publish TLSA records for the certificate the server sends, or "
+					  "serve the certificate the records describe",
+					  "%s: %s (TLSRPT %s)", ms_dane_verdict_str(res.verdict),
+					  res.reason, ms_dane_tlsrpt_str(res.tlsrpt));
+		} else {
+			check_add(c, "dane", m->name, CHECK_FAIL, NULL, "verification impossible: %s",
+				  why);
+		}
+		ms_dane_ctx_free(dctx);
+	}
+	ms_dane_probe_free(p);
+}
+
+static void *check_host(void *arg)
+{
+	struct job *j = arg;
+	struct check *c = j->c;
+	struct mx_host *m = j->m;
+	check_current_order = (int)(m - c->mx) + 1;
+	struct ms_dane_lookup *l = NULL;
+	char why[256] = "";
+	m->starttls = -1;
+	m->dane_depth = -1;
+	if (ms_dane_lookup(c->dns, m->name, c->mx_security == MS_DNS_SECURE, 25, &l, why,
+			   sizeof(why)) != MS_OK) {
+		check_add(c, "dane", m->name, CHECK_FAIL, NULL, "TLSA lookup impossible: %s", why);
+		return NULL;
+	}
+	m->dane_state = ms_dane_lookup_state(l);
+	snprintf(m->dane_reason, sizeof(m->dane_reason), "%s", ms_dane_lookup_reason(l));
+	dane_records(c, m, l);
+	if (m->dane_state == MS_DANE_DNS_TEMPFAIL) {
+		check_add(c, "dane", m->name, CHECK_FAIL,
+			  "fix the DNSSEC chain of the TLSA records: senders defer mail to this host",
+			  "%s", m->dane_reason);
+	} else if (m->dane_state == MS_DANE_DNS_NONE) {
+		int could = c->mx_security == MS_DNS_SECURE && m->addr_security == MS_DNS_SECURE;
+		check_add(c, "dane", m->name, could ? CHECK_WARN : CHECK_INFO,
+			  could ? "publish TLSA records at _25._tcp (mailsec dane tlsa)" : NULL,
+			  "no DANE: %s", m->dane_reason);
+	}
+	if (c->probe && m->naddrs > 0 && m->dane_state != MS_DANE_DNS_TEMPFAIL)
+		probe(c, m, l);
+	ms_dane_lookup_free(l);
+	return NULL;
+}
+
+void check_dane_and_tls(struct check *c)
+{
+	pthread_t th[CHECK_MAX_MX];
+	struct job jobs[CHECK_MAX_MX];
+	int started[CHECK_MAX_MX] = { 0 };
+	for (size_t i = 0; i < c->nmx; i++) {
+		jobs[i] = (struct job){ c, &c->mx[i] };
+		started[i] = pthread_create(&th[i], NULL, check_host, &jobs[i]) == 0;
+		if (!started[i])
+			check_host(&jobs[i]);
+	}
+	for (size_t i = 0; i < c->nmx; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+}

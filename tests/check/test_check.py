@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""`mailsec check` on every domain of the demo mail world, with the loopback
+peers running: the healthy domain passes everything, each broken domain
+shows the right finding for the right reason."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+MAILSEC = sys.argv[1]
+SRC = os.environ["MS_SOURCE_ROOT"]
+WORLD = os.environ["MS_TEST_WORLD"]
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def free_port(addr):
+    with socket.socket() as s:
+        s.bind((addr, 0))
+        return s.getsockname()[1]
+
+
+smtp_port, https_port = free_port("127.0.1.1"), free_port("127.0.1.10")
+pid = int(subprocess.check_output(["sh", os.path.join(SRC, "tests/world/peers/start-peers.sh"),
+                                   WORLD, str(smtp_port), str(https_port)], text=True).strip())
+
+
+def run_check(domain, *extra):
+    p = subprocess.run([MAILSEC, "--dns-config", os.path.join(WORLD, "auth.conf"), "--timeout", "10",
+                        *extra, "check", domain, "--port", str(smtp_port),
+                        "--ca-file", os.path.join(WORLD, "pki/demo/ca.pem"),
+                        "--connect-to", f"::127.0.1.10:{https_port}"],
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def findings(j, area=None, status=None, item=None):
+    return [f for f in j.get("findings", []) if (area is None or f["area"] == area)
+            and (status is None or f["status"] == status) and (item is None or f["item"] == item)]
+
+
+try:
+    rc, out, err = run_check("good.test", "--json")
+    j = json.loads(out)
+    check("good exit", rc == 0, err)
+    check("good verdict", j["verdict"] == "pass" and j["failures"] == 0 and j["warnings"] == 0,
+          [f for f in j["findings"] if f["status"] in ("fail", "warn")])
+    check("good mx", [m["host"] for m in j["mx"]] == ["mx1.good.test", "mx2.good.test"], j["mx"])
+    for m in j["mx"]:
+        check("good dane " + m["host"], m["dane"]["verdict"] == "verified", m["dane"])
+        check("good tls " + m["host"], m["starttls"] is True and m["requiretls"] is True
+              and m["pkix_valid"] is True and m["tls"].startswith("TLSv1."), m)
+    check("good dane depths", [m["dane"]["depth"] for m in j["mx"]] == [0, 1], j["mx"])
+    check("good rollover", findings(j, "dane", "pass", "mx1.good.test rollover") != [], j["findings"])
+    check("good sts", j["mta_sts"] == {"policy": True, "mode": "enforce", "id": "20261128T1"}, j["mta_sts"])
+    check("good scores", all(v == 100 for v in j["scores"].values())
+          and {"mx", "dnssec", "dane", "mta-sts", "tls", "tlsrpt", "spf", "dmarc"} <= set(j["scores"]),
+          j["scores"])
+
+    rc, out, err = run_check("bogus.test", "--json")
+    j = json.loads(out)
+    bog = findings(j, "dnssec", "fail", "MX records")
+    check("bogus", j["verdict"] == "fail" and bog and "bogus" in bog[0]["message"]
+          and bog[0]["fix"], j["findings"])
+    check("bogus no mx used", j["mx"] == [] and j["mx_security"] == "bogus", j["mx"])
+
+    rc, out, err = run_check("badtlsa.test", "--json")
+    j = json.loads(out)
+    f = findings(j, "dane", "fail", "mx.badtlsa.test")
+    check("badtlsa", j["verdict"] == "fail" and j["mx"][0]["dane"]["verdict"] == "no-match"
+          and f and "certificate-not-trusted" in f[0]["message"], j["findings"])
+
+    rc, out, err = run_check("stsgap.test", "--json")
+    j = json.loads(out)
+    check("stsgap mx2", findings(j, "mta-sts", "fail", "mx2.stsgap.test") != []
+          and "not in the policy" in findings(j, "mta-sts", "fail", "mx2.stsgap.test")[0]["message"],
+          j["findings"])
+    check("stsgap mx1 ok", findings(j, "mta-sts", "fail", "mx1.stsgap.test") == []
+          and len(findings(j, "mta-sts", "pass", "mx1.stsgap.test")) == 2, j["findings"])
+
+    rc, out, err = run_check("nostarttls.test", "--json")
+    j = json.loads(out)
+    f = findings(j, "tls", "fail", "mx.nostarttls.test")
+    check("nostarttls", j["mx"][0]["starttls"] is False and f and "STARTTLS" in f[0]["message"]
+          and "enable STARTTLS" in f[0]["fix"], j["mx"])
+
+    rc, out, err = run_check("daneta.test", "--json")
+    j = json.loads(out)
+    d = j["mx"][0]["dane"]
+    check("daneta", d["verdict"] == "verified" and d["depth"] == 3 and d["matched"].startswith("2 1 1 "), d)
+
+    # human report: sections, summary and fixes
+    rc, out, err = run_check("stsgap.test")
+    check("human", rc == 0 and "\nmta-sts\n" in out and "overall: fail" in out
+          and "\nfixes\n" in out and "add an mx: line" in out, out)
+
+    # usage errors
+    p = subprocess.run([MAILSEC, "check"], capture_output=True, text=True)
+    check("usage", p.returncode == 2 and p.stderr, p.stderr)
+finally:
+    os.kill(pid, signal.SIGTERM)
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
