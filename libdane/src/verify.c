@@ -184,8 +184,8 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 		goto out;
 	}
 
+	s.ncerts = in->nchain; /* certs[] is zeroed: frees stay exact on early exits */
 	for (size_t j = 0; j < in->nchain; j++) {
-		s.certs[j] = NULL;
 		if (!use[j])
 			continue;
 		const unsigned char *p = in->chain[j].der;
@@ -198,7 +198,6 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 		}
 		s.certs[j] = x;
 	}
-	s.ncerts = in->nchain;
 
 	/* Sent CA certificates: anchors if a TA record matched, else pool.
 	 * A TA record never matches the leaf (RFC 7671 s5.2). */
