@@ -1,0 +1,27 @@
+#!/bin/sh
+# Demo part: `mailsec check` on the healthy and the broken demo domains,
+# with the loopback SMTP and MTA-STS peers running (stopped on exit).
+set -eu
+: "${MAILSEC:?}" "${WORLD:?}"
+[ -e "$WORLD/pki/demo/ca.pem" ] || exit 0
+"$MAILSEC" --help 2>/dev/null | grep -q ' check ' || exit 0
+HERE=$(cd "$(dirname "$0")/../.." && pwd)
+port() { /usr/bin/python3 -c "import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])" "$1"; }
+SMTP=$(port 127.0.1.1)
+HTTPS=$(port 127.0.1.10)
+PID=$(sh "$HERE/tests/world/peers/start-peers.sh" "$WORLD" "$SMTP" "$HTTPS")
+stop_peers() {
+  kill "$PID" 2>/dev/null || return 0
+  i=0; while kill -0 "$PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+}
+trap stop_peers EXIT INT TERM
+for d in good.test bogus.test badtlsa.test stsgap.test nostarttls.test daneta.test; do
+  printf '\n\033[1m$ mailsec check %s\033[0m\n' "$d"
+  "$MAILSEC" --dns-config "$WORLD/auth.conf" --timeout 10 check "$d" --port "$SMTP" \
+    --ca-file "$WORLD/pki/demo/ca.pem" --connect-to "::127.0.1.10:$HTTPS" || true
+done
+# later parts that need the peers (auth, send) run here while they listen
+for part in "$HERE"/scripts/demo.d/with-peers/*.sh; do
+  [ -e "$part" ] || continue
+  MAILSEC="$MAILSEC" WORLD="$WORLD" SMTP_PORT="$SMTP" HTTPS_PORT="$HTTPS" sh "$part"
+done
