@@ -545,6 +545,76 @@ START_TEST(ssl_adapter)
 }
 END_TEST
 
+/* The verify-callback adapter decides the handshake itself. */
+struct cb_arg {
+	const struct ms_dane_input *in;
+	struct ms_dane_result res;
+	int calls;
+};
+
+static int app_verify(X509_STORE_CTX *sctx, void *arg)
+{
+	struct cb_arg *a = arg;
+	a->calls++;
+	if (ms_dane_verify_store_ctx(g_ctx, sctx, a->in, &a->res, NULL, 0) != MS_OK)
+		return 0;
+	return a->res.verdict == MS_DANE_VERIFIED;
+}
+
+START_TEST(verify_callback_adapter)
+{
+	setup_keys();
+	struct pki p;
+	pki_chain(&p, g_keys[ALG_ED25519], (int64_t)time(NULL), "DNS:mx.example.test", -86400,
+		  86400 * 30);
+	for (int wrong = 0; wrong < 2; wrong++) {
+		SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+		SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+		ck_assert_int_eq(SSL_CTX_use_certificate(sctx, p.cert[0]), 1);
+		ck_assert_int_eq(SSL_CTX_use_PrivateKey(sctx, p.key[0]), 1);
+		ck_assert_int_eq(SSL_CTX_add1_chain_cert(sctx, p.cert[2]), 1);
+		ck_assert_int_eq(SSL_CTX_add1_chain_cert(sctx, p.cert[1]), 1);
+		uint8_t d[32];
+		pki_tlsa_data(p.cert[2], 0, 1, d, sizeof(d));
+		if (wrong)
+			d[0] ^= 1;
+		struct ms_dane_tlsa t = { 2, 0, 1, d, 32 };
+		const char *names[] = { "mx.example.test" };
+		struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .tlsa = &t, .ntlsa = 1,
+					    .authentic = 1, .names = names, .nnames = 1 };
+		struct cb_arg arg = { .in = &in };
+		SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+		SSL_CTX_set_cert_verify_callback(cctx, app_verify, &arg);
+		SSL *sv = SSL_new(sctx), *cl = SSL_new(cctx);
+		BIO *b1, *b2;
+		ck_assert_int_eq(BIO_new_bio_pair(&b1, 0, &b2, 0), 1);
+		SSL_set_bio(sv, b1, b1);
+		SSL_set_bio(cl, b2, b2);
+		SSL_set_accept_state(sv);
+		SSL_set_connect_state(cl);
+		int done = 0;
+		for (int i = 0; i < 100 && !done; i++) {
+			int a = SSL_do_handshake(cl), b = SSL_do_handshake(sv);
+			if (a == 1 && b == 1)
+				done = 1;
+			else if (a <= 0 && SSL_get_error(cl, a) == SSL_ERROR_SSL)
+				break;
+		}
+		ck_assert_int_eq(arg.calls, 1);
+		ck_assert_int_eq(done, !wrong);
+		ck_assert_int_eq(arg.res.verdict, wrong ? MS_DANE_NO_MATCH : MS_DANE_VERIFIED);
+		if (!wrong)
+			ck_assert_int_eq(arg.res.depth, 2);
+		ERR_clear_error();
+		SSL_free(sv);
+		SSL_free(cl);
+		SSL_CTX_free(sctx);
+		SSL_CTX_free(cctx);
+	}
+	pki_free(&p);
+}
+END_TEST
+
 START_TEST(summary)
 {
 	/* Runs last: the loops above really ran, and the oracle with them. */
@@ -568,6 +638,7 @@ int main(void)
 	tcase_add_test(tc, expired_anchor);
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, ssl_adapter);
+	tcase_add_test(tc, verify_callback_adapter);
 	tcase_add_test(tc, summary);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

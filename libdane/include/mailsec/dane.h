@@ -40,6 +40,7 @@ extern "C" {
 struct ms_dane_ctx;
 struct ms_dns_ctx;
 struct ssl_st; /* OpenSSL's SSL */
+struct x509_store_ctx_st; /* OpenSSL's X509_STORE_CTX */
 
 /* TLSA certificate usages, selectors and matching types (RFC 6698 s7). */
 enum { MS_DANE_PKIX_TA = 0, MS_DANE_PKIX_EE = 1, MS_DANE_DANE_TA = 2, MS_DANE_DANE_EE = 3 };
@@ -160,6 +161,19 @@ MS_DANE_API ms_status ms_dane_verify_ssl(const struct ms_dane_ctx *ctx,
 					 const struct ms_dane_input *in,
 					 struct ms_dane_result *res,
 					 char *why, size_t whylen);
+
+/*
+ * The same from inside OpenSSL certificate verification, for callers that
+ * install SSL_CTX_set_cert_verify_callback(): the leaf is
+ * X509_STORE_CTX_get0_cert(), the rest X509_STORE_CTX_get0_untrusted() as
+ * the server sent it.  The callback returns res->verdict ==
+ * MS_DANE_VERIFIED (or applies its own policy for the other verdicts).
+ */
+MS_DANE_API ms_status ms_dane_verify_store_ctx(const struct ms_dane_ctx *ctx,
+					       struct x509_store_ctx_st *sctx,
+					       const struct ms_dane_input *in,
+					       struct ms_dane_result *res,
+					       char *why, size_t whylen);
 
 /* 1 if the record is usable for SMTP (RFC 7672 s3.1; also checks digest
  * lengths and that full-data records parse), else 0. */
