@@ -88,6 +88,12 @@ static char *value(struct cur *c, const struct ms_env *env, int addr)
 		while (c->i < c->len && c->s[c->i] != '"') {
 			if (c->s[c->i] == '\\' && c->i + 1 < c->len)
 				c->i++;
+			unsigned char ch = c->s[c->i];
+			if ((ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || ch == 0x7f) {
+				ms_buf_free(&b);
+				c->err = "control character in quoted-string";
+				return NULL;
+			}
 			if (ms_buf_putc(&b, c->s[c->i]) != MS_OK) {
 				ms_buf_free(&b);
 				c->err = "value too long";

@@ -143,23 +143,35 @@ static int tokenchar(unsigned char c)
 	return c > 0x20 && c < 0x7f && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
 }
 
-/* [local-part "@"] domain with dot-atom parts is allowed bare (s2.3). */
+/* pvalue = [ [ local-part ] "@" ] domain-name (s2.3) may stay bare when
+ * the local-part is a dot-atom and the domain a host name; anything else
+ * (notably '=' or ';' without an '@') must be quoted. */
+static int dot_atom(const char *s, size_t n, int ldh)
+{
+	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (c == '.') {
+			if (s[i + 1] == '.')
+				return 0;
+		} else if (!alnum && !(ldh ? (c == '-' || c == '_') :
+				      (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL))) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int addrish(const char *s)
 {
 	const char *at = strchr(s, '@');
-	if (at && strchr(at + 1, '@'))
+	if (at == NULL)
+		return dot_atom(s, strlen(s), 1);
+	if (strchr(at + 1, '@'))
 		return 0;
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (p == at)
-			continue;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (c && strchr("!#$%&'*+-/=?^_`{|}~.", c))))
-			return 0;
-	}
-	return s[0] && s[0] != '@' && s[0] != '.' && s[strlen(s) - 1] != '@' &&
-	       s[strlen(s) - 1] != '.' && strstr(s, "..") == NULL &&
-	       strstr(s, ".@") == NULL && strstr(s, "@.") == NULL;
+	return (at == s || dot_atom(s, (size_t)(at - s), 0)) && dot_atom(at + 1, strlen(at + 1), 1);
 }
 
 static void put_value(struct ms_buf *b, const char *v, int allow_addr)
