@@ -11,7 +11,12 @@
  *   - 64 KiB cap: counted in the write callback, because libcurl 7.88 does
  *     not apply CURLOPT_MAXFILESIZE to chunked bodies;
  *   - a total deadline (60 s by default) and no proxy unless configured
- *     (the *_proxy environment variables are ignored).
+ *     (the *_proxy environment variables are ignored);
+ *   - a delimited body: over HTTP/1.x, Content-Length or chunked.  A body
+ *     that only the end of the connection delimits (HTTP/1.0 without a
+ *     length) cannot be told from one an attacker cut short, because
+ *     libcurl ignores a TLS close without close_notify; a cut mx list or
+ *     max_age would still parse.
  */
 #include "sts_internal.h"
 
@@ -46,6 +51,31 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
 	memcpy(s->buf + s->len, data, n);
 	s->len += n;
 	return n;
+}
+
+/* 1 when the end of the body did not depend on the connection closing:
+ * HTTP/2 or later (framed), a Content-Length, or chunked coding. */
+static int body_delimited(CURL *c)
+{
+	long ver = 0;
+	curl_off_t cl = -1;
+	struct curl_header *h = NULL;
+	curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &ver);
+	if (ver != CURL_HTTP_VERSION_1_0 && ver != CURL_HTTP_VERSION_1_1)
+		return 1;
+	if (curl_easy_getinfo(c, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK && cl >= 0)
+		return 1;
+	if (curl_easy_header(c, "Transfer-Encoding", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+	    h && h->value) {
+		/* the last coding must be chunked (RFC 9112 s6.1) */
+		const char *v = h->value;
+		size_t n = strlen(v);
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n >= 7 && ms_ascii_ncasecmp(v + n - 7, "chunked", 7) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* "text/plain" optionally followed by ";" parameters (RFC 9110 s8.3.1). */
@@ -164,6 +194,11 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *u
 			*failure = MS_STS_FAIL_INVALID;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "media type %s, not text/plain", ct ? ct : "(none)");
+		} else if (!body_delimited(c)) {
+			*failure = MS_STS_FAIL_FETCH;
+			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
+				    "body length not delimited (no Content-Length, not chunked): "
+				    "a truncated policy could not be detected");
 		} else {
 			*len = sink.len;
 		}
