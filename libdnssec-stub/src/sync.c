@@ -34,18 +34,25 @@ void ms_dns_ub_callback(void *arg, int err, struct ub_result *result)
 	p->err = err;
 	p->ub = result;
 	if (p->async) {
-		/* Move from the in-flight list to the delivery queue. */
+		/* Move from the in-flight list to the delivery queue, but only if
+		 * it is still in flight: a lookup that ms_dns_process() expired
+		 * or ms_dns_cancel() took out is being abandoned by that thread,
+		 * which frees it once it sees `done`. */
+		int in_flight = 0;
 		for (struct ms_dns_pending **pp = &ctx->pending; *pp; pp = &(*pp)->next)
 			if (*pp == p) {
 				*pp = p->next;
+				in_flight = 1;
 				break;
 			}
-		p->next = NULL;
-		if (ctx->done_tail)
-			ctx->done_tail->next = p;
-		else
-			ctx->done_head = p;
-		ctx->done_tail = p;
+		if (in_flight) {
+			p->next = NULL;
+			if (ctx->done_tail)
+				ctx->done_tail->next = p;
+			else
+				ctx->done_head = p;
+			ctx->done_tail = p;
+		}
 	}
 	pthread_cond_broadcast(&ctx->cond);
 	pthread_mutex_unlock(&ctx->lock);
