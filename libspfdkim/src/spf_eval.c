@@ -603,14 +603,31 @@ static ms_status run(struct ms_spf *spf, const char *ipt, const char *domain,
 
 	char mech[MECH_MAX];
 	v->result = check_host(&e, domain, 0, (const char *)record, reclen, mech, sizeof(mech));
+	/* The verdict's strings live in one block: one allocation, not six. */
 	char norm[256];
-	v->domain = ms_strdup(&spf->env, ms_dns_name_normalize(domain, norm, sizeof(norm), NULL, 0)
-				== MS_OK ? norm : domain);
-	v->sender = ms_strdup(&spf->env, sbuf);
-	v->ip = ms_strdup(&spf->env, e.ip_c);
-	v->helo = ms_strdup(&spf->env, h ? h : "");
-	if (mech[0])
-		v->mechanism = ms_strdup(&spf->env, mech);
+	const char *dom_s = ms_dns_name_normalize(domain, norm, sizeof(norm), NULL, 0) == MS_OK ?
+		norm : domain;
+	int want_problem = v->result == MS_SPF_PERMERROR || v->result == MS_SPF_TEMPERROR ||
+			   v->result == MS_SPF_NONE;
+	const char *parts[6] = { dom_s, sbuf, e.ip_c, h ? h : "", mech[0] ? mech : NULL,
+				 want_problem ? (e.problem[0] ? e.problem : "no SPF record") : NULL };
+	char **slots[6] = { &v->domain, &v->sender, &v->ip, &v->helo, &v->mechanism, &v->problem };
+	size_t total = 0, lens[6];
+	for (int i = 0; i < 6; i++) {
+		lens[i] = parts[i] ? strlen(parts[i]) + 1 : 0;
+		total += lens[i];
+	}
+	v->strings = ms_malloc(&spf->env, total);
+	if (v->strings) {
+		char *p = v->strings;
+		for (int i = 0; i < 6; i++) {
+			if (!parts[i])
+				continue;
+			memcpy(p, parts[i], lens[i]);
+			*slots[i] = p;
+			p += lens[i];
+		}
+	}
 	if (v->result == MS_SPF_FAIL) {
 		v->explanation = e.explanation ? e.explanation :
 			ms_strdup(&spf->env, spf->default_exp ? spf->default_exp :
@@ -618,12 +635,7 @@ static ms_status run(struct ms_spf *spf, const char *ipt, const char *domain,
 		e.explanation = NULL;
 	}
 	ms_free(&spf->env, e.explanation);
-	if (v->result == MS_SPF_PERMERROR || v->result == MS_SPF_TEMPERROR ||
-	    v->result == MS_SPF_NONE)
-		v->problem = ms_strdup(&spf->env, e.problem[0] ? e.problem : "no SPF record");
-	if (!v->domain || !v->sender || !v->ip || !v->helo ||
-	    (mech[0] && !v->mechanism) ||
-	    (v->result == MS_SPF_FAIL && !v->explanation)) {
+	if (!v->strings || (v->result == MS_SPF_FAIL && !v->explanation)) {
 		ms_spf_verdict_free(v);
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 	}

@@ -126,8 +126,10 @@ struct ms_spf_verdict {
 	struct ms_env env;
 	enum ms_spf_result result;
 	enum ms_spf_identity identity;
+	char *strings;             /* one block holding the next six */
 	char *domain, *sender, *ip, *helo;
-	char *mechanism, *explanation, *problem;
+	char *mechanism, *problem;
+	char *explanation;         /* own allocation */
 	unsigned dns_lookups, void_lookups;
 	int any_lookup;
 	enum ms_dns_security dnssec;

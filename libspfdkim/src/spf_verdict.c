@@ -61,13 +61,8 @@ void ms_spf_verdict_free(struct ms_spf_verdict *v)
 	if (v == NULL)
 		return;
 	const struct ms_env *env = &v->env;
-	ms_free(env, v->domain);
-	ms_free(env, v->sender);
-	ms_free(env, v->ip);
-	ms_free(env, v->helo);
-	ms_free(env, v->mechanism);
+	ms_free(env, v->strings);   /* domain, sender, ip, helo, mechanism, problem */
 	ms_free(env, v->explanation);
-	ms_free(env, v->problem);
 	struct ms_env copy = v->env;
 	ms_free(&copy, v);
 }
