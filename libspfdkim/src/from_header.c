@@ -32,7 +32,8 @@ static int atext(unsigned char c)
 	       c >= 0x80 || (c && strchr("!#$%&'*+-/=?^_`{|}~.", c) != NULL);
 }
 
-static const char *tokenize(const unsigned char *s, size_t len, struct token *tk, size_t *ntk)
+static const char *tokenize(const unsigned char *s, size_t len, struct token *tk, size_t cap,
+			    size_t *ntk)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < len;) {
@@ -41,7 +42,7 @@ static const char *tokenize(const unsigned char *s, size_t len, struct token *tk
 			i++;
 			continue;
 		}
-		if (n == FROM_MAX_TOKENS)
+		if (n == cap)
 			return "too many tokens";
 		if (c == '(') {
 			int depth = 0;
@@ -144,6 +145,10 @@ static const char *addr_spec(const unsigned char *s, const struct token *tk, siz
 	return NULL;
 }
 
+static ms_status parse_tokens(const uint8_t *buf, size_t len, struct token *tk, size_t cap,
+			      enum ms_dmarc_from_outcome *outcome, char *domain, size_t domlen,
+			      size_t *naddrs, char *why, size_t whylen);
+
 ms_status ms_dmarc_from_parse(const uint8_t *buf, size_t len,
 			      enum ms_dmarc_from_outcome *outcome, char *domain, size_t domlen,
 			      size_t *naddrs, char *why, size_t whylen)
@@ -158,9 +163,22 @@ ms_status ms_dmarc_from_parse(const uint8_t *buf, size_t len,
 	if (len > FROM_MAX)
 		return ms_why(why, whylen, MS_ERR_LIMIT, "From header longer than %d octets",
 			      FROM_MAX);
-	static __thread struct token tk[FROM_MAX_TOKENS];
+	/* Never more tokens than octets: size the array by the input. */
+	size_t cap = len < FROM_MAX_TOKENS ? len + 1 : FROM_MAX_TOKENS;
+	struct token *tk = ms_malloc(NULL, cap * sizeof(*tk));
+	if (tk == NULL)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	ms_status st = parse_tokens(buf, len, tk, cap, outcome, domain, domlen, naddrs, why, whylen);
+	ms_free(NULL, tk);
+	return st;
+}
+
+static ms_status parse_tokens(const uint8_t *buf, size_t len, struct token *tk, size_t cap,
+			      enum ms_dmarc_from_outcome *outcome, char *domain, size_t domlen,
+			      size_t *naddrs, char *why, size_t whylen)
+{
 	size_t n = 0;
-	const char *err = tokenize(buf, len, tk, &n);
+	const char *err = tokenize(buf, len, tk, cap, &n);
 	if (err) {
 		ms_why(why, whylen, MS_OK, "%s", err);
 		return MS_OK;
