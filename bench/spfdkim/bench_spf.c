@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCHES 31
+#define BATCHES 41
 
 struct rr {
 	const char *name, *type, *value;
@@ -108,18 +108,25 @@ static const char *peer_once(const struct bcase *c)
 	return r;
 }
 
-static uint64_t median_ns(const char *(*fn)(const struct bcase *), const struct bcase *c,
-			  unsigned iters)
+/* Batches of ours and the peer alternate, so load from other processes on
+ * a shared machine hits both sides alike; each side's median batch counts. */
+static void measure(const struct bcase *c, unsigned iters, uint64_t *ours_ns, uint64_t *peer_ns)
 {
-	uint64_t t[BATCHES];
+	uint64_t o[BATCHES], p[BATCHES];
 	for (int b = 0; b < BATCHES; b++) {
 		uint64_t s = now_ns();
 		for (unsigned i = 0; i < iters; i++)
-			fn(c);
-		t[b] = (now_ns() - s) / iters;
+			ours_once(c);
+		uint64_t m = now_ns();
+		for (unsigned i = 0; i < iters; i++)
+			peer_once(c);
+		o[b] = (m - s) / iters;
+		p[b] = (now_ns() - m) / iters;
 	}
-	qsort(t, BATCHES, sizeof(t[0]), cmp_u64);
-	return t[BATCHES / 2];
+	qsort(o, BATCHES, sizeof(o[0]), cmp_u64);
+	qsort(p, BATCHES, sizeof(p[0]), cmp_u64);
+	*ours_ns = o[BATCHES / 2];
+	*peer_ns = p[BATCHES / 2];
 }
 
 int main(int argc, char **argv)
@@ -154,8 +161,8 @@ int main(int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		uint64_t o = median_ns(ours_once, c, iters);
-		uint64_t p = median_ns(peer_once, c, iters);
+		uint64_t o, p;
+		measure(c, iters, &o, &p);
 		printf("bench %s/libspf2 ours_ns=%llu libspf2_ns=%llu ratio=%.2f\n", c->name,
 		       (unsigned long long)o, (unsigned long long)p, o ? (double)p / (double)o : 0.0);
 		fflush(stdout);
