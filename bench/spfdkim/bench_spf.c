@@ -4,7 +4,7 @@
  * resolver, libspf2's zone layer), so the DNS cost is a warm cache.  Each
  * case asserts that both reach the same verdict, then prints
  *   bench <case>/libspf2 ours_ns=<median> libspf2_ns=<median> ratio=<libspf2/ours>
- * Usage: bench-spf [ITERATIONS_PER_BATCH]
+ * Usage: bench-spf [ITERATIONS_PER_BATCH [CASE]]
  */
 #include "fakedns.h"
 
@@ -154,6 +154,8 @@ int main(int argc, char **argv)
 	int rc = 0;
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		const struct bcase *c = &cases[k];
+		if (argc > 2 && strcmp(argv[2], c->name) != 0)
+			continue;
 		const char *a = ours_once(c), *b = peer_once(c);
 		if (strcmp(a, b) != 0 || strcmp(a, "pass") != 0) {
 			fprintf(stderr, "bench-spf: %s: verdicts differ: ours=%s libspf2=%s\n",
