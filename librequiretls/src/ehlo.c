@@ -178,6 +178,10 @@ ms_status ms_rtls_ehlo_parse(struct ms_rtls_ehlo *set, const uint8_t *buf,
 				st = MS_ERR_NOMEM;
 				goto fail;
 			}
+			/* printable only, so callers may log it as is */
+			for (char *g = set->greeting; *g; g++)
+				if ((unsigned char)*g < 0x20 || (unsigned char)*g > 0x7e)
+					*g = ' ';
 		} else if (code == 250) {
 			st = add_cap(set, t, tn);
 			if (st != MS_OK) {

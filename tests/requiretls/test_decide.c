@@ -436,6 +436,101 @@ START_TEST(test_names)
 }
 END_TEST
 
+/* An assertion without libcheck's per-call bookkeeping (millions of calls);
+ * a failure names the line and the combination being checked. */
+#define MUST(c) do { if (!(c)) ck_abort_msg("line %d: %s (req %d dsn %d mx %d addr %d dane %d sts %d match %d)", \
+	__LINE__, #c, req, dsn, mx, ad, dane, sts, match); } while (0)
+
+/*
+ * Every combination of inputs and observations (about 1.6 million), checked
+ * against the invariants the RFCs demand whatever the row tables say.
+ */
+START_TEST(test_exhaustive_invariants)
+{
+	static const enum ms_dns_security secs[] = {SEC, INS, BOG, IND};
+	static const enum ms_rtls_step steps[] = {MS_RTLS_STEP_NOT_DONE, MS_RTLS_STEP_OK,
+						  MS_RTLS_STEP_FAILED};
+	unsigned long n = 0;
+	for (int req = 0; req < 3; req++)
+	for (int dsn = 0; dsn < 2; dsn++)
+	for (int mx = 0; mx < 4; mx++)
+	for (int ad = 0; ad < 4; ad++)
+	for (int dane = 0; dane < 5; dane++)
+	for (int sts = 0; sts < 4; sts++)
+	for (int match = 0; match < 2; match++) {
+		struct ms_rtls_domain d = {(enum ms_rtls_requirement)req, "example.org", secs[mx],
+					   (enum ms_rtls_sts_mode)sts, dsn};
+		struct ms_rtls_host h = {"mx1.example.org", secs[ad], (enum ms_rtls_dane)dane, match};
+		struct ms_rtls_plan p;
+		MUST(ms_rtls_plan(&d, &h, &p) == MS_OK);
+		int dane_usable = secs[mx] == SEC && secs[ad] == SEC && dane == D_USE;
+		int mx_bad = secs[mx] == BOG || secs[mx] == IND;
+		/* RFC 8689 s4.2.2: TLS-Required: No never skips a host */
+		if (req == NOT && !mx_bad)
+			MUST(p.mode == M_FB);
+		if (req == REQ && p.mode != M_SKIP)
+			MUST(p.need_requiretls && (dane_usable || (sts == S_ENF && match)));
+		for (int x = 0; x < 2 * 2 * 3 * 3 * 3 * 2 * 2; x++) {
+			struct ms_rtls_observed o;
+			int k = x;
+			o.connected = k % 2; k /= 2;
+			o.starttls_offered = k % 2; k /= 2;
+			o.handshake = steps[k % 3]; k /= 3;
+			o.dane = steps[k % 3]; k /= 3;
+			o.pkix = steps[k % 3]; k /= 3;
+			o.requiretls_offered = k % 2; k /= 2;
+			o.plaintext = k % 2;
+			struct ms_rtls_outcome out;
+			MUST(ms_rtls_judge(&d, &h, &p, &o, &out) == MS_OK);
+			n++;
+			int tls = o.connected && o.starttls_offered && !o.plaintext &&
+				  o.handshake == MS_RTLS_STEP_OK;
+			if (out.verdict == V_DEL) {
+				MUST(o.connected);
+				MUST(out.enhanced[0] == '\0');
+				/* never send an extension the server did not offer */
+				if (out.mail_requiretls)
+					MUST(tls && o.requiretls_offered);
+				if (req == REQ) {
+					/* RFC 8689 s4.2.1: verified TLS + REQUIRETLS */
+					MUST(out.mail_requiretls && tls);
+					MUST((dane_usable && o.dane == MS_RTLS_STEP_OK) ||
+						  (sts == S_ENF && match && o.pkix == MS_RTLS_STEP_OK));
+				}
+				if (req != NOT) {
+					/* RFC 7672 s2.2: usable TLSA must match */
+					if (dane_usable)
+						MUST(tls && o.dane == MS_RTLS_STEP_OK);
+					/* RFC 8461 s5.1: enforce needs PKIX and a listed host */
+					if (sts == S_ENF)
+						MUST(tls && match && o.pkix == MS_RTLS_STEP_OK);
+					/* RFC 7672 s2.2: a failed TLSA lookup is never ignored */
+					MUST(!(secs[mx] == SEC && secs[ad] == SEC && dane == D_FAIL));
+				}
+				MUST(!mx_bad);
+				if (req != NOT)
+					MUST(out.ignored == R_NONE);
+			} else if (out.verdict == V_PLAIN) {
+				MUST(req == NOT && !o.plaintext);
+			} else {
+				/* a failure says why, with a consistent class */
+				MUST(out.text[0] != '\0');
+				MUST(out.temporary == (out.enhanced[0] == '4'));
+				MUST(out.enhanced[0] == '4' || out.enhanced[0] == '5');
+				MUST(out.bounce_enhanced[0] == '5');
+				if (req == REQ)
+					MUST(strcmp(out.bounce_enhanced, "5.7.30") == 0);
+				MUST(!out.mail_requiretls);
+				/* TLS-Required: No only fails on things TLS cannot fix */
+				if (req == NOT)
+					MUST(!o.connected || mx_bad);
+			}
+		}
+	}
+	ck_assert_uint_eq(n, 3ul * 2 * 4 * 4 * 5 * 4 * 2 * 432);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("requiretls-decide");
@@ -445,6 +540,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_apply_params);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_exhaustive_invariants);
+	tcase_set_timeout(tc, 120); /* the exhaustive run, also under valgrind */
 	suite_add_tcase(s, tc);
 	return s;
 }
