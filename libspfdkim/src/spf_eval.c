@@ -20,6 +20,7 @@ struct eval {
 	const char *sender, *local, *sender_domain, *helo;
 	char problem[256];
 	char *explanation;          /* set by the level whose "fail" stands */
+	char top_domain[256];       /* the normalised <domain> of the top level */
 	const char *cur_domain;     /* for %{p} */
 	int p_done;
 	char p_name[256];
@@ -203,7 +204,7 @@ static void macro_vars(struct eval *e, const char *domain, struct spf_macro_vars
 	mv->v = e->ip.v4 ? "in-addr" : "ip6";
 	mv->helo = e->helo;
 	mv->receiver = e->spf->receiver;
-	mv->now = ms_now(&e->spf->env);
+	mv->clock_env = &e->spf->env;   /* %{t} reads the clock only when used */
 	mv->ptr = p_macro;
 	mv->ptr_user = e;
 	e->cur_domain = domain;
@@ -477,6 +478,8 @@ static enum ms_spf_result check_host(struct eval *e, const char *domain, int dep
 		return set_problem(e, MS_SPF_PERMERROR, "include/redirect nested too deep");
 	if (!domain_ok(domain, dom, sizeof(dom)))
 		return set_problem(e, MS_SPF_NONE, "'%.64s' is not a valid domain", domain);
+	if (depth == 0)
+		memcpy(e->top_domain, dom, sizeof(dom));
 
 	char *text = NULL;
 	char stackbuf[FETCH_STACK];
@@ -604,9 +607,7 @@ static ms_status run(struct ms_spf *spf, const char *ipt, const char *domain,
 	char mech[MECH_MAX];
 	v->result = check_host(&e, domain, 0, (const char *)record, reclen, mech, sizeof(mech));
 	/* The verdict's strings live in one block: one allocation, not six. */
-	char norm[256];
-	const char *dom_s = ms_dns_name_normalize(domain, norm, sizeof(norm), NULL, 0) == MS_OK ?
-		norm : domain;
+	const char *dom_s = e.top_domain[0] ? e.top_domain : domain;
 	int want_problem = v->result == MS_SPF_PERMERROR || v->result == MS_SPF_TEMPERROR ||
 			   v->result == MS_SPF_NONE;
 	const char *parts[6] = { dom_s, sbuf, e.ip_c, h ? h : "", mech[0] ? mech : NULL,

@@ -82,7 +82,8 @@ struct spf_macro_vars {
 	const char *v;             /* "in-addr" or "ip6" */
 	const char *helo;          /* h */
 	const char *receiver;      /* r */
-	int64_t now;               /* t */
+	int64_t now;               /* t, unless clock_env is set */
+	const struct ms_env *clock_env; /* t: ms_now(clock_env), read only if used */
 	/* p: computed on demand (it costs DNS lookups); NULL -> "unknown". */
 	const char *(*ptr)(void *user);
 	void *ptr_user;

@@ -153,7 +153,8 @@ static const char *letter_value(const struct spf_macro_vars *v, char letter, cha
 	case 'r': val = v->receiver; break;
 	case 'p': val = v->ptr ? v->ptr(v->ptr_user) : NULL; break;
 	case 't':
-		snprintf(tbuf, tlen, "%lld", (long long)v->now);
+		snprintf(tbuf, tlen, "%lld",
+			 (long long)(v->clock_env ? ms_now(v->clock_env) : v->now));
 		val = tbuf;
 		break;
 	}
