@@ -471,6 +471,89 @@ START_TEST(test_received)
 }
 END_TEST
 
+/* ---- allocation failures ---------------------------------------------------- */
+
+struct failing {
+	int countdown; /* fail the allocation when this reaches 0 */
+	int failed;
+};
+
+static void *f_alloc(void *user, size_t n)
+{
+	struct failing *f = user;
+	if (f->countdown-- == 0) {
+		f->failed = 1;
+		return NULL;
+	}
+	return malloc(n);
+}
+
+static void *f_realloc(void *user, void *p, size_t n)
+{
+	struct failing *f = user;
+	if (f->countdown-- == 0) {
+		f->failed = 1;
+		return NULL;
+	}
+	return realloc(p, n);
+}
+
+static void f_free(void *user, void *p)
+{
+	(void)user;
+	free(p);
+}
+
+START_TEST(test_alloc_failures)
+{
+	/* Fail the k-th allocation for every k until a run needs no failure:
+	 * each call must report MS_ERR_NOMEM (or succeed) and leak nothing
+	 * (ASan/valgrind check the leaks). */
+	static const char reply[] = "250-mx.example\r\n250-STARTTLS\r\n250-SIZE 100\r\n250 REQUIRETLS\r\n";
+	static const char cmd[] = "MAIL FROM:<a@b.example> SIZE=10 ENVID=x+2B REQUIRETLS";
+	int done = 0;
+	for (int k = 0; k < 1000 && !done; k++) {
+		struct failing f = {k, 0};
+		struct ms_env env;
+		memset(&env, 0, sizeof(env));
+		env.version = MS_ENV_VERSION;
+		env.user = &f;
+		env.alloc = f_alloc;
+		env.realloc = f_realloc;
+		env.free = f_free;
+		struct ms_rtls_ehlo *e = NULL;
+		struct ms_rtls_mail *m = NULL;
+		ms_status st = ms_rtls_ehlo_new(&env, &e);
+		if (st == MS_OK) {
+			st = ms_rtls_ehlo_parse(e, B(reply), 1, NULL, 0);
+			ck_assert(st == MS_OK || st == MS_ERR_NOMEM);
+			if (st == MS_OK)
+				ck_assert(ms_rtls_ehlo_has(e, "REQUIRETLS"));
+			else
+				ck_assert_uint_eq(ms_rtls_ehlo_count(e), 0);
+		} else {
+			ck_assert_int_eq(st, MS_ERR_NOMEM);
+			ck_assert_ptr_null(e);
+		}
+		ms_rtls_ehlo_free(e);
+		st = ms_rtls_mail_new(&env, &m);
+		if (st == MS_OK) {
+			st = ms_rtls_mail_parse_command(m, B(cmd), NULL, 0);
+			ck_assert(st == MS_OK || st == MS_ERR_NOMEM);
+			if (st == MS_OK)
+				ck_assert(ms_rtls_mail_requiretls(m));
+			st = ms_rtls_mail_set(m, "BODY", "8BITMIME");
+			ck_assert(st == MS_OK || st == MS_ERR_NOMEM);
+		} else {
+			ck_assert_int_eq(st, MS_ERR_NOMEM);
+		}
+		ms_rtls_mail_free(m);
+		done = !f.failed;
+	}
+	ck_assert(done);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("requiretls-protocol");
@@ -487,6 +570,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_tlsreq_table, 0, sizeof(tlsreq_cases) / sizeof(tlsreq_cases[0]));
 	tcase_add_test(tc, test_requirement);
 	tcase_add_test(tc, test_received);
+	tcase_add_test(tc, test_alloc_failures);
 	suite_add_tcase(s, tc);
 	return s;
 }
