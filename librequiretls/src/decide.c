@@ -214,6 +214,17 @@ ms_status ms_rtls_plan(const struct ms_rtls_domain *d,
 	return MS_OK;
 }
 
+void ms_rtls_observe_ehlo(const struct ms_rtls_ehlo *set,
+			  struct ms_rtls_observed *o)
+{
+	if (set == NULL || o == NULL || ms_rtls_ehlo_code(set) != 250)
+		return;
+	if (ms_rtls_ehlo_over_tls(set))
+		o->requiretls_offered = ms_rtls_ehlo_has(set, "REQUIRETLS");
+	else
+		o->starttls_offered = ms_rtls_ehlo_has(set, "STARTTLS");
+}
+
 void ms_rtls_outcome_from_plan(const struct ms_rtls_plan *p,
 			       struct ms_rtls_outcome *out)
 {

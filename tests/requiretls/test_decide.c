@@ -425,6 +425,32 @@ START_TEST(test_metrics)
 }
 END_TEST
 
+START_TEST(test_observe_ehlo)
+{
+	/* RFC 3207 s4.2 / RFC 8689 s4.2.1: REQUIRETLS counts only after TLS */
+	static const char rep[] = "250-mx\r\n250-STARTTLS\r\n250 REQUIRETLS\r\n";
+	struct ms_rtls_ehlo *e = NULL;
+	struct ms_rtls_observed o;
+	memset(&o, 0, sizeof(o));
+	ck_assert_int_eq(ms_rtls_ehlo_new(NULL, &e), MS_OK);
+	ck_assert_int_eq(ms_rtls_ehlo_parse(e, (const uint8_t *)rep, strlen(rep), 0, NULL, 0), MS_OK);
+	ms_rtls_observe_ehlo(e, &o);
+	ck_assert(o.starttls_offered);
+	ck_assert(!o.requiretls_offered);
+	ms_rtls_ehlo_discard(e);
+	ms_rtls_observe_ehlo(e, &o); /* an empty set changes nothing */
+	ck_assert(o.starttls_offered && !o.requiretls_offered);
+	ck_assert_int_eq(ms_rtls_ehlo_parse(e, (const uint8_t *)rep, strlen(rep), 1, NULL, 0), MS_OK);
+	ms_rtls_observe_ehlo(e, &o);
+	ck_assert(o.starttls_offered && o.requiretls_offered);
+	ck_assert_int_eq(ms_rtls_ehlo_parse(e, (const uint8_t *)"250 mx\r\n", 8, 1, NULL, 0), MS_OK);
+	ms_rtls_observe_ehlo(e, &o);
+	ck_assert(!o.requiretls_offered);
+	ms_rtls_ehlo_free(e);
+	ms_rtls_observe_ehlo(NULL, &o);
+}
+END_TEST
+
 START_TEST(test_names)
 {
 	ck_assert_str_eq(ms_rtls_mode_str(M_FB), "opportunistic-fallback");
@@ -540,6 +566,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_apply_params);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_observe_ehlo);
 	tcase_add_test(tc, test_exhaustive_invariants);
 	tcase_set_timeout(tc, 120); /* the exhaustive run, also under valgrind */
 	suite_add_tcase(s, tc);

@@ -331,7 +331,8 @@ static void deliver_once(struct peer *p, const struct ms_rtls_domain *d,
 	c_send(&c, "EHLO client.test");
 	ck_assert_int_eq(c_reply(&c, rep, sizeof(rep), &replen), 250);
 	ck_assert_int_eq(ms_rtls_ehlo_parse(caps, (const uint8_t *)rep, replen, 0, NULL, 0), MS_OK);
-	r->obs.starttls_offered = ms_rtls_ehlo_has(caps, "STARTTLS");
+	ms_rtls_observe_ehlo(caps, &r->obs);
+	ck_assert(!r->obs.requiretls_offered); /* never from a plaintext EHLO */
 	r->pre_tls_requiretls = ms_rtls_ehlo_has(caps, "REQUIRETLS");
 	if (r->obs.starttls_offered && !plaintext) {
 		ck_assert_int_eq(c_cmd(&c, rep, sizeof(rep), "STARTTLS"), 220);
@@ -343,7 +344,7 @@ static void deliver_once(struct peer *p, const struct ms_rtls_domain *d,
 			ck_assert_int_eq(c_reply(&c, rep, sizeof(rep), &replen), 250);
 			ck_assert_int_eq(ms_rtls_ehlo_parse(caps, (const uint8_t *)rep, replen,
 							    1, NULL, 0), MS_OK);
-			r->obs.requiretls_offered = ms_rtls_ehlo_has(caps, "REQUIRETLS");
+			ms_rtls_observe_ehlo(caps, &r->obs);
 		}
 	}
 	ms_rtls_ehlo_free(caps);

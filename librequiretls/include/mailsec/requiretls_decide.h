@@ -153,6 +153,16 @@ struct ms_rtls_outcome {
 };
 
 /*
+ * Fill the EHLO-derived observations from a parsed capability set: a set
+ * from before TLS gives `starttls_offered`; only a set received over TLS
+ * gives `requiretls_offered` (RFC 3207 s4.2: what came before STARTTLS
+ * may be forged; RFC 8689 s4.2.1 asks for REQUIRETLS after STARTTLS).
+ * Other members are left alone.
+ */
+MS_RTLS_API void ms_rtls_observe_ehlo(const struct ms_rtls_ehlo *set,
+				      struct ms_rtls_observed *o);
+
+/*
  * Plan one host (RFC 7672 s2.2, RFC 8461 s5, RFC 8689 s4.2).  Returns
  * MS_ERR_INVALID for NULL arguments, else MS_OK with *out filled.
  * The rules (each is cited again where the code applies it):
