@@ -38,17 +38,30 @@ struct conn {
 	int fd;
 	SSL *ssl;
 	unsigned timeout_ms;
+	uint64_t deadline_ns;  /* end of the current step (monotonic) */
 	char buf[REPLY_MAX];
 	size_t len;
 };
+
+/* Each step (banner, one command and its reply, the handshake) must end
+ * within timeout_ms in all: a peer trickling a byte at a time cannot
+ * stretch it. */
+static void step_begin(struct conn *c)
+{
+	c->deadline_ns = ms_monotonic_ns() + (uint64_t)c->timeout_ms * 1000000u;
+}
 
 static int wait_fd(struct conn *c, short events)
 {
 	struct pollfd p = { c->fd, events, 0 };
 	int r;
-	do
-		r = poll(&p, 1, (int)c->timeout_ms);
-	while (r < 0 && errno == EINTR);
+	do {
+		uint64_t now = ms_monotonic_ns();
+		if (now >= c->deadline_ns)
+			return -1;
+		uint64_t left_ms = (c->deadline_ns - now + 999999u) / 1000000u;
+		r = poll(&p, 1, (int)left_ms);
+	} while (r < 0 && errno == EINTR);
 	return r > 0 ? 0 : -1;
 }
 
@@ -60,9 +73,12 @@ static ms_status conn_write(struct conn *c, const char *s, size_t n, char *why, 
 			int r = SSL_write(c->ssl, s, (int)n);
 			if (r <= 0) {
 				int e = SSL_get_error(c->ssl, r);
-				if ((e == SSL_ERROR_WANT_READ && wait_fd(c, POLLIN) == 0) ||
-				    (e == SSL_ERROR_WANT_WRITE && wait_fd(c, POLLOUT) == 0))
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+					if (wait_fd(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT) != 0)
+						return ms_why(why, whylen, MS_ERR_TIMEOUT,
+							      "write timed out");
 					continue;
+				}
 				return ms_why(why, whylen, MS_ERR_TLS, "TLS write failed");
 			}
 			w = r;
@@ -169,6 +185,7 @@ static ms_status read_reply(struct conn *c, int *code, char *text, size_t textle
 static ms_status command(struct conn *c, const char *cmd, int want, char *text,
 			 size_t textlen, char *why, size_t whylen)
 {
+	step_begin(c);
 	ms_status st = conn_write(c, cmd, strlen(cmd), why, whylen);
 	int code = 0;
 	if (st == MS_OK)
@@ -316,6 +333,7 @@ ms_status ms_dane_probe_run(const struct ms_env *env, const struct ms_dane_probe
 	if (st != MS_OK)
 		goto fail;
 	int code = 0;
+	step_begin(c);
 	st = read_reply(c, &code, NULL, 0, why, whylen);
 	if (st == MS_OK && code != 220)
 		st = ms_why(why, whylen, MS_ERR_PROTOCOL, "banner %d", code);
@@ -345,6 +363,7 @@ ms_status ms_dane_probe_run(const struct ms_env *env, const struct ms_dane_probe
 		goto fail;
 	}
 	SSL_set_fd(c->ssl, c->fd);
+	step_begin(c);
 	st = handshake(c, why, whylen);
 	if (st != MS_OK)
 		goto fail;
