@@ -196,8 +196,8 @@ ms_status dkim_header_digest(const struct dkim_msg *m, const struct dkim_sigpara
 void dkim_select_fields(const struct dkim_msg *m, const char *const *h,
 			const size_t *hlen, size_t nh, size_t *idx);
 
-/* RSA PKCS#1 v1.5 / Ed25519 verification over a header digest. */
-int dkim_verify_digest(EVP_PKEY *key, enum ms_dkim_algorithm alg,
+/* RSA PKCS#1 v1.5 (with `md`) / Ed25519 verification over a header digest. */
+int dkim_verify_digest(EVP_PKEY *key, enum ms_dkim_algorithm alg, const EVP_MD *md,
 		       const uint8_t *digest, size_t dlen,
 		       const uint8_t *sig, size_t siglen);
 

@@ -50,7 +50,7 @@ ms_status dkim_header_digest(const struct dkim_msg *m, const struct dkim_sigpara
 	return MS_OK;
 }
 
-int dkim_verify_digest(EVP_PKEY *key, enum ms_dkim_algorithm alg,
+int dkim_verify_digest(EVP_PKEY *key, enum ms_dkim_algorithm alg, const EVP_MD *md,
 		       const uint8_t *digest, size_t dlen,
 		       const uint8_t *sig, size_t siglen)
 {
@@ -64,8 +64,7 @@ int dkim_verify_digest(EVP_PKEY *key, enum ms_dkim_algorithm alg,
 		EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(key, NULL);
 		if (ctx && EVP_PKEY_verify_init(ctx) == 1 &&
 		    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) == 1 &&
-		    EVP_PKEY_CTX_set_signature_md(ctx, alg == MS_DKIM_RSA_SHA1
-							      ? EVP_sha1() : EVP_sha256()) == 1)
+		    EVP_PKEY_CTX_set_signature_md(ctx, md) == 1)
 			ok = EVP_PKEY_verify(ctx, sig, siglen, digest, dlen) == 1;
 		EVP_PKEY_CTX_free(ctx);
 	}

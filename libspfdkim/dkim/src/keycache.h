@@ -41,6 +41,9 @@ struct ms_dkim_verifier {
 	unsigned min_bits;
 	unsigned skew;
 	struct dkim_keycache cache;
+	/* Digests fetched once: OpenSSL 3 would otherwise fetch (and lock) on
+	 * every init with EVP_sha256(). */
+	EVP_MD *sha256, *sha1;
 };
 
 void dkim_keycache_init(struct dkim_keycache *c, const struct ms_env *env, size_t cap);

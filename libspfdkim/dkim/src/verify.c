@@ -51,6 +51,12 @@ ms_status ms_dkim_verifier_new(const struct ms_env *env, struct ms_dns_ctx *dns,
 	v->min_bits = 1024;
 	v->skew = 300;
 	dkim_keycache_init(&v->cache, &v->env, 512);
+	v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	v->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	if (v->sha256 == NULL || v->sha1 == NULL) {
+		ms_dkim_verifier_free(v);
+		return MS_ERR_INTERNAL;
+	}
 	*out = v;
 	return MS_OK;
 }
@@ -60,6 +66,8 @@ void ms_dkim_verifier_free(struct ms_dkim_verifier *v)
 	if (v == NULL)
 		return;
 	dkim_keycache_free(&v->cache);
+	EVP_MD_free(v->sha256);
+	EVP_MD_free(v->sha1);
 	ms_free(&v->env, v);
 }
 
@@ -128,7 +136,7 @@ static void set(struct ms_dkim_sig *s, enum ms_dkim_result r, const char *fmt, .
 static struct dkim_bodyhash *bodyhash_for(struct ms_dkim_verify *vf,
 					  const struct dkim_sigparams *sp)
 {
-	const EVP_MD *md = sp->alg == MS_DKIM_RSA_SHA1 ? EVP_sha1() : EVP_sha256();
+	const EVP_MD *md = sp->alg == MS_DKIM_RSA_SHA1 ? vf->v->sha1 : vf->v->sha256;
 	for (size_t i = 0; i < vf->nbhs; i++) {
 		struct dkim_bodyhash *b = vf->bhs[i];
 		if (b->canon == sp->bcanon && b->md == md && b->limit == sp->l)
@@ -302,12 +310,12 @@ static void evaluate(struct ms_dkim_verify *vf, struct ms_dkim_sig *s, int64_t n
 			colon++;
 		uint8_t digest[64];
 		unsigned dlen = 0;
-		const EVP_MD *md = sp->alg == MS_DKIM_RSA_SHA1 ? EVP_sha1() : EVP_sha256();
+		const EVP_MD *md = sp->alg == MS_DKIM_RSA_SHA1 ? v->sha1 : v->sha256;
 		if (dkim_header_digest(&vf->msg, sp, md, fp, f->len, colon + 1 + sp->b_vstart,
 				       sp->b_vend - sp->b_vstart, digest, &dlen, why,
 				       sizeof(why)) != MS_OK) {
 			set(s, MS_DKIM_TEMPERROR, "%s", why);
-		} else if (!dkim_verify_digest(ki.pkey, sp->alg, digest, dlen, sp->b, sp->blen)) {
+		} else if (!dkim_verify_digest(ki.pkey, sp->alg, md, digest, dlen, sp->b, sp->blen)) {
 			set(s, failres, "signature did not verify%s", tst);
 		} else {
 			/* Verified.  What it does not cover is reported. */
