@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -175,6 +176,7 @@ struct srv {
 	SSL_CTX *ctx;
 	int inject;       /* pipeline plaintext after the STARTTLS reply */
 	int silent;       /* never send a banner */
+	int trickle;      /* send the banner one byte every 100 ms */
 	char sni[256];
 	pthread_t th;
 };
@@ -214,6 +216,16 @@ static void *srv_main(void *arg)
 	if (s->silent) {
 		while (read(fd, line, sizeof(line)) > 0)
 			;
+		close(fd);
+		return NULL;
+	}
+	if (s->trickle) {
+		const char *b = "220 a banner that takes a long while to arrive\r\n";
+		for (; *b; b++) {
+			if (write(fd, b, 1) != 1)
+				break;
+			usleep(100000);
+		}
 		close(fd);
 		return NULL;
 	}
@@ -409,8 +421,31 @@ START_TEST(probe_timeout)
 }
 END_TEST
 
+/* One deadline per step: a banner trickling in byte by byte times out
+ * after the step's timeout, not after timeout x bytes. */
+START_TEST(probe_trickle)
+{
+	struct srv s;
+	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
+	s.trickle = 1;
+	srv_run(&s);
+	char target[64], why[256] = "";
+	snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
+	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
+					.timeout_ms = 500 };
+	struct ms_dane_probe *p = NULL;
+	ms_status st = ms_dane_probe_run(NULL, &o, &p, why, sizeof(why));
+	srv_stop(&s);
+	/* With a timeout per read instead, every byte (100 ms apart) would
+	 * arrive in time and the whole banner be read: no timeout. */
+	ck_assert_int_eq(st, MS_ERR_TIMEOUT);
+	ck_assert_ptr_null(p);
+}
+END_TEST
+
 int main(void)
 {
+	signal(SIGPIPE, SIG_IGN); /* the loopback servers write to closed peers */
 	Suite *s = suite_create("dane-world");
 	TCase *dns = tcase_create("dns");
 	tcase_set_timeout(dns, 60);
@@ -430,6 +465,7 @@ int main(void)
 	tcase_add_test(e2e, probe_library_ehlo_reset);
 	tcase_add_test(e2e, probe_injection_refused);
 	tcase_add_test(e2e, probe_timeout);
+	tcase_add_test(e2e, probe_trickle);
 	suite_add_tcase(s, e2e);
 	return mstest_run(s);
 }

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -372,6 +373,7 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 	if (host == NULL)
 		return cli_usage_error(cli, "usage: mailsec dane probe HOST [--port N] "
 				       "[--connect ADDR:PORT]");
+	signal(SIGPIPE, SIG_IGN); /* a peer closing mid-write must not kill us */
 	struct ms_dns_ctx *dns = cli_dns_ctx(cli);
 	if (dns == NULL)
 		return CLI_EXIT_USAGE;

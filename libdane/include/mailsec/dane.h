@@ -291,6 +291,9 @@ struct ms_dane_probe;
  * pre-TLS capabilities are dropped, RFC 3207 s4.2), QUIT.  Plaintext the
  * server pipelined after its STARTTLS reply makes the probe fail
  * (MS_ERR_PROTOCOL).  On MS_OK, *out holds the chain for ms_dane_verify.
+ * Each step (banner, each command with its reply, the handshake) has one
+ * deadline of timeout_ms.  Plaintext writes use MSG_NOSIGNAL, but OpenSSL
+ * writes with write(2): callers must ignore SIGPIPE, as MTAs do.
  */
 MS_DANE_API ms_status ms_dane_probe_run(const struct ms_env *env,
 					const struct ms_dane_probe_opts *opts,
