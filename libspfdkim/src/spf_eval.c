@@ -55,11 +55,37 @@ static int set_problem(struct eval *e, int result, const char *fmt, ...)
  * label, over-long label after expansion) cannot exist: a void answer
  * whose DNSSEC status is unknown.
  */
+/* Results from lookup() go back through release(): cached ones stay. */
+static void release(struct eval *e, struct ms_dns_result *r)
+{
+	if (r && !spf_cache_owns(e->spf, r))
+		ms_dns_result_free(r);
+}
+
+static enum lk classify(struct eval *e, const char *name, struct ms_dns_result *r, int decides)
+{
+	if (decides)
+		fold_security(e, ms_dns_result_security(r));
+	switch (ms_dns_result_outcome(r)) {
+	case MS_DNS_ANSWER:
+		return LK_OK;
+	case MS_DNS_NXDOMAIN:
+	case MS_DNS_NODATA:
+		return LK_VOID;
+	default:
+		set_problem(e, 0, "DNS %s for %s", ms_dns_outcome_str(ms_dns_result_outcome(r)), name);
+		return LK_ERR;
+	}
+}
+
 static enum lk lookup(struct eval *e, const char *name, uint16_t type,
 		      struct ms_dns_result **out, int decides)
 {
-	char why[160] = "";
+	char why[160];
 	*out = NULL;
+	if (type != MS_DNS_T_PTR && (*out = spf_cache_get(e->spf, name, type)) != NULL)
+		return classify(e, name, *out, decides);
+	why[0] = '\0';
 	ms_status st = type == MS_DNS_T_PTR ?
 		ms_dns_lookup_ptr(e->spf->dns, name, out, why, sizeof(why)) :
 		ms_dns_lookup(e->spf->dns, name, type, out, why, sizeof(why));
@@ -74,19 +100,9 @@ static enum lk lookup(struct eval *e, const char *name, uint16_t type,
 			fold_security(e, MS_DNS_INDETERMINATE);
 		return LK_ERR;
 	}
-	if (decides)
-		fold_security(e, ms_dns_result_security(*out));
-	switch (ms_dns_result_outcome(*out)) {
-	case MS_DNS_ANSWER:
-		return LK_OK;
-	case MS_DNS_NXDOMAIN:
-	case MS_DNS_NODATA:
-		return LK_VOID;
-	default:
-		set_problem(e, 0, "DNS %s for %s", ms_dns_outcome_str(ms_dns_result_outcome(*out)),
-			    name);
-		return LK_ERR;
-	}
+	if (type != MS_DNS_T_PTR)
+		spf_cache_put(e->spf, *out);
+	return classify(e, name, *out, decides);
 }
 
 /* s4.6.4: more than two void lookups is a permerror. */
@@ -137,7 +153,7 @@ static size_t validated_names(struct eval *e, char names[][256], size_t max, int
 {
 	struct ms_dns_result *r;
 	if (lookup(e, e->ip_c, MS_DNS_T_PTR, &r, decides) != LK_OK) {
-		ms_dns_result_free(r);
+		release(e, r);
 		return 0;
 	}
 	size_t n = 0, seen = 0;
@@ -156,9 +172,9 @@ static size_t validated_names(struct eval *e, char names[][256], size_t max, int
 		if (lookup(e, name, type, &a, decides) == LK_OK &&
 		    addr_in(a, type, &e->ip, e->ip.v4 ? 32 : 128))
 			snprintf(names[n++], 256, "%s", name);
-		ms_dns_result_free(a);
+		release(e, a);
 	}
-	ms_dns_result_free(r);
+	release(e, r);
 	return n;
 }
 
@@ -269,7 +285,7 @@ static int eval_mx(struct eval *e, const struct spf_term *t, const char *target)
 	struct ms_dns_result *mx;
 	enum lk k = lookup(e, target, MS_DNS_T_MX, &mx, 1);
 	if (k != LK_OK) {
-		ms_dns_result_free(mx);
+		release(e, mx);
 		return k == LK_ERR ? MS_SPF_TEMPERROR : count_void(e);
 	}
 	size_t n = 0;
@@ -277,7 +293,7 @@ static int eval_mx(struct eval *e, const struct spf_term *t, const char *target)
 		if (ms_dns_result_rtype(mx, i) == MS_DNS_T_MX)
 			n++;
 	if (n > MS_SPF_MAX_MX_PTR_NAMES) {
-		ms_dns_result_free(mx);
+		release(e, mx);
 		return set_problem(e, MS_SPF_PERMERROR, "%s has more than %d MX records", target,
 				   MS_SPF_MAX_MX_PTR_NAMES);
 	}
@@ -298,9 +314,9 @@ static int eval_mx(struct eval *e, const struct spf_term *t, const char *target)
 			res = MS_SPF_TEMPERROR;
 		else if (k == LK_OK && addr_in(a, type, &e->ip, bits))
 			res = MATCH;
-		ms_dns_result_free(a);
+		release(e, a);
 	}
-	ms_dns_result_free(mx);
+	release(e, mx);
 	return res;
 }
 
@@ -330,7 +346,7 @@ static int eval_term(struct eval *e, const struct spf_term *t, const char *domai
 		k = lookup(e, target, type, &res, 1);
 		r = k == LK_ERR ? MS_SPF_TEMPERROR : k == LK_VOID ? count_void(e) :
 			addr_in(res, type, &e->ip, e->ip.v4 ? t->cidr4 : t->cidr6) ? MATCH : NOMATCH;
-		ms_dns_result_free(res);
+		release(e, res);
 		return r;
 	}
 	case SPF_EXISTS:
@@ -341,7 +357,7 @@ static int eval_term(struct eval *e, const struct spf_term *t, const char *domai
 			for (size_t i = 0; i < ms_dns_result_count(res); i++)
 				if (ms_dns_result_rtype(res, i) == MS_DNS_T_A)
 					r = MATCH;
-		ms_dns_result_free(res);
+		release(e, res);
 		return r;
 	case SPF_PTR: {
 		/* s5.5: DNS errors make ptr not match; at most 10 names. */
@@ -395,7 +411,7 @@ static void explain(struct eval *e, const struct spf_record *rec, const char *do
 		}
 		ms_free(&e->spf->env, text);
 	}
-	ms_dns_result_free(r);
+	release(e, r);
 	memcpy(e->problem, saved, sizeof(saved));
 }
 
@@ -409,7 +425,7 @@ static int fetch_record(struct eval *e, const char *domain, char *stackbuf, char
 	*out = NULL;
 	enum lk k = lookup(e, domain, MS_DNS_T_TXT, &r, 1);
 	if (k != LK_OK) {
-		ms_dns_result_free(r);
+		release(e, r);
 		if (k == LK_ERR)
 			return MS_SPF_TEMPERROR;
 		return set_problem(e, MS_SPF_NONE, "%s has no SPF record", domain);
@@ -447,7 +463,7 @@ static int fetch_record(struct eval *e, const char *domain, char *stackbuf, char
 		if (text != stackbuf)
 			ms_free(&e->spf->env, text);
 	}
-	ms_dns_result_free(r);
+	release(e, r);
 	if (res == NOMATCH && !found)
 		res = set_problem(e, MS_SPF_NONE, "%s has no SPF record", domain);
 	if (res != NOMATCH) {
@@ -596,6 +612,7 @@ static ms_status run(struct ms_spf *spf, const char *ipt, const char *domain,
 	if (domain == NULL)
 		domain = sdom;
 
+	spf_cache_maintain(spf);   /* nothing of the cache is borrowed now */
 	struct ms_spf_verdict *v = ms_calloc(&spf->env, 1, sizeof(*v));
 	if (v == NULL)
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");

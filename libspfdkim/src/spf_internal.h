@@ -116,12 +116,26 @@ ms_status spf_wire_name(const uint8_t *p, size_t len, char *buf, size_t buflen);
 void spf_ip_format_i(const struct spf_ip *ip, char *buf, size_t buflen);
 void spf_ip_format_c(const struct spf_ip *ip, char *buf, size_t buflen);
 
+struct spf_cache_entry;
+
 struct ms_spf {
 	struct ms_env env;
 	struct ms_dns_ctx *dns;
 	char *receiver;
 	char *default_exp;
+	/* optional answer cache (spf_cache.c) */
+	struct spf_cache_entry *cache;
+	size_t cache_cap, cache_max, cache_n;
+	int64_t cache_swept;
 };
+
+/* The answer cache: get returns a borrowed result (valid until the next
+ * spf_cache_maintain), put takes ownership when it returns 1. */
+struct ms_dns_result *spf_cache_get(struct ms_spf *spf, const char *name, uint16_t type);
+int spf_cache_put(struct ms_spf *spf, struct ms_dns_result *r);
+int spf_cache_owns(const struct ms_spf *spf, const struct ms_dns_result *r);
+void spf_cache_maintain(struct ms_spf *spf);
+void spf_cache_free(struct ms_spf *spf);
 
 struct ms_spf_verdict {
 	struct ms_env env;

@@ -27,6 +27,7 @@ void ms_spf_free(struct ms_spf *spf)
 {
 	if (spf == NULL)
 		return;
+	spf_cache_free(spf);
 	ms_free(&spf->env, spf->receiver);
 	ms_free(&spf->env, spf->default_exp);
 	ms_free(&spf->env, spf);

@@ -285,8 +285,9 @@ static ms_status resolve(void *user, const char *qname, uint16_t type, struct ms
 			ni--;
 			ms_dns_result_add(*out, type, z->r[idx[ni]].rdata, z->r[idx[ni]].len);
 		}
-		if (hop > 0)
-			ms_dns_result_set_meta(*out, 300, name, sec == MS_DNS_SECURE, -1, NULL);
+		/* A TTL, so evaluators with a cache (ms_spf_set_cache) keep it. */
+		ms_dns_result_set_meta(*out, 300, hop > 0 ? name : NULL,
+				       hop > 0 ? sec == MS_DNS_SECURE : -1, -1, NULL);
 		if (name != namebuf) free(name);
 		return MS_OK;
 	}

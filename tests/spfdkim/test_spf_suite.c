@@ -78,6 +78,10 @@ START_TEST(test_suite)
 			continue;
 		if (strcmp(tok[0], "S") == 0) {
 			fakedns_clear(z);
+			/* "+cache" suites run with the evaluator's answer cache,
+			 * emptied for each scenario's zone. */
+			ck_assert_int_eq(ms_spf_set_cache(spf, strstr(suite_label, "+cache") ? 256 : 0),
+					 MS_OK);
 			continue;
 		}
 		if (strcmp(tok[0], "Z") == 0 && nt >= 3) {

@@ -332,6 +332,60 @@ START_TEST(received_spf_header)
 }
 END_TEST
 
+static int64_t fake_now = 1000;
+static int64_t clock_hook(void *user)
+{
+	(void)user;
+	return fake_now;
+}
+
+START_TEST(answer_cache)
+{
+	struct ms_env env = { .version = MS_ENV_VERSION, .now = clock_hook };
+	struct ms_spf *c = NULL;
+	ck_assert_int_eq(ms_spf_new(&env, dns, &c), MS_OK);
+	ck_assert_int_eq(ms_spf_set_cache(c, 4), MS_OK);
+	ck_assert_int_eq(ms_spf_set_cache(c, 70000), MS_ERR_INVALID);
+	ck_assert_int_eq(ms_spf_set_cache(c, 4), MS_OK);
+	fakedns_set_security(z, MS_DNS_SECURE);
+	fakedns_add(z, "c.example.com", "TXT", "v=spf1 a:h.example.com -all");
+	fakedns_add(z, "h.example.com", "A", "192.0.2.9");
+	struct ms_spf_verdict *v = NULL;
+	unsigned q0 = fakedns_queries(z);
+	ck_assert_int_eq(ms_spf_check_mailfrom(c, "192.0.2.9", "h", "a@c.example.com", &v, NULL, 0),
+			 MS_OK);
+	ck_assert_int_eq(ms_spf_verdict_result(v), MS_SPF_PASS);
+	ms_spf_verdict_free(v);
+	unsigned q1 = fakedns_queries(z);
+	ck_assert_uint_eq(q1 - q0, 2);
+	/* Warm: no queries, same verdict and DNSSEC status. */
+	ck_assert_int_eq(ms_spf_check_mailfrom(c, "192.0.2.9", "h", "a@C.Example.COM.", &v, NULL, 0),
+			 MS_OK);
+	ck_assert_int_eq(ms_spf_verdict_result(v), MS_SPF_PASS);
+	ck_assert_int_eq(ms_spf_verdict_dnssec(v), MS_DNS_SECURE);
+	ms_spf_verdict_free(v);
+	ck_assert_uint_eq(fakedns_queries(z), q1);
+	/* After the TTL (300 s from fakedns) the answers are fetched again. */
+	fake_now += 301;
+	ck_assert_int_eq(ms_spf_check_mailfrom(c, "192.0.2.9", "h", "a@c.example.com", &v, NULL, 0),
+			 MS_OK);
+	ms_spf_verdict_free(v);
+	ck_assert_uint_eq(fakedns_queries(z) - q1, 2);
+	/* Failures are never kept. */
+	fakedns_add(z, "t.example.com", "TXT", "v=spf1 a:slow.example.com -all");
+	fakedns_add_timeout(z, "slow.example.com", 0);
+	for (int i = 0; i < 2; i++) {
+		unsigned before = fakedns_queries(z);
+		ck_assert_int_eq(ms_spf_check_mailfrom(c, "192.0.2.9", "h", "a@t.example.com", &v,
+						       NULL, 0), MS_OK);
+		ck_assert_int_eq(ms_spf_verdict_result(v), MS_SPF_TEMPERROR);
+		ms_spf_verdict_free(v);
+		ck_assert_uint_ge(fakedns_queries(z) - before, 1);
+	}
+	ms_spf_free(c);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("spf-unit");
@@ -348,6 +402,7 @@ int main(void)
 	tcase_add_test(te, cidr_mapped_and_helo);
 	tcase_add_test(te, dnssec_folding);
 	tcase_add_test(te, received_spf_header);
+	tcase_add_test(te, answer_cache);
 	suite_add_tcase(s, te);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

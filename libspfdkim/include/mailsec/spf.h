@@ -84,6 +84,15 @@ MS_SPF_API ms_status ms_spf_set_default_explanation(struct ms_spf *spf,
 						    const char *text);
 
 /*
+ * Keep up to `entries` DNS answers (0: none, the default; at most 65536)
+ * inside the evaluator, for their TTL.  Answers keep their DNSSEC status,
+ * so verdicts are the same with or without the cache; failures and answers
+ * without a TTL are not kept.  When full, the cache is emptied before the
+ * next check.  Calling this again empties it.
+ */
+MS_SPF_API ms_status ms_spf_set_cache(struct ms_spf *spf, size_t entries);
+
+/*
  * The MAIL FROM check (RFC 7208 s2.4): check_host(ip, domain of `sender`,
  * sender).  An empty or NULL `sender` means the null reverse-path: the HELO
  * identity is checked as "postmaster@helo" (s2.4).  A sender without a
