@@ -119,58 +119,20 @@ static inline int bad_simple(uint8_t prev, uint8_t b, uint8_t next)
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
-
-static size_t scan(const uint8_t *p, size_t i, size_t n, int relaxed)
-{
-	const __m128i SP = _mm_set1_epi8(' '), TB = _mm_set1_epi8('\t');
-	const __m128i CRv = _mm_set1_epi8('\r'), LFv = _mm_set1_epi8('\n');
-	while (i + 17 <= n) {
-		__m128i b = _mm_loadu_si128((const __m128i *)(p + i));
-		__m128i nx = _mm_loadu_si128((const __m128i *)(p + i + 1));
-		__m128i pv = _mm_loadu_si128((const __m128i *)(p + i - 1));
-		__m128i lf = _mm_cmpeq_epi8(b, LFv);
-		__m128i ncr = _mm_cmpeq_epi8(nx, CRv), nlf = _mm_cmpeq_epi8(nx, LFv);
-		__m128i pcr = _mm_cmpeq_epi8(pv, CRv);
-		__m128i bad;
-		if (relaxed) {
-			__m128i nws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(nx, SP),
-								_mm_cmpeq_epi8(nx, TB)),
-						   _mm_or_si128(ncr, nlf));
-			/* nws: next is not content */
-			bad = _mm_or_si128(_mm_cmpeq_epi8(b, TB),
-					   _mm_and_si128(_mm_cmpeq_epi8(b, SP), nws));
-			bad = _mm_or_si128(bad, _mm_andnot_si128(nlf, _mm_cmpeq_epi8(b, CRv)));
-			bad = _mm_or_si128(bad, _mm_and_si128(lf, _mm_or_si128(
-					_mm_andnot_si128(pcr, _mm_set1_epi8(-1)), nws)));
-		} else {
-			bad = _mm_and_si128(lf, _mm_or_si128(_mm_andnot_si128(pcr, _mm_set1_epi8(-1)),
-							     _mm_or_si128(ncr, nlf)));
-		}
-		unsigned mask = (unsigned)_mm_movemask_epi8(bad);
-		if (mask)
-			return i + (size_t)__builtin_ctz(mask);
-		i += 16;
-	}
-	while (i + 1 < n) {
-		if (relaxed ? bad_relaxed(p[i - 1], p[i], p[i + 1])
-			    : bad_simple(p[i - 1], p[i], p[i + 1]))
-			return i;
-		i++;
-	}
-	return i;
-}
-#else
-static size_t scan(const uint8_t *p, size_t i, size_t n, int relaxed)
-{
-	while (i + 1 < n) {
-		if (relaxed ? bad_relaxed(p[i - 1], p[i], p[i + 1])
-			    : bad_simple(p[i - 1], p[i], p[i + 1]))
-			return i;
-		i++;
-	}
-	return i;
-}
+#define DKIM_FAST 1
 #endif
+
+/* Scalar scan (no SSE2, and chunk tails): first index >= i needing work. */
+static size_t scan(const uint8_t *p, size_t i, size_t n, int relaxed)
+{
+	while (i + 1 < n) {
+		if (relaxed ? bad_relaxed(p[i - 1], p[i], p[i + 1])
+			    : bad_simple(p[i - 1], p[i], p[i + 1]))
+			return i;
+		i++;
+	}
+	return i;
+}
 
 static inline void put1(struct dkim_bodycanon *c, uint8_t b)
 {
@@ -178,6 +140,125 @@ static inline void put1(struct dkim_bodycanon *c, uint8_t b)
 		flush(c);
 	c->out[c->olen++] = b;
 }
+
+#ifdef DKIM_FAST
+/*
+ * The vector fast path, from a clean state (see above): 16 bytes at a time
+ * are stored to the output unconditionally and the output advances past
+ * the bytes that need no work; the common relaxed whitespace cases are
+ * handled inline.  A CR counts as needing work unless the CRLF it starts
+ * is followed by content, so that a run never ends between CR and LF
+ * (except at the loop's end, where the CR is taken back).  Returns the
+ * index where the slow path takes over.
+ */
+static size_t fast(struct dkim_bodycanon *c, const uint8_t *p, size_t i, size_t n,
+		   int relaxed)
+{
+	const __m128i SP = _mm_set1_epi8(' '), TB = _mm_set1_epi8('\t');
+	const __m128i CRv = _mm_set1_epi8('\r'), LFv = _mm_set1_epi8('\n');
+	const __m128i ONES = _mm_set1_epi8(-1);
+	uint8_t *out = c->out;
+	size_t o = c->olen;
+	while (i + 18 <= n) {
+		if (o + 32 > sizeof(c->out)) {
+			c->olen = o;
+			flush(c);
+			o = 0;
+		}
+		__m128i b = _mm_loadu_si128((const __m128i *)(p + i));
+		__m128i nx = _mm_loadu_si128((const __m128i *)(p + i + 1));
+		__m128i n2 = _mm_loadu_si128((const __m128i *)(p + i + 2));
+		__m128i pv = _mm_loadu_si128((const __m128i *)(p + i - 1));
+		__m128i cr = _mm_cmpeq_epi8(b, CRv), lf = _mm_cmpeq_epi8(b, LFv);
+		__m128i ncr = _mm_cmpeq_epi8(nx, CRv), nlf = _mm_cmpeq_epi8(nx, LFv);
+		__m128i n2cr = _mm_cmpeq_epi8(n2, CRv), n2lf = _mm_cmpeq_epi8(n2, LFv);
+		__m128i pcr = _mm_cmpeq_epi8(pv, CRv);
+		__m128i bad;
+		if (relaxed) {
+			__m128i nws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(nx, SP),
+								_mm_cmpeq_epi8(nx, TB)),
+						   _mm_or_si128(ncr, nlf));
+			__m128i n2ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(n2, SP),
+								 _mm_cmpeq_epi8(n2, TB)),
+						    _mm_or_si128(n2cr, n2lf));
+			bad = _mm_or_si128(_mm_cmpeq_epi8(b, TB),
+					   _mm_and_si128(_mm_cmpeq_epi8(b, SP), nws));
+			/* CR: fine only as CRLF followed by content */
+			bad = _mm_or_si128(bad, _mm_and_si128(cr, _mm_or_si128(
+					_mm_andnot_si128(nlf, ONES), n2ws)));
+			bad = _mm_or_si128(bad, _mm_and_si128(lf, _mm_or_si128(
+					_mm_andnot_si128(pcr, ONES), nws)));
+		} else {
+			bad = _mm_and_si128(cr, _mm_and_si128(nlf, _mm_or_si128(n2cr, n2lf)));
+			bad = _mm_or_si128(bad, _mm_and_si128(lf, _mm_or_si128(
+					_mm_andnot_si128(pcr, ONES), _mm_or_si128(ncr, nlf))));
+		}
+		_mm_storeu_si128((__m128i *)(out + o), b);
+		unsigned mask = (unsigned)_mm_movemask_epi8(bad);
+		if (mask == 0) {
+			i += 16;
+			o += 16;
+			continue;
+		}
+		unsigned k = (unsigned)__builtin_ctz(mask);
+		o += k;
+		i += k;
+		if (relaxed && cls[p[i]] == WSP) {
+			size_t e = i + 1;
+			while (e < n && cls[p[e]] == WSP)
+				e++;
+			if (e < n && plain(p[e])) {
+				out[o++] = ' ';
+				i = e;
+				continue;
+			}
+			if (e + 2 < n && p[e] == '\r' && p[e + 1] == '\n' && plain(p[e + 2])) {
+				out[o++] = '\r';
+				out[o++] = '\n';
+				i = e + 2;
+				continue;
+			}
+		}
+		c->olen = o;
+		return i;
+	}
+	/* Ended for want of lookahead: a CR just stored may start a CRLF
+	 * whose LF the slow path must see with the CR. */
+	if (o > 0 && p[i - 1] == '\r') {
+		o--;
+		i--;
+	}
+	c->olen = o;
+	return i;
+}
+#endif
+
+#ifdef DKIM_FAST
+/* Simple canonicalization: only LFs that are bare or start a possibly
+ * empty line need work; find the first (a vector memchr of sorts). */
+static size_t fast_scan_simple(const uint8_t *p, size_t i, size_t n)
+{
+	const __m128i CRv = _mm_set1_epi8('\r'), LFv = _mm_set1_epi8('\n');
+	while (i + 17 <= n) {
+		__m128i b = _mm_loadu_si128((const __m128i *)(p + i));
+		__m128i lf = _mm_cmpeq_epi8(b, LFv);
+		if (_mm_movemask_epi8(lf) == 0) {
+			i += 16;
+			continue;
+		}
+		__m128i nx = _mm_loadu_si128((const __m128i *)(p + i + 1));
+		__m128i pv = _mm_loadu_si128((const __m128i *)(p + i - 1));
+		__m128i ok = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(nx, CRv),
+							   _mm_cmpeq_epi8(nx, LFv)),
+					      _mm_cmpeq_epi8(pv, CRv));
+		unsigned mask = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(ok, lf));
+		if (mask)
+			return i + (size_t)__builtin_ctz(mask);
+		i += 16;
+	}
+	return scan(p, i, n, 0);
+}
+#endif
 
 /* The slow path: one byte through the state machine. */
 static void step_simple(struct dkim_bodycanon *c, uint8_t b)
@@ -237,9 +318,33 @@ void dkim_bodycanon_update(struct dkim_bodycanon *c, const uint8_t *p, size_t n)
 	while (i < n) {
 		/* clean: the last byte was content and nothing is deferred */
 		if (i > 0 && c->content && !c->pending_crlf && !c->cr && !c->wsp) {
+#ifdef DKIM_FAST
+			/* Relaxed text has work every few dozen bytes: the
+			 * vector loop copies as it scans.  Simple text rarely
+			 * has any: scan, then hand the run to the sink whole. */
+			if (relaxed) {
+				i = fast(c, p, i, n, relaxed);
+				if (i >= n)
+					break;
+				if (i + 18 <= n)
+					goto slow; /* stopped at a byte needing work */
+			} else {
+				size_t j = fast_scan_simple(p, i, n);
+				if (j > i && p[j - 1] == '\r')
+					j--;
+				if (j > i) {
+					direct(c, p + i, j - i);
+					i = j;
+					if (i >= n)
+						break;
+				}
+				if (i + 18 <= n)
+					goto slow;
+			}
+#endif
 			size_t j = scan(p, i, n, relaxed);
 			/* A CR's meaning depends on the byte after it: never end
-			 * a direct run with one (it may start a CRLF). */
+			 * a run with one (it may start a CRLF). */
 			if (j > i && p[j - 1] == '\r')
 				j--;
 			if (j > i) {
@@ -248,28 +353,10 @@ void dkim_bodycanon_update(struct dkim_bodycanon *c, const uint8_t *p, size_t n)
 				if (i >= n)
 					break;
 			}
-			/* The two common relaxed cases, without the state
-			 * machine: a WSP run inside a line (one SP), and
-			 * trailing WSP before a CRLF and a line with content
-			 * (dropped).  In a clean state p[i] is never at the
-			 * start of a line, so the run is not a blank line. */
-			if (relaxed && cls[p[i]] == WSP) {
-				size_t k = i + 1;
-				while (k < n && cls[p[k]] == WSP)
-					k++;
-				if (k < n && plain(p[k])) {
-					put1(c, ' ');
-					i = k;
-					continue;
-				}
-				if (k + 2 < n && p[k] == '\r' && p[k + 1] == '\n' && plain(p[k + 2])) {
-					put1(c, '\r');
-					put1(c, '\n');
-					i = k + 2;
-					continue;
-				}
-			}
 		}
+#ifdef DKIM_FAST
+slow:
+#endif
 		if (relaxed)
 			step_relaxed(c, p[i]);
 		else
