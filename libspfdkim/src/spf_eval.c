@@ -234,6 +234,13 @@ static int target_of(struct eval *e, const char *domain, const char *spec, size_
 		spf_copy(out, outlen, domain);
 		return NOMATCH;
 	}
+	if (memchr(spec, '%', len) == NULL && len < outlen) {
+		/* No macro: the domain-spec is the name (most includes). */
+		memcpy(out, spec, len);
+		out[len] = '\0';
+		spf_domain_truncate(out);
+		return NOMATCH;
+	}
 	struct spf_macro_vars mv;
 	macro_vars(e, domain, &mv);
 	struct ms_buf b;
