@@ -162,8 +162,8 @@ static int labels(const char *s)
 	return n;
 }
 
-/* The DMARCbis tree walk: the author domain, then parents; with more than
- * eight labels, jump to the seven right-most; at most 8 queries.  Returns
+/* The DMARCbis tree walk: the author domain, then parents; with eight or
+ * more labels, jump to the seven right-most; at most 8 queries.  Returns
  * like fetch(); *where gets the domain of the record, and the org domain
  * is worked out from psd= tags along the way. */
 static int tree_walk(struct ms_dmarc *d, struct ms_dmarc_verdict *v, const char *dom,
@@ -215,7 +215,7 @@ static int tree_walk(struct ms_dmarc *d, struct ms_dmarc_verdict *v, const char 
 			snprintf(org_best, sizeof(org_best), "%s", cur);
 			ms_dmarc_record_free(r);
 		}
-		if (first && labels(cur) > 8) {
+		if (first && labels(cur) >= 8) {
 			/* skip to the seven right-most labels */
 			int drop = labels(cur) - 7;
 			while (drop-- > 0 && (cur = strchr(cur, '.')) != NULL)
