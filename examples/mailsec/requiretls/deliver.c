@@ -1,0 +1,219 @@
+/*
+ * deliver.c - one delivery attempt on one MX host: connect, EHLO,
+ * STARTTLS, DANE/PKIX checks of the chain, EHLO again over TLS (the
+ * pre-TLS capabilities discarded, RFC 3207 s4.2), the engine's judgement,
+ * and only on DELIVER the MAIL/RCPT/DATA transaction (RFC 5321 s3.3).
+ */
+#include "send.h"
+#include "smtp_client.h"
+#include "tls_verify.h"
+
+#include <string.h>
+
+/* A server's refusal of MAIL/RCPT/DATA as an outcome: 4xx may go away
+ * (try the next host), 5xx is final (RFC 5321 s4.2.1). */
+static void refused(struct attempt *a, struct smtp *c, const char *step)
+{
+	int code = smtp_code(c);
+	const char *last = smtp_reply_last(c);
+	struct ms_rtls_outcome *o = &a->out;
+	memset(o, 0, sizeof(*o));
+	a->rejected = 1;
+	o->verdict = code >= 500 ? MS_RTLS_PERMFAIL : MS_RTLS_TRY_NEXT;
+	o->temporary = code < 500;
+	o->basic = code >= 500 ? 5 : 4;
+	/* Take the server's enhanced code (RFC 3463 "c.d.e") when it gave one. */
+	size_t n = strspn(last, "0123456789.");
+	if (n >= 5 && n < sizeof(o->enhanced) && last[0] == (char)('0' + o->basic) && last[1] == '.')
+		memcpy(o->enhanced, last, n);
+	else
+		snprintf(o->enhanced, sizeof(o->enhanced), "%d.0.0", o->basic);
+	snprintf(o->bounce_enhanced, sizeof(o->bounce_enhanced), "5%s", o->enhanced + 1);
+	snprintf(o->text, sizeof(o->text), "%.100s said %d %.100s (in reply to %s)", a->host->name, code,
+		 last, step);
+}
+
+/* EHLO and parse; 0 when the reply is not a usable 250. */
+static int ehlo(struct send *s, struct smtp *c, struct ms_rtls_ehlo *set, int over_tls,
+		struct attempt *a)
+{
+	char line[300], why[256] = "";
+	snprintf(line, sizeof(line), "EHLO %s", s->helo);
+	if (smtp_command(c, line, why, sizeof(why)) != MS_OK) {
+		snprintf(a->error, sizeof(a->error), "EHLO: %s", why);
+		return 0;
+	}
+	size_t len;
+	const uint8_t *reply = smtp_reply(c, &len);
+	if (smtp_code(c) != 250 ||
+	    ms_rtls_ehlo_parse(set, reply, len, over_tls, why, sizeof(why)) != MS_OK) {
+		snprintf(a->error, sizeof(a->error), "EHLO refused or malformed: %d %s %s",
+			 smtp_code(c), smtp_reply_last(c), why);
+		return 0;
+	}
+	ms_rtls_observe_ehlo(set, &a->o);
+	return 1;
+}
+
+static struct smtp *connect_host(struct send *s, const struct route_host *h, struct attempt *a)
+{
+	unsigned t = s->cli->timeout_ms ? s->cli->timeout_ms : 30000;
+	char why[256] = "no address";
+	for (size_t i = 0; i < h->naddrs; i++) {
+		struct smtp *c = NULL;
+		if (smtp_connect(h->addrs[i], s->port, t, &c, why, sizeof(why)) != MS_OK)
+			continue;
+		snprintf(a->addr, sizeof(a->addr), "%s", h->addrs[i]);
+		if (smtp_read_reply(c, why, sizeof(why)) == MS_OK && smtp_code(c) == 220)
+			return c;
+		if (why[0] == '\0' || smtp_code(c) != 0)
+			snprintf(why, sizeof(why), "greeting %d %s", smtp_code(c), smtp_reply_last(c));
+		smtp_free(c);
+	}
+	snprintf(a->error, sizeof(a->error), "connect: %s", why);
+	return NULL;
+}
+
+/* STARTTLS, the checks of the chain, and the post-TLS EHLO.  Returns 0
+ * when the connection cannot be used any more. */
+static int go_tls(struct send *s, const struct route_host *h, struct smtp *c,
+		  struct ms_rtls_ehlo *set, struct attempt *a)
+{
+	char why[256] = "";
+	/* SNI: the TLSA base domain (RFC 7672 s8.1), else the MX name. */
+	const char *base = h->dane ? ms_dane_lookup_base(h->dane) : NULL;
+	ms_status st = smtp_starttls(c, s->tls, base ? base : h->name, why, sizeof(why));
+	if (st != MS_OK) {
+		a->o.handshake = MS_RTLS_STEP_FAILED;
+		snprintf(a->error, sizeof(a->error), "%s", why);
+		return st == MS_ERR_STATE; /* a refused STARTTLS leaves plaintext usable */
+	}
+	a->o.handshake = MS_RTLS_STEP_OK;
+	SSL *ssl = smtp_ssl(c);
+	snprintf(a->tls, sizeof(a->tls), "%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	struct peer_chain chain;
+	peer_chain_get(ssl, &chain);
+	/* Run both checks whatever the plan demands: the engine also needs
+	 * them to report what TLS-Required: No or testing mode let through. */
+	if (h->dane && ms_dane_lookup_state(h->dane) == MS_DANE_DNS_SECURE)
+		a->o.dane = verify_dane(s->cli, h->dane, &chain, a->dane, sizeof(a->dane))
+				    ? MS_RTLS_STEP_OK : MS_RTLS_STEP_FAILED;
+	a->o.pkix = verify_pkix(s->cli, s->ca_file, h->name, &chain, a->pkix, sizeof(a->pkix))
+			    ? MS_RTLS_STEP_OK : MS_RTLS_STEP_FAILED;
+	peer_chain_free(&chain);
+	/* RFC 3207 s4.2: forget what was learnt before TLS, ask again. */
+	ms_rtls_ehlo_discard(set);
+	if (!ehlo(s, c, set, 1, a)) {
+		a->o.handshake = MS_RTLS_STEP_FAILED;
+		return 0;
+	}
+	return 1;
+}
+
+static void transaction(struct send *s, struct smtp *c, struct attempt *a)
+{
+	char line[MS_RTLS_MAX_LINE], why[256] = "";
+	struct ms_rtls_mail *m = NULL;
+	if (ms_rtls_mail_new(&s->cli->env, &m) != MS_OK ||
+	    ms_rtls_outcome_apply(&a->out, m) != MS_OK ||
+	    ms_rtls_mail_format(m, a->mail_params, sizeof(a->mail_params), NULL) != MS_OK) {
+		ms_rtls_mail_free(m);
+		snprintf(a->error, sizeof(a->error), "cannot format MAIL FROM parameters");
+		return;
+	}
+	ms_rtls_mail_free(m);
+	snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", s->from, a->mail_params[0] ? " " : "",
+		 a->mail_params);
+	const char *step = "MAIL FROM";
+	if (smtp_command(c, line, why, sizeof(why)) != MS_OK)
+		goto io;
+	if (smtp_code(c) != 250)
+		goto no;
+	step = "RCPT TO";
+	snprintf(line, sizeof(line), "RCPT TO:<%s>", s->to);
+	if (smtp_command(c, line, why, sizeof(why)) != MS_OK)
+		goto io;
+	if (smtp_code(c) != 250 && smtp_code(c) != 251)
+		goto no;
+	step = "DATA";
+	if (smtp_command(c, "DATA", why, sizeof(why)) != MS_OK)
+		goto io;
+	if (smtp_code(c) != 354)
+		goto no;
+	step = "end of data";
+	if (smtp_send_data(c, s->msg, s->msglen, why, sizeof(why)) != MS_OK)
+		goto io;
+	snprintf(a->reply, sizeof(a->reply), "%d %s", smtp_code(c), smtp_reply_last(c));
+	if (smtp_code(c) / 100 != 2)
+		goto no;
+	a->delivered = 1;
+	smtp_command(c, "QUIT", why, sizeof(why));
+	return;
+no:
+	snprintf(a->reply, sizeof(a->reply), "%d %s", smtp_code(c), smtp_reply_last(c));
+	refused(a, c, step);
+	smtp_command(c, "QUIT", why, sizeof(why));
+	return;
+io:
+	/* Lost connection mid-transaction: the message may or may not have
+	 * arrived; a real MTA would retry later (RFC 5321 s6.1).  Here the
+	 * next host is tried. */
+	snprintf(a->error, sizeof(a->error), "%s: %s", step, why);
+	memset(&a->out, 0, sizeof(a->out));
+	a->out.verdict = MS_RTLS_TRY_NEXT;
+	a->out.temporary = 1;
+	a->out.basic = 4;
+	a->out.reason = MS_RTLS_R_CONNECT;
+	snprintf(a->out.enhanced, sizeof(a->out.enhanced), "4.4.2");
+	snprintf(a->out.bounce_enhanced, sizeof(a->out.bounce_enhanced), "5.4.2");
+	snprintf(a->out.text, sizeof(a->out.text), "connection with %.100s lost during %s",
+		 a->host->name, step);
+}
+
+void attempt_run(struct send *s, const struct route_host *h, int plaintext,
+		 const struct ms_rtls_observed *prev, struct attempt *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->host = h;
+	if (plaintext && prev) {
+		/* The engine wants the TLS try's handshake result kept. */
+		a->o.handshake = prev->handshake;
+		a->o.plaintext = 1;
+	}
+	struct ms_rtls_ehlo *set = NULL;
+	struct smtp *c = connect_host(s, h, a);
+	if (c != NULL && ms_rtls_ehlo_new(&s->cli->env, &set) == MS_OK && ehlo(s, c, set, 0, a)) {
+		a->o.connected = 1;
+		a->greeted = 1;
+		if (!plaintext && a->o.starttls_offered && !go_tls(s, h, c, set, a)) {
+			smtp_free(c);
+			c = NULL;
+		}
+	}
+	ms_rtls_judge(&s->route.in, &h->in, &h->plan, &a->o, &a->out);
+	ms_rtls_ehlo_free(set);
+	/* Never send the message unless the engine says so, and never over a
+	 * connection that is no longer usable. */
+	if (a->out.verdict == MS_RTLS_DELIVER && c != NULL) {
+		transaction(s, c, a);
+	} else if (c != NULL) {
+		char why[64];
+		smtp_command(c, "QUIT", why, sizeof(why));
+	} else if (a->out.verdict == MS_RTLS_DELIVER) {
+		/* The engine allows delivery, but this connection died during
+		 * the TLS steps: ask for the plaintext retry or the next host. */
+		a->out.verdict = a->o.handshake == MS_RTLS_STEP_FAILED && !plaintext &&
+						 h->plan.mode == MS_RTLS_MODE_OPPORTUNISTIC_FALLBACK
+					 ? MS_RTLS_RETRY_PLAINTEXT : MS_RTLS_TRY_NEXT;
+		if (a->out.verdict == MS_RTLS_TRY_NEXT) {
+			a->out.temporary = 1;
+			a->out.basic = 4;
+			a->out.reason = MS_RTLS_R_HANDSHAKE;
+			snprintf(a->out.enhanced, sizeof(a->out.enhanced), "4.7.5");
+			snprintf(a->out.bounce_enhanced, sizeof(a->out.bounce_enhanced), "5.7.5");
+			snprintf(a->out.text, sizeof(a->out.text), "TLS session with %.100s failed: %.120s",
+				 h->name, a->error);
+		}
+	}
+	smtp_free(c);
+}

@@ -1,0 +1,340 @@
+/*
+ * smtp_client.c - bounded SMTP client session, plaintext or TLS (see
+ * smtp_client.h).  Sockets are blocking with SO_RCVTIMEO/SO_SNDTIMEO so the
+ * same deadline covers plain reads, the TLS handshake and TLS records.
+ */
+#include "smtp_client.h"
+
+#include <mailsec/requiretls.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+struct smtp {
+	int fd;
+	SSL *ssl;
+	unsigned timeout_ms;
+	uint8_t in[4096];         /* received, not yet consumed */
+	size_t inlen, inoff;
+	char *reply;              /* MS_RTLS_MAX_REPLY_BYTES + 1 */
+	size_t replylen;
+	int code;
+	char last[MS_RTLS_MAX_LINE + 1];
+};
+
+#define WHY(...) snprintf(why, whylen, __VA_ARGS__)
+
+ms_status smtp_connect(const char *addr, uint16_t port, unsigned timeout_ms,
+		       struct smtp **out, char *why, size_t whylen)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, addr, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+		sslen = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, addr, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+		sslen = sizeof(*a6);
+	} else {
+		WHY("bad address '%s'", addr);
+		return MS_ERR_INVALID;
+	}
+	struct smtp *s = calloc(1, sizeof(*s));
+	if (s == NULL || (s->reply = malloc(MS_RTLS_MAX_REPLY_BYTES + 1)) == NULL) {
+		free(s);
+		WHY("out of memory");
+		return MS_ERR_NOMEM;
+	}
+	s->timeout_ms = timeout_ms;
+	s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s->fd < 0) {
+		WHY("socket: %s", strerror(errno));
+		smtp_free(s);
+		return MS_ERR_NETWORK;
+	}
+	/* Non-blocking connect bounded by poll, then blocking I/O with
+	 * socket timeouts. */
+	if (connect(s->fd, (struct sockaddr *)&ss, sslen) != 0 && errno != EINPROGRESS) {
+		WHY("connect to %s port %u: %s", addr, port, strerror(errno));
+		smtp_free(s);
+		return MS_ERR_NETWORK;
+	}
+	struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+	int pr = poll(&p, 1, (int)timeout_ms);
+	int err = 0;
+	socklen_t errlen = sizeof(err);
+	if (pr == 0) {
+		WHY("connect to %s port %u: timed out", addr, port);
+		smtp_free(s);
+		return MS_ERR_TIMEOUT;
+	}
+	if (pr < 0 || getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0 || err) {
+		WHY("connect to %s port %u: %s", addr, port, strerror(err ? err : errno));
+		smtp_free(s);
+		return MS_ERR_NETWORK;
+	}
+	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	*out = s;
+	return MS_OK;
+}
+
+void smtp_free(struct smtp *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ssl) {
+		SSL_shutdown(s->ssl);
+		SSL_free(s->ssl);
+	}
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->reply);
+	free(s);
+	ERR_clear_error();
+}
+
+static ms_status io_error(int timed_out, const char *what, char *why, size_t whylen)
+{
+	WHY("%s: %s", what, timed_out ? "timed out" : "connection lost");
+	return timed_out ? MS_ERR_TIMEOUT : MS_ERR_NETWORK;
+}
+
+/* Refill the input buffer once. */
+static ms_status fill(struct smtp *s, char *why, size_t whylen)
+{
+	ssize_t n;
+	s->inoff = s->inlen = 0;
+	if (s->ssl) {
+		int r = SSL_read(s->ssl, s->in, sizeof(s->in));
+		if (r <= 0) {
+			int e = SSL_get_error(s->ssl, r);
+			ERR_clear_error();
+			return io_error(e == SSL_ERROR_WANT_READ || errno == EAGAIN, "TLS read", why,
+					whylen);
+		}
+		n = r;
+	} else {
+		n = recv(s->fd, s->in, sizeof(s->in), 0);
+		if (n <= 0)
+			return io_error(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "read",
+					why, whylen);
+	}
+	s->inlen = (size_t)n;
+	return MS_OK;
+}
+
+static ms_status write_all(struct smtp *s, const void *buf, size_t len, char *why, size_t whylen)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t n;
+		if (s->ssl) {
+			int r = SSL_write(s->ssl, p, len > 16384 ? 16384 : (int)len);
+			if (r <= 0) {
+				ERR_clear_error();
+				return io_error(errno == EAGAIN, "TLS write", why, whylen);
+			}
+			n = r;
+		} else {
+			n = send(s->fd, p, len, MSG_NOSIGNAL);
+			if (n <= 0)
+				return io_error(n < 0 && errno == EAGAIN, "write", why, whylen);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return MS_OK;
+}
+
+/* Append one line (with its LF) to the reply; the line must stay within
+ * MS_RTLS_MAX_LINE bytes before its CRLF. */
+static ms_status read_line(struct smtp *s, size_t *start, char *why, size_t whylen)
+{
+	*start = s->replylen;
+	for (;;) {
+		if (s->inoff == s->inlen) {
+			ms_status st = fill(s, why, whylen);
+			if (st != MS_OK)
+				return st;
+		}
+		uint8_t c = s->in[s->inoff++];
+		if (s->replylen == MS_RTLS_MAX_REPLY_BYTES) {
+			WHY("reply longer than %d bytes", MS_RTLS_MAX_REPLY_BYTES);
+			return MS_ERR_LIMIT;
+		}
+		s->reply[s->replylen++] = (char)c;
+		if (c == '\n')
+			return MS_OK;
+		if (s->replylen - *start > MS_RTLS_MAX_LINE + 1) {
+			WHY("reply line longer than %d bytes", MS_RTLS_MAX_LINE);
+			return MS_ERR_LIMIT;
+		}
+	}
+}
+
+ms_status smtp_read_reply(struct smtp *s, char *why, size_t whylen)
+{
+	s->replylen = 0;
+	s->code = 0;
+	s->last[0] = '\0';
+	for (;;) {
+		size_t start;
+		ms_status st = read_line(s, &start, why, whylen);
+		if (st != MS_OK)
+			return st;
+		const char *l = s->reply + start;
+		size_t len = s->replylen - start - 1;
+		if (len > 0 && l[len - 1] == '\r')
+			len--;
+		/* RFC 5321 s4.2: Reply-code [ ("-" / SP) text ] */
+		if (len < 3 || l[0] < '2' || l[0] > '5' || l[1] < '0' || l[1] > '9' ||
+		    l[2] < '0' || l[2] > '9' || (len > 3 && l[3] != ' ' && l[3] != '-')) {
+			WHY("malformed reply line");
+			return MS_ERR_PROTOCOL;
+		}
+		int code = (l[0] - '0') * 100 + (l[1] - '0') * 10 + (l[2] - '0');
+		if (s->code && code != s->code) {
+			WHY("reply lines with different codes");
+			return MS_ERR_PROTOCOL;
+		}
+		s->code = code;
+		size_t tl = len > 4 ? len - 4 : 0;
+		if (tl)
+			memcpy(s->last, l + 4, tl);
+		s->last[tl] = '\0';
+		if (len == 3 || l[3] == ' ')
+			break;
+	}
+	s->reply[s->replylen] = '\0';
+	return MS_OK;
+}
+
+ms_status smtp_command(struct smtp *s, const char *line, char *why, size_t whylen)
+{
+	size_t len = strlen(line);
+	if (len > MS_RTLS_MAX_LINE - 2 || strpbrk(line, "\r\n")) {
+		WHY("command line too long or with a line break");
+		return MS_ERR_INVALID;
+	}
+	char buf[MS_RTLS_MAX_LINE + 1];
+	memcpy(buf, line, len);
+	memcpy(buf + len, "\r\n", 2);
+	ms_status st = write_all(s, buf, len + 2, why, whylen);
+	return st == MS_OK ? smtp_read_reply(s, why, whylen) : st;
+}
+
+int smtp_code(const struct smtp *s)
+{
+	return s->code;
+}
+
+const uint8_t *smtp_reply(const struct smtp *s, size_t *len)
+{
+	*len = s->replylen;
+	return (const uint8_t *)s->reply;
+}
+
+const char *smtp_reply_last(const struct smtp *s)
+{
+	return s->last;
+}
+
+SSL *smtp_ssl(const struct smtp *s)
+{
+	return s->ssl;
+}
+
+ms_status smtp_starttls(struct smtp *s, SSL_CTX *ctx, const char *sni, char *why, size_t whylen)
+{
+	ms_status st = smtp_command(s, "STARTTLS", why, whylen);
+	if (st != MS_OK)
+		return st;
+	if (s->code != 220) {
+		WHY("STARTTLS refused: %d %s", s->code, s->last);
+		return MS_ERR_STATE;
+	}
+	/* RFC 3207 s4.2 / s5: nothing may follow the 220 in plaintext; a
+	 * server (or attacker) that pipelines bytes here would have them
+	 * taken as the first TLS-protected replies. */
+	if (s->inoff != s->inlen) {
+		WHY("plaintext received after the STARTTLS reply (possible injection); session abandoned");
+		return MS_ERR_PROTOCOL;
+	}
+	s->ssl = SSL_new(ctx);
+	if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1 ||
+	    (sni && SSL_set_tlsext_host_name(s->ssl, sni) != 1)) {
+		WHY("TLS set-up failed");
+		ERR_clear_error();
+		return MS_ERR_INTERNAL;
+	}
+	if (SSL_connect(s->ssl) != 1) {
+		unsigned long e = ERR_peek_last_error();
+		char buf[200] = "";
+		if (e)
+			ERR_error_string_n(e, buf, sizeof(buf));
+		WHY("TLS handshake failed: %s", buf[0] ? buf : "connection closed or timed out");
+		ERR_clear_error();
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+		return MS_ERR_TLS;
+	}
+	return MS_OK;
+}
+
+ms_status smtp_send_data(struct smtp *s, const uint8_t *msg, size_t len, char *why, size_t whylen)
+{
+	/* Batch writes so that TLS records are not one per line. */
+	uint8_t out[16384];
+	size_t o = 0;
+	ms_status st;
+	int bol = 1;
+	for (size_t i = 0; i <= len; i++) {
+		if (o + 4 > sizeof(out)) {
+			if ((st = write_all(s, out, o, why, whylen)) != MS_OK)
+				return st;
+			o = 0;
+		}
+		if (i == len) {
+			if (!bol) { /* the last line had no line end */
+				out[o++] = '\r';
+				out[o++] = '\n';
+			}
+			break;
+		}
+		uint8_t c = msg[i];
+		if (bol && c == '.')
+			out[o++] = '.'; /* RFC 5321 s4.5.2 transparency */
+		bol = 0;
+		if (c == '\n') {
+			out[o++] = '\r';
+			out[o++] = '\n';
+			bol = 1;
+		} else if (c == '\r' && i + 1 < len && msg[i + 1] == '\n') {
+			continue; /* CRLF: the LF writes both */
+		} else {
+			out[o++] = c;
+		}
+	}
+	if ((st = write_all(s, out, o, why, whylen)) != MS_OK ||
+	    (st = write_all(s, ".\r\n", 3, why, whylen)) != MS_OK)
+		return st;
+	return smtp_read_reply(s, why, whylen);
+}
