@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
+#include <stdio.h>
 #include <string.h>
 
 struct anchor {
@@ -358,9 +359,9 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 	return verify_ta_with(ctx, in, keep, now, anchor_rec, use, res, why, whylen);
 }
 
-ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
-			 const struct ms_dane_input *in,
-			 struct ms_dane_result *res, char *why, size_t whylen)
+static ms_status verify_core(const struct ms_dane_ctx *ctx,
+			     const struct ms_dane_input *in,
+			     struct ms_dane_result *res, char *why, size_t whylen)
 {
 	if (ctx == NULL || in == NULL || res == NULL || in->version < 1 ||
 	    (in->nchain && in->chain == NULL) || (in->ntlsa && in->tlsa == NULL) ||
@@ -440,4 +441,26 @@ ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
 	}
 	int64_t now = in->now ? in->now : ms_now(&ctx->env);
 	return verify_ta(ctx, in, keep, now, res, why, whylen);
+}
+
+ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
+			 const struct ms_dane_input *in,
+			 struct ms_dane_result *res, char *why, size_t whylen)
+{
+	ms_status st = verify_core(ctx, in, res, why, whylen);
+	if (st != MS_OK || ctx == NULL)
+		return st;
+	/* Observability through the env hooks (no-ops unless set). */
+	const char *v = ms_dane_verdict_str(res->verdict);
+	struct ms_kv label = { "verdict", v };
+	ms_metric(&ctx->env, MS_METRIC_COUNTER, "dane_verifications_total", &label, 1, 1);
+	if (ms_log_enabled(&ctx->env, MS_LOG_DEBUG)) {
+		char depth[16], matched[16];
+		snprintf(depth, sizeof(depth), "%d", res->depth);
+		snprintf(matched, sizeof(matched), "%d", res->matched);
+		struct ms_kv kv[] = { { "verdict", v }, { "depth", depth },
+				      { "matched", matched }, { "reason", res->reason } };
+		ms_log(&ctx->env, MS_LOG_DEBUG, "dane", "verification finished", kv, 4);
+	}
+	return st;
 }

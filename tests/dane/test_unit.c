@@ -220,6 +220,51 @@ START_TEST(strings_and_ctx)
 }
 END_TEST
 
+struct seen {
+	int metrics, logs;
+	char verdict[32];
+};
+
+static void on_metric(void *user, const struct ms_metric_event *ev)
+{
+	struct seen *s = user;
+	if (strcmp(ev->name, "dane_verifications_total") == 0 && ev->nlabels == 1) {
+		s->metrics++;
+		snprintf(s->verdict, sizeof(s->verdict), "%s", ev->labels[0].value);
+	}
+}
+
+static void on_log(void *user, enum ms_log_level level, const char *subsystem,
+		   const char *msg, const struct ms_kv *kv, size_t nkv)
+{
+	struct seen *s = user;
+	if (strcmp(subsystem, "dane") == 0 && level == MS_LOG_DEBUG && nkv == 4)
+		s->logs++;
+}
+
+/* The env hooks see one counter and one debug line per verification. */
+START_TEST(env_hooks)
+{
+	struct seen seen = { 0, 0, "" };
+	struct ms_env env = { .version = MS_ENV_VERSION, .user = &seen, .log = on_log,
+			      .log_level = MS_LOG_DEBUG, .metric = on_metric };
+	struct ms_dane_ctx *ctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(&env, &ctx), MS_OK);
+	uint8_t d[32] = { 0 };
+	struct ms_dane_tlsa t = { 1, 1, 1, d, 32 };
+	uint8_t der[4] = { 0x30, 0x02, 0x05, 0x00 };
+	struct ms_dane_cert c = { der, 4 };
+	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
+				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
+	struct ms_dane_result res;
+	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
+	ck_assert_int_eq(seen.metrics, 1);
+	ck_assert_int_eq(seen.logs, 1);
+	ck_assert_str_eq(seen.verdict, "all-unusable");
+	ms_dane_ctx_free(ctx);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dane-unit");
@@ -231,6 +276,7 @@ int main(void)
 	tcase_add_test(tc, der_walker);
 	tcase_add_test(tc, from_pem_keygen_csr);
 	tcase_add_test(tc, strings_and_ctx);
+	tcase_add_test(tc, env_hooks);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);
 }

@@ -34,7 +34,7 @@ static struct ms_dane_lookup *lookup(const char *host, int mx_secure, uint16_t p
 static void expect(const char *host, enum ms_dane_dns_state state, const char *base,
 		   const char *name2, size_t nrecs)
 {
-	struct ms_dane_lookup *l = lookup(host, 1, 25, 3000);
+	struct ms_dane_lookup *l = lookup(host, 1, 25, 20000);
 	ck_assert_msg(ms_dane_lookup_state(l) == state, "%s: state %d (%s)", host,
 		      ms_dane_lookup_state(l), ms_dane_lookup_reason(l));
 	const char *b = ms_dane_lookup_base(l);
@@ -69,7 +69,7 @@ START_TEST(dns_cnames)
 	/* No TLSA at the expanded name: the original name. */
 	expect("alias2.dane.example.test", MS_DANE_DNS_SECURE, "alias2.dane.example.test", NULL, 1);
 	/* CNAME at _25._tcp: followed; the base stays the host name. */
-	struct ms_dane_lookup *l = lookup("mx4.dane.example.test", 1, 25, 3000);
+	struct ms_dane_lookup *l = lookup("mx4.dane.example.test", 1, 25, 20000);
 	ck_assert_int_eq(ms_dane_lookup_state(l), MS_DANE_DNS_SECURE);
 	ck_assert_str_eq(ms_dane_lookup_base(l), "mx4.dane.example.test");
 	ck_assert_str_eq(ms_dane_lookup_tlsa_owner(l), "_25._tcp.mx1.dane.example.test");
@@ -85,7 +85,7 @@ START_TEST(dns_no_dane)
 	/* Secure CNAME into the unsigned zone: the address is insecure. */
 	expect("insaddr.dane.example.test", MS_DANE_DNS_NONE, NULL, NULL, 0);
 	/* An insecure MX lookup: no DANE whatever the host has. */
-	struct ms_dane_lookup *l = lookup("mx1.dane.example.test", 0, 25, 3000);
+	struct ms_dane_lookup *l = lookup("mx1.dane.example.test", 0, 25, 20000);
 	ck_assert_int_eq(ms_dane_lookup_state(l), MS_DANE_DNS_NONE);
 	ck_assert_uint_eq(ms_dane_lookup_records(l, NULL), 0);
 	ms_dane_lookup_free(l);
@@ -105,11 +105,11 @@ END_TEST
 
 START_TEST(dns_port_and_unusable)
 {
-	struct ms_dane_lookup *l = lookup("mx1.dane.example.test", 1, 465, 3000);
+	struct ms_dane_lookup *l = lookup("mx1.dane.example.test", 1, 465, 20000);
 	ck_assert_int_eq(ms_dane_lookup_state(l), MS_DANE_DNS_SECURE);
 	ms_dane_lookup_free(l);
 	/* Records exist but none is usable: TLS stays mandatory. */
-	l = lookup("unusable.dane.example.test", 1, 25, 3000);
+	l = lookup("unusable.dane.example.test", 1, 25, 20000);
 	ck_assert_int_eq(ms_dane_lookup_state(l), MS_DANE_DNS_SECURE);
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION };
 	ms_dane_lookup_input(l, &in);
@@ -448,7 +448,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN); /* the loopback servers write to closed peers */
 	Suite *s = suite_create("dane-world");
 	TCase *dns = tcase_create("dns");
-	tcase_set_timeout(dns, 60);
+	tcase_set_timeout(dns, 300);
 	tcase_add_test(dns, dns_secure);
 	tcase_add_test(dns, dns_cnames);
 	tcase_add_test(dns, dns_no_dane);
@@ -457,7 +457,7 @@ int main(void)
 	tcase_add_test(dns, dns_injected_servfail);
 	suite_add_tcase(s, dns);
 	TCase *e2e = tcase_create("starttls");
-	tcase_set_timeout(e2e, 60);
+	tcase_set_timeout(e2e, 300);
 	tcase_add_test(e2e, probe_leaf_only);
 	tcase_add_test(e2e, probe_three_intermediates);
 	tcase_add_test(e2e, probe_wrong_key);
