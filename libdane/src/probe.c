@@ -195,6 +195,14 @@ static ms_status command(struct conn *c, const char *cmd, int want, char *text,
 	if (code != want)
 		return ms_why(why, whylen, MS_ERR_PROTOCOL, "'%.*s' answered %d",
 			      (int)strcspn(cmd, "\r\n"), cmd, code);
+	/* We never pipeline, so bytes beyond the reply are the server's
+	 * doing; after STARTTLS they would be plaintext posing as TLS-era
+	 * data (the STARTTLS injection class). */
+	if (c->len != 0)
+		return ms_why(why, whylen, MS_ERR_PROTOCOL,
+			      "%zu %s bytes pipelined after the %.*s reply", c->len,
+			      c->ssl ? "unsolicited" : "plaintext",
+			      (int)strcspn(cmd, " \r\n"), cmd);
 	return MS_OK;
 }
 
@@ -337,6 +345,9 @@ ms_status ms_dane_probe_run(const struct ms_env *env, const struct ms_dane_probe
 	st = read_reply(c, &code, NULL, 0, why, whylen);
 	if (st == MS_OK && code != 220)
 		st = ms_why(why, whylen, MS_ERR_PROTOCOL, "banner %d", code);
+	if (st == MS_OK && c->len != 0)
+		st = ms_why(why, whylen, MS_ERR_PROTOCOL,
+			    "%zu plaintext bytes pipelined after the banner", c->len);
 	if (st != MS_OK)
 		goto fail;
 	snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", helo);
@@ -345,12 +356,6 @@ ms_status ms_dane_probe_run(const struct ms_env *env, const struct ms_dane_probe
 		st = command(c, "STARTTLS\r\n", 220, NULL, 0, why, whylen);
 	if (st != MS_OK)
 		goto fail;
-	if (c->len != 0) {
-		/* Bytes after the 220 arrived in plaintext, before TLS. */
-		st = ms_why(why, whylen, MS_ERR_PROTOCOL,
-			    "%zu plaintext bytes pipelined after the STARTTLS reply", c->len);
-		goto fail;
-	}
 	sctx = SSL_CTX_new(TLS_client_method());
 	if (sctx == NULL || (c->ssl = SSL_new(sctx)) == NULL) {
 		st = ms_why(why, whylen, MS_ERR_NOMEM, "cannot create TLS objects");

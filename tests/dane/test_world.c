@@ -233,6 +233,7 @@ static void *srv_main(void *arg)
 	while (read_line_fd(fd, ssl, line, sizeof(line)) == 0) {
 		if (strncasecmp(line, "EHLO", 4) == 0) {
 			out(fd, ssl, ssl ? "250-loopback\r\n250-SIZE 1000\r\n250 AFTERTLS\r\n" :
+				     s->inject == 2 ? "250-loopback\r\n250 STARTTLS\r\n220 fake\r\n" :
 					   "250-loopback\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
 		} else if (!ssl && strncasecmp(line, "STARTTLS", 8) == 0) {
 			out(fd, NULL, s->inject ? "220 go ahead\r\n250 injected\r\n" : "220 go ahead\r\n");
@@ -421,6 +422,27 @@ START_TEST(probe_timeout)
 }
 END_TEST
 
+/* A reply followed by bytes nobody asked for (here a fake STARTTLS
+ * "220" riding on the EHLO reply) is refused, not taken as the next reply. */
+START_TEST(probe_unsolicited_refused)
+{
+	struct srv s;
+	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
+	s.inject = 2;
+	srv_run(&s);
+	char target[64], why[256] = "";
+	snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
+	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
+					.timeout_ms = 3000 };
+	struct ms_dane_probe *p = NULL;
+	ms_status st = ms_dane_probe_run(NULL, &o, &p, why, sizeof(why));
+	srv_stop(&s);
+	ck_assert_int_eq(st, MS_ERR_PROTOCOL);
+	ck_assert_ptr_null(p);
+	ck_assert_msg(strstr(why, "after the EHLO reply") != NULL, "%s", why);
+}
+END_TEST
+
 /* One deadline per step: a banner trickling in byte by byte times out
  * after the step's timeout, not after timeout x bytes. */
 START_TEST(probe_trickle)
@@ -466,6 +488,7 @@ int main(void)
 	tcase_add_test(e2e, probe_injection_refused);
 	tcase_add_test(e2e, probe_timeout);
 	tcase_add_test(e2e, probe_trickle);
+	tcase_add_test(e2e, probe_unsolicited_refused);
 	suite_add_tcase(s, e2e);
 	return mstest_run(s);
 }
