@@ -8,15 +8,17 @@ injected after STARTTLS, an over-long reply line, a broken TLS handshake.
     test_send.py MAILSEC        (MS_TEST_WORLD, MS_SOURCE_ROOT from meson)
 
 Every case asserts exact results: exit code, JSON keys, and the lines the
-peers logged (WORLD/peers.log: host, tls=, requiretls=, bytes=)."""
+peers logged (peers.log: host, tls=, requiretls=, bytes=)."""
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_peer  # noqa: E402
@@ -25,7 +27,12 @@ MAILSEC = sys.argv[1]
 SRC = os.environ["MS_SOURCE_ROOT"]
 WORLD = os.environ["MS_TEST_WORLD"]
 SAMPLE = os.path.join(SRC, "tests/send/sample.eml")
-LOG = os.path.join(WORLD, "peers.log")
+# The peers run in a private directory (the world's PKI linked in) so that
+# their ready file and log are not shared with other tests running at the
+# same time on the same world (tests/check).
+PEERS = tempfile.mkdtemp(prefix="mailsec-send-peers-")
+os.symlink(os.path.join(WORLD, "pki"), os.path.join(PEERS, "pki"))
+LOG = os.path.join(PEERS, "peers.log")
 # The sample on the wire: CRLF line ends, lines starting with "." doubled
 # (RFC 5321 s4.5.2); the lone "." line in it must not end the DATA early.
 with open(SAMPLE, "rb") as _f:
@@ -94,7 +101,7 @@ def hosts(j):
 
 
 pid = int(subprocess.check_output(["sh", os.path.join(SRC, "tests/world/peers/start-peers.sh"),
-                                   WORLD, str(smtp_port), str(https_port)], text=True).strip())
+                                   PEERS, str(smtp_port), str(https_port)], text=True).strip())
 tmp = tempfile.mkdtemp(prefix="mailsec-send-")
 try:
     # ---- plan ----------------------------------------------------------
@@ -279,6 +286,14 @@ try:
         check("usage " + " ".join(args[:1] + args[-2:]), rc == 2 and err, (rc, out, err))
 finally:
     os.kill(pid, signal.SIGTERM)
+    for _ in range(50):  # let the peers exit before their directory goes
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.1)
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(PEERS, ignore_errors=True)
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
