@@ -6,6 +6,7 @@ acts on it.  Modes:
   longline  an EHLO reply line of 1500 bytes (over the 1000-byte bound)
   badtls    answers STARTTLS with 220, then sends garbage instead of a TLS
             ServerHello and closes; a plaintext session is served normally
+  silent    accepts the connection and never greets (deadline test)
 Messages received (raw DATA bytes, still dot-stuffed) go to .mails, command
 verbs to .commands."""
 import socket
@@ -42,6 +43,9 @@ class FakePeer:
 
     def session(self, conn):
         f = conn.makefile("rb")
+        if self.mode == "silent":
+            f.readline()  # until the client gives up (or 10 s)
+            return
         conn.sendall(b"220 fake.test ESMTP\r\n")
         while True:
             line = f.readline(4096)

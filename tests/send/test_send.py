@@ -275,6 +275,22 @@ try:
     check("no fallback by default", rc == 1 and fake.mails == []
           and (j.get("attempts") or [{}])[0].get("handshake") == "failed", (j, err))
 
+    fake = fake_peer.start("127.0.1.6", "silent")
+    t0 = time.monotonic()
+    rc, j, err, new = send("bob@nostarttls.test", "--timeout", "2", port=fake.port)
+    took = time.monotonic() - t0
+    fake.stop()
+    a = (j.get("attempts") or [{}])[0]
+    check("deadline", rc == 1 and took < 8 and a.get("connected") is False
+          and j.get("status") == "4.4.1" and "timed out" in (a.get("error") or ""),
+          (took, j, err))
+
+    rc, j, err, new = send("bob@good.test")
+    check("send good default", rc == 0 and j.get("requiretls") is False
+          and j.get("mail_params") == "" and j.get("requirement") == "default"
+          and new == ["host=mx1.good.test from=alice@example.test rcpt=bob@good.test "
+                      "tls=True requiretls=False bytes=298"], (j, err, new))
+
     # ---- usage ---------------------------------------------------------
     for args in (["send", "--to", "b@good.test", SAMPLE],
                  ["send", "--from", "a@x.test", "--to", "b@good.test", "--requiretls",
