@@ -159,6 +159,14 @@ try:
     check("plan bogus", rc == 0 and j["mx_security"] == "bogus" and j["hosts"] == []
           and u.get("status") == "4.4.3" and u.get("verdict") == "tempfail", j)
 
+    rc, j, err = plan("nosuch.test")
+    u = j.get("undeliverable") or {}
+    check("plan nxdomain", rc == 0 and j["hosts"] == [] and u.get("status") == "5.1.2", j)
+    rc, j, err = plan("nullmx.example.test")
+    u = j.get("undeliverable") or {}
+    check("plan null mx", rc == 0 and j["null_mx"] is True and j["hosts"] == []
+          and u.get("status") == "5.1.10" and u.get("verdict") == "permfail", j)
+
     rc, out, err = mailsec("plan", "stsgap.test", *FETCH)
     check("plan human", rc == 0 and "MX 20 mx2.stsgap.test: skip" in out
           and "not listed in the MTA-STS policy" in out, out + err)

@@ -38,6 +38,7 @@ static void lookup_mx(struct route *r)
 		if (r->in.mx_security == MS_DNS_SECURE || r->in.mx_security == MS_DNS_INSECURE)
 			r->in.mx_security = o == MS_DNS_NXDOMAIN ? r->in.mx_security
 								 : MS_DNS_INDETERMINATE;
+		r->nxdomain = o == MS_DNS_NXDOMAIN;
 		ms_dns_result_free(res);
 		return;
 	}
@@ -199,6 +200,15 @@ void route_no_host_outcome(const struct route *r, struct ms_rtls_outcome *out)
 		snprintf(out->bounce_enhanced, sizeof(out->bounce_enhanced), "5.1.10");
 		snprintf(out->text, sizeof(out->text), "%.200s accepts no mail (null MX, RFC 7505 s3)",
 			 r->domain);
+		return;
+	}
+	if (r->nxdomain) {
+		/* RFC 3463 s3.2: X.1.2 bad destination system address. */
+		out->verdict = MS_RTLS_PERMFAIL;
+		out->basic = 5;
+		snprintf(out->enhanced, sizeof(out->enhanced), "5.1.2");
+		snprintf(out->bounce_enhanced, sizeof(out->bounce_enhanced), "5.1.2");
+		snprintf(out->text, sizeof(out->text), "%.200s does not exist (NXDOMAIN)", r->domain);
 		return;
 	}
 	ms_rtls_conclude(NULL, 0, out);

@@ -46,6 +46,7 @@ struct route {
 	char sts_note[256];
 	int null_mx;
 	int implicit_mx;
+	int nxdomain;
 	char mx_note[256];
 	struct ms_rtls_domain in;  /* what the engine gets */
 	struct route_host hosts[ROUTE_MAX_MX];
@@ -64,7 +65,8 @@ int route_build(struct cli *cli, const char *domain, const struct route_opts *o,
 void route_free(struct route *r);
 
 /* The outcome when the domain has no host to plan: a bogus or failed MX
- * lookup (the engine's deferral), a null MX (RFC 7505 s3: 5.1.10), or no
+ * lookup (the engine's deferral), a null MX (RFC 7505 s3: 5.1.10), a
+ * domain that does not exist (5.1.2), or no
  * MX and no address (4.4.4 from ms_rtls_conclude). */
 void route_no_host_outcome(const struct route *r, struct ms_rtls_outcome *out);
 
