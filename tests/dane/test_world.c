@@ -437,7 +437,7 @@ START_TEST(probe_unsolicited_refused)
 	struct ms_dane_probe *p = NULL;
 	ms_status st = ms_dane_probe_run(NULL, &o, &p, why, sizeof(why));
 	srv_stop(&s);
-	ck_assert_int_eq(st, MS_ERR_PROTOCOL);
+	ck_assert_msg(st == MS_ERR_PROTOCOL, "%s: %s", ms_status_str(st), why);
 	ck_assert_ptr_null(p);
 	ck_assert_msg(strstr(why, "after the EHLO reply") != NULL, "%s", why);
 }
