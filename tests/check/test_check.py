@@ -6,8 +6,11 @@ import json
 import os
 import signal
 import socket
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 
 MAILSEC = sys.argv[1]
 SRC = os.environ["MS_SOURCE_ROOT"]
@@ -31,8 +34,12 @@ def free_port(addr):
 
 
 smtp_port, https_port = free_port("127.0.1.1"), free_port("127.0.1.10")
+# The peers run in a private directory (the world's PKI linked in), so a
+# test running beside this one cannot race on their ready file or log.
+PEERS = tempfile.mkdtemp(prefix="mailsec-check-peers-")
+os.symlink(os.path.join(WORLD, "pki"), os.path.join(PEERS, "pki"))
 pid = int(subprocess.check_output(["sh", os.path.join(SRC, "tests/world/peers/start-peers.sh"),
-                                   WORLD, str(smtp_port), str(https_port)], text=True).strip())
+                                   PEERS, str(smtp_port), str(https_port)], text=True).strip())
 
 
 def run_check(domain, *extra):
@@ -109,6 +116,13 @@ try:
     check("usage", p.returncode == 2 and p.stderr, p.stderr)
 finally:
     os.kill(pid, signal.SIGTERM)
+    for _ in range(50):  # let the peers exit before their directory goes
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    shutil.rmtree(PEERS, ignore_errors=True)
 
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
