@@ -157,7 +157,10 @@ static int dot_atom(const char *s, size_t n, int ldh)
 			if (s[i + 1] == '.')
 				return 0;
 		} else if (!alnum && !(ldh ? (c == '-' || c == '_') :
-				      (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL))) {
+				      /* atext that is also an RFC 2045 token
+				       * character: '/', '=' and '?' are tspecials
+				       * and would end the value for readers */
+				      (c && strchr("!#$%&'*+-^_`{|}~", c) != NULL))) {
 			return 0;
 		}
 	}
