@@ -4,6 +4,7 @@ acts on it.  Modes:
   inject    after "220" to STARTTLS, pipelines plaintext replies in the same
             write (the STARTTLS command-injection class, RFC 3207 s4.2)
   longline  an EHLO reply line of 1500 bytes (over the 1000-byte bound)
+  hugereply an EHLO reply of 80 lines of 900 bytes (over the 64 KiB bound)
   badtls    answers STARTTLS with 220, then sends garbage instead of a TLS
             ServerHello and closes; a plaintext session is served normally
   silent    accepts the connection and never greets (deadline test)
@@ -54,7 +55,10 @@ class FakePeer:
             verb = line.strip().split(b" ")[0].upper().decode("ascii", "replace")
             self.commands.append(verb)
             if verb == "EHLO":
-                if self.mode == "longline":
+                if self.mode == "hugereply":
+                    conn.sendall(b"".join(b"250-X%04d" % i + b"y" * 890 + b"\r\n"
+                                          for i in range(80)) + b"250 STARTTLS\r\n")
+                elif self.mode == "longline":
                     conn.sendall(b"250-" + b"x" * 1500 + b"\r\n250 STARTTLS\r\n")
                 else:
                     conn.sendall(b"250-fake.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n")

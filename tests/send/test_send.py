@@ -261,7 +261,8 @@ try:
 
     # ---- hostile peer: the fake answers on the nostarttls MX address ----
     for mode, expect in (("inject", "plaintext received after the STARTTLS reply"),
-                         ("longline", "longer than")):
+                         ("longline", "reply line longer than 1000 bytes"),
+                         ("hugereply", "reply longer than 65536 bytes")):
         fake = fake_peer.start("127.0.1.6", mode)
         rc, j, err, new = send("bob@nostarttls.test", port=fake.port)
         fake.stop()
