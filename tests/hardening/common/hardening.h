@@ -2,7 +2,8 @@
  * hardening.h - plumbing shared by the hardening tests (issue 9): start a
  * scripted hostile peer (a Python program run by Debian's /usr/bin/python3)
  * that prints "key=value" lines and then "ready", look its values up, stop
- * it; a monotonic clock for hang checks.  Header only.
+ * it; a monotonic clock for hang checks.  Header only.  No ck_assert
+ * here: these run from main(), outside any test.
  */
 #ifndef MS_HARDENING_H
 #define MS_HARDENING_H
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -50,6 +52,7 @@ static inline void hard_peer_start(struct hard_peer *h, const char *script)
 		exit(2);
 	}
 	if (h->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);

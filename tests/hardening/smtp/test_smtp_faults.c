@@ -1,0 +1,278 @@
+/*
+ * test_smtp_faults.c - the DANE STARTTLS probe (ms_dane_probe_run) against
+ * hostile SMTP peers on loopback (smtp_fault_server.py): silence, banner
+ * then close, STARTTLS refused (4xx, 5xx), plaintext pipelined after the
+ * STARTTLS reply, REQUIRETLS offered only before TLS, a failed or stalled
+ * handshake, 8 MiB EHLO replies, peers that trickle one byte per second.
+ * Each case asserts the exact error, that no chain comes back (so nothing
+ * can be verified), that the probe never moved on to mail commands in
+ * plaintext, and that it ended within its deadline.  A good peer on the
+ * same plumbing gives a chain that verifies against a pinned DANE-EE record
+ * (the control: the verdict is reachable, the faults are what stop it).
+ */
+#include <check.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mailsec/dane.h>
+
+#include "hardening.h"
+
+#define TIMEOUT_MS 2000
+/* hang check only: the probe has a connect step, a banner step, two
+ * commands and a handshake before the failing one; the margin is generous */
+#define BOUND_S 12.0
+
+static struct hard_peer peer;
+static unsigned char *pinned_der; /* the peer's certificate, DER */
+static size_t pinned_len;
+
+/* Called from main(), outside any test: no ck_assert here. */
+static void load_pinned(void)
+{
+	FILE *f = fopen(hard_peer_get(&peer, "cert"), "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	if (f)
+		fclose(f);
+	unsigned char *der = NULL;
+	int n = x ? i2d_X509(x, &der) : -1;
+	X509_free(x);
+	if (n <= 0) {
+		fprintf(stderr, "cannot read the peer certificate\n");
+		hard_peer_stop(&peer);
+		exit(2);
+	}
+	pinned_der = der;
+	pinned_len = (size_t)n;
+}
+
+/* Verify what the probe saw against a DANE-EE(3) Cert(0) Full(0) record of
+ * the peer's real certificate, DNSSEC-authentic. */
+static enum ms_dane_verdict verdict_of(const struct ms_dane_probe *p)
+{
+	struct ms_dane_ctx *ctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
+	const struct ms_dane_cert *chain = NULL;
+	size_t n = ms_dane_probe_chain(p, &chain);
+	struct ms_dane_tlsa t = { 3, 0, 0, pinned_der, pinned_len };
+	const char *names[] = { "mx.hard.test" };
+	struct ms_dane_input in;
+	memset(&in, 0, sizeof(in));
+	in.version = MS_DANE_INPUT_VERSION;
+	in.chain = chain;
+	in.nchain = n;
+	in.tlsa = &t;
+	in.ntlsa = 1;
+	in.authentic = 1;
+	in.names = names;
+	in.nnames = 1;
+	struct ms_dane_result res;
+	memset(&res, 0, sizeof(res));
+	char why[200] = "";
+	ms_status st = ms_dane_verify(ctx, &in, &res, why, sizeof(why));
+	ms_dane_ctx_free(ctx);
+	/* an error is not a verification either */
+	return st == MS_OK ? res.verdict : MS_DANE_MALFORMED;
+}
+
+/* Count log lines of `listener` carrying command `cmd`. */
+static int peer_saw(const char *listener, const char *cmd)
+{
+	char path[300], name[64], what[64];
+	snprintf(path, sizeof(path), "%s/log", peer.workdir);
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	if (f == NULL)
+		return 0;
+	while (fscanf(f, "%63s %63s", name, what) == 2)
+		if (strcmp(name, listener) == 0 && strcmp(what, cmd) == 0)
+			n++;
+	fclose(f);
+	return n;
+}
+
+struct run {
+	ms_status st;
+	struct ms_dane_probe *p;
+	char why[300];
+	double secs;
+};
+
+static void probe(const char *listener, struct run *r)
+{
+	char connect[64];
+	snprintf(connect, sizeof(connect), "127.0.0.1:%s", hard_peer_get(&peer, listener));
+	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = connect,
+					.helo = "client.hard.test", .sni = "mx.hard.test",
+					.timeout_ms = TIMEOUT_MS };
+	memset(r, 0, sizeof(*r));
+	r->p = (struct ms_dane_probe *)&r->secs; /* must be reset to NULL on failure */
+	double t0 = hard_now();
+	r->st = ms_dane_probe_run(NULL, &o, &r->p, r->why, sizeof(r->why));
+	r->secs = hard_now() - t0;
+	if (getenv("MS_HARD_VERBOSE"))
+		fprintf(stderr, "%s: %s after %.2f s: %s\n", listener, ms_status_str(r->st), r->secs,
+			r->why);
+}
+
+static void expect_failure(const char *listener, ms_status st, const char *why_part)
+{
+	struct run r;
+	probe(listener, &r);
+	ck_assert_msg(r.st == st, "%s: status %s (%s), want %s", listener, ms_status_str(r.st),
+		      r.why, ms_status_str(st));
+	ck_assert_msg(strstr(r.why, why_part) != NULL, "%s: why '%s' lacks '%s'", listener, r.why,
+		      why_part);
+	ck_assert_msg(r.p == NULL, "%s: a probe handle came back with an error", listener);
+	ck_assert_msg(verdict_of(r.p) != MS_DANE_VERIFIED, "%s: verified", listener);
+	ck_assert_msg(r.secs < BOUND_S, "%s: took %.1f s", listener, r.secs);
+	/* never went on to mail in plaintext (or at all) */
+	ck_assert_int_eq(peer_saw(listener, "MAIL"), 0);
+	ck_assert_int_eq(peer_saw(listener, "RCPT"), 0);
+	ck_assert_int_eq(peer_saw(listener, "DATA"), 0);
+}
+
+START_TEST(control_good)
+{
+	struct run r;
+	probe("good", &r);
+	ck_assert_msg(r.st == MS_OK, "%s", r.why);
+	ck_assert_ptr_nonnull(strstr(ms_dane_probe_ehlo(r.p), "REQUIRETLS\n"));
+	ck_assert_int_eq(verdict_of(r.p), MS_DANE_VERIFIED);
+	ms_dane_probe_free(r.p);
+}
+END_TEST
+
+START_TEST(silent)
+{
+	expect_failure("silent", MS_ERR_TIMEOUT, "timed out");
+}
+END_TEST
+
+START_TEST(banner_then_close)
+{
+	expect_failure("bannerclose", MS_ERR_NETWORK, "connection closed");
+}
+END_TEST
+
+START_TEST(starttls_4xx)
+{
+	expect_failure("starttls454", MS_ERR_PROTOCOL, "'STARTTLS' answered 454");
+	ck_assert_int_eq(peer_saw("starttls454", "EHLO"), 1); /* no plaintext session */
+}
+END_TEST
+
+START_TEST(starttls_5xx)
+{
+	expect_failure("starttls554", MS_ERR_PROTOCOL, "'STARTTLS' answered 554");
+	ck_assert_int_eq(peer_saw("starttls554", "EHLO"), 1);
+}
+END_TEST
+
+START_TEST(plaintext_pipelined)
+{
+	/* the forged EHLO reply arrives with the 220 */
+	expect_failure("pipelined", MS_ERR_PROTOCOL, "pipelined after the STARTTLS reply");
+}
+END_TEST
+
+START_TEST(plaintext_pipelined_late)
+{
+	/* the same bytes 100 ms later land in the TLS handshake */
+	expect_failure("pipelinedlate", MS_ERR_TLS, "TLS handshake failed");
+}
+END_TEST
+
+START_TEST(requiretls_only_before_tls)
+{
+	struct run r;
+	probe("requiretlspre", &r);
+	ck_assert_msg(r.st == MS_OK, "%s", r.why);
+	ck_assert_int_eq(peer_saw("requiretlspre", "TLS-UP"), 1);
+	const char *ehlo = ms_dane_probe_ehlo(r.p);
+	ck_assert_msg(strstr(ehlo, "REQUIRETLS") == NULL, "pre-TLS REQUIRETLS reported: %s", ehlo);
+	ck_assert_msg(strstr(ehlo, "STARTTLS") == NULL, "pre-TLS capabilities kept: %s", ehlo);
+	ck_assert_ptr_nonnull(strstr(ehlo, "8BITMIME\n"));
+	ms_dane_probe_free(r.p);
+}
+END_TEST
+
+START_TEST(handshake_failure)
+{
+	expect_failure("handshakefail", MS_ERR_TLS, "TLS handshake failed");
+}
+END_TEST
+
+START_TEST(handshake_stall)
+{
+	expect_failure("handshakestall", MS_ERR_TIMEOUT, "TLS handshake timed out");
+}
+END_TEST
+
+START_TEST(ehlo_8mib)
+{
+	expect_failure("ehlo8m", MS_ERR_LIMIT, "longer than");
+}
+END_TEST
+
+START_TEST(ehlo_8mib_after_tls)
+{
+	expect_failure("ehlo8mtls", MS_ERR_LIMIT, "longer than");
+}
+END_TEST
+
+START_TEST(trickle_banner)
+{
+	/* one byte a second: each read succeeds within the step timeout, only a
+	 * deadline for the whole reply ends it */
+	expect_failure("trickle", MS_ERR_TIMEOUT, "timed out");
+}
+END_TEST
+
+START_TEST(trickle_ehlo)
+{
+	expect_failure("trickleehlo", MS_ERR_TIMEOUT, "timed out");
+}
+END_TEST
+
+START_TEST(trickle_after_tls)
+{
+	expect_failure("trickletls", MS_ERR_TIMEOUT, "timed out");
+}
+END_TEST
+
+int main(void)
+{
+	hard_peer_start(&peer, hard_path("smtp/smtp_fault_server.py"));
+	load_pinned();
+	Suite *s = suite_create("hardening-smtp");
+	TCase *tc = tcase_create("faults");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, control_good);
+	tcase_add_test(tc, silent);
+	tcase_add_test(tc, banner_then_close);
+	tcase_add_test(tc, starttls_4xx);
+	tcase_add_test(tc, starttls_5xx);
+	tcase_add_test(tc, plaintext_pipelined);
+	tcase_add_test(tc, plaintext_pipelined_late);
+	tcase_add_test(tc, requiretls_only_before_tls);
+	tcase_add_test(tc, handshake_failure);
+	tcase_add_test(tc, handshake_stall);
+	tcase_add_test(tc, ehlo_8mib);
+	tcase_add_test(tc, ehlo_8mib_after_tls);
+	tcase_add_test(tc, trickle_banner);
+	tcase_add_test(tc, trickle_ehlo);
+	tcase_add_test(tc, trickle_after_tls);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
+	srunner_free(sr);
+	hard_peer_stop(&peer);
+	OPENSSL_free(pinned_der);
+	printf("%d passed, %d failed\n", run - failed, failed);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
