@@ -9,13 +9,16 @@
 
 /*
  * Characters we pass to the resolver inside a label.  DNS labels may hold
- * any octet (RFC 2181 s11) and SPF macros expand local-parts into names, so
- * we are broader than host-name syntax, but we refuse what cannot be meant:
- * controls, space, the escape character and non-ASCII left after IDNA.
+ * any octet (RFC 2181 s11) and SPF macros expand local-parts, "%_" spaces
+ * and "%-" escapes into names (RFC 7208 s7.3), so we are broader than
+ * host-name syntax and accept every printable ASCII octet, space included.
+ * We refuse what cannot be meant: controls, DEL, the escape character
+ * (names are never in escaped presentation form here) and non-ASCII left
+ * after IDNA.
  */
 static int label_char_ok(unsigned char c)
 {
-	return c > 0x20 && c < 0x7f && c != '\\' && c != '.';
+	return c >= 0x20 && c < 0x7f && c != '\\' && c != '.';
 }
 
 static ms_status check_ascii_name(const char *in, char *buf, size_t buflen,

@@ -99,6 +99,11 @@ START_TEST(name_normalisation)
 	/* IDNA2008 non-transitional: ß is kept (xn--fa-hia), not mapped to ss */
 	ck_assert_int_eq(ms_dns_name_normalize("faß.de", buf, sizeof(buf), NULL, 0), MS_OK);
 	ck_assert_str_eq(buf, "xn--fa-hia.de");
+	/* any printable octet is a legal label octet (RFC 2181 s11); SPF
+	 * macros put spaces and percent signs into names (RFC 7208 s7.3) */
+	ck_assert_int_eq(ms_dns_name_normalize("Macro%Percent  Space.Example", buf, sizeof(buf), NULL, 0), MS_OK);
+	ck_assert_str_eq(buf, "macro%percent  space.example");
+	ck_assert_int_eq(ms_dns_name_normalize("tab\t.example", buf, sizeof(buf), why, sizeof(why)), MS_ERR_INVALID);
 	ck_assert_int_eq(ms_dns_name_normalize("a..b", buf, sizeof(buf), why, sizeof(why)), MS_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(why, "empty label"));
 	ck_assert_int_eq(ms_dns_name_normalize("\xc3\x28.example", buf, sizeof(buf), why, sizeof(why)), MS_ERR_INVALID);

@@ -326,7 +326,7 @@ END_TEST
 START_TEST(malformed_names_rejected)
 {
 	static const char *bad[] = {
-		"", "a..b", ".leading", "sp ace.example", "ctl\x01.example",
+		"", "a..b", ".leading", "ctl\x01.example", "del\x7f.example",
 		"xn--a.example\xff", "back\\slash.example",
 		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
 	};
