@@ -43,10 +43,11 @@ pid = int(subprocess.check_output(["sh", os.path.join(SRC, "tests/world/peers/st
 
 
 def run_check(domain, *extra):
+    # global options (--json) may stand anywhere: everything extra goes last
     p = subprocess.run([MAILSEC, "--dns-config", os.path.join(WORLD, "auth.conf"), "--timeout", "10",
-                        *extra, "check", domain, "--port", str(smtp_port),
+                        "check", domain, "--port", str(smtp_port),
                         "--ca-file", os.path.join(WORLD, "pki/demo/ca.pem"),
-                        "--connect-to", f"::127.0.1.10:{https_port}"],
+                        "--connect-to", f"::127.0.1.10:{https_port}", *extra],
                        capture_output=True, text=True, timeout=120)
     return p.returncode, p.stdout, p.stderr
 
@@ -57,6 +58,13 @@ def findings(j, area=None, status=None, item=None):
 
 
 try:
+    rc, out, err = run_check("good.test", "--json", "--dkim-selector", "rsa",
+                             "--dkim-selector", "ed", "--dkim-selector", "gone")
+    j = json.loads(out)
+    # the two published keys pass; a selector without a key is the only failure
+    check("good dkim", [f["status"] for f in findings(j, "dkim")] == ["pass", "pass", "fail"]
+          and "RSA" in findings(j, "dkim")[0]["message"]
+          and "Ed25519" in findings(j, "dkim")[1]["message"], findings(j, "dkim"))
     rc, out, err = run_check("good.test", "--json")
     j = json.loads(out)
     check("good exit", rc == 0, err)

@@ -30,10 +30,12 @@ int check_txt(struct check *c, const char *name, const char *prefix, char ***out
 		char *text = malloc(len + 1);
 		if (text == NULL)
 			break;
+		/* "v=spf1" must be followed by a space or the end (RFC 7208
+		 * s4.5), "v=DMARC1" by ";" or a space; an empty prefix takes all. */
 		if (ms_dns_result_txt(r, i, text, len + 1, NULL) == MS_OK &&
-		    strncasecmp(text, prefix, plen) == 0 &&
-		    (text[plen] == '\0' || text[plen] == ' ' || text[plen] == ';' ||
-		     prefix[plen - 1] == ';'))
+		    (plen == 0 ||
+		     (strncasecmp(text, prefix, plen) == 0 &&
+		      (text[plen] == '\0' || text[plen] == ' ' || text[plen] == ';'))))
 			v[found++] = text;
 		else
 			free(text);
