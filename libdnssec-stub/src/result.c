@@ -13,8 +13,12 @@ struct ms_dns_result *ms_dns_result_alloc(const struct ms_env *env,
 	if (r == NULL)
 		return NULL;
 	r->env = e;
-	snprintf(r->qname, sizeof(r->qname), "%s", qname ? qname : "");
-	snprintf(r->canonical, sizeof(r->canonical), "%s", r->qname);
+	/* plain copies: this runs once per answer, and snprintf's format
+	 * machinery was most of an injected resolver's per-lookup cost */
+	size_t n = qname ? strnlen(qname, sizeof(r->qname) - 1) : 0;
+	memcpy(r->qname, qname ? qname : "", n);
+	r->qname[n] = '\0';
+	memcpy(r->canonical, r->qname, n + 1);
 	r->qtype = qtype;
 	r->ede = -1;
 	r->cname_secure = -1;
