@@ -113,7 +113,8 @@ static void log_event(const struct ms_sts *s, enum ms_log_level lvl, const char 
 
 /*
  * Look up _mta-sts.DOMAIN and keep the one valid STS record (s3.1).
- * Returns 1 with `id` set, or 0 with the reason in `note`.
+ * Returns 1 with `id` set, 0 with the reason in `note`, or -1 when memory
+ * ran out (the record is unknown, not absent: never "no policy").
  */
 static int txt_lookup(struct ms_sts *s, const char *domain, char id[MS_STS_ID_MAX + 1],
 		      char *note, size_t notelen)
@@ -125,7 +126,7 @@ static int txt_lookup(struct ms_sts *s, const char *domain, char id[MS_STS_ID_MA
 	ms_status st = ms_dns_lookup(s->dns, name, MS_DNS_T_TXT, &r, why, sizeof(why));
 	if (st != MS_OK) {
 		snprintf(note, notelen, "TXT lookup failed: %s", why[0] ? why : ms_status_str(st));
-		return 0;
+		return st == MS_ERR_NOMEM ? -1 : 0;
 	}
 	if (ms_dns_result_outcome(r) != MS_DNS_ANSWER) {
 		snprintf(note, notelen, "no TXT record (%s, %s)",
@@ -138,7 +139,7 @@ static int txt_lookup(struct ms_sts *s, const char *domain, char id[MS_STS_ID_MA
 	if (buf == NULL) {
 		ms_dns_result_free(r);
 		snprintf(note, notelen, "out of memory");
-		return 0;
+		return -1;
 	}
 	size_t nsts = 0, idx = 0, n = ms_dns_result_count(r);
 	for (size_t i = 0; i < n; i++) {
@@ -307,6 +308,10 @@ ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
 
 	char id[MS_STS_ID_MAX + 1];
 	int valid = txt_lookup(s, dom, id, res->record_note, sizeof(res->record_note));
+	if (valid < 0) {
+		st = MS_ERR_NOMEM;
+		goto done;
+	}
 	snprintf(res->record_id, sizeof(res->record_id), "%s", valid ? id : "");
 
 	struct ms_sts_entry e;
@@ -470,7 +475,7 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 		if (e.policy_len == 0)
 			continue; /* only back-off state: nothing in use to refresh */
 		char id[MS_STS_ID_MAX + 1], note[192];
-		if (!txt_lookup(s, dom, id, note, sizeof(note)))
+		if (txt_lookup(s, dom, id, note, sizeof(note)) != 1)
 			continue; /* keep the cached policy until it expires */
 		if (strcmp(e.backoff_id, id) == 0 && now < e.backoff_until)
 			continue;
