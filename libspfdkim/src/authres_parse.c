@@ -9,6 +9,10 @@
 
 #include <string.h>
 
+/* The one error text for a failed allocation: the parser reports it as
+ * MS_ERR_NOMEM (temporary), never as malformed input. */
+static const char ar_oom[] = "out of memory";
+
 #define ARP_MAX 16384
 #define ARP_MAX_METHODS 64
 #define ARP_MAX_PROPS 16
@@ -94,9 +98,10 @@ static char *value(struct cur *c, const struct ms_env *env, int addr)
 				c->err = "control character in quoted-string";
 				return NULL;
 			}
-			if (ms_buf_putc(&b, c->s[c->i]) != MS_OK) {
+			ms_status bs = ms_buf_putc(&b, c->s[c->i]);
+			if (bs != MS_OK) {
 				ms_buf_free(&b);
-				c->err = "value too long";
+				c->err = bs == MS_ERR_NOMEM ? ar_oom : "value too long";
 				return NULL;
 			}
 			c->i++;
@@ -110,7 +115,7 @@ static char *value(struct cur *c, const struct ms_env *env, int addr)
 		char *out = b.data ? ms_buf_steal(&b) : ms_strdup(env, "");
 		ms_buf_free(&b);
 		if (out == NULL)
-			c->err = "out of memory";
+			c->err = ar_oom;
 		return out;
 	}
 	size_t st = c->i;
@@ -122,7 +127,7 @@ static char *value(struct cur *c, const struct ms_env *env, int addr)
 	}
 	char *out = ms_strndup(env, (const char *)c->s + st, c->i - st);
 	if (out == NULL)
-		c->err = "out of memory";
+		c->err = ar_oom;
 	return out;
 }
 
@@ -143,7 +148,7 @@ static char *keyword(struct cur *c, const struct ms_env *env)
 	}
 	char *out = ms_strndup(env, (const char *)c->s + st, c->i - st);
 	if (out == NULL)
-		c->err = "out of memory";
+		c->err = ar_oom;
 	return out;
 }
 
@@ -276,7 +281,7 @@ ms_status ms_ar_parse(const struct ms_env *env, const uint8_t *buf, size_t len,
 		}
 		if (p->m == NULL && (p->m = ms_calloc(&e, ARP_MAX_METHODS, sizeof(*p->m))) == NULL) {
 			st = MS_ERR_NOMEM;
-			c.err = "out of memory";
+			c.err = ar_oom;
 			break;
 		}
 		st = parse_method(&c, p, &p->m[p->n++]);
@@ -289,6 +294,8 @@ ms_status ms_ar_parse(const struct ms_env *env, const uint8_t *buf, size_t len,
 		}
 	}
 	if (st != MS_OK) {
+		if (c.err == ar_oom)
+			st = MS_ERR_NOMEM;
 		ms_why(why, whylen, st, "%s at offset %zu", c.err ? c.err : "parse error", c.i);
 		ms_ar_parsed_free(p);
 		return st;
