@@ -1,0 +1,713 @@
+/*
+ * test_alloc_failures.c - allocation-failure loops over the public APIs
+ * that allocate through the env allocator (issue 9).  For every n, the
+ * env allocator fails the n-th allocation of one call, until the call
+ * succeeds.  Each failing call must return MS_ERR_NOMEM (never a verdict:
+ * an allocation failure must not turn into "no policy", "none" or "pass"),
+ * leave the live-block count where it was (nothing leaked; ASan/LSan runs
+ * see the rest), and leave its handle usable: the same call without
+ * failures right after gives the reference answer.  Calls that can
+ * legitimately succeed despite a failed allocation (a fallback path) must
+ * then give exactly the reference answer.
+ *
+ * Compiled per component (HARD_HAVE_MTASTS, ...): the DNS part always.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mailsec/dns.h>
+#ifdef HARD_HAVE_MTASTS
+#include <mailsec/mtasts.h>
+#endif
+#ifdef HARD_HAVE_DANE
+#include <mailsec/dane.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#endif
+#ifdef HARD_HAVE_RTLS
+#include <mailsec/requiretls.h>
+#endif
+#ifdef HARD_HAVE_SPFDKIM
+#include <mailsec/authres.h>
+#include <mailsec/dmarc.h>
+#include <mailsec/spf.h>
+#endif
+
+#define MAX_N 100000 /* a loop that never succeeds is a failure */
+
+/* ---- the counting allocator ------------------------------------------ */
+struct counting {
+	long live;    /* blocks allocated and not yet freed */
+	long calls;   /* allocations since the last arm() */
+	long fail_at; /* fail the n-th allocation (1-based); 0: never */
+	long failed;  /* how many allocations were refused */
+};
+
+static void *c_alloc(void *user, size_t n)
+{
+	struct counting *c = user;
+	if (c->fail_at && ++c->calls == c->fail_at) {
+		c->failed++;
+		return NULL;
+	}
+	void *p = malloc(n ? n : 1);
+	if (p)
+		c->live++;
+	return p;
+}
+
+static void *c_realloc(void *user, void *p, size_t n)
+{
+	struct counting *c = user;
+	if (c->fail_at && ++c->calls == c->fail_at) {
+		c->failed++;
+		return NULL;
+	}
+	void *q = realloc(p, n ? n : 1);
+	if (q && p == NULL)
+		c->live++;
+	return q;
+}
+
+static void c_free(void *user, void *p)
+{
+	struct counting *c = user;
+	if (p)
+		c->live--;
+	free(p);
+}
+
+static struct counting cnt;
+static const struct ms_env env = { .version = MS_ENV_VERSION, .user = &cnt,
+				   .alloc = c_alloc, .realloc = c_realloc, .free = c_free };
+
+static void arm(long n)
+{
+	cnt.calls = 0;
+	cnt.failed = 0;
+	cnt.fail_at = n;
+}
+
+static void disarm(void)
+{
+	cnt.fail_at = 0;
+}
+
+/*
+ * The loop.  `call` makes one call (allocating through `env`), frees what
+ * it returned and reports: its status, and in *same whether its answer is
+ * the reference answer (1), a documented fail-safe answer (2: accepted only
+ * when an allocation was refused), or something else (0); *same is only
+ * looked at on MS_OK.  `stateful`: the call keeps what it parsed in its
+ * handle (replaced by the next call), so the live count settles at the
+ * reference call's level and a failed call may only leave it lower.
+ * Returns the number of allocations the successful call made.
+ */
+typedef ms_status (*call_fn)(void *ctx, int *same);
+
+static long loop_impl(const char *what, call_fn call, void *ctx, int stateful)
+{
+	int same = 0;
+	long base = cnt.live;
+	arm(0);
+	ms_status st = call(ctx, &same);
+	ck_assert_msg(st == MS_OK && same == 1, "%s: reference call: %s", what,
+		      ms_status_str(st));
+	if (stateful)
+		base = cnt.live;
+	else
+		ck_assert_msg(cnt.live == base, "%s: reference call leaks %ld blocks", what,
+			      cnt.live - base);
+	long n;
+	for (n = 1; n < MAX_N; n++) {
+		arm(n);
+		same = 0;
+		st = call(ctx, &same);
+		long refused = cnt.failed;
+		disarm();
+		if (stateful)
+			ck_assert_msg(cnt.live <= base, "%s: %ld blocks leaked when allocation %ld "
+				      "failed", what, cnt.live - base, n);
+		else
+			ck_assert_msg(cnt.live == base, "%s: %ld blocks leaked when allocation %ld "
+				      "failed", what, cnt.live - base, n);
+		if (refused == 0) {
+			/* got past the n-th allocation: the loop is done */
+			ck_assert_msg(st == MS_OK && same == 1, "%s: %s without any failure", what,
+				      ms_status_str(st));
+			break;
+		}
+		if (st == MS_OK)
+			ck_assert_msg(same != 0, "%s: allocation %ld failed, and the call succeeded "
+				      "with a different answer", what, n);
+		else
+			ck_assert_msg(st == MS_ERR_NOMEM, "%s: allocation %ld failed: %s, want "
+				      "out of memory", what, n, ms_status_str(st));
+		/* the handle is still usable */
+		same = 0;
+		st = call(ctx, &same);
+		ck_assert_msg(st == MS_OK && same == 1, "%s: after a failure at %ld: %s", what, n,
+			      ms_status_str(st));
+		ck_assert_int_eq(cnt.live, base);
+	}
+	ck_assert_msg(n < MAX_N, "%s: never succeeded", what);
+	return n - 1;
+}
+
+static long fail_loop(const char *what, call_fn call, void *ctx)
+{
+	return loop_impl(what, call, ctx, 0);
+}
+
+static long fail_loop_stateful(const char *what, call_fn call, void *ctx)
+{
+	return loop_impl(what, call, ctx, 1);
+}
+
+/* ---- an injected resolver over a tiny zone, allocating through env ----- */
+struct rr {
+	const char *name;
+	uint16_t type;
+	const char *text; /* TXT: one string; A: dotted quad */
+};
+
+static const struct rr zone[] = {
+	{ "_mta-sts.example.test", MS_DNS_T_TXT, "v=STSv1; id=20261128T1;" },
+	{ "example.test", MS_DNS_T_TXT,
+	  "v=spf1 ip4:192.0.2.0/24 include:inc.example.test a:mx.example.test -all" },
+	{ "inc.example.test", MS_DNS_T_TXT, "v=spf1 a:mail.inc.example.test -all" },
+	{ "mail.inc.example.test", MS_DNS_T_A, "198.51.100.5" },
+	{ "mx.example.test", MS_DNS_T_A, "203.0.113.9" },
+	{ "_dmarc.example.test", MS_DNS_T_TXT,
+	  "v=DMARC1; p=reject; sp=quarantine; adkim=s; rua=mailto:d@example.test" },
+};
+
+static ms_status resolve(void *user, const char *name, uint16_t type, struct ms_dns_result **out)
+{
+	(void)user;
+	struct ms_dns_result *r = NULL;
+	int found = 0;
+	for (size_t i = 0; i < sizeof(zone) / sizeof(zone[0]); i++)
+		if (strcmp(zone[i].name, name) == 0)
+			found = found ? found : (zone[i].type == type ? 2 : 1);
+	ms_status st = ms_dns_result_create(&env, name, type,
+					    found == 2 ? MS_DNS_ANSWER :
+					    found == 1 ? MS_DNS_NODATA : MS_DNS_NXDOMAIN,
+					    MS_DNS_SECURE, &r);
+	for (size_t i = 0; st == MS_OK && i < sizeof(zone) / sizeof(zone[0]); i++) {
+		if (strcmp(zone[i].name, name) != 0 || zone[i].type != type)
+			continue;
+		uint8_t rd[256];
+		size_t len;
+		if (type == MS_DNS_T_TXT) {
+			len = strlen(zone[i].text);
+			rd[0] = (uint8_t)len;
+			memcpy(rd + 1, zone[i].text, len);
+			len++;
+		} else {
+			unsigned a, b, c, d;
+			sscanf(zone[i].text, "%u.%u.%u.%u", &a, &b, &c, &d);
+			rd[0] = (uint8_t)a; rd[1] = (uint8_t)b; rd[2] = (uint8_t)c; rd[3] = (uint8_t)d;
+			len = 4;
+		}
+		st = ms_dns_result_add(r, type, rd, len);
+	}
+	if (st == MS_OK)
+		st = ms_dns_result_set_meta(r, 300, NULL, -1, -1, NULL);
+	if (st != MS_OK) {
+		ms_dns_result_free(r);
+		return st;
+	}
+	*out = r;
+	return MS_OK;
+}
+
+static struct ms_dns_ctx *new_dns(void)
+{
+	struct ms_dns_ctx *dns = NULL;
+	arm(0);
+	ck_assert_int_eq(ms_dns_ctx_new_custom(&env, resolve, NULL, &dns), MS_OK);
+	return dns;
+}
+
+/* ---- libdnssec-stub ------------------------------------------------------ */
+static ms_status dns_ctx_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_dns_ctx *d = NULL;
+	ms_status st = ms_dns_ctx_new_custom(&env, resolve, NULL, &d);
+	*same = st == MS_OK && d != NULL;
+	ms_dns_ctx_free(d);
+	return st;
+}
+
+static ms_status dns_lookup_call(void *ctx, int *same)
+{
+	struct ms_dns_result *r = NULL;
+	char why[200];
+	ms_status st = ms_dns_lookup(ctx, "example.test", MS_DNS_T_TXT, &r, why, sizeof(why));
+	if (st == MS_OK) {
+		*same = ms_dns_result_outcome(r) == MS_DNS_ANSWER &&
+			ms_dns_result_security(r) == MS_DNS_SECURE && ms_dns_result_count(r) == 1;
+		ms_dns_result_free(r);
+	}
+	return st;
+}
+
+static ms_status dns_addr_call(void *ctx, int *same)
+{
+	struct ms_dns_result *r = NULL;
+	char why[200];
+	ms_status st = ms_dns_lookup_addr(ctx, "mx.example.test", &r, why, sizeof(why));
+	if (st == MS_OK) {
+		char a[64] = "";
+		*same = ms_dns_result_outcome(r) == MS_DNS_ANSWER && ms_dns_result_count(r) == 1 &&
+			ms_dns_result_addr(r, 0, a, sizeof(a)) == MS_OK &&
+			strcmp(a, "203.0.113.9") == 0;
+		ms_dns_result_free(r);
+	}
+	return st;
+}
+
+static ms_status dns_nx_call(void *ctx, int *same)
+{
+	struct ms_dns_result *r = NULL;
+	char why[200];
+	ms_status st = ms_dns_lookup(ctx, "nowhere.example.test", MS_DNS_T_MX, &r, why,
+				     sizeof(why));
+	if (st == MS_OK) {
+		*same = ms_dns_result_outcome(r) == MS_DNS_NXDOMAIN;
+		ms_dns_result_free(r);
+	}
+	return st;
+}
+
+START_TEST(dns)
+{
+	fail_loop("ms_dns_ctx_new_custom", dns_ctx_call, NULL);
+	struct ms_dns_ctx *d = new_dns();
+	fail_loop("ms_dns_lookup TXT", dns_lookup_call, d);
+	fail_loop("ms_dns_lookup_addr", dns_addr_call, d);
+	fail_loop("ms_dns_lookup NXDOMAIN", dns_nx_call, d);
+	ms_dns_ctx_free(d);
+	ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+
+#ifdef HARD_HAVE_MTASTS
+/* ---- libmtasts ------------------------------------------------------------ */
+static const char policy_text[] =
+	"version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmx: *.backup.example.test\r\n"
+	"max_age: 86400\r\n";
+
+static ms_status sts_parse_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_sts_policy *p = NULL;
+	char why[200];
+	ms_status st = ms_sts_policy_parse(&env, (const uint8_t *)policy_text,
+					   strlen(policy_text), &p, why, sizeof(why));
+	if (st == MS_OK) {
+		*same = ms_sts_policy_mode(p) == MS_STS_MODE_ENFORCE &&
+			ms_sts_policy_match(p, "a.backup.example.test") == 1;
+		ms_sts_policy_free(p);
+	}
+	return st;
+}
+
+static ms_status cb_fetch(void *user, const char *url, uint8_t *buf, size_t bufsize,
+			  size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+{
+	(void)user;
+	(void)url;
+	(void)failure;
+	(void)why;
+	(void)whylen;
+	*len = strlen(policy_text);
+	ck_assert_uint_le(*len, bufsize);
+	memcpy(buf, policy_text, *len);
+	return MS_OK;
+}
+
+static struct ms_dns_ctx *sts_dns;
+
+static ms_status sts_new_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_sts_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.version = MS_STS_CONFIG_VERSION;
+	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
+	cfg.fetch.fetch = cb_fetch;
+	cfg.fetch.ca_file = "/nonexistent/ca.pem"; /* copied by ms_sts_new */
+	struct ms_sts *s = NULL;
+	char why[200];
+	ms_status st = ms_sts_new(&env, &cfg, sts_dns, NULL, &s, why, sizeof(why));
+	*same = st == MS_OK && s != NULL;
+	ms_sts_free(s);
+	return st;
+}
+
+static ms_status sts_get_call(void *ctx, int *same)
+{
+	struct ms_sts_result *r = NULL;
+	char why[200];
+	ms_status st = ms_sts_get_policy(ctx, "example.test", &r, why, sizeof(why));
+	if (st == MS_OK) {
+		const struct ms_sts_policy *p = ms_sts_result_policy(r);
+		*same = ms_sts_result_state(r) == MS_STS_POLICY && p != NULL &&
+			ms_sts_policy_mode(p) == MS_STS_MODE_ENFORCE &&
+			ms_sts_result_failure(r) == MS_STS_FAIL_NONE &&
+			strcmp(ms_sts_result_policy_id(r), "20261128T1") == 0;
+		ms_sts_result_free(r);
+	}
+	return st;
+}
+
+START_TEST(mtasts)
+{
+	fail_loop("ms_sts_policy_parse", sts_parse_call, NULL);
+	sts_dns = new_dns();
+	fail_loop("ms_sts_new", sts_new_call, NULL);
+	struct ms_sts_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.version = MS_STS_CONFIG_VERSION;
+	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
+	cfg.fetch.fetch = cb_fetch;
+	struct ms_sts *s = NULL;
+	char why[200] = "";
+	arm(0);
+	ck_assert_msg(ms_sts_new(&env, &cfg, sts_dns, NULL, &s, why, sizeof(why)) == MS_OK, "%s",
+		      why);
+	/* no store: every call looks up the TXT record and fetches */
+	fail_loop("ms_sts_get_policy (fetch callback, no store)", sts_get_call, s);
+	ms_sts_free(s);
+	ms_dns_ctx_free(sts_dns);
+	ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+#endif
+
+#ifdef HARD_HAVE_DANE
+/* ---- libdane -------------------------------------------------------------- */
+static unsigned char *ee_der, *chain_der[8];
+static size_t ee_len, chain_len[8], nchain;
+
+static size_t read_pems(const char *rel, unsigned char **der, size_t *len, size_t max)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", getenv("MS_TEST_WORLD"), rel);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s", path);
+	size_t n = 0;
+	X509 *x;
+	while (n < max && (x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL) {
+		der[n] = NULL;
+		int l = i2d_X509(x, &der[n]);
+		ck_assert_int_gt(l, 0);
+		len[n++] = (size_t)l;
+		X509_free(x);
+	}
+	fclose(f);
+	ck_assert_uint_gt(n, 0);
+	return n;
+}
+
+static ms_status dane_ctx_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_dane_ctx *d = NULL;
+	ms_status st = ms_dane_ctx_new(&env, &d);
+	*same = st == MS_OK && d != NULL;
+	ms_dane_ctx_free(d);
+	return st;
+}
+
+struct dane_case {
+	struct ms_dane_ctx *ctx;
+	struct ms_dane_input in;
+	enum ms_dane_verdict want;
+	int want_depth;
+};
+
+static ms_status dane_verify_call(void *ctx, int *same)
+{
+	struct dane_case *c = ctx;
+	struct ms_dane_result res;
+	memset(&res, 0, sizeof(res));
+	char why[200];
+	ms_status st = ms_dane_verify(c->ctx, &c->in, &res, why, sizeof(why));
+	*same = st == MS_OK && res.verdict == c->want && res.depth == c->want_depth;
+	return st;
+}
+
+START_TEST(dane)
+{
+	fail_loop("ms_dane_ctx_new", dane_ctx_call, NULL);
+	read_pems("pki/dane/ee.pem", &ee_der, &ee_len, 1);
+	nchain = read_pems("pki/dane/ta-chain.pem", chain_der, chain_len, 8);
+	struct dane_case c;
+	memset(&c, 0, sizeof(c));
+	arm(0);
+	ck_assert_int_eq(ms_dane_ctx_new(&env, &c.ctx), MS_OK);
+	/* DANE-EE full certificate */
+	struct ms_dane_cert ee = { ee_der, ee_len };
+	struct ms_dane_tlsa t_ee = { 3, 0, 0, ee_der, ee_len };
+	c.in.version = MS_DANE_INPUT_VERSION;
+	c.in.chain = &ee;
+	c.in.nchain = 1;
+	c.in.tlsa = &t_ee;
+	c.in.ntlsa = 1;
+	c.in.authentic = 1;
+	c.want = MS_DANE_VERIFIED;
+	c.want_depth = 0;
+	fail_loop("ms_dane_verify DANE-EE", dane_verify_call, &c);
+	/* DANE-TA: the chain is parsed up to the anchor; whatever the verdict
+	 * for these names, a failure must not change it */
+	struct ms_dane_cert chain[8];
+	for (size_t i = 0; i < nchain; i++) {
+		chain[i].der = chain_der[i];
+		chain[i].len = chain_len[i];
+	}
+	/* ta-chain.pem: mx2.dane.example.test <- CA 3 <- CA 2 <- CA 1; the
+	 * anchor is CA 1 (the end of the chain) */
+	struct ms_dane_tlsa t_ta = { 2, 0, 0, chain_der[nchain - 1], chain_len[nchain - 1] };
+	const char *names[] = { "mx2.dane.example.test", "dane.example.test" };
+	c.in.chain = chain;
+	c.in.nchain = nchain;
+	c.in.tlsa = &t_ta;
+	c.in.names = names;
+	c.in.nnames = 2;
+	struct ms_dane_result ref;
+	memset(&ref, 0, sizeof(ref));
+	char why[200] = "";
+	ck_assert_msg(ms_dane_verify(c.ctx, &c.in, &ref, why, sizeof(why)) == MS_OK, "%s", why);
+	c.want = ref.verdict;
+	c.want_depth = ref.depth;
+	ck_assert_msg(ref.verdict == MS_DANE_VERIFIED && ref.depth == (int)nchain - 1,
+		      "DANE-TA reference: %s (%s)", ms_dane_verdict_str(ref.verdict), ref.reason);
+	fail_loop("ms_dane_verify DANE-TA", dane_verify_call, &c);
+	ms_dane_ctx_free(c.ctx);
+	OPENSSL_free(ee_der);
+	for (size_t i = 0; i < nchain; i++)
+		OPENSSL_free(chain_der[i]);
+	ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+#endif
+
+#ifdef HARD_HAVE_RTLS
+/* ---- librequiretls -------------------------------------------------------- */
+static const char ehlo_text[] = "250-mx.example.test hello\r\n250-PIPELINING\r\n"
+				"250-SIZE 35882577\r\n250-8BITMIME\r\n250-REQUIRETLS\r\n"
+				"250 SMTPUTF8\r\n";
+static const char mail_text[] =
+	"MAIL FROM:<a@example.test> SIZE=1000 BODY=8BITMIME REQUIRETLS ENVID=a+2Bb";
+
+static ms_status ehlo_parse_call(void *ctx, int *same)
+{
+	char why[200];
+	ms_status st = ms_rtls_ehlo_parse(ctx, (const uint8_t *)ehlo_text, strlen(ehlo_text), 1,
+					  why, sizeof(why));
+	if (st == MS_OK)
+		*same = ms_rtls_ehlo_has(ctx, "REQUIRETLS") && ms_rtls_ehlo_count(ctx) == 5 &&
+			ms_rtls_ehlo_over_tls(ctx);
+	else /* a failed parse must not leave capabilities behind */
+		ck_assert_int_eq(ms_rtls_ehlo_has(ctx, "REQUIRETLS"), 0);
+	return st;
+}
+
+static ms_status ehlo_new_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_rtls_ehlo *e = NULL;
+	ms_status st = ms_rtls_ehlo_new(&env, &e);
+	*same = st == MS_OK && e != NULL;
+	ms_rtls_ehlo_free(e);
+	return st;
+}
+
+static ms_status mail_parse_call(void *ctx, int *same)
+{
+	char why[200];
+	ms_status st = ms_rtls_mail_parse_command(ctx, (const uint8_t *)mail_text,
+						  strlen(mail_text), why, sizeof(why));
+	if (st == MS_OK) {
+		char envid[64];
+		size_t el = 0;
+		*same = ms_rtls_mail_requiretls(ctx) && ms_rtls_mail_count(ctx) == 4 &&
+			strcmp(ms_rtls_mail_path(ctx), "a@example.test") == 0 &&
+			ms_rtls_mail_envid(ctx, envid, sizeof(envid), &el) == MS_OK &&
+			strcmp(envid, "a+b") == 0;
+	} else {
+		ck_assert_int_eq(ms_rtls_mail_requiretls(ctx), 0);
+	}
+	return st;
+}
+
+static ms_status mail_new_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_rtls_mail *m = NULL;
+	ms_status st = ms_rtls_mail_new(&env, &m);
+	*same = st == MS_OK && m != NULL;
+	ms_rtls_mail_free(m);
+	return st;
+}
+
+START_TEST(requiretls)
+{
+	fail_loop("ms_rtls_ehlo_new", ehlo_new_call, NULL);
+	fail_loop("ms_rtls_mail_new", mail_new_call, NULL);
+	struct ms_rtls_ehlo *e = NULL;
+	struct ms_rtls_mail *m = NULL;
+	arm(0);
+	ck_assert_int_eq(ms_rtls_ehlo_new(&env, &e), MS_OK);
+	ck_assert_int_eq(ms_rtls_mail_new(&env, &m), MS_OK);
+	fail_loop_stateful("ms_rtls_ehlo_parse", ehlo_parse_call, e);
+	fail_loop_stateful("ms_rtls_mail_parse_command", mail_parse_call, m);
+	ms_rtls_ehlo_free(e);
+	ms_rtls_mail_free(m);
+	ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+#endif
+
+#ifdef HARD_HAVE_SPFDKIM
+/* ---- libspfdkim ----------------------------------------------------------- */
+struct spf_case {
+	struct ms_spf *spf;
+	const char *ip;
+	enum ms_spf_result want;
+};
+
+static ms_status spf_call(void *ctx, int *same)
+{
+	struct spf_case *c = ctx;
+	struct ms_spf_verdict *v = NULL;
+	char why[200];
+	ms_status st = ms_spf_check_mailfrom(c->spf, c->ip, "helo.example.test",
+					     "user@example.test", &v, why, sizeof(why));
+	if (st == MS_OK) {
+		/* libspfdkim turns an allocation failure inside the evaluation
+		 * into temperror "out of memory" (spf_eval.c): fail-safe, the
+		 * MTA defers; accepted only when an allocation was refused */
+		enum ms_spf_result got = ms_spf_verdict_result(v);
+		*same = got == c->want ? 1 : got == MS_SPF_TEMPERROR ? 2 : 0;
+		ms_spf_verdict_free(v);
+	}
+	return st;
+}
+
+static struct ms_dns_ctx *spf_dns;
+
+static ms_status spf_new_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_spf *s = NULL;
+	ms_status st = ms_spf_new(&env, spf_dns, &s);
+	*same = st == MS_OK && s != NULL;
+	ms_spf_free(s);
+	return st;
+}
+
+static const char dmarc_text[] =
+	"v=DMARC1; p=reject; sp=quarantine; np=reject; adkim=s; aspf=r; pct=50; "
+	"rua=mailto:d@example.test,mailto:e@example.test; ruf=mailto:f@example.test; fo=1:d";
+
+static ms_status dmarc_parse_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_dmarc_record *r = NULL;
+	char why[200];
+	ms_status st = ms_dmarc_record_parse(&env, (const uint8_t *)dmarc_text,
+					     strlen(dmarc_text), &r, why, sizeof(why));
+	if (st == MS_OK) {
+		*same = ms_dmarc_record_p(r) == MS_DMARC_POLICY_REJECT &&
+			ms_dmarc_record_sp(r) == MS_DMARC_POLICY_QUARANTINE;
+		ms_dmarc_record_free(r);
+	}
+	return st;
+}
+
+static const char ar_text[] =
+	"mx.example.test; spf=pass smtp.mailfrom=user@example.test; "
+	"dkim=pass (good signature) reason=\"key found, body hash ok\" header.d=example.test "
+	"header.s=sel; "
+	"dmarc=pass header.from=example.test";
+
+static ms_status ar_parse_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_ar_parsed *p = NULL;
+	char why[200];
+	ms_status st = ms_ar_parse(&env, (const uint8_t *)ar_text, strlen(ar_text), &p, why,
+				   sizeof(why));
+	if (st == MS_OK) {
+		*same = ms_ar_parsed_count(p) == 3 &&
+			strcmp(ms_ar_parsed_authserv_id(p), "mx.example.test") == 0 &&
+			strcmp(ms_ar_parsed_method(p, 1), "dkim") == 0 &&
+			strcmp(ms_ar_parsed_result(p, 2), "pass") == 0 &&
+			strcmp(ms_ar_parsed_reason(p, 1), "key found, body hash ok") == 0;
+		ms_ar_parsed_free(p);
+	}
+	return st;
+}
+
+START_TEST(spfdkim)
+{
+	spf_dns = new_dns();
+	fail_loop("ms_spf_new", spf_new_call, NULL);
+	struct spf_case c;
+	arm(0);
+	ck_assert_int_eq(ms_spf_new(&env, spf_dns, &c.spf), MS_OK);
+	/* pass through the include's a: mechanism (four lookups) */
+	c.ip = "198.51.100.5";
+	c.want = MS_SPF_PASS;
+	fail_loop("ms_spf_check_mailfrom pass via include", spf_call, &c);
+	/* pass via a: of the top record */
+	c.ip = "203.0.113.9";
+	fail_loop("ms_spf_check_mailfrom pass via a:", spf_call, &c);
+	/* fail: every mechanism evaluated */
+	c.ip = "192.0.2.77";
+	fail_loop("ms_spf_check_mailfrom ip4 pass", spf_call, &c);
+	c.ip = "233.252.0.1";
+	c.want = MS_SPF_FAIL;
+	fail_loop("ms_spf_check_mailfrom fail", spf_call, &c);
+	ms_spf_free(c.spf);
+	ms_dns_ctx_free(spf_dns);
+	fail_loop("ms_dmarc_record_parse", dmarc_parse_call, NULL);
+	fail_loop("ms_ar_parse", ar_parse_call, NULL);
+	ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+#endif
+
+int main(void)
+{
+	Suite *s = suite_create("hardening-alloc");
+	TCase *tc = tcase_create("alloc");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, dns);
+#ifdef HARD_HAVE_MTASTS
+	tcase_add_test(tc, mtasts);
+#endif
+#ifdef HARD_HAVE_DANE
+	tcase_add_test(tc, dane);
+#endif
+#ifdef HARD_HAVE_RTLS
+	tcase_add_test(tc, requiretls);
+#endif
+#ifdef HARD_HAVE_SPFDKIM
+	tcase_add_test(tc, spfdkim);
+#endif
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr), run = srunner_ntests_run(sr);
+	srunner_free(sr);
+	printf("%d passed, %d failed\n", run - failed, failed);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
