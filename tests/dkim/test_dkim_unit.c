@@ -811,6 +811,94 @@ START_TEST(big_body)
 }
 END_TEST
 
+
+/* ---- memory does not grow with the body ------------------------------------- */
+
+static size_t mem_cur, mem_peak, mem_left;
+
+static void *t_alloc(void *u, size_t n)
+{
+	(void)u;
+	size_t *p = malloc(n + sizeof(size_t) * 2);
+	if (p == NULL)
+		return NULL;
+	p[0] = n;
+	mem_cur += n;
+	if (mem_cur > mem_peak)
+		mem_peak = mem_cur;
+	return p + 2;
+}
+
+static void t_free(void *u, void *ptr)
+{
+	(void)u;
+	if (ptr == NULL)
+		return;
+	size_t *p = (size_t *)ptr - 2;
+	mem_cur -= p[0];
+	free(p);
+}
+
+static void *t_realloc(void *u, void *ptr, size_t n)
+{
+	if (ptr == NULL)
+		return t_alloc(u, n);
+	size_t *p = (size_t *)ptr - 2;
+	size_t old = p[0];
+	size_t *q = realloc(p, n + sizeof(size_t) * 2);
+	if (q == NULL)
+		return NULL;
+	q[0] = n;
+	mem_cur = mem_cur - old + n;
+	if (mem_cur > mem_peak)
+		mem_peak = mem_cur;
+	return q + 2;
+}
+
+/* Peak bytes the library allocates (through the env hooks) to verify a
+ * message whose body has `mib` MiB, fed in 64 KiB chunks. */
+static size_t peak_for(struct ms_dkim_verifier *v, size_t mib)
+{
+	size_t n = mib << 20;
+	char *m = malloc(n + 256);
+	size_t o = (size_t)sprintf(m, "From: a@football.example.com\r\nSubject: mem\r\n\r\n");
+	while (o < n)
+		o += (size_t)sprintf(m + o, "some  text\there %zu \r\n", o);
+	struct ms_dkim_sign_opts a = opts(ed_key, "ed", 1, 1);
+	const struct ms_dkim_sign_opts *list[1] = { &a };
+	size_t slen;
+	char *s = test_sign(m, o, list, 1, &slen);
+	free(m);
+	mem_peak = mem_cur;
+	size_t base = mem_cur;
+	struct ms_dkim_verify *vf = test_verify(v, s, slen, 65536);
+	ck_assert_int_eq(ms_dkim_sig_result(ms_dkim_verify_sig(vf, 0)), MS_DKIM_PASS);
+	ms_dkim_verify_free(vf);
+	free(s);
+	mem_left = mem_cur - base;
+	return mem_peak - base;
+}
+
+START_TEST(constant_memory)
+{
+	struct ms_env e = test_env_with_clock();
+	e.alloc = t_alloc;
+	e.realloc = t_realloc;
+	e.free = t_free;
+	struct ms_dkim_verifier *v = NULL;
+	ck_assert_int_eq(ms_dkim_verifier_new(&e, fz_ctx(zone), &v), MS_OK);
+	peak_for(v, 1); /* warm the key cache (allocated on first use) */
+	size_t p1 = peak_for(v, 1);
+	ck_assert_uint_eq(mem_left, 0); /* everything given back */
+	size_t p8 = peak_for(v, 8);
+	ck_assert_uint_eq(mem_left, 0);
+	ck_assert_msg(p1 == p8, "peak %zu bytes for 1 MiB, %zu for 8 MiB", p1, p8);
+	ck_assert_uint_lt(p8, 128 * 1024);
+	ms_dkim_verifier_free(v);
+	ck_assert_uint_eq(mem_cur, 0);
+}
+END_TEST
+
 /* ---- keys ------------------------------------------------------------------ */
 
 START_TEST(key_loading)
@@ -907,6 +995,7 @@ int main(void)
 	tcase_add_test(t, bad_signatures);
 	tcase_add_test(t, limits);
 	tcase_add_test(t, big_body);
+	tcase_add_test(t, constant_memory);
 	tcase_add_test(t, key_loading);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
