@@ -110,6 +110,13 @@ static inline void hard_peer_stop(struct hard_peer *h)
 		fprintf(stderr, "could not remove %s\n", h->workdir);
 }
 
+/* Deadlines scale under valgrind (meson test --setup valgrind sets
+ * MS_UNDER_VALGRIND), as in tests/common/mstest.h. */
+static inline unsigned hard_scale(unsigned x)
+{
+	return getenv("MS_UNDER_VALGRIND") ? x * 20 : x;
+}
+
 static inline double hard_now(void)
 {
 	struct timespec ts;

@@ -17,9 +17,9 @@
 
 #include "hardening.h"
 
-#define TIMEOUT_MS 2000
+#define TIMEOUT_MS hard_scale(2000)
 /* hang check only: a generous margin over the configured timeout */
-#define BOUND_S (TIMEOUT_MS / 1000.0 + 8.0)
+#define BOUND_S (hard_scale(1) * (TIMEOUT_MS / 1000.0 + 8.0))
 
 static struct hard_peer peer;
 static uint8_t buf[MS_STS_POLICY_MAX];
@@ -254,7 +254,7 @@ int main(void)
 	hard_peer_start(&peer, hard_path("https/https_fault_server.py"));
 	Suite *s = suite_create("hardening-https");
 	TCase *tc = tcase_create("faults");
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, hard_scale(60));
 	tcase_add_test(tc, control_ok);
 	tcase_add_test(tc, slow_drip_body);
 	tcase_add_test(tc, slow_drip_headers);

@@ -21,10 +21,10 @@
 
 #include "hardening.h"
 
-#define TIMEOUT_MS 2000
+#define TIMEOUT_MS hard_scale(2000)
 /* hang check only: the probe has a connect step, a banner step, two
  * commands and a handshake before the failing one; the margin is generous */
-#define BOUND_S 12.0
+#define BOUND_S (hard_scale(1) * 12.0)
 
 static struct hard_peer peer;
 static unsigned char *pinned_der; /* the peer's certificate, DER */
@@ -250,7 +250,7 @@ int main(void)
 	load_pinned();
 	Suite *s = suite_create("hardening-smtp");
 	TCase *tc = tcase_create("faults");
-	tcase_set_timeout(tc, 60);
+	tcase_set_timeout(tc, hard_scale(60));
 	tcase_add_test(tc, control_good);
 	tcase_add_test(tc, silent);
 	tcase_add_test(tc, banner_then_close);
