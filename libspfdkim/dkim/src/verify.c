@@ -248,7 +248,9 @@ static void evaluate(struct ms_dkim_verify *vf, struct ms_dkim_sig *s, int64_t n
 	struct dkim_sigparams *sp = &s->sp;
 	if (!s->parsed)
 		return;
-	if (sp->alg == MS_DKIM_RSA_SHA1 && !(v->flags & MS_DKIM_ALLOW_SHA1)) {
+	/* bh is NULL if sha1 was refused when the header ended (the policy
+	 * may have changed since) */
+	if (sp->alg == MS_DKIM_RSA_SHA1 && (!(v->flags & MS_DKIM_ALLOW_SHA1) || s->bh == NULL)) {
 		set(s, MS_DKIM_POLICY, "rsa-sha1 is not accepted (RFC 8301)");
 		return;
 	}

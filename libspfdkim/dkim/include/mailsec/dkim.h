@@ -25,8 +25,9 @@
  * results returns MS_OK, whatever they are.
  *
  * Thread safety: a verifier may be shared by threads (its key cache is
- * locked); a struct ms_dkim_verify or ms_dkim_signer is used by one thread
- * at a time.  A struct ms_dkim_key is immutable once created and may be
+ * locked) once its policy is set (the ms_dkim_verifier_set_* calls are not
+ * synchronised); a struct ms_dkim_verify or ms_dkim_signer is used by one
+ * thread at a time.  A struct ms_dkim_key is immutable once created and may be
  * shared.
  */
 #ifndef MAILSEC_DKIM_H
