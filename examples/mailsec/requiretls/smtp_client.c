@@ -1,7 +1,8 @@
 /*
  * smtp_client.c - bounded SMTP client session, plaintext or TLS (see
  * smtp_client.h).  Sockets are blocking with SO_RCVTIMEO/SO_SNDTIMEO so the
- * same deadline covers plain reads, the TLS handshake and TLS records.
+ * same deadline covers plain reads, the TLS handshake and TLS records; a
+ * reply is read by one deadline for the whole reply (see fill()).
  */
 #include "smtp_client.h"
 
@@ -18,12 +19,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 struct smtp {
 	int fd;
 	SSL *ssl;
 	unsigned timeout_ms;
+	struct timespec deadline; /* end of the reply being read (monotonic) */
 	uint8_t in[4096];         /* received, not yet consumed */
 	size_t inlen, inoff;
 	char *reply;              /* MS_RTLS_MAX_REPLY_BYTES + 1 */
@@ -117,26 +120,56 @@ static ms_status io_error(int timed_out, const char *what, char *why, size_t why
 	return timed_out ? MS_ERR_TIMEOUT : MS_ERR_NETWORK;
 }
 
-/* Refill the input buffer once. */
+/* Milliseconds left until s->deadline (0 when it has passed). */
+static int left_ms(const struct smtp *s)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (long long)(s->deadline.tv_sec - now.tv_sec) * 1000 +
+		       (s->deadline.tv_nsec - now.tv_nsec) / 1000000;
+	return ms <= 0 ? 0 : ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
+/*
+ * Refill the input buffer once, by the reply's deadline: the socket is made
+ * non-blocking for the read and poll() waits for what is left, so a peer
+ * that trickles bytes (even inside one TLS record) cannot stretch a reply
+ * past the timeout.
+ */
 static ms_status fill(struct smtp *s, char *why, size_t whylen)
 {
-	ssize_t n;
+	ssize_t n = -1;
 	s->inoff = s->inlen = 0;
-	if (s->ssl) {
-		int r = SSL_read(s->ssl, s->in, sizeof(s->in));
-		if (r <= 0) {
+	int fl = fcntl(s->fd, F_GETFL);
+	fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+	for (;;) {
+		short ev = POLLIN;
+		if (s->ssl) {
+			int r = SSL_read(s->ssl, s->in, sizeof(s->in));
+			if (r > 0) {
+				n = r;
+				break;
+			}
 			int e = SSL_get_error(s->ssl, r);
 			ERR_clear_error();
-			return io_error(e == SSL_ERROR_WANT_READ || errno == EAGAIN, "TLS read", why,
-					whylen);
+			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+				break;
+			ev = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+		} else {
+			n = recv(s->fd, s->in, sizeof(s->in), 0);
+			if (n > 0 || n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+				break;
 		}
-		n = r;
-	} else {
-		n = recv(s->fd, s->in, sizeof(s->in), 0);
-		if (n <= 0)
-			return io_error(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK), "read",
-					why, whylen);
+		int ms = left_ms(s);
+		struct pollfd p = { .fd = s->fd, .events = ev };
+		if (ms == 0 || poll(&p, 1, ms) == 0) {
+			fcntl(s->fd, F_SETFL, fl);
+			return io_error(1, s->ssl ? "TLS read" : "read", why, whylen);
+		}
 	}
+	fcntl(s->fd, F_SETFL, fl);
+	if (n <= 0)
+		return io_error(0, s->ssl ? "TLS read" : "read", why, whylen);
 	s->inlen = (size_t)n;
 	return MS_OK;
 }
@@ -192,6 +225,14 @@ static ms_status read_line(struct smtp *s, size_t *start, char *why, size_t whyl
 
 ms_status smtp_read_reply(struct smtp *s, char *why, size_t whylen)
 {
+	/* one deadline for the whole reply, however it trickles in */
+	clock_gettime(CLOCK_MONOTONIC, &s->deadline);
+	s->deadline.tv_sec += s->timeout_ms / 1000;
+	s->deadline.tv_nsec += (long)(s->timeout_ms % 1000) * 1000000L;
+	if (s->deadline.tv_nsec >= 1000000000L) {
+		s->deadline.tv_sec++;
+		s->deadline.tv_nsec -= 1000000000L;
+	}
 	s->replylen = 0;
 	s->code = 0;
 	s->last[0] = '\0';
