@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""A hostile SMTP peer for the `mailsec send` hardening test.
+
+Usage: send_peer.py LOGFILE MODE CERT KEY ADDR [ADDR...]
+Listens on one port the kernel picks, the same on every ADDR (all
+127.0.0.0/8), prints it, then serves until killed.  Every command verb goes
+to LOGFILE as "CMD VERB", a received message as "MAIL-RECEIVED BYTES".
+
+Modes:
+  nostarttls     no STARTTLS in the EHLO reply
+  starttls454    STARTTLS refused with 454
+  starttls554    STARTTLS refused with 554
+  inject         plaintext "250 REQUIRETLS" pipelined with the STARTTLS 220
+  rtlspre        REQUIRETLS offered before STARTTLS only (TLS with CERT)
+  rtlsgood       REQUIRETLS offered after STARTTLS (the control)
+  datasilent     no reply at all to DATA
+  dotsilent      354 to DATA, takes the message, never answers the final dot
+  trickle        the EHLO reply one byte per second
+  ehlo8m         an 8 MiB EHLO reply
+"""
+import socket, ssl, sys, threading, time
+
+logpath, mode, cert, key = sys.argv[1:5]
+addrs = sys.argv[5:]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+lock = threading.Lock()
+
+
+def log(s):
+    with lock, open(logpath, "a") as f:
+        f.write(s + "\n")
+
+
+def session(conn):
+    s, buf, tls = conn, b"", False
+
+    def line():
+        nonlocal buf
+        while b"\n" not in buf:
+            d = s.recv(4096)
+            if not d:
+                raise EOFError
+            buf += d
+        ln, buf = buf.split(b"\n", 1)
+        return ln.rstrip(b"\r")
+
+    try:
+        s.sendall(b"220 peer.test ESMTP\r\n")
+        while True:
+            ln = line()
+            verb = ln.split(b" ")[0].upper().decode("latin-1")
+            log(f"CMD {verb}{'-TLS' if tls else ''}")
+            if verb in ("EHLO", "HELO"):
+                caps = [b"peer.test", b"PIPELINING", b"8BITMIME"]
+                if not tls and mode != "nostarttls":
+                    caps.append(b"STARTTLS")
+                if (mode == "rtlspre" and not tls) or (mode not in ("rtlspre",) and tls):
+                    caps.append(b"REQUIRETLS")
+                reply = b"".join(b"250-" + c + b"\r\n" for c in caps[:-1]) + b"250 " + caps[-1] + b"\r\n"
+                if mode == "trickle":
+                    for x in reply:
+                        s.sendall(bytes([x]))
+                        time.sleep(1.0)
+                elif mode == "ehlo8m":
+                    block = (b"250-X-PAD-" + b"x" * 100 + b"\r\n") * 512
+                    for _ in range(8 * 1024 * 1024 // len(block)):
+                        s.sendall(block)
+                    s.sendall(reply)
+                else:
+                    s.sendall(reply)
+            elif verb == "STARTTLS" and not tls:
+                if mode == "starttls454":
+                    s.sendall(b"454 4.7.0 TLS not available\r\n")
+                elif mode == "starttls554":
+                    s.sendall(b"554 5.5.1 no TLS here\r\n")
+                elif mode == "inject":
+                    s.sendall(b"220 go ahead\r\n250-peer.test\r\n250 REQUIRETLS\r\n")
+                    time.sleep(5)
+                    return
+                else:
+                    s.sendall(b"220 go ahead\r\n")
+                    s = ctx.wrap_socket(s, server_side=True)
+                    buf, tls = b"", True
+            elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
+                s.sendall(b"250 2.0.0 ok\r\n")
+            elif verb == "DATA":
+                if mode == "datasilent":
+                    time.sleep(60)
+                    return
+                s.sendall(b"354 go on\r\n")
+                n = 0
+                while True:
+                    d = line()
+                    if d == b".":
+                        break
+                    n += len(d) + 2
+                log(f"MAIL-RECEIVED {n}")
+                if mode == "dotsilent":
+                    time.sleep(60)
+                    return
+                s.sendall(b"250 2.0.0 taken\r\n")
+            elif verb == "QUIT":
+                s.sendall(b"221 2.0.0 bye\r\n")
+                return
+            else:
+                s.sendall(b"502 5.5.2 no\r\n")
+    except (OSError, EOFError, ssl.SSLError):
+        pass
+    finally:
+        try:
+            s.close()
+        except OSError:
+            pass
+
+
+def serve(l):
+    while True:
+        c, _ = l.accept()
+        threading.Thread(target=session, args=(c,), daemon=True).start()
+
+
+# one port free on every address
+for _ in range(50):
+    socks = []
+    try:
+        first = socket.socket()
+        first.bind((addrs[0], 0))
+        port = first.getsockname()[1]
+        socks.append(first)
+        for a in addrs[1:]:
+            o = socket.socket()
+            o.bind((a, port))
+            socks.append(o)
+        break
+    except OSError:
+        for o in socks:
+            o.close()
+else:
+    sys.exit("no common port")
+for o in socks:
+    o.listen(16)
+    threading.Thread(target=serve, args=(o,), daemon=True).start()
+print(port, flush=True)
+while True:
+    time.sleep(3600)

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""`mailsec send` (librequiretls' decision, libdane, libmtasts, the example
+SMTP client) against hostile SMTP peers on the world's MX addresses.
+
+    test_send_faults.py MAILSEC     (MS_TEST_WORLD from meson)
+
+good.test (DNSSEC, DANE on both MX): a peer that drops STARTTLS, refuses it
+(454, 554) or pipelines plaintext after it must never get a MAIL command or a
+message; with --requiretls, REQUIRETLS offered only before STARTTLS must not
+count (the control, REQUIRETLS after TLS with the world's DANE-matching
+certificate, delivers).  nostarttls.test (opportunistic): a peer that never
+answers DATA, never answers the final dot, trickles its EHLO reply one byte
+a second, or sends an 8 MiB EHLO reply ends as "not delivered" with a
+temporary status within the deadline."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+MAILSEC = sys.argv[1]
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORLD = os.environ["MS_TEST_WORLD"]
+SAMPLE = os.path.join(os.environ["MS_SOURCE_ROOT"], "tests/send/sample.eml")
+PY = "/usr/bin/python3"
+TIMEOUT_S = 3
+BOUND_S = 30  # hang check only; every step has TIMEOUT_S
+passed = failed = 0
+tmp = tempfile.mkdtemp(prefix="ms-hard-send-")
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name}: {detail}")
+
+
+def peer(mode, addrs, host):
+    logf = os.path.join(tmp, f"{mode}-{host}.log")
+    open(logf, "w").close()
+    pki = os.path.join(WORLD, "pki/demo")
+    p = subprocess.Popen([PY, os.path.join(HERE, "send_peer.py"), logf, mode,
+                          os.path.join(pki, f"{host}.chain.pem"), os.path.join(pki, f"{host}.key"),
+                          *addrs], stdout=subprocess.PIPE, text=True)
+    port = int(p.stdout.readline())
+    return p, port, logf
+
+
+def send(to, port, *extra):
+    t0 = time.monotonic()
+    # no MTA-STS host is reachable (port 1): the policy fetch fails, which
+    # never loosens anything; DANE decides for good.test
+    p = subprocess.run([MAILSEC, "--dns-config", os.path.join(WORLD, "auth.conf"),
+                        "--timeout", str(TIMEOUT_S), "--json", "send",
+                        "--from", "alice@example.test", "--to", to, "--port", str(port),
+                        "--ca-file", os.path.join(WORLD, "pki/demo/ca.pem"),
+                        "--connect-to", "::127.0.0.1:1", *extra, SAMPLE],
+                       capture_output=True, text=True, timeout=300)
+    took = time.monotonic() - t0
+    try:
+        j = json.loads(p.stdout)
+    except ValueError:
+        j = {"unparsable": p.stdout, "stderr": p.stderr}
+    return p.returncode, j, took
+
+
+def lines(logf):
+    with open(logf) as f:
+        return f.read().split("\n")
+
+
+GOOD = ["127.0.1.1", "127.0.1.2"]  # mx1.good.test, mx2.good.test
+NOSTARTTLS = ["127.0.1.6"]
+
+# ---- TLS required by DANE: nothing may be sent in plaintext -----------------
+for mode in ("nostarttls", "starttls454", "starttls554", "inject"):
+    p, port, logf = peer(mode, GOOD, "mx1.good.test")
+    try:
+        rc, j, took = send("bob@good.test", port)
+    finally:
+        p.kill()
+        p.wait()
+    log = lines(logf)
+    sent_mail = [l for l in log if l.startswith(("CMD MAIL", "CMD RCPT", "CMD DATA",
+                                                  "MAIL-RECEIVED"))]
+    check("good.test " + mode, rc == 1 and j.get("delivered") is False and sent_mail == []
+          and "CMD EHLO" in log and took < BOUND_S, (rc, j, log, took))
+    check("good.test " + mode + " temporary", str(j.get("status", "")).startswith("4."), j)
+
+# ---- REQUIRETLS: only what was offered over verified TLS counts -------------
+p, port, logf = peer("rtlsgood", ["127.0.1.1"], "mx1.good.test")
+try:
+    rc, j, took = send("bob@good.test", port, "--requiretls")
+finally:
+    p.kill()
+    p.wait()
+log = lines(logf)
+check("control: REQUIRETLS after TLS delivers", rc == 0 and j.get("delivered") is True
+      and j.get("requiretls") is True and "CMD MAIL-TLS" in log
+      and any(l.startswith("MAIL-RECEIVED") for l in log), (rc, j, log))
+
+p, port, logf = peer("rtlspre", ["127.0.1.1"], "mx1.good.test")
+try:
+    rc, j, took = send("bob@good.test", port, "--requiretls")
+finally:
+    p.kill()
+    p.wait()
+log = lines(logf)
+att = (j.get("attempts") or [{}])[0]
+check("REQUIRETLS before STARTTLS only", rc == 1 and j.get("delivered") is False
+      and att.get("requiretls_offered") is False and att.get("dane") == "ok"
+      and not any(l.startswith(("CMD MAIL", "MAIL-RECEIVED")) for l in log), (rc, j, log))
+
+# ---- opportunistic host: deadlines and bounds --------------------------------
+for mode, what in (("datasilent", "no reply to DATA"), ("dotsilent", "no reply to the dot"),
+                   ("trickle", "EHLO one byte a second"), ("ehlo8m", "8 MiB EHLO reply")):
+    p, port, logf = peer(mode, NOSTARTTLS, "mx.nostarttls.test")
+    try:
+        rc, j, took = send("bob@nostarttls.test", port)
+    finally:
+        p.kill()
+        p.wait()
+    check(f"{mode} ({what})", rc == 1 and j.get("delivered") is False
+          and str(j.get("status", "")).startswith("4.") and took < BOUND_S,
+          (rc, j, f"{took:.1f} s"))
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
