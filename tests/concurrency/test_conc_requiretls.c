@@ -1,0 +1,167 @@
+/*
+ * One SQLite recipient-domain store shared by 8 threads
+ * (requiretls_store.h: the default store serialises its calls).  Each
+ * thread records observations for its own domains and for domains every
+ * thread writes, querying support as it goes; the final state is exact
+ * because each (account, domain) pair always gets the same observation.
+ */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "conc.h"
+#include <mailsec/requiretls_store.h>
+
+#define OWN 20     /* domains only one thread writes */
+#define SHARED 6   /* domains every thread writes */
+#define ROUNDS 10  /* passes over the thread's domains */
+#define OPS (ROUNDS * (OWN + SHARED))
+
+/* What is recorded for a domain: REQUIRETLS on even k, STARTTLS without it
+ * on k % 4 == 1, no STARTTLS at all on k % 4 == 3. */
+static int obs_starttls(unsigned k) { return k % 4 != 3; }
+static int obs_requiretls(unsigned k) { return k % 2 == 0; }
+static enum ms_rtls_support want(unsigned k)
+{
+	return obs_requiretls(k) ? MS_RTLS_SUPPORT_YES : MS_RTLS_SUPPORT_NO;
+}
+
+static void own_name(char *buf, size_t cap, int tid, unsigned k)
+{
+	snprintf(buf, cap, "t%d-%u.example", tid, k);
+}
+static void shared_name(char *buf, size_t cap, unsigned k)
+{
+	snprintf(buf, cap, "shared-%u.example", k);
+}
+
+static void *worker(void *arg)
+{
+	struct conc_thread *t = arg;
+	struct ms_rtls_store *st = t->shared;
+	/* odd threads use a second sender account: same domains, other keys */
+	const char *account = t->id % 2 ? "bob" : "alice";
+	conc_wait_start(t);
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		for (unsigned j = 0; j < OWN + SHARED; j++) {
+			/* interleave own and shared domains, start at different places */
+			unsigned x = (j + (unsigned)t->id * 3) % (OWN + SHARED);
+			char dom[64];
+			unsigned k;
+			if (x < OWN) {
+				k = x;
+				own_name(dom, sizeof(dom), t->id, k);
+			} else {
+				k = x - OWN;
+				shared_name(dom, sizeof(dom), k);
+			}
+			char why[256] = "";
+			ms_status s = ms_rtls_store_record(st, account, dom, obs_starttls(k),
+							   obs_requiretls(k), why, sizeof(why));
+			CONC_CHECK(t, s == MS_OK, "record %s: %d %s", dom, s, why);
+			/* read back what this thread (and any other) wrote: the same */
+			const char *one[1] = {dom};
+			enum ms_rtls_support each = MS_RTLS_SUPPORT_UNKNOWN;
+			int all = -1;
+			s = ms_rtls_store_query(st, account, one, 1, 0, &each, &all, why,
+						sizeof(why));
+			CONC_CHECK(t, s == MS_OK, "query %s: %d %s", dom, s, why);
+			CONC_CHECK(t, each == want(k) && all == (want(k) == MS_RTLS_SUPPORT_YES),
+				   "query %s: support %d all %d, want %d", dom, (int)each, all,
+				   (int)want(k));
+			struct ms_rtls_capability cap;
+			int found = 0;
+			s = ms_rtls_store_get(st, account, dom, &cap, &found, why, sizeof(why));
+			CONC_CHECK(t, s == MS_OK && found == 1 &&
+				   cap.starttls == obs_starttls(k) &&
+				   cap.requiretls == obs_requiretls(k) &&
+				   (cap.requiretls_last != 0) == obs_requiretls(k),
+				   "get %s: status %d found %d starttls %d requiretls %d",
+				   dom, s, found, cap.starttls, cap.requiretls);
+			t->ops++;
+		}
+	}
+	return NULL;
+}
+
+START_TEST(shared_store)
+{
+	char dir[] = "/tmp/ms-conc-rtls-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char db[256], why[256] = "";
+	snprintf(db, sizeof(db), "%s/rtls.sqlite", dir);
+	struct ms_rtls_store *st = NULL;
+	ck_assert_msg(ms_rtls_store_open_sqlite(NULL, db, &st, why, sizeof(why)) == MS_OK,
+		      "open: %s", why);
+
+	conc_run(worker, st, OPS);
+
+	/* Final state, per account: every thread's own domains and the shared
+	 * ones in one query, plus a domain nobody wrote. */
+	const char *accounts[] = {"alice", "bob"};
+	for (int a = 0; a < 2; a++) {
+		static char names[CONC_THREADS / 2 * OWN + SHARED + 1][64];
+		const char *doms[CONC_THREADS / 2 * OWN + SHARED + 1];
+		enum ms_rtls_support expect[CONC_THREADS / 2 * OWN + SHARED + 1];
+		size_t n = 0;
+		for (int tid = a; tid < CONC_THREADS; tid += 2)
+			for (unsigned k = 0; k < OWN; k++) {
+				own_name(names[n], sizeof(names[n]), tid, k);
+				expect[n] = want(k);
+				doms[n] = names[n];
+				n++;
+			}
+		for (unsigned k = 0; k < SHARED; k++) {
+			shared_name(names[n], sizeof(names[n]), k);
+			expect[n] = want(k);
+			doms[n] = names[n];
+			n++;
+		}
+		snprintf(names[n], sizeof(names[n]), "never.example");
+		expect[n] = MS_RTLS_SUPPORT_UNKNOWN;
+		doms[n] = names[n];
+		n++;
+		enum ms_rtls_support each[CONC_THREADS / 2 * OWN + SHARED + 1];
+		int all = -1;
+		ck_assert_int_eq(ms_rtls_store_query(st, accounts[a], doms, n, 0, each, &all,
+						     why, sizeof(why)), MS_OK);
+		ck_assert_int_eq(all, 0);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_msg(each[i] == expect[i], "%s %s: %d, want %d", accounts[a],
+				      doms[i], (int)each[i], (int)expect[i]);
+		/* the supporting subset alone is all-supported */
+		const char *yes[SHARED];
+		size_t ny = 0;
+		for (unsigned k = 0; k < SHARED; k++)
+			if (want(k) == MS_RTLS_SUPPORT_YES)
+				yes[ny++] = names[n - 1 - SHARED + k];
+		ck_assert_int_eq(ms_rtls_store_query(st, accounts[a], yes, ny, 0, NULL, &all,
+						     why, sizeof(why)), MS_OK);
+		ck_assert_int_eq(all, 1);
+	}
+	/* a thread's own domain is not known under the other account */
+	struct ms_rtls_capability cap;
+	int found = 1;
+	ck_assert_int_eq(ms_rtls_store_get(st, "bob", "t0-0.example", &cap, &found, why,
+					   sizeof(why)), MS_OK);
+	ck_assert_int_eq(found, 0);
+	ms_rtls_store_free(st);
+
+	const char *sfx[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < 4; i++) {
+		char p[300];
+		snprintf(p, sizeof(p), "%s%s", db, sfx[i]);
+		unlink(p);
+	}
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("concurrency-requiretls");
+	TCase *tc = tcase_create("shared");
+	tcase_set_timeout(tc, mstest_scale_ms(300000) / 1000.0);
+	tcase_add_test(tc, shared_store);
+	suite_add_tcase(s, tc);
+	return mstest_run(s);
+}
