@@ -106,7 +106,8 @@ static void fold(struct ms_dmarc_verdict *v, enum ms_dns_security s)
 	v->any_lookup = 1;
 }
 
-/* Fetch _dmarc.<dom>: 1 record found, 0 none, -1 temporary failure. */
+/* Fetch _dmarc.<dom>: 1 record found, 0 none, -1 temporary failure (also when
+ * the lookup could not be made or memory ran out). */
 static int fetch(struct ms_dmarc *d, struct ms_dmarc_verdict *v, const char *dom,
 		 struct ms_dmarc_record **rec)
 {
@@ -115,36 +116,49 @@ static int fetch(struct ms_dmarc *d, struct ms_dmarc_verdict *v, const char *dom
 	if (snprintf(q, sizeof(q), "_dmarc.%s", dom) >= (int)sizeof(q))
 		return 0;
 	struct ms_dns_result *r = NULL;
+	/* A lookup that could not be made (out of memory, resolver failure)
+	 * says nothing about the record: temporary, never "no policy". */
 	if (ms_dns_lookup(d->dns, q, MS_DNS_T_TXT, &r, NULL, 0) != MS_OK)
-		return 0;
+		return -1;
 	fold(v, ms_dns_result_security(r));
 	enum ms_dns_outcome o = ms_dns_result_outcome(r);
 	if (o == MS_DNS_SERVFAIL || o == MS_DNS_TIMEOUT || o == MS_DNS_REFUSED) {
 		ms_dns_result_free(r);
 		return -1;
 	}
-	int found = 0;
-	for (size_t i = 0; i < ms_dns_result_count(r); i++) {
+	int found = 0, nomem = 0;
+	for (size_t i = 0; i < ms_dns_result_count(r) && !nomem; i++) {
 		size_t rdlen, tlen;
 		if (ms_dns_result_rtype(r, i) != MS_DNS_T_TXT)
 			continue;
 		const uint8_t *rd = ms_dns_result_rdata(r, i, &rdlen);
 		char *text = ms_malloc(&d->env, rdlen + 1);
-		if (text == NULL)
-			continue;
+		if (text == NULL) {
+			nomem = 1;
+			break;
+		}
 		if (ms_dns_parse_txt(rd, rdlen, text, rdlen + 1, &tlen) == MS_OK &&
 		    tlen >= 8 && memcmp(text, "v=DMARC1", 8) == 0) {
 			struct ms_dmarc_record *one = NULL;
-			if (ms_dmarc_record_parse(&d->env, (const uint8_t *)text, tlen, &one,
-						  NULL, 0) == MS_OK) {
+			ms_status ps = ms_dmarc_record_parse(&d->env, (const uint8_t *)text, tlen,
+							     &one, NULL, 0);
+			if (ps == MS_OK) {
 				found++;
 				ms_dmarc_record_free(*rec);
 				*rec = one;
+			} else if (ps == MS_ERR_NOMEM) {
+				nomem = 1;
 			}
 		}
 		ms_free(&d->env, text);
 	}
 	ms_dns_result_free(r);
+	/* a record we could not read for lack of memory is not "no record" */
+	if (nomem) {
+		ms_dmarc_record_free(*rec);
+		*rec = NULL;
+		return -1;
+	}
 	/* s6.6.3: more than one DMARC record means no policy. */
 	if (found != 1) {
 		ms_dmarc_record_free(*rec);
