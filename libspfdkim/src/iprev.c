@@ -91,7 +91,9 @@ ms_status ms_iprev_check(const struct ms_env *env, struct ms_dns_ctx *dns, const
 			struct ms_dns_result *fw = NULL;
 			if (ms_dns_lookup(dns, name, a.v4 ? MS_DNS_T_A : MS_DNS_T_AAAA, &fw,
 					  NULL, 0) != MS_OK) {
+				/* not made (out of memory...): temporary, not "fail" */
 				all = ms_dns_security_combine(all, MS_DNS_INDETERMINATE);
+				temp = 1;
 				continue;
 			}
 			enum ms_dns_security fs = ms_dns_result_security(fw);
