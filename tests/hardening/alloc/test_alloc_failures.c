@@ -32,6 +32,7 @@
 #ifdef HARD_HAVE_SPFDKIM
 #include <mailsec/authres.h>
 #include <mailsec/dmarc.h>
+#include <mailsec/iprev.h>
 #include <mailsec/spf.h>
 #endif
 
@@ -180,6 +181,7 @@ static const struct rr zone[] = {
 	{ "inc.example.test", MS_DNS_T_TXT, "v=spf1 a:mail.inc.example.test -all" },
 	{ "mail.inc.example.test", MS_DNS_T_A, "198.51.100.5" },
 	{ "mx.example.test", MS_DNS_T_A, "203.0.113.9" },
+	{ "5.100.51.198.in-addr.arpa", MS_DNS_T_PTR, "mail.inc.example.test" },
 	{ "_dmarc.example.test", MS_DNS_T_TXT,
 	  "v=DMARC1; p=reject; sp=quarantine; adkim=s; rua=mailto:d@example.test" },
 };
@@ -206,6 +208,19 @@ static ms_status resolve(void *user, const char *name, uint16_t type, struct ms_
 			rd[0] = (uint8_t)len;
 			memcpy(rd + 1, zone[i].text, len);
 			len++;
+		} else if (type == MS_DNS_T_PTR) {
+			/* a name in wire format */
+			len = 0;
+			for (const char *l = zone[i].text; *l;) {
+				size_t n = strcspn(l, ".");
+				rd[len++] = (uint8_t)n;
+				memcpy(rd + len, l, n);
+				len += n;
+				l += n;
+				if (*l == '.')
+					l++;
+			}
+			rd[len++] = 0;
 		} else {
 			unsigned a, b, c, d;
 			sscanf(zone[i].text, "%u.%u.%u.%u", &a, &b, &c, &d);
@@ -656,6 +671,66 @@ static ms_status ar_parse_call(void *ctx, int *same)
 	return st;
 }
 
+struct dmarc_case {
+	struct ms_dmarc *d;
+};
+
+static ms_status dmarc_check_call(void *ctx, int *same)
+{
+	struct dmarc_case *c = ctx;
+	struct ms_dmarc_verdict *v = NULL;
+	char why[200];
+	ms_status st = ms_dmarc_check(c->d, "example.test", MS_SPF_PASS, "example.test", NULL,
+				      NULL, NULL, 0, &v, why, sizeof(why));
+	if (st == MS_OK) {
+		enum ms_dmarc_result r = ms_dmarc_verdict_result(v);
+		/* temperror ("the policy lookup failed temporarily") is the
+		 * fail-safe answer when an allocation inside the lookup failed */
+		*same = r == MS_DMARC_PASS && ms_dmarc_verdict_policy(v) == MS_DMARC_POLICY_REJECT ? 1 :
+			r == MS_DMARC_TEMPERROR ? 2 : 0;
+		if (getenv("MS_HARD_VERBOSE"))
+			fprintf(stderr, "dmarc: result %d policy %d tag %s\n", (int)r,
+				(int)ms_dmarc_verdict_policy(v),
+				ms_dmarc_verdict_policy_tag(v) ? ms_dmarc_verdict_policy_tag(v) : "-");
+		ms_dmarc_verdict_free(v);
+	}
+	return st;
+}
+
+static struct ms_dns_ctx *iprev_dns;
+
+static ms_status iprev_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_iprev_verdict *v = NULL;
+	char why[200];
+	ms_status st = ms_iprev_check(&env, iprev_dns, "198.51.100.5", 10, &v, why, sizeof(why));
+	if (st == MS_OK) {
+		enum ms_iprev_result r = ms_iprev_verdict_result(v);
+		const char *name = ms_iprev_verdict_name(v);
+		*same = r == MS_IPREV_PASS && name && strcmp(name, "mail.inc.example.test") == 0 ? 1 :
+			r == MS_IPREV_TEMPERROR ? 2 : 0;
+		ms_iprev_verdict_free(v);
+	}
+	return st;
+}
+
+START_TEST(dmarc_iprev)
+{
+	struct ms_dns_ctx *d = new_dns();
+	struct dmarc_case c;
+	char why[200] = "";
+	arm(0);
+	ck_assert_msg(ms_dmarc_new(&env, d, &c.d, why, sizeof(why)) == MS_OK, "%s", why);
+	fail_loop("ms_dmarc_check", dmarc_check_call, &c);
+	ms_dmarc_free(c.d);
+	iprev_dns = d;
+	fail_loop("ms_iprev_check", iprev_call, NULL);
+	ms_dns_ctx_free(d);
+	ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
+
 START_TEST(spfdkim)
 {
 	spf_dns = new_dns();
@@ -702,6 +777,7 @@ int main(void)
 #endif
 #ifdef HARD_HAVE_SPFDKIM
 	tcase_add_test(tc, spfdkim);
+	tcase_add_test(tc, dmarc_iprev);
 #endif
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
