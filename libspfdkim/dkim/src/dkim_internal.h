@@ -151,6 +151,7 @@ struct dkim_msg {
 	size_t cur;               /* start of the field being collected */
 	int have_cur;
 	int overflow;             /* limit hit: reason kept */
+	int nomem;                /* the failure was an allocation, not a limit */
 	char err[128];
 };
 

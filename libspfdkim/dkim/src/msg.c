@@ -41,6 +41,7 @@ static int close_field(struct dkim_msg *m, size_t end)
 		struct dkim_field *f = ms_realloc(m->env, m->fields, nc * sizeof(*f));
 		if (f == NULL) {
 			snprintf(m->err, sizeof(m->err), "out of memory");
+			m->nomem = 1;
 			return -1;
 		}
 		m->fields = f;
@@ -64,7 +65,13 @@ static int close_field(struct dkim_msg *m, size_t end)
 
 static int put(struct dkim_msg *m, const uint8_t *p, size_t n)
 {
-	if (ms_buf_append(&m->hdr, p, n) != MS_OK) {
+	ms_status st = ms_buf_append(&m->hdr, p, n);
+	if (st == MS_ERR_NOMEM) {
+		snprintf(m->err, sizeof(m->err), "out of memory");
+		m->nomem = 1;
+		return -1;
+	}
+	if (st != MS_OK) {
 		snprintf(m->err, sizeof(m->err), "header block larger than %u bytes",
 			 MS_DKIM_MAX_HEADER);
 		return -1;

@@ -155,7 +155,8 @@ ms_status ms_dkim_signer_feed(struct ms_dkim_signer *s, const uint8_t *buf, size
 	if (!s->msg.in_body) {
 		long used = dkim_msg_feed_header(&s->msg, buf, len);
 		if (used < 0)
-			return ms_why(why, whylen, MS_ERR_LIMIT, "%s", s->msg.err);
+			return ms_why(why, whylen, s->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
+				      s->msg.err);
 		buf += used;
 		len -= (size_t)used;
 		if (!s->msg.in_body)
@@ -346,10 +347,12 @@ ms_status ms_dkim_signer_finish(struct ms_dkim_signer *s, char *why, size_t whyl
 	if (s->finished)
 		return ms_why(why, whylen, MS_ERR_STATE, "already finished");
 	if (s->msg.overflow)
-		return ms_why(why, whylen, MS_ERR_LIMIT, "%s", s->msg.err);
+		return ms_why(why, whylen, s->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
+				      s->msg.err);
 	dkim_msg_end_header(&s->msg);
 	if (s->msg.overflow)
-		return ms_why(why, whylen, MS_ERR_LIMIT, "%s", s->msg.err);
+		return ms_why(why, whylen, s->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
+				      s->msg.err);
 	s->finished = 1;
 	size_t nfrom = 0;
 	for (size_t i = 0; i < s->msg.nfields; i++)

@@ -220,7 +220,8 @@ ms_status ms_dkim_verify_feed(struct ms_dkim_verify *vf, const uint8_t *buf, siz
 	if (!vf->msg.in_body) {
 		long used = dkim_msg_feed_header(&vf->msg, buf, len);
 		if (used < 0)
-			return ms_why(why, whylen, MS_ERR_LIMIT, "%s", vf->msg.err);
+			return ms_why(why, whylen, vf->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
+				      vf->msg.err);
 		if (!vf->msg.in_body)
 			return MS_OK;
 		ms_status st = setup(vf);
@@ -356,11 +357,13 @@ ms_status ms_dkim_verify_finish(struct ms_dkim_verify *vf, char *why, size_t why
 	if (vf->finished)
 		return ms_why(why, whylen, MS_ERR_STATE, "already finished");
 	if (vf->msg.overflow)
-		return ms_why(why, whylen, MS_ERR_LIMIT, "%s", vf->msg.err);
+		return ms_why(why, whylen, vf->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
+				      vf->msg.err);
 	if (!vf->msg.in_body) {
 		dkim_msg_end_header(&vf->msg);
 		if (vf->msg.overflow)
-			return ms_why(why, whylen, MS_ERR_LIMIT, "%s", vf->msg.err);
+			return ms_why(why, whylen, vf->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
+				      vf->msg.err);
 		ms_status st = setup(vf);
 		if (st != MS_OK)
 			return ms_why(why, whylen, st, "%s", ms_status_str(st));
