@@ -155,6 +155,8 @@ static long loop_impl(const char *what, call_fn call, void *ctx, int stateful)
 		ck_assert_int_eq(cnt.live, base);
 	}
 	ck_assert_msg(n < MAX_N, "%s: never succeeded", what);
+	if (getenv("MS_HARD_VERBOSE"))
+		fprintf(stderr, "%s: %ld allocation points failed one by one\n", what, n - 1);
 	return n - 1;
 }
 
@@ -183,6 +185,7 @@ static const struct rr zone[] = {
 	{ "mail.inc.example.test", MS_DNS_T_A, "198.51.100.5" },
 	{ "mx.example.test", MS_DNS_T_A, "203.0.113.9" },
 	{ "5.100.51.198.in-addr.arpa", MS_DNS_T_PTR, "mail.inc.example.test" },
+	{ "_25._tcp.mx.example.test", MS_DNS_T_TLSA, "3 1 1" },
 	{ "_dmarc.example.test", MS_DNS_T_TXT,
 	  "v=DMARC1; p=reject; sp=quarantine; adkim=s; rua=mailto:d@example.test" },
 };
@@ -231,6 +234,13 @@ static ms_status resolve(void *user, const char *name, uint16_t type, struct ms_
 			rd[0] = (uint8_t)len;
 			memcpy(rd + 1, zone[i].text, len);
 			len++;
+		} else if (type == MS_DNS_T_TLSA) {
+			/* 3 1 1 and a SHA-256 of 0xab bytes */
+			rd[0] = 3;
+			rd[1] = 1;
+			rd[2] = 1;
+			memset(rd + 3, 0xab, 32);
+			len = 35;
 		} else if (type == MS_DNS_T_PTR) {
 			/* a name in wire format */
 			len = 0;
@@ -480,6 +490,39 @@ static ms_status dane_verify_call(void *ctx, int *same)
 	*same = st == MS_OK && res.verdict == c->want && res.depth == c->want_depth;
 	return st;
 }
+
+static struct ms_dns_ctx *dane_dns;
+
+static ms_status dane_lookup_call(void *ctx, int *same)
+{
+	(void)ctx;
+	struct ms_dane_lookup *l = NULL;
+	char why[200];
+	ms_status st = ms_dane_lookup(dane_dns, "mx.example.test", 1, 25, &l, why, sizeof(why));
+	if (st == MS_OK) {
+		const struct ms_dane_tlsa *recs = NULL;
+		enum ms_dane_dns_state s = ms_dane_lookup_state(l);
+		size_t n = ms_dane_lookup_records(l, &recs);
+		/* TEMPFAIL ("do not use this host now") is fail-safe; NONE
+		 * would be a downgrade: DANE silently not applied */
+		*same = s == MS_DANE_DNS_SECURE && n == 1 && recs[0].usage == 3 ? 1 :
+			s == MS_DANE_DNS_TEMPFAIL ? 2 : 0;
+		if (*same == 0 && getenv("MS_HARD_VERBOSE"))
+			fprintf(stderr, "dane lookup: state %d, %zu records: %s\n", (int)s, n,
+				ms_dane_lookup_reason(l));
+		ms_dane_lookup_free(l);
+	}
+	return st;
+}
+
+START_TEST(dane_lookup)
+{
+	dane_dns = new_dns();
+	fail_loop("ms_dane_lookup", dane_lookup_call, NULL);
+	ms_dns_ctx_free(dane_dns);
+	ck_assert_int_eq(cnt.live, 0);
+}
+END_TEST
 
 START_TEST(dane)
 {
@@ -886,6 +929,7 @@ int main(void)
 #endif
 #ifdef HARD_HAVE_DANE
 	tcase_add_test(tc, dane);
+	tcase_add_test(tc, dane_lookup);
 #endif
 #ifdef HARD_HAVE_RTLS
 	tcase_add_test(tc, requiretls);
