@@ -432,6 +432,18 @@ START_TEST(mtasts)
 	/* no store: every call looks up the TXT record and fetches */
 	fail_loop("ms_sts_get_policy (fetch callback, no store)", sts_get_call, s);
 	ms_sts_free(s);
+	/* with the SQLite store: the first call fetches and stores, the
+	 * others take the cached policy (same id); a failure on either path
+	 * must not lose the policy */
+	struct ms_sts_store *store = NULL;
+	arm(0);
+	ck_assert_msg(ms_sts_store_new_sqlite(&env, ":memory:", &store, why, sizeof(why)) == MS_OK,
+		      "%s", why);
+	ck_assert_msg(ms_sts_new(&env, &cfg, sts_dns, store, &s, why, sizeof(why)) == MS_OK, "%s",
+		      why);
+	fail_loop("ms_sts_get_policy (SQLite store, cached)", sts_get_call, s);
+	ms_sts_free(s);
+	ms_sts_store_free(store);
 	ms_dns_ctx_free(sts_dns);
 	ck_assert_int_eq(cnt.live, 0);
 }
