@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "mstest.h"
 #include <mailsec/dns.h>
@@ -85,6 +86,28 @@ static inline void conc_run(void *(*fn)(void *), void *shared, unsigned ops_each
 			      ts[i].fails, ts[i].first);
 		ck_assert_uint_eq(ts[i].ops, ops_each);
 	}
+}
+
+/* A fresh private folder under $TMPDIR (default /tmp) for a test's
+ * SQLite files; `buf` receives its path. */
+static inline void conc_mkdtemp(char *buf, size_t cap, const char *tag)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(buf, cap, "%s/ms-conc-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+	ck_assert_msg(n > 0 && (size_t)n < cap, "TMPDIR too long");
+	ck_assert_msg(mkdtemp(buf) != NULL, "mkdtemp %s failed", buf);
+}
+
+/* Remove the database at `db`, its WAL side files and the folder. */
+static inline void conc_rm_db(const char *dir, const char *db)
+{
+	const char *sfx[] = {"", "-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < 4; i++) {
+		char p[4200];
+		snprintf(p, sizeof(p), "%s%s", db, sfx[i]);
+		unlink(p);
+	}
+	ck_assert_msg(rmdir(dir) == 0, "rmdir %s failed", dir);
 }
 
 /* ---- a fixed zone -------------------------------------------------------- */

@@ -107,9 +107,9 @@ static void *worker(void *arg)
 
 START_TEST(shared_sts)
 {
-	char dir[] = "/tmp/ms-conc-sts-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char db[256];
+	char dir[4096];
+	conc_mkdtemp(dir, sizeof(dir), "sts");
+	char db[4200];
 	snprintf(db, sizeof(db), "%s/sts.sqlite", dir);
 
 	static struct conc_zone zone = {zone_rrs, sizeof(zone_rrs) / sizeof(zone_rrs[0]),
@@ -160,14 +160,7 @@ START_TEST(shared_sts)
 	ms_sts_store_free(store);
 	ms_dns_ctx_free(dns);
 
-	/* the WAL journal leaves -wal and -shm files next to the database */
-	const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-	for (size_t i = 0; i < 4; i++) {
-		char p[300];
-		snprintf(p, sizeof(p), "%s%s", db, sfx[i]);
-		unlink(p);
-	}
-	ck_assert_int_eq(rmdir(dir), 0);
+	conc_rm_db(dir, db);
 }
 END_TEST
 

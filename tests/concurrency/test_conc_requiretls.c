@@ -85,9 +85,9 @@ static void *worker(void *arg)
 
 START_TEST(shared_store)
 {
-	char dir[] = "/tmp/ms-conc-rtls-XXXXXX";
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	char db[256], why[256] = "";
+	char dir[4096];
+	conc_mkdtemp(dir, sizeof(dir), "rtls");
+	char db[4200], why[256] = "";
 	snprintf(db, sizeof(db), "%s/rtls.sqlite", dir);
 	struct ms_rtls_store *st = NULL;
 	ck_assert_msg(ms_rtls_store_open_sqlite(NULL, db, &st, why, sizeof(why)) == MS_OK,
@@ -146,13 +146,7 @@ START_TEST(shared_store)
 	ck_assert_int_eq(found, 0);
 	ms_rtls_store_free(st);
 
-	const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-	for (size_t i = 0; i < 4; i++) {
-		char p[300];
-		snprintf(p, sizeof(p), "%s%s", db, sfx[i]);
-		unlink(p);
-	}
-	ck_assert_int_eq(rmdir(dir), 0);
+	conc_rm_db(dir, db);
 }
 END_TEST
 
