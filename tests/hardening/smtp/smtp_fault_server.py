@@ -15,7 +15,7 @@ Behaviours:
   starttls454    refuses STARTTLS with 454 4.7.0
   starttls554    refuses STARTTLS with 554 5.5.1
   pipelined      "220 go ahead" and a forged "250 REQUIRETLS" reply in one write
-  pipelinedlate  "220 go ahead", then the same plaintext 100 ms later
+  pipelinedlate  "220 go ahead", then the same plaintext 300 ms later
   requiretlspre  REQUIRETLS in the EHLO before STARTTLS only
   handshakefail  220 to STARTTLS, then plaintext garbage instead of TLS
   handshakestall 220 to STARTTLS, then never answers the ClientHello
@@ -121,7 +121,7 @@ def session(name, s):
                     S.send(b"220 2.0.0 go ahead\r\n" + forged)
                 elif name == "pipelinedlate":
                     S.send(b"220 2.0.0 go ahead\r\n")
-                    time.sleep(0.1)
+                    time.sleep(0.3)
                     S.send(forged)
                 else:
                     S.send(b"220 2.0.0 go ahead\r\n")
