@@ -31,13 +31,16 @@ Cases on "main" (Host mta-sts.CASE.hard.test):
   http10      HTTP/1.0, no Content-Length, whole policy, clean TLS close
   http10trunc HTTP/1.0, no Content-Length, policy cut short, TCP close
               without close_notify (a truncation attack)
+  hugeheaders    10 MiB of header fields before a valid policy
+  hugeheaderline one header line of 10 MiB before a valid policy
 """
 import os, socket, ssl, struct, subprocess, sys, threading, time
 
 work = os.path.abspath(sys.argv[1])
 os.makedirs(work, exist_ok=True)
 CASES = ["ok", "drip", "driphead", "reset", "closeshort", "huge10", "hugecl",
-         "hugechunk", "loop", "loop301", "http10", "http10trunc"]
+         "hugechunk", "loop", "loop301", "http10", "http10trunc", "hugeheaders",
+         "hugeheaderline"]
 NAMES = [f"mta-sts.{c}.hard.test" for c in CASES]
 POLICY = (b"version: STSv1\r\nmode: enforce\r\nmx: mx1.hard.test\r\n"
           b"mx: *.backup.hard.test\r\nmax_age: 86400\r\n")
@@ -181,6 +184,19 @@ def serve_main(s):
                     left -= n
                 if case == "hugechunk":
                     send(b"0\r\n\r\n")
+                break
+            if case in ("hugeheaders", "hugeheaderline"):
+                # 10 MiB of header fields, or one 10 MiB header line
+                send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")
+                if case == "hugeheaders":
+                    block = b"X-Pad: " + b"p" * 90 + b"\r\n"
+                    block = block * (65536 // len(block))
+                else:
+                    send(b"X-Pad: ")
+                    block = b"p" * 65536
+                for _ in range(10 * MiB // len(block)):
+                    send(block)
+                send(b"\r\nContent-Length: %d\r\n\r\n" % len(POLICY) + POLICY)
                 break
             if case == "loop":
                 send(b"HTTP/1.1 302 Found\r\nLocation: https://mta-sts.loop.hard.test/.well-known/"

@@ -232,6 +232,16 @@ START_TEST(cert_expired)
 }
 END_TEST
 
+START_TEST(headers_10mib)
+{
+	/* libcurl bounds the header block (300 KiB) and one header line
+	 * (100 KiB, reported as "Out of memory"); both end as fetch errors */
+	expect_failure("main", "hugeheaders.hard.test", MS_ERR_NETWORK, MS_STS_FAIL_FETCH,
+		       "response headers");
+	expect_failure("main", "hugeheaderline.hard.test", MS_ERR_NETWORK, MS_STS_FAIL_FETCH, "");
+}
+END_TEST
+
 START_TEST(http10_no_length)
 {
 	/* A body delimited only by the end of the connection: libcurl cannot
@@ -271,6 +281,7 @@ int main(void)
 	tcase_add_test(tc, redirect_to_valid_policy);
 	tcase_add_test(tc, cert_for_another_name);
 	tcase_add_test(tc, cert_expired);
+	tcase_add_test(tc, headers_10mib);
 	tcase_add_test(tc, http10_no_length);
 	tcase_add_test(tc, http10_truncated);
 	suite_add_tcase(s, tc);
