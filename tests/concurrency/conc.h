@@ -34,6 +34,9 @@ struct conc_thread {
 	char first[512];   /* the first failure, for the main thread's message */
 };
 
+/* printf-checked, so every CONC_CHECK message is type-checked too */
+static inline void conc_fail(struct conc_thread *t, const char *file, int line,
+			     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static inline void conc_fail(struct conc_thread *t, const char *file, int line,
 			     const char *fmt, ...)
 {
