@@ -14,6 +14,7 @@ a second, or sends an 8 MiB EHLO reply ends as "not delivered" with a
 temporary status within the deadline."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,5 +129,6 @@ for mode, what in (("datasilent", "no reply to DATA"), ("dotsilent", "no reply t
           and str(j.get("status", "")).startswith("4.") and took < BOUND_S,
           (rc, j, f"{took:.1f} s"))
 
+shutil.rmtree(tmp, ignore_errors=True)
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
