@@ -351,3 +351,71 @@ def spf_check(resolver: Resolver, ip: str, sender: str, helo: str) -> SpfResult:
             vfree(v)
     finally:
         free(spf)
+
+
+# ---- libspfdkim: DKIM verification ----------------------------------------
+@dataclass
+class DkimSignature:
+    result: str
+    domain: Optional[str]
+    selector: Optional[str]
+    algorithm: str
+    dnssec: str
+    reason: Optional[str]
+
+
+def dkim_verify(resolver: Resolver, message: bytes, chunk: int = 65536) -> List[DkimSignature]:
+    """Verify every DKIM-Signature of `message` (RFC 6376, 8301, 8463); keys
+    are looked up through the resolver.  Fed in chunks, as an MTA would."""
+    if _spfdkim is None or not hasattr(_spfdkim, "ms_dkim_verifier_new"):
+        raise OSError("libmailsec-spfdkim without DKIM")
+    L = _spfdkim
+    vnew = _proto(L, "ms_dkim_verifier_new", ctypes.c_int, _vp, _vp, ctypes.POINTER(_vp))
+    vfree = _proto(L, "ms_dkim_verifier_free", None, _vp)
+    new = _proto(L, "ms_dkim_verify_new", ctypes.c_int, _vp, ctypes.POINTER(_vp))
+    free = _proto(L, "ms_dkim_verify_free", None, _vp)
+    feed = _proto(L, "ms_dkim_verify_feed", ctypes.c_int, _vp, ctypes.c_char_p, ctypes.c_size_t,
+                  ctypes.c_char_p, ctypes.c_size_t)
+    finish = _proto(L, "ms_dkim_verify_finish", ctypes.c_int, _vp, ctypes.c_char_p, ctypes.c_size_t)
+    count = _proto(L, "ms_dkim_verify_count", ctypes.c_size_t, _vp)
+    sig = _proto(L, "ms_dkim_verify_sig", _vp, _vp, ctypes.c_size_t)
+    result = _proto(L, "ms_dkim_sig_result", ctypes.c_int, _vp)
+    rstr = _proto(L, "ms_dkim_result_str", ctypes.c_char_p, ctypes.c_int)
+    reason = _proto(L, "ms_dkim_sig_reason", ctypes.c_char_p, _vp)
+    domain = _proto(L, "ms_dkim_sig_domain", ctypes.c_char_p, _vp)
+    selector = _proto(L, "ms_dkim_sig_selector", ctypes.c_char_p, _vp)
+    alg = _proto(L, "ms_dkim_sig_algorithm", ctypes.c_int, _vp)
+    astr = _proto(L, "ms_dkim_algorithm_str", ctypes.c_char_p, ctypes.c_int)
+    dnssec = _proto(L, "ms_dkim_sig_dnssec", ctypes.c_int, _vp)
+
+    def s(b):
+        return b.decode() if b else None
+
+    verifier = _vp()
+    st = vnew(None, resolver.handle, ctypes.byref(verifier))
+    if st != 0:
+        raise MailsecError(st, "ms_dkim_verifier_new failed")
+    vf = _vp()
+    try:
+        st = new(verifier, ctypes.byref(vf))
+        if st != 0:
+            raise MailsecError(st, "ms_dkim_verify_new failed")
+        why = _why()
+        for off in range(0, len(message), chunk):
+            part = message[off:off + chunk]
+            st = feed(vf, part, len(part), why, len(why))
+            if st != 0:
+                raise MailsecError(st, why.value.decode())
+        st = finish(vf, why, len(why))
+        if st != 0:
+            raise MailsecError(st, why.value.decode())
+        out = []
+        for i in range(count(vf)):
+            p = sig(vf, i)
+            out.append(DkimSignature(result=rstr(result(p)).decode(), domain=s(domain(p)),
+                                     selector=s(selector(p)), algorithm=astr(alg(p)).decode(),
+                                     dnssec=SECURITY[dnssec(p)], reason=s(reason(p))))
+        return out
+    finally:
+        free(vf)
+        vfree(verifier)

@@ -80,5 +80,26 @@ check("dane-ta wrong name", res.verdict == "name-mismatch", res)
 res = mailsec.dane_verify([b"\x30\x03garbage"], [(3, 1, 1, cur)], ["mx1.good.test"])
 check("garbage der", not res.verified, res)
 
+# DKIM: a message signed by the CLI with the world's RSA and Ed25519 keys
+import subprocess  # noqa: E402
+mailsec_exe = os.environ.get("MAILSEC_EXE")
+if mailsec_exe:
+    signed = subprocess.run(
+        [mailsec_exe, "--dns-config", os.path.join(WORLD, "auth.conf"), "dkim", "sign",
+         "--domain", "good.test", "--selector", "rsa", "--key", os.path.join(WORLD, "pki/dkim/rsa.pem"),
+         "--selector", "ed", "--key", os.path.join(WORLD, "pki/dkim/ed.pem")],
+        input=b"From: a@good.test\r\nTo: b@example.test\r\nSubject: x\r\n\r\nbody\r\n",
+        capture_output=True, timeout=60).stdout
+    with mailsec.Resolver(config_file=os.path.join(WORLD, "auth.conf")) as r:
+        sigs = mailsec.dkim_verify(r, signed, chunk=7)
+        check("dkim two passes", [(x.result, x.selector, x.dnssec) for x in sigs]
+              == [("pass", "rsa", "secure"), ("pass", "ed", "secure")], sigs)
+        check("dkim algorithms", [x.algorithm for x in sigs] == ["rsa-sha256", "ed25519-sha256"], sigs)
+        bad = mailsec.dkim_verify(r, signed.replace(b"body", b"BODY"))
+        check("dkim tampered", [x.result for x in bad] == ["fail", "fail"], bad)
+        check("dkim unsigned", mailsec.dkim_verify(r, b"From: a@b.test\r\n\r\nhi\r\n") == [])
+else:
+    check("MAILSEC_EXE set for the DKIM part", False)
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
