@@ -5,18 +5,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mailsec  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'tests', 'common'))
+import mstest  # noqa: E402
 
 WORLD = os.environ["MS_TEST_WORLD"]
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = mstest.Checks()
 
 
 def var(name):
@@ -101,5 +94,4 @@ if mailsec_exe:
 else:
     check("MAILSEC_EXE set for the DKIM part", False)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

@@ -11,20 +11,13 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
+import mstest  # noqa: E402
 
 MAILSEC = sys.argv[1]
 SRC = os.environ["MS_SOURCE_ROOT"]
 WORLD = os.environ["MS_TEST_WORLD"]
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = mstest.Checks()
 
 
 def free_port(addr):
@@ -132,5 +125,4 @@ finally:
         time.sleep(0.1)
     shutil.rmtree(PEERS, ignore_errors=True)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

@@ -5,23 +5,17 @@ import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
+import mstest  # noqa: E402
+
 MAILSEC = sys.argv[1]
 CONF = os.path.join(os.environ["MS_TEST_WORLD"], "auth.conf")
-passed = failed = 0
+check = mstest.Checks()
 
 
 def run(*args):
     p = subprocess.run([MAILSEC, *args], capture_output=True, text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
 
 
 def dns_json(*args):
@@ -98,5 +92,4 @@ check("metrics", 'dns_lookups_total{type="A",outcome="answer",security="secure"}
 rc, out, err = run("--dns-config", CONF, "--verbose", "dns", "A", "www.example.test")
 check("verbose logfmt", "subsystem=dns msg=lookup type=A name=www.example.test" in err, err)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

@@ -11,22 +11,15 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
+import mstest  # noqa: E402
 
 MAILSEC = sys.argv[1]
 WORLD = os.environ["MS_TEST_WORLD"]
 NSD = shutil.which("nsd") or "/usr/sbin/nsd"
 ZONES = ["test", "example.test", "rsa.example.test", "insecure.example.test",
          "expired.example.test", "badds.example.test"]
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = mstest.Checks()
 
 
 def free_port():
@@ -108,5 +101,4 @@ finally:
         nsd.kill()
     shutil.rmtree(tmp, ignore_errors=True)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

@@ -11,20 +11,13 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
+import mstest  # noqa: E402
 
 MAILSEC = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
 TIMEOUT_S = 2
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = mstest.Checks()
 
 
 tmp = tempfile.mkdtemp(prefix="ms-dnsfault-")
@@ -94,5 +87,4 @@ finally:
     server.kill()
     server.wait()
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()
