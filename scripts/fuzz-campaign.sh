@@ -11,7 +11,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECS=${1:-600}
 OUT=${2:-fuzz-campaign}
-mkdir -p "$OUT/artifacts" "$OUT/work" "$OUT/logs"
+mkdir -p "$OUT/artifacts" "$OUT/grown" "$OUT/logs"
 [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true \
   -Dtests=disabled -Dbenchmarks=false -Db_lundef=false >/dev/null
 ninja -C build-fuzz >/dev/null
@@ -25,16 +25,16 @@ echo "| target | seconds | executions | coverage (edges) | corpus: seed -> final
 echo "|---|---|---|---|---|---|"
 echo "$targets" | while read -r name corpus; do
   [ -x "build-fuzz/fuzz/$name" ] || continue
-  work="$OUT/work/$name"
-  mkdir -p "$work"
+  grown="$OUT/grown/$name"
+  mkdir -p "$grown"
   seeds=$(ls "$corpus" | wc -l)
   log="$OUT/logs/$name.log"
   nice -n 19 "build-fuzz/fuzz/$name" -max_total_time="$SECS" -print_final_stats=1 \
     -artifact_prefix="$OUT/artifacts/$name-" -timeout=10 -rss_limit_mb=2048 \
-    "$work" "$corpus" > "$log" 2>&1 || true
+    "$grown" "$corpus" > "$log" 2>    "$work" "$corpus" > "$log" 2>&1 || true1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
-  final=$(ls "$work" | wc -l)
+  final=$(ls "$grown" | wc -l)
   found=$(ls "$OUT/artifacts" | grep -c "^$name-" || true)
   echo "| $name | $SECS | ${execs:-0} | $cov | $seeds -> $((seeds + final)) | $found |"
 done
