@@ -31,7 +31,7 @@ echo "$targets" | while read -r name corpus; do
   log="$OUT/logs/$name.log"
   nice -n 19 "build-fuzz/fuzz/$name" -max_total_time="$SECS" -print_final_stats=1 \
     -artifact_prefix="$OUT/artifacts/$name-" -timeout=10 -rss_limit_mb=2048 \
-    "$grown" "$corpus" > "$log" 2>    "$work" "$corpus" > "$log" 2>&1 || true1 || true
+    "$grown" "$corpus" > "$log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo 0)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')
   final=$(ls "$grown" | wc -l)
