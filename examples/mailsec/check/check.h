@@ -59,7 +59,6 @@ struct mx_host {
 	char dane_why[160];
 	int pkix_ok;             /* certificate valid for the MX name (WebPKI) */
 	char pkix_why[160];
-	char leaf_subject[160];
 };
 
 struct check {

@@ -6,11 +6,8 @@
  * Hosts are probed in parallel, one thread each.
  */
 #include "check.h"
+#include "dane/pkix_verify.h"
 
-#include <openssl/err.h>
-#include <openssl/x509.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 #include <string.h>
 #include <strings.h>
 
@@ -64,50 +61,8 @@ static void dane_records(struct check *c, struct mx_host *m, struct ms_dane_look
 static void pkix(struct check *c, struct mx_host *m, const struct ms_dane_cert *chain,
 		 size_t n)
 {
-	X509_STORE *store = X509_STORE_new();
-	STACK_OF(X509) *untrusted = sk_X509_new_null();
-	X509 *leaf = NULL;
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	m->pkix_ok = 0;
-	if (store == NULL || untrusted == NULL || ctx == NULL || n == 0)
-		goto out;
-	if (c->ca_file ? X509_STORE_load_file(store, c->ca_file) != 1
-		       : X509_STORE_set_default_paths(store) != 1) {
-		snprintf(m->pkix_why, sizeof(m->pkix_why), "cannot load the CA store");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const unsigned char *p = chain[i].der;
-		X509 *x = d2i_X509(NULL, &p, (long)chain[i].len);
-		if (x == NULL)
-			continue;
-		if (i == 0)
-			leaf = x;
-		else
-			sk_X509_push(untrusted, x);
-	}
-	if (leaf == NULL) {
-		snprintf(m->pkix_why, sizeof(m->pkix_why), "unparsable leaf certificate");
-		goto out;
-	}
-	X509_NAME_oneline(X509_get_subject_name(leaf), m->leaf_subject, sizeof(m->leaf_subject));
-	X509_STORE_CTX_init(ctx, store, leaf, untrusted);
-	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set1_host(param, m->name, 0);
-	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_USE_CHECK_TIME);
-	X509_VERIFY_PARAM_set_time(param, (time_t)cli_now(c->cli));
-	if (X509_verify_cert(ctx) == 1) {
-		m->pkix_ok = 1;
-	} else {
-		snprintf(m->pkix_why, sizeof(m->pkix_why), "%s",
-			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-	}
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_free(leaf);
-	sk_X509_pop_free(untrusted, X509_free);
-	X509_STORE_free(store);
-	ERR_clear_error();
+	m->pkix_ok = cli_pkix_verify(c->cli, c->ca_file, m->name, chain, n, m->pkix_why,
+				     sizeof(m->pkix_why));
 }
 
 static void probe(struct check *c, struct mx_host *m, struct ms_dane_lookup *l)
