@@ -1,7 +1,9 @@
 #!/bin/sh
-# fuzz-campaign.sh [SECONDS] [OUTDIR] - the long libFuzzer campaign: every
-# fuzz target for SECONDS (default 600) at low priority, starting from its
-# committed seed corpus.  Prints one Markdown table row per target
+# fuzz-campaign.sh [SECONDS] [OUTDIR] [PATTERN] - the long libFuzzer
+# campaign: every fuzz target (or those whose name matches the extended
+# regular expression PATTERN) for SECONDS (default 600) at low priority,
+# starting from its committed seed corpus.  On a machine with N cores, run N
+# campaigns with disjoint patterns and separate OUTDIRs.  Prints one Markdown table row per target
 # (executions, coverage, corpus growth, findings) for docs/SECURITY.md.
 # Findings (crash-*, leak-*, timeout-* inputs) are left in OUTDIR/artifacts;
 # add each as a regression input to the target's corpus once fixed.
@@ -11,6 +13,7 @@ set -eu
 cd "$(dirname "$0")/.."
 SECS=${1:-600}
 OUT=${2:-fuzz-campaign}
+PATTERN=${3:-.}
 mkdir -p "$OUT/artifacts" "$OUT/grown" "$OUT/logs"
 [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzzing=true \
   -Dtests=disabled -Dbenchmarks=false -Db_lundef=false >/dev/null
@@ -20,7 +23,7 @@ targets=$(meson introspect build-corpora --tests | python3 -c '
 import json, sys
 for t in json.load(sys.stdin):
     if t["name"].startswith("fuzz-"):
-        print(t["name"], t["cmd"][-1])')
+        print(t["name"], t["cmd"][-1])' | grep -E "^fuzz-[^ ]*($PATTERN)" || true)
 echo "| target | seconds | executions | coverage (edges) | corpus: seed -> final | findings |"
 echo "|---|---|---|---|---|---|"
 echo "$targets" | while read -r name corpus; do
