@@ -11,26 +11,21 @@
  * are copied (or, when long, handed to the sink directly) instead of being
  * handled one byte at a time.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "dkim_internal.h"
+
+#if defined(__SSE2__)
+#include <immintrin.h>
+#define DKIM_FAST 1
+#endif
 
 enum { PLAIN = 0, WSP = 1, CR = 2, LF = 3 };
 
 static const uint8_t cls[256] = {
 	[' '] = WSP, ['\t'] = WSP, ['\r'] = CR, ['\n'] = LF,
 };
-
-void dkim_bodycanon_init(struct dkim_bodycanon *c, enum ms_dkim_canon canon,
-			 dkim_sink_fn sink, void *user)
-{
-	c->canon = canon;
-	c->sink = sink;
-	c->user = user;
-	c->pending_crlf = 0;
-	c->cr = c->wsp = c->content = 0;
-	c->olen = 0;
-}
 
 static void flush(struct dkim_bodycanon *c)
 {
@@ -117,10 +112,6 @@ static inline int bad_simple(uint8_t prev, uint8_t b, uint8_t next)
 	return b == '\n' && (prev != '\r' || next == '\r' || next == '\n');
 }
 
-#if defined(__SSE2__)
-#include <immintrin.h>
-#define DKIM_FAST 1
-#endif
 
 /* Scalar scan (no SSE2, and chunk tails): first index >= i needing work. */
 static size_t scan(const uint8_t *p, size_t i, size_t n, int relaxed)
@@ -143,170 +134,136 @@ static inline void put1(struct dkim_bodycanon *c, uint8_t b)
 
 #ifdef DKIM_FAST
 /*
- * The vector fast path, from a clean state (see above): 16 bytes at a time
- * are stored to the output unconditionally and the output advances past
- * the bytes that need no work; the common relaxed whitespace cases are
- * handled inline.  A CR counts as needing work unless the CRLF it starts
- * is followed by content, so that a run never ends between CR and LF
- * (except at the loop's end, where the CR is taken back).  Returns the
- * index where the slow path takes over.
+ * The relaxed fast path, from a clean state (see above), 32 bytes at a
+ * time with AVX2.  Most lines need a change or two (a doubled space, a TAB,
+ * the trailing blanks that format=flowed mail puts on every line), so
+ * instead of leaving the loop for each, the loop applies the common
+ * changes itself with no branch per byte:
+ *   - a WSP followed by WSP, or by CRLF, is deleted (the run collapses to
+ *     its last WSP; trailing WSP goes);
+ *   - a kept WSP (followed by content) becomes SP.
+ * Inside the fast path a WSP run always follows content on its line (an
+ * LF followed by WSP counts as needing work), so no line becomes empty
+ * here.  What still needs the state machine: a WSP before a bare CR or LF,
+ * a CR that does not start a CRLF followed by content, and an LF that is
+ * bare or starts a possibly empty (maybe trailing) line.  The loop stops
+ * at the first such byte and returns its index.
+ *
+ * Deleted bytes are squeezed out with a byte shuffle per 8-byte quarter,
+ * its pattern from a table indexed by the quarter's deletion mask.
  */
-static size_t fast(struct dkim_bodycanon *c, const uint8_t *p, size_t i, size_t n,
-		   int relaxed)
+
+/* Pattern table: for each 8-bit mask of bytes to delete, the indices of
+ * the bytes kept, in order.  Built once, with the CPU check (AVX2 and
+ * POPCNT: x86-64 CPUs since 2013; older ones take the scalar path). */
+static uint64_t pack_table[256];
+static int relaxed_vector, vector_off;
+static pthread_once_t vector_once = PTHREAD_ONCE_INIT;
+
+static void vector_init(void)
 {
-	const __m128i SP = _mm_set1_epi8(' '), TB = _mm_set1_epi8('\t');
-	const __m128i CRv = _mm_set1_epi8('\r'), LFv = _mm_set1_epi8('\n');
-	const __m128i ONES = _mm_set1_epi8(-1);
-	uint8_t *out = c->out;
-	size_t o = c->olen;
-	while (i + 18 <= n) {
-		if (o + 32 > sizeof(c->out)) {
-			c->olen = o;
-			flush(c);
-			o = 0;
-		}
-		__m128i b = _mm_loadu_si128((const __m128i *)(p + i));
-		__m128i nx = _mm_loadu_si128((const __m128i *)(p + i + 1));
-		__m128i n2 = _mm_loadu_si128((const __m128i *)(p + i + 2));
-		__m128i pv = _mm_loadu_si128((const __m128i *)(p + i - 1));
-		__m128i cr = _mm_cmpeq_epi8(b, CRv), lf = _mm_cmpeq_epi8(b, LFv);
-		__m128i ncr = _mm_cmpeq_epi8(nx, CRv), nlf = _mm_cmpeq_epi8(nx, LFv);
-		__m128i n2cr = _mm_cmpeq_epi8(n2, CRv), n2lf = _mm_cmpeq_epi8(n2, LFv);
-		__m128i pcr = _mm_cmpeq_epi8(pv, CRv);
-		__m128i bad;
-		if (relaxed) {
-			__m128i nws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(nx, SP),
-								_mm_cmpeq_epi8(nx, TB)),
-						   _mm_or_si128(ncr, nlf));
-			__m128i n2ws = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(n2, SP),
-								 _mm_cmpeq_epi8(n2, TB)),
-						    _mm_or_si128(n2cr, n2lf));
-			bad = _mm_or_si128(_mm_cmpeq_epi8(b, TB),
-					   _mm_and_si128(_mm_cmpeq_epi8(b, SP), nws));
-			/* CR: fine only as CRLF followed by content */
-			bad = _mm_or_si128(bad, _mm_and_si128(cr, _mm_or_si128(
-					_mm_andnot_si128(nlf, ONES), n2ws)));
-			bad = _mm_or_si128(bad, _mm_and_si128(lf, _mm_or_si128(
-					_mm_andnot_si128(pcr, ONES), nws)));
-		} else {
-			bad = _mm_and_si128(cr, _mm_and_si128(nlf, _mm_or_si128(n2cr, n2lf)));
-			bad = _mm_or_si128(bad, _mm_and_si128(lf, _mm_or_si128(
-					_mm_andnot_si128(pcr, ONES), _mm_or_si128(ncr, nlf))));
-		}
-		_mm_storeu_si128((__m128i *)(out + o), b);
-		unsigned mask = (unsigned)_mm_movemask_epi8(bad);
-		if (mask == 0) {
-			i += 16;
-			o += 16;
-			continue;
-		}
-		unsigned k = (unsigned)__builtin_ctz(mask);
-		o += k;
-		i += k;
-		if (relaxed && cls[p[i]] == WSP) {
-			size_t e = i + 1;
-			while (e < n && cls[p[e]] == WSP)
-				e++;
-			if (e < n && plain(p[e])) {
-				out[o++] = ' ';
-				i = e;
-				continue;
-			}
-			if (e + 2 < n && p[e] == '\r' && p[e + 1] == '\n' && plain(p[e + 2])) {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				i = e + 2;
-				continue;
-			}
-		}
-		c->olen = o;
-		return i;
+	__builtin_cpu_init();
+	relaxed_vector = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+	for (unsigned m = 0; m < 256; m++) {
+		uint64_t idx = 0;
+		unsigned k = 0;
+		for (unsigned j = 0; j < 8; j++)
+			if (!(m >> j & 1))
+				idx |= (uint64_t)j << (8 * k++);
+		pack_table[m] = idx;
 	}
-	/* Ended for want of lookahead: a CR just stored may start a CRLF
-	 * whose LF the slow path must see with the CR. */
-	if (o > 0 && p[i - 1] == '\r') {
-		o--;
-		i--;
-	}
-	c->olen = o;
-	return i;
 }
 
-/* The same, 32 bytes at a time, on CPUs with AVX2 (chosen at run time). */
-__attribute__((target("avx2")))
-static size_t fast_avx2(struct dkim_bodycanon *c, const uint8_t *p, size_t i, size_t n,
-		   int relaxed)
+#define AVX2 __attribute__((target("avx2,popcnt")))
+
+/* The 32 bytes at q (reading q[-1] to q[33]): returns the mask of bytes
+ * needing work; *del gets the mask of bytes to delete, *bytes the block
+ * with TAB turned into SP. */
+AVX2 static inline uint32_t block_masks(const uint8_t *q, __m256i *bytes, uint32_t *del)
 {
-	const __m256i SP = _mm256_set1_epi8(' '), TB = _mm256_set1_epi8('\t');
-	const __m256i CRv = _mm256_set1_epi8('\r'), LFv = _mm256_set1_epi8('\n');
-	const __m256i ONES = _mm256_set1_epi8(-1);
+	const __m256i sp = _mm256_set1_epi8(' '), tab = _mm256_set1_epi8('\t');
+	const __m256i cr = _mm256_set1_epi8('\r'), lf = _mm256_set1_epi8('\n');
+	__m256i b = _mm256_loadu_si256((const __m256i *)q);
+	__m256i nx = _mm256_loadu_si256((const __m256i *)(q + 1));
+	__m256i n2 = _mm256_loadu_si256((const __m256i *)(q + 2));
+	__m256i pv = _mm256_loadu_si256((const __m256i *)(q - 1));
+	__m256i is_tab = _mm256_cmpeq_epi8(b, tab);
+	__m256i ws = _mm256_or_si256(_mm256_cmpeq_epi8(b, sp), is_tab);
+	__m256i nws = _mm256_or_si256(_mm256_cmpeq_epi8(nx, sp), _mm256_cmpeq_epi8(nx, tab));
+	__m256i ncr = _mm256_cmpeq_epi8(nx, cr), nlf = _mm256_cmpeq_epi8(nx, lf);
+	__m256i nwork = _mm256_or_si256(nws, _mm256_or_si256(ncr, nlf));
+	/* the byte after next is not content: SP, TAB, CR, LF or, to keep
+	 * this short, any other control byte (which only sends the slow path
+	 * a case it handles anyway) */
+	__m256i n2work = _mm256_cmpeq_epi8(_mm256_min_epu8(n2, sp), n2);
+	__m256i d = _mm256_and_si256(ws, _mm256_or_si256(nws,
+			_mm256_and_si256(ncr, _mm256_cmpeq_epi8(n2, lf))));
+	/* WSP before a bare CR or LF */
+	__m256i bad = _mm256_andnot_si256(d, _mm256_and_si256(ws, nwork));
+	/* CR not starting CRLF-content */
+	bad = _mm256_or_si256(bad, _mm256_andnot_si256(_mm256_andnot_si256(n2work, nlf),
+						      _mm256_cmpeq_epi8(b, cr)));
+	/* LF not ending CRLF or not followed by content */
+	bad = _mm256_or_si256(bad, _mm256_andnot_si256(
+			_mm256_andnot_si256(nwork, _mm256_cmpeq_epi8(pv, cr)),
+			_mm256_cmpeq_epi8(b, lf)));
+	*bytes = _mm256_xor_si256(b, _mm256_and_si256(is_tab, _mm256_set1_epi8('\t' ^ ' ')));
+	*del = (uint32_t)_mm256_movemask_epi8(d);
+	return (uint32_t)_mm256_movemask_epi8(bad);
+}
+
+/* Store the bytes of v not marked in del at out, packed; returns how
+ * many.  Writes up to 32 bytes at out whatever the count. */
+AVX2 static inline size_t pack32(uint8_t *out, __m256i v, uint32_t del)
+{
+	const __m256i quarter_base = _mm256_set_epi64x(0x0808080808080808, 0,
+						       0x0808080808080808, 0);
+	__m256i shuf = _mm256_set_epi64x((long long)pack_table[del >> 24],
+					 (long long)pack_table[del >> 16 & 0xff],
+					 (long long)pack_table[del >> 8 & 0xff],
+					 (long long)pack_table[del & 0xff]);
+	/* the shuffle works within 16-byte lanes: each quarter packs to the
+	 * front of its own 8 bytes */
+	__m256i packed = _mm256_shuffle_epi8(v, _mm256_add_epi8(shuf, quarter_base));
+	__m128i lo = _mm256_castsi256_si128(packed), hi = _mm256_extracti128_si256(packed, 1);
+	size_t o = 0;
+	_mm_storel_epi64((__m128i *)out, lo);
+	o += 8 - (unsigned)__builtin_popcount(del & 0xff);
+	_mm_storel_epi64((__m128i *)(out + o), _mm_unpackhi_epi64(lo, lo));
+	o += 8 - (unsigned)__builtin_popcount(del >> 8 & 0xff);
+	_mm_storel_epi64((__m128i *)(out + o), hi);
+	o += 8 - (unsigned)__builtin_popcount(del >> 16 & 0xff);
+	_mm_storel_epi64((__m128i *)(out + o), _mm_unpackhi_epi64(hi, hi));
+	return o + 8 - (unsigned)__builtin_popcount(del >> 24);
+}
+
+AVX2 static size_t fast_relaxed(struct dkim_bodycanon *c, const uint8_t *p, size_t i, size_t n)
+{
 	uint8_t *out = c->out;
 	size_t o = c->olen;
-	while (i + 34 <= n) {
-		if (o + 64 > sizeof(c->out)) {
+	/* 1 byte of lookbehind and 2 of lookahead for each block.  The loop
+	 * has no data-dependent branch until a block has a byte needing
+	 * work. */
+	for (; i + 34 <= n; i += 32) {
+		if (o > sizeof(c->out) - 32) {
 			c->olen = o;
 			flush(c);
 			o = 0;
 		}
-		__m256i b = _mm256_loadu_si256((const __m256i *)(p + i));
-		__m256i nx = _mm256_loadu_si256((const __m256i *)(p + i + 1));
-		__m256i n2 = _mm256_loadu_si256((const __m256i *)(p + i + 2));
-		__m256i pv = _mm256_loadu_si256((const __m256i *)(p + i - 1));
-		__m256i cr = _mm256_cmpeq_epi8(b, CRv), lf = _mm256_cmpeq_epi8(b, LFv);
-		__m256i ncr = _mm256_cmpeq_epi8(nx, CRv), nlf = _mm256_cmpeq_epi8(nx, LFv);
-		__m256i n2cr = _mm256_cmpeq_epi8(n2, CRv), n2lf = _mm256_cmpeq_epi8(n2, LFv);
-		__m256i pcr = _mm256_cmpeq_epi8(pv, CRv);
-		__m256i bad;
-		if (relaxed) {
-			__m256i nws = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(nx, SP),
-								_mm256_cmpeq_epi8(nx, TB)),
-						   _mm256_or_si256(ncr, nlf));
-			__m256i n2ws = _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(n2, SP),
-								 _mm256_cmpeq_epi8(n2, TB)),
-						    _mm256_or_si256(n2cr, n2lf));
-			bad = _mm256_or_si256(_mm256_cmpeq_epi8(b, TB),
-					   _mm256_and_si256(_mm256_cmpeq_epi8(b, SP), nws));
-			/* CR: fine only as CRLF followed by content */
-			bad = _mm256_or_si256(bad, _mm256_and_si256(cr, _mm256_or_si256(
-					_mm256_andnot_si256(nlf, ONES), n2ws)));
-			bad = _mm256_or_si256(bad, _mm256_and_si256(lf, _mm256_or_si256(
-					_mm256_andnot_si256(pcr, ONES), nws)));
-		} else {
-			bad = _mm256_and_si256(cr, _mm256_and_si256(nlf, _mm256_or_si256(n2cr, n2lf)));
-			bad = _mm256_or_si256(bad, _mm256_and_si256(lf, _mm256_or_si256(
-					_mm256_andnot_si256(pcr, ONES), _mm256_or_si256(ncr, nlf))));
+		__m256i v;
+		uint32_t del, bad = block_masks(p + i, &v, &del);
+		if (bad) {
+			/* the bytes before the first needing work */
+			unsigned take = (unsigned)__builtin_ctz(bad);
+			o += pack32(out + o, v, del | (uint32_t)(0xffffffffu << take));
+			c->olen = o;
+			return i + take;
 		}
-		_mm256_storeu_si256((__m256i *)(out + o), b);
-		unsigned mask = (unsigned)_mm256_movemask_epi8(bad);
-		if (mask == 0) {
-			i += 32;
-			o += 32;
-			continue;
-		}
-		unsigned k = (unsigned)__builtin_ctz(mask);
-		o += k;
-		i += k;
-		if (relaxed && cls[p[i]] == WSP) {
-			size_t e = i + 1;
-			while (e < n && cls[p[e]] == WSP)
-				e++;
-			if (e < n && plain(p[e])) {
-				out[o++] = ' ';
-				i = e;
-				continue;
-			}
-			if (e + 2 < n && p[e] == '\r' && p[e + 1] == '\n' && plain(p[e + 2])) {
-				out[o++] = '\r';
-				out[o++] = '\n';
-				i = e + 2;
-				continue;
-			}
-		}
-		c->olen = o;
-		return i;
+		o += pack32(out + o, v, del);
 	}
 	/* Ended for want of lookahead: a CR just stored may start a CRLF
-	 * whose LF the slow path must see with the CR. */
+	 * whose LF the slow path must see with the CR (a CR is never deleted
+	 * here, so it is the last output byte). */
 	if (o > 0 && p[i - 1] == '\r') {
 		o--;
 		i--;
@@ -314,7 +271,31 @@ static size_t fast_avx2(struct dkim_bodycanon *c, const uint8_t *p, size_t i, si
 	c->olen = o;
 	return i;
 }
+#undef AVX2
 #endif
+
+void dkim_bodycanon_vector(int on)
+{
+#ifdef DKIM_FAST
+	vector_off = !on;
+#else
+	(void)on;
+#endif
+}
+
+void dkim_bodycanon_init(struct dkim_bodycanon *c, enum ms_dkim_canon canon,
+			 dkim_sink_fn sink, void *user)
+{
+	c->canon = canon;
+	c->sink = sink;
+	c->user = user;
+	c->pending_crlf = 0;
+	c->cr = c->wsp = c->content = 0;
+	c->olen = 0;
+#ifdef DKIM_FAST
+	pthread_once(&vector_once, vector_init);
+#endif
+}
 
 #ifdef DKIM_FAST
 /* Simple canonicalization: only LFs that are bare or start a possibly
@@ -403,16 +384,15 @@ void dkim_bodycanon_update(struct dkim_bodycanon *c, const uint8_t *p, size_t n)
 		if (i > 0 && c->content && !c->pending_crlf && !c->cr && !c->wsp) {
 #ifdef DKIM_FAST
 			/* Relaxed text has work every few dozen bytes: the
-			 * vector loop copies as it scans.  Simple text rarely
+			 * vector loop edits as it copies.  Simple text rarely
 			 * has any: scan, then hand the run to the sink whole. */
-			if (relaxed) {
-				i = __builtin_cpu_supports("avx2") ? fast_avx2(c, p, i, n, relaxed)
-								   : fast(c, p, i, n, relaxed);
+			if (relaxed && relaxed_vector && !vector_off) {
+				i = fast_relaxed(c, p, i, n);
 				if (i >= n)
 					break;
-				if (i + 18 <= n)
+				if (i + 34 <= n)
 					goto slow; /* stopped at a byte needing work */
-			} else {
+			} else if (!relaxed) {
 				size_t j = fast_scan_simple(p, i, n);
 				if (j > i && p[j - 1] == '\r')
 					j--;

@@ -124,6 +124,9 @@ void dkim_bodycanon_init(struct dkim_bodycanon *c, enum ms_dkim_canon canon,
 			 dkim_sink_fn sink, void *user);
 void dkim_bodycanon_update(struct dkim_bodycanon *c, const uint8_t *p, size_t n);
 void dkim_bodycanon_final(struct dkim_bodycanon *c);
+/* Tests and fuzzing: turn the relaxed vector path off (0) or back on, to
+ * check the scalar path that CPUs without AVX2 run.  Not thread-safe. */
+void dkim_bodycanon_vector(int on);
 
 /*
  * Canonicalize one header field (name ':' value, CRLF folding inside, no
