@@ -269,23 +269,27 @@ static int aligned(struct ms_dmarc *d, const char *a, const char *from, const ch
 	return strcmp(oa, from_org) == 0;
 }
 
+/* DMARCbis np=: does the domain exist (any A, AAAA or MX record, or a
+ * NODATA answer)?  1 yes, 0 no (NXDOMAIN for both), -1 could not tell (the
+ * lookup failed: SERVFAIL, timeout, bogus, out of memory). */
 static int domain_exists(struct ms_dmarc *d, struct ms_dmarc_verdict *v, const char *dom)
 {
-	/* DMARCbis np=: a domain with no A, AAAA or MX records (NXDOMAIN). */
-	struct ms_dns_result *r = NULL;
-	if (ms_dns_lookup_addr(d->dns, dom, &r, NULL, 0) != MS_OK)
-		return 1;
-	fold(v, ms_dns_result_security(r));
-	enum ms_dns_outcome o = ms_dns_result_outcome(r);
-	ms_dns_result_free(r);
-	if (o != MS_DNS_NXDOMAIN)
-		return 1;
-	if (ms_dns_lookup(d->dns, dom, MS_DNS_T_MX, &r, NULL, 0) != MS_OK)
-		return 1;
-	fold(v, ms_dns_result_security(r));
-	o = ms_dns_result_outcome(r);
-	ms_dns_result_free(r);
-	return o != MS_DNS_NXDOMAIN;
+	static const uint16_t types[] = { 0 /* address */, MS_DNS_T_MX };
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		struct ms_dns_result *r = NULL;
+		ms_status st = types[i] ? ms_dns_lookup(d->dns, dom, types[i], &r, NULL, 0)
+					: ms_dns_lookup_addr(d->dns, dom, &r, NULL, 0);
+		if (st != MS_OK)
+			return -1;
+		fold(v, ms_dns_result_security(r));
+		enum ms_dns_outcome o = ms_dns_result_outcome(r);
+		ms_dns_result_free(r);
+		if (o == MS_DNS_ANSWER || o == MS_DNS_NODATA)
+			return 1;
+		if (o != MS_DNS_NXDOMAIN)
+			return -1;
+	}
+	return 0;
 }
 
 static unsigned sample(struct ms_dmarc *d)
@@ -359,8 +363,10 @@ ms_status ms_dmarc_check(struct ms_dmarc *d, const char *from_domain,
 		 * higher up uses sp= (or p=), and np= for a non-existent domain. */
 		v->policy = rec->p;
 		v->policy_tag = "p";
+		int exists = 1;
 		if (strcmp(v->policy_domain, v->domain) != 0) {
-			if (rec->np != MS_DMARC_POLICY_ABSENT && !domain_exists(d, v, v->domain)) {
+			exists = rec->np != MS_DMARC_POLICY_ABSENT ? domain_exists(d, v, v->domain) : 1;
+			if (exists == 0) {
 				v->policy = rec->np;
 				v->policy_tag = "np";
 			} else if (rec->sp != MS_DMARC_POLICY_ABSENT) {
@@ -368,7 +374,16 @@ ms_status ms_dmarc_check(struct ms_dmarc *d, const char *from_domain,
 				v->policy_tag = "sp";
 			}
 		}
-		if (v->spf_aligned || v->dkim_aligned) {
+		if (exists < 0 && rec->np != v->policy && !v->spf_aligned && !v->dkim_aligned) {
+			/* The policy hangs on whether the domain exists, and a
+			 * DNS failure must not choose the laxer of sp= and np=. */
+			v->result = MS_DMARC_TEMPERROR;
+			v->policy = MS_DMARC_POLICY_NONE;
+			v->policy_tag = NULL;
+			snprintf(v->reason, sizeof(v->reason),
+				 "could not tell whether %.200s exists (np=): DNS failed temporarily",
+				 v->domain);
+		} else if (v->spf_aligned || v->dkim_aligned) {
 			v->result = MS_DMARC_PASS;
 			v->disposition = MS_DMARC_POLICY_NONE;
 			snprintf(v->reason, sizeof(v->reason), "%s%s%s aligned with %s",

@@ -24,8 +24,9 @@ static void setup(void)
 	fakedns_add(z, "_dmarc.strict.example.com", "TXT", "v=DMARC1; p=reject; aspf=s; adkim=s");
 	fakedns_add(z, "_dmarc.half.example.net", "TXT", "v=DMARC1; p=reject; pct=40");
 	fakedns_add(z, "_dmarc.testing.example.net", "TXT", "v=DMARC1; p=reject; t=y");
-	fakedns_add(z, "_dmarc.example.org", "TXT", "v=DMARC1; p=none; sp=reject; np=reject");
+	fakedns_add(z, "_dmarc.example.org", "TXT", "v=DMARC1; p=none; sp=quarantine; np=reject");
 	fakedns_add(z, "real.example.org", "A", "192.0.2.1");
+	fakedns_add_timeout(z, "flaky.example.org", 0);
 	fakedns_add(z, "_dmarc.fail.example.net", "TXT", "v=DMARC1; p=reject");
 	fakedns_add_timeout(z, "_dmarc.slow.example.net", 0);
 	fakedns_add(z, "_dmarc.example.co.uk", "TXT", "v=DMARC1; p=reject");
@@ -239,7 +240,12 @@ START_TEST(policy_table)
 		{ "testing.example.net", MS_SPF_FAIL, "x.test", 0, NULL, MS_DMARC_FAIL, 1, "p" },
 		/* np= for a non-existent subdomain, sp= for an existing one */
 		{ "ghost.example.org", MS_SPF_FAIL, "x.test", 0, NULL, MS_DMARC_FAIL, 2, "np" },
-		{ "real.example.org", MS_SPF_FAIL, "x.test", 0, NULL, MS_DMARC_FAIL, 2, "sp" },
+		{ "real.example.org", MS_SPF_FAIL, "x.test", 0, NULL, MS_DMARC_FAIL, 1, "sp" },
+		/* existence unknown (DNS timeout) while np= and sp= differ:
+		 * temperror, not the laxer policy; aligned mail still passes */
+		{ "flaky.example.org", MS_SPF_FAIL, "x.test", 0, NULL, MS_DMARC_TEMPERROR, 0, NULL },
+		{ "flaky.example.org", MS_SPF_PASS, "flaky.example.org", 0, NULL, MS_DMARC_PASS, 0,
+		  "sp" },
 		{ "example.org", MS_SPF_FAIL, "x.test", 0, NULL, MS_DMARC_FAIL, 0, "p" },
 		/* PSL: co.uk is a public suffix, so example.co.uk is the org */
 		{ "mail.example.co.uk", MS_SPF_PASS, "example.co.uk", 0, NULL, MS_DMARC_PASS, 0, "p" },
