@@ -1,8 +1,10 @@
 /*
  * smtp_client.c - bounded SMTP client session, plaintext or TLS (see
- * smtp_client.h).  Sockets are blocking with SO_RCVTIMEO/SO_SNDTIMEO so the
- * same deadline covers plain reads, the TLS handshake and TLS records; a
- * reply is read by one deadline for the whole reply (see fill()).
+ * smtp_client.h).  The socket is non-blocking from connect() on and every
+ * wait is a poll() against a deadline: one for the whole TLS handshake, one
+ * for a whole reply however it trickles in (see fill()), and for writes a
+ * progress rule (see write_all()), so no peer can stretch a step by
+ * feeding or draining a byte at a time.
  */
 #include "smtp_client.h"
 
@@ -10,23 +12,26 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h> /* SIOCOUTQ */
+#endif
 
 struct smtp {
 	int fd;
 	SSL *ssl;
 	unsigned timeout_ms;
-	struct timespec deadline; /* end of the reply being read (monotonic) */
+	struct timespec deadline; /* end of the current step (monotonic) */
+	size_t progress;          /* bytes written since the write deadline was set */
 	uint8_t in[4096];         /* received, not yet consumed */
 	size_t inlen, inoff;
 	char *reply;              /* MS_RTLS_MAX_REPLY_BYTES + 1 */
@@ -70,8 +75,8 @@ ms_status smtp_connect(const char *addr, uint16_t port, unsigned timeout_ms,
 		smtp_free(s);
 		return MS_ERR_NETWORK;
 	}
-	/* Non-blocking connect bounded by poll, then blocking I/O with
-	 * socket timeouts. */
+	/* Non-blocking connect bounded by poll; the socket stays
+	 * non-blocking. */
 	if (connect(s->fd, (struct sockaddr *)&ss, sslen) != 0 && errno != EINPROGRESS) {
 		WHY("connect to %s port %u: %s", addr, port, strerror(errno));
 		smtp_free(s);
@@ -91,10 +96,6 @@ ms_status smtp_connect(const char *addr, uint16_t port, unsigned timeout_ms,
 		smtp_free(s);
 		return MS_ERR_NETWORK;
 	}
-	fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) & ~O_NONBLOCK);
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	setsockopt(s->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(s->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	*out = s;
 	return MS_OK;
 }
@@ -120,6 +121,18 @@ static ms_status io_error(int timed_out, const char *what, char *why, size_t why
 	return timed_out ? MS_ERR_TIMEOUT : MS_ERR_NETWORK;
 }
 
+/* Start a step: s->deadline = now + the session timeout. */
+static void set_deadline(struct smtp *s)
+{
+	clock_gettime(CLOCK_MONOTONIC, &s->deadline);
+	s->deadline.tv_sec += s->timeout_ms / 1000;
+	s->deadline.tv_nsec += (long)(s->timeout_ms % 1000) * 1000000L;
+	if (s->deadline.tv_nsec >= 1000000000L) {
+		s->deadline.tv_sec++;
+		s->deadline.tv_nsec -= 1000000000L;
+	}
+}
+
 /* Milliseconds left until s->deadline (0 when it has passed). */
 static int left_ms(const struct smtp *s)
 {
@@ -130,18 +143,23 @@ static int left_ms(const struct smtp *s)
 	return ms <= 0 ? 0 : ms > 0x7fffffff ? 0x7fffffff : (int)ms;
 }
 
+/* Wait until the socket is ready for ev or the deadline passes (0). */
+static int wait_ready(struct smtp *s, short ev)
+{
+	int ms = left_ms(s);
+	struct pollfd p = { .fd = s->fd, .events = ev };
+	return ms > 0 && poll(&p, 1, ms) > 0;
+}
+
 /*
- * Refill the input buffer once, by the reply's deadline: the socket is made
- * non-blocking for the read and poll() waits for what is left, so a peer
- * that trickles bytes (even inside one TLS record) cannot stretch a reply
- * past the timeout.
+ * Refill the input buffer once, by the reply's deadline: poll() waits for
+ * what is left of it, so a peer that trickles bytes (even inside one TLS
+ * record) cannot stretch a reply past the timeout.
  */
 static ms_status fill(struct smtp *s, char *why, size_t whylen)
 {
 	ssize_t n = -1;
 	s->inoff = s->inlen = 0;
-	int fl = fcntl(s->fd, F_GETFL);
-	fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
 	for (;;) {
 		short ev = POLLIN;
 		if (s->ssl) {
@@ -160,41 +178,103 @@ static ms_status fill(struct smtp *s, char *why, size_t whylen)
 			if (n > 0 || n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
 				break;
 		}
-		int ms = left_ms(s);
-		struct pollfd p = { .fd = s->fd, .events = ev };
-		if (ms == 0 || poll(&p, 1, ms) == 0) {
-			fcntl(s->fd, F_SETFL, fl);
+		if (!wait_ready(s, ev))
 			return io_error(1, s->ssl ? "TLS read" : "read", why, whylen);
-		}
 	}
-	fcntl(s->fd, F_SETFL, fl);
 	if (n <= 0)
 		return io_error(0, s->ssl ? "TLS read" : "read", why, whylen);
 	s->inlen = (size_t)n;
 	return MS_OK;
 }
 
+/*
+ * Writes follow a progress rule instead of a per-send() timeout (which a
+ * peer draining one byte at a time defeats): from begin_write(), every
+ * timeout period must either finish the write or move at least
+ * MIN_PROGRESS bytes, so a DATA transfer can take as long as a slow but
+ * honest link needs (RFC 5321 s4.5.3.2 allows minutes per send) while a
+ * peer reading 20 KiB/s or less with the default 3 s timeout is cut off.
+ */
+#define MIN_PROGRESS (64 * 1024)
+
+static void begin_write(struct smtp *s)
+{
+	set_deadline(s);
+	s->progress = 0;
+}
+
 static ms_status write_all(struct smtp *s, const void *buf, size_t len, char *why, size_t whylen)
 {
 	const uint8_t *p = buf;
+	const char *what = s->ssl ? "TLS write" : "write";
 	while (len > 0) {
-		ssize_t n;
+		ssize_t n = -1;
+		short ev = POLLOUT;
 		if (s->ssl) {
+			/* on WANT_*, retried with the same buffer and length */
 			int r = SSL_write(s->ssl, p, len > 16384 ? 16384 : (int)len);
-			if (r <= 0) {
+			if (r > 0) {
+				n = r;
+			} else {
+				int e = SSL_get_error(s->ssl, r);
 				ERR_clear_error();
-				return io_error(errno == EAGAIN, "TLS write", why, whylen);
+				if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+					return io_error(0, what, why, whylen);
+				ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 			}
-			n = r;
 		} else {
 			n = send(s->fd, p, len, MSG_NOSIGNAL);
-			if (n <= 0)
-				return io_error(n < 0 && errno == EAGAIN, "write", why, whylen);
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				return io_error(0, what, why, whylen);
 		}
-		p += n;
-		len -= (size_t)n;
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			s->progress += (size_t)n;
+			continue;
+		}
+		if (!wait_ready(s, ev) && left_ms(s) == 0) {
+			if (s->progress < MIN_PROGRESS)
+				return io_error(1, what, why, whylen);
+			begin_write(s); /* enough moved: a new period */
+		}
 	}
 	return MS_OK;
+}
+
+/*
+ * Wait, by the same progress rule, until the peer has taken everything
+ * written: when the last write returns, up to a send buffer (megabytes)
+ * may still be queued, and the reply's deadline must not start before the
+ * peer can have read the message.  Linux only (SIOCOUTQ); elsewhere the
+ * reply deadline starts at once.
+ */
+static ms_status wait_sent(struct smtp *s, char *why, size_t whylen)
+{
+#ifdef SIOCOUTQ
+	int prev = -1;
+	for (;;) {
+		int queued = 0;
+		if (ioctl(s->fd, SIOCOUTQ, &queued) != 0 || queued <= 0)
+			return MS_OK;
+		if (prev > queued)
+			s->progress += (size_t)(prev - queued);
+		prev = queued;
+		if (left_ms(s) == 0) {
+			if (s->progress < MIN_PROGRESS)
+				return io_error(1, "waiting for the peer to read the message", why,
+						whylen);
+			begin_write(s);
+		}
+		struct timespec tick = { 0, 20 * 1000000L };
+		nanosleep(&tick, NULL);
+	}
+#else
+	(void)s;
+	(void)why;
+	(void)whylen;
+	return MS_OK;
+#endif
 }
 
 /* Append one line (with its LF) to the reply; the line must stay within
@@ -225,14 +305,7 @@ static ms_status read_line(struct smtp *s, size_t *start, char *why, size_t whyl
 
 ms_status smtp_read_reply(struct smtp *s, char *why, size_t whylen)
 {
-	/* one deadline for the whole reply, however it trickles in */
-	clock_gettime(CLOCK_MONOTONIC, &s->deadline);
-	s->deadline.tv_sec += s->timeout_ms / 1000;
-	s->deadline.tv_nsec += (long)(s->timeout_ms % 1000) * 1000000L;
-	if (s->deadline.tv_nsec >= 1000000000L) {
-		s->deadline.tv_sec++;
-		s->deadline.tv_nsec -= 1000000000L;
-	}
+	set_deadline(s); /* one deadline for the whole reply */
 	s->replylen = 0;
 	s->code = 0;
 	s->last[0] = '\0';
@@ -278,6 +351,7 @@ ms_status smtp_command(struct smtp *s, const char *line, char *why, size_t whyle
 	char buf[MS_RTLS_MAX_LINE + 1];
 	memcpy(buf, line, len);
 	memcpy(buf + len, "\r\n", 2);
+	begin_write(s);
 	ms_status st = write_all(s, buf, len + 2, why, whylen);
 	return st == MS_OK ? smtp_read_reply(s, why, whylen) : st;
 }
@@ -326,12 +400,23 @@ ms_status smtp_starttls(struct smtp *s, SSL_CTX *ctx, const char *sni, char *why
 		ERR_clear_error();
 		return MS_ERR_INTERNAL;
 	}
-	if (SSL_connect(s->ssl) != 1) {
-		unsigned long e = ERR_peek_last_error();
+	/* one deadline for the whole handshake */
+	set_deadline(s);
+	int r, e = SSL_ERROR_NONE;
+	while ((r = SSL_connect(s->ssl)) != 1) {
+		e = SSL_get_error(s->ssl, r);
+		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
+		    !wait_ready(s, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT))
+			break;
+	}
+	if (r != 1) {
+		unsigned long err = ERR_peek_last_error();
 		char buf[200] = "";
-		if (e)
-			ERR_error_string_n(e, buf, sizeof(buf));
-		WHY("TLS handshake failed: %s", buf[0] ? buf : "connection closed or timed out");
+		if (err)
+			ERR_error_string_n(err, buf, sizeof(buf));
+		else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			snprintf(buf, sizeof(buf), "timed out");
+		WHY("TLS handshake failed: %s", buf[0] ? buf : "connection closed");
 		ERR_clear_error();
 		SSL_free(s->ssl);
 		s->ssl = NULL;
@@ -342,11 +427,13 @@ ms_status smtp_starttls(struct smtp *s, SSL_CTX *ctx, const char *sni, char *why
 
 ms_status smtp_send_data(struct smtp *s, const uint8_t *msg, size_t len, char *why, size_t whylen)
 {
-	/* Batch writes so that TLS records are not one per line. */
+	/* Batch writes so that TLS records are not one per line; the
+	 * progress rule runs over the whole transfer. */
 	uint8_t out[16384];
 	size_t o = 0;
 	ms_status st;
 	int bol = 1;
+	begin_write(s);
 	for (size_t i = 0; i <= len; i++) {
 		if (o + 4 > sizeof(out)) {
 			if ((st = write_all(s, out, o, why, whylen)) != MS_OK)
@@ -375,7 +462,8 @@ ms_status smtp_send_data(struct smtp *s, const uint8_t *msg, size_t len, char *w
 		}
 	}
 	if ((st = write_all(s, out, o, why, whylen)) != MS_OK ||
-	    (st = write_all(s, ".\r\n", 3, why, whylen)) != MS_OK)
+	    (st = write_all(s, ".\r\n", 3, why, whylen)) != MS_OK ||
+	    (st = wait_sent(s, why, whylen)) != MS_OK)
 		return st;
 	return smtp_read_reply(s, why, whylen);
 }

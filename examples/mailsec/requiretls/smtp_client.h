@@ -18,8 +18,10 @@
 
 struct smtp;
 
-/* Connect to addr (IPv4 or IPv6 literal) : port within timeout_ms, and use
- * timeout_ms as the deadline of each later read or write. */
+/* Connect to addr (IPv4 or IPv6 literal) : port within timeout_ms.  Later
+ * steps use timeout_ms as the deadline of a whole reply and of the whole
+ * TLS handshake; a write (a command, the whole DATA transfer) must finish
+ * or move at least 64 KiB in each timeout_ms period. */
 ms_status smtp_connect(const char *addr, uint16_t port, unsigned timeout_ms,
 		       struct smtp **out, char *why, size_t whylen);
 /* Close (without QUIT) and free; NULL-safe. */

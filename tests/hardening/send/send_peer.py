@@ -17,6 +17,11 @@ Modes:
   dotsilent      354 to DATA, takes the message, never answers the final dot
   trickle        the EHLO reply one byte per second
   ehlo8m         an 8 MiB EHLO reply
+  drain          354 to DATA, then reads the message at 10 KiB/s
+  drainok        354 to DATA, then reads the message at 1 MiB/s (the
+                 control: slow, but moving)
+In the drain modes the receive buffer is 16 KiB, so the client's writes
+block as soon as its own send buffer is full.
 """
 import socket, ssl, sys, threading, time
 
@@ -89,6 +94,24 @@ def session(conn):
                     time.sleep(60)
                     return
                 s.sendall(b"354 go on\r\n")
+                if mode in ("drain", "drainok"):
+                    # per 0.1 s tick (a TLS recv returns one record at most)
+                    step = 1024 if mode == "drain" else 104858
+                    data = buf
+                    while not data.endswith(b"\r\n.\r\n"):
+                        got = 0
+                        while got < step and not data.endswith(b"\r\n.\r\n"):
+                            d = s.recv(min(16384, step - got))
+                            if not d:
+                                log("DRAIN-CLOSED")
+                                return
+                            data += d
+                            got += len(d)
+                        time.sleep(0.1)
+                    log(f"MAIL-RECEIVED {len(data)}")
+                    buf = b""
+                    s.sendall(b"250 2.0.0 taken\r\n")
+                    continue
                 n = 0
                 while True:
                     d = line()
@@ -139,6 +162,8 @@ for _ in range(50):
 else:
     sys.exit("no common port")
 for o in socks:
+    if mode.startswith("drain"):
+        o.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
     o.listen(16)
     threading.Thread(target=serve, args=(o,), daemon=True).start()
 print(port, flush=True)

@@ -11,7 +11,9 @@ count (the control, REQUIRETLS after TLS with the world's DANE-matching
 certificate, delivers).  nostarttls.test (opportunistic): a peer that never
 answers DATA, never answers the final dot, trickles its EHLO reply one byte
 a second, or sends an 8 MiB EHLO reply ends as "not delivered" with a
-temporary status within the deadline."""
+temporary status within the deadline; one that drains an 8 MiB message at
+10 KiB/s is cut off by the write progress rule, while one reading a 5 MiB
+message at 1 MiB/s (longer than the timeout, but moving) gets it."""
 import json
 import os
 import shutil
@@ -51,7 +53,7 @@ def peer(mode, addrs, host):
     return p, port, logf
 
 
-def send(to, port, *extra):
+def send(to, port, *extra, message=SAMPLE):
     t0 = time.monotonic()
     # no MTA-STS host is reachable (port 1): the policy fetch fails, which
     # never loosens anything; DANE decides for good.test
@@ -59,7 +61,7 @@ def send(to, port, *extra):
                         "--timeout", str(TIMEOUT_S), "--json", "send",
                         "--from", "alice@example.test", "--to", to, "--port", str(port),
                         "--ca-file", os.path.join(WORLD, "pki/demo/ca.pem"),
-                        "--connect-to", "::127.0.0.1:1", *extra, SAMPLE],
+                        "--connect-to", "::127.0.0.1:1", *extra, message],
                        capture_output=True, text=True, timeout=300)
     took = time.monotonic() - t0
     try:
@@ -128,6 +130,36 @@ for mode, what in (("datasilent", "no reply to DATA"), ("dotsilent", "no reply t
     check(f"{mode} ({what})", rc == 1 and j.get("delivered") is False
           and str(j.get("status", "")).startswith("4.") and took < BOUND_S,
           (rc, j, f"{took:.1f} s"))
+
+# ---- writes: a peer draining a byte at a time cannot stretch DATA ----------
+
+
+def big_message(mib):
+    path = os.path.join(tmp, f"big{mib}.eml")
+    line = b"x" * 78 + b"\r\n"
+    with open(path, "wb") as f:
+        f.write(b"From: alice@example.test\r\nTo: bob@nostarttls.test\r\n"
+                b"Subject: big\r\n\r\n")
+        f.write(line * (mib * 1024 * 1024 // len(line)))
+    return path
+
+
+for mode, mib, delivered in (("drain", 8, False), ("drainok", 5, True)):
+    p, port, logf = peer(mode, NOSTARTTLS, "mx.nostarttls.test")
+    try:
+        rc, j, took = send("bob@nostarttls.test", port, message=big_message(mib))
+    finally:
+        p.kill()
+        p.wait()
+    log = lines(logf)
+    got = any(l.startswith("MAIL-RECEIVED") for l in log)
+    if delivered:
+        check(f"{mode} ({mib} MiB at 1 MiB/s) delivers", rc == 0 and j.get("delivered") is True
+              and got and took > TIMEOUT_S, (rc, j, f"{took:.1f} s", log[-3:]))
+    else:
+        check(f"{mode} ({mib} MiB at 10 KiB/s) is cut off", rc == 1
+              and j.get("delivered") is False and str(j.get("status", "")).startswith("4.")
+              and not got and took < BOUND_S, (rc, j, f"{took:.1f} s", log[-3:]))
 
 shutil.rmtree(tmp, ignore_errors=True)
 print(f"{passed} passed, {failed} failed")
