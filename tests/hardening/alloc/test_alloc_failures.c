@@ -165,10 +165,12 @@ static long fail_loop(const char *what, call_fn call, void *ctx)
 	return loop_impl(what, call, ctx, 0);
 }
 
+#if defined(HARD_HAVE_RTLS) || defined(HARD_HAVE_SPFDKIM)
 static long fail_loop_stateful(const char *what, call_fn call, void *ctx)
 {
 	return loop_impl(what, call, ctx, 1);
 }
+#endif
 
 /* ---- an injected resolver over a tiny zone, allocating through env ----- */
 struct rr {
