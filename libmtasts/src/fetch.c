@@ -38,7 +38,27 @@ struct sink {
 	uint8_t *buf;
 	size_t size, len;
 	int overflow;
+	size_t header_bytes;
+	int header_overflow;
 };
+
+/* A policy response needs a status line and a few header fields; libcurl
+ * alone would take 300 KiB of them.  Stop at this bound instead, and say
+ * so. */
+#define HEADER_MAX (64 * 1024)
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
+{
+	struct sink *s = user;
+	size_t n = size * nmemb;
+	(void)data;
+	s->header_bytes += n;
+	if (s->header_bytes > HEADER_MAX) {
+		s->header_overflow = 1;
+		return 0; /* CURLE_WRITE_ERROR */
+	}
+	return n;
+}
 
 static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
 {
@@ -115,6 +135,10 @@ static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		*st = MS_ERR_PROTOCOL;
 		return MS_STS_FAIL_FETCH;
+	case CURLE_OUT_OF_MEMORY:
+		/* libcurl's answer to a header line over its 100 KiB bound too */
+		*st = MS_ERR_LIMIT;
+		return MS_STS_FAIL_FETCH;
 	default:
 		*st = MS_ERR_NETWORK;
 		return MS_STS_FAIL_FETCH;
@@ -135,7 +159,7 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *u
 		*failure = MS_STS_FAIL_FETCH;
 		return ms_why(why, whylen, MS_ERR_NOMEM, "curl_easy_init failed");
 	}
-	struct sink sink = { buf, bufsize, 0, 0 };
+	struct sink sink = { .buf = buf, .size = bufsize };
 	struct curl_slist *connect_to = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	unsigned timeout = (cfg && cfg->timeout_ms) ? cfg->timeout_ms : 60000;
@@ -153,6 +177,8 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *u
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "libmailsec-mtasts/" "0");
 	/* A 64 KiB body that declares its length is refused up front too. */
@@ -182,8 +208,12 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *u
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
 	}
-	if (rc == CURLE_OK || ((rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) &&
-			       code != 200)) {
+	if (sink.header_overflow) {
+		*failure = MS_STS_FAIL_FETCH;
+		st = ms_why(why, whylen, MS_ERR_LIMIT, "response headers larger than %d bytes",
+			    HEADER_MAX);
+	} else if (rc == CURLE_OK || ((rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) &&
+				      code != 200)) {
 		/* The status decides first: a redirect or 404 is what it is. */
 		if (code != 200) {
 			*failure = MS_STS_FAIL_FETCH;
@@ -208,7 +238,9 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *u
 			    bufsize);
 	} else {
 		*failure = classify(rc, &st);
-		st = ms_why(why, whylen, st, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+		st = ms_why(why, whylen, st, "%s%s", errbuf[0] ? errbuf : curl_easy_strerror(rc),
+			    rc == CURLE_OUT_OF_MEMORY
+				    ? " (libcurl: a response header line over 100 KiB, or no memory)" : "");
 	}
 	curl_slist_free_all(connect_to);
 	curl_easy_cleanup(c);
