@@ -84,15 +84,15 @@ static ms_status take_records(struct ms_dane_lookup *l, const struct ms_dns_resu
 	return MS_OK;
 }
 
-ms_status ms_dane_lookup(struct ms_dns_ctx *dns, const char *mxhost, int mx_secure,
-			 uint16_t port, struct ms_dane_lookup **out, char *why,
-			 size_t whylen)
+static ms_status lookup(const struct ms_env *caller_env, struct ms_dns_ctx *dns,
+			const char *mxhost, int mx_secure, uint16_t port,
+			struct ms_dane_lookup **out, char *why, size_t whylen)
 {
 	if (dns == NULL || mxhost == NULL || out == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
 	*out = NULL;
 	struct ms_env env;
-	ms_env_init(&env, NULL);
+	ms_env_init(&env, caller_env);
 	struct ms_dane_lookup *l = ms_calloc(&env, 1, sizeof(*l));
 	if (l == NULL)
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
@@ -189,6 +189,32 @@ ms_status ms_dane_lookup(struct ms_dns_ctx *dns, const char *mxhost, int mx_secu
 done_addr:
 	ms_dns_result_free(addr);
 	return MS_OK;
+}
+
+ms_status ms_dane_lookup_env(const struct ms_env *env, struct ms_dns_ctx *dns,
+			     const char *mxhost, int mx_secure, uint16_t port,
+			     struct ms_dane_lookup **out, char *why, size_t whylen)
+{
+	ms_status st = lookup(env, dns, mxhost, mx_secure, port, out, why, whylen);
+	if (st != MS_OK)
+		return st;
+	static const char *const names[] = { "secure", "none", "tempfail" };
+	const struct ms_dane_lookup *l = *out;
+	struct ms_kv label = { "state", names[l->state] };
+	ms_metric(&l->env, MS_METRIC_COUNTER, "dane_lookups_total", &label, 1, 1);
+	if (ms_log_enabled(&l->env, MS_LOG_DEBUG)) {
+		struct ms_kv kv[] = { { "host", l->mxhost }, { "state", names[l->state] },
+				      { "reason", l->reason } };
+		ms_log(&l->env, MS_LOG_DEBUG, "dane", "TLSA lookup finished", kv, 3);
+	}
+	return MS_OK;
+}
+
+ms_status ms_dane_lookup(struct ms_dns_ctx *dns, const char *mxhost, int mx_secure,
+			 uint16_t port, struct ms_dane_lookup **out, char *why,
+			 size_t whylen)
+{
+	return ms_dane_lookup_env(NULL, dns, mxhost, mx_secure, port, out, why, whylen);
 }
 
 void ms_dane_lookup_free(struct ms_dane_lookup *l)

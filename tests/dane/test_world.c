@@ -61,6 +61,57 @@ START_TEST(dns_secure)
 }
 END_TEST
 
+/* ms_dane_lookup_env: the caller's hooks see one counter and one debug
+ * event per lookup, labelled with the state. */
+struct seen {
+	int metrics, logs;
+	char state[16], host[64];
+};
+
+static void on_metric(void *user, const struct ms_metric_event *ev)
+{
+	struct seen *s = user;
+	if (strcmp(ev->name, "dane_lookups_total") == 0 && ev->nlabels == 1 &&
+	    strcmp(ev->labels[0].key, "state") == 0) {
+		s->metrics++;
+		snprintf(s->state, sizeof(s->state), "%s", ev->labels[0].value);
+	}
+}
+
+static void on_log(void *user, enum ms_log_level level, const char *subsystem,
+		   const char *msg, const struct ms_kv *kv, size_t nkv)
+{
+	struct seen *s = user;
+	(void)msg;
+	if (level == MS_LOG_DEBUG && strcmp(subsystem, "dane") == 0 && nkv > 0 &&
+	    strcmp(kv[0].key, "host") == 0) {
+		s->logs++;
+		snprintf(s->host, sizeof(s->host), "%s", kv[0].value);
+	}
+}
+
+START_TEST(dns_env_hooks)
+{
+	struct seen seen = { 0 };
+	struct ms_env env = { .version = MS_ENV_VERSION, .user = &seen, .log = on_log,
+			      .log_level = MS_LOG_DEBUG, .metric = on_metric };
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, 20000, 0);
+	struct ms_dane_lookup *l = NULL;
+	ck_assert_int_eq(ms_dane_lookup_env(&env, dns, "mx1.dane.example.test", 1, 25, &l, NULL, 0),
+			 MS_OK);
+	ck_assert_int_eq(ms_dane_lookup_state(l), MS_DANE_DNS_SECURE);
+	ms_dane_lookup_free(l);
+	ck_assert_int_eq(ms_dane_lookup_env(&env, dns, "bogus.dane.example.test", 1, 25, &l, NULL,
+					    0), MS_OK);
+	ms_dane_lookup_free(l);
+	ms_dns_ctx_free(dns);
+	ck_assert_int_eq(seen.metrics, 2);
+	ck_assert_int_eq(seen.logs, 2);
+	ck_assert_str_eq(seen.state, "tempfail");
+	ck_assert_str_eq(seen.host, "bogus.dane.example.test");
+}
+END_TEST
+
 START_TEST(dns_cnames)
 {
 	/* Secure CNAME: the expanded name is the base, the MX host a name. */
@@ -472,6 +523,7 @@ int main(void)
 	TCase *dns = tcase_create("dns");
 	tcase_set_timeout(dns, 300);
 	tcase_add_test(dns, dns_secure);
+	tcase_add_test(dns, dns_env_hooks);
 	tcase_add_test(dns, dns_cnames);
 	tcase_add_test(dns, dns_no_dane);
 	tcase_add_test(dns, dns_tempfail);

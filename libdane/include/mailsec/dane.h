@@ -231,6 +231,13 @@ MS_DANE_API ms_status ms_dane_lookup(struct ms_dns_ctx *dns, const char *mxhost,
 				     int mx_secure, uint16_t port,
 				     struct ms_dane_lookup **out,
 				     char *why, size_t whylen);
+/* The same with the caller's hooks: `env` (may be NULL; copied) allocates
+ * the result, and gets the counter dane_lookups_total{state} and a debug
+ * log event per lookup. */
+MS_DANE_API ms_status ms_dane_lookup_env(const struct ms_env *env, struct ms_dns_ctx *dns,
+					 const char *mxhost, int mx_secure, uint16_t port,
+					 struct ms_dane_lookup **out,
+					 char *why, size_t whylen);
 MS_DANE_API void ms_dane_lookup_free(struct ms_dane_lookup *l);
 MS_DANE_API enum ms_dane_dns_state ms_dane_lookup_state(const struct ms_dane_lookup *l);
 /* Human reason for the state (borrowed). */
