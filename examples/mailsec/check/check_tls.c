@@ -162,8 +162,8 @@ static void *check_host(void *arg)
 	char why[256] = "";
 	m->starttls = -1;
 	m->dane_depth = -1;
-	if (ms_dane_lookup(c->dns, m->name, c->mx_security == MS_DNS_SECURE, 25, &l, why,
-			   sizeof(why)) != MS_OK) {
+	if (ms_dane_lookup_env(&c->cli->env, c->dns, m->name, c->mx_security == MS_DNS_SECURE,
+			       25, &l, why, sizeof(why)) != MS_OK) {
 		check_add(c, "dane", m->name, CHECK_FAIL, NULL, "TLSA lookup impossible: %s", why);
 		return NULL;
 	}

@@ -379,7 +379,8 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	char why[512] = "";
 	struct ms_dane_lookup *l = NULL;
-	ms_status st = ms_dane_lookup(dns, host, 1, (uint16_t)port, &l, why, sizeof(why));
+	ms_status st = ms_dane_lookup_env(&cli->env, dns, host, 1, (uint16_t)port, &l, why,
+					 sizeof(why));
 	if (st != MS_OK) {
 		ms_dns_ctx_free(dns);
 		return cli_error(cli, st == MS_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_ERROR,

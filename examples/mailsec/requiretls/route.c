@@ -78,8 +78,8 @@ static void lookup_host(struct route *r, struct route_host *h)
 	}
 	/* TLSA is always at _25._tcp: the port of the MX service, whatever
 	 * port a test connects to. */
-	if (ms_dane_lookup(r->dns, h->name, r->in.mx_security == MS_DNS_SECURE, 25, &h->dane,
-			   why, sizeof(why)) != MS_OK) {
+	if (ms_dane_lookup_env(r->env, r->dns, h->name, r->in.mx_security == MS_DNS_SECURE, 25,
+			       &h->dane, why, sizeof(why)) != MS_OK) {
 		h->in.dane = MS_RTLS_DANE_FAILED;
 		snprintf(h->dane_note, sizeof(h->dane_note), "TLSA lookup impossible: %s", why);
 		return;
@@ -147,6 +147,7 @@ int route_build(struct cli *cli, const char *domain, const struct route_opts *o,
 		enum ms_rtls_requirement requirement, struct route *r)
 {
 	memset(r, 0, sizeof(*r));
+	r->env = &cli->env;
 	char why[256] = "";
 	if (ms_dns_name_normalize(domain, r->domain, sizeof(r->domain), why, sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "bad domain '%s': %s", domain, why);

@@ -39,6 +39,7 @@ struct route_opts {
 
 struct route {
 	char domain[256];
+	const struct ms_env *env;        /* the CLI's hooks */
 	struct ms_dns_ctx *dns;
 	struct ms_sts_store *sts_store;
 	struct ms_sts *sts;
