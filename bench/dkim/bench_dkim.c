@@ -72,6 +72,8 @@ static ms_status resolve(void *user, const char *name, uint16_t type,
 static char *make_message(size_t size, size_t *len)
 {
 	char *m = malloc(size + 4096);
+	if (m == NULL)
+		abort();
 	size_t o = (size_t)sprintf(m,
 		"Received: from mail.example.test (mail.example.test [192.0.2.1])\r\n"
 		"\tby mx.example.net with ESMTPS id 4Xyz; Sat, 28 Nov 2026 12:00:00 +0000\r\n"
