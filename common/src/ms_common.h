@@ -67,6 +67,9 @@ struct ms_buf {
 
 void ms_buf_init(struct ms_buf *b, const struct ms_env *env, size_t max);
 ms_status ms_buf_append(struct ms_buf *b, const void *p, size_t n);
+/* Make room for `extra` more bytes now (one allocation instead of several
+ * doublings when the size is known); MS_ERR_LIMIT past max. */
+ms_status ms_buf_reserve(struct ms_buf *b, size_t extra);
 ms_status ms_buf_putc(struct ms_buf *b, uint8_t c);
 ms_status ms_buf_printf(struct ms_buf *b, const char *fmt, ...) MS_PRINTF(2, 3);
 /* Hand the content (NUL-terminated) to the caller, who frees it with ms_free. */

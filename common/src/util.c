@@ -46,6 +46,11 @@ static ms_status buf_reserve(struct ms_buf *b, size_t extra)
 	return MS_OK;
 }
 
+ms_status ms_buf_reserve(struct ms_buf *b, size_t extra)
+{
+	return buf_reserve(b, extra);
+}
+
 ms_status ms_buf_append(struct ms_buf *b, const void *p, size_t n)
 {
 	ms_status st = buf_reserve(b, n);

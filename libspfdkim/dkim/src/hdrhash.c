@@ -21,6 +21,10 @@ ms_status dkim_header_digest(const struct dkim_msg *m, const struct dkim_sigpara
 	struct ms_buf out;
 	ms_status st = MS_OK;
 	ms_buf_init(&out, m->env, 2 * (size_t)MS_DKIM_MAX_HEADER + 65536);
+	/* Canonical fields are never longer than the header block (plus a
+	 * CRLF each) and the signature field: one allocation. */
+	if (ms_buf_reserve(&out, m->hdr.len + 2 * sp->nh + siglen + 2) == MS_ERR_NOMEM)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "header hash: out of memory");
 	dkim_select_fields(m, sp->h, sp->hlen, sp->nh, idx);
 	for (size_t k = 0; k < sp->nh && st == MS_OK; k++) {
 		if (idx[k] == SIZE_MAX)
