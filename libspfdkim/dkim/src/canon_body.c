@@ -384,29 +384,20 @@ void dkim_bodycanon_update(struct dkim_bodycanon *c, const uint8_t *p, size_t n)
 		if (i > 0 && c->content && !c->pending_crlf && !c->cr && !c->wsp) {
 #ifdef DKIM_FAST
 			/* Relaxed text has work every few dozen bytes: the
-			 * vector loop edits as it copies.  Simple text rarely
-			 * has any: scan, then hand the run to the sink whole. */
+			 * vector loop edits as it copies (the scan below takes
+			 * its tail).  Simple text rarely has any: scan 16
+			 * bytes at a time, then hand the run to the sink whole. */
 			if (relaxed && relaxed_vector && !vector_off) {
 				i = fast_relaxed(c, p, i, n);
 				if (i >= n)
 					break;
 				if (i + 34 <= n)
 					goto slow; /* stopped at a byte needing work */
-			} else if (!relaxed) {
-				size_t j = fast_scan_simple(p, i, n);
-				if (j > i && p[j - 1] == '\r')
-					j--;
-				if (j > i) {
-					direct(c, p + i, j - i);
-					i = j;
-					if (i >= n)
-						break;
-				}
-				if (i + 18 <= n)
-					goto slow;
 			}
-#endif
+			size_t j = relaxed ? scan(p, i, n, 1) : fast_scan_simple(p, i, n);
+#else
 			size_t j = scan(p, i, n, relaxed);
+#endif
 			/* A CR's meaning depends on the byte after it: never end
 			 * a run with one (it may start a CRLF). */
 			if (j > i && p[j - 1] == '\r')
