@@ -12,16 +12,6 @@
 #include <string.h>
 #include <unbound.h>
 
-static void enqueue_done(struct ms_dns_ctx *ctx, struct ms_dns_pending *p)
-{
-	p->next = NULL;
-	if (ctx->done_tail)
-		ctx->done_tail->next = p;
-	else
-		ctx->done_head = p;
-	ctx->done_tail = p;
-}
-
 ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 			ms_dns_callback cb, void *user, uint64_t *id,
 			char *why, size_t whylen)
@@ -55,7 +45,7 @@ ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 		pthread_mutex_lock(&ctx->lock);
 		p->id = ctx->next_id++;
 		p->done = 1;
-		enqueue_done(ctx, p);
+		ms_dns_pending_enqueue_done(ctx, p);
 		pthread_mutex_unlock(&ctx->lock);
 		if (id)
 			*id = p->id;

@@ -26,6 +26,19 @@ struct ms_dns_pending {
 	struct ms_dns_result *result; /* prepared result (custom or timeout) */
 };
 
+/* Append `p` to the context's done queue (async results waiting for
+ * ms_dns_process).  Call with ctx->lock held. */
+static inline void ms_dns_pending_enqueue_done(struct ms_dns_ctx *ctx,
+					       struct ms_dns_pending *p)
+{
+	p->next = NULL;
+	if (ctx->done_tail)
+		ctx->done_tail->next = p;
+	else
+		ctx->done_head = p;
+	ctx->done_tail = p;
+}
+
 /* The libunbound callback for every query we submit. */
 void ms_dns_ub_callback(void *arg, int err, struct ub_result *result);
 

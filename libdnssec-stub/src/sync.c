@@ -45,14 +45,8 @@ void ms_dns_ub_callback(void *arg, int err, struct ub_result *result)
 				in_flight = 1;
 				break;
 			}
-		if (in_flight) {
-			p->next = NULL;
-			if (ctx->done_tail)
-				ctx->done_tail->next = p;
-			else
-				ctx->done_head = p;
-			ctx->done_tail = p;
-		}
+		if (in_flight)
+			ms_dns_pending_enqueue_done(ctx, p);
 	}
 	pthread_cond_broadcast(&ctx->cond);
 	pthread_mutex_unlock(&ctx->lock);
