@@ -22,6 +22,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fake_peer  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
+import mstest  # noqa: E402
 
 MAILSEC = sys.argv[1]
 SRC = os.environ["MS_SOURCE_ROOT"]
@@ -38,16 +40,7 @@ LOG = os.path.join(PEERS, "peers.log")
 with open(SAMPLE, "rb") as _f:
     WIRE = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
                     for l in _f.read().split(b"\n")[:-1])
-passed = failed = 0
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
+check = mstest.Checks()
 
 
 def free_port(addr):
@@ -320,5 +313,4 @@ finally:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(PEERS, ignore_errors=True)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

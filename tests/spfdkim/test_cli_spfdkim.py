@@ -6,25 +6,18 @@ import json
 import os
 import subprocess
 import sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
+import mstest  # noqa: E402
 
 MAILSEC = sys.argv[1]
 CONF = os.path.join(os.environ["MS_TEST_WORLD"], "auth.conf")
-passed = failed = 0
+check = mstest.Checks()
 
 
 def run(*args):
     p = subprocess.run([MAILSEC, "--dns-config", CONF, *args], capture_output=True,
                        text=True, timeout=60)
     return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
 
 
 def as_json(*args):
@@ -88,5 +81,4 @@ check("dmarc missing From is usage error", rc == 2, f"rc={rc}")
 rc, out, err = run("dmarc", "--from-header", "a@x.test", "--spf", "maybe:x.test")
 check("dmarc bad --spf is usage error", rc == 2, f"rc={rc}")
 
-print(f"cli-spfdkim: {passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'common'))
+import mstest  # noqa: E402
 
 MAILSEC = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -29,17 +31,8 @@ SAMPLE = os.path.join(os.environ["MS_SOURCE_ROOT"], "tests/send/sample.eml")
 PY = "/usr/bin/python3"
 TIMEOUT_S = 3
 BOUND_S = 30  # hang check only; every step has TIMEOUT_S
-passed = failed = 0
+check = mstest.Checks()
 tmp = tempfile.mkdtemp(prefix="ms-hard-send-")
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
 
 
 def peer(mode, addrs, host):
@@ -162,5 +155,4 @@ for mode, mib, delivered in (("drain", 8, False), ("drainok", 5, True)):
               and not got and took < BOUND_S, (rc, j, f"{took:.1f} s", log[-3:]))
 
 shutil.rmtree(tmp, ignore_errors=True)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.finish()
