@@ -198,16 +198,26 @@ ms_status ms_dane_lookup_env(const struct ms_env *env, struct ms_dns_ctx *dns,
 	ms_status st = lookup(env, dns, mxhost, mx_secure, port, out, why, whylen);
 	if (st != MS_OK)
 		return st;
-	static const char *const names[] = { "secure", "none", "tempfail" };
 	const struct ms_dane_lookup *l = *out;
-	struct ms_kv label = { "state", names[l->state] };
+	const char *state = ms_dane_dns_state_str(l->state);
+	struct ms_kv label = { "state", state };
 	ms_metric(&l->env, MS_METRIC_COUNTER, "dane_lookups_total", &label, 1, 1);
 	if (ms_log_enabled(&l->env, MS_LOG_DEBUG)) {
-		struct ms_kv kv[] = { { "host", l->mxhost }, { "state", names[l->state] },
+		struct ms_kv kv[] = { { "host", l->mxhost }, { "state", state },
 				      { "reason", l->reason } };
 		ms_log(&l->env, MS_LOG_DEBUG, "dane", "TLSA lookup finished", kv, 3);
 	}
 	return MS_OK;
+}
+
+const char *ms_dane_dns_state_str(enum ms_dane_dns_state s)
+{
+	switch (s) {
+	case MS_DANE_DNS_SECURE: return "secure";
+	case MS_DANE_DNS_NONE: return "none";
+	case MS_DANE_DNS_TEMPFAIL: return "tempfail";
+	}
+	return "unknown";
 }
 
 ms_status ms_dane_lookup(struct ms_dns_ctx *dns, const char *mxhost, int mx_secure,

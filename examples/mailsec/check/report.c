@@ -143,8 +143,7 @@ static void json_mx(struct json *j, const struct mx_host *m)
 	json_array_end(j);
 	json_string(j, "address_security", ms_dns_security_str(m->addr_security));
 	json_object_begin(j, "dane");
-	json_string(j, "state", m->dane_state == MS_DANE_DNS_SECURE ? "secure" :
-				m->dane_state == MS_DANE_DNS_NONE ? "none" : "tempfail");
+	json_string(j, "state", ms_dane_dns_state_str(m->dane_state));
 	json_string(j, "reason", m->dane_reason);
 	json_array_begin(j, "tlsa");
 	for (size_t i = 0; i < m->ntlsa; i++)

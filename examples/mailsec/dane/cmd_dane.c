@@ -442,8 +442,7 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 		json_init(&j, stdout);
 		json_object_begin(&j, NULL);
 		json_string(&j, "host", host);
-		json_string(&j, "dns_state", state == MS_DANE_DNS_SECURE ? "secure" :
-			    state == MS_DANE_DNS_NONE ? "none" : "tempfail");
+		json_string(&j, "dns_state", ms_dane_dns_state_str(state));
 		json_string(&j, "dns_reason", ms_dane_lookup_reason(l));
 		json_string(&j, "tlsa_base", base);
 		json_array_begin(&j, "tlsa");

@@ -242,6 +242,8 @@ MS_DANE_API void ms_dane_lookup_free(struct ms_dane_lookup *l);
 MS_DANE_API enum ms_dane_dns_state ms_dane_lookup_state(const struct ms_dane_lookup *l);
 /* Human reason for the state (borrowed). */
 MS_DANE_API const char *ms_dane_lookup_reason(const struct ms_dane_lookup *l);
+/* Static name of a state: "secure", "none", "tempfail". */
+MS_DANE_API const char *ms_dane_dns_state_str(enum ms_dane_dns_state s);
 /* The TLSA base domain (borrowed; also the SNI name), or NULL when none. */
 MS_DANE_API const char *ms_dane_lookup_base(const struct ms_dane_lookup *l);
 /* The owner name where the TLSA RRset was found (after CNAMEs), or NULL. */
