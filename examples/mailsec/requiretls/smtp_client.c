@@ -151,6 +151,12 @@ static int wait_ready(struct smtp *s, short ev)
 	return ms > 0 && poll(&p, 1, ms) > 0;
 }
 
+/* The poll event an SSL_ERROR_WANT_* asks for; 0 for any other error. */
+static short ssl_want(int e)
+{
+	return e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
+}
+
 /*
  * Refill the input buffer once, by the reply's deadline: poll() waits for
  * what is left of it, so a peer that trickles bytes (even inside one TLS
@@ -168,11 +174,10 @@ static ms_status fill(struct smtp *s, char *why, size_t whylen)
 				n = r;
 				break;
 			}
-			int e = SSL_get_error(s->ssl, r);
+			ev = ssl_want(SSL_get_error(s->ssl, r));
 			ERR_clear_error();
-			if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+			if (ev == 0)
 				break;
-			ev = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
 		} else {
 			n = recv(s->fd, s->in, sizeof(s->in), 0);
 			if (n > 0 || n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
@@ -216,11 +221,10 @@ static ms_status write_all(struct smtp *s, const void *buf, size_t len, char *wh
 			if (r > 0) {
 				n = r;
 			} else {
-				int e = SSL_get_error(s->ssl, r);
+				ev = ssl_want(SSL_get_error(s->ssl, r));
 				ERR_clear_error();
-				if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+				if (ev == 0)
 					return io_error(0, what, why, whylen);
-				ev = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 			}
 		} else {
 			n = send(s->fd, p, len, MSG_NOSIGNAL);
@@ -402,11 +406,11 @@ ms_status smtp_starttls(struct smtp *s, SSL_CTX *ctx, const char *sni, char *why
 	}
 	/* one deadline for the whole handshake */
 	set_deadline(s);
-	int r, e = SSL_ERROR_NONE;
+	int r;
+	short want = 0;
 	while ((r = SSL_connect(s->ssl)) != 1) {
-		e = SSL_get_error(s->ssl, r);
-		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
-		    !wait_ready(s, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT))
+		want = ssl_want(SSL_get_error(s->ssl, r));
+		if (want == 0 || !wait_ready(s, want))
 			break;
 	}
 	if (r != 1) {
@@ -414,7 +418,7 @@ ms_status smtp_starttls(struct smtp *s, SSL_CTX *ctx, const char *sni, char *why
 		char buf[200] = "";
 		if (err)
 			ERR_error_string_n(err, buf, sizeof(buf));
-		else if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		else if (want)
 			snprintf(buf, sizeof(buf), "timed out");
 		WHY("TLS handshake failed: %s", buf[0] ? buf : "connection closed");
 		ERR_clear_error();
