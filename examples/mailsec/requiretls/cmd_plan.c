@@ -126,19 +126,11 @@ int cmd_plan(struct cli *cli, int argc, char **argv)
 				    "[--ca-file F] [--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]";
 	struct route_opts o = { 0 };
 	const char *domain = NULL;
-	int req = 0, no = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		const char **dst = strcmp(a, "--ca-file") == 0 ? &o.ca_file :
-				   strcmp(a, "--connect-to") == 0 ? &o.connect_to :
-				   strcmp(a, "--cache") == 0 ? &o.cache : NULL;
-		if (dst && v) {
-			*dst = v;
-			i++;
-		} else if (strcmp(a, "--requiretls") == 0) {
-			req = 1;
-		} else if (strcmp(a, "--tls-required-no") == 0) {
-			no = 1;
+		int took = route_opts_arg(&o, a, v);
+		if (took) {
+			i += took - 1;
 		} else if (a[0] != '-' && domain == NULL) {
 			domain = a;
 		} else {
@@ -149,12 +141,12 @@ int cmd_plan(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "%s", usage);
 	/* RFC 8689 s4.2.2: the header is ignored when REQUIRETLS is given;
 	 * asking for both at once is a contradiction, not a plan. */
-	if (req && no)
+	if (o.requiretls && o.tls_required_no)
 		return cli_usage_error(cli, "--requiretls and --tls-required-no exclude each other");
 	struct route r;
 	int rc = route_build(cli, domain, &o,
-			     req ? MS_RTLS_REQ_REQUIRED : no ? MS_RTLS_REQ_NOT_REQUIRED
-							   : MS_RTLS_REQ_DEFAULT, &r);
+			     o.requiretls ? MS_RTLS_REQ_REQUIRED :
+			     o.tls_required_no ? MS_RTLS_REQ_NOT_REQUIRED : MS_RTLS_REQ_DEFAULT, &r);
 	if (rc == CLI_EXIT_OK) {
 		if (cli->json)
 			print_json(&r);

@@ -259,24 +259,19 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	s.helo = "mailsec-send.invalid";
 	struct route_opts ro = { 0 };
 	const char *file = NULL, *port = NULL, *memory = NULL;
-	int req = 0, no = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		const char **dst = strcmp(a, "--from") == 0 ? &s.from :
 				   strcmp(a, "--to") == 0 ? &s.to :
 				   strcmp(a, "--helo") == 0 ? &s.helo :
 				   strcmp(a, "--port") == 0 ? &port :
-				   strcmp(a, "--ca-file") == 0 ? &ro.ca_file :
-				   strcmp(a, "--connect-to") == 0 ? &ro.connect_to :
-				   strcmp(a, "--cache") == 0 ? &ro.cache :
 				   strcmp(a, "--memory") == 0 ? &memory : NULL;
-		if (dst && v) {
+		int took = route_opts_arg(&ro, a, v);
+		if (took) {
+			i += took - 1;
+		} else if (dst && v) {
 			*dst = v;
 			i++;
-		} else if (strcmp(a, "--requiretls") == 0) {
-			req = 1;
-		} else if (strcmp(a, "--tls-required-no") == 0) {
-			no = 1;
 		} else if ((a[0] != '-' || strcmp(a, "-") == 0) && file == NULL) {
 			file = a;
 		} else {
@@ -285,6 +280,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	}
 	if (s.from == NULL || s.to == NULL || file == NULL)
 		return cli_usage_error(cli, "%s", usage);
+	int req = ro.requiretls, no = ro.tls_required_no;
 	if (req && no)
 		return cli_usage_error(cli, "--requiretls and --tls-required-no exclude each other");
 	if (!plain_address(s.from, 1) || !plain_address(s.to, 0))

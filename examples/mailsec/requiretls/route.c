@@ -143,6 +143,26 @@ static void lookup_sts(struct cli *cli, struct route *r, const struct route_opts
 	}
 }
 
+int route_opts_arg(struct route_opts *o, const char *a, const char *v)
+{
+	const char **dst = strcmp(a, "--ca-file") == 0 ? &o->ca_file :
+			   strcmp(a, "--connect-to") == 0 ? &o->connect_to :
+			   strcmp(a, "--cache") == 0 ? &o->cache : NULL;
+	if (dst && v) {
+		*dst = v;
+		return 2;
+	}
+	if (strcmp(a, "--requiretls") == 0) {
+		o->requiretls = 1;
+		return 1;
+	}
+	if (strcmp(a, "--tls-required-no") == 0) {
+		o->tls_required_no = 1;
+		return 1;
+	}
+	return 0;
+}
+
 int route_build(struct cli *cli, const char *domain, const struct route_opts *o,
 		enum ms_rtls_requirement requirement, struct route *r)
 {

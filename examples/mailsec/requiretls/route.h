@@ -35,7 +35,17 @@ struct route_opts {
 	const char *ca_file;     /* NULL: the system store */
 	const char *connect_to;  /* curl CONNECT_TO entry, or NULL */
 	const char *cache;       /* SQLite policy cache, or NULL */
+	int requiretls;          /* --requiretls */
+	int tls_required_no;     /* --tls-required-no */
 };
+
+/*
+ * The options `plan` and `send` share: --ca-file F, --connect-to E,
+ * --cache F (`v` is the next argument, NULL at the end), --requiretls,
+ * --tls-required-no.  Returns how many arguments it took (1 or 2), or 0
+ * when `a` is none of them (or lacks its value).
+ */
+int route_opts_arg(struct route_opts *o, const char *a, const char *v);
 
 struct route {
 	char domain[256];
