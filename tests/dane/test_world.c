@@ -414,18 +414,29 @@ START_TEST(probe_bogus_does_not_connect)
 }
 END_TEST
 
+/* Run the library probe against the loopback server `s` (started and
+ * set up by the caller), then stop the server. */
+static ms_status probe_lib(struct srv *s, const char *sni, unsigned timeout_ms,
+			   struct ms_dane_probe **p, char *why, size_t whylen)
+{
+	srv_run(s);
+	char target[64];
+	snprintf(target, sizeof(target), "127.0.0.1:%d", s->port);
+	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
+					.sni = sni, .timeout_ms = timeout_ms };
+	ms_status st = ms_dane_probe_run(NULL, &o, p, why, whylen);
+	srv_stop(s);
+	return st;
+}
+
 START_TEST(probe_library_ehlo_reset)
 {
 	struct srv s;
 	srv_start(&s, "pki/dane/ta-chain.pem", "pki/dane/ta.key");
-	srv_run(&s);
-	char target[64], why[256] = "";
-	snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
-	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
-					.sni = "mx2.dane.example.test", .timeout_ms = 5000 };
+	char why[256] = "";
 	struct ms_dane_probe *p = NULL;
-	ck_assert_msg(ms_dane_probe_run(NULL, &o, &p, why, sizeof(why)) == MS_OK, "%s", why);
-	srv_stop(&s);
+	ck_assert_msg(probe_lib(&s, "mx2.dane.example.test", 5000, &p, why, sizeof(why)) == MS_OK,
+		      "%s", why);
 	/* Only the post-TLS capabilities are kept. */
 	const char *ehlo = ms_dane_probe_ehlo(p);
 	ck_assert_ptr_nonnull(strstr(ehlo, "AFTERTLS"));
@@ -442,14 +453,9 @@ START_TEST(probe_injection_refused)
 	struct srv s;
 	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
 	s.inject = 1;
-	srv_run(&s);
-	char target[64], why[256] = "";
-	snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
-	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
-					.timeout_ms = 3000 };
+	char why[256] = "";
 	struct ms_dane_probe *p = NULL;
-	ms_status st = ms_dane_probe_run(NULL, &o, &p, why, sizeof(why));
-	srv_stop(&s);
+	ms_status st = probe_lib(&s, NULL, 3000, &p, why, sizeof(why));
 	ck_assert_int_eq(st, MS_ERR_PROTOCOL);
 	ck_assert_ptr_null(p);
 	ck_assert_ptr_nonnull(strstr(why, "pipelined"));
@@ -461,15 +467,10 @@ START_TEST(probe_timeout)
 	struct srv s;
 	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
 	s.silent = 1;
-	srv_run(&s);
-	char target[64], why[256] = "";
-	snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
-	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
-					.timeout_ms = 300 };
+	char why[256] = "";
 	struct ms_dane_probe *p = NULL;
-	ms_status st = ms_dane_probe_run(NULL, &o, &p, why, sizeof(why));
+	ms_status st = probe_lib(&s, NULL, 300, &p, why, sizeof(why));
 	ck_assert_int_eq(st, MS_ERR_TIMEOUT);
-	srv_stop(&s);
 }
 END_TEST
 
@@ -480,14 +481,9 @@ START_TEST(probe_unsolicited_refused)
 	struct srv s;
 	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
 	s.inject = 2;
-	srv_run(&s);
-	char target[64], why[256] = "";
-	snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
-	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
-					.timeout_ms = 3000 };
+	char why[256] = "";
 	struct ms_dane_probe *p = NULL;
-	ms_status st = ms_dane_probe_run(NULL, &o, &p, why, sizeof(why));
-	srv_stop(&s);
+	ms_status st = probe_lib(&s, NULL, 3000, &p, why, sizeof(why));
 	ck_assert_msg(st == MS_ERR_PROTOCOL, "%s: %s", ms_status_str(st), why);
 	ck_assert_ptr_null(p);
 	ck_assert_msg(strstr(why, "after the EHLO reply") != NULL, "%s", why);
@@ -501,14 +497,9 @@ START_TEST(probe_trickle)
 	struct srv s;
 	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
 	s.trickle = 1;
-	srv_run(&s);
-	char target[64], why[256] = "";
-	snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
-	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
-					.timeout_ms = 500 };
+	char why[256] = "";
 	struct ms_dane_probe *p = NULL;
-	ms_status st = ms_dane_probe_run(NULL, &o, &p, why, sizeof(why));
-	srv_stop(&s);
+	ms_status st = probe_lib(&s, NULL, 500, &p, why, sizeof(why));
 	/* With a timeout per read instead, every byte (100 ms apart) would
 	 * arrive in time and the whole banner be read: no timeout. */
 	ck_assert_int_eq(st, MS_ERR_TIMEOUT);
