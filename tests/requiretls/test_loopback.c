@@ -105,6 +105,26 @@ static int tcp_connect(int port)
 	return fd;
 }
 
+/* Wait until something listens on 127.0.0.1:port: bounded (20 s), never
+ * asserted on timing; a server that does not come up (or, pid > 0, whose
+ * process exits) fails the test. */
+static void wait_listening(int port, pid_t pid, const char *what)
+{
+	for (int i = 0; i < 400; i++) {
+		int st;
+		if (pid > 0)
+			ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "%s exited early", what);
+		int fd = tcp_connect(port);
+		if (fd >= 0) {
+			close(fd);
+			return;
+		}
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	ck_abort_msg("%s did not start listening", what);
+}
+
 static void peer_start(struct peer *p, const char *mode, const char *cert)
 {
 	const char *py = getenv("MS_RTLS_PYTHON");
@@ -120,20 +140,7 @@ static void peer_start(struct peer *p, const char *mode, const char *cert)
 		execl(py, py, script, port, dir, cert, p->log, mode, (char *)NULL);
 		_exit(127);
 	}
-	/* Wait until it listens (python start-up); bounded, never asserted
-	 * on timing: a peer that does not come up fails the test. */
-	for (int i = 0; i < 400; i++) {
-		int st;
-		ck_assert_msg(waitpid(p->pid, &st, WNOHANG) == 0, "peer exited early");
-		int fd = tcp_connect(p->port);
-		if (fd >= 0) {
-			close(fd);
-			return;
-		}
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	ck_abort_msg("peer did not start listening");
+	wait_listening(p->port, p->pid, "peer"); /* python start-up */
 }
 
 static void peer_stop(struct peer *p)
@@ -695,16 +702,7 @@ static void postfix_start(struct postfix *p)
 	write_file(path, buf);
 	char *argv[] = {(char *)"/usr/sbin/postfix", (char *)"-c", p->conf, (char *)"start", NULL};
 	ck_assert_int_eq(run_wait(argv), 0);
-	for (int i = 0; i < 400; i++) {
-		int fd = tcp_connect(p->port);
-		if (fd >= 0) {
-			close(fd);
-			return;
-		}
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	ck_abort_msg("postfix did not start listening");
+	wait_listening(p->port, 0, "postfix");
 }
 
 static void postfix_stop(struct postfix *p)
