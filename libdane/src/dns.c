@@ -22,6 +22,7 @@ struct ms_dane_lookup {
 	char base[NAME_MAX_LEN];
 	char owner[NAME_MAX_LEN];
 	char mxhost[NAME_MAX_LEN];
+	char addr_note[128];
 	const char *names[2];
 	size_t nnames;
 	struct ms_dane_tlsa recs[MS_DANE_MAX_RECORDS];
@@ -41,18 +42,65 @@ static void set_state(struct ms_dane_lookup *l, enum ms_dane_dns_state s,
 	va_end(ap);
 }
 
-/* A failed or bogus lookup: the host is unusable for now. */
+/* A failed or bogus lookup: the host is unusable for now.  One test for
+ * every lookup (ms_dns_result_failed): a failure is never "insecure". */
 static int is_failure(const struct ms_dns_result *r)
 {
-	enum ms_dns_outcome o = ms_dns_result_outcome(r);
-	return ms_dns_result_security(r) == MS_DNS_BOGUS || o == MS_DNS_SERVFAIL ||
-	       o == MS_DNS_TIMEOUT || o == MS_DNS_REFUSED;
+	return ms_dns_result_failed(r);
 }
 
 static const char *fail_text(const struct ms_dns_result *r)
 {
 	return ms_dns_result_security(r) == MS_DNS_BOGUS ? "bogus" :
 	       ms_dns_outcome_str(ms_dns_result_outcome(r));
+}
+
+/* "A timeout" / "AAAA bogus": how one half of an address lookup ended. */
+static void family_text(const struct ms_dns_result *addr, uint16_t type,
+			char *buf, size_t len)
+{
+	enum ms_dns_outcome o = MS_DNS_SERVFAIL;
+	enum ms_dns_security s = MS_DNS_INDETERMINATE;
+	ms_dns_result_family(addr, type, &o, &s);
+	snprintf(buf, len, "%s %s", type == MS_DNS_T_A ? "A" : "AAAA",
+		 s == MS_DNS_BOGUS ? "bogus" : ms_dns_outcome_str(o));
+}
+
+/*
+ * The address side of RFC 7672 s2.2.1.  Returns 1 when DANE may go on,
+ * 0 when the state is set (NONE or TEMPFAIL).
+ *
+ * When one family's lookup failed and the other's is a secure answer,
+ * DANE goes on over the secure family's addresses (the only ones the
+ * combined result holds): the host stays DANE-protected and reachable,
+ * and the party that dropped the queries gains nothing it could not get
+ * by dropping everything.  Without usable addresses the failure defers
+ * the host.  Only a successful insecure answer makes DANE not apply.
+ */
+static int address_side(struct ms_dane_lookup *l, const struct ms_dns_result *addr)
+{
+	enum ms_dns_security sec = ms_dns_result_records_security(addr);
+	if (is_failure(addr)) {
+		char t4[32], t6[32];
+		family_text(addr, MS_DNS_T_A, t4, sizeof(t4));
+		family_text(addr, MS_DNS_T_AAAA, t6, sizeof(t6));
+		if (ms_dns_result_count(addr) == 0) {
+			set_state(l, MS_DANE_DNS_TEMPFAIL, "address lookup for %s failed (%s, %s)",
+				  l->mxhost, t4, t6);
+			return 0;
+		}
+		snprintf(l->addr_note, sizeof(l->addr_note), " (address lookup partly failed: %s, %s)",
+			 t4, t6);
+	} else if (ms_dns_result_outcome(addr) != MS_DNS_ANSWER) {
+		set_state(l, MS_DANE_DNS_NONE, "%s has no addresses", l->mxhost);
+		return 0;
+	}
+	if (sec != MS_DNS_SECURE) {
+		set_state(l, MS_DANE_DNS_NONE, "the addresses of %s are not DNSSEC-secure%s",
+			  l->mxhost, l->addr_note);
+		return 0;
+	}
+	return 1;
 }
 
 /* Keep the TLSA records of a secure answer. */
@@ -119,20 +167,8 @@ static ms_status lookup(const struct ms_env *caller_env, struct ms_dns_ctx *dns,
 	}
 	char cands[2][NAME_MAX_LEN];
 	size_t ncands = 0;
-	if (is_failure(addr)) {
-		set_state(l, MS_DANE_DNS_TEMPFAIL, "address lookup for %s failed (%s)",
-			  l->mxhost, fail_text(addr));
+	if (!address_side(l, addr))
 		goto done_addr;
-	}
-	if (ms_dns_result_outcome(addr) != MS_DNS_ANSWER) {
-		set_state(l, MS_DANE_DNS_NONE, "%s has no addresses", l->mxhost);
-		goto done_addr;
-	}
-	if (ms_dns_result_security(addr) != MS_DNS_SECURE) {
-		set_state(l, MS_DANE_DNS_NONE, "the addresses of %s are not DNSSEC-secure",
-			  l->mxhost);
-		goto done_addr;
-	}
 	/* RFC 7672 s2.2.2: a secure CNAME's target first, then the name. */
 	const char *canon = ms_dns_result_canonical(addr);
 	if (ms_dns_result_cname_secure(addr) == 1 && canon && strcmp(canon, l->mxhost) != 0)
@@ -161,13 +197,14 @@ static ms_status lookup(const struct ms_env *caller_env, struct ms_dns_ctx *dns,
 			ms_dns_result_free(r);
 			if (last)
 				set_state(l, MS_DANE_DNS_NONE,
-					  "TLSA lookup at %s is not DNSSEC-secure", qname);
+					  "TLSA lookup at %s is not DNSSEC-secure%s", qname, l->addr_note);
 			continue;
 		}
 		if (ms_dns_result_outcome(r) != MS_DNS_ANSWER) {
 			ms_dns_result_free(r);
 			if (last)
-				set_state(l, MS_DANE_DNS_NONE, "no TLSA records at %s", qname);
+				set_state(l, MS_DANE_DNS_NONE, "no TLSA records at %s%s", qname,
+					  l->addr_note);
 			continue;
 		}
 		snprintf(l->base, sizeof(l->base), "%s", cands[c]);
@@ -183,7 +220,8 @@ static ms_status lookup(const struct ms_env *caller_env, struct ms_dns_ctx *dns,
 		l->names[l->nnames++] = l->base;
 		if (strcmp(l->base, l->mxhost) != 0)
 			l->names[l->nnames++] = l->mxhost;
-		set_state(l, MS_DANE_DNS_SECURE, "secure TLSA records at %s", l->owner);
+		set_state(l, MS_DANE_DNS_SECURE, "secure TLSA records at %s%s", l->owner,
+			  l->addr_note);
 		break;
 	}
 done_addr:

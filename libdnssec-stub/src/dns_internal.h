@@ -32,6 +32,14 @@ struct ms_dns_result {
 	uint32_t duration_ms;
 	size_t n, cap;
 	struct ms_dns_rr *rr;
+	/* ms_dns_lookup_addr only: how each family's lookup ended, so a
+	 * failed half stays visible (nfamilies 0 for other results). */
+	struct ms_dns_family {
+		uint16_t type;
+		enum ms_dns_outcome outcome;
+		enum ms_dns_security security;
+	} families[2];
+	size_t nfamilies;
 };
 
 struct ub_ctx;

@@ -270,3 +270,19 @@ ms_status ms_dns_result_rdata_text(const struct ms_dns_result *r, size_t i,
 	return ms_dns_rdata_to_text(r->rr[i].type, r->rr[i].data, r->rr[i].len,
 				    buf, buflen);
 }
+
+int ms_dns_result_failed(const struct ms_dns_result *r)
+{
+	if (r == NULL)
+		return 1;
+	/* A combined address result records each half: either failing is a
+	 * failure of the whole (see addr.c). */
+	for (size_t i = 0; i < r->nfamilies; i++)
+		if (r->families[i].security == MS_DNS_BOGUS ||
+		    r->families[i].security == MS_DNS_INDETERMINATE ||
+		    r->families[i].outcome >= MS_DNS_SERVFAIL)
+			return 1;
+	return r->security == MS_DNS_BOGUS || r->security == MS_DNS_INDETERMINATE ||
+	       r->outcome == MS_DNS_SERVFAIL || r->outcome == MS_DNS_TIMEOUT ||
+	       r->outcome == MS_DNS_REFUSED;
+}

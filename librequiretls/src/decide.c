@@ -120,6 +120,18 @@ ms_status ms_rtls_plan(const struct ms_rtls_domain *d,
 		return MS_OK;
 	}
 
+	/* RFC 7672 s2.2.1: a failed or bogus address lookup is not an
+	 * "insecure" one; with no usable address the host is skipped now
+	 * (whatever the message requires: there is nothing to connect to). */
+	if (h->addr_security == MS_DNS_BOGUS || h->addr_security == MS_DNS_INDETERMINATE) {
+		plan_skip(out, d, MS_RTLS_R_ADDR_LOOKUP, MS_RTLS_TRY_NEXT, 1, "4.4.3",
+			  "the address lookup for %s %s; host skipped for now (RFC 7672 s2.2.1)",
+			  host, h->addr_security == MS_DNS_BOGUS ? "was DNSSEC-bogus" : "failed");
+		out->policy_mode = MS_RTLS_MODE_SKIP;
+		out->policy_reason = MS_RTLS_R_ADDR_LOOKUP;
+		return MS_OK;
+	}
+
 	/* RFC 7672 s2.2: DANE applies only when the MX RRset and the host's
 	 * address records are DNSSEC-secure and a secure TLSA RRset exists
 	 * (or its lookup failed, which must not be mistaken for absence). */
@@ -470,6 +482,7 @@ const char *ms_rtls_reason_str(enum ms_rtls_reason r)
 	case MS_RTLS_R_NONE: return "none";
 	case MS_RTLS_R_MX_LOOKUP: return "mx_lookup";
 	case MS_RTLS_R_TLSA_LOOKUP: return "tlsa_lookup";
+	case MS_RTLS_R_ADDR_LOOKUP: return "addr_lookup";
 	case MS_RTLS_R_STS_MX_MISMATCH: return "sts_mx_mismatch";
 	case MS_RTLS_R_NO_VERIFIED_PATH: return "no_verified_path";
 	case MS_RTLS_R_CONNECT: return "connect";

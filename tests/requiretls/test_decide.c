@@ -157,12 +157,22 @@ static const struct row rows[] = {
 	 M_SKIP, 0, 0, 0, O_NONE, V_TEMP, "4.4.3", 0, MS_RTLS_R_MX_LOOKUP, R_NONE, 0},
 	{"RFC7672 s2.1.1 indeterminate MX -> defer", DEF, 0, IND, SEC, D_NONE, S_ENF, 1,
 	 M_SKIP, 0, 0, 0, O_NONE, V_TEMP, "4.4.3", 0, MS_RTLS_R_MX_LOOKUP, R_NONE, 0},
+	/* issue 13.1: a dropped AAAA query once made the addresses
+	 * "indeterminate", DANE was dropped and the host went plaintext */
+	{"RFC7672 s2.2.1 failed address lookup -> skip, never plaintext", DEF, 0, SEC, IND, D_FAIL, S_NOP, 0,
+	 M_SKIP, 0, 0, 0, O_NONE, V_NEXT, "4.4.3", 0, MS_RTLS_R_ADDR_LOOKUP, R_NONE, 0},
+	{"RFC7672 s2.2.1 bogus address records -> skip", DEF, 0, SEC, BOG, D_NONE, S_NOP, 0,
+	 M_SKIP, 0, 0, 0, O_NONE, V_NEXT, "4.4.3", 0, MS_RTLS_R_ADDR_LOOKUP, R_NONE, 0},
+	{"failed address lookup under insecure MX -> skip too", DEF, 0, INS, IND, D_NONE, S_NOP, 0,
+	 M_SKIP, 0, 0, 0, O_NONE, V_NEXT, "4.4.3", 0, MS_RTLS_R_ADDR_LOOKUP, R_NONE, 0},
 	{"connection failure -> next host", DEF, 0, INS, INS, D_NONE, S_NOP, 0,
 	 M_OPP, 0, 0, 0, O_NOCONN, V_NEXT, "4.4.1", 0, MS_RTLS_R_CONNECT, R_NONE, 0},
 	{"default message never sends REQUIRETLS", DEF, 0, SEC, SEC, D_USE, S_NOP, 0,
 	 M_DANE, 1, 0, 0, O_GOOD, V_DEL, "", 0, R_NONE, R_NONE, 0},
 
 	/* ---- REQUIRETLS (RFC 8689 s4.2.1) ---- */
+	{"RFC8689 failed address lookup: temporary, not 5.7.30 now", REQ, 0, SEC, IND, D_FAIL, S_NOP, 0,
+	 M_SKIP, 0, 0, 0, O_NONE, V_NEXT, "4.4.3", 0, MS_RTLS_R_ADDR_LOOKUP, R_NONE, 0},
 	{"RFC8689 s4.2.1 DANE path, REQUIRETLS offered", REQ, 0, SEC, SEC, D_USE, S_NOP, 0,
 	 M_DANE, 1, 0, 1, O_GOOD, V_DEL, "", 1, R_NONE, R_NONE, 0},
 	{"RFC8689 s4.2.1 REQUIRETLS not after STARTTLS", REQ, 0, SEC, SEC, D_USE, S_NOP, 0,
@@ -491,8 +501,16 @@ START_TEST(test_exhaustive_invariants)
 		MUST(ms_rtls_plan(&d, &h, &p) == MS_OK);
 		int dane_usable = secs[mx] == SEC && secs[ad] == SEC && dane == D_USE;
 		int mx_bad = secs[mx] == BOG || secs[mx] == IND;
-		/* RFC 8689 s4.2.2: TLS-Required: No never skips a host */
-		if (req == NOT && !mx_bad)
+		int addr_bad = secs[ad] == BOG || secs[ad] == IND;
+		/* RFC 7672 s2.2.1, fail closed: a failed address lookup skips
+		 * the host for now (temporary), whatever the requirement; it is
+		 * never tried as if it were insecure */
+		if (addr_bad && !mx_bad) {
+			MUST(p.mode == M_SKIP && p.skip_verdict == MS_RTLS_TRY_NEXT);
+			MUST(p.reason == MS_RTLS_R_ADDR_LOOKUP && p.enhanced[0] == '4');
+		}
+		/* RFC 8689 s4.2.2: TLS-Required: No never skips a host it can reach */
+		if (req == NOT && !mx_bad && !addr_bad)
 			MUST(p.mode == M_FB);
 		if (req == REQ && p.mode != M_SKIP)
 			MUST(p.need_requiretls && (dane_usable || (sts == S_ENF && match)));
@@ -549,7 +567,7 @@ START_TEST(test_exhaustive_invariants)
 				MUST(!out.mail_requiretls);
 				/* TLS-Required: No only fails on things TLS cannot fix */
 				if (req == NOT)
-					MUST(!o.connected || mx_bad);
+					MUST(!o.connected || mx_bad || addr_bad);
 			}
 		}
 	}

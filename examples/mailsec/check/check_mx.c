@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A report lists the chosen hosts in a stable order (preference, name). */
 static int by_preference(const void *a, const void *b)
 {
 	const struct mx_host *x = a, *y = b;
@@ -25,12 +26,26 @@ static void lookup_addresses(struct check *c, struct mx_host *m)
 		m->addr_security = MS_DNS_INDETERMINATE;
 		return;
 	}
-	m->addr_security = ms_dns_result_security(r);
+	/* the security of the addresses a sender would use: a failed half
+	 * is reported below, never folded into "insecure" */
+	m->addr_security = ms_dns_result_records_security(r);
 	for (size_t i = 0; i < ms_dns_result_count(r) && m->naddrs < CHECK_MAX_ADDRS; i++)
 		if (ms_dns_result_addr(r, i, m->addrs[m->naddrs], sizeof(m->addrs[0])) == MS_OK)
 			m->naddrs++;
+	int failed = ms_dns_result_failed(r);
+	if (failed && m->naddrs > 0) {
+		enum ms_dns_outcome o4 = MS_DNS_SERVFAIL, o6 = MS_DNS_SERVFAIL;
+		enum ms_dns_security s4 = MS_DNS_INDETERMINATE, s6 = MS_DNS_INDETERMINATE;
+		ms_dns_result_family(r, MS_DNS_T_A, &o4, &s4);
+		ms_dns_result_family(r, MS_DNS_T_AAAA, &o6, &s6);
+		check_add(c, "mx", m->name, CHECK_FAIL,
+			  "make the host's address records resolvable (and validly signed)",
+			  "address lookup partly failed: A %s (%s), AAAA %s (%s); senders use the "
+			  "other family only", ms_dns_outcome_str(o4), ms_dns_security_str(s4),
+			  ms_dns_outcome_str(o6), ms_dns_security_str(s6));
+	}
 	if (m->naddrs == 0) {
-		int temp = ms_dns_result_outcome(r) >= MS_DNS_SERVFAIL;
+		int temp = failed;
 		check_add(c, "mx", m->name, CHECK_FAIL,
 			  temp ? "make the host's address records resolvable (and validly signed)"
 			       : "publish A/AAAA records for the MX host",
@@ -103,7 +118,16 @@ void check_mx(struct check *c)
 			  "publish an MX record (or a null MX if the domain takes no mail)",
 			  "none: mail goes to the domain's own address (implicit MX)");
 	}
-	for (size_t i = 0; i < ms_dns_result_count(r) && c->nmx < CHECK_MAX_MX; i++) {
+	/* RFC 5321 s5.1 order from the library, before the cut to CHECK_MAX_MX */
+	size_t order[CHECK_MAX_MX], n = 0;
+	if (ms_dns_result_mx_order(r, order, CHECK_MAX_MX, &n) != MS_OK)
+		check_add(c, "mx", "MX records", CHECK_FAIL, NULL, "out of memory ordering the MX set");
+	if (ms_dns_result_count(r) > CHECK_MAX_MX)
+		check_add(c, "mx", "MX records", CHECK_INFO, NULL,
+			  "%zu MX records: the %d most preferred are checked",
+			  ms_dns_result_count(r), CHECK_MAX_MX);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = order[k];
 		struct mx_host *m = &c->mx[c->nmx];
 		if (ms_dns_result_mx(r, i, &m->preference, m->name, sizeof(m->name)) != MS_OK) {
 			check_add(c, "mx", "MX records", CHECK_FAIL, "fix the MX record",

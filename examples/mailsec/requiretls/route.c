@@ -10,14 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int by_preference(const void *a, const void *b)
-{
-	const struct route_host *x = a, *y = b;
-	if (x->preference != y->preference)
-		return x->preference < y->preference ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
 static void lookup_mx(struct route *r)
 {
 	struct ms_dns_result *res = NULL;
@@ -33,12 +25,11 @@ static void lookup_mx(struct route *r)
 		 ms_dns_outcome_str(o), ms_dns_security_str(r->in.mx_security));
 	/* RFC 7672 s2.1.1: bogus data must not be used at all; the engine
 	 * then defers the whole domain. */
-	if (r->in.mx_security == MS_DNS_BOGUS || o == MS_DNS_SERVFAIL || o == MS_DNS_TIMEOUT ||
-	    o == MS_DNS_REFUSED || o == MS_DNS_NXDOMAIN) {
-		if (r->in.mx_security == MS_DNS_SECURE || r->in.mx_security == MS_DNS_INSECURE)
-			r->in.mx_security = o == MS_DNS_NXDOMAIN ? r->in.mx_security
-								 : MS_DNS_INDETERMINATE;
-		r->nxdomain = o == MS_DNS_NXDOMAIN;
+	int failed = ms_dns_result_failed(res);
+	if (failed || o == MS_DNS_NXDOMAIN) {
+		if (failed && r->in.mx_security != MS_DNS_BOGUS)
+			r->in.mx_security = MS_DNS_INDETERMINATE;
+		r->nxdomain = !failed;
 		ms_dns_result_free(res);
 		return;
 	}
@@ -53,13 +44,19 @@ static void lookup_mx(struct route *r)
 		snprintf(r->hosts[0].name, sizeof(r->hosts[0].name), "%s", r->domain);
 		r->nhosts = 1;
 	}
-	for (size_t i = 0; i < ms_dns_result_count(res) && r->nhosts < ROUTE_MAX_MX; i++) {
+	/* RFC 5321 s5.1: the library orders the whole set (preference, then
+	 * random) before the cut to ROUTE_MAX_MX. */
+	size_t order[ROUTE_MAX_MX], n = 0;
+	if (ms_dns_result_mx_order(res, order, ROUTE_MAX_MX, &n) != MS_OK) {
+		r->in.mx_security = MS_DNS_INDETERMINATE; /* out of memory: try later */
+		snprintf(r->mx_note, sizeof(r->mx_note), "MX set could not be ordered");
+	}
+	for (size_t i = 0; i < n; i++) {
 		struct route_host *h = &r->hosts[r->nhosts];
-		if (ms_dns_result_mx(res, i, &h->preference, h->name, sizeof(h->name)) == MS_OK &&
+		if (ms_dns_result_mx(res, order[i], &h->preference, h->name, sizeof(h->name)) == MS_OK &&
 		    h->name[0] != '\0')
 			r->nhosts++;
 	}
-	qsort(r->hosts, r->nhosts, sizeof(r->hosts[0]), by_preference);
 	ms_dns_result_free(res);
 }
 
@@ -70,7 +67,10 @@ static void lookup_host(struct route *r, struct route_host *h)
 	h->in.name = h->name;
 	h->in.addr_security = MS_DNS_INDETERMINATE;
 	if (ms_dns_lookup_addr(r->dns, h->name, &res, why, sizeof(why)) == MS_OK) {
-		h->in.addr_security = ms_dns_result_security(res);
+		/* A half that failed leaves only the other family's records;
+		 * their security is what counts (bogus/indeterminate when none
+		 * are left: the engine skips the host, RFC 7672 s2.2.1). */
+		h->in.addr_security = ms_dns_result_records_security(res);
 		for (size_t i = 0; i < ms_dns_result_count(res) && h->naddrs < ROUTE_MAX_ADDRS; i++)
 			if (ms_dns_result_addr(res, i, h->addrs[h->naddrs], sizeof(h->addrs[0])) == MS_OK)
 				h->naddrs++;

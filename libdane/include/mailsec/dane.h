@@ -222,8 +222,19 @@ enum ms_dane_dns_state {
 /*
  * Look up DANE for MX host `mxhost` (as named by the MX record).  `mx_secure`
  * says whether the MX lookup itself was secure (for a host not reached
- * through MX, pass 1).  Follows a secure CNAME of the host (TLSA at the
- * expanded name first, then at the original) and CNAMEs at _PORT._tcp.
+ * through MX, pass 1; a caller whose MX lookup failed must not call this
+ * at all: the domain is deferred, RFC 7672 s2.1.1).  Follows a secure CNAME
+ * of the host (TLSA at the expanded name first, then at the original) and
+ * CNAMEs at _PORT._tcp.
+ *
+ * Fail closed (RFC 7672 s2.2): only a successful insecure answer gives
+ * MS_DANE_DNS_NONE.  A failed (timeout, SERVFAIL, REFUSED) or bogus TLSA
+ * lookup, or an address lookup that failed and left no address, gives
+ * MS_DANE_DNS_TEMPFAIL.  When one address family failed and the other
+ * answered securely, DANE goes on over that family's addresses (those
+ * ms_dns_lookup_addr() keeps; the reason says so): the sender uses only
+ * those addresses, with DANE.
+ *
  * Returns MS_OK with *out set (free with ms_dane_lookup_free), or an error
  * when no lookup could be made.
  */

@@ -170,15 +170,44 @@ MS_DNS_API ms_status ms_dns_lookup(struct ms_dns_ctx *ctx, const char *name,
 				   char *why, size_t whylen);
 
 /*
- * Address lookup for both families.  The result holds the A records then
- * the AAAA records; it is secure only if both lookups were secure, bogus if
- * either was bogus.  Outcome: ANSWER if either family has addresses,
- * otherwise the "worst" of the two (a failure beats NXDOMAIN/NODATA).
+ * Address lookup for both families (A, then AAAA); the result holds the A
+ * records then the AAAA records.
+ *
+ * Fail closed (RFC 7672 s2.2): when either lookup failed (timeout,
+ * SERVFAIL, REFUSED, bogus), the combined result is a failure: its outcome,
+ * security and extended error are those of the failed half (a bogus half
+ * wins over a timeout), so a caller that only looks at the outcome sees a
+ * failure, never a weaker "answer".  It still holds the records of the half
+ * that answered (never of the failed one): a caller that can go on with one
+ * family (e.g. DANE over the secure family's addresses, see libdane) asks
+ * ms_dns_result_family() how each half ended.  When neither failed:
+ * outcome ANSWER if either family has addresses, else NXDOMAIN over NODATA;
+ * security is the weaker of the two.
  */
 MS_DNS_API ms_status ms_dns_lookup_addr(struct ms_dns_ctx *ctx,
 					const char *name,
 					struct ms_dns_result **out,
 					char *why, size_t whylen);
+
+/*
+ * How one family of an ms_dns_lookup_addr() result ended: `type` is
+ * MS_DNS_T_A or MS_DNS_T_AAAA; either output may be NULL.  MS_ERR_INVALID
+ * for any other type or for a result of another lookup.
+ */
+MS_DNS_API ms_status ms_dns_result_family(const struct ms_dns_result *r,
+					  uint16_t type,
+					  enum ms_dns_outcome *outcome,
+					  enum ms_dns_security *security);
+
+/*
+ * The DNSSEC status of the records the result holds: the result's own
+ * security, except for a failed combined address lookup that kept the
+ * other family's records, where it is that family's security.  This is
+ * what decides whether those addresses are good enough for DANE
+ * (RFC 7672 s2.2.1); ms_dns_result_failed() still says the lookup failed.
+ * A failed result without records: its (bogus or indeterminate) security.
+ */
+MS_DNS_API enum ms_dns_security ms_dns_result_records_security(const struct ms_dns_result *r);
 
 /* PTR lookup for an IPv4 or IPv6 address in text form (RFC 1035 s3.5, RFC 3596 s2.5). */
 MS_DNS_API ms_status ms_dns_lookup_ptr(struct ms_dns_ctx *ctx,
@@ -234,7 +263,17 @@ MS_DNS_API int ms_dns_result_cname_secure(const struct ms_dns_result *r);
 /* Milliseconds the lookup took. */
 MS_DNS_API uint32_t ms_dns_result_duration_ms(const struct ms_dns_result *r);
 
-/* Number of records (0 unless outcome is ANSWER). */
+/*
+ * 1 if the lookup failed: outcome SERVFAIL, TIMEOUT or REFUSED, security
+ * bogus or indeterminate, or (combined address lookups) either half failed.
+ * The one test every consumer uses before reading a result as "insecure"
+ * or "absent": a failed lookup is neither (RFC 7672 s2.1, RFC 7208 s5 /
+ * s2.6.6 temperror).  NULL counts as failed.
+ */
+MS_DNS_API int ms_dns_result_failed(const struct ms_dns_result *r);
+
+/* Number of records (0 unless outcome is ANSWER, except a failed combined
+ * address lookup, which keeps the records of the half that answered). */
 MS_DNS_API size_t ms_dns_result_count(const struct ms_dns_result *r);
 /* Type of record i (differs from qtype only in ms_dns_lookup_addr results). */
 MS_DNS_API uint16_t ms_dns_result_rtype(const struct ms_dns_result *r, size_t i);
@@ -252,6 +291,17 @@ MS_DNS_API ms_status ms_dns_result_addr(const struct ms_dns_result *r, size_t i,
 MS_DNS_API ms_status ms_dns_result_mx(const struct ms_dns_result *r, size_t i,
 				      uint16_t *preference, char *host,
 				      size_t hostlen);
+/*
+ * The order in which to try an MX set (RFC 5321 s5.1): writes to
+ * order[0..*n) the record indices of at most `cap` MX records, lowest
+ * preference first, equal preferences in a fresh random order on every
+ * call, malformed records last.  Sorting comes before the cut, so a set
+ * larger than the caller's limit keeps its most preferred hosts whatever
+ * the (unsigned) order of the answer.  MS_ERR_NOMEM, MS_ERR_INVALID.
+ */
+MS_DNS_API ms_status ms_dns_result_mx_order(const struct ms_dns_result *r,
+					    size_t *order, size_t cap,
+					    size_t *n);
 /* 1 if the MX set is exactly one record "0 ." (RFC 7505 s3), else 0. */
 MS_DNS_API int ms_dns_result_is_null_mx(const struct ms_dns_result *r);
 /* CNAME, PTR or NS target name. */

@@ -56,7 +56,11 @@ struct ms_rtls_domain {
 /* One MX host. */
 struct ms_rtls_host {
 	const char *name;                  /* MX host name (for DSN text) */
-	enum ms_dns_security addr_security; /* DNSSEC status of its A/AAAA */
+	/* DNSSEC status of the addresses the sender will use
+	 * (ms_dns_result_records_security of ms_dns_lookup_addr): bogus or
+	 * indeterminate means the lookup failed and left no address, and the
+	 * host is skipped for now, never tried without DANE. */
+	enum ms_dns_security addr_security;
 	enum ms_rtls_dane dane;
 	int sts_match;                     /* host matches an mx: line of the
 					      policy (RFC 8461 s4.1) */
@@ -93,7 +97,8 @@ enum ms_rtls_reason {
 	MS_RTLS_R_HANDSHAKE,          /* TLS handshake failed */
 	MS_RTLS_R_DANE_VERIFY,        /* DANE authentication failed */
 	MS_RTLS_R_PKIX_VERIFY,        /* PKIX authentication failed */
-	MS_RTLS_R_REQUIRETLS_MISSING  /* REQUIRETLS not in the post-TLS EHLO */
+	MS_RTLS_R_REQUIRETLS_MISSING, /* REQUIRETLS not in the post-TLS EHLO */
+	MS_RTLS_R_ADDR_LOOKUP         /* the host's address lookup failed or was bogus */
 };
 
 /* Observations of a connection attempt. */
