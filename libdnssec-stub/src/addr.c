@@ -80,8 +80,10 @@ static ms_status combine(struct ms_dns_result *a, const struct ms_dns_result *aa
 			a->ttl = aaaa->ttl;
 	}
 	if (failed) {
-		a->outcome = failed->outcome;
-		a->security = failed->security;
+		/* from the family record: adding records set a->outcome */
+		const struct ms_dns_family *f = &a->families[failed == a ? 0 : 1];
+		a->outcome = f->outcome;
+		a->security = f->security;
 		return copy_ede(a, failed);
 	}
 	a->security = ms_dns_security_combine(a->families[0].security, aaaa->security);
@@ -91,7 +93,7 @@ static ms_status combine(struct ms_dns_result *a, const struct ms_dns_result *aa
 	}
 	const struct ms_dns_result *tell =
 		empty_rank(aaaa->outcome) > empty_rank(a->families[0].outcome) ? aaaa : a;
-	a->outcome = tell->outcome;
+	a->outcome = tell == a ? a->families[0].outcome : aaaa->outcome;
 	return copy_ede(a, tell);
 }
 

@@ -283,8 +283,11 @@ static int domain_exists(struct ms_dmarc *d, struct ms_dmarc_verdict *v, const c
 			return -1;
 		fold(v, ms_dns_result_security(r));
 		enum ms_dns_outcome o = ms_dns_result_outcome(r);
+		/* a combined address lookup whose other half failed still
+		 * proves existence with the records it kept */
+		size_t kept = ms_dns_result_count(r);
 		ms_dns_result_free(r);
-		if (o == MS_DNS_ANSWER || o == MS_DNS_NODATA)
+		if (o == MS_DNS_ANSWER || o == MS_DNS_NODATA || kept > 0)
 			return 1;
 		if (o != MS_DNS_NXDOMAIN)
 			return -1;
