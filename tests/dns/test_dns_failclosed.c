@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mailsec/dane.h>
 #include <mailsec/dns.h>
 
 #include "mstest.h"
@@ -71,6 +72,12 @@ static ms_status resolve(void *user, const char *name, uint16_t type,
 	(void)user;
 	if (type == MS_DNS_T_MX)
 		return mx_set(name, type, out);
+	if (type == MS_DNS_T_TLSA) {
+		/* _25._tcp.HOST: a secure 3 1 1 record */
+		uint8_t rd[35] = { 3, 1, 1 };
+		ms_status st = ms_dns_result_create(NULL, name, type, MS_DNS_ANSWER, MS_DNS_SECURE, out);
+		return st == MS_OK ? ms_dns_result_add(*out, type, rd, sizeof(rd)) : st;
+	}
 	char a[8] = "", aaaa[8] = "";
 	if (sscanf(name, "%7[a-z]-%7[a-z].example", a, aaaa) != 2)
 		return ms_dns_result_create(NULL, name, type, MS_DNS_NXDOMAIN, MS_DNS_SECURE, out);
@@ -194,6 +201,39 @@ START_TEST(single_lookups_and_null)
 }
 END_TEST
 
+static enum ms_dane_dns_state dane_state(const char *host, int mx_secure)
+{
+	struct ms_dns_ctx *ctx = NULL;
+	ck_assert_int_eq(ms_dns_ctx_new_custom(NULL, resolve, NULL, &ctx), MS_OK);
+	struct ms_dane_lookup *l = NULL;
+	ck_assert_int_eq(ms_dane_lookup(ctx, host, mx_secure, 25, &l, NULL, 0), MS_OK);
+	enum ms_dane_dns_state st = ms_dane_lookup_state(l);
+	ms_dane_lookup_free(l);
+	ms_dns_ctx_free(ctx);
+	return st;
+}
+
+/* libdane's side of issue 13.1 (RFC 7672 s2.2.1): only a successful
+ * insecure answer turns DANE off; a failed half with a secure other half
+ * keeps DANE (over that family); nothing usable left defers the host.
+ * Before the fix "sec-to" gave MS_DANE_DNS_NONE. */
+START_TEST(dane_address_side)
+{
+	ck_assert_int_eq(dane_state("sec-sec.example", 1), MS_DANE_DNS_SECURE);
+	ck_assert_int_eq(dane_state("sec-to.example", 1), MS_DANE_DNS_SECURE);
+	ck_assert_int_eq(dane_state("sec-bog.example", 1), MS_DANE_DNS_SECURE);
+	ck_assert_int_eq(dane_state("to-sec.example", 1), MS_DANE_DNS_SECURE);
+	ck_assert_int_eq(dane_state("nod-to.example", 1), MS_DANE_DNS_TEMPFAIL);
+	ck_assert_int_eq(dane_state("to-to.example", 1), MS_DANE_DNS_TEMPFAIL);
+	ck_assert_int_eq(dane_state("bog-sf.example", 1), MS_DANE_DNS_TEMPFAIL);
+	ck_assert_int_eq(dane_state("ref-nod.example", 1), MS_DANE_DNS_TEMPFAIL);
+	/* a successful insecure answer: no DANE, even if the other half failed */
+	ck_assert_int_eq(dane_state("ins-ins.example", 1), MS_DANE_DNS_NONE);
+	ck_assert_int_eq(dane_state("ins-to.example", 1), MS_DANE_DNS_NONE);
+	ck_assert_int_eq(dane_state("sec-sec.example", 0), MS_DANE_DNS_NONE);
+}
+END_TEST
+
 static struct ms_dns_result *mx(const char *name)
 {
 	struct ms_dns_ctx *ctx = NULL;
@@ -254,6 +294,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, bogus_half);
 	tcase_add_test(tc, every_combination);
 	tcase_add_test(tc, single_lookups_and_null);
+	tcase_add_test(tc, dane_address_side);
 	tcase_add_test(tc, mx_order_sorts_before_the_cut);
 	tcase_add_test(tc, mx_order_random_within_a_preference);
 	suite_add_tcase(s, tc);
