@@ -122,14 +122,38 @@ static int count_term(struct eval *e)
 	return NOMATCH;
 }
 
-/* s4.3: a domain check_host() can work on (else the result is "none"). */
-static int domain_ok(const char *d, char *norm, size_t normlen)
+/* s4.3: a domain check_host() can work on (else the result is "none");
+ * `why` says what is wrong with it. */
+static int domain_ok(const char *d, char *norm, size_t normlen, char *why, size_t whylen)
 {
-	if (d == NULL || d[0] == '\0' || d[0] == '[')
+	if (d == NULL || d[0] == '\0') {
+		snprintf(why, whylen, "empty domain");
 		return 0;
-	if (ms_dns_name_normalize(d, norm, normlen, NULL, 0) != MS_OK)
+	}
+	if (d[0] == '[') {
+		snprintf(why, whylen, "an address literal is not a domain");
 		return 0;
-	return strchr(norm, '.') != NULL;   /* fully qualified */
+	}
+	if (ms_dns_name_normalize(d, norm, normlen, why, whylen) != MS_OK)
+		return 0;
+	if (strchr(norm, '.') == NULL) {
+		snprintf(why, whylen, "not fully qualified");
+		return 0;
+	}
+	return 1;
+}
+
+/* "none" for a malformed <domain>: quote it whole when short, else a
+ * bounded prefix marked with "..." and its length, so that the problem
+ * text is never cut off at an arbitrary octet. */
+static int bad_domain(struct eval *e, const char *d, const char *why)
+{
+	size_t n = d ? strlen(d) : 0;
+	if (n <= 64)
+		return set_problem(e, MS_SPF_NONE, "'%s' is not a valid domain: %s",
+				   d ? d : "", why);
+	return set_problem(e, MS_SPF_NONE, "'%.40s...' (%zu octets) is not a valid domain: %s",
+			   d, n, why);
 }
 
 static int addr_in(const struct ms_dns_result *r, uint16_t type, const struct spf_ip *ip,
@@ -499,8 +523,9 @@ static enum ms_spf_result check_host(struct eval *e, const char *domain, int dep
 	mech[0] = '\0';
 	if (depth > SPF_MAX_DEPTH)
 		return set_problem(e, MS_SPF_PERMERROR, "include/redirect nested too deep");
-	if (!domain_ok(domain, dom, sizeof(dom)))
-		return set_problem(e, MS_SPF_NONE, "'%.64s' is not a valid domain", domain);
+	char dwhy[96];
+	if (!domain_ok(domain, dom, sizeof(dom), dwhy, sizeof(dwhy)))
+		return bad_domain(e, domain, dwhy);
 	if (depth == 0)
 		memcpy(e->top_domain, dom, sizeof(dom));
 
@@ -580,9 +605,14 @@ static ms_status run(struct ms_spf *spf, const char *ipt, const char *domain,
 	if (spf_ip_parse(ipt, &e.ip) != 0)
 		return ms_why(why, whylen, MS_ERR_INVALID, "'%.64s' is not an IP address",
 			      ipt ? ipt : "(null)");
-	if ((helo && strlen(helo) > 255) || (sender && strlen(sender) > SPF_VALUE_MAX - 64) ||
-	    (domain && strlen(domain) > 255))
-		return ms_why(why, whylen, MS_ERR_INVALID, "identity longer than allowed");
+	/* An over-long HELO or domain is a malformed <domain>: check_host()
+	 * says "none" (s4.3), not the caller.  Only a local-part too long for
+	 * the macro buffers is refused: RFC 5321 s4.5.3.1.1 allows 64 octets,
+	 * so an SMTP server has already refused such a path. */
+	const char *lat = sender ? strrchr(sender, '@') : NULL;
+	if (sender && (lat ? (size_t)(lat - sender) : 0) > SPF_VALUE_MAX - 64)
+		return ms_why(why, whylen, MS_ERR_INVALID,
+			      "local-part of the sender longer than %d octets", SPF_VALUE_MAX - 64);
 	spf_ip_format_i(&e.ip, e.ip_i, sizeof(e.ip_i));
 	spf_ip_format_c(&e.ip, e.ip_c, sizeof(e.ip_c));
 

@@ -81,4 +81,18 @@ check("dmarc missing From is usage error", rc == 2, f"rc={rc}")
 rc, out, err = run("dmarc", "--from-header", "a@x.test", "--spf", "maybe:x.test")
 check("dmarc bad --spf is usage error", rc == 2, f"rc={rc}")
 
+# RFC 7208 s4.3: a malformed HELO domain (272 octets) is "none", exit 0; the
+# problem line names the length and does not stop mid-name.
+longname = ".".join(["a" * 49] * 5) + "." + "b" * 22
+assert len(longname) == 272
+rc, out, err = run("spf", "--ip", "192.0.2.5", "--helo", longname, "--sender", "")
+first = out.splitlines()[0] if out else ""
+check("spf 272-octet HELO is none", rc == 0 and first == "none", f"rc={rc} first={first!r} {err}")
+check("spf long-name problem says the length", "272 octets" in out and "...'" in out, out)
+rc, out, err = run("spf", "--ip", "192.0.2.5", "--helo", "h.example.test",
+                   "--sender", "joe@" + longname)
+first = out.splitlines()[0] if out else ""
+check("spf 272-octet MAIL FROM domain is none", rc == 0 and first == "none",
+      f"rc={rc} first={first!r} {err}")
+
 check.finish()

@@ -272,6 +272,47 @@ START_TEST(cidr_mapped_and_helo)
 }
 END_TEST
 
+/* RFC 7208 s4.3: a malformed <domain> (here over 253 octets, from the HELO
+ * or the MAIL FROM identity) makes check_host() return "none"; it is not a
+ * caller error.  The problem text names the length and quotes a bounded
+ * prefix marked with "...", never a prefix cut silently mid-label. */
+START_TEST(malformed_identity_is_none)
+{
+	char name[273], sender[300];
+	memset(name, 'a', 272);
+	for (size_t i = 49; i < 272; i += 50)
+		name[i] = '.';
+	name[272] = '\0';
+	snprintf(sender, sizeof(sender), "joe@%s", name);
+	struct ms_spf_verdict *v = NULL;
+	char why[128] = "";
+	ck_assert_int_eq(ms_spf_check_helo(spf, "192.0.2.7", name, &v, why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(ms_spf_verdict_result(v), MS_SPF_NONE);
+	const char *p = ms_spf_verdict_problem(v);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_msg(strstr(p, "272 octets") && strstr(p, "...'"), "problem: %s", p);
+	ck_assert_uint_lt(strlen(p), 200);
+	ms_spf_verdict_free(v);
+	/* null sender: the HELO identity */
+	ck_assert_int_eq(ms_spf_check_mailfrom(spf, "192.0.2.7", name, "", &v, why, sizeof(why)),
+			 MS_OK);
+	ck_assert_int_eq(ms_spf_verdict_result(v), MS_SPF_NONE);
+	ms_spf_verdict_free(v);
+	/* MAIL FROM with a malformed domain */
+	ck_assert_int_eq(ms_spf_check_mailfrom(spf, "192.0.2.7", "helo.example.org", sender, &v,
+					       why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(ms_spf_verdict_result(v), MS_SPF_NONE);
+	ck_assert_ptr_nonnull(strstr(ms_spf_verdict_problem(v), "272 octets"));
+	ms_spf_verdict_free(v);
+	/* A bad label is named too. */
+	ck_assert_int_eq(ms_spf_check_helo(spf, "192.0.2.7", "a..example.org", &v, why,
+					   sizeof(why)), MS_OK);
+	ck_assert_int_eq(ms_spf_verdict_result(v), MS_SPF_NONE);
+	ck_assert_ptr_nonnull(strstr(ms_spf_verdict_problem(v), "'a..example.org'"));
+	ms_spf_verdict_free(v);
+}
+END_TEST
+
 START_TEST(dnssec_folding)
 {
 	fakedns_set_security(z, MS_DNS_SECURE);
@@ -400,6 +441,7 @@ int main(void)
 	tcase_add_test(te, lookup_limits);
 	tcase_add_test(te, errors_apart);
 	tcase_add_test(te, cidr_mapped_and_helo);
+	tcase_add_test(te, malformed_identity_is_none);
 	tcase_add_test(te, dnssec_folding);
 	tcase_add_test(te, received_spf_header);
 	tcase_add_test(te, answer_cache);

@@ -99,9 +99,12 @@ MS_SPF_API ms_status ms_spf_set_cache(struct ms_spf *spf, size_t entries);
  * local-part gets "postmaster" (s4.3).  `ip` is IPv4 or IPv6 text; an
  * IPv4-mapped IPv6 address is evaluated as IPv4 (s5).  `helo` may be NULL
  * (then %{h} expands to "unknown").
+ * A malformed domain in the identity (over 253 octets, a label over 63,
+ * an empty label, not fully qualified) gives the result "none" with the
+ * reason in ms_spf_verdict_problem() (RFC 7208 s4.3), not an error.
  * Returns MS_OK with a verdict (caller frees with ms_spf_verdict_free), or
- * MS_ERR_INVALID for an unparsable `ip` or over-long input (why says which),
- * MS_ERR_NOMEM.
+ * MS_ERR_INVALID for an unparsable `ip` or a local-part over 448 octets
+ * (why says which), MS_ERR_NOMEM.
  */
 MS_SPF_API ms_status ms_spf_check_mailfrom(struct ms_spf *spf, const char *ip,
 					   const char *helo, const char *sender,
