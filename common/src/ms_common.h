@@ -84,4 +84,21 @@ static inline int ms_ascii_lower(int c)
 int ms_ascii_casecmp(const char *a, const char *b);
 int ms_ascii_ncasecmp(const char *a, const char *b, size_t n);
 
+/*
+ * Header field names (RFC 5322 s3.6.8, with the obsolete "Name :" form of
+ * s4.5: white space between the name and the colon).  `f` is the start of
+ * a field (len bytes, not NUL-terminated).  ms_hdr_name returns the length
+ * of the name, or 0 when the line is not a field (no name, no colon, a
+ * character outside ftext); *colon (may be NULL) gets the offset of the
+ * colon.  ms_hdr_is: whether the field is named `name` (ASCII
+ * case-insensitive), with *colon as above.  Every header-name match in
+ * mailsec goes through these two (hdrname.c).
+ */
+size_t ms_hdr_name(const uint8_t *f, size_t len, size_t *colon);
+int ms_hdr_is(const uint8_t *f, size_t len, const char *name, size_t *colon);
+
+/* strerror() is not reentrant (POSIX); this is, through strerror_r.
+ * Returns the text, in `buf` or static. */
+const char *ms_strerror(int err, char *buf, size_t len);
+
 #endif /* MS_COMMON_H */

@@ -120,3 +120,19 @@ int ms_ascii_casecmp(const char *a, const char *b)
 {
 	return ms_ascii_ncasecmp(a, b, SIZE_MAX);
 }
+
+const char *ms_strerror(int err, char *buf, size_t len)
+{
+	if (buf == NULL || len == 0)
+		return "error";
+	buf[0] = '\0';
+#if defined(_GNU_SOURCE) && defined(__GLIBC__)
+	/* GNU strerror_r returns the text, in buf or in static storage. */
+	const char *s = strerror_r(err, buf, len);
+	return s ? s : buf;
+#else
+	if (strerror_r(err, buf, len) != 0)
+		snprintf(buf, len, "error %d", err);
+	return buf;
+#endif
+}
