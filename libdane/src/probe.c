@@ -91,7 +91,7 @@ static ms_status conn_write(struct conn *c, const char *s, size_t n, char *why, 
 			}
 			if (w <= 0)
 				return ms_why(why, whylen, MS_ERR_NETWORK, "write failed: %s",
-					      strerror(errno));
+					      ms_strerror(errno, (char[96]){0}, 96));
 		}
 		s += w;
 		n -= (size_t)w;
@@ -247,12 +247,13 @@ static ms_status do_connect(const char *target, unsigned timeout_ms, int *fdout,
 	}
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return ms_why(why, whylen, MS_ERR_NETWORK, "socket: %s", strerror(errno));
+		return ms_why(why, whylen, MS_ERR_NETWORK, "socket: %s",
+			      ms_strerror(errno, (char[96]){0}, 96));
 	if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
 		if (errno != EINPROGRESS) {
 			close(fd);
 			return ms_why(why, whylen, MS_ERR_NETWORK, "connect %s: %s", target,
-				      strerror(errno));
+				      ms_strerror(errno, (char[96]){0}, 96));
 		}
 		struct pollfd p = { fd, POLLOUT, 0 };
 		int err = 0;
@@ -265,7 +266,7 @@ static ms_status do_connect(const char *target, unsigned timeout_ms, int *fdout,
 		if (err) {
 			close(fd);
 			return ms_why(why, whylen, MS_ERR_NETWORK, "connect %s: %s", target,
-				      strerror(err));
+				      ms_strerror(err, (char[96]){0}, 96));
 		}
 	}
 	*fdout = fd;

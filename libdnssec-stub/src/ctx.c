@@ -138,7 +138,7 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 		if (!readable(cfg->config_file))
 			return ms_why(why, whylen, MS_ERR_CONFIG,
 				      "cannot read resolver configuration %s: %s",
-				      cfg->config_file, strerror(errno));
+				      cfg->config_file, ms_strerror(errno, (char[96]){0}, 96));
 		if ((rc = ub_ctx_config(ub, cfg->config_file)) != 0)
 			return ub_fail(why, whylen, "cannot load resolver configuration",
 				       rc, cfg->config_file);
@@ -187,7 +187,8 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 		if (!readable(cfg->trust_anchor_file))
 			return ms_why(why, whylen, MS_ERR_CONFIG,
 				      "cannot read trust anchor file %s: %s",
-				      cfg->trust_anchor_file, strerror(errno));
+				      cfg->trust_anchor_file,
+				      ms_strerror(errno, (char[96]){0}, 96));
 		if ((rc = ub_ctx_add_ta_file(ub, cfg->trust_anchor_file)) != 0)
 			return ub_fail(why, whylen, "bad trust anchor file", rc,
 				       cfg->trust_anchor_file);

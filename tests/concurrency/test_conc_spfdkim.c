@@ -5,7 +5,10 @@
  * key generated here with OpenSSL, key records served by an injected
  * resolver.  Every verification of a signed copy passes, of a tampered
  * copy fails; one thread flushes the key cache now and then so lookups and
- * cache fills race with the flush.
+ * cache fills race with the flush.  Two more copies carry q=dns/txt
+ * (inserted after signing, so the header hash no longer matches: "fail"
+ * with that exact reason, where a q= parse gone wrong in one thread would
+ * be a permerror): the q= parser runs in every thread at once.
  * SPF: struct ms_spf is single-threaded by contract, so each thread has
  * its own evaluator, all over ONE shared resolver context.
  */
@@ -20,6 +23,7 @@
 
 #define DKIM_OPS 200
 #define SPF_OPS 300
+#define NMSG 6
 
 static const char body_msg[] =
 	"From: Alice <alice@example.test>\r\n"
@@ -82,8 +86,9 @@ static char *sign(const struct ms_dkim_key *k, const char *sel)
 
 struct dkim_shared {
 	struct ms_dkim_verifier *v;
-	const char *msg[4];                 /* rsa, ed25519, tampered rsa, tampered ed25519 */
-	enum ms_dkim_algorithm alg[4];
+	/* rsa, ed25519, tampered rsa, tampered ed25519, the two with q=dns/txt */
+	const char *msg[NMSG];
+	enum ms_dkim_algorithm alg[NMSG];
 };
 
 static void *dkim_worker(void *arg)
@@ -92,7 +97,7 @@ static void *dkim_worker(void *arg)
 	struct dkim_shared *s = t->shared;
 	conc_wait_start(t);
 	for (unsigned i = 0; i < DKIM_OPS; i++) {
-		unsigned m = (i + (unsigned)t->id) % 4;
+		unsigned m = (i + (unsigned)t->id) % NMSG;
 		if (t->id == 0 && i % 25 == 24)
 			ms_dkim_verifier_flush_cache(s->v);
 		struct ms_dkim_verify *vf = NULL;
@@ -119,6 +124,9 @@ static void *dkim_worker(void *arg)
 				   "op %u msg %u: %s (%s), want %s", i, m,
 				   sig ? ms_dkim_result_str(ms_dkim_sig_result(sig)) : "-",
 				   sig ? ms_dkim_sig_reason(sig) : "-", ms_dkim_result_str(want));
+			CONC_CHECK(t, sig == NULL || m < 4 ||
+				   strcmp(ms_dkim_sig_reason(sig), "signature did not verify") == 0,
+				   "op %u msg %u: reason %s", i, m, sig ? ms_dkim_sig_reason(sig) : "-");
 			CONC_CHECK(t, sig != NULL && ms_dkim_sig_algorithm(sig) == s->alg[m] &&
 				   ms_dkim_sig_key_bits(sig) == (s->alg[m] == MS_DKIM_RSA_SHA256 ? 2048u : 256u),
 				   "op %u msg %u: algorithm or key size", i, m);
@@ -143,6 +151,21 @@ static char *tamper(const char *m)
 	return c;
 }
 
+/* The signed message with "q=dns/txt; " added to its signature. */
+static char *with_q(const char *m)
+{
+	const char *at = strstr(m, "v=1; ");
+	ck_assert_ptr_nonnull(at);
+	size_t pre = (size_t)(at - m) + 5, len = strlen(m);
+	static const char q[] = "q=dns/txt; ";
+	char *c = malloc(len + sizeof(q));
+	ck_assert_ptr_nonnull(c);
+	memcpy(c, m, pre);
+	memcpy(c + pre, q, sizeof(q) - 1);
+	memcpy(c + pre + sizeof(q) - 1, m + pre, len - pre + 1);
+	return c;
+}
+
 START_TEST(dkim_shared_verifier)
 {
 	struct ms_dkim_key *rsa = gen_key(0), *ed = gen_key(1);
@@ -162,9 +185,11 @@ START_TEST(dkim_shared_verifier)
 	memset(&s, 0, sizeof(s));
 	char *m_rsa = sign(rsa, "rsa"), *m_ed = sign(ed, "ed");
 	char *t_rsa = tamper(m_rsa), *t_ed = tamper(m_ed);
+	char *q_rsa = with_q(m_rsa), *q_ed = with_q(m_ed);
 	s.msg[0] = m_rsa, s.msg[1] = m_ed, s.msg[2] = t_rsa, s.msg[3] = t_ed;
-	s.alg[0] = s.alg[2] = MS_DKIM_RSA_SHA256;
-	s.alg[1] = s.alg[3] = MS_DKIM_ED25519_SHA256;
+	s.msg[4] = q_rsa, s.msg[5] = q_ed;
+	s.alg[0] = s.alg[2] = s.alg[4] = MS_DKIM_RSA_SHA256;
+	s.alg[1] = s.alg[3] = s.alg[5] = MS_DKIM_ED25519_SHA256;
 	ck_assert_int_eq(ms_dkim_verifier_new(NULL, dns, &s.v), MS_OK);
 
 	conc_run(dkim_worker, &s, DKIM_OPS);
@@ -174,7 +199,7 @@ START_TEST(dkim_shared_verifier)
 
 	ms_dkim_verifier_free(s.v);
 	ms_dns_ctx_free(dns);
-	free(m_rsa), free(m_ed), free(t_rsa), free(t_ed);
+	free(m_rsa), free(m_ed), free(t_rsa), free(t_ed), free(q_rsa), free(q_ed);
 	ms_dkim_string_free(rec_rsa);
 	ms_dkim_string_free(rec_ed);
 	ms_dkim_key_free(rsa);

@@ -120,6 +120,30 @@ START_TEST(taglist_errors)
 }
 END_TEST
 
+/* q= is a colon-separated list that must name dns/txt (RFC 6376 s3.5),
+ * walked without strtok (the TSan test conc-spfdkim runs it in 8 threads). */
+START_TEST(q_list)
+{
+	static const struct { const char *q; ms_status st; } t[] = {
+		{ "dns/txt", MS_OK }, { "DNS/TXT", MS_OK }, { "x-foo:dns/txt", MS_OK },
+		{ "dns/txt:x-foo", MS_OK }, { "x-a:dns/txt:x-b", MS_OK },
+		{ "http", MS_ERR_UNSUPPORTED }, { "dns/txtx", MS_ERR_UNSUPPORTED },
+		{ "dns/tx", MS_ERR_UNSUPPORTED }, { "x:y", MS_ERR_UNSUPPORTED },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char v[256];
+		snprintf(v, sizeof(v), "v=1; a=rsa-sha256; d=example.com; s=s; h=from; q=%s; "
+			 "bh=%s; b=AAAA", t[i].q,
+			 "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=");
+		struct dkim_sigparams *p = calloc(1, sizeof(*p));
+		char why[128] = "";
+		ms_status st = dkim_sig_parse((const uint8_t *)v, strlen(v), p, why, sizeof(why));
+		ck_assert_msg(st == t[i].st, "q=%s: %d (%s)", t[i].q, st, why);
+		free(p);
+	}
+}
+END_TEST
+
 START_TEST(base64)
 {
 	uint8_t out[16];
@@ -973,6 +997,7 @@ int main(void)
 	tcase_add_test(p, taglist_ok);
 	tcase_add_test(p, taglist_errors);
 	tcase_add_test(p, base64);
+	tcase_add_test(p, q_list);
 	tcase_add_test(p, body_canon);
 	tcase_add_test(p, body_canon_differential);
 	tcase_add_test(p, header_canon);

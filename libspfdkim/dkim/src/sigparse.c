@@ -197,10 +197,15 @@ ms_status dkim_sig_parse(const uint8_t *val, size_t len, struct dkim_sigparams *
 		char qv[128];
 		if (copy_nows(q, qv, sizeof(qv)) == 0)
 			return ms_why(why, whylen, MS_ERR_PARSE, "bad q=");
+		/* Walk the colon-separated list in place: no strtok, whose
+		 * hidden state is shared by every thread of the process. */
 		int found = 0;
-		for (char *tok = strtok(qv, ":"); tok; tok = strtok(NULL, ":"))
-			if (ms_ascii_casecmp(tok, "dns/txt") == 0)
+		for (const char *it = qv; *it;) {
+			size_t n = strcspn(it, ":");
+			if (n == 7 && ms_ascii_ncasecmp(it, "dns/txt", 7) == 0)
 				found = 1;
+			it += n + (it[n] == ':');
+		}
 		if (!found)
 			return ms_why(why, whylen, MS_ERR_UNSUPPORTED, "q= lacks dns/txt");
 	}
