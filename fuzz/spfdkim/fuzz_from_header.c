@@ -1,4 +1,5 @@
-/* fuzz_from_header.c - the From header address-list parser. */
+/* fuzz_from_header.c - the From header address-list parser, and the same
+ * input as a whole message (ms_dmarc_from_message: field names, folding). */
 #include <mailsec/dmarc.h>
 #include <string.h>
 
@@ -12,5 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ms_dmarc_from_parse(data, size, &o, dom, sizeof(dom), &n, why, sizeof(why)) == MS_OK &&
 	    o == MS_DMARC_FROM_OK && strlen(dom) > 253)
 		__builtin_trap();   /* a normalised domain never exceeds 253 octets */
+	if (ms_dmarc_from_message(data, size, &o, dom, sizeof(dom), why, sizeof(why)) != MS_OK ||
+	    (o == MS_DMARC_FROM_OK && strlen(dom) > 253))
+		__builtin_trap();
 	return 0;
 }

@@ -59,14 +59,8 @@ enum ms_rtls_tlsreq ms_rtls_tlsreq_scan(const uint8_t *hdrs, size_t len,
 			size_t c2;
 			fend += line_at(hdrs + fend, len - fend, &c2);
 		}
-		size_t k = 0;
-		while (k < clen && l[k] != ':' && !rtls_is_wsp(l[k]))
-			k++;
-		size_t colon = k;
-		while (colon < clen && rtls_is_wsp(l[colon]))
-			colon++; /* obsolete "Name :" form */
-		if (colon < clen && l[colon] == ':' &&
-		    rtls_memcaseeq(l, k, "TLS-Required")) {
+		size_t colon; /* the one name rule, obsolete "Name :" form included */
+		if (ms_hdr_is(l, clen, "TLS-Required", &colon)) {
 			found++;
 			if (found == 1)
 				first = ms_rtls_tlsreq_value(l + colon + 1,

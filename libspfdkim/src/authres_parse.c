@@ -242,9 +242,11 @@ ms_status ms_ar_parse(const struct ms_env *env, const uint8_t *buf, size_t len,
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 	p->env = e;
 	struct cur c = { buf, len, 0, NULL };
-	static const char name[] = "authentication-results:";
-	if (len >= sizeof(name) - 1 && ms_ascii_ncasecmp((const char *)buf, name, sizeof(name) - 1) == 0)
-		c.i = sizeof(name) - 1;
+	/* An optional field name, recognised as everywhere (ms_hdr_is:
+	 * "Authentication-Results :" too). */
+	size_t colon;
+	if (ms_hdr_is(buf, len, "authentication-results", &colon))
+		c.i = colon + 1;
 	ms_status st = MS_OK;
 	p->id = value(&c, &e, 1);
 	if (p->id == NULL)

@@ -49,4 +49,45 @@ grep -q 'dkim=pass (dnssec=secure) header.d=example.test header.s=ed' "$T/ar" ||
 grep -q 'dmarc=pass' "$T/ar" || fail "auth dmarc: $(cat "$T/ar")"
 "$M" $DNS --json auth --ip 192.0.2.5 --helo mail.example.test --sender joe@example.test "$T/t.eml" > "$T/arj" || fail "auth json"
 grep -q '"dkim":\[{"result":"fail"' "$T/arj" || fail "auth json dkim: $(cat "$T/arj")"
+# auth, issue 13 point 3: "From :" (obsolete WSP before the colon) is a From
+# field; with a second From the author is ambiguous: dmarc=permerror, exit 0.
+AUTH="auth --ip 127.0.1.1 --helo mx1.good.test --sender x@good.test"
+printf 'From : "Bank CEO" <ceo@example.test>\nFrom: <x@good.test>\nSubject: hi\n\nbody\n' > "$T/obs.eml"
+"$M" $DNS $AUTH "$T/obs.eml" > "$T/ar" || fail "auth obs From exit $?"
+grep -q 'dmarc=permerror' "$T/ar" || fail "auth obs From: $(cat "$T/ar")"
+grep -q 'dmarc=pass' "$T/ar" && fail "auth obs From passed: $(cat "$T/ar")"
+
+# auth, issue 13 point 4: a spoofed From padded past the DKIM header bounds
+# (1000 fields; 1 MiB) still gets a verdict: exit 0, an
+# Authentication-Results field, dkim=permerror and DMARC from the From field.
+pad() { # pad FILE N LINE: N copies of LINE
+  awk -v n="$2" -v l="$3" 'BEGIN { for (i = 0; i < n; i++) print l }' >> "$1"
+}
+printf 'From: "Bank CEO" <ceo@example.test>\nSubject: pay\n' > "$T/pad1.eml"
+pad "$T/pad1.eml" 1100 'X-Pad: a'
+printf '\nbody\n' >> "$T/pad1.eml"
+printf 'From: "Bank CEO" <ceo@example.test>\nSubject: pay\n' > "$T/pad2.eml"
+pad "$T/pad2.eml" 900 "X-Pad: $(awk 'BEGIN { while (i++ < 1200) printf "a" }')"
+printf '\nbody\n' >> "$T/pad2.eml"
+# the signed message with padding under its signatures
+sed -n '/^DKIM-Signature:/,/^From:/p' "$T/s.eml" | sed '$d' > "$T/pad3.eml"
+pad "$T/pad3.eml" 1100 'X-Pad: a'
+sed -n '/^From:/,$p' "$T/s.eml" >> "$T/pad3.eml"
+for f in pad1 pad2 pad3; do
+  "$M" $DNS $AUTH "$T/$f.eml" > "$T/ar"; rc=$?
+  [ $rc = 0 ] || fail "auth $f exit $rc: $(cat "$T/ar")"
+  head -1 "$T/ar" | grep -q '^Authentication-Results: localhost;' || fail "auth $f header: $(cat "$T/ar")"
+  grep -q 'spf=pass' "$T/ar" || fail "auth $f spf: $(cat "$T/ar")"
+  grep -q 'dkim=permerror' "$T/ar" || fail "auth $f dkim: $(cat "$T/ar")"
+  grep -q 'iprev=pass' "$T/ar" || fail "auth $f iprev: $(cat "$T/ar")"
+done
+for f in pad1 pad2; do
+  "$M" $DNS $AUTH "$T/$f.eml" > "$T/ar"
+  grep -q 'dmarc=fail.*header.from=example.test' "$T/ar" || fail "auth $f dmarc: $(cat "$T/ar")"
+done
+"$M" $DNS $AUTH "$T/pad3.eml" > "$T/ar"
+grep -q 'dkim=permerror.*header.d=example.test header.s=ed' "$T/ar" || fail "auth pad3 d=: $(cat "$T/ar")"
+grep -q 'dmarc=pass.*header.from=example.test' "$T/ar" && fail "auth pad3 dmarc passed: $(cat "$T/ar")"
+"$M" $DNS --json $AUTH "$T/pad1.eml" > "$T/arj" || fail "auth pad1 json"
+grep -q '"dmarc":{"result":"fail","from_domain":"example.test"' "$T/arj" || fail "auth pad1 json: $(cat "$T/arj")"
 echo ok

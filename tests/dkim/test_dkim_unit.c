@@ -785,27 +785,102 @@ START_TEST(limits)
 	ck_assert_uint_eq(ms_dkim_verify_ignored(vf), 40 - MS_DKIM_MAX_SIGNATURES);
 	ms_dkim_verify_free(vf);
 	free(m);
-	/* a header block over the bound */
+}
+END_TEST
+
+/* A header block over a bound (bytes or fields) is a result, not an
+ * error: feed and finish succeed, every signature is permerror naming the
+ * limit, and an unsigned padded message still gets one permerror entry
+ * (a signature may hide past the limit: never "none").  The caller's other
+ * checks (SPF, DMARC, iprev) go on. */
+static void expect_limited(const char *prefix, const char *pad, size_t padlen, size_t count,
+			   const char *rest, size_t nsig, const char *domain, const char *reason)
+{
+	struct ms_dkim_verify *vf = NULL;
+	char why[128] = "";
 	ck_assert_int_eq(ms_dkim_verify_new(ver, &vf), MS_OK);
-	char line[1024];
+	ck_assert_int_eq(ms_dkim_verify_feed(vf, (const uint8_t *)prefix, strlen(prefix), why,
+					     sizeof(why)), MS_OK);
+	for (size_t i = 0; i < count; i++)
+		ck_assert_msg(ms_dkim_verify_feed(vf, (const uint8_t *)pad, padlen, why,
+						  sizeof(why)) == MS_OK, "feed %zu: %s", i, why);
+	ck_assert_int_eq(ms_dkim_verify_feed(vf, (const uint8_t *)rest, strlen(rest), why,
+					     sizeof(why)), MS_OK);
+	ck_assert_msg(ms_dkim_verify_finish(vf, why, sizeof(why)) == MS_OK, "finish: %s", why);
+	ck_assert_ptr_nonnull(ms_dkim_verify_limit(vf));
+	ck_assert_msg(strstr(ms_dkim_verify_limit(vf), reason), "limit: %s",
+		      ms_dkim_verify_limit(vf));
+	ck_assert_uint_eq(ms_dkim_verify_count(vf), nsig);
+	for (size_t i = 0; i < nsig; i++) {
+		const struct ms_dkim_sig *sg = ms_dkim_verify_sig(vf, i);
+		ck_assert_int_eq(ms_dkim_sig_result(sg), MS_DKIM_PERMERROR);
+		ck_assert_msg(strstr(ms_dkim_sig_reason(sg), reason), "reason: %s",
+			      ms_dkim_sig_reason(sg));
+	}
+	if (domain)
+		ck_assert_str_eq(ms_dkim_sig_domain(ms_dkim_verify_sig(vf, 0)), domain);
+	else
+		ck_assert_ptr_null(ms_dkim_sig_domain(ms_dkim_verify_sig(vf, 0)));
+	ms_dkim_verify_free(vf);
+}
+
+START_TEST(header_limits_are_permerror)
+{
+	struct ms_dkim_sign_opts o = opts(ed_key, "ed", MS_DKIM_CANON_RELAXED,
+					  MS_DKIM_CANON_RELAXED);
+	char *signed_msg = sign1(MSG, &o);
+	/* the signature fields, then padding inside the header */
+	char *body = strstr(signed_msg, "From: Joe");
+	ck_assert_ptr_nonnull(body);
+	size_t hl = (size_t)(body - signed_msg);
+	char *sigs = strndup(signed_msg, hl);
+	char line[2048];
 	memset(line, 'a', sizeof(line));
 	memcpy(line, "X-Pad: ", 7);
-	line[1022] = '\r';
-	line[1023] = '\n';
-	ms_status st = MS_OK;
+	line[2046] = '\r';
+	line[2047] = '\n';
+	/* too many fields, signed and unsigned */
+	expect_limited(sigs, "X: y\r\n", 6, 1100, body, 1, "football.example.com",
+		       "header fields");
+	expect_limited("", "X: y\r\n", 6, 1100, MSG, 1, NULL, "header fields");
+	/* more bytes than the bound (fewer than 1000 fields) */
+	expect_limited(sigs, line, sizeof(line), 600, body, 1, "football.example.com",
+		       "header block");
+	expect_limited("", line, sizeof(line), 600, MSG, 1, NULL, "header block");
+	/* the same message under the bounds passes */
+	expect(signed_msg, 0, MS_DKIM_PASS, NULL);
+	free(sigs);
+	free(signed_msg);
+	/* signing a message over the bound is still refused */
+	struct ms_dkim_signer *sn = NULL;
 	char why[128] = "";
+	ms_status st = MS_OK;
+	ck_assert_int_eq(ms_dkim_signer_new(NULL, &sn), MS_OK);
+	ck_assert_int_eq(ms_dkim_signer_add(sn, &o, why, sizeof(why)), MS_OK);
 	for (int i = 0; i < 1100 && st == MS_OK; i++)
-		st = ms_dkim_verify_feed(vf, (const uint8_t *)line, sizeof(line), why, sizeof(why));
+		st = ms_dkim_signer_feed(sn, (const uint8_t *)"X: y\r\n", 6, why, sizeof(why));
 	ck_assert_int_eq(st, MS_ERR_LIMIT);
-	ck_assert_ptr_nonnull(strstr(why, "header"));
-	ms_dkim_verify_free(vf);
-	/* too many fields */
-	ck_assert_int_eq(ms_dkim_verify_new(ver, &vf), MS_OK);
-	st = MS_OK;
-	for (int i = 0; i < 1100 && st == MS_OK; i++)
-		st = ms_dkim_verify_feed(vf, (const uint8_t *)"X: y\r\n", 6, why, sizeof(why));
-	ck_assert_int_eq(st, MS_ERR_LIMIT);
-	ms_dkim_verify_free(vf);
+	ms_dkim_signer_free(sn);
+}
+END_TEST
+
+/* "From :" (WSP before the colon, RFC 5322 s4.5) is a From field: an
+ * unsigned one added above a signed message makes the signature "policy". */
+START_TEST(obs_from_counted)
+{
+	struct ms_dkim_sign_opts o = opts(ed_key, "ed", MS_DKIM_CANON_RELAXED,
+					  MS_DKIM_CANON_RELAXED);
+	o.oversign = "";
+	char *signed_msg = sign1(MSG, &o);
+	char *m = malloc(strlen(signed_msg) + 64);
+	strcpy(m, "From : \"Bank CEO\" <ceo@example.test>\r\n");
+	strcat(m, signed_msg);
+	expect(m, 0, MS_DKIM_POLICY, "2 From fields");
+	strcpy(m, "FROM\t: <ceo@example.test>\r\n");
+	strcat(m, signed_msg);
+	expect(m, 0, MS_DKIM_POLICY, "2 From fields");
+	free(m);
+	free(signed_msg);
 }
 END_TEST
 
@@ -1007,6 +1082,8 @@ int main(void)
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_set_timeout(t, 120);
 	tcase_add_test(t, roundtrip);
+	tcase_add_test(t, header_limits_are_permerror);
+	tcase_add_test(t, obs_from_counted);
 	tcase_add_test(t, two_signatures);
 	tcase_add_test(t, unsigned_message);
 	tcase_add_test(t, tampering);

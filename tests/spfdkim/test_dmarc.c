@@ -7,6 +7,8 @@
 
 #include <check.h>
 #include <mailsec/dmarc.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct fakedns *z;
@@ -191,6 +193,88 @@ START_TEST(from_multiple_headers_and_limits)
 }
 END_TEST
 
+/* The From fields of a whole message (ms_dmarc_from_message): every
+ * spelling of the name that RFC 5322 accepts counts, including the
+ * obsolete "From :" (s4.5), so two From fields of any spelling are
+ * MULTIPLE_HEADERS (RFC 7489 s6.6.1); the body and look-alike names do not
+ * count; the scan goes past the DKIM header bounds. */
+START_TEST(from_message_fields)
+{
+	static const struct { const char *m; enum ms_dmarc_from_outcome o; const char *dom; } t[] = {
+		{ "From : \"Bank CEO\" <ceo@example.test>\r\nFrom: <x@good.test>\r\n\r\nhi\r\n",
+		  MS_DMARC_FROM_MULTIPLE_HEADERS, NULL },
+		{ "From: <x@good.test>\nSubject: x\nFROM\t: ceo@example.test\n\nhi\n",
+		  MS_DMARC_FROM_MULTIPLE_HEADERS, NULL },
+		{ "from  :  a@Example.TEST\r\nSubject: x\r\n\r\nFrom: b@evil.test\r\n",
+		  MS_DMARC_FROM_OK, "example.test" },
+		{ "X-From: a@evil.test\r\nFrom x: b@evil.test\r\nResent-From: c@evil.test\r\n"
+		  "From: d@good.test\r\n\r\n", MS_DMARC_FROM_OK, "good.test" },
+		{ "Subject: x\r\nFrom:\r\n Joe\r\n\t<joe@good.test>\r\nTo: y@z.test\r\n\r\n",
+		  MS_DMARC_FROM_OK, "good.test" },
+		{ "Subject: x\r\n\r\nFrom: a@good.test\r\n", MS_DMARC_FROM_NONE, NULL },
+		{ "From: a@good.test", MS_DMARC_FROM_OK, "good.test" },
+		{ "From: a@good.test\r\nFrom: a@good.test", MS_DMARC_FROM_MULTIPLE_HEADERS, NULL },
+		{ "From: a@evil.test, b@good.test\r\n\r\n", MS_DMARC_FROM_MULTIPLE_DOMAINS, NULL },
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		enum ms_dmarc_from_outcome o;
+		char dom[256], why[200] = "";
+		ck_assert_int_eq(ms_dmarc_from_message((const uint8_t *)t[i].m, strlen(t[i].m), &o,
+						       dom, sizeof(dom), why, sizeof(why)), MS_OK);
+		ck_assert_msg(o == t[i].o, "case %zu: got %s (%s)", i, ms_dmarc_from_outcome_str(o),
+			      why);
+		if (t[i].dom)
+			ck_assert_str_eq(dom, t[i].dom);
+	}
+	/* Past the DKIM bounds (1000 fields, 1 MiB): the From is still found,
+	 * and so is a second one at the end. */
+	size_t pad = 3000, cap = pad * 1030 + 256, n = 0;
+	char *m = malloc(cap);
+	n += (size_t)sprintf(m, "From: ceo@example.test\r\n");
+	for (size_t i = 0; i < pad; i++) {
+		memcpy(m + n, "X-Pad: ", 7);
+		memset(m + n + 7, 'a', 1014);
+		memcpy(m + n + 1021, "\r\n", 2);
+		n += 1023;
+	}
+	size_t before_end = n;
+	n += (size_t)sprintf(m + n, "\r\nbody\r\n");
+	enum ms_dmarc_from_outcome o;
+	char dom[256];
+	ck_assert_int_eq(ms_dmarc_from_message((const uint8_t *)m, n, &o, dom, sizeof(dom), NULL,
+					       0), MS_OK);
+	ck_assert_int_eq(o, MS_DMARC_FROM_OK);
+	ck_assert_str_eq(dom, "example.test");
+	n = before_end + (size_t)sprintf(m + before_end, "From : x@good.test\r\n\r\nbody\r\n");
+	ck_assert_int_eq(ms_dmarc_from_message((const uint8_t *)m, n, &o, dom, sizeof(dom), NULL,
+					       0), MS_OK);
+	ck_assert_int_eq(o, MS_DMARC_FROM_MULTIPLE_HEADERS);
+	free(m);
+}
+END_TEST
+
+/* A header section past the scan's own bound: no outcome can be trusted
+ * (a second From may follow), so it is MALFORMED, reported, never OK. */
+START_TEST(from_message_bound)
+{
+	size_t n = MS_DMARC_MAX_HEADER_SCAN + 4096;
+	char *m = malloc(n);
+	memcpy(m, "From: ceo@example.test\r\n", 24);
+	for (size_t i = 24; i + 1023 <= n; i += 1023) {
+		memcpy(m + i, "X-Pad: ", 7);
+		memset(m + i + 7, 'a', 1014);
+		memcpy(m + i + 1021, "\r\n", 2);
+	}
+	enum ms_dmarc_from_outcome o = MS_DMARC_FROM_OK;
+	char dom[256], why[200] = "";
+	ck_assert_int_eq(ms_dmarc_from_message((const uint8_t *)m, n, &o, dom, sizeof(dom), why,
+					       sizeof(why)), MS_OK);
+	ck_assert_int_eq(o, MS_DMARC_FROM_MALFORMED);
+	ck_assert_ptr_nonnull(strstr(why, "header section"));
+	free(m);
+}
+END_TEST
+
 /* ---- evaluation ---- */
 static struct ms_dmarc_verdict *eval(const char *from, enum ms_spf_result spf,
 				     const char *spfdom, enum ms_dmarc_dkim_result dk,
@@ -339,6 +423,8 @@ int main(void)
 	tcase_add_test(tc, record_uris);
 	tcase_add_test(tc, from_attack_table);
 	tcase_add_test(tc, from_multiple_headers_and_limits);
+	tcase_add_test(tc, from_message_fields);
+	tcase_add_test(tc, from_message_bound);
 	tcase_add_test(tc, policy_table);
 	tcase_add_test(tc, org_domain_psl);
 	tcase_add_test(tc, tree_walk);

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_FROM 8
-
 static char *slurp(FILE *f, size_t *len)
 {
 	size_t cap = 65536, n = 0, r;
@@ -36,37 +34,6 @@ static char *slurp(FILE *f, size_t *len)
 	if (b)
 		*len = n;
 	return b;
-}
-
-/* The values of the From fields in the header block (pointers into msg,
- * folding kept: ms_dmarc_from_parse unfolds). */
-static size_t find_from(const char *msg, size_t len, const uint8_t **vals, size_t *lens)
-{
-	size_t n = 0, i = 0;
-	while (i < len) {
-		const char *nl = memchr(msg + i, '\n', len - i);
-		size_t end = nl ? (size_t)(nl - msg) : len;
-		if (end == i || (end == i + 1 && msg[i] == '\r'))
-			break; /* the empty line */
-		if (end - i > 5 && strncasecmp(msg + i, "from:", 5) == 0) {
-			size_t fe = end;
-			/* continuation lines */
-			while (fe + 1 < len && (msg[fe + 1] == ' ' || msg[fe + 1] == '\t')) {
-				const char *n2 = memchr(msg + fe + 1, '\n', len - fe - 1);
-				fe = n2 ? (size_t)(n2 - msg) : len;
-			}
-			if (n < MAX_FROM) {
-				vals[n] = (const uint8_t *)msg + i + 5;
-				lens[n] = fe - i - 5;
-				while (lens[n] && (vals[n][lens[n] - 1] == '\r'))
-					lens[n]--;
-			}
-			n++;
-			end = fe;
-		}
-		i = end + 1;
-	}
-	return n;
 }
 
 static enum ms_dmarc_dkim_result map_dkim(enum ms_dkim_result r)
@@ -181,17 +148,16 @@ int cmd_auth(struct cli *cli, int argc, char **argv)
 		dsel[i] = ms_dkim_sig_selector(s);
 		dres[i] = map_dkim(ms_dkim_sig_result(s));
 	}
-	/* DMARC, from the author domain. */
-	const uint8_t *fv[MAX_FROM];
-	size_t fl[MAX_FROM];
-	size_t nfrom = find_from(msg, len, fv, fl);
-	enum ms_dmarc_from_outcome fo;
+	/* DMARC, from the author domain: the library finds the From fields
+	 * (any spelling of the name, past the DKIM header bounds). */
+	enum ms_dmarc_from_outcome fo = MS_DMARC_FROM_MALFORMED;
 	char fromdom[256] = "";
 	char fwhy[200] = "";
-	ms_dmarc_from_headers(fv, fl, nfrom < MAX_FROM ? nfrom : MAX_FROM, &fo, fromdom,
-			      sizeof(fromdom), fwhy, sizeof(fwhy));
-	if (nfrom > MAX_FROM)
-		fo = MS_DMARC_FROM_MULTIPLE_HEADERS;
+	if (ms_dmarc_from_message((const uint8_t *)msg, len, &fo, fromdom, sizeof(fromdom), fwhy,
+				  sizeof(fwhy)) != MS_OK) {
+		rc = cli_error(cli, CLI_EXIT_ERROR, "auth: dmarc: %s", fwhy);
+		goto out;
+	}
 	if (fo == MS_DMARC_FROM_OK) {
 		if (ms_dmarc_new(&cli->env, dns, &dm, why, sizeof(why)) != MS_OK ||
 		    ms_dmarc_check(dm, fromdom, ms_spf_verdict_result(sv),

@@ -50,16 +50,10 @@ static int close_field(struct dkim_msg *m, size_t end)
 	struct dkim_field *f = &m->fields[m->nfields++];
 	f->off = m->cur;
 	f->len = end - m->cur;
-	const uint8_t *p = m->hdr.data + f->off;
-	size_t n = 0;
-	while (n < f->len && p[n] != ':')
-		n++;
-	if (n == f->len)
-		n = SIZE_MAX; /* no colon: never matches a name */
-	else
-		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-			n--;
-	f->namelen = n;
+	/* The name as every mailsec reader sees it ("From :" included); a
+	 * line that is not a field never matches a name. */
+	size_t n = ms_hdr_name(m->hdr.data + f->off, f->len, NULL);
+	f->namelen = n ? n : SIZE_MAX;
 	return 0;
 }
 

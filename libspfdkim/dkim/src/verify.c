@@ -33,6 +33,7 @@ struct ms_dkim_verify {
 	struct dkim_bodyhash *bhs[MS_DKIM_MAX_SIGNATURES];
 	size_t nbhs;
 	int finished;
+	char limit[160];            /* a header bound was hit: why (else "") */
 };
 
 ms_status ms_dkim_verifier_new(const struct ms_env *env, struct ms_dns_ctx *dns,
@@ -217,11 +218,14 @@ ms_status ms_dkim_verify_feed(struct ms_dkim_verify *vf, const uint8_t *buf, siz
 		return ms_why(why, whylen, MS_ERR_INVALID, "no handle or buffer");
 	if (vf->finished)
 		return ms_why(why, whylen, MS_ERR_STATE, "already finished");
+	if (vf->msg.overflow && !vf->msg.nomem)
+		return MS_OK;  /* over a header bound: the rest cannot change the result */
 	if (!vf->msg.in_body) {
 		long used = dkim_msg_feed_header(&vf->msg, buf, len);
+		if (used < 0 && vf->msg.nomem)
+			return ms_why(why, whylen, MS_ERR_NOMEM, "%s", vf->msg.err);
 		if (used < 0)
-			return ms_why(why, whylen, vf->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
-				      vf->msg.err);
+			return MS_OK;  /* a bound: the signatures are permerror at finish */
 		if (!vf->msg.in_body)
 			return MS_OK;
 		ms_status st = setup(vf);
@@ -350,20 +354,72 @@ static void evaluate(struct ms_dkim_verify *vf, struct ms_dkim_sig *s, int64_t n
 	EVP_PKEY_free(ki.pkey);
 }
 
+/*
+ * A header bound was hit (RFC 6376 s3.7 needs every field h= names, and
+ * the ones past the bound were not kept): no signature can be verified.
+ * Each DKIM-Signature field seen before the bound is permerror, with its
+ * d= and s= when readable; when none was seen, one entry without d= says
+ * permerror too, because a signature may lie past the bound and "none"
+ * would claim the message is unsigned.
+ */
+static ms_status limited(struct ms_dkim_verify *vf)
+{
+	struct dkim_msg *m = &vf->msg;
+	snprintf(vf->limit, sizeof(vf->limit), "%s", m->err);
+	size_t n = 0;
+	for (size_t i = 0; i < m->nfields; i++)
+		n += dkim_field_is(m, i, "dkim-signature", 14);
+	if (n > MS_DKIM_MAX_SIGNATURES) {
+		vf->ignored = n - MS_DKIM_MAX_SIGNATURES;
+		n = MS_DKIM_MAX_SIGNATURES;
+	}
+	vf->sigs = ms_calloc(&vf->v->env, n ? n : 1, sizeof(*vf->sigs));
+	if (vf->sigs == NULL)
+		return MS_ERR_NOMEM;
+	for (size_t i = 0; i < m->nfields && vf->nsigs < n; i++) {
+		if (!dkim_field_is(m, i, "dkim-signature", 14))
+			continue;
+		struct ms_dkim_sig *s = &vf->sigs[vf->nsigs++];
+		const struct dkim_field *f = &m->fields[i];
+		size_t colon = 0;
+		(void)ms_hdr_name(m->hdr.data + f->off, f->len, &colon);
+		char ignored[8];
+		/* for d= and s= only: the result is the bound's */
+		(void)dkim_sig_parse(m->hdr.data + f->off + colon + 1, f->len - colon - 1, &s->sp,
+				     ignored, sizeof(ignored));
+		s->field = i;
+	}
+	if (vf->nsigs == 0)
+		vf->nsigs = 1;
+	for (size_t i = 0; i < vf->nsigs; i++) {
+		vf->sigs[i].dnssec = MS_DNS_INDETERMINATE;
+		set(&vf->sigs[i], MS_DKIM_PERMERROR, "%s, not verified", vf->limit);
+	}
+	return MS_OK;
+}
+
 ms_status ms_dkim_verify_finish(struct ms_dkim_verify *vf, char *why, size_t whylen)
 {
 	if (vf == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "no handle");
 	if (vf->finished)
 		return ms_why(why, whylen, MS_ERR_STATE, "already finished");
-	if (vf->msg.overflow)
-		return ms_why(why, whylen, vf->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
-				      vf->msg.err);
-	if (!vf->msg.in_body) {
+	int header_open = !vf->msg.in_body && !vf->msg.overflow;
+	if (header_open)
 		dkim_msg_end_header(&vf->msg);
-		if (vf->msg.overflow)
-			return ms_why(why, whylen, vf->msg.nomem ? MS_ERR_NOMEM : MS_ERR_LIMIT, "%s",
-				      vf->msg.err);
+	if (vf->msg.overflow && vf->msg.nomem)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "%s", vf->msg.err);
+	if (vf->msg.overflow) {
+		ms_status st = limited(vf);
+		if (st != MS_OK)
+			return ms_why(why, whylen, st, "%s", ms_status_str(st));
+		vf->finished = 1;
+		struct ms_kv kv[] = { { "result", "permerror" } };
+		ms_metric(&vf->v->env, MS_METRIC_COUNTER, "dkim_signatures_total", kv, 1,
+			  (double)vf->nsigs);
+		return MS_OK;
+	}
+	if (header_open) {
 		ms_status st = setup(vf);
 		if (st != MS_OK)
 			return ms_why(why, whylen, st, "%s", ms_status_str(st));
@@ -396,6 +452,11 @@ ms_status ms_dkim_verify_finish(struct ms_dkim_verify *vf, char *why, size_t why
 size_t ms_dkim_verify_count(const struct ms_dkim_verify *vf)
 {
 	return vf && vf->finished ? vf->nsigs : 0;
+}
+
+const char *ms_dkim_verify_limit(const struct ms_dkim_verify *vf)
+{
+	return vf && vf->finished && vf->limit[0] ? vf->limit : NULL;
 }
 
 size_t ms_dkim_verify_ignored(const struct ms_dkim_verify *vf)

@@ -133,6 +133,28 @@ MS_DMARC_API ms_status ms_dmarc_from_headers(const uint8_t *const *values,
 					     enum ms_dmarc_from_outcome *outcome,
 					     char *domain, size_t domlen,
 					     char *why, size_t whylen);
+/*
+ * The author domain of a whole message: `msg` is the message (or its
+ * header section), len bytes, CRLF or bare LF line ends.  The header
+ * section (up to the first empty line, or the end) is scanned for From
+ * fields; a field name is recognised as everywhere in mailsec: ASCII
+ * case-insensitive, with optional white space before the colon (RFC 5322
+ * s4.5 obsolete syntax), so "From :" is a From field and two From fields
+ * of any spelling are MULTIPLE_HEADERS (RFC 7489 s6.6.1).  Folded values
+ * are read whole; fields in the body never count.
+ * The scan needs constant memory and has its own bound,
+ * MS_DMARC_MAX_HEADER_SCAN octets of header section, far above the DKIM
+ * verifier's (MS_DKIM_MAX_HEADER, 1000 fields), so that a message padded
+ * past those still has its author domain found.  A header section longer
+ * than the bound is MALFORMED (a second From could follow) with the reason
+ * in `why`.  Returns MS_OK once *outcome is set (also MALFORMED for a
+ * limit), MS_ERR_INVALID for bad arguments, MS_ERR_NOMEM.
+ */
+#define MS_DMARC_MAX_HEADER_SCAN (16u * 1024u * 1024u)
+MS_DMARC_API ms_status ms_dmarc_from_message(const uint8_t *msg, size_t len,
+					     enum ms_dmarc_from_outcome *outcome,
+					     char *domain, size_t domlen,
+					     char *why, size_t whylen);
 MS_DMARC_API const char *ms_dmarc_from_outcome_str(enum ms_dmarc_from_outcome o);
 
 /* ---- evaluation ---------------------------------------------------------- */

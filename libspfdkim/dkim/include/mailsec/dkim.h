@@ -133,9 +133,12 @@ MS_DKIM_API ms_status ms_dkim_verify_new(struct ms_dkim_verifier *v,
 MS_DKIM_API void ms_dkim_verify_free(struct ms_dkim_verify *vf);
 /*
  * Feed the next `len` bytes of the message (header fields, the empty line,
- * the body).  Chunks may split lines anywhere.  MS_ERR_LIMIT if the header
- * block exceeds MS_DKIM_MAX_HEADER or MS_DKIM_MAX_FIELDS (permanent; `why`
- * says which); MS_ERR_STATE after finish.
+ * the body).  Chunks may split lines anywhere.  A header block over
+ * MS_DKIM_MAX_HEADER bytes or MS_DKIM_MAX_FIELDS fields is not an error:
+ * the rest is ignored (MS_OK) and finish gives every signature permerror
+ * (see ms_dkim_verify_limit), so that the caller's SPF, DMARC and iprev
+ * checks still run and a padded message cannot trade a verdict for no
+ * answer.  MS_ERR_NOMEM, MS_ERR_STATE after finish.
  */
 MS_DKIM_API ms_status ms_dkim_verify_feed(struct ms_dkim_verify *vf,
 					  const uint8_t *buf, size_t len,
@@ -149,8 +152,14 @@ MS_DKIM_API ms_status ms_dkim_verify_feed(struct ms_dkim_verify *vf,
 MS_DKIM_API ms_status ms_dkim_verify_finish(struct ms_dkim_verify *vf,
 					    char *why, size_t whylen);
 /* Number of DKIM-Signature fields evaluated (0: the message is unsigned,
- * "none" in Authentication-Results terms). */
+ * "none" in Authentication-Results terms).  After a header bound (below)
+ * at least 1: every DKIM-Signature seen before the bound, or one entry
+ * without d= and s= when none was, all permerror. */
 MS_DKIM_API size_t ms_dkim_verify_count(const struct ms_dkim_verify *vf);
+/* Why the header block could not be verified ("more than 1000 header
+ * fields", "header block larger than ... bytes"), borrowed; NULL when no
+ * bound was hit (or before finish).  Every result is then permerror. */
+MS_DKIM_API const char *ms_dkim_verify_limit(const struct ms_dkim_verify *vf);
 /* Number of DKIM-Signature fields beyond MS_DKIM_MAX_SIGNATURES, ignored. */
 MS_DKIM_API size_t ms_dkim_verify_ignored(const struct ms_dkim_verify *vf);
 /* Signature i in header order (top first); borrowed, valid until the
