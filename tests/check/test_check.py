@@ -13,6 +13,8 @@ import tempfile
 import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'common'))
 import mstest  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'send'))
+import fake_peer  # noqa: E402
 
 MAILSEC = sys.argv[1]
 SRC = os.environ["MS_SOURCE_ROOT"]
@@ -35,10 +37,10 @@ pid = int(subprocess.check_output(["sh", os.path.join(SRC, "tests/world/peers/st
                                    PEERS, str(smtp_port), str(https_port)], text=True).strip())
 
 
-def run_check(domain, *extra):
+def run_check(domain, *extra, port=None):
     # global options (--json) may stand anywhere: everything extra goes last
     p = subprocess.run([MAILSEC, "--dns-config", os.path.join(WORLD, "auth.conf"), "--timeout", "10",
-                        "check", domain, "--port", str(smtp_port),
+                        "check", domain, "--port", str(port or smtp_port),
                         "--ca-file", os.path.join(WORLD, "pki/demo/ca.pem"),
                         "--connect-to", f"::127.0.1.10:{https_port}", *extra],
                        capture_output=True, text=True, timeout=120)
@@ -95,6 +97,19 @@ try:
           j["findings"])
     check("stsgap mx1 ok", findings(j, "mta-sts", "fail", "mx1.stsgap.test") == []
           and len(findings(j, "mta-sts", "pass", "mx1.stsgap.test")) == 2, j["findings"])
+
+    # A certificate for TLS clients only is no MTA-STS server certificate
+    # (RFC 8461 s4.2 needs a TLS server's; EKU clientAuth alone excludes it).
+    leaf = mstest.issue_leaf(PEERS, "mx1.stsgap.test", "clientAuth",
+                             os.path.join(WORLD, "pki/demo/issuer"))
+    fake = fake_peer.start("127.0.1.4", "tls", cert=leaf)
+    rc, out, err = run_check("stsgap.test", "--json", port=fake.port)
+    fake.stop()
+    j = json.loads(out)
+    m1 = [m for m in j["mx"] if m["host"] == "mx1.stsgap.test"]
+    f = findings(j, "mta-sts", "fail", "mx1.stsgap.test")
+    check("stsgap mx1 clientAuth", m1 and m1[0]["starttls"] is True and m1[0]["pkix_valid"] is False
+          and f and "purpose" in f[0]["message"], (m1, j["findings"]))
 
     rc, out, err = run_check("nostarttls.test", "--json")
     j = json.loads(out)

@@ -22,3 +22,29 @@ class Checks:
         """Print the closing line and exit non-zero if anything failed."""
         print(f"{self.passed} passed, {self.failed} failed")
         sys.exit(1 if self.failed else 0)
+
+
+def issue_leaf(outdir, host, eku, issuer):
+    """Issue a leaf for `host` with extendedKeyUsage `eku` ("serverAuth",
+    "clientAuth", ...), signed by ISSUER.pem/ISSUER.key; write the chain
+    (leaf then issuer) and key to OUTDIR and return (chainfile, keyfile)."""
+    import os
+    import subprocess
+    base = os.path.join(outdir, f"{host}.{eku}")
+    ext = base + ".ext"
+    with open(ext, "w") as f:
+        f.write(f"basicConstraints=CA:FALSE\nextendedKeyUsage={eku}\n"
+                f"subjectAltName=DNS:{host}\n")
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
+    run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-out", base + ".key")
+    run("openssl", "req", "-new", "-key", base + ".key", "-subj", f"/CN={host}",
+        "-out", base + ".csr")
+    run("openssl", "x509", "-req", "-in", base + ".csr", "-CA", issuer + ".pem",
+        "-CAkey", issuer + ".key", "-set_serial", "0x" + os.urandom(8).hex(),
+        "-days", "30", "-extfile", ext, "-out", base + ".pem")
+    with open(base + ".chain.pem", "w") as out:
+        for p in (base + ".pem", issuer + ".pem"):
+            with open(p) as f:
+                out.write(f.read())
+    return base + ".chain.pem", base + ".key"

@@ -8,15 +8,23 @@ acts on it.  Modes:
   badtls    answers STARTTLS with 220, then sends garbage instead of a TLS
             ServerHello and closes; a plaintext session is served normally
   silent    accepts the connection and never greets (deadline test)
+  tls       a well-behaved server whose STARTTLS serves the chain given to
+            start(..., cert=(chainfile, keyfile)): for certificates the
+            demo peers do not hold (a leaf that is not a TLS server's)
 Messages received (raw DATA bytes, still dot-stuffed) go to .mails, command
 verbs to .commands."""
 import socket
+import ssl
 import threading
 
 
 class FakePeer:
-    def __init__(self, addr, mode):
+    def __init__(self, addr, mode, cert=None):
         self.mode = mode
+        self.tls = None
+        if cert:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*cert)
         self.mails = []
         self.commands = []
         self.sock = socket.socket()
@@ -67,6 +75,13 @@ class FakePeer:
                     conn.sendall(b"220 go ahead\r\n250-injected\r\n250 REQUIRETLS\r\n")
                     continue
                 conn.sendall(b"220 go ahead\r\n")
+                if self.mode == "tls" and self.tls:
+                    try:
+                        conn = self.tls.wrap_socket(conn, server_side=True)
+                    except (OSError, ssl.SSLError):
+                        return  # the client refused the certificate
+                    f = conn.makefile("rb")
+                    continue
                 conn.sendall(b"this is not a TLS handshake\r\n")
                 return
             elif verb in ("MAIL", "RCPT"):
@@ -93,5 +108,5 @@ class FakePeer:
         self.sock.close()
 
 
-def start(addr, mode):
-    return FakePeer(addr, mode)
+def start(addr, mode, cert=None):
+    return FakePeer(addr, mode, cert)

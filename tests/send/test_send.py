@@ -263,6 +263,27 @@ try:
         check("hostile " + mode, rc == 1 and j.get("delivered") is False and fake.mails == []
               and expect in (a.get("error") or "") and fake.commands.count("MAIL") == 0,
               (j, err, fake.commands))
+    # ---- PKIX purpose: a leaf for clientAuth only is no TLS server's ----
+    # mx1.stsgap.test under MTA-STS enforce (mode pkix), served by a peer
+    # whose certificate chains to the demo CA and names the host, but whose
+    # EKU allows only TLS client authentication (RFC 5280 s4.2.1.12).
+    for eku, delivered in (("clientAuth", False), ("serverAuth", True)):
+        leaf = mstest.issue_leaf(tmp, "mx1.stsgap.test", eku,
+                                 os.path.join(WORLD, "pki/demo/issuer"))
+        fake = fake_peer.start("127.0.1.4", "tls", cert=leaf)
+        rc, j, err, new = send("bob@stsgap.test", port=fake.port)
+        fake.stop()
+        a = (j.get("attempts") or [{}])[0]
+        if delivered:
+            check("pkix purpose serverAuth", rc == 0 and j.get("delivered") is True
+                  and a.get("pkix") == "ok" and len(fake.mails) == 1, (j, err))
+        else:
+            check("pkix purpose clientAuth", rc == 1 and j.get("delivered") is False
+                  and fake.mails == [] and fake.commands.count("MAIL") == 0
+                  and a.get("host") == "mx1.stsgap.test" and a.get("pkix") == "failed"
+                  and "purpose" in (a.get("pkix_detail") or "")
+                  and (j.get("status") or "").startswith("4."), (j, err, fake.commands))
+
     fake = fake_peer.start("127.0.1.6", "badtls")
     rc, j, err, new = send("bob@nostarttls.test", "--tls-required-no", port=fake.port)
     fake.stop()

@@ -41,6 +41,13 @@ int cli_pkix_verify(const struct cli *cli, const char *ca_file, const char *host
 	}
 	if (X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1)
 		goto out;
+	/* The purpose and trust of a TLS server (what `openssl verify -purpose
+	 * sslserver` checks, and what SSL_connect sets on a client): without
+	 * it OpenSSL checks no EKU at all, and a certificate issued only for
+	 * TLS clients (EKU clientAuth) would pass for an MX (RFC 5280
+	 * s4.2.1.12; RFC 8461 s4.2 wants the server's certificate). */
+	if (X509_STORE_CTX_set_default(ctx, "ssl_server") != 1)
+		goto out;
 	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set1_host(param, host, 0);
 	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_USE_CHECK_TIME);
