@@ -16,13 +16,19 @@
  *     that only the end of the connection delimits (HTTP/1.0 without a
  *     length) cannot be told from one an attacker cut short, because
  *     libcurl ignores a TLS close without close_notify; a cut mx list or
- *     max_age would still parse.
+ *     max_age would still parse;
+ *   - the domain is a host name (sts_domain_normalize) before it becomes
+ *     part of the URL, so it cannot carry a port, user or path;
+ *   - with a resolver (ms_sts_fetch_dns, ms_sts_get_policy) mta-sts.DOMAIN
+ *     is resolved through it (resolve.c) and libcurl gets the addresses
+ *     (CURLOPT_RESOLVE): it never asks the system resolver.
  */
 #include "sts_internal.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -145,7 +151,74 @@ static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
 	}
 }
 
-static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *url,
+/* One ':'-separated field of a CURLOPT_CONNECT_TO entry ("[v6]" kept
+ * whole) into `f`; advances *p past the ':'.  0 if it does not fit. */
+static int connect_field(const char **p, char *f, size_t flen)
+{
+	size_t n = 0;
+	int bracket = 0;
+	const char *s = *p;
+	for (; *s && (bracket || *s != ':'); s++) {
+		if (*s == '[')
+			bracket = 1;
+		else if (*s == ']')
+			bracket = 0;
+		if (n + 1 >= flen)
+			return 0;
+		f[n++] = *s;
+	}
+	f[n] = '\0';
+	*p = *s == ':' ? s + 1 : s;
+	return 1;
+}
+
+/*
+ * What the connect_to override "HOST:PORT:CHOST:CPORT" does to host:443:
+ * 1 when it names the address to connect to (CHOST set; then no lookup is
+ * made: the caller chose the address), else 0, with *port the port libcurl
+ * will connect to (CPORT when only the port is replaced, else 443).
+ */
+static int connect_to_address(const char *connect_to, const char *host, long *port)
+{
+	char h[260], p[8], ch[260], cp[8];
+	const char *s = connect_to;
+	*port = 443;
+	if (connect_to == NULL || !connect_field(&s, h, sizeof(h)) ||
+	    !connect_field(&s, p, sizeof(p)) || !connect_field(&s, ch, sizeof(ch)) ||
+	    !connect_field(&s, cp, sizeof(cp)))
+		return 0;
+	if ((h[0] && ms_ascii_ncasecmp(h, host, strlen(host) + 1) != 0) ||
+	    (p[0] && strcmp(p, "443") != 0))
+		return 0; /* not for this host and port */
+	if (ch[0])
+		return 1;
+	if (cp[0])
+		*port = strtol(cp, NULL, 10);
+	return 0;
+}
+
+/* CURLOPT_RESOLVE entries "HOST:PORT:ADDRS" for 443 and, if the override
+ * moves the port, that port too; NULL with `why` set on failure. */
+static ms_status resolve_list(struct ms_dns_ctx *dns, const char *host, long port,
+			      struct curl_slist **list, char *why, size_t whylen)
+{
+	char addrs[1024], entry[1400];
+	ms_status st = sts_resolve_host(dns, host, addrs, sizeof(addrs), why, whylen);
+	if (st != MS_OK)
+		return st;
+	long ports[2] = { 443, port };
+	for (int i = 0; i < (port == 443 ? 1 : 2); i++) {
+		snprintf(entry, sizeof(entry), "%s:%ld:%s", host, ports[i], addrs);
+		struct curl_slist *l = curl_slist_append(*list, entry);
+		if (l == NULL)
+			return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+		*list = l;
+	}
+	return MS_OK;
+}
+
+static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns_ctx *dns,
+			    const char *host, const char *url,
 			    uint8_t *buf, size_t bufsize, size_t *len,
 			    enum ms_sts_failure *failure, char *why, size_t whylen)
 {
@@ -160,7 +233,7 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *u
 		return ms_why(why, whylen, MS_ERR_NOMEM, "curl_easy_init failed");
 	}
 	struct sink sink = { .buf = buf, .size = bufsize };
-	struct curl_slist *connect_to = NULL;
+	struct curl_slist *connect_to = NULL, *resolve = NULL;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	unsigned timeout = (cfg && cfg->timeout_ms) ? cfg->timeout_ms : 60000;
 	ms_status st = MS_OK;
@@ -199,6 +272,21 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *u
 			return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 		}
 		curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
+	}
+	/* A proxy resolves the host itself; an override naming the address
+	 * replaces the lookup. */
+	long port = 443;
+	if (dns && !(cfg && cfg->proxy) &&
+	    !connect_to_address(cfg ? cfg->connect_to : NULL, host, &port)) {
+		st = resolve_list(dns, host, port, &resolve, why, whylen);
+		if (st != MS_OK) {
+			curl_slist_free_all(resolve);
+			curl_slist_free_all(connect_to);
+			curl_easy_cleanup(c);
+			*failure = MS_STS_FAIL_FETCH;
+			return st;
+		}
+		curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
 	}
 
 	CURLcode rc = curl_easy_perform(c);
@@ -244,12 +332,21 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, const char *u
 	}
 	curl_slist_free_all(connect_to);
 	curl_easy_cleanup(c);
+	curl_slist_free_all(resolve); /* after the handle: its DNS cache held them */
 	return st;
 }
 
 ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 		       const char *domain, uint8_t *buf, size_t bufsize, size_t *len,
 		       enum ms_sts_failure *failure, char *why, size_t whylen)
+{
+	return ms_sts_fetch_dns(env, cfg, NULL, domain, buf, bufsize, len, failure, why, whylen);
+}
+
+ms_status ms_sts_fetch_dns(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
+			   struct ms_dns_ctx *dns, const char *domain,
+			   uint8_t *buf, size_t bufsize, size_t *len,
+			   enum ms_sts_failure *failure, char *why, size_t whylen)
 {
 	enum ms_sts_failure dummy;
 	if (failure == NULL)
@@ -261,13 +358,14 @@ ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_confi
 	}
 	*len = 0;
 	char norm[256];
-	char nwhy[160] = "";
-	if (ms_dns_name_normalize(domain, norm, sizeof(norm), nwhy, sizeof(nwhy)) != MS_OK) {
+	ms_status vst = sts_domain_normalize(domain, norm, sizeof(norm), why, whylen);
+	if (vst != MS_OK) {
 		*failure = MS_STS_FAIL_FETCH;
-		return ms_why(why, whylen, MS_ERR_INVALID, "bad domain: %s", nwhy);
+		return vst;
 	}
-	char url[320];
-	snprintf(url, sizeof(url), "https://mta-sts.%s/.well-known/mta-sts.txt", norm);
+	char host[270], url[320];
+	snprintf(host, sizeof(host), "mta-sts.%s", norm);
+	snprintf(url, sizeof(url), "https://%s/.well-known/mta-sts.txt", host);
 	uint64_t t0 = ms_monotonic_ns();
 	ms_status st;
 	if (cfg && cfg->fetch) {
@@ -282,7 +380,7 @@ ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_confi
 		else if (*failure == MS_STS_FAIL_NONE)
 			*failure = MS_STS_FAIL_FETCH;
 	} else {
-		st = fetch_curl(cfg, url, buf, bufsize, len, failure, why, whylen);
+		st = fetch_curl(cfg, dns, host, url, buf, bufsize, len, failure, why, whylen);
 	}
 	if (ms_log_enabled(env, MS_LOG_DEBUG)) {
 		char ms[32];

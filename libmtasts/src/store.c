@@ -2,6 +2,7 @@
  * (a fleet-wide Redis/SQL store) or by the SQLite default. */
 #include "store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 ms_status ms_sts_store_new_custom(const struct ms_env *env,
@@ -45,14 +46,26 @@ ms_status ms_sts_store_get(struct ms_sts_store *s, const char *domain,
 	*found = 0;
 	memset(e, 0, sizeof(*e));
 	e->version = MS_STS_ENTRY_VERSION;
-	return s->ops.get(s->self, domain, e, polbuf, polbufsize, found);
+	/* Keys are normalised host names, whoever calls (sts_domain_normalize). */
+	char dom[256];
+	if (sts_domain_normalize(domain, dom, sizeof(dom), NULL, 0) != MS_OK)
+		return MS_ERR_INVALID;
+	return s->ops.get(s->self, dom, e, polbuf, polbufsize, found);
 }
 
 ms_status ms_sts_store_put(struct ms_sts_store *s, const struct ms_sts_entry *e)
 {
 	if (s == NULL || e == NULL || e->domain[0] == '\0')
 		return MS_ERR_INVALID;
-	return s->ops.put(s->self, e);
+	char dom[sizeof(e->domain)]; /* 253 octets and the NUL at most */
+	if (memchr(e->domain, '\0', sizeof(e->domain)) == NULL ||
+	    sts_domain_normalize(e->domain, dom, sizeof(dom), NULL, 0) != MS_OK)
+		return MS_ERR_INVALID;
+	if (strcmp(dom, e->domain) == 0)
+		return s->ops.put(s->self, e);
+	struct ms_sts_entry n = *e;
+	snprintf(n.domain, sizeof(n.domain), "%s", dom);
+	return s->ops.put(s->self, &n);
 }
 
 ms_status sts_store_del(struct ms_sts_store *s, const char *domain)

@@ -219,8 +219,8 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 				 enum ms_sts_failure *failure, char *detail, size_t dlen)
 {
 	size_t len = 0;
-	ms_status st = ms_sts_fetch(&s->env, &s->fetch, domain, polbuf, MS_STS_POLICY_MAX,
-				    &len, failure, detail, dlen);
+	ms_status st = ms_sts_fetch_dns(&s->env, &s->fetch, s->dns, domain, polbuf,
+					MS_STS_POLICY_MAX, &len, failure, detail, dlen);
 	struct ms_sts_policy *p = NULL;
 	if (st == MS_OK) {
 		char pwhy[200] = "";
@@ -291,9 +291,10 @@ ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
 	*out = NULL;
 	if (s == NULL || domain == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
-	char dom[256], nwhy[160] = "";
-	if (ms_dns_name_normalize(domain, dom, sizeof(dom), nwhy, sizeof(nwhy)) != MS_OK)
-		return ms_why(why, whylen, MS_ERR_INVALID, "bad domain: %s", nwhy);
+	char dom[256];
+	ms_status vst = sts_domain_normalize(domain, dom, sizeof(dom), why, whylen);
+	if (vst != MS_OK)
+		return vst; /* before any lookup: the domain is not a host name */
 
 	struct ms_sts_result *res = ms_calloc(&s->env, 1, sizeof(*res));
 	uint8_t *polbuf = ms_malloc(&s->env, MS_STS_POLICY_MAX);
@@ -413,7 +414,7 @@ ms_status ms_sts_purge(struct ms_sts *s, const char *domain)
 	if (domain == NULL)
 		return sts_store_del(s->store, NULL);
 	char dom[256];
-	if (ms_dns_name_normalize(domain, dom, sizeof(dom), NULL, 0) != MS_OK)
+	if (sts_domain_normalize(domain, dom, sizeof(dom), NULL, 0) != MS_OK)
 		return MS_ERR_INVALID;
 	return sts_store_del(s->store, dom);
 }
@@ -462,6 +463,15 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 		const char *dom = t.domains[i];
 		struct ms_sts_entry e;
 		int found = 0;
+		char norm[256];
+		/* A shared store may hold what this library never wrote: an entry
+		 * whose key is not a normalised host name is never fetched for. */
+		if (sts_domain_normalize(dom, norm, sizeof(norm), NULL, 0) != MS_OK ||
+		    strcmp(norm, dom) != 0) {
+			if (sts_store_del(s->store, dom) == MS_OK)
+				ndrop++;
+			continue;
+		}
 		if (ms_sts_store_get(s->store, dom, &e, polbuf, MS_STS_POLICY_MAX, &found) != MS_OK ||
 		    !found)
 			continue;

@@ -31,6 +31,27 @@ static inline int sts_is_wsp(int c)
  */
 const char *sts_check_hostname(const char *s, size_t len);
 
+/*
+ * Normalise a policy domain (IDNA, lower case, no trailing dot) into `out`
+ * (256 bytes) and check it is a host name (sts_check_hostname).  Every
+ * public entry point taking a domain calls this first.  MS_ERR_INVALID
+ * with "bad domain: ..." in `why` otherwise.
+ */
+ms_status sts_domain_normalize(const char *domain, char *out, size_t outlen,
+			       char *why, size_t whylen);
+
+/*
+ * The addresses of `host` through `dns` (A and AAAA, each its own lookup),
+ * as a comma-separated CURLOPT_RESOLVE address list ("192.0.2.1,[2001:db8::1]")
+ * in `out`.  MS_OK with at least one address; otherwise a fetch failure:
+ * MS_ERR_TIMEOUT or MS_ERR_NETWORK naming the lookup that failed (timeout,
+ * SERVFAIL, bogus, refused), or MS_ERR_NETWORK "no address" when both
+ * answered NXDOMAIN/NODATA.  A family that answered is used even if the
+ * other failed: the fetch is PKIX-checked, the address only has to reach it.
+ */
+ms_status sts_resolve_host(struct ms_dns_ctx *dns, const char *host, char *out, size_t outlen,
+			   char *why, size_t whylen);
+
 /* Whole-string host compare ignoring ASCII case and one trailing dot. */
 size_t sts_host_len(const char *s);
 

@@ -3,7 +3,10 @@
  * world (signed example.test, unsigned stsplain.example.test) and the
  * loopback HTTPS policy host; exit codes and --json keys of the contract.
  */
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +166,60 @@ START_TEST(test_fetch_world)
 }
 END_TEST
 
+/* A listener on 127.0.2.77 (kernel-chosen port): what a URL-rewriting
+ * domain would make libcurl connect to. */
+static int attacker_listen(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.2.77", &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+START_TEST(test_fetch_crafted_domain)
+{
+	/* issue 13: the domain becomes the URL's authority; one that is not a
+	 * host name is a usage error (exit 2), and nothing is connected to. */
+	int port;
+	int fd = attacker_listen(&port);
+	char d1[96], d2[96];
+	snprintf(d1, sizeof(d1), "x@127.0.2.77:%d#.example.test", port);
+	snprintf(d2, sizeof(d2), "127.0.2.77:%d", port);
+	const char *bad[] = { d1, d2, "a_b.example.test", "-x.example.test" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(run((const char *[]){ "--dns-config", world_path("auth.conf"),
+						    "--timeout", "3", "mtasts", "fetch", bad[i],
+						    "--ca-file", world_path("pki/mtasts/ca.pem"),
+						    NULL }) == 2, "%s: not a usage error", bad[i]);
+	}
+	ck_assert_msg(accept(fd, NULL, NULL) < 0, "a crafted domain made a connection");
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_fetch_address_from_world)
+{
+	/* issue 13: mta-sts.example.test exists only in the test world
+	 * (127.0.0.1); the override moves the port alone, so the address must
+	 * come from --dns-config, not from the system resolver. */
+	char port_only[32];
+	snprintf(port_only, sizeof(port_only), ":::%d", host.port);
+	ck_assert_int_eq(run((const char *[]){ "--dns-config", world_path("auth.conf"), "--json",
+					       "mtasts", "fetch", "example.test", "--ca-file",
+					       world_path("pki/mtasts/ca.pem"), "--connect-to",
+					       port_only, NULL }), 0);
+	HAS("\"policy\":true");
+	HAS("\"source\":\"fetched\"");
+	HAS("\"failure\":null");
+}
+END_TEST
+
 int main(void)
 {
 	policy_host_start(&host);
@@ -171,6 +228,8 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_parse_and_match);
 	tcase_add_test(tc, test_fetch_world);
+	tcase_add_test(tc, test_fetch_crafted_domain);
+	tcase_add_test(tc, test_fetch_address_from_world);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

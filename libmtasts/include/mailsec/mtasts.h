@@ -165,6 +165,23 @@ struct ms_sts_fetch_config {
  * an error (MS_ERR_NETWORK, MS_ERR_TIMEOUT, MS_ERR_TLS, MS_ERR_PROTOCOL,
  * MS_ERR_LIMIT, ...) with *failure set to the RFC 8460 type and `why` set.
  * `env` and `cfg` may be NULL.
+ *
+ * `domain` (A- or U-label) must be a host name once converted to A-labels:
+ * letters, digits and hyphens, labels of 1-63 octets not starting or
+ * ending with '-' (RFC 5321 s4.1.2 Domain).  Anything else (':', '@', '/',
+ * '#', '_', ...) is MS_ERR_INVALID "bad domain: ..." before any network
+ * use, since the domain becomes the authority of the policy URL.
+ *
+ * ms_sts_fetch() lets libcurl resolve mta-sts.DOMAIN (the system
+ * resolver).  ms_sts_fetch_dns() resolves it through `dns` (A and AAAA,
+ * DNSSEC-validated where signed; bogus data is never used) and hands
+ * libcurl the addresses; a failed address lookup (timeout, SERVFAIL,
+ * bogus) or no address at all is a fetch failure (MS_ERR_TIMEOUT or
+ * MS_ERR_NETWORK, MS_STS_FAIL_FETCH) naming the lookup.  No lookup is
+ * made when `cfg->fetch` is set (the caller's client resolves), with a
+ * `proxy` (the proxy resolves) or when `connect_to` names the address for
+ * mta-sts.DOMAIN:443; a `connect_to` that only changes the port keeps the
+ * lookup.  ms_sts_get_policy() uses the handle's resolver this way.
  */
 MS_STS_API ms_status ms_sts_fetch(const struct ms_env *env,
 				  const struct ms_sts_fetch_config *cfg,
@@ -172,6 +189,12 @@ MS_STS_API ms_status ms_sts_fetch(const struct ms_env *env,
 				  uint8_t *buf, size_t bufsize, size_t *len,
 				  enum ms_sts_failure *failure,
 				  char *why, size_t whylen);
+MS_STS_API ms_status ms_sts_fetch_dns(const struct ms_env *env,
+				      const struct ms_sts_fetch_config *cfg,
+				      struct ms_dns_ctx *dns, const char *domain,
+				      uint8_t *buf, size_t bufsize, size_t *len,
+				      enum ms_sts_failure *failure,
+				      char *why, size_t whylen);
 
 /* ---- the policy store ----------------------------------------------- */
 
