@@ -45,6 +45,11 @@ const char *build_path(const char *rel)
 
 void policy_host_start(struct policy_host *h)
 {
+	policy_host_start_cert(h, "policy");
+}
+
+void policy_host_start_cert(struct policy_host *h, const char *cert)
+{
 	int fds[2];
 	memset(h, 0, sizeof(*h));
 	if (pipe(fds) != 0)
@@ -59,7 +64,7 @@ void policy_host_start(struct policy_host *h)
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execlp("python3", "python3", script, pki, (char *)NULL);
+		execlp("python3", "python3", script, pki, cert, (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);

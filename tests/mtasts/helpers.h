@@ -15,6 +15,8 @@ struct policy_host {
 /* Start tests/mtasts/policy_server.py on a kernel-chosen port; aborts the
  * test run if it cannot (a test that cannot set up must not pass). */
 void policy_host_start(struct policy_host *h);
+/* The same with another certificate of pki/mtasts ("policy-clientauth"). */
+void policy_host_start_cert(struct policy_host *h, const char *cert);
 void policy_host_stop(struct policy_host *h);
 
 /* $MS_TEST_WORLD/rel, or $MS_SOURCE_ROOT/rel, in a static buffer. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Loopback HTTPS MTA-STS policy host for the libmtasts tests.
 
-Usage: policy_server.py PKIDIR
+Usage: policy_server.py PKIDIR [CERT]
+CERT (default "policy") names the certificate and key files in PKIDIR.
 Binds 127.0.0.1 on a port the kernel picks, prints it on the first line of
 stdout, then serves until killed.  Routes on the Host header, so one listener
 plays every policy domain of the tests (see HOSTS below).
@@ -73,7 +74,8 @@ class H(http.server.BaseHTTPRequestHandler):
 
 pki = sys.argv[1]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(os.path.join(pki, "policy.pem"), os.path.join(pki, "policy.key"))
+cert = sys.argv[2] if len(sys.argv) > 2 else "policy"
+ctx.load_cert_chain(os.path.join(pki, cert + ".pem"), os.path.join(pki, cert + ".key"))
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)

@@ -8,7 +8,9 @@
  *   - with a resolver, mta-sts.DOMAIN is resolved through it (A and AAAA)
  *     and libcurl connects to those addresses; a failed lookup is a fetch
  *     failure naming the lookup, bogus data is never used, one family that
- *     answered is enough.
+ *     answered is enough;
+ *   - the fetch refuses a policy host certificate that is not a TLS
+ *     server's (EKU clientAuth only).
  * The resolver is injected (ms_dns_ctx_new_custom); the policy host is the
  * loopback policy_server.py with the test CA.
  */
@@ -327,6 +329,26 @@ START_TEST(test_get_policy_uses_resolver)
 }
 END_TEST
 
+START_TEST(test_fetch_needs_server_purpose)
+{
+	/* The policy host's certificate names it and chains to the CA, but its
+	 * EKU is clientAuth only: libcurl's OpenSSL client checks the
+	 * ssl_server purpose itself, so the fetch is sts-webpki-invalid. */
+	struct policy_host ca_host;
+	policy_host_start_cert(&ca_host, "policy-clientauth");
+	struct ms_sts_fetch_config cfg;
+	cfg_init(&cfg, ca_host.connect_to);
+	size_t len = 0;
+	enum ms_sts_failure f = MS_STS_FAIL_NONE;
+	char why[300] = "";
+	ms_status st = ms_sts_fetch(NULL, &cfg, "example.test", buf, sizeof(buf), &len, &f, why,
+				    sizeof(why));
+	policy_host_stop(&ca_host);
+	ck_assert_msg(st == MS_ERR_TLS && f == MS_STS_FAIL_WEBPKI, "%s", why);
+	ck_assert_msg(strstr(why, "purpose") != NULL, "%s", why);
+}
+END_TEST
+
 int main(void)
 {
 	policy_host_start(&host);
@@ -340,6 +362,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_address_lookup_failed, 0,
 			    (int)(sizeof(failed) / sizeof(failed[0])));
 	tcase_add_test(tc, test_get_policy_uses_resolver);
+	tcase_add_test(tc, test_fetch_needs_server_purpose);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

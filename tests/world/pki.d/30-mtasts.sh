@@ -4,6 +4,8 @@
 #   other-ca.pem           an unrelated CA (the "untrusted CA" case)
 #   policy.pem/policy.key  the HTTPS policy host: mta-sts.NAME for every
 #                          policy test domain (not mta-sts.wrongname.test)
+#   policy-clientauth.pem/.key  the same names, but EKU clientAuth only: no
+#                          TLS server's certificate (the fetch must refuse it)
 set -eu
 D="$OUT/pki/mtasts"
 mkdir -p "$D"
@@ -28,4 +30,10 @@ printf "subjectAltName=%s\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALS
   "$SANS" > policy.ext
 openssl x509 -req -in policy.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
   -days 825 -extfile policy.ext -out policy.pem 2>/dev/null
+printf "subjectAltName=%s\nextendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n" \
+  "$SANS" > policy.ext
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -subj "/CN=mta-sts.example.test" -keyout policy-clientauth.key -out policy.csr 2>/dev/null
+openssl x509 -req -in policy.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -days 825 -extfile policy.ext -out policy-clientauth.pem 2>/dev/null
 rm -f policy.csr policy.ext ca.srl
