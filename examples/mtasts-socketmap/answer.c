@@ -104,7 +104,7 @@ void answer_domain(const struct answer_ctx *a, const char *domain, char *out,
 		   size_t outlen)
 {
 	char dom[256];
-	if (ms_dns_name_normalize(domain, dom, sizeof(dom), NULL, 0) != MS_OK) {
+	if (ms_dns_hostname_normalize(domain, dom, sizeof(dom), NULL, 0) != MS_OK) {
 		snprintf(out, outlen, "NOTFOUND ");
 		return;
 	}

@@ -234,6 +234,34 @@ START_TEST(dane_address_side)
 }
 END_TEST
 
+/* Issue 13.6: one host-name check for every library.  A DNS owner name
+ * may hold ':', '@', '#' (ms_dns_name_normalize keeps them); a host name,
+ * which gets pasted into URLs and SMTP commands, may not. */
+START_TEST(hostname_syntax)
+{
+	char buf[254], why[256];
+	ck_assert_int_eq(ms_dns_hostname_normalize("Mail.Example.ORG.", buf, sizeof(buf), why,
+						   sizeof(why)), MS_OK);
+	ck_assert_str_eq(buf, "mail.example.org");
+	ck_assert_int_eq(ms_dns_hostname_normalize("bücher.example", buf, sizeof(buf), NULL, 0),
+			 MS_OK);
+	ck_assert_str_eq(buf, "xn--bcher-kva.example");
+	static const char *bad[] = {
+		"x@127.0.2.77:8444#.rt.test", "a/b.example", "_mta-sts.example", "a b.example",
+		"-a.example", "a-.example", "a.example-", "a?.example", "a>b.example", "",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		ck_assert_msg(ms_dns_hostname_normalize(bad[i], buf, sizeof(buf), why,
+							sizeof(why)) == MS_ERR_INVALID, "%s", bad[i]);
+		ck_assert_msg(buf[0] == '\0' && why[0] != '\0', "%s", bad[i]);
+	}
+	/* the DNS side still takes the crafted owner name */
+	ck_assert_int_eq(ms_dns_name_normalize("x@127.0.2.77:8444#.rt.test", buf, sizeof(buf),
+					       NULL, 0), MS_OK);
+}
+END_TEST
+
 static struct ms_dns_result *mx(const char *name)
 {
 	struct ms_dns_ctx *ctx = NULL;
@@ -295,6 +323,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, every_combination);
 	tcase_add_test(tc, single_lookups_and_null);
 	tcase_add_test(tc, dane_address_side);
+	tcase_add_test(tc, hostname_syntax);
 	tcase_add_test(tc, mx_order_sorts_before_the_cut);
 	tcase_add_test(tc, mx_order_random_within_a_preference);
 	suite_add_tcase(s, tc);

@@ -126,6 +126,15 @@ try:
     check("socketmap, no fault: dane", socketmap("dual.fc.test") == "OK dane")
     check("socketmap, no fault, no TLSA: NOTFOUND", socketmap("plain.fc.test").startswith("NOTFOUND"))
 
+    # ---- 13.6: a recipient domain is a host name, checked in the library
+    for cmd in (["plan", "x@127.0.2.77:8444#.rt.test"], ["check", "a:b.fc.test"]):
+        p = subprocess.run([MAILSEC, "--dns-config", world.conf, *cmd], capture_output=True,
+                           text=True, timeout=60)
+        check(f"{cmd[0]} refuses a crafted domain (exit 2, says why)",
+              p.returncode == 2 and "not a host name" in p.stderr, (p.returncode, p.stderr))
+    check("socketmap: a crafted domain is NOTFOUND, no lookup",
+          socketmap("x@127.0.2.77:8444#.rt.test").startswith("NOTFOUND"))
+
     # ---- 13.1: AAAA dropped ---------------------------------------------
     world.faults("--drop", "AAAA")
     for dom, addr in (("dual.fc.test", "127.0.13.25"), ("v4.fc.test", "127.0.13.26")):

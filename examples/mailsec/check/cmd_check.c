@@ -65,7 +65,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	if (c.domain == NULL)
 		return cli_usage_error(cli, "usage: mailsec check DOMAIN [options]");
 	char norm[256], why[256] = "";
-	if (ms_dns_name_normalize(c.domain, norm, sizeof(norm), why, sizeof(why)) != MS_OK)
+	if (ms_dns_hostname_normalize(c.domain, norm, sizeof(norm), why, sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "bad domain '%s': %s", c.domain, why);
 	c.domain = norm;
 	c.dns = cli_dns_ctx(cli);

@@ -169,7 +169,7 @@ int route_build(struct cli *cli, const char *domain, const struct route_opts *o,
 	memset(r, 0, sizeof(*r));
 	r->env = &cli->env;
 	char why[256] = "";
-	if (ms_dns_name_normalize(domain, r->domain, sizeof(r->domain), why, sizeof(why)) != MS_OK)
+	if (ms_dns_hostname_normalize(domain, r->domain, sizeof(r->domain), why, sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "bad domain '%s': %s", domain, why);
 	r->in.domain = r->domain;
 	r->in.requirement = requirement;

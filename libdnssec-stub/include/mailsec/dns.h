@@ -369,13 +369,27 @@ MS_DNS_API ms_status ms_dns_rdata_to_text(uint16_t type, const uint8_t *rdata,
 /*
  * Normalise a domain name: U-labels are converted to A-labels (IDNA2008,
  * UTS #46 non-transitional mapping), ASCII is lower-cased, one trailing dot
- * removed.  Labels of 1-63 octets of letters, digits, '-' and '_', 253
- * octets in all.  MS_ERR_INVALID with a reason in `why` otherwise.
- * buf of 254 bytes suffices.
+ * removed.  Labels of 1-63 octets, 253 octets in all, of printable ASCII
+ * except '\\' and '.' (DNS labels may hold any octet, RFC 2181 s11, and
+ * SPF macros expand local-parts into names, RFC 7208 s7.3): this is a DNS
+ * owner name, not a host name.  MS_ERR_INVALID with a reason in `why`
+ * otherwise.  buf of 254 bytes suffices.
  */
 MS_DNS_API ms_status ms_dns_name_normalize(const char *name, char *buf,
 					   size_t buflen, char *why,
 					   size_t whylen);
+
+/*
+ * The same, then host-name syntax (RFC 5321 s4.1.2, RFC 1123 s2.1):
+ * letters, digits and hyphens, no label starting or ending with '-'.  For
+ * every name that names a mail domain or a host and may be pasted into a
+ * URL or an SMTP command (recipient domains, MTA-STS policy domains): a
+ * name with ':', '@', '/', '#', '_' or a space is MS_ERR_INVALID, and `buf`
+ * is set to "".  buf of 254 bytes suffices.
+ */
+MS_DNS_API ms_status ms_dns_hostname_normalize(const char *name, char *buf,
+					       size_t buflen, char *why,
+					       size_t whylen);
 /* The reverse-lookup name for an IP address ("1.2.0.192.in-addr.arpa"). */
 MS_DNS_API ms_status ms_dns_reverse_name(const char *ip, char *buf, size_t buflen);
 
