@@ -56,12 +56,47 @@ static void daemon_stop(struct daemon *d)
 	waitpid(d->pid, NULL, 0);
 }
 
+/*
+ * postmap's own configuration directory.  Without -c postmap reads
+ * /etc/postfix/main.cf, which does not exist when Postfix was installed with
+ * "No configuration" (the CI image, a fresh Debian 12): the test would then
+ * depend on the machine's mail setup.  A socketmap query needs nothing from
+ * main.cf; compatibility_level only keeps postmap from warning about legacy
+ * defaults.  meta_directory (dynamicmaps.cf) keeps its built-in default.
+ */
+static const char *postmap_config_dir(void)
+{
+	static char dir[] = "/tmp/mailsec-postmap-XXXXXX";
+	static int made;
+	if (!made) {
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+		char path[sizeof(dir) + 16];
+		snprintf(path, sizeof(path), "%s/main.cf", dir);
+		FILE *f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fputs("compatibility_level = 2\n", f);
+		ck_assert_int_eq(fclose(f), 0);
+		made = 1;
+	}
+	return dir;
+}
+
+static void postmap_config_remove(void)
+{
+	const char *dir = postmap_config_dir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s/main.cf", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* postmap -q; returns its exit code, output (without newline) in out. */
 static int postmap(const struct daemon *d, const char *name, const char *domain, char *out,
 		   size_t outlen)
 {
 	char map[128];
 	snprintf(map, sizeof(map), "socketmap:inet:127.0.0.1:%d:%s", d->port, name);
+	const char *conf = postmap_config_dir();
 	int fds[2];
 	ck_assert_int_eq(pipe(fds), 0);
 	pid_t pid = fork();
@@ -70,8 +105,9 @@ static int postmap(const struct daemon *d, const char *name, const char *domain,
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execlp("postmap", "postmap", "-q", domain, map, (char *)NULL);
-		execl("/usr/sbin/postmap", "postmap", "-q", domain, map, (char *)NULL);
+		execlp("postmap", "postmap", "-c", conf, "-q", domain, map, (char *)NULL);
+		execl("/usr/sbin/postmap", "postmap", "-c", conf, "-q", domain, map,
+		      (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -116,6 +152,7 @@ START_TEST(test_postmap)
 	ck_assert_int_eq(postmap(&d, "mtasts", "testing.stsplain.example.test", out, sizeof(out)), 0);
 	ck_assert_str_eq(out, "secure match=mx1.stsplain.example.test servername=hostname");
 	daemon_stop(&d);
+	postmap_config_remove();
 }
 END_TEST
 
