@@ -70,8 +70,10 @@ static int add_anchor(struct ta_state *s, X509_STORE *store, X509 *x, int rec,
 /*
  * The anchor's own validity period is not checked: its authority comes
  * from the DNSSEC-signed TLSA record, not from its dates (RFC 7671 s5.2.2,
- * a trust anchor is a name and a key, as in RFC 5914).  Everything below
- * the anchor is checked.
+ * a trust anchor is a name and a key; RFC 5280 s6.1.1(d) takes no dates
+ * for it).  This holds for a self-signed root too, where OpenSSL's native
+ * DANE (so Postfix) would reject an expired one (docs/dane.md).  Everything
+ * below the anchor is checked.
  */
 static int verify_cb(int ok, X509_STORE_CTX *sctx)
 {

@@ -480,6 +480,51 @@ START_TEST(expired_anchor)
 }
 END_TEST
 
+/*
+ * An expired self-signed root named by a DANE-TA record.  mailsec verifies:
+ * the anchor is the name and key the DNSSEC-signed record vouches for, and its
+ * validity dates are not path-validation input (RFC 5280 s6.1.1(d), RFC 7671
+ * s5.2.2).  OpenSSL 3.0's native DANE, so Postfix, checks a self-signed
+ * anchor's dates and rejects it: a documented, intended difference.
+ */
+START_TEST(expired_root_anchor)
+{
+	setup_keys();
+	struct pki p;
+	pki_chain(&p, g_keys[ALG_P256], NOW, "DNS:mx.example.test", -86400, 86400 * 30);
+	/* The root re-issued (same name, same key) with dates long past. */
+	X509 *root = pki_cert(p.key[4], "Test Root", NULL, NULL, 1, NULL, NOW,
+			      -86400L * 800, -86400L * 10, 902);
+	static const char rule[] = "RFC 5280 s6.1.1(d), RFC 7671 s5.2.2: a trust anchor "
+				   "is a name and a key, its dates are not checked "
+				   "(OpenSSL rejects an expired self-signed anchor)";
+	const struct {
+		const char *label;
+		uint8_t s, m;
+		int sent;
+	} v[] = {
+		{ "expired self-signed root, 2 0 1, sent", 0, 1, 1 },
+		{ "expired self-signed root, 2 1 1, sent", 1, 1, 1 },
+		{ "expired self-signed root, 2 0 0 from DNS", 0, 0, 0 },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct gcase c = base_case(v[i].label);
+		for (int d = 0; d < 4; d++)
+			c.sent[c.nsent++] = p.cert[d];
+		if (v[i].sent)
+			c.sent[c.nsent++] = root;
+		c.recs[0] = (struct rec){ 2, v[i].s, v[i].m, root };
+		c.nrecs = 1;
+		c.want = MS_DANE_VERIFIED;
+		c.want_depth = 4;
+		c.rule = rule;
+		run_case(&c);
+	}
+	X509_free(root);
+	pki_free(&p);
+}
+END_TEST
+
 START_TEST(limits)
 {
 	setup_keys();
@@ -636,7 +681,8 @@ START_TEST(summary)
 {
 	/* Runs last: the loops above really ran, and the oracle with them. */
 	fprintf(stderr, "generated cases: %d, OpenSSL oracle runs: %d (%d differ by rule: "
-		"RFC 7672 s2.2 all-unusable, RFC 7672 s3.2.3 partial wildcards)\n",
+		"RFC 7672 s2.2 all-unusable, RFC 7672 s3.2.3 partial wildcards, "
+		"RFC 5280 s6.1.1(d) expired self-signed anchor)\n",
 		g_cases, g_oracle_runs, g_oracle_by_rule);
 	ck_assert_int_gt(g_cases, 900);
 	ck_assert_int_gt(g_oracle_runs, 800);
@@ -654,6 +700,7 @@ int main(void)
 	tcase_add_loop_test(tc, names_and_wildcards, 0, ALG_COUNT);
 	tcase_add_loop_test(tc, records, 0, ALG_COUNT);
 	tcase_add_test(tc, expired_anchor);
+	tcase_add_test(tc, expired_root_anchor);
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, ssl_adapter);
 	tcase_add_test(tc, verify_callback_adapter);
