@@ -2,6 +2,7 @@
 #include "cli.h"
 
 #include <stdarg.h>
+#include <string.h>
 #include <time.h>
 
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
@@ -31,6 +32,16 @@ int64_t cli_now(const struct cli *cli)
 	return cli->now ? cli->now : (int64_t)time(NULL);
 }
 
+/* The text after "PREFIX FILE: " in `why`, or NULL. */
+static const char *after_file(const char *why, const char *prefix, const char *file)
+{
+	size_t p = strlen(prefix), f = file ? strlen(file) : 0;
+	if (file == NULL || strncmp(why, prefix, p) != 0 || strncmp(why + p, file, f) != 0 ||
+	    strncmp(why + p + f, ": ", 2) != 0)
+		return NULL;
+	return why + p + f + 2;
+}
+
 struct ms_dns_ctx *cli_dns_ctx(const struct cli *cli)
 {
 	struct ms_dns_config cfg = { .version = MS_DNS_CONFIG_VERSION };
@@ -53,7 +64,17 @@ struct ms_dns_ctx *cli_dns_ctx(const struct cli *cli)
 	char why[512] = "";
 	ms_status st = ms_dns_ctx_new(&cli->env, &cfg, &ctx, why, sizeof(why));
 	if (st != MS_OK) {
-		cli_error(cli, CLI_EXIT_USAGE, "resolver: %s", why[0] ? why : ms_status_str(st));
+		/* The library's `why` starts with the file it could not load;
+		 * name it by the option that gave it (docs/cli.md). */
+		const char *rest;
+		if ((rest = after_file(why, "trust anchor file ", cli->trust_anchor)))
+			cli_error(cli, CLI_EXIT_USAGE, "--trust-anchor %s: %s", cli->trust_anchor,
+				  rest);
+		else if ((rest = after_file(why, "resolver configuration ", cli->dns_config)))
+			cli_error(cli, CLI_EXIT_USAGE, "--dns-config %s: %s", cli->dns_config, rest);
+		else
+			cli_error(cli, CLI_EXIT_USAGE, "resolver: %s",
+				  why[0] ? why : ms_status_str(st));
 		return NULL;
 	}
 	return ctx;

@@ -237,6 +237,7 @@ void ms_dns_ctx_free(struct ms_dns_ctx *ctx)
 		fclose(ctx->ub_log);
 	pthread_cond_destroy(&ctx->cond);
 	pthread_mutex_destroy(&ctx->lock);
+	pthread_mutex_destroy(&ctx->log_lock);
 	struct ms_env env = ctx->env;
 	ms_free(&env, ctx);
 }

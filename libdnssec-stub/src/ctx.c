@@ -1,7 +1,8 @@
 /*
  * ctx.c - creating a resolver context: libunbound set-up for the four modes,
- * trust anchors, the validation clock, and routing libunbound's own log
- * lines into the env log hook instead of stderr.
+ * trust anchors, the validation clock, and loading all of it at once so a
+ * configuration that cannot be loaded is an error here, not at the first
+ * lookup.  libunbound's log goes to the env log (ub_log.c).
  */
 #include "dns_internal.h"
 
@@ -12,24 +13,7 @@
 #include <unistd.h>
 
 #define DEFAULT_ROOT_ANCHOR "/usr/share/dns/root.key"
-
-/* fopencookie write hook: libunbound writes whole lines; pass them to the
- * env log at debug level (trimmed), so no library output reaches stderr. */
-static ssize_t ub_log_write(void *cookie, const char *buf, size_t size)
-{
-	struct ms_dns_ctx *ctx = cookie;
-	if (ms_log_enabled(&ctx->env, MS_LOG_DEBUG)) {
-		char line[512];
-		size_t n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
-		memcpy(line, buf, n);
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-			n--;
-		line[n] = '\0';
-		if (n > 0)
-			ms_log(&ctx->env, MS_LOG_DEBUG, "dns", line, NULL, 0);
-	}
-	return (ssize_t)size;
-}
+#define FINALISE_ZONE "finalise.mailsec.invalid."
 
 static ms_status ctx_alloc(const struct ms_env *env, struct ms_dns_ctx **out)
 {
@@ -45,6 +29,11 @@ static ms_status ctx_alloc(const struct ms_env *env, struct ms_dns_ctx **out)
 		ms_free(&e, ctx);
 		return MS_ERR_INTERNAL;
 	}
+	if (pthread_mutex_init(&ctx->log_lock, NULL) != 0) {
+		pthread_mutex_destroy(&ctx->lock);
+		ms_free(&e, ctx);
+		return MS_ERR_INTERNAL;
+	}
 	/* Deadlines are monotonic; the condition variable must agree. */
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -52,6 +41,7 @@ static ms_status ctx_alloc(const struct ms_env *env, struct ms_dns_ctx **out)
 	int rc = pthread_cond_init(&ctx->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	if (rc != 0) {
+		pthread_mutex_destroy(&ctx->log_lock);
 		pthread_mutex_destroy(&ctx->lock);
 		ms_free(&e, ctx);
 		return MS_ERR_INTERNAL;
@@ -110,6 +100,53 @@ static void unshadow_anchor_file(struct ub_ctx *ub, const char *path)
 	fclose(f);
 }
 
+/* Whether libunbound's message names `file`. */
+static int names_file(const char *msg, const char *file)
+{
+	return file != NULL && *file != '\0' && strstr(msg, file) != NULL;
+}
+
+/*
+ * libunbound reads trust anchor files, auth-zone files and the rest of the
+ * configuration only when it finalises the context, which it does lazily at
+ * the first resolve: a malformed anchor file would then surface as an
+ * internal error of some later lookup.  ub_ctx_zone_remove() finalises first
+ * and, for a zone that does not exist, changes nothing, so it loads
+ * everything now, offline.  Its errors are logged through ub_log.c, which
+ * keeps the first one for `why`.  The message is attributed to the file it
+ * names (libunbound puts the file name in anchor and zone-file errors).
+ */
+static ms_status finalise(struct ms_dns_ctx *ctx, const struct ms_dns_config *cfg,
+			  char *why, size_t whylen)
+{
+	ms_dns_ub_capture(ctx, 1);
+	ctx->ub_finalised = 1;
+	int rc = ub_ctx_zone_remove(ctx->ub, FINALISE_ZONE);
+	ms_dns_ub_capture(ctx, 0);
+	if (rc == 0)
+		return MS_OK;
+	char msg[256];
+	ms_dns_ub_first_error(ctx, msg, sizeof(msg));
+	if (msg[0] == '\0')
+		snprintf(msg, sizeof(msg), "%s", ub_strerror(rc));
+	ms_status st = rc == UB_NOMEM ? MS_ERR_NOMEM : MS_ERR_CONFIG;
+	const char *anchor = cfg ? cfg->trust_anchor_file : NULL;
+	const char *root = cfg && cfg->root_anchor_file ? cfg->root_anchor_file :
+							  DEFAULT_ROOT_ANCHOR;
+	int file_mode = cfg && cfg->mode == MS_DNS_MODE_CONFIG_FILE;
+	if (names_file(msg, anchor))
+		return ms_why(why, whylen, st, "trust anchor file %s: %s", anchor, msg);
+	if (!file_mode && names_file(msg, root))
+		return ms_why(why, whylen, st, "trust anchor file %s: %s", root, msg);
+	for (size_t i = 0; cfg && i < cfg->ntrust_anchors; i++)
+		if (names_file(msg, cfg->trust_anchors[i]))
+			return ms_why(why, whylen, st, "trust anchor: %s", msg);
+	if (file_mode)
+		return ms_why(why, whylen, st, "resolver configuration %s: %s",
+			      cfg->config_file, msg);
+	return ms_why(why, whylen, st, "resolver set-up failed: %s", msg);
+}
+
 /* Apply the configuration to a fresh ub_ctx. */
 static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *cfg,
 			   char *why, size_t whylen)
@@ -122,12 +159,10 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 	 * context is shared across the caller's threads. */
 	if ((rc = ub_ctx_async(ub, 1)) != 0)
 		return ub_fail(why, whylen, "ub_ctx_async", rc, NULL);
-	ctx->ub_log = fopencookie(ctx, "w", (cookie_io_functions_t){
-					 .write = ub_log_write });
-	if (ctx->ub_log) {
-		setvbuf(ctx->ub_log, NULL, _IOLBF, 0);
-		ub_ctx_debugout(ub, ctx->ub_log);
-	}
+	ctx->ub_log = ms_dns_ub_log_open(ctx);
+	if (ctx->ub_log == NULL)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "cannot open the libunbound log sink");
+	ub_ctx_debugout(ub, ctx->ub_log);
 	ub_ctx_set_option(ub, "use-syslog:", "no");
 
 	switch (mode) {
@@ -137,11 +172,11 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 				      "config-file mode needs a configuration file");
 		if (!readable(cfg->config_file))
 			return ms_why(why, whylen, MS_ERR_CONFIG,
-				      "cannot read resolver configuration %s: %s",
+				      "resolver configuration %s: cannot read: %s",
 				      cfg->config_file, ms_strerror(errno, (char[96]){0}, 96));
-		if ((rc = ub_ctx_config(ub, cfg->config_file)) != 0)
-			return ub_fail(why, whylen, "cannot load resolver configuration",
-				       rc, cfg->config_file);
+		ms_status st = ms_dns_conf_load(ctx, cfg->config_file, why, whylen);
+		if (st != MS_OK)
+			return st;
 		/* Forwarders may be added on top of the file. */
 		for (size_t i = 0; i < cfg->nforwarders; i++)
 			if ((rc = ub_ctx_set_fwd(ub, cfg->forwarders[i])) != 0)
@@ -181,16 +216,16 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 				      "no trust anchor: cannot read %s (install "
 				      "dns-root-data or name an anchor file)", root);
 		if ((rc = ub_ctx_add_ta_file(ub, root)) != 0)
-			return ub_fail(why, whylen, "bad trust anchor file", rc, root);
+			return ub_fail(why, whylen, "trust anchor file", rc, root);
 	}
 	if (cfg && cfg->trust_anchor_file) {
 		if (!readable(cfg->trust_anchor_file))
 			return ms_why(why, whylen, MS_ERR_CONFIG,
-				      "cannot read trust anchor file %s: %s",
+				      "trust anchor file %s: cannot read: %s",
 				      cfg->trust_anchor_file,
 				      ms_strerror(errno, (char[96]){0}, 96));
 		if ((rc = ub_ctx_add_ta_file(ub, cfg->trust_anchor_file)) != 0)
-			return ub_fail(why, whylen, "bad trust anchor file", rc,
+			return ub_fail(why, whylen, "trust anchor file", rc,
 				       cfg->trust_anchor_file);
 		unshadow_anchor_file(ub, cfg->trust_anchor_file);
 	}
@@ -214,7 +249,7 @@ static ms_status configure(struct ms_dns_ctx *ctx, const struct ms_dns_config *c
 	}
 	if (cfg && cfg->timeout_ms > 0)
 		ctx->timeout_ms = cfg->timeout_ms;
-	return MS_OK;
+	return finalise(ctx, cfg, why, whylen);
 }
 
 ms_status ms_dns_ctx_new(const struct ms_env *env, const struct ms_dns_config *cfg,
@@ -238,6 +273,15 @@ ms_status ms_dns_ctx_new(const struct ms_env *env, const struct ms_dns_config *c
 	}
 	st = configure(ctx, cfg, why, whylen);
 	if (st != MS_OK) {
+		/*
+		 * ub_ctx_create() points libunbound's process-wide log at stderr
+		 * when no finalised context overrides it, and deleting a context
+		 * that never finalised leaves it there, so other contexts' lines
+		 * would reach stderr.  Finalising first points it at our sink,
+		 * which ub_ctx_delete() then silences.
+		 */
+		if (!ctx->ub_finalised && ctx->ub_log)
+			(void)ub_ctx_zone_remove(ctx->ub, FINALISE_ZONE);
 		ms_dns_ctx_free(ctx);
 		return st;
 	}

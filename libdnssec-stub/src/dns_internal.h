@@ -54,6 +54,11 @@ struct ms_dns_ctx {
 	FILE *ub_log;                 /* libunbound's log, routed to env->log */
 	unsigned timeout_ms;
 
+	pthread_mutex_t log_lock;     /* guards the two below (ub_log.c) */
+	int ub_capture;               /* keep libunbound's first error line */
+	char ub_error[256];           /* ... here, for ms_dns_ctx_new's `why` */
+	int ub_finalised;             /* ub_ctx finalisation was attempted */
+
 	pthread_mutex_t lock;         /* guards everything below */
 	pthread_cond_t cond;          /* signalled after each ub_process round */
 	int leader;                   /* a sync waiter is polling the ub fd */
@@ -62,6 +67,18 @@ struct ms_dns_ctx {
 	struct ms_dns_pending *done_head; /* async, finished, not yet delivered */
 	struct ms_dns_pending *done_tail;
 };
+
+/* ub_log.c: libunbound's log lines into the env log (see there). */
+FILE *ms_dns_ub_log_open(struct ms_dns_ctx *ctx);
+void ms_dns_ub_log_line(struct ms_dns_ctx *ctx, enum ms_log_level level, int is_error,
+			const char *msg);
+void ms_dns_ub_capture(struct ms_dns_ctx *ctx, int on);
+void ms_dns_ub_first_error(struct ms_dns_ctx *ctx, char *buf, size_t len);
+void ms_dns_ub_log_child(void);
+
+/* conf_check.c: ub_ctx_config without libunbound's parser printing. */
+ms_status ms_dns_conf_load(struct ms_dns_ctx *ctx, const char *path, char *why,
+			   size_t whylen);
 
 /* result.c */
 struct ms_dns_result *ms_dns_result_alloc(const struct ms_env *env,

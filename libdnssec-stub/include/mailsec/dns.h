@@ -128,8 +128,15 @@ struct ms_dns_tlsa {
  * Create a resolver context.  `env` and `cfg` may be NULL (defaults: system
  * mode with the root anchor).  On failure *out is NULL and `why` (optional)
  * says what went wrong, e.g. that no trust anchor could be loaded
- * (MS_ERR_CONFIG).  The context owns a libunbound context; creating one is
- * cheap (no network traffic until the first lookup).
+ * (MS_ERR_CONFIG).  The whole configuration (config file, trust anchor
+ * files, auth-zone files) is loaded here, so a file that cannot be read or
+ * parsed is MS_ERR_CONFIG with `why` = "trust anchor file FILE: REASON" or
+ * "resolver configuration FILE: REASON" (REASON: libunbound's first error),
+ * never a failure of a later lookup; libunbound's messages go to the env
+ * log, none to stderr (a config file is first parsed in a short-lived child
+ * process for that; docs/dns.md).  The context owns a libunbound context;
+ * creating one is cheap (no network traffic until the first lookup).  Create
+ * it in the process that uses it (after fork(), not before).
  */
 MS_DNS_API ms_status ms_dns_ctx_new(const struct ms_env *env,
 				    const struct ms_dns_config *cfg,
