@@ -9,6 +9,7 @@
 #include "mstest.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <mailsec/env.h>
@@ -188,6 +189,58 @@ START_TEST(good_config_is_quiet)
 }
 END_TEST
 
+/*
+ * Contexts created from several threads at once: the configuration check
+ * forks from a multi-threaded process and libunbound's parser is shared, so
+ * good files must still load and bad ones fail, each with its own reason.
+ */
+static void *create_many(void *arg)
+{
+	const char *bad = arg;
+	char conf[4096];
+	mstest_world_path(conf, sizeof(conf), "auth.conf");
+	for (int i = 0; i < 3; i++) {
+		struct ms_dns_config cfg = { .version = MS_DNS_CONFIG_VERSION,
+					     .mode = MS_DNS_MODE_CONFIG_FILE,
+					     .config_file = i == 1 ? bad : conf };
+		struct ms_dns_ctx *c = NULL;
+		char why[512] = "";
+		ms_status st = ms_dns_ctx_new(NULL, &cfg, &c, why, sizeof(why));
+		if (i == 1) {
+			if (st != MS_ERR_CONFIG || strstr(why, "bogus-option") == NULL)
+				return (void *)"bad file not reported";
+		} else {
+			if (st != MS_OK)
+				return (void *)"good file did not load";
+			struct ms_dns_result *r = NULL;
+			if (ms_dns_lookup(c, "www.example.test", MS_DNS_T_A, &r, NULL, 0) != MS_OK ||
+			    ms_dns_result_security(r) != MS_DNS_SECURE)
+				return (void *)"lookup failed";
+			ms_dns_result_free(r);
+		}
+		ms_dns_ctx_free(c);
+	}
+	return NULL;
+}
+
+START_TEST(contexts_created_concurrently)
+{
+	const char *bad = write_file("bad.conf", "server:\n    bogus-option: yes\n");
+	pthread_t t[4];
+	struct stderr_capture cap;
+	capture_start(&cap);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, create_many, (void *)bad), 0);
+	const char *fail[4];
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_join(t[i], (void **)&fail[i]), 0);
+	capture_end(&cap);
+	for (int i = 0; i < 4; i++)
+		ck_assert_msg(fail[i] == NULL, "thread %d: %s", i, fail[i]);
+	ck_assert_msg(cap.text[0] == '\0', "stderr got: %s", cap.text);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("dns-config");
@@ -198,6 +251,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, malformed_config_file);
 	tcase_add_test(tc, config_file_names_a_bad_anchor);
 	tcase_add_test(tc, good_config_is_quiet);
+	tcase_add_test(tc, contexts_created_concurrently);
 	suite_add_tcase(s, tc);
 	return s;
 }
