@@ -355,19 +355,16 @@ ms_status ms_rtls_judge(const struct ms_rtls_domain *d,
 		return MS_OK;
 	}
 
-	/* No mandatory check failed.  Opportunistic modes still react to a
-	 * failed handshake: the fallback mode reconnects in plaintext (RFC
-	 * 8689 s4.2.2), plain opportunistic tries the next host. */
+	/* No mandatory check failed (so the mode is opportunistic: nothing
+	 * requires TLS).  A failed handshake reconnects in plaintext: RFC 8689
+	 * s4.2.2 for TLS-Required: No, RFC 7435 s1.2 (opportunistic security
+	 * falls back to cleartext) and RFC 3207 s4.1 otherwise. */
 	if (!o->plaintext && o->starttls_offered && o->handshake != MS_RTLS_STEP_OK) {
-		if (p->mode == MS_RTLS_MODE_OPPORTUNISTIC_FALLBACK) {
-			out->verdict = MS_RTLS_RETRY_PLAINTEXT;
-			return MS_OK;
-		}
-		set_fail(out, d, MS_RTLS_R_HANDSHAKE, 1, "4.7.5",
-			 "TLS handshake with %s failed", host);
+		out->verdict = MS_RTLS_RETRY_PLAINTEXT;
 		return MS_OK;
 	}
 	out->verdict = MS_RTLS_DELIVER;
+	out->plaintext_fallback = o->plaintext && o->handshake == MS_RTLS_STEP_FAILED;
 	/* RFC 8689 s4.2.1: send REQUIRETLS onward; RFC 8689 s5: a DSN about
 	 * a REQUIRETLS message uses it where the hop offers it, and is not
 	 * refused where it does not. */
@@ -385,6 +382,11 @@ ms_status ms_rtls_judge(const struct ms_rtls_domain *d,
 		else
 			out->ignored = first_failure(p->policy_mode, p->policy_dane,
 						     p->policy_pkix, 0, o);
+		/* a handshake that failed before the plaintext reconnection is
+		 * a TLS error let through too, even where the policy alone
+		 * would have been opportunistic */
+		if (out->ignored == MS_RTLS_R_NONE && out->plaintext_fallback)
+			out->ignored = MS_RTLS_R_HANDSHAKE;
 	}
 	return MS_OK;
 }
@@ -448,6 +450,10 @@ void ms_rtls_outcome_count(const struct ms_env *env,
 	if (o->ignored != MS_RTLS_R_NONE) {
 		struct ms_kv l = {"reason", ms_rtls_reason_str(o->ignored)};
 		ms_metric(env, MS_METRIC_COUNTER, "tls_required_no_ignored_total", &l, 1, 1);
+	}
+	if (o->verdict == MS_RTLS_DELIVER && o->plaintext_fallback) {
+		struct ms_kv l = {"requirement", ms_rtls_requirement_str(requirement)};
+		ms_metric(env, MS_METRIC_COUNTER, "smtp_plaintext_fallback_total", &l, 1, 1);
 	}
 }
 

@@ -131,8 +131,12 @@ static const struct row rows[] = {
 	 M_OPP, 0, 0, 0, O_NOSTARTTLS, V_DEL, "", 0, R_NONE, R_NONE, 0},
 	{"RFC7672 s2.1 insecure MX: no DANE", DEF, 0, INS, SEC, D_USE, S_NOP, 0,
 	 M_OPP, 0, 0, 0, O_GOOD, V_DEL, "", 0, R_NONE, R_NONE, 0},
-	{"no TLSA: opportunistic, handshake failure -> next host", DEF, 0, SEC, SEC, D_INS, S_NOP, 0,
-	 M_OPP, 0, 0, 0, O_HSFAIL, V_NEXT, "4.7.5", 0, MS_RTLS_R_HANDSHAKE, R_NONE, 0},
+	{"RFC7435 opportunistic, handshake failure -> plaintext retry", DEF, 0, SEC, SEC, D_INS, S_NOP, 0,
+	 M_OPP, 0, 0, 0, O_HSFAIL, V_PLAIN, "", 0, R_NONE, R_NONE, 0},
+	{"RFC7435 opportunistic plaintext retry delivers", DEF, 0, INS, INS, D_NONE, S_NOP, 0,
+	 M_OPP, 0, 0, 0, O_PLAIN_AFTER_HS, V_DEL, "", 0, R_NONE, R_NONE, 0},
+	{"RFC8461 s5.2 testing: plaintext retry, reported", DEF, 0, INS, INS, D_NONE, S_TEST, 1,
+	 M_OPP, 0, 0, 0, O_HSFAIL, V_PLAIN, "", 0, R_NONE, R_NONE, 0},
 	{"opportunistic: plaintext when no STARTTLS", DEF, 0, SEC, SEC, D_NONE, S_NOP, 0,
 	 M_OPP, 0, 0, 0, O_NOSTARTTLS, V_DEL, "", 0, R_NONE, R_NONE, 0},
 	{"RFC8461 s5.1 enforce -> PKIX", DEF, 0, INS, INS, D_NONE, S_ENF, 1,
@@ -227,6 +231,8 @@ static const struct row rows[] = {
 	 M_FB, 0, 0, 0, O_GOOD, V_DEL, "", 0, R_NONE, MS_RTLS_R_TLSA_LOOKUP, 0},
 	{"RFC8689 s4.2.2 nothing to ignore without policy", NOT, 0, INS, INS, D_NONE, S_NOP, 0,
 	 M_FB, 0, 0, 0, O_NOSTARTTLS, V_DEL, "", 0, R_NONE, R_NONE, 0},
+	{"RFC8689 s4.2.2 failed handshake then plaintext is counted without policy", NOT, 0, INS, INS, D_NONE, S_NOP, 0,
+	 M_FB, 0, 0, 0, O_PLAIN_AFTER_HS, V_DEL, "", 0, R_NONE, MS_RTLS_R_HANDSHAKE, 0},
 	{"RFC8689 s4.2.2 good TLS, nothing ignored", NOT, 0, SEC, SEC, D_USE, S_ENF, 1,
 	 M_FB, 0, 0, 0, O_GOOD, V_DEL, "", 0, R_NONE, R_NONE, 0},
 	{"RFC8689 s4.2.2 no REQUIRETLS sent", NOT, 0, INS, INS, D_NONE, S_NOP, 0,
@@ -395,6 +401,44 @@ static void on_metric(void *user, const struct ms_metric_event *ev)
 	ck_assert_int_eq(ev->kind, MS_METRIC_COUNTER);
 }
 
+static void on_fallback_metric(void *user, const struct ms_metric_event *ev)
+{
+	char *out = user;
+	size_t n = strlen(out);
+	snprintf(out + n, 256 - n, "%s{%s=%s} ", ev->name, ev->nlabels ? ev->labels[0].key : "",
+		 ev->nlabels ? ev->labels[0].value : "");
+}
+
+/* RFC 7435 fallback and TLS-Required: No: a delivery in plaintext after a
+ * failed handshake is counted, and under TLS-Required: No it is also an
+ * ignored TLS error (issue 14: the handshake case was not counted). */
+START_TEST(test_fallback_metrics)
+{
+	char seen[256] = "";
+	struct ms_env env = {0};
+	env.version = MS_ENV_VERSION;
+	env.user = seen;
+	env.metric = on_fallback_metric;
+	struct ms_rtls_domain d = {DEF, "example.org", INS, S_NOP, 0};
+	struct ms_rtls_host h = {"mx1.example.org", INS, D_NONE, 0};
+	struct ms_rtls_plan p;
+	struct ms_rtls_outcome o;
+	struct ms_rtls_observed x = observe(O_PLAIN_AFTER_HS);
+	ms_rtls_plan(&d, &h, &p);
+	ms_rtls_judge(&d, &h, &p, &x, &o);
+	ck_assert_int_eq(o.plaintext_fallback, 1);
+	ms_rtls_outcome_count(&env, d.requirement, &o);
+	ck_assert_str_eq(seen, "smtp_plaintext_fallback_total{requirement=default} ");
+	seen[0] = '\0';
+	d.requirement = NOT;
+	ms_rtls_plan(&d, &h, &p);
+	ms_rtls_judge(&d, &h, &p, &x, &o);
+	ms_rtls_outcome_count(&env, d.requirement, &o);
+	ck_assert_str_eq(seen, "tls_required_no_ignored_total{reason=handshake} "
+			       "smtp_plaintext_fallback_total{requirement=not-required} ");
+}
+END_TEST
+
 START_TEST(test_metrics)
 {
 	struct seen s = {0};
@@ -531,6 +575,10 @@ START_TEST(test_exhaustive_invariants)
 				  o.handshake == MS_RTLS_STEP_OK;
 			if (out.verdict == V_DEL) {
 				MUST(o.connected);
+				/* plaintext after a failed handshake only where
+				 * nothing requires TLS */
+				if (out.plaintext_fallback)
+					MUST((p.mode == M_OPP || p.mode == M_FB) && o.plaintext);
 				MUST(out.enhanced[0] == '\0');
 				/* never send an extension the server did not offer */
 				if (out.mail_requiretls)
@@ -555,7 +603,11 @@ START_TEST(test_exhaustive_invariants)
 				if (req != NOT)
 					MUST(out.ignored == R_NONE);
 			} else if (out.verdict == V_PLAIN) {
-				MUST(req == NOT && !o.plaintext);
+				/* RFC 7435 / RFC 8689 s4.2.2: plaintext only where
+				 * nothing requires TLS, never under DANE, enforce,
+				 * unusable TLSA or REQUIRETLS */
+				MUST((p.mode == M_OPP || p.mode == M_FB) && req != REQ && !o.plaintext);
+				MUST(!p.verify_dane && !p.verify_pkix && !p.need_requiretls);
 			} else {
 				/* a failure says why, with a consistent class */
 				MUST(out.text[0] != '\0');
@@ -583,6 +635,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_conclude);
 	tcase_add_test(tc, test_apply_params);
 	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_fallback_metrics);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_observe_ehlo);
 	tcase_add_test(tc, test_exhaustive_invariants);

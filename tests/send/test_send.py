@@ -253,8 +253,21 @@ try:
           and "Status: 4.7.5" in out and "Status 5.7.30" in out, out + err)
 
     # ---- hostile peer: the fake answers on the nostarttls MX address ----
-    for mode, expect in (("inject", "plaintext received after the STARTTLS reply"),
-                         ("longline", "reply line longer than 1000 bytes"),
+    # nostarttls.test is opportunistic: STARTTLS abandoned because of the
+    # injection counts as a failed handshake, and RFC 7435 says plaintext
+    # then; what was injected is never read as the server's (DANE hosts:
+    # hardening-send-faults, where nothing is sent at all)
+    fake = fake_peer.start("127.0.1.6", "inject")
+    rc, j, err, new = send("bob@nostarttls.test", port=fake.port)
+    fake.stop()
+    at = j.get("attempts") or [{}, {}]
+    check("hostile inject: abandoned, then plaintext (RFC 7435)", rc == 0
+          and j.get("delivered") is True and len(at) == 2
+          and "plaintext received after the STARTTLS reply" in (at[0].get("error") or "")
+          and at[0].get("verdict") == "retry-plaintext" and at[1].get("plaintext_retry") is True
+          and fake.commands.count("MAIL") == 1 and fake.commands.count("STARTTLS") == 1,
+          (j, err, fake.commands))
+    for mode, expect in (("longline", "reply line longer than 1000 bytes"),
                          ("hugereply", "reply longer than 65536 bytes")):
         fake = fake_peer.start("127.0.1.6", mode)
         rc, j, err, new = send("bob@nostarttls.test", port=fake.port)
@@ -285,18 +298,39 @@ try:
                   and (j.get("status") or "").startswith("4."), (j, err, fake.commands))
 
     fake = fake_peer.start("127.0.1.6", "badtls")
-    rc, j, err, new = send("bob@nostarttls.test", "--tls-required-no", port=fake.port)
+    met = os.path.join(tmp, "trn-fallback.prom")
+    rc, j, err, new = send("bob@nostarttls.test", "--tls-required-no", port=fake.port,
+                           metrics=met)
     fake.stop()
+    prom = open(met).read() if os.path.exists(met) else ""
+    check("TLS-Required: No counts the failed handshake it let through",
+          'tls_required_no_ignored_total{reason="handshake"} 1' in prom, prom)
     at = j.get("attempts") or [{}, {}]
     check("fallback to plaintext", rc == 0 and j.get("delivered") is True and len(at) == 2
           and at[0].get("verdict") == "retry-plaintext" and at[1].get("plaintext_retry") is True
           and fake.mails == [WIRE]
           and fake.commands.count("STARTTLS") == 1, (j, err, fake.commands))
+    # RFC 7435: an opportunistic host whose handshake fails gets the
+    # message in plaintext, counted (issue 14; it used to be deferred)
     fake = fake_peer.start("127.0.1.6", "badtls")
-    rc, j, err, new = send("bob@nostarttls.test", port=fake.port)
+    met = os.path.join(tmp, "fallback.prom")
+    rc, j, err, new = send("bob@nostarttls.test", port=fake.port, metrics=met)
     fake.stop()
-    check("no fallback by default", rc == 1 and fake.mails == []
-          and (j.get("attempts") or [{}])[0].get("handshake") == "failed", (j, err))
+    at = j.get("attempts") or [{}, {}]
+    prom = open(met).read() if os.path.exists(met) else ""
+    check("opportunistic fallback to plaintext", rc == 0 and j.get("delivered") is True
+          and len(at) == 2 and at[0].get("handshake") == "failed"
+          and at[0].get("verdict") == "retry-plaintext" and at[1].get("plaintext_retry") is True
+          and fake.mails == [WIRE] and fake.commands.count("STARTTLS") == 1, (j, err))
+    check("opportunistic fallback counted",
+          'smtp_plaintext_fallback_total{requirement="default"} 1' in prom, prom)
+    # never under DANE: good.test's MX with a broken handshake
+    fake = fake_peer.start("127.0.1.1", "badtls")
+    rc, j, err, new = send("bob@good.test", port=fake.port)
+    fake.stop()
+    check("no fallback under DANE", rc == 1 and j.get("delivered") is False and fake.mails == []
+          and fake.commands.count("MAIL") == 0 and str(j.get("status", "")).startswith("4."),
+          (j, err, fake.commands))
 
     fake = fake_peer.start("127.0.1.6", "silent")
     t0 = time.monotonic()

@@ -155,6 +155,10 @@ struct ms_rtls_outcome {
 	 * REQUIRETLS messages (RFC 8689 s7), else `enhanced` made permanent. */
 	char bounce_enhanced[8];
 	char text[256];           /* DSN diagnostic text saying why */
+	/* DELIVER over a plaintext reconnection after STARTTLS was offered
+	 * and the handshake failed (RFC 7435 opportunistic fallback, or
+	 * TLS-Required: No): counted by ms_rtls_outcome_count. */
+	int plaintext_fallback;
 };
 
 /*
@@ -185,6 +189,10 @@ MS_RTLS_API void ms_rtls_observe_ehlo(const struct ms_rtls_ehlo *set,
  *    host must then advertise REQUIRETLS (RFC 8689 s4.2.1).
  *  - NOT_REQUIRED: opportunistic with plaintext fallback, policy failures
  *    ignored but reported (RFC 8689 s4.2.2).
+ *  - opportunistic (no DANE, no MTA-STS enforce, not REQUIRED): STARTTLS
+ *    when offered; a failed handshake reconnects in plaintext
+ *    (RETRY_PLAINTEXT, RFC 7435 s1.2 / RFC 3207 s4.1), as Postfix's "may"
+ *    and mox do.  Never under DANE, enforce, unusable TLSA or REQUIRETLS.
  *  - dsn_of_requiretls: the DSN uses the default rules, sends REQUIRETLS
  *    where offered, is never refused for lack of it, carries headers only
  *    (RFC 8689 s5).
