@@ -161,6 +161,53 @@ START_TEST(test_sqlite_query)
 }
 END_TEST
 
+/* Issue 14: the requirement is raised to REQUIRETLS only when every
+ * recipient domain is known (fresh) to support it, the caller allows it and
+ * the message asked for nothing; TLS-Required: No is never overridden. */
+START_TEST(test_auto_requirement)
+{
+	struct ms_env env = test_env();
+	struct ms_rtls_store *st = NULL;
+	ck_assert_int_eq(ms_rtls_store_open_sqlite(&env, path, &st, NULL, 0), MS_OK);
+	ck_assert_int_eq(ms_rtls_store_record(st, "a", "yes1.example", 1, 1, NULL, 0), MS_OK);
+	ck_assert_int_eq(ms_rtls_store_record(st, "a", "yes2.example", 1, 1, NULL, 0), MS_OK);
+	ck_assert_int_eq(ms_rtls_store_record(st, "a", "no.example", 1, 0, NULL, 0), MS_OK);
+	const char *yes[] = {"yes1.example", "yes2.example"};
+	const char *mixed[] = {"yes1.example", "no.example"};
+	const char *unknown[] = {"yes1.example", "new.example"};
+	enum ms_rtls_requirement r;
+	const int64_t day = 86400;
+	ck_assert_int_eq(ms_rtls_auto_requirement(st, "a", yes, 2, day, MS_RTLS_REQ_DEFAULT, 1,
+						  &r, NULL, 0), MS_OK);
+	ck_assert_int_eq(r, MS_RTLS_REQ_REQUIRED);
+	ck_assert_int_eq(ms_rtls_auto_requirement(st, "a", yes, 2, day, MS_RTLS_REQ_DEFAULT, 0,
+						  &r, NULL, 0), MS_OK);
+	ck_assert_int_eq(r, MS_RTLS_REQ_DEFAULT);
+	ck_assert_int_eq(ms_rtls_auto_requirement(st, "a", yes, 2, day, MS_RTLS_REQ_NOT_REQUIRED,
+						  1, &r, NULL, 0), MS_OK);
+	ck_assert_int_eq(r, MS_RTLS_REQ_NOT_REQUIRED);
+	ck_assert_int_eq(ms_rtls_auto_requirement(st, "a", mixed, 2, day, MS_RTLS_REQ_DEFAULT, 1,
+						  &r, NULL, 0), MS_OK);
+	ck_assert_int_eq(r, MS_RTLS_REQ_DEFAULT);
+	ck_assert_int_eq(ms_rtls_auto_requirement(st, "a", unknown, 2, day, MS_RTLS_REQ_DEFAULT,
+						  1, &r, NULL, 0), MS_OK);
+	ck_assert_int_eq(r, MS_RTLS_REQ_DEFAULT);
+	ck_assert_int_eq(ms_rtls_auto_requirement(st, "b", yes, 2, day, MS_RTLS_REQ_DEFAULT, 1,
+						  &r, NULL, 0), MS_OK);
+	ck_assert_int_eq(r, MS_RTLS_REQ_DEFAULT); /* another account's memory */
+	clock_now += 2 * day;                     /* older than max_age */
+	ck_assert_int_eq(ms_rtls_auto_requirement(st, "a", yes, 2, day, MS_RTLS_REQ_DEFAULT, 1,
+						  &r, NULL, 0), MS_OK);
+	ck_assert_int_eq(r, MS_RTLS_REQ_DEFAULT);
+	ck_assert_int_eq(ms_rtls_auto_requirement(NULL, "a", yes, 2, day, MS_RTLS_REQ_REQUIRED, 1,
+						  &r, NULL, 0), MS_OK);
+	ck_assert_int_eq(r, MS_RTLS_REQ_REQUIRED);
+	ck_assert_int_eq(ms_rtls_auto_requirement(st, "a", NULL, 2, day, MS_RTLS_REQ_DEFAULT, 1,
+						  &r, NULL, 0), MS_ERR_INVALID);
+	ms_rtls_store_free(st);
+}
+END_TEST
+
 START_TEST(test_sqlite_two_handles)
 {
 	/* Two handles on one file, as two MTA processes would have. */
@@ -358,6 +405,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60); /* several processes on one file, also under valgrind */
 	tcase_add_test(tc, test_sqlite_record_get_reopen);
 	tcase_add_test(tc, test_sqlite_query);
+	tcase_add_test(tc, test_auto_requirement);
 	tcase_add_test(tc, test_sqlite_two_handles);
 	tcase_add_test(tc, test_sqlite_bad_files);
 	tcase_add_test(tc, test_sqlite_processes);

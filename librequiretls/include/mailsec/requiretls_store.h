@@ -119,6 +119,26 @@ MS_RTLS_API ms_status ms_rtls_store_query(struct ms_rtls_store *store,
 					  int *all_supported, char *why,
 					  size_t whylen);
 
+/*
+ * The requirement to deliver a message with (RFC 8689 s4.3): `asked` (from
+ * its MAIL FROM parameter and TLS-Required header, ms_rtls_requirement_of)
+ * raised to MS_RTLS_REQ_REQUIRED when `allow_raise` is set, `asked` is
+ * DEFAULT and every one of the `n` recipient domains is known to support
+ * REQUIRETLS within `max_age` seconds (ms_rtls_store_query).  REQUIRED and
+ * NOT_REQUIRED (TLS-Required: No: the sender opted out) are never changed.
+ * A store that cannot be read keeps `asked`, returns MS_OK and says so in
+ * `why` (raising only strengthens; never a reason to hold mail).  `store`
+ * may be NULL (nothing raised).  MS_ERR_INVALID for bad arguments.
+ */
+MS_RTLS_API ms_status ms_rtls_auto_requirement(struct ms_rtls_store *store,
+					       const char *account,
+					       const char *const *domains, size_t n,
+					       int64_t max_age,
+					       enum ms_rtls_requirement asked,
+					       int allow_raise,
+					       enum ms_rtls_requirement *out,
+					       char *why, size_t whylen);
+
 #ifdef __cplusplus
 }
 #endif
