@@ -218,8 +218,11 @@ void ms_dns_ctx_free(struct ms_dns_ctx *ctx)
 		return;
 	/* Drop undelivered results and in-flight queries.  ub_ctx_delete()
 	 * stops the background thread; no callback can run after it. */
-	if (ctx->ub)
+	if (ctx->ub) {
+		pthread_mutex_lock(&ms_dns_ub_global_lock);
 		ub_ctx_delete(ctx->ub);
+		pthread_mutex_unlock(&ms_dns_ub_global_lock);
+	}
 	while (ctx->pending) {
 		struct ms_dns_pending *p = ctx->pending;
 		ctx->pending = p->next;

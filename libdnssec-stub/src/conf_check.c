@@ -34,7 +34,11 @@
 #define CHECK_DEADLINE_MS 10000
 #define CHECK_OUTPUT_MAX 4096
 
-static pthread_mutex_t parse_lock = PTHREAD_MUTEX_INITIALIZER;
+/* libunbound keeps process-wide state (its log destination, the config
+ * parser, module and config globals touched when a context is created,
+ * finalised or deleted) without a lock of its own: every such call in this
+ * library holds this one lock.  It is taken only when contexts come and go. */
+pthread_mutex_t ms_dns_ub_global_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The child: its stderr is `errfd`; one status byte ('0' parsed, '1' not)
  * goes to `stfd` so the parent does not depend on waitpid (the caller may
@@ -159,11 +163,11 @@ static void report(struct ms_dns_ctx *ctx, char *text, char *first, size_t first
 
 ms_status ms_dns_conf_load(struct ms_dns_ctx *ctx, const char *path, char *why, size_t whylen)
 {
-	pthread_mutex_lock(&parse_lock);
+	pthread_mutex_lock(&ms_dns_ub_global_lock);
 	char out[CHECK_OUTPUT_MAX];
 	int ok = check_in_child(ctx->ub, path, out, sizeof(out));
 	if (ok == 0) {
-		pthread_mutex_unlock(&parse_lock);
+		pthread_mutex_unlock(&ms_dns_ub_global_lock);
 		char first[512];
 		report(ctx, out, first, sizeof(first));
 		/* "PATH:LINE: error: ..." for the file itself reads "line LINE: ...". */
@@ -179,7 +183,7 @@ ms_status ms_dns_conf_load(struct ms_dns_ctx *ctx, const char *path, char *why, 
 		       "could not check the resolver configuration in a child process; "
 		       "parsing it here", NULL, 0);
 	int rc = ub_ctx_config(ctx->ub, path);
-	pthread_mutex_unlock(&parse_lock);
+	pthread_mutex_unlock(&ms_dns_ub_global_lock);
 	if (rc != 0)
 		return ms_why(why, whylen, MS_ERR_CONFIG, "resolver configuration %s: %s", path,
 			      ub_strerror(rc));

@@ -119,10 +119,15 @@ static int names_file(const char *msg, const char *file)
 static ms_status finalise(struct ms_dns_ctx *ctx, const struct ms_dns_config *cfg,
 			  char *why, size_t whylen)
 {
+	/* libunbound's context_finalize sets process globals without a lock
+	 * of its own: contexts finalised from several threads at once failed
+	 * now and then with "initialization failure" (valgrind's scheduler). */
+	pthread_mutex_lock(&ms_dns_ub_global_lock);
 	ms_dns_ub_capture(ctx, 1);
 	ctx->ub_finalised = 1;
 	int rc = ub_ctx_zone_remove(ctx->ub, FINALISE_ZONE);
 	ms_dns_ub_capture(ctx, 0);
+	pthread_mutex_unlock(&ms_dns_ub_global_lock);
 	if (rc == 0)
 		return MS_OK;
 	char msg[256];
@@ -266,7 +271,9 @@ ms_status ms_dns_ctx_new(const struct ms_env *env, const struct ms_dns_config *c
 	ms_status st = ctx_alloc(env, &ctx);
 	if (st != MS_OK)
 		return ms_why(why, whylen, st, "cannot allocate resolver context");
+	pthread_mutex_lock(&ms_dns_ub_global_lock);
 	ctx->ub = ub_ctx_create();
+	pthread_mutex_unlock(&ms_dns_ub_global_lock);
 	if (ctx->ub == NULL) {
 		ms_dns_ctx_free(ctx);
 		return ms_why(why, whylen, MS_ERR_NOMEM, "ub_ctx_create failed");

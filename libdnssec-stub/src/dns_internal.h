@@ -43,6 +43,8 @@ struct ms_dns_result {
 };
 
 struct ub_ctx;
+/* Serialises libunbound's process-wide state (conf_check.c). */
+extern pthread_mutex_t ms_dns_ub_global_lock;
 struct ub_result;
 struct ms_dns_pending;
 

@@ -14,7 +14,7 @@
 
 #include <mailsec/env.h>
 
-static char dir[] = "/tmp/mailsec-dnsconf-XXXXXX";
+static char dir[] = "/tmp/ms-dnsconf-XXXXXX";
 
 static const char *write_file(const char *name, const char *text)
 {
@@ -31,6 +31,9 @@ static const char *write_file(const char *name, const char *text)
 
 static void setup(void)
 {
+	/* a fresh template each time: without fork (CK_FORK=no, valgrind)
+	 * the fixture runs again in one process */
+	snprintf(dir, sizeof(dir), "/tmp/ms-dnsconf-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 }
 

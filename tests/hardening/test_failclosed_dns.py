@@ -7,9 +7,10 @@ A signed zone fc.test served by NSD behind faultproxy.py (which drops,
 SERVFAILs or corrupts chosen query types), reached by libunbound through a
 stub-zone with the zone's DS as trust anchor:
 
-  dual.fc.test   MX 10 mx.fc.test    A 127.0.13.25, AAAA ::1, TLSA 3 1 1
-  v4.fc.test     MX 10 mx4.fc.test   A 127.0.13.26 only,     TLSA 3 1 1
-  plain.fc.test  MX 10 mx5.fc.test   A 127.0.13.27, no TLSA
+  dual.fc.test   MX 10 mx.fc.test    A NET.25, AAAA ::1, TLSA 3 1 1
+  v4.fc.test     MX 10 mx4.fc.test   A NET.26 only,     TLSA 3 1 1
+  plain.fc.test  MX 10 mx5.fc.test   A NET.27, no TLSA
+(NET a 127.x.y of this run's own).
 
 The MX hosts run a loopback SMTP peer that does not offer STARTTLS (what a
 stripping attacker looks like).  An on-path attacker that drops, SERVFAILs
@@ -43,12 +44,15 @@ check = mstest.Checks()
 tmp = tempfile.mkdtemp(prefix="ms-failclosed-")
 
 tlsa = tlsa_311(CERT)
+# a /24 of our own per run: test runs in parallel (several build trees on
+# one machine) must not meet each other's NSD or peers
+NET = f"127.{13 + os.getpid() % 200}.{os.getpid() // 200 % 250 + 1}"
+MX, MX4, MX5 = NET + ".25", NET + ".26", NET + ".27"
 world = FaultWorld(tmp, "fc.test", [
     "dual IN MX 10 mx", "v4 IN MX 10 mx4", "plain IN MX 10 mx5",
-    "mx IN A 127.0.13.25", "mx IN AAAA ::1", "mx4 IN A 127.0.13.26",
-    "mx5 IN A 127.0.13.27",
+    f"mx IN A {MX}", "mx IN AAAA ::1", f"mx4 IN A {MX4}", f"mx5 IN A {MX5}",
     f"_25._tcp.mx IN TLSA 3 1 1 {tlsa}", f"_25._tcp.mx4 IN TLSA 3 1 1 {tlsa}",
-])
+], base=NET)
 
 
 def peer(mode, addr):
@@ -120,7 +124,7 @@ try:
     # ---- control: no fault ---------------------------------------------
     rc, j, h = plan_host("dual.fc.test")
     check("no fault: dual.fc.test host is DANE", h.get("mode") == "dane", j)
-    rc, j, log, mail = send("dual.fc.test", "nostarttls", "127.0.13.25")
+    rc, j, log, mail = send("dual.fc.test", "nostarttls", MX)
     check("no fault: STARTTLS stripped -> not sent, temporary",
           j.get("delivered") is False and mail == [] and status(j).startswith("4."), (j, log))
     check("socketmap, no fault: dane", socketmap("dual.fc.test") == "OK dane")
@@ -137,7 +141,7 @@ try:
 
     # ---- 13.1: AAAA dropped ---------------------------------------------
     world.faults("--drop", "AAAA")
-    for dom, addr in (("dual.fc.test", "127.0.13.25"), ("v4.fc.test", "127.0.13.26")):
+    for dom, addr in (("dual.fc.test", MX), ("v4.fc.test", MX4)):
         rc, j, h = plan_host(dom)
         check(f"AAAA dropped: {dom} host stays DANE (over its secure A records)",
               h.get("mode") == "dane", j)
@@ -149,7 +153,7 @@ try:
         check(f"AAAA dropped, REQUIRETLS: {dom} deferred, not bounced",
               j.get("delivered") is False and mail == [] and status(j).startswith("4."), j)
     # the secure family still carries mail, DANE-verified
-    rc, j, log, mail = send("dual.fc.test", "rtlsgood", "127.0.13.25", "--requiretls")
+    rc, j, log, mail = send("dual.fc.test", "rtlsgood", MX, "--requiretls")
     att = (j.get("attempts") or [{}])[0]
     check("AAAA dropped: delivered over DANE to the A address", rc == 0
           and j.get("delivered") is True and att.get("dane") == "ok"
@@ -161,7 +165,7 @@ try:
     rc, j, h = plan_host("dual.fc.test")
     check("A and AAAA failed: host skipped (addr_lookup)", h.get("mode") == "skip"
           and h.get("skip_reason") == "addr_lookup" and str(h.get("status", "")).startswith("4."), j)
-    rc, j, log, mail = send("dual.fc.test", "nostarttls", "127.0.13.25")
+    rc, j, log, mail = send("dual.fc.test", "nostarttls", MX)
     check("A and AAAA failed: no connection, temporary",
           j.get("delivered") is False and log == [""] and status(j).startswith("4."), (j, log))
     check("socketmap, A and AAAA failed: TEMP", socketmap("dual.fc.test").startswith("TEMP "))
@@ -172,7 +176,7 @@ try:
         rc, j, h = plan_host("dual.fc.test")
         check(f"TLSA {flag}: host skipped (tlsa_lookup)", h.get("mode") == "skip"
               and h.get("skip_reason") == "tlsa_lookup", j)
-        rc, j, log, mail = send("dual.fc.test", "nostarttls", "127.0.13.25", "--requiretls")
+        rc, j, log, mail = send("dual.fc.test", "nostarttls", MX, "--requiretls")
         check(f"TLSA {flag}: no connection, temporary even with REQUIRETLS",
               j.get("delivered") is False and log == [""] and status(j).startswith("4."),
               (j, log))

@@ -92,8 +92,10 @@ zone:
 """)
         if _tcp_open(self.nsd_addr, self.nsd_port):
             raise RuntimeError(f"something already answers on {self.nsd_addr}:{self.nsd_port}")
+        # its own process group: nsd forks (xfrd, main, server) and the
+        # whole group is ended in stop(), even if the parent went first
         self.nsd = subprocess.Popen(["nsd", "-d", "-c", nconf], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL)
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
         _wait(lambda: _tcp_open(self.nsd_addr, self.nsd_port), "nsd", self.nsd)
         with open(self.conf, "w") as f:
             f.write(f"""server:
@@ -140,12 +142,20 @@ stub-zone:
     def stop(self):
         self._stop_proxy()
         if self.nsd:
-            self.nsd.terminate()
+            import signal
+            try:
+                os.killpg(self.nsd.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.nsd.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                self.nsd.kill()
-                self.nsd.wait()
+                pass
+            try:
+                os.killpg(self.nsd.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.nsd.wait()
             self.nsd = None
 
 
