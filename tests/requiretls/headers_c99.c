@@ -2,6 +2,7 @@
 #include <mailsec/requiretls.h>
 #include <mailsec/requiretls.h> /* include guard */
 #include <mailsec/requiretls_decide.h>
+#include <mailsec/requiretls_server.h>
 #include <mailsec/requiretls_store.h>
 
 int main(void)

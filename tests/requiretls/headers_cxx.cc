@@ -1,6 +1,7 @@
 // The public headers compile and link from C++.
 #include <mailsec/requiretls.h>
 #include <mailsec/requiretls_decide.h>
+#include <mailsec/requiretls_server.h>
 #include <mailsec/requiretls_store.h>
 
 int main()
