@@ -1,8 +1,9 @@
 /*
  * test_purpose.c - which certificate purposes the two verifiers of a
  * peer's chain accept (issue 13, point 5):
- *   - the WebPKI check of `mailsec send`/`check` (cli_pkix_verify, the
- *     MTA-STS certificate rule of RFC 8461 s4.2): a TLS server's only, so
+ *   - the WebPKI check of `mailsec send`/`check` (librequiretls's
+ *     ms_rtls_verify_chain since issue 14, the MTA-STS certificate rule
+ *     of RFC 8461 s4.2): a TLS server's only, so
  *     a leaf whose EKU allows clientAuth alone fails;
  *   - libdane: DANE-TA(2) chains are checked as a TLS server's too (as
  *     OpenSSL's own DANE does on an SSL client), DANE-EE(3) ignores the
@@ -11,20 +12,13 @@
  */
 #include "pki.h"
 
-#include "cli.h"
-#include "dane/pkix_verify.h"
+#include <mailsec/requiretls_verify.h>
 
 #include <openssl/pem.h>
 #include <unistd.h>
 
 #define NOW 1764000000 /* 2025-11-24 */
 #define HOST "mx.purpose.test"
-
-/* cli_pkix_verify's only use of the CLI: the clock. */
-int64_t cli_now(const struct cli *cli)
-{
-	return cli->now;
-}
 
 struct chain {
 	EVP_PKEY *rkey, *lkey;
@@ -69,7 +63,7 @@ static void free_chain(struct chain *c)
 	EVP_PKEY_free(c->rkey);
 }
 
-/* cli_pkix_verify with the chain's root as the whole CA store. */
+/* The PKIX check with the chain's root as the whole CA store. */
 static int pkix(const struct chain *c, char *detail, size_t len)
 {
 	char path[] = "/tmp/mailsec-purpose-XXXXXX";
@@ -79,12 +73,13 @@ static int pkix(const struct chain *c, char *detail, size_t len)
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(PEM_write_X509(f, c->root), 1);
 	fclose(f);
-	struct cli cli;
-	memset(&cli, 0, sizeof(cli));
-	cli.now = NOW;
-	int ok = cli_pkix_verify(&cli, path, HOST, c->certs, 2, detail, len);
+	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION, .ca_file = path,
+					 .now = NOW };
+	struct ms_rtls_peer p;
+	ck_assert_int_eq(ms_rtls_verify_chain(NULL, c->certs, 2, HOST, NULL, &o, &p, NULL, 0), MS_OK);
+	snprintf(detail, len, "%.150s", p.pkix_detail);
 	unlink(path);
-	return ok;
+	return p.pkix == MS_RTLS_STEP_OK;
 }
 
 /* libdane with one record `usage` 1 1 on the root (2) or the leaf (3). */

@@ -6,7 +6,8 @@
  * Hosts are probed in parallel, one thread each.
  */
 #include "check.h"
-#include "dane/pkix_verify.h"
+
+#include <mailsec/requiretls_verify.h>
 
 #include <string.h>
 #include <strings.h>
@@ -57,12 +58,46 @@ static void dane_records(struct check *c, struct mx_host *m, struct ms_dane_look
 			  "one DANE-TA record (the CA may change on renewal)");
 }
 
-/* WebPKI validation of the probed chain for the MX name (MTA-STS). */
-static void pkix(struct check *c, struct mx_host *m, const struct ms_dane_cert *chain,
-		 size_t n)
+/* DANE and WebPKI (MTA-STS) checks of the probed chain: librequiretls's
+ * peer verification, the one `send` uses. */
+static void verify(struct check *c, struct mx_host *m, const struct ms_dane_lookup *l,
+		   const struct ms_dane_cert *chain, size_t n)
 {
-	m->pkix_ok = cli_pkix_verify(c->cli, c->ca_file, m->name, chain, n, m->pkix_why,
-				     sizeof(m->pkix_why));
+	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION,
+					 .ca_file = c->ca_file, .now = cli_now(c->cli) };
+	struct ms_rtls_peer p;
+	char why[256] = "";
+	if (ms_rtls_verify_chain(&c->cli->env, chain, n, m->name, l, &o, &p, why,
+				 sizeof(why)) != MS_OK) {
+		snprintf(m->pkix_why, sizeof(m->pkix_why), "verification impossible: %s", why);
+		check_add(c, "dane", m->name, CHECK_FAIL, NULL, "verification impossible: %s", why);
+		return;
+	}
+	m->pkix_ok = p.pkix == MS_RTLS_STEP_OK;
+	snprintf(m->pkix_why, sizeof(m->pkix_why), "%.159s", p.pkix_detail);
+	if (m->dane_state != MS_DANE_DNS_SECURE || m->usable_tlsa == 0 || p.dane == MS_RTLS_STEP_NOT_DONE)
+		return;
+	if (p.dane_status != MS_OK) {
+		check_add(c, "dane", m->name, CHECK_FAIL, NULL, "verification impossible: %s",
+			  p.dane_reason);
+		return;
+	}
+	const struct ms_dane_tlsa *recs;
+	size_t nrecs = ms_dane_lookup_records(l, &recs);
+	m->dane_verdict = p.dane_verdict;
+	m->dane_depth = p.dane_depth;
+	snprintf(m->dane_why, sizeof(m->dane_why), "%s", p.dane_reason);
+	if (p.dane_matched >= 0 && (size_t)p.dane_matched < nrecs)
+		ms_dane_tlsa_to_text(&recs[p.dane_matched], m->dane_matched, sizeof(m->dane_matched));
+	if (p.dane == MS_RTLS_STEP_OK)
+		check_add(c, "dane", m->name, CHECK_PASS, NULL, "verified: %s matched at depth %d",
+			  m->dane_matched, p.dane_depth);
+	else
+		check_add(c, "dane", m->name, CHECK_FAIL,
+			  "publish TLSA records for the certificate the server sends, or "
+			  "serve the certificate the records describe",
+			  "%s: %s (TLSRPT %s)", ms_dane_verdict_str(p.dane_verdict), p.dane_reason,
+			  ms_dane_tlsrpt_str(p.dane_tlsrpt));
 }
 
 static void probe(struct check *c, struct mx_host *m, struct ms_dane_lookup *l)
@@ -113,42 +148,7 @@ static void probe(struct check *c, struct mx_host *m, struct ms_dane_lookup *l)
 
 	const struct ms_dane_cert *chain = NULL;
 	size_t n = ms_dane_probe_chain(p, &chain);
-	pkix(c, m, chain, n);
-
-	if (m->dane_state == MS_DANE_DNS_SECURE && m->usable_tlsa > 0) {
-		struct ms_dane_ctx *dctx = NULL;
-		struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION };
-		struct ms_dane_result res;
-		memset(&res, 0, sizeof(res));
-		ms_dane_lookup_input(l, &in);
-		in.chain = chain;
-		in.nchain = n;
-		in.now = cli_now(c->cli);
-		char why[256] = "";
-		if (ms_dane_ctx_new(&c->cli->env, &dctx) == MS_OK &&
-		    ms_dane_verify(dctx, &in, &res, why, sizeof(why)) == MS_OK) {
-			m->dane_verdict = res.verdict;
-			m->dane_depth = res.depth;
-			snprintf(m->dane_why, sizeof(m->dane_why), "%s", res.reason);
-			if (res.matched >= 0 && (size_t)res.matched < in.ntlsa)
-				ms_dane_tlsa_to_text(&in.tlsa[res.matched], m->dane_matched,
-						     sizeof(m->dane_matched));
-			if (res.verdict == MS_DANE_VERIFIED)
-				check_add(c, "dane", m->name, CHECK_PASS, NULL,
-					  "verified: %s matched at depth %d", m->dane_matched,
-					  res.depth);
-			else
-				check_add(c, "dane", m->name, CHECK_FAIL,
-					  "publish TLSA records for the certificate the server sends, or "
-					  "serve the certificate the records describe",
-					  "%s: %s (TLSRPT %s)", ms_dane_verdict_str(res.verdict),
-					  res.reason, ms_dane_tlsrpt_str(res.tlsrpt));
-		} else {
-			check_add(c, "dane", m->name, CHECK_FAIL, NULL, "verification impossible: %s",
-				  why);
-		}
-		ms_dane_ctx_free(dctx);
-	}
+	verify(c, m, l, chain, n);
 	ms_dane_probe_free(p);
 }
 

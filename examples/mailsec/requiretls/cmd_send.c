@@ -73,7 +73,7 @@ static const char *step_str(enum ms_rtls_step st)
 static void json_attempt(struct json *j, const struct attempt *a, const struct ms_rtls_plan *p)
 {
 	json_object_begin(j, NULL);
-	json_string(j, "host", a->host->name);
+	json_string(j, "host", ms_rtls_route_host_name(a->host));
 	json_string(j, "address", a->addr[0] ? a->addr : NULL);
 	json_string(j, "mode", ms_rtls_mode_str(p->mode));
 	json_bool(j, "plaintext_retry", a->o.plaintext);
@@ -99,7 +99,7 @@ static void json_attempt(struct json *j, const struct attempt *a, const struct m
 
 static void human_attempt(const struct attempt *a, const struct ms_rtls_plan *p)
 {
-	printf("%s [%s] mode %s%s:", a->host->name, a->addr[0] ? a->addr : "-",
+	printf("%s [%s] mode %s%s:", ms_rtls_route_host_name(a->host), a->addr[0] ? a->addr : "-",
 	       ms_rtls_mode_str(p->mode), a->o.plaintext ? " (plaintext retry)" : "");
 	if (p->mode == MS_RTLS_MODE_SKIP) {
 		printf(" skipped, %s %s\n", a->out.enhanced, a->out.text);
@@ -139,28 +139,29 @@ static void deliver(struct send *s, struct ms_rtls_store *mem, enum ms_rtls_requ
 {
 	struct ms_rtls_outcome fails[MAX_ATTEMPTS];
 	size_t nf = 0;
-	const struct route *r = &s->route;
-	for (size_t i = 0; i < r->nhosts && run->n + 2 <= MAX_ATTEMPTS; i++) {
-		const struct route_host *h = &r->hosts[i];
+	const struct ms_rtls_route *r = s->route;
+	for (size_t i = 0; i < ms_rtls_route_count(r) && run->n + 2 <= MAX_ATTEMPTS; i++) {
+		const struct ms_rtls_route_host *h = ms_rtls_route_host(r, i);
+		const struct ms_rtls_plan *plan = ms_rtls_route_host_plan(h);
 		struct attempt *a = &run->attempts[run->n];
-		run->plans[run->n++] = &h->plan;
-		if (h->plan.mode == MS_RTLS_MODE_SKIP) {
+		run->plans[run->n++] = plan;
+		if (plan->mode == MS_RTLS_MODE_SKIP) {
 			memset(a, 0, sizeof(*a));
 			a->host = h;
-			ms_rtls_outcome_from_plan(&h->plan, &a->out);
+			ms_rtls_outcome_from_plan(plan, &a->out);
 			ms_rtls_outcome_count(&s->cli->env, req, &a->out);
 			fails[nf++] = a->out;
 			continue;
 		}
 		attempt_run(s, h, 0, NULL, a);
 		ms_rtls_outcome_count(&s->cli->env, req, &a->out);
-		record_memory(s, mem, r->domain, a);
+		record_memory(s, mem, ms_rtls_route_domain(r), a);
 		if (a->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
 			/* RFC 8689 s4.2.2: TLS-Required: No allows plaintext after
 			 * a failed handshake, on the same host. */
 			const struct ms_rtls_observed prev = a->o;
 			a = &run->attempts[run->n];
-			run->plans[run->n++] = &h->plan;
+			run->plans[run->n++] = plan;
 			attempt_run(s, h, 1, &prev, a);
 			ms_rtls_outcome_count(&s->cli->env, req, &a->out);
 		}
@@ -182,12 +183,12 @@ static void deliver(struct send *s, struct ms_rtls_store *mem, enum ms_rtls_requ
 			snprintf(a->out.enhanced, sizeof(a->out.enhanced), "4.3.0");
 			snprintf(a->out.bounce_enhanced, sizeof(a->out.bounce_enhanced), "5.3.0");
 			snprintf(a->out.text, sizeof(a->out.text), "delivery to %.100s failed: %.120s",
-				 h->name, a->error);
+				 ms_rtls_route_host_name(h), a->error);
 		}
 		fails[nf++] = a->out;
 	}
 	if (nf == 0)
-		route_no_host_outcome(r, &run->final);
+		ms_rtls_route_no_host_outcome(r, &run->final);
 	else
 		ms_rtls_conclude(fails, nf, &run->final);
 }
@@ -205,10 +206,10 @@ static void report(struct send *s, enum ms_rtls_requirement req, enum ms_rtls_tl
 		json_init(&j, stdout);
 		json_object_begin(&j, NULL);
 		json_bool(&j, "delivered", d != NULL);
-		json_string(&j, "domain", s->route.domain);
+		json_string(&j, "domain", ms_rtls_route_domain(s->route));
 		json_string(&j, "requirement", ms_rtls_requirement_str(req));
 		json_string(&j, "tls_required_header", ms_rtls_tlsreq_str(hdr));
-		json_string(&j, "host", d ? d->host->name : NULL);
+		json_string(&j, "host", d ? ms_rtls_route_host_name(d->host) : NULL);
 		json_string(&j, "address", d ? d->addr : NULL);
 		json_string(&j, "tls", d && d->tls[0] ? d->tls : NULL);
 		json_bool(&j, "requiretls", d && d->out.mail_requiretls);
@@ -232,7 +233,7 @@ static void report(struct send *s, enum ms_rtls_requirement req, enum ms_rtls_tl
 	for (size_t i = 0; i < run->n; i++)
 		human_attempt(&run->attempts[i], run->plans[i]);
 	if (d) {
-		printf("delivered to %s [%s] %s%s%s\n", d->host->name, d->addr,
+		printf("delivered to %s [%s] %s%s%s\n", ms_rtls_route_host_name(d->host), d->addr,
 		       d->tls[0] ? "over " : "in plaintext", d->tls,
 		       d->out.mail_requiretls ? " with REQUIRETLS" : "");
 		return;
@@ -316,7 +317,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		rc = cli_usage_error(cli, "--memory %s: %s", memory, why);
 		goto out;
 	}
-	rc = route_build(cli, strchr(s.to, '@') + 1, &ro, requirement, &s.route);
+	rc = route_open(cli, strchr(s.to, '@') + 1, &ro, requirement, &s.route);
 	if (rc != CLI_EXIT_OK)
 		goto out;
 	s.tls = SSL_CTX_new(TLS_client_method());
@@ -324,7 +325,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		rc = cli_error(cli, CLI_EXIT_ERROR, "TLS context set-up failed");
 		goto out;
 	}
-	/* Verification is ours, after the handshake (tls_verify.c). */
+	/* Verification is ours, after the handshake (ms_rtls_verify_peer). */
 	SSL_CTX_set_verify(s.tls, SSL_VERIFY_NONE, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
@@ -334,7 +335,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 out:
 	SSL_CTX_free(s.tls);
 	ERR_clear_error();
-	route_free(&s.route);
+	ms_rtls_route_free(s.route);
 	ms_rtls_store_free(mem);
 	free(run);
 	free(msg);

@@ -6,7 +6,7 @@
  */
 #include "send.h"
 #include "smtp_client.h"
-#include "tls_verify.h"
+#include <mailsec/requiretls_verify.h>
 
 #include <string.h>
 
@@ -29,8 +29,8 @@ static void refused(struct attempt *a, struct smtp *c, const char *step)
 	else
 		snprintf(o->enhanced, sizeof(o->enhanced), "%d.0.0", o->basic);
 	snprintf(o->bounce_enhanced, sizeof(o->bounce_enhanced), "5%s", o->enhanced + 1);
-	snprintf(o->text, sizeof(o->text), "%.100s said %d %.100s (in reply to %s)", a->host->name, code,
-		 last, step);
+	snprintf(o->text, sizeof(o->text), "%.100s said %d %.100s (in reply to %s)",
+		 ms_rtls_route_host_name(a->host), code, last, step);
 }
 
 /* EHLO and parse; 0 when the reply is not a usable 250. */
@@ -55,15 +55,17 @@ static int ehlo(struct send *s, struct smtp *c, struct ms_rtls_ehlo *set, int ov
 	return 1;
 }
 
-static struct smtp *connect_host(struct send *s, const struct route_host *h, struct attempt *a)
+static struct smtp *connect_host(struct send *s, const struct ms_rtls_route_host *h,
+				 struct attempt *a)
 {
 	unsigned t = s->cli->timeout_ms ? s->cli->timeout_ms : 30000;
 	char why[256] = "no address";
-	for (size_t i = 0; i < h->naddrs; i++) {
+	for (size_t i = 0; i < ms_rtls_route_host_addr_count(h); i++) {
+		const char *addr = ms_rtls_route_host_addr(h, i);
 		struct smtp *c = NULL;
-		if (smtp_connect(h->addrs[i], s->port, t, &c, why, sizeof(why)) != MS_OK)
+		if (smtp_connect(addr, s->port, t, &c, why, sizeof(why)) != MS_OK)
 			continue;
-		snprintf(a->addr, sizeof(a->addr), "%s", h->addrs[i]);
+		snprintf(a->addr, sizeof(a->addr), "%s", addr);
 		if (smtp_read_reply(c, why, sizeof(why)) == MS_OK && smtp_code(c) == 220)
 			return c;
 		if (why[0] == '\0' || smtp_code(c) != 0)
@@ -76,13 +78,12 @@ static struct smtp *connect_host(struct send *s, const struct route_host *h, str
 
 /* STARTTLS, the checks of the chain, and the post-TLS EHLO.  Returns 0
  * when the connection cannot be used any more. */
-static int go_tls(struct send *s, const struct route_host *h, struct smtp *c,
+static int go_tls(struct send *s, const struct ms_rtls_route_host *h, struct smtp *c,
 		  struct ms_rtls_ehlo *set, struct attempt *a)
 {
 	char why[256] = "";
 	/* SNI: the TLSA base domain (RFC 7672 s8.1), else the MX name. */
-	const char *base = h->dane ? ms_dane_lookup_base(h->dane) : NULL;
-	ms_status st = smtp_starttls(c, s->tls, base ? base : h->name, why, sizeof(why));
+	ms_status st = smtp_starttls(c, s->tls, ms_rtls_route_host_sni(h), why, sizeof(why));
 	if (st != MS_OK) {
 		a->o.handshake = MS_RTLS_STEP_FAILED;
 		snprintf(a->error, sizeof(a->error), "%s", why);
@@ -91,16 +92,19 @@ static int go_tls(struct send *s, const struct route_host *h, struct smtp *c,
 	a->o.handshake = MS_RTLS_STEP_OK;
 	SSL *ssl = smtp_ssl(c);
 	snprintf(a->tls, sizeof(a->tls), "%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
-	struct peer_chain chain;
-	peer_chain_get(ssl, &chain);
-	/* Run both checks whatever the plan demands: the engine also needs
-	 * them to report what TLS-Required: No or testing mode let through. */
-	if (h->dane && ms_dane_lookup_state(h->dane) == MS_DANE_DNS_SECURE)
-		a->o.dane = verify_dane(s->cli, h->dane, &chain, a->dane, sizeof(a->dane))
-				    ? MS_RTLS_STEP_OK : MS_RTLS_STEP_FAILED;
-	a->o.pkix = verify_pkix(s->cli, s->ca_file, h->name, &chain, a->pkix, sizeof(a->pkix))
-			    ? MS_RTLS_STEP_OK : MS_RTLS_STEP_FAILED;
-	peer_chain_free(&chain);
+	/* Both checks whatever the plan demands: the engine also needs them
+	 * to report what TLS-Required: No or testing mode let through. */
+	struct ms_rtls_verify_opts vo = { .version = MS_RTLS_VERIFY_OPTS_VERSION,
+					  .ca_file = s->ca_file, .now = cli_now(s->cli) };
+	struct ms_rtls_peer peer;
+	if (ms_rtls_verify_peer(&s->cli->env, ssl, h, &vo, &peer, why, sizeof(why)) == MS_OK) {
+		ms_rtls_peer_observe(&peer, &a->o);
+		snprintf(a->dane, sizeof(a->dane), "%s", peer.dane_detail);
+		snprintf(a->pkix, sizeof(a->pkix), "%s", peer.pkix_detail);
+	} else {
+		a->o.dane = a->o.pkix = MS_RTLS_STEP_FAILED;
+		snprintf(a->pkix, sizeof(a->pkix), "verification impossible: %s", why);
+	}
 	/* RFC 3207 s4.2: forget what was learnt before TLS, ask again. */
 	ms_rtls_ehlo_discard(set);
 	if (!ehlo(s, c, set, 1, a)) {
@@ -167,10 +171,10 @@ io:
 	snprintf(a->out.enhanced, sizeof(a->out.enhanced), "4.4.2");
 	snprintf(a->out.bounce_enhanced, sizeof(a->out.bounce_enhanced), "5.4.2");
 	snprintf(a->out.text, sizeof(a->out.text), "connection with %.100s lost during %s",
-		 a->host->name, step);
+		 ms_rtls_route_host_name(a->host), step);
 }
 
-void attempt_run(struct send *s, const struct route_host *h, int plaintext,
+void attempt_run(struct send *s, const struct ms_rtls_route_host *h, int plaintext,
 		 const struct ms_rtls_observed *prev, struct attempt *a)
 {
 	memset(a, 0, sizeof(*a));
@@ -190,7 +194,9 @@ void attempt_run(struct send *s, const struct route_host *h, int plaintext,
 			c = NULL;
 		}
 	}
-	ms_rtls_judge(&s->route.in, &h->in, &h->plan, &a->o, &a->out);
+	const struct ms_rtls_plan *plan = ms_rtls_route_host_plan(h);
+	ms_rtls_judge(ms_rtls_route_engine_domain(s->route), ms_rtls_route_host_engine(h), plan,
+		      &a->o, &a->out);
 	ms_rtls_ehlo_free(set);
 	/* Never send the message unless the engine says so, and never over a
 	 * connection that is no longer usable. */
@@ -203,7 +209,7 @@ void attempt_run(struct send *s, const struct route_host *h, int plaintext,
 		/* The engine allows delivery, but this connection died during
 		 * the TLS steps: ask for the plaintext retry or the next host. */
 		a->out.verdict = a->o.handshake == MS_RTLS_STEP_FAILED && !plaintext &&
-						 h->plan.mode == MS_RTLS_MODE_OPPORTUNISTIC_FALLBACK
+						 plan->mode == MS_RTLS_MODE_OPPORTUNISTIC_FALLBACK
 					 ? MS_RTLS_RETRY_PLAINTEXT : MS_RTLS_TRY_NEXT;
 		if (a->out.verdict == MS_RTLS_TRY_NEXT) {
 			a->out.temporary = 1;
@@ -212,7 +218,7 @@ void attempt_run(struct send *s, const struct route_host *h, int plaintext,
 			snprintf(a->out.enhanced, sizeof(a->out.enhanced), "4.7.5");
 			snprintf(a->out.bounce_enhanced, sizeof(a->out.bounce_enhanced), "5.7.5");
 			snprintf(a->out.text, sizeof(a->out.text), "TLS session with %.100s failed: %.120s",
-				 h->name, a->error);
+				 ms_rtls_route_host_name(h), a->error);
 		}
 	}
 	smtp_free(c);

@@ -7,7 +7,7 @@
 #ifndef MAILSEC_RTLS_SEND_H
 #define MAILSEC_RTLS_SEND_H
 
-#include "route.h"
+#include "route_cli.h"
 
 #include <openssl/ssl.h>
 
@@ -15,7 +15,7 @@
 
 struct send {
 	struct cli *cli;
-	struct route route;
+	struct ms_rtls_route *route;
 	const char *from, *to, *helo, *ca_file;
 	uint16_t port;
 	const uint8_t *msg;
@@ -24,7 +24,7 @@ struct send {
 };
 
 struct attempt {
-	const struct route_host *host;
+	const struct ms_rtls_route_host *host;
 	char addr[64];               /* the address connected to ("" if none) */
 	struct ms_rtls_observed o;
 	int greeted;                 /* 220 greeting and EHLO answered */
@@ -45,7 +45,7 @@ struct attempt {
  * handshake (RFC 8689 s4.2.2), with `prev` the TLS attempt's observations.
  * Sends MAIL/RCPT/DATA only when the engine says DELIVER.
  */
-void attempt_run(struct send *s, const struct route_host *h, int plaintext,
+void attempt_run(struct send *s, const struct ms_rtls_route_host *h, int plaintext,
 		 const struct ms_rtls_observed *prev, struct attempt *a);
 
 #endif

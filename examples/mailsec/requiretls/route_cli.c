@@ -1,0 +1,82 @@
+/*
+ * route_cli.c - option parsing and set-up around librequiretls's route
+ * (see route_cli.h).
+ */
+#include "route_cli.h"
+
+#include <string.h>
+
+int route_opts_arg(struct route_opts *o, const char *a, const char *v)
+{
+	const char **dst = strcmp(a, "--ca-file") == 0 ? &o->ca_file :
+			   strcmp(a, "--connect-to") == 0 ? &o->connect_to :
+			   strcmp(a, "--cache") == 0 ? &o->cache : NULL;
+	if (dst && v) {
+		*dst = v;
+		return 2;
+	}
+	if (strcmp(a, "--requiretls") == 0) {
+		o->requiretls = 1;
+		return 1;
+	}
+	if (strcmp(a, "--tls-required-no") == 0) {
+		o->tls_required_no = 1;
+		return 1;
+	}
+	return 0;
+}
+
+int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
+	       enum ms_rtls_requirement requirement, struct ms_rtls_route **out)
+{
+	char why[256] = "";
+	struct ms_sts_store *store = NULL;
+	struct ms_sts *sts = NULL;
+	struct ms_dns_ctx *dns = NULL;
+	int rc = CLI_EXIT_OK;
+	*out = NULL;
+	/* The domain first: a bad one is a usage error before any set-up. */
+	char norm[256];
+	if (ms_dns_hostname_normalize(domain, norm, sizeof(norm), why, sizeof(why)) != MS_OK)
+		return cli_usage_error(cli, "bad domain '%s': %s", domain, why);
+	if (o->cache && ms_sts_store_new_sqlite(&cli->env, o->cache, &store, why,
+						sizeof(why)) != MS_OK)
+		return cli_usage_error(cli, "--cache %s: %s", o->cache, why);
+	dns = cli_dns_ctx(cli);
+	if (dns == NULL) {
+		rc = CLI_EXIT_USAGE;
+		goto out;
+	}
+	struct ms_sts_config cfg = { .version = MS_STS_CONFIG_VERSION };
+	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
+	cfg.fetch.ca_file = o->ca_file;
+	cfg.fetch.connect_to = o->connect_to;
+	cfg.fetch.timeout_ms = cli->timeout_ms ? cli->timeout_ms : 20000;
+	if (ms_sts_new(&cli->env, &cfg, dns, store, &sts, why, sizeof(why)) != MS_OK) {
+		rc = cli_error(cli, CLI_EXIT_ERROR, "MTA-STS set-up: %s", why);
+		goto out;
+	}
+	struct ms_rtls_route_opts ro = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
+					 .max_mx = ROUTE_MAX_MX };
+	if (ms_rtls_route_new(&cli->env, dns, sts, domain, requirement, &ro, out, why,
+			      sizeof(why)) != MS_OK)
+		rc = cli_error(cli, CLI_EXIT_ERROR, "plan: %s", why);
+out:
+	ms_sts_free(sts);
+	ms_sts_store_free(store);
+	ms_dns_ctx_free(dns);
+	return rc;
+}
+
+void route_mail_params(const struct ms_env *env, int requiretls, char *out, size_t outsize)
+{
+	struct ms_rtls_mail *m = NULL;
+	out[0] = '\0';
+	if (ms_rtls_mail_new(env, &m) != MS_OK)
+		return;
+	if (requiretls)
+		ms_rtls_mail_set(m, "REQUIRETLS", NULL);
+	if (ms_rtls_mail_format(m, out, outsize, NULL) != MS_OK)
+		out[0] = '\0';
+	ms_rtls_mail_free(m);
+}

@@ -1,0 +1,182 @@
+/*
+ * mailsec/requiretls_route.h - from a recipient domain to a delivery plan.
+ *
+ * One call does what a sending MTA learns before it connects: the MX set
+ * (RFC 5321 s5.1: preference order, random within a preference, implicit
+ * MX; RFC 7505 null MX), each host's addresses and their DNSSEC status
+ * (libdnssec-stub), the host's DANE TLSA lookup (libdane, RFC 7672 s2.2),
+ * the domain's MTA-STS policy from the cache or fetched when stale
+ * (libmtasts, RFC 8461 s5.1) and each host's match (s4.1), and finally the
+ * decision engine's plan per host (ms_rtls_plan, requiretls_decide.h).
+ *
+ * Failed lookups are handled here, once, as the fail-closed rules say
+ * (docs/SECURITY.md, issue 13): a failed or bogus MX lookup is never read
+ * as "no MX" (the domain is deferred, RFC 7672 s2.1.1); a failed address
+ * lookup leaves only the records that did answer, with their own security
+ * (ms_dns_result_records_security), and none is never "insecure"; a failed
+ * TLSA lookup is MS_RTLS_DANE_FAILED (the host is skipped, never tried
+ * without DANE); a failed MTA-STS discovery with no cached policy is "no
+ * policy" (RFC 8461 s5.1), with the reason in the note.
+ *
+ * Ownership: the route is an opaque handle the caller frees with
+ * ms_rtls_route_free(); every pointer a getter returns (names, notes, the
+ * engine inputs, the DANE lookup, the plans) is owned by the route and valid
+ * until it is freed.  `dns` and `sts` are borrowed for the duration of the
+ * call only.  A route is read-only after ms_rtls_route_new() returns, so
+ * several threads may read one route at once.
+ *
+ * Async shape (issue 15): the handle already holds the whole state and is
+ * built by an internal step machine (MX -> each host's addresses and TLSA
+ * -> MTA-STS -> plans), one lookup per step.  The asynchronous form will
+ * be ms_rtls_route_start() (same arguments, returns the handle at once),
+ * a descriptor to poll, ms_rtls_route_step() and a completion callback,
+ * ms_rtls_route_cancel(); ms_rtls_route_new() stays as the thin synchronous
+ * wrapper and the getters do not change.
+ */
+#ifndef MAILSEC_REQUIRETLS_ROUTE_H
+#define MAILSEC_REQUIRETLS_ROUTE_H
+
+#include <mailsec/dane.h>
+#include <mailsec/dns.h>
+#include <mailsec/mtasts.h>
+#include <mailsec/requiretls.h>
+#include <mailsec/requiretls_decide.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MS_RTLS_ROUTE_OPTS_VERSION 1
+#define MS_RTLS_ROUTE_MAX_MX 64      /* hard bound of max_mx */
+#define MS_RTLS_ROUTE_MAX_ADDRS 16   /* hard bound of max_addrs */
+#define MS_RTLS_ROUTE_MAX_REASONS 12 /* reasons kept per host */
+
+struct ms_rtls_route_opts {
+	unsigned version;        /* MS_RTLS_ROUTE_OPTS_VERSION */
+	/* How many hosts of the ordered MX set are kept (0: 10; at most
+	 * MS_RTLS_ROUTE_MAX_MX).  The whole set is ordered before the cut. */
+	size_t max_mx;
+	/* Addresses kept per host (0: 4; at most MS_RTLS_ROUTE_MAX_ADDRS). */
+	size_t max_addrs;
+	/* The message is a DSN of a REQUIRETLS message (RFC 8689 s5), passed
+	 * to the engine as ms_rtls_domain.dsn_of_requiretls. */
+	int dsn_of_requiretls;
+};
+
+struct ms_rtls_route;
+struct ms_rtls_route_host;
+
+/*
+ * Look everything up for `domain` (A- or U-label, normalised with
+ * ms_dns_hostname_normalize) and plan every host for `requirement`.
+ *  - env: hooks (copied; NULL for defaults).  Its clock is not used: DANE
+ *    and PKIX dates are checked by ms_rtls_verify_peer().
+ *  - dns: the resolver (borrowed, required).
+ *  - sts: an MTA-STS handle (borrowed; its store is the policy cache and
+ *    its fetch configuration is used when the cached policy is stale or
+ *    missing); NULL: MTA-STS is not used and the domain has no policy.
+ *  - opts: NULL for the defaults.
+ * A failed lookup is not an error: it is an input of the plan (a bogus MX
+ * gives no host and a deferral, see ms_rtls_route_no_host_outcome).
+ * Errors (*out stays NULL): MS_ERR_INVALID (NULL dns/domain/out, a domain
+ * that is not a host name, an unknown opts version), MS_ERR_NOMEM.
+ */
+MS_RTLS_API ms_status ms_rtls_route_new(const struct ms_env *env, struct ms_dns_ctx *dns,
+					struct ms_sts *sts, const char *domain,
+					enum ms_rtls_requirement requirement,
+					const struct ms_rtls_route_opts *opts,
+					struct ms_rtls_route **out, char *why, size_t whylen);
+/* NULL-safe. */
+MS_RTLS_API void ms_rtls_route_free(struct ms_rtls_route *r);
+
+/* ---- domain-level facts ----------------------------------------------- */
+
+/* The normalised domain (A-labels, lower case, no trailing dot). */
+MS_RTLS_API const char *ms_rtls_route_domain(const struct ms_rtls_route *r);
+/* What the engine gets for the domain (pass it to ms_rtls_judge). */
+MS_RTLS_API const struct ms_rtls_domain *ms_rtls_route_engine_domain(const struct ms_rtls_route *r);
+
+/* Flags of ms_rtls_route_flags(). */
+#define MS_RTLS_ROUTE_NULL_MX 0x01     /* RFC 7505: the domain accepts no mail */
+#define MS_RTLS_ROUTE_IMPLICIT_MX 0x02 /* no MX: the domain itself (RFC 5321 s5.1) */
+#define MS_RTLS_ROUTE_NXDOMAIN 0x04    /* the domain does not exist (validly) */
+#define MS_RTLS_ROUTE_MX_FAILED 0x08   /* MX lookup failed or bogus: defer */
+#define MS_RTLS_ROUTE_TRUNCATED 0x10   /* more MX hosts than max_mx */
+#define MS_RTLS_ROUTE_STS_POLICY 0x20  /* an MTA-STS policy applies */
+MS_RTLS_API unsigned ms_rtls_route_flags(const struct ms_rtls_route *r);
+/* Number of usable MX records before the cut to max_mx. */
+MS_RTLS_API size_t ms_rtls_route_mx_total(const struct ms_rtls_route *r);
+/* "MX lookup: answer, DNSSEC secure", "MX lookup impossible: ..." */
+MS_RTLS_API const char *ms_rtls_route_mx_note(const struct ms_rtls_route *r);
+/* "MTA-STS policy id X, mode enforce", "no MTA-STS (...)", "" when sts was
+ * NULL. */
+MS_RTLS_API const char *ms_rtls_route_sts_note(const struct ms_rtls_route *r);
+/* The policy id, NULL when no policy applies. */
+MS_RTLS_API const char *ms_rtls_route_sts_policy_id(const struct ms_rtls_route *r);
+/* libmtasts's result (for TLSRPT and reports), NULL when discovery was
+ * impossible or sts was NULL. */
+MS_RTLS_API const struct ms_sts_result *ms_rtls_route_sts_result(const struct ms_rtls_route *r);
+
+/* ---- hosts, in delivery order ----------------------------------------- */
+
+MS_RTLS_API size_t ms_rtls_route_count(const struct ms_rtls_route *r);
+/* Host i (0 .. count-1), NULL past the end. */
+MS_RTLS_API const struct ms_rtls_route_host *ms_rtls_route_host(const struct ms_rtls_route *r,
+								size_t i);
+
+MS_RTLS_API const char *ms_rtls_route_host_name(const struct ms_rtls_route_host *h);
+MS_RTLS_API uint16_t ms_rtls_route_host_preference(const struct ms_rtls_route_host *h);
+/* Addresses in text form, in the resolver's order (only records of a
+ * lookup half that answered: a failed half adds none). */
+MS_RTLS_API size_t ms_rtls_route_host_addr_count(const struct ms_rtls_route_host *h);
+MS_RTLS_API const char *ms_rtls_route_host_addr(const struct ms_rtls_route_host *h, size_t i);
+/* What the engine gets for the host (pass it to ms_rtls_judge). */
+MS_RTLS_API const struct ms_rtls_host *ms_rtls_route_host_engine(const struct ms_rtls_route_host *h);
+/* The engine's plan for the host. */
+MS_RTLS_API const struct ms_rtls_plan *ms_rtls_route_host_plan(const struct ms_rtls_route_host *h);
+/* The DANE lookup (state, records, base domain for SNI), NULL when the
+ * lookup was impossible (then the engine input is MS_RTLS_DANE_FAILED). */
+MS_RTLS_API const struct ms_dane_lookup *ms_rtls_route_host_dane(const struct ms_rtls_route_host *h);
+/* The TLSA lookup's reason sentence. */
+MS_RTLS_API const char *ms_rtls_route_host_dane_note(const struct ms_rtls_route_host *h);
+/* The name to send as SNI: the TLSA base domain (RFC 7672 s8.1), else the
+ * MX host name. */
+MS_RTLS_API const char *ms_rtls_route_host_sni(const struct ms_rtls_route_host *h);
+/* libmtasts's verdict for the host (meaningful when a policy applies). */
+MS_RTLS_API enum ms_sts_verdict ms_rtls_route_host_sts_verdict(const struct ms_rtls_route_host *h);
+/* The human reasons behind the plan, one sentence each (what `mailsec
+ * plan` prints): count, then reason i (NULL past the end). */
+MS_RTLS_API size_t ms_rtls_route_host_reason_count(const struct ms_rtls_route_host *h);
+MS_RTLS_API const char *ms_rtls_route_host_reason(const struct ms_rtls_route_host *h, size_t i);
+
+/* ---- outcomes ----------------------------------------------------------- */
+
+/*
+ * The outcome when the domain has no host to plan: a bogus or failed MX
+ * lookup (TEMPFAIL, the engine's deferral, RFC 7672 s2.1.1), a null MX
+ * (PERMFAIL 5.1.10, RFC 7505 s3), a domain that does not exist (PERMFAIL
+ * 5.1.2, RFC 3463 s3.2), or no MX and no address (TEMPFAIL 4.4.4 from
+ * ms_rtls_conclude).  NULL-safe on `out` only.
+ */
+MS_RTLS_API void ms_rtls_route_no_host_outcome(const struct ms_rtls_route *r,
+					       struct ms_rtls_outcome *out);
+/*
+ * Whether the plan alone already says the message cannot go now: 1 when no
+ * host is left to try (no host, or every host skipped), with *out the final
+ * verdict (ms_rtls_route_no_host_outcome, or ms_rtls_conclude over the
+ * skipped hosts); 0 when a host may be tried (*out zeroed).
+ */
+MS_RTLS_API int ms_rtls_route_undeliverable(const struct ms_rtls_route *r,
+					    struct ms_rtls_outcome *out);
+
+/* Static names of the engine's inputs for reports: "none", "usable",
+ * "unusable", "insecure", "failed"; "no-policy", "none", "testing",
+ * "enforce". */
+MS_RTLS_API const char *ms_rtls_dane_str(enum ms_rtls_dane d);
+MS_RTLS_API const char *ms_rtls_sts_mode_str(enum ms_rtls_sts_mode m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MAILSEC_REQUIRETLS_ROUTE_H */

@@ -1,0 +1,51 @@
+/* route_internal.h - the route handle's layout, shared by route*.c (not installed). */
+#ifndef RTLS_ROUTE_INTERNAL_H
+#define RTLS_ROUTE_INTERNAL_H
+
+#include "rtls_internal.h"
+
+#include <mailsec/requiretls_route.h>
+
+struct ms_rtls_route_host {
+	char name[256];
+	uint16_t preference;
+	char (*addrs)[64];             /* max_addrs entries */
+	size_t naddrs;
+	struct ms_dane_lookup *dane;   /* NULL when the lookup was impossible */
+	char dane_note[200];
+	enum ms_sts_verdict sts_verdict;
+	struct ms_rtls_host in;        /* what the engine gets */
+	struct ms_rtls_plan plan;
+	char reasons[MS_RTLS_ROUTE_MAX_REASONS][256];
+	size_t nreasons;
+};
+
+/* The steps of the route machine, one lookup each (see the header). */
+enum route_step { ROUTE_MX, ROUTE_HOST, ROUTE_STS, ROUTE_PLAN, ROUTE_DONE };
+
+struct ms_rtls_route {
+	struct ms_env env;
+	struct ms_dns_ctx *dns;        /* borrowed during the build */
+	struct ms_sts *sts;            /* borrowed during the build */
+	size_t max_mx, max_addrs;
+	enum route_step step;
+	size_t next_host;
+	char domain[256];
+	struct ms_sts_result *sts_result;
+	char sts_note[256];
+	unsigned flags;
+	size_t mx_total;
+	char mx_note[256];
+	struct ms_rtls_domain in;      /* what the engine gets */
+	struct ms_rtls_route_host *hosts;
+	size_t nhosts;
+};
+
+/* route_lookup.c: one step each. */
+ms_status rtls_route_mx(struct ms_rtls_route *r);
+void rtls_route_host(struct ms_rtls_route *r, struct ms_rtls_route_host *h);
+void rtls_route_sts(struct ms_rtls_route *r);
+/* route_reasons.c */
+void rtls_route_reasons(const struct ms_rtls_route *r, struct ms_rtls_route_host *h);
+
+#endif
