@@ -131,6 +131,18 @@ size_t ms_rtls_route_mx_total(const struct ms_rtls_route *r)
 	return r ? r->mx_total : 0;
 }
 
+enum ms_dns_outcome ms_rtls_route_mx_outcome(const struct ms_rtls_route *r)
+{
+	return r ? r->mx_outcome : MS_DNS_SERVFAIL;
+}
+
+int ms_rtls_route_mx_ede(const struct ms_rtls_route *r, const char **text)
+{
+	if (text)
+		*text = r ? r->mx_ede_text : "";
+	return r ? r->mx_ede : -1;
+}
+
 const char *ms_rtls_route_mx_note(const struct ms_rtls_route *r)
 {
 	return r ? r->mx_note : NULL;
@@ -181,6 +193,30 @@ size_t ms_rtls_route_host_addr_count(const struct ms_rtls_route_host *h)
 const char *ms_rtls_route_host_addr(const struct ms_rtls_route_host *h, size_t i)
 {
 	return h && i < h->naddrs ? h->addrs[i] : NULL;
+}
+
+enum ms_dns_outcome ms_rtls_route_host_addr_outcome(const struct ms_rtls_route_host *h,
+						    int *failed)
+{
+	if (failed)
+		*failed = h ? h->addr_failed : 1;
+	return h ? h->addr_outcome : MS_DNS_SERVFAIL;
+}
+
+void ms_rtls_route_host_addr_family(const struct ms_rtls_route_host *h, uint16_t type,
+				    enum ms_dns_outcome *outcome, enum ms_dns_security *security)
+{
+	int f = type == MS_DNS_T_AAAA;
+	if (outcome)
+		*outcome = h && (type == MS_DNS_T_A || f) ? h->fam_outcome[f] : MS_DNS_SERVFAIL;
+	if (security)
+		*security = h && (type == MS_DNS_T_A || f) ? h->fam_security[f]
+							    : MS_DNS_INDETERMINATE;
+}
+
+const char *ms_rtls_route_host_addr_note(const struct ms_rtls_route_host *h)
+{
+	return h ? h->addr_note : NULL;
 }
 
 const struct ms_rtls_host *ms_rtls_route_host_engine(const struct ms_rtls_route_host *h)

@@ -11,6 +11,11 @@ struct ms_rtls_route_host {
 	uint16_t preference;
 	char (*addrs)[64];             /* max_addrs entries */
 	size_t naddrs;
+	enum ms_dns_outcome addr_outcome;
+	int addr_failed;
+	enum ms_dns_outcome fam_outcome[2];   /* A, AAAA */
+	enum ms_dns_security fam_security[2];
+	char addr_note[200];
 	struct ms_dane_lookup *dane;   /* NULL when the lookup was impossible */
 	char dane_note[200];
 	enum ms_sts_verdict sts_verdict;
@@ -36,6 +41,9 @@ struct ms_rtls_route {
 	unsigned flags;
 	size_t mx_total;
 	char mx_note[256];
+	enum ms_dns_outcome mx_outcome;
+	int mx_ede;
+	char mx_ede_text[200];
 	struct ms_rtls_domain in;      /* what the engine gets */
 	struct ms_rtls_route_host *hosts;
 	size_t nhosts;

@@ -31,6 +31,8 @@ ms_status rtls_route_mx(struct ms_rtls_route *r)
 	ms_status st = hosts_alloc(r, r->max_mx);
 	if (st != MS_OK)
 		return st;
+	r->mx_outcome = MS_DNS_SERVFAIL;
+	r->mx_ede = -1;
 	if (ms_dns_lookup(r->dns, r->domain, MS_DNS_T_MX, &res, why, sizeof(why)) != MS_OK) {
 		/* No answer at all: try later, never "no MX". */
 		r->in.mx_security = MS_DNS_INDETERMINATE;
@@ -40,6 +42,10 @@ ms_status rtls_route_mx(struct ms_rtls_route *r)
 	}
 	r->in.mx_security = ms_dns_result_security(res);
 	enum ms_dns_outcome o = ms_dns_result_outcome(res);
+	r->mx_outcome = o;
+	r->mx_ede = ms_dns_result_ede(res);
+	snprintf(r->mx_ede_text, sizeof(r->mx_ede_text), "%s",
+		 ms_dns_result_ede_text(res) ? ms_dns_result_ede_text(res) : "");
 	snprintf(r->mx_note, sizeof(r->mx_note), "MX lookup: %s, DNSSEC %s", ms_dns_outcome_str(o),
 		 ms_dns_security_str(r->in.mx_security));
 	/* RFC 7672 s2.1.1: bogus data must not be used at all, and a failed
@@ -79,7 +85,11 @@ ms_status rtls_route_mx(struct ms_rtls_route *r)
 		uint16_t pref;
 		char name[256];
 		/* a "0 ." mixed with real MX records is no host (RFC 7505 s3) */
-		if (ms_dns_result_mx(res, i, &pref, name, sizeof(name)) == MS_OK && name[0] != '\0')
+		if (ms_dns_result_mx(res, i, &pref, name, sizeof(name)) != MS_OK)
+			r->flags |= MS_RTLS_ROUTE_MX_MALFORMED;
+		else if (name[0] == '\0')
+			r->flags |= MS_RTLS_ROUTE_NULL_MX_MIXED;
+		else
 			r->mx_total++;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -105,7 +115,19 @@ void rtls_route_host(struct ms_rtls_route *r, struct ms_rtls_route_host *h)
 	/* No answer: the host is skipped for now (RFC 7672 s2.2.1), never
 	 * taken as insecure. */
 	h->in.addr_security = MS_DNS_INDETERMINATE;
-	if (ms_dns_lookup_addr(r->dns, h->name, &res, why, sizeof(why)) == MS_OK) {
+	h->addr_outcome = MS_DNS_SERVFAIL;
+	h->addr_failed = 1;
+	for (int f = 0; f < 2; f++) {
+		h->fam_outcome[f] = MS_DNS_SERVFAIL;
+		h->fam_security[f] = MS_DNS_INDETERMINATE;
+	}
+	if (ms_dns_lookup_addr(r->dns, h->name, &res, why, sizeof(why)) != MS_OK) {
+		snprintf(h->addr_note, sizeof(h->addr_note), "address lookup impossible: %s", why);
+	} else {
+		h->addr_outcome = ms_dns_result_outcome(res);
+		h->addr_failed = ms_dns_result_failed(res);
+		ms_dns_result_family(res, MS_DNS_T_A, &h->fam_outcome[0], &h->fam_security[0]);
+		ms_dns_result_family(res, MS_DNS_T_AAAA, &h->fam_outcome[1], &h->fam_security[1]);
 		/* A half that failed leaves only the other family's records;
 		 * their security is what counts (bogus/indeterminate when none
 		 * are left: the engine skips the host). */

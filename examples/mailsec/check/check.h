@@ -14,6 +14,7 @@
 
 #include <mailsec/dane.h>
 #include <mailsec/dns.h>
+#include <mailsec/requiretls_route.h>
 
 enum check_status { CHECK_PASS = 0, CHECK_INFO = 1, CHECK_WARN = 2, CHECK_FAIL = 3 };
 
@@ -36,6 +37,7 @@ struct finding {
 
 /* What we learnt about one MX host. */
 struct mx_host {
+	const struct ms_rtls_route_host *route_host; /* owned by check.route */
 	char name[256];
 	uint16_t preference;
 	char addrs[CHECK_MAX_ADDRS][64];
@@ -74,6 +76,7 @@ struct check {
 	int probe;               /* run live SMTP probes */
 	int progress;            /* progress lines on stderr */
 	/* results */
+	struct ms_rtls_route *route; /* MX set, addresses, TLSA (check_mx.c) */
 	enum ms_dns_security mx_security;
 	int null_mx;
 	int implicit_mx;

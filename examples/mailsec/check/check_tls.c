@@ -17,7 +17,7 @@ struct job {
 	struct mx_host *m;
 };
 
-static void dane_records(struct check *c, struct mx_host *m, struct ms_dane_lookup *l)
+static void dane_records(struct check *c, struct mx_host *m, const struct ms_dane_lookup *l)
 {
 	const struct ms_dane_tlsa *recs;
 	size_t n = ms_dane_lookup_records(l, &recs);
@@ -100,7 +100,7 @@ static void verify(struct check *c, struct mx_host *m, const struct ms_dane_look
 			  ms_dane_tlsrpt_str(p.dane_tlsrpt));
 }
 
-static void probe(struct check *c, struct mx_host *m, struct ms_dane_lookup *l)
+static void probe(struct check *c, struct mx_host *m, const struct ms_dane_lookup *l)
 {
 	char target[96];
 	const char *a = m->addrs[0];
@@ -158,13 +158,13 @@ static void *check_host(void *arg)
 	struct check *c = j->c;
 	struct mx_host *m = j->m;
 	check_current_order = (int)(m - c->mx) + 1;
-	struct ms_dane_lookup *l = NULL;
-	char why[256] = "";
+	/* The TLSA lookup the route made for this host (the sender's own). */
+	const struct ms_dane_lookup *l = ms_rtls_route_host_dane(m->route_host);
 	m->starttls = -1;
 	m->dane_depth = -1;
-	if (ms_dane_lookup_env(&c->cli->env, c->dns, m->name, c->mx_security == MS_DNS_SECURE,
-			       25, &l, why, sizeof(why)) != MS_OK) {
-		check_add(c, "dane", m->name, CHECK_FAIL, NULL, "TLSA lookup impossible: %s", why);
+	if (l == NULL) {
+		check_add(c, "dane", m->name, CHECK_FAIL, NULL, "%s",
+			  ms_rtls_route_host_dane_note(m->route_host));
 		return NULL;
 	}
 	m->dane_state = ms_dane_lookup_state(l);
@@ -182,7 +182,6 @@ static void *check_host(void *arg)
 	}
 	if (c->probe && m->naddrs > 0 && m->dane_state != MS_DANE_DNS_TEMPFAIL)
 		probe(c, m, l);
-	ms_dane_lookup_free(l);
 	return NULL;
 }
 

@@ -268,6 +268,7 @@ void check_free(struct check *c)
 		free(f);
 	}
 	free(c->sts_mx);
+	ms_rtls_route_free(c->route);
 	ms_dns_ctx_free(c->dns);
 	pthread_mutex_destroy(&c->lock);
 }

@@ -103,9 +103,17 @@ MS_RTLS_API const struct ms_rtls_domain *ms_rtls_route_engine_domain(const struc
 #define MS_RTLS_ROUTE_MX_FAILED 0x08   /* MX lookup failed or bogus: defer */
 #define MS_RTLS_ROUTE_TRUNCATED 0x10   /* more MX hosts than max_mx */
 #define MS_RTLS_ROUTE_STS_POLICY 0x20  /* an MTA-STS policy applies */
+#define MS_RTLS_ROUTE_NULL_MX_MIXED 0x40 /* a "0 ." among other MX records
+					    (ignored, RFC 7505 s3) */
+#define MS_RTLS_ROUTE_MX_MALFORMED 0x80  /* an MX record could not be read */
 MS_RTLS_API unsigned ms_rtls_route_flags(const struct ms_rtls_route *r);
 /* Number of usable MX records before the cut to max_mx. */
 MS_RTLS_API size_t ms_rtls_route_mx_total(const struct ms_rtls_route *r);
+/* How the MX lookup ended (MS_DNS_SERVFAIL when it was impossible) and
+ * its RFC 8914 extended error (-1: none) with the resolver's text (never
+ * NULL, "" when none), for reports of a bogus or failed lookup. */
+MS_RTLS_API enum ms_dns_outcome ms_rtls_route_mx_outcome(const struct ms_rtls_route *r);
+MS_RTLS_API int ms_rtls_route_mx_ede(const struct ms_rtls_route *r, const char **text);
 /* "MX lookup: answer, DNSSEC secure", "MX lookup impossible: ..." */
 MS_RTLS_API const char *ms_rtls_route_mx_note(const struct ms_rtls_route *r);
 /* "MTA-STS policy id X, mode enforce", "no MTA-STS (...)", "" when sts was
@@ -130,6 +138,17 @@ MS_RTLS_API uint16_t ms_rtls_route_host_preference(const struct ms_rtls_route_ho
  * lookup half that answered: a failed half adds none). */
 MS_RTLS_API size_t ms_rtls_route_host_addr_count(const struct ms_rtls_route_host *h);
 MS_RTLS_API const char *ms_rtls_route_host_addr(const struct ms_rtls_route_host *h, size_t i);
+/* How the address lookup ended: its combined outcome, *failed set when
+ * it (or one of its halves) failed or was impossible; for reports. */
+MS_RTLS_API enum ms_dns_outcome ms_rtls_route_host_addr_outcome(const struct ms_rtls_route_host *h,
+								int *failed);
+/* How the A or AAAA half ended (MS_DNS_T_A / MS_DNS_T_AAAA); SERVFAIL and
+ * indeterminate when the lookup was impossible. */
+MS_RTLS_API void ms_rtls_route_host_addr_family(const struct ms_rtls_route_host *h, uint16_t type,
+						enum ms_dns_outcome *outcome,
+						enum ms_dns_security *security);
+/* "" or "address lookup impossible: ..." */
+MS_RTLS_API const char *ms_rtls_route_host_addr_note(const struct ms_rtls_route_host *h);
 /* What the engine gets for the host (pass it to ms_rtls_judge). */
 MS_RTLS_API const struct ms_rtls_host *ms_rtls_route_host_engine(const struct ms_rtls_route_host *h);
 /* The engine's plan for the host. */
