@@ -101,7 +101,7 @@ void ms_rtls_route_free(struct ms_rtls_route *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; r->hosts && i < r->nhosts; i++) {
+	for (size_t i = 0; r->hosts && i < r->nalloc; i++) {
 		ms_dane_lookup_free(r->hosts[i].dane);
 		ms_free(&r->env, r->hosts[i].addrs);
 	}

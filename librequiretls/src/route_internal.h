@@ -46,7 +46,8 @@ struct ms_rtls_route {
 	char mx_ede_text[200];
 	struct ms_rtls_domain in;      /* what the engine gets */
 	struct ms_rtls_route_host *hosts;
-	size_t nhosts;
+	size_t nalloc;                 /* hosts allocated (max_mx) */
+	size_t nhosts;                 /* hosts in use */
 };
 
 /* route_lookup.c: one step each. */

@@ -16,6 +16,7 @@ static ms_status hosts_alloc(struct ms_rtls_route *r, size_t n)
 	r->hosts = ms_calloc(&r->env, n ? n : 1, sizeof(*r->hosts));
 	if (r->hosts == NULL)
 		return MS_ERR_NOMEM;
+	r->nalloc = n;
 	for (size_t i = 0; i < n; i++) {
 		r->hosts[i].addrs = ms_calloc(&r->env, r->max_addrs, sizeof(*r->hosts[i].addrs));
 		if (r->hosts[i].addrs == NULL)
