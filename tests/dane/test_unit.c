@@ -216,7 +216,6 @@ START_TEST(strings_and_ctx)
 	ms_dane_ctx_free(ctx);
 	ms_dane_ctx_free(NULL);
 	ms_dane_lookup_free(NULL);
-	ms_dane_probe_free(NULL);
 }
 END_TEST
 

@@ -2,12 +2,15 @@
  * test_world.c - libdane against the signed test world: the DNS side
  * (RFC 7672 s2.2: secure/insecure/bogus/timeout, CNAMEs at the host and at
  * _25._tcp) and end-to-end STARTTLS probes against loopback SMTP servers
- * (an OpenSSL server in a thread): a leaf-only chain (3 1 1), a leaf under
+ * (an OpenSSL server in a thread; the probe is librequiretls's
+ * ms_rtls_probe_run): a leaf-only chain (3 1 1), a leaf under
  * three intermediates (2 0 1 at depth 3), a wrong key, plaintext injected
  * after the STARTTLS reply, a silent server; `mailsec dane probe` must
  * report each correctly.
  */
 #include "dtest.h"
+
+#include <mailsec/requiretls_smtp.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -417,14 +420,14 @@ END_TEST
 /* Run the library probe against the loopback server `s` (started and
  * set up by the caller), then stop the server. */
 static ms_status probe_lib(struct srv *s, const char *sni, unsigned timeout_ms,
-			   struct ms_dane_probe **p, char *why, size_t whylen)
+			   struct ms_rtls_probe **p, char *why, size_t whylen)
 {
 	srv_run(s);
 	char target[64];
 	snprintf(target, sizeof(target), "127.0.0.1:%d", s->port);
-	struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION, .connect = target,
+	struct ms_rtls_probe_opts o = { .version = MS_RTLS_PROBE_VERSION, .connect = target,
 					.sni = sni, .timeout_ms = timeout_ms };
-	ms_status st = ms_dane_probe_run(NULL, &o, p, why, whylen);
+	ms_status st = ms_rtls_probe_run(NULL, &o, p, why, whylen);
 	srv_stop(s);
 	return st;
 }
@@ -434,17 +437,17 @@ START_TEST(probe_library_ehlo_reset)
 	struct srv s;
 	srv_start(&s, "pki/dane/ta-chain.pem", "pki/dane/ta.key");
 	char why[256] = "";
-	struct ms_dane_probe *p = NULL;
+	struct ms_rtls_probe *p = NULL;
 	ck_assert_msg(probe_lib(&s, "mx2.dane.example.test", 5000, &p, why, sizeof(why)) == MS_OK,
 		      "%s", why);
 	/* Only the post-TLS capabilities are kept. */
-	const char *ehlo = ms_dane_probe_ehlo(p);
-	ck_assert_ptr_nonnull(strstr(ehlo, "AFTERTLS"));
-	ck_assert_ptr_null(strstr(ehlo, "STARTTLS"));
-	ck_assert_ptr_null(strstr(ehlo, "PIPELINING"));
+	const struct ms_rtls_ehlo *ehlo = ms_rtls_probe_ehlo(p);
+	ck_assert(ms_rtls_ehlo_has(ehlo, "AFTERTLS"));
+	ck_assert(!ms_rtls_ehlo_has(ehlo, "STARTTLS"));
+	ck_assert(!ms_rtls_ehlo_has(ehlo, "PIPELINING"));
 	const struct ms_dane_cert *chain;
-	ck_assert_uint_eq(ms_dane_probe_chain(p, &chain), 4);
-	ms_dane_probe_free(p);
+	ck_assert_uint_eq(ms_rtls_probe_chain(p, &chain), 4);
+	ms_rtls_probe_free(p);
 }
 END_TEST
 
@@ -454,7 +457,7 @@ START_TEST(probe_injection_refused)
 	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
 	s.inject = 1;
 	char why[256] = "";
-	struct ms_dane_probe *p = NULL;
+	struct ms_rtls_probe *p = NULL;
 	ms_status st = probe_lib(&s, NULL, 3000, &p, why, sizeof(why));
 	ck_assert_int_eq(st, MS_ERR_PROTOCOL);
 	ck_assert_ptr_null(p);
@@ -468,7 +471,7 @@ START_TEST(probe_timeout)
 	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
 	s.silent = 1;
 	char why[256] = "";
-	struct ms_dane_probe *p = NULL;
+	struct ms_rtls_probe *p = NULL;
 	ms_status st = probe_lib(&s, NULL, 300, &p, why, sizeof(why));
 	ck_assert_int_eq(st, MS_ERR_TIMEOUT);
 }
@@ -482,7 +485,7 @@ START_TEST(probe_unsolicited_refused)
 	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
 	s.inject = 2;
 	char why[256] = "";
-	struct ms_dane_probe *p = NULL;
+	struct ms_rtls_probe *p = NULL;
 	ms_status st = probe_lib(&s, NULL, 3000, &p, why, sizeof(why));
 	ck_assert_msg(st == MS_ERR_PROTOCOL, "%s: %s", ms_status_str(st), why);
 	ck_assert_ptr_null(p);
@@ -498,7 +501,7 @@ START_TEST(probe_trickle)
 	srv_start(&s, "pki/dane/ee.pem", "pki/dane/ee.key");
 	s.trickle = 1;
 	char why[256] = "";
-	struct ms_dane_probe *p = NULL;
+	struct ms_rtls_probe *p = NULL;
 	ms_status st = probe_lib(&s, NULL, 500, &p, why, sizeof(why));
 	/* With a timeout per read instead, every byte (100 ms apart) would
 	 * arrive in time and the whole banner be read: no timeout. */

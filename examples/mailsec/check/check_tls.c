@@ -9,6 +9,8 @@
 
 #include <mailsec/requiretls_verify.h>
 
+#include <mailsec/requiretls_smtp.h>
+
 #include <string.h>
 #include <strings.h>
 
@@ -108,13 +110,13 @@ static void probe(struct check *c, struct mx_host *m, const struct ms_dane_looku
 	if (c->progress)
 		fprintf(stderr, "mailsec check: probing %s (%s)\n", m->name, target);
 	const char *base = ms_dane_lookup_base(l);
-	struct ms_dane_probe_opts o = {
-		.version = MS_DANE_PROBE_VERSION, .connect = target,
+	struct ms_rtls_probe_opts o = {
+		.version = MS_RTLS_PROBE_VERSION, .connect = target,
 		.sni = base ? base : m->name, .helo = "mailsec-check.invalid",
 		.timeout_ms = c->cli->timeout_ms ? c->cli->timeout_ms : 10000,
 	};
-	struct ms_dane_probe *p = NULL;
-	ms_status st = ms_dane_probe_run(&c->cli->env, &o, &p, m->probe_error,
+	struct ms_rtls_probe *p = NULL;
+	ms_status st = ms_rtls_probe_run(&c->cli->env, &o, &p, m->probe_error,
 					 sizeof(m->probe_error));
 	m->probed = 1;
 	if (st != MS_OK) {
@@ -132,14 +134,9 @@ static void probe(struct check *c, struct mx_host *m, const struct ms_dane_looku
 		return;
 	}
 	m->starttls = 1;
-	snprintf(m->tls, sizeof(m->tls), "%s", ms_dane_probe_tls(p));
-	const char *ehlo = ms_dane_probe_ehlo(p);
-	for (const char *s = ehlo; s && *s;) {
-		size_t len = strcspn(s, "\n");
-		if (len == 10 && strncasecmp(s, "REQUIRETLS", 10) == 0)
-			m->requiretls = 1;
-		s += len + (s[len] == '\n');
-	}
+	snprintf(m->tls, sizeof(m->tls), "%s", ms_rtls_probe_tls(p));
+	/* the post-TLS capabilities only (RFC 3207 s4.2, RFC 8689 s4.2.1) */
+	m->requiretls = ms_rtls_ehlo_has(ms_rtls_probe_ehlo(p), "REQUIRETLS");
 	check_add(c, "tls", m->name, CHECK_PASS, NULL, "STARTTLS, %s", m->tls);
 	char item[300];
 	snprintf(item, sizeof(item), "%s REQUIRETLS", m->name);
@@ -147,9 +144,9 @@ static void probe(struct check *c, struct mx_host *m, const struct ms_dane_looku
 		  m->requiretls ? "advertised after STARTTLS" : "not advertised (RFC 8689 is optional)");
 
 	const struct ms_dane_cert *chain = NULL;
-	size_t n = ms_dane_probe_chain(p, &chain);
+	size_t n = ms_rtls_probe_chain(p, &chain);
 	verify(c, m, l, chain, n);
-	ms_dane_probe_free(p);
+	ms_rtls_probe_free(p);
 }
 
 static void *check_host(void *arg)

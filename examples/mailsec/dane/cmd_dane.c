@@ -9,6 +9,7 @@
 #include "cli.h"
 
 #include <mailsec/dane.h>
+#include <mailsec/requiretls_smtp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -348,6 +349,8 @@ static void fingerprint(const struct ms_dane_cert *c, char *subject, size_t slen
 		o += (size_t)snprintf(fp + o, fplen - o, "%02x", d[i]);
 }
 
+#ifdef MS_CLI_HAVE_RTLS_PROBE
+/* The STARTTLS probe is librequiretls's (ms_rtls_probe_run). */
 static int dane_probe(struct cli *cli, int argc, char **argv)
 {
 	const char *host = NULL, *connect = NULL;
@@ -403,7 +406,7 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 	const struct ms_dane_tlsa *recs;
 	size_t nrecs = ms_dane_lookup_records(l, &recs);
 	const char *base = ms_dane_lookup_base(l);
-	struct ms_dane_probe *p = NULL;
+	struct ms_rtls_probe *p = NULL;
 	ms_status pst = MS_OK;
 	char pwhy[512] = "";
 	/* A temporary DNS failure makes the host unusable: no connection. */
@@ -412,17 +415,17 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 			pst = MS_ERR_NETWORK;
 			snprintf(pwhy, sizeof(pwhy), "no address for %s", host);
 		} else {
-			struct ms_dane_probe_opts o = { .version = MS_DANE_PROBE_VERSION,
+			struct ms_rtls_probe_opts o = { .version = MS_RTLS_PROBE_VERSION,
 							.connect = connect, .sni = base,
 							.timeout_ms = cli->timeout_ms };
-			pst = ms_dane_probe_run(&cli->env, &o, &p, pwhy, sizeof(pwhy));
+			pst = ms_rtls_probe_run(&cli->env, &o, &p, pwhy, sizeof(pwhy));
 		}
 	}
 	struct ms_dane_result res;
 	memset(&res, 0, sizeof(res));
 	res.matched = res.depth = -1;
 	const struct ms_dane_cert *chain = NULL;
-	size_t nchain = ms_dane_probe_chain(p, &chain);
+	size_t nchain = ms_rtls_probe_chain(p, &chain);
 	if (p) {
 		struct ms_dane_ctx *ctx = NULL;
 		struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION };
@@ -452,7 +455,7 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 		}
 		json_array_end(&j);
 		json_string(&j, "connect", connect);
-		json_string(&j, "tls", p ? ms_dane_probe_tls(p) : NULL);
+		json_string(&j, "tls", p ? ms_rtls_probe_tls(p) : NULL);
 		json_string(&j, "error", pst != MS_OK ? pwhy : NULL);
 		json_array_begin(&j, "chain");
 		for (size_t i = 0; i < nchain; i++) {
@@ -490,7 +493,7 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 		if (connect)
 			printf("connect: %s\n", connect);
 		if (p)
-			printf("tls:     %s\n", ms_dane_probe_tls(p));
+			printf("tls:     %s\n", ms_rtls_probe_tls(p));
 		for (size_t i = 0; i < nchain; i++) {
 			char subj[256], fp[80];
 			fingerprint(&chain[i], subj, sizeof(subj), fp, sizeof(fp));
@@ -503,11 +506,12 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 		else
 			printf("verdict: connect-failed: %s\n", pwhy);
 	}
-	ms_dane_probe_free(p);
+	ms_rtls_probe_free(p);
 	ms_dane_lookup_free(l);
 	ms_dns_ctx_free(dns);
 	return verified ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
+#endif
 
 int cmd_dane(struct cli *cli, int argc, char **argv)
 {
@@ -519,7 +523,12 @@ int cmd_dane(struct cli *cli, int argc, char **argv)
 	if (strcmp(sub, "tlsa") == 0)
 		return dane_tlsa(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "probe") == 0)
+#ifdef MS_CLI_HAVE_RTLS_PROBE
 		return dane_probe(cli, argc - 1, argv + 1);
+#else
+		return cli_usage_error(cli, "mailsec dane probe needs librequiretls "
+				       "(-Dcomponents=dane,requiretls)");
+#endif
 	if (strcmp(sub, "keygen") == 0)
 		return dane_keygen(cli, argc - 1, argv + 1);
 	if (strcmp(sub, "csr") == 0)

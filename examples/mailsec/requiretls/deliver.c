@@ -5,17 +5,31 @@
  * and only on DELIVER the MAIL/RCPT/DATA transaction (RFC 5321 s3.3).
  */
 #include "send.h"
-#include "smtp_client.h"
 #include <mailsec/requiretls_verify.h>
+
+#include <mailsec/requiretls_smtp.h>
 
 #include <string.h>
 
+/* A session of librequiretls's transport and the last reply it read. */
+struct conn {
+	struct ms_rtls_smtp *s;
+	struct ms_rtls_smtp_reply r;
+};
+
+/* The last reply's text (out of line: its 1000-byte bound is not what
+ * the callers' messages are sized for, they truncate). */
+__attribute__((noinline)) static const char *last_text(const struct conn *c)
+{
+	return c->r.text;
+}
+
 /* A server's refusal of MAIL/RCPT/DATA as an outcome: 4xx may go away
  * (try the next host), 5xx is final (RFC 5321 s4.2.1). */
-static void refused(struct attempt *a, struct smtp *c, const char *step)
+static void refused(struct attempt *a, struct conn *c, const char *step)
 {
-	int code = smtp_code(c);
-	const char *last = smtp_reply_last(c);
+	int code = c->r.code;
+	const char *last = last_text(c);
 	struct ms_rtls_outcome *o = &a->out;
 	memset(o, 0, sizeof(*o));
 	a->rejected = 1;
@@ -33,65 +47,71 @@ static void refused(struct attempt *a, struct smtp *c, const char *step)
 		 ms_rtls_route_host_name(a->host), code, last, step);
 }
 
-/* EHLO and parse; 0 when the reply is not a usable 250. */
-static int ehlo(struct send *s, struct smtp *c, struct ms_rtls_ehlo *set, int over_tls,
-		struct attempt *a)
+/* EHLO, the capabilities parsed by the transport (over TLS: the pre-TLS
+ * ones already discarded, RFC 3207 s4.2); 0 when the reply is not a
+ * usable 250. */
+static int ehlo(struct send *s, struct conn *c, struct attempt *a)
 {
-	char line[300], why[256] = "";
-	snprintf(line, sizeof(line), "EHLO %s", s->helo);
-	if (smtp_command(c, line, why, sizeof(why)) != MS_OK) {
+	char why[256] = "";
+	ms_status st = ms_rtls_smtp_ehlo(c->s, s->helo, &c->r, why, sizeof(why));
+	if (st != MS_OK && c->r.code == 0) {
 		snprintf(a->error, sizeof(a->error), "EHLO: %s", why);
 		return 0;
 	}
-	size_t len;
-	const uint8_t *reply = smtp_reply(c, &len);
-	if (smtp_code(c) != 250 ||
-	    ms_rtls_ehlo_parse(set, reply, len, over_tls, why, sizeof(why)) != MS_OK) {
+	if (st != MS_OK) {
 		snprintf(a->error, sizeof(a->error), "EHLO refused or malformed: %d %s %s",
-			 smtp_code(c), smtp_reply_last(c), why);
+			 c->r.code, last_text(c), st == MS_ERR_STATE ? "" : why);
 		return 0;
 	}
-	ms_rtls_observe_ehlo(set, &a->o);
+	ms_rtls_observe_ehlo(ms_rtls_smtp_caps(c->s), &a->o);
 	return 1;
 }
 
-static struct smtp *connect_host(struct send *s, const struct ms_rtls_route_host *h,
-				 struct attempt *a)
+static int connect_host(struct send *s, const struct ms_rtls_route_host *h,
+			struct conn *c, struct attempt *a)
 {
-	unsigned t = s->cli->timeout_ms ? s->cli->timeout_ms : 30000;
+	struct ms_rtls_smtp_opts o = { .version = MS_RTLS_SMTP_OPTS_VERSION,
+				       .timeout_ms = s->cli->timeout_ms ? s->cli->timeout_ms : 30000 };
 	char why[256] = "no address";
 	for (size_t i = 0; i < ms_rtls_route_host_addr_count(h); i++) {
 		const char *addr = ms_rtls_route_host_addr(h, i);
-		struct smtp *c = NULL;
-		if (smtp_connect(addr, s->port, t, &c, why, sizeof(why)) != MS_OK)
-			continue;
-		snprintf(a->addr, sizeof(a->addr), "%s", addr);
-		if (smtp_read_reply(c, why, sizeof(why)) == MS_OK && smtp_code(c) == 220)
-			return c;
-		if (why[0] == '\0' || smtp_code(c) != 0)
-			snprintf(why, sizeof(why), "greeting %d %s", smtp_code(c), smtp_reply_last(c));
-		smtp_free(c);
+		if (ms_rtls_smtp_new(&s->cli->env, &o, &c->s) != MS_OK) {
+			snprintf(why, sizeof(why), "out of memory");
+			break;
+		}
+		why[0] = '\0';
+		if (ms_rtls_smtp_connect(c->s, addr, s->port, why, sizeof(why)) == MS_OK) {
+			snprintf(a->addr, sizeof(a->addr), "%s", addr);
+			if (ms_rtls_smtp_greeting(c->s, &c->r, why, sizeof(why)) == MS_OK &&
+			    c->r.code == 220)
+				return 1;
+			if (why[0] == '\0' || c->r.code != 0)
+				snprintf(why, sizeof(why), "greeting %d %s", c->r.code, last_text(c));
+		}
+		ms_rtls_smtp_free(c->s);
+		c->s = NULL;
 	}
 	snprintf(a->error, sizeof(a->error), "connect: %s", why);
-	return NULL;
+	return 0;
 }
 
 /* STARTTLS, the checks of the chain, and the post-TLS EHLO.  Returns 0
  * when the connection cannot be used any more. */
-static int go_tls(struct send *s, const struct ms_rtls_route_host *h, struct smtp *c,
-		  struct ms_rtls_ehlo *set, struct attempt *a)
+static int go_tls(struct send *s, const struct ms_rtls_route_host *h, struct conn *c,
+		  struct attempt *a)
 {
 	char why[256] = "";
 	/* SNI: the TLSA base domain (RFC 7672 s8.1), else the MX name. */
-	ms_status st = smtp_starttls(c, s->tls, ms_rtls_route_host_sni(h), why, sizeof(why));
+	ms_status st = ms_rtls_smtp_starttls(c->s, s->tls, ms_rtls_route_host_sni(h), &c->r, why,
+					     sizeof(why));
 	if (st != MS_OK) {
 		a->o.handshake = MS_RTLS_STEP_FAILED;
 		snprintf(a->error, sizeof(a->error), "%s", why);
 		return st == MS_ERR_STATE; /* a refused STARTTLS leaves plaintext usable */
 	}
 	a->o.handshake = MS_RTLS_STEP_OK;
-	SSL *ssl = smtp_ssl(c);
-	snprintf(a->tls, sizeof(a->tls), "%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	SSL *ssl = ms_rtls_smtp_ssl(c->s);
+	snprintf(a->tls, sizeof(a->tls), "%s", ms_rtls_smtp_tls(c->s));
 	/* Both checks whatever the plan demands: the engine also needs them
 	 * to report what TLS-Required: No or testing mode let through. */
 	struct ms_rtls_verify_opts vo = { .version = MS_RTLS_VERIFY_OPTS_VERSION,
@@ -105,18 +125,18 @@ static int go_tls(struct send *s, const struct ms_rtls_route_host *h, struct smt
 		a->o.dane = a->o.pkix = MS_RTLS_STEP_FAILED;
 		snprintf(a->pkix, sizeof(a->pkix), "verification impossible: %s", why);
 	}
-	/* RFC 3207 s4.2: forget what was learnt before TLS, ask again. */
-	ms_rtls_ehlo_discard(set);
-	if (!ehlo(s, c, set, 1, a)) {
+	/* RFC 3207 s4.2: the transport forgot what was learnt before TLS;
+	 * ask again. */
+	if (!ehlo(s, c, a)) {
 		a->o.handshake = MS_RTLS_STEP_FAILED;
 		return 0;
 	}
 	return 1;
 }
 
-static void transaction(struct send *s, struct smtp *c, struct attempt *a)
+static void transaction(struct send *s, struct conn *c, struct attempt *a)
 {
-	char line[MS_RTLS_MAX_LINE], why[256] = "";
+	char why[256] = "";
 	struct ms_rtls_mail *m = NULL;
 	if (ms_rtls_mail_new(&s->cli->env, &m) != MS_OK ||
 	    ms_rtls_outcome_apply(&a->out, m) != MS_OK ||
@@ -126,37 +146,34 @@ static void transaction(struct send *s, struct smtp *c, struct attempt *a)
 		return;
 	}
 	ms_rtls_mail_free(m);
-	snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", s->from, a->mail_params[0] ? " " : "",
-		 a->mail_params);
 	const char *step = "MAIL FROM";
-	if (smtp_command(c, line, why, sizeof(why)) != MS_OK)
+	if (ms_rtls_smtp_mail(c->s, s->from, a->mail_params, &c->r, why, sizeof(why)) != MS_OK)
 		goto io;
-	if (smtp_code(c) != 250)
+	if (c->r.code != 250)
 		goto no;
 	step = "RCPT TO";
-	snprintf(line, sizeof(line), "RCPT TO:<%s>", s->to);
-	if (smtp_command(c, line, why, sizeof(why)) != MS_OK)
+	if (ms_rtls_smtp_rcpt(c->s, s->to, &c->r, why, sizeof(why)) != MS_OK)
 		goto io;
-	if (smtp_code(c) != 250 && smtp_code(c) != 251)
+	if (c->r.code != 250 && c->r.code != 251)
 		goto no;
 	step = "DATA";
-	if (smtp_command(c, "DATA", why, sizeof(why)) != MS_OK)
+	if (ms_rtls_smtp_data(c->s, &c->r, why, sizeof(why)) != MS_OK)
 		goto io;
-	if (smtp_code(c) != 354)
+	if (c->r.code != 354)
 		goto no;
 	step = "end of data";
-	if (smtp_send_data(c, s->msg, s->msglen, why, sizeof(why)) != MS_OK)
+	if (ms_rtls_smtp_message(c->s, s->msg, s->msglen, &c->r, why, sizeof(why)) != MS_OK)
 		goto io;
-	snprintf(a->reply, sizeof(a->reply), "%d %s", smtp_code(c), smtp_reply_last(c));
-	if (smtp_code(c) / 100 != 2)
+	snprintf(a->reply, sizeof(a->reply), "%d %s", c->r.code, last_text(c));
+	if (c->r.code / 100 != 2)
 		goto no;
 	a->delivered = 1;
-	smtp_command(c, "QUIT", why, sizeof(why));
+	ms_rtls_smtp_quit(c->s, NULL, why, sizeof(why));
 	return;
 no:
-	snprintf(a->reply, sizeof(a->reply), "%d %s", smtp_code(c), smtp_reply_last(c));
+	snprintf(a->reply, sizeof(a->reply), "%d %s", c->r.code, last_text(c));
 	refused(a, c, step);
-	smtp_command(c, "QUIT", why, sizeof(why));
+	ms_rtls_smtp_quit(c->s, NULL, why, sizeof(why));
 	return;
 io:
 	/* Lost connection mid-transaction: the message may or may not have
@@ -184,27 +201,25 @@ void attempt_run(struct send *s, const struct ms_rtls_route_host *h, int plainte
 		a->o.handshake = prev->handshake;
 		a->o.plaintext = 1;
 	}
-	struct ms_rtls_ehlo *set = NULL;
-	struct smtp *c = connect_host(s, h, a);
-	if (c != NULL && ms_rtls_ehlo_new(&s->cli->env, &set) == MS_OK && ehlo(s, c, set, 0, a)) {
+	struct conn conn = { 0 }, *c = &conn;
+	if (connect_host(s, h, c, a) && ehlo(s, c, a)) {
 		a->o.connected = 1;
 		a->greeted = 1;
-		if (!plaintext && a->o.starttls_offered && !go_tls(s, h, c, set, a)) {
-			smtp_free(c);
-			c = NULL;
+		if (!plaintext && a->o.starttls_offered && !go_tls(s, h, c, a)) {
+			ms_rtls_smtp_free(c->s);
+			c->s = NULL;
 		}
 	}
 	const struct ms_rtls_plan *plan = ms_rtls_route_host_plan(h);
 	ms_rtls_judge(ms_rtls_route_engine_domain(s->route), ms_rtls_route_host_engine(h), plan,
 		      &a->o, &a->out);
-	ms_rtls_ehlo_free(set);
 	/* Never send the message unless the engine says so, and never over a
 	 * connection that is no longer usable. */
-	if (a->out.verdict == MS_RTLS_DELIVER && c != NULL) {
+	if (a->out.verdict == MS_RTLS_DELIVER && c->s != NULL) {
 		transaction(s, c, a);
-	} else if (c != NULL) {
+	} else if (c->s != NULL) {
 		char why[64];
-		smtp_command(c, "QUIT", why, sizeof(why));
+		ms_rtls_smtp_quit(c->s, NULL, why, sizeof(why));
 	} else if (a->out.verdict == MS_RTLS_DELIVER) {
 		/* The engine allows delivery, but this connection died during
 		 * the TLS steps: ask for the plaintext retry or the next host. */
@@ -221,5 +236,5 @@ void attempt_run(struct send *s, const struct ms_rtls_route_host *h, int plainte
 				 ms_rtls_route_host_name(h), a->error);
 		}
 	}
-	smtp_free(c);
+	ms_rtls_smtp_free(c->s);
 }

@@ -292,42 +292,6 @@ MS_DANE_API ms_status ms_dane_csr(const uint8_t *key_pem, size_t len,
 				  const char *const *names, size_t nnames,
 				  char **pem, char *why, size_t whylen);
 
-/* ---- SMTP STARTTLS probe ------------------------------------------------ */
-
-#define MS_DANE_PROBE_VERSION 1
-
-struct ms_dane_probe_opts {
-	unsigned version;          /* MS_DANE_PROBE_VERSION */
-	const char *connect;       /* "ADDR:PORT" or "[V6]:PORT" (required) */
-	const char *helo;          /* EHLO name; NULL: "localhost" */
-	const char *sni;           /* SNI (the TLSA base domain); NULL: none */
-	unsigned timeout_ms;       /* per step; 0: 10000 */
-};
-
-struct ms_dane_probe;
-
-/*
- * Connect, read the banner, EHLO, STARTTLS, handshake, EHLO again (the
- * pre-TLS capabilities are dropped, RFC 3207 s4.2), QUIT.  Plaintext the
- * server pipelined after its STARTTLS reply makes the probe fail
- * (MS_ERR_PROTOCOL).  On MS_OK, *out holds the chain for ms_dane_verify.
- * Each step (banner, each command with its reply, the handshake) has one
- * deadline of timeout_ms.  Plaintext writes use MSG_NOSIGNAL, but OpenSSL
- * writes with write(2): callers must ignore SIGPIPE, as MTAs do.
- */
-MS_DANE_API ms_status ms_dane_probe_run(const struct ms_env *env,
-					const struct ms_dane_probe_opts *opts,
-					struct ms_dane_probe **out,
-					char *why, size_t whylen);
-MS_DANE_API void ms_dane_probe_free(struct ms_dane_probe *p);
-/* The chain the server sent (borrowed). */
-MS_DANE_API size_t ms_dane_probe_chain(const struct ms_dane_probe *p,
-				       const struct ms_dane_cert **chain);
-/* EHLO keywords seen after TLS, one per line (borrowed). */
-MS_DANE_API const char *ms_dane_probe_ehlo(const struct ms_dane_probe *p);
-/* Negotiated protocol and cipher (borrowed). */
-MS_DANE_API const char *ms_dane_probe_tls(const struct ms_dane_probe *p);
-
 #ifdef __cplusplus
 }
 #endif
