@@ -25,6 +25,10 @@ ms_status ms_rtls_smtp_new(const struct ms_env *env, const struct ms_rtls_smtp_o
 	s->env = e;
 	s->fd = -1;
 	s->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : MS_RTLS_SMTP_DEFAULT_TIMEOUT_MS;
+	if (opts) {
+		s->tls_setup = opts->tls_setup;
+		s->tls_user = opts->tls_user;
+	}
 	s->acc.raw = ms_malloc(&s->env, MS_RTLS_MAX_REPLY_BYTES + 1);
 	if (s->acc.raw == NULL || ms_rtls_ehlo_new(&s->env, &s->caps) != MS_OK) {
 		ms_rtls_smtp_free(s);

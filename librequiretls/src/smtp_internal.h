@@ -47,6 +47,8 @@ struct ms_rtls_smtp {
 	SSL *ssl;
 	enum rtls_smtp_state state;
 	unsigned timeout_ms;
+	int (*tls_setup)(void *user, SSL *ssl);
+	void *tls_user;
 	struct timespec deadline; /* end of the current step (monotonic) */
 	size_t progress;          /* bytes written since the write deadline was set */
 	uint8_t in[4096];         /* received, not yet consumed */

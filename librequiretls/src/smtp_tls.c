@@ -55,6 +55,13 @@ ms_status ms_rtls_smtp_starttls(struct ms_rtls_smtp *s, SSL_CTX *ctx, const char
 		s->ssl = NULL;
 		return rtls_smtp_broken(s, ms_why(why, whylen, MS_ERR_INTERNAL, "TLS set-up failed"));
 	}
+	if (s->tls_setup && s->tls_setup(s->tls_user, s->ssl) != 0) {
+		ERR_clear_error();
+		SSL_free(s->ssl);
+		s->ssl = NULL;
+		return rtls_smtp_broken(s, ms_why(why, whylen, MS_ERR_TLS,
+						  "TLS set-up refused by the caller"));
+	}
 	/* one deadline for the whole handshake */
 	rtls_smtp_set_deadline(s);
 	int rc;

@@ -101,6 +101,12 @@ struct ms_rtls_smtp_opts {
 	unsigned version;    /* MS_RTLS_SMTP_OPTS_VERSION */
 	unsigned timeout_ms; /* the deadline of each step (see above);
 			      * 0: MS_RTLS_SMTP_DEFAULT_TIMEOUT_MS */
+	/* Optional: called with the new SSL* after SNI is set and before the
+	 * handshake, for per-connection settings (OpenSSL's own DANE or host
+	 * checks, ALPN, a session to resume).  Non-zero fails STARTTLS with
+	 * MS_ERR_TLS.  NULL: none. */
+	int (*tls_setup)(void *user, struct ssl_st *ssl);
+	void *tls_user;
 };
 
 struct ms_rtls_smtp;
@@ -234,6 +240,10 @@ struct ms_rtls_probe_opts {
 struct ms_rtls_probe;
 
 /*
+ * OpenSSL writes with write(2): a peer that closes mid-write raises
+ * SIGPIPE, so callers of the transport and the probe must ignore it, as
+ * MTAs do (plaintext writes use MSG_NOSIGNAL).
+ *
  * Connect, read the banner (220), EHLO (250), STARTTLS (220), handshake
  * with SNI (TLS 1.2 or later, no certificate check: the chain is for
  * ms_dane_verify() and PKIX), EHLO again with the pre-TLS capabilities
