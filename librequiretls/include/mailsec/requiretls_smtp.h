@@ -70,7 +70,7 @@ struct ssl_st;
 
 /* One complete SMTP reply (RFC 5321 s4.2). */
 struct ms_rtls_smtp_reply {
-	int code;          /* 200..559; 0 when no reply was read */
+	int code;          /* 200..599; 0 when no reply was read */
 	char enhanced[16]; /* RFC 3463 "c.d.e" at the start of the last line's
 			    * text when its class is the code's first digit
 			    * (RFC 2034 s3), else "" */
