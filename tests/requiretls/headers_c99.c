@@ -4,6 +4,7 @@
 #include <mailsec/requiretls_decide.h>
 #include <mailsec/requiretls_server.h>
 #include <mailsec/requiretls_store.h>
+#include <mailsec/requiretls_replan.h>
 
 int main(void)
 {
