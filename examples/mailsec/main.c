@@ -42,6 +42,9 @@ static const struct command commands[] = {
 #ifdef MS_CLI_HAVE_CHECK
 	{ "check", cmd_check, "DOMAIN: mail-domain security report" },
 #endif
+#ifdef MS_CLI_HAVE_PLAN
+	{ "replan", cmd_replan, "--message FILE --to ADDR --requirement REQ: re-plan a queued message" },
+#endif
 };
 
 static void usage(FILE *f)
