@@ -1,0 +1,242 @@
+/*
+ * mailsec/requiretls_deliver.h - outbound delivery of one message, as a
+ * sending MTA does it, composed from the route (requiretls_route.h), the
+ * SMTP client transport (requiretls_smtp.h), the peer verification
+ * (requiretls_verify.h), the decision engine (requiretls_decide.h) and the
+ * recipient-domain memory (requiretls_store.h).
+ *
+ * Two levels:
+ *  - ms_rtls_deliver_*: one recipient domain.  The hosts of its route in
+ *    MX order (RFC 5321 s5.1); per host connect over its addresses, EHLO,
+ *    STARTTLS, DANE/PKIX of the peer, EHLO again (RFC 3207 s4.2), the
+ *    engine's judgement, and only on DELIVER the transaction: MAIL FROM
+ *    (with REQUIRETLS when the engine says so, RFC 8689 s4.2.1), one RCPT
+ *    per pending recipient, DATA (RFC 5321 s3.3).  The engine's
+ *    RETRY_PLAINTEXT reconnects to the same host without STARTTLS (RFC
+ *    7435 opportunistic fallback, RFC 8689 s4.2.2 TLS-Required: No); the
+ *    engine never answers it under DANE, MTA-STS enforce or REQUIRETLS.
+ *    TRY_NEXT goes on with the next host; a 5xx to MAIL or DATA ends the
+ *    domain (RFC 5321 s4.2.1); with no host left ms_rtls_conclude says
+ *    TEMPFAIL or PERMFAIL.  Recipients are judged one by one: a 5xx to one
+ *    RCPT fails that recipient only, a 4xx keeps it for the next host.
+ *    Every attempt is counted (ms_rtls_outcome_count) and, when it reached
+ *    the first EHLO over a non-retry connection, recorded in the
+ *    recipient-domain memory (STARTTLS offered; REQUIRETLS offered after a
+ *    good handshake, RFC 8689 s4.2.1).
+ *  - ms_rtls_send_*: a message to recipients in several domains: the
+ *    recipients grouped by normalised domain (ms_dns_hostname_normalize),
+ *    the requirement raised to REQUIRED beforehand when the caller allows
+ *    it and the memory knows every domain supports REQUIRETLS
+ *    (ms_rtls_auto_requirement, RFC 8689 s4.3), then one route and one
+ *    delivery per domain, all with that one requirement.
+ *
+ * The message is held in memory (borrowed bytes, as read from the queue
+ * file; CRLF or LF line ends, dot-stuffing is the transport's).
+ *
+ * Ownership: handles are the caller's (free with the *_free call); the
+ * route, the SSL_CTX, the store, the dns and sts handles and the message
+ * bytes given to a *_new call are borrowed and must outlive the handle;
+ * the envelope (addresses, message bytes) is borrowed until the handle is
+ * freed; ms_rtls_deliver_new copies the addresses.  Every pointer a getter returns is owned
+ * by the handle and valid until it is freed.  Handles are not thread-safe.
+ *
+ * Errors: *_new return MS_ERR_INVALID (NULL or malformed arguments: an
+ * address that cannot stand in <...>, a helo name with spaces, an unknown
+ * opts version) or MS_ERR_NOMEM; *_step and *_run return MS_ERR_NOMEM or
+ * MS_ERR_TLS (no TLS context could be made).  Everything that happens on
+ * the network is a result (attempts, outcomes), never an error status.
+ *
+ * Async shape (issue 15): the handles hold the whole state and advance by
+ * ms_rtls_deliver_step() / ms_rtls_send_step(), one SMTP session (one
+ * attempt on one host) or one route per step, with done() saying when to
+ * stop; *_run() is the synchronous loop "while (!done) step".  The async
+ * form keeps new() as start(), turns the session inside a step into the
+ * transport's own async steps (fd + events + deadline, step on readiness),
+ * calls a completion callback where done() turns 1, and cancel = free.
+ * The getters do not change.
+ */
+#ifndef MAILSEC_REQUIRETLS_DELIVER_H
+#define MAILSEC_REQUIRETLS_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mailsec/requiretls.h>
+#include <mailsec/requiretls_decide.h>
+#include <mailsec/requiretls_route.h>
+#include <mailsec/requiretls_store.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ssl_ctx_st;
+
+#define MS_RTLS_DELIVER_OPTS_VERSION 1
+#define MS_RTLS_DELIVER_MAX_RCPT 1000 /* recipients per message */
+
+struct ms_rtls_deliver_opts {
+	unsigned version;          /* MS_RTLS_DELIVER_OPTS_VERSION */
+	const char *helo;          /* EHLO name; NULL: "localhost" */
+	uint16_t port;             /* 0: 25 (another port for tests) */
+	/* TLS client context for STARTTLS (borrowed).  NULL: one is made
+	 * (TLS 1.2 or later, no verification in the handshake: DANE and PKIX
+	 * are judged afterwards by ms_rtls_verify_peer). */
+	struct ssl_ctx_st *tls;
+	const char *ca_file;       /* PKIX trust anchors; NULL: system store */
+	int64_t now;               /* certificate dates; 0: the env clock */
+	unsigned timeout_ms;       /* per SMTP step; 0: the transport's default */
+	/* The recipient-domain memory (borrowed; NULL: nothing recorded) and
+	 * the sender account to record under (NULL: the MAIL FROM address). */
+	struct ms_rtls_store *memory;
+	const char *account;
+};
+
+/* What one MAIL/RCPT/DATA envelope carries (all borrowed). */
+struct ms_rtls_envelope {
+	const char *from;                /* MAIL FROM address, "" for <> */
+	const char *const *rcpt;         /* recipient addresses */
+	size_t nrcpt;                    /* 1 .. MS_RTLS_DELIVER_MAX_RCPT */
+	const uint8_t *msg;              /* the message (headers and body) */
+	size_t msglen;
+};
+
+/* One attempt: one SMTP session on one host. */
+struct ms_rtls_attempt {
+	const struct ms_rtls_route_host *host; /* borrowed from the route */
+	enum ms_rtls_tls_mode mode;  /* the host's plan */
+	char addr[64];               /* the address connected to ("" if none) */
+	struct ms_rtls_observed o;   /* o.plaintext: the plaintext retry */
+	int greeted;                 /* 220 greeting and EHLO answered */
+	char tls[96];                /* "PROTOCOL CIPHER" when TLS was up */
+	char dane[300];              /* DANE check detail ("" when not run) */
+	char pkix[300];              /* PKIX check detail ("" when not run) */
+	char error[300];             /* the transport/protocol step that failed */
+	struct ms_rtls_outcome out;  /* the engine's judgement, or the server's
+					refusal (verdict PERMFAIL/TRY_NEXT) */
+	int delivered;               /* the final "." got a 2xx (for the
+					recipients accepted at RCPT) */
+	size_t rcpt_accepted;        /* recipients that got a 2xx to RCPT */
+	char mail_params[128];       /* what MAIL FROM carried */
+	char reply[300];             /* the server's last reply */
+};
+
+/* One recipient's result. */
+struct ms_rtls_rcpt_result {
+	const char *address;         /* as given (copied) */
+	int delivered;
+	/* Not delivered: why (a refused RCPT, or the domain's conclusion). */
+	struct ms_rtls_outcome out;
+	char reply[300];             /* the RCPT reply when refused, the
+					final DATA reply when delivered */
+	const struct ms_rtls_attempt *attempt; /* the deciding attempt, or NULL */
+};
+
+/* ---- one recipient domain ---------------------------------------------- */
+
+struct ms_rtls_delivery;
+
+/*
+ * Prepare the delivery of `env_msg` to its recipients of one domain over
+ * `route` (borrowed; planned for `requirement`, which is the message's
+ * and labels the metrics).  No I/O.  `opts` may be NULL (defaults).
+ */
+MS_RTLS_API ms_status ms_rtls_deliver_new(const struct ms_env *env,
+					  const struct ms_rtls_route *route,
+					  enum ms_rtls_requirement requirement,
+					  const struct ms_rtls_envelope *env_msg,
+					  const struct ms_rtls_deliver_opts *opts,
+					  struct ms_rtls_delivery **out,
+					  char *why, size_t whylen);
+/* NULL-safe. */
+MS_RTLS_API void ms_rtls_deliver_free(struct ms_rtls_delivery *d);
+/* One host (one attempt, and the plaintext retry when the engine asks for
+ * it); MS_OK also when the attempt failed.  MS_ERR_STATE when done. */
+MS_RTLS_API ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why,
+					   size_t whylen);
+/* 1 when every recipient has its result. */
+MS_RTLS_API int ms_rtls_deliver_done(const struct ms_rtls_delivery *d);
+/* Step until done. */
+MS_RTLS_API ms_status ms_rtls_deliver_run(struct ms_rtls_delivery *d, char *why,
+					  size_t whylen);
+
+/* Results (meaningful once done). */
+MS_RTLS_API const struct ms_rtls_route *ms_rtls_deliver_route(const struct ms_rtls_delivery *d);
+/* 1 when every recipient of the domain was delivered. */
+MS_RTLS_API int ms_rtls_deliver_delivered(const struct ms_rtls_delivery *d);
+/* The attempt that delivered (the first one, if several), or NULL. */
+MS_RTLS_API const struct ms_rtls_attempt *ms_rtls_deliver_success(const struct ms_rtls_delivery *d);
+/* The domain's outcome when a recipient was not delivered: the host loop's
+ * conclusion (ms_rtls_conclude, or the route's no-host outcome), or for
+ * refused recipients ms_rtls_conclude over their outcomes; zeroed (verdict
+ * DELIVER) when all were delivered.  bounce_enhanced and text make the
+ * DSN (RFC 3464). */
+MS_RTLS_API const struct ms_rtls_outcome *ms_rtls_deliver_outcome(const struct ms_rtls_delivery *d);
+MS_RTLS_API size_t ms_rtls_deliver_attempt_count(const struct ms_rtls_delivery *d);
+MS_RTLS_API const struct ms_rtls_attempt *ms_rtls_deliver_attempt(const struct ms_rtls_delivery *d,
+								   size_t i);
+MS_RTLS_API size_t ms_rtls_deliver_rcpt_count(const struct ms_rtls_delivery *d);
+MS_RTLS_API const struct ms_rtls_rcpt_result *ms_rtls_deliver_rcpt(const struct ms_rtls_delivery *d,
+								   size_t i);
+
+/* ---- a message to several domains -------------------------------------- */
+
+#define MS_RTLS_SEND_OPTS_VERSION 1
+
+struct ms_rtls_send_opts {
+	unsigned version;                    /* MS_RTLS_SEND_OPTS_VERSION */
+	struct ms_rtls_deliver_opts deliver; /* per domain (version set too) */
+	const struct ms_rtls_route_opts *route; /* NULL: defaults */
+	/* Raise a DEFAULT requirement to REQUIRED when deliver.memory knows
+	 * every recipient domain supports REQUIRETLS within memory_max_age
+	 * seconds (0: any age), ms_rtls_auto_requirement. */
+	int auto_requiretls;
+	int64_t memory_max_age;
+};
+
+struct ms_rtls_send;
+
+/*
+ * Prepare a message: check the addresses, group the recipients by
+ * normalised domain (first-seen order; a recipient given twice is kept
+ * once), and apply the auto-REQUIRETLS rule.  `dns` (required) and `sts`
+ * (NULL: no MTA-STS) are borrowed until free.  No network I/O (the
+ * memory store is read).  MS_ERR_INVALID names the bad address in `why`.
+ */
+MS_RTLS_API ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_ctx *dns,
+				       struct ms_sts *sts,
+				       enum ms_rtls_requirement requirement,
+				       const struct ms_rtls_envelope *env_msg,
+				       const struct ms_rtls_send_opts *opts,
+				       struct ms_rtls_send **out, char *why, size_t whylen);
+MS_RTLS_API void ms_rtls_send_free(struct ms_rtls_send *s);
+/* One step: the next domain's route, or one host of the current domain. */
+MS_RTLS_API ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen);
+MS_RTLS_API int ms_rtls_send_done(const struct ms_rtls_send *s);
+MS_RTLS_API ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen);
+
+/* The requirement every domain was planned with, whether it was raised
+ * by the memory (then it is REQUIRED), and the memory's note ("" when it
+ * was read; else why it was not and the requirement was kept). */
+MS_RTLS_API enum ms_rtls_requirement ms_rtls_send_requirement(const struct ms_rtls_send *s);
+MS_RTLS_API int ms_rtls_send_raised(const struct ms_rtls_send *s);
+MS_RTLS_API const char *ms_rtls_send_raise_note(const struct ms_rtls_send *s);
+/* 1 when every recipient was delivered. */
+MS_RTLS_API int ms_rtls_send_delivered(const struct ms_rtls_send *s);
+/* Domains in first-seen order; the domain's name, its delivery (NULL
+ * until its route was built). */
+MS_RTLS_API size_t ms_rtls_send_domain_count(const struct ms_rtls_send *s);
+MS_RTLS_API const char *ms_rtls_send_domain(const struct ms_rtls_send *s, size_t i);
+MS_RTLS_API const struct ms_rtls_delivery *ms_rtls_send_delivery(const struct ms_rtls_send *s,
+								  size_t i);
+/* Recipients in the caller's order (duplicates included): the result
+ * (NULL before its domain was done) and *domain its domain's index. */
+MS_RTLS_API size_t ms_rtls_send_rcpt_count(const struct ms_rtls_send *s);
+MS_RTLS_API const struct ms_rtls_rcpt_result *ms_rtls_send_rcpt(const struct ms_rtls_send *s,
+								size_t i, size_t *domain);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MAILSEC_REQUIRETLS_DELIVER_H */

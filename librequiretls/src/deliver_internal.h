@@ -1,0 +1,66 @@
+/* deliver_internal.h - the state of a delivery (requiretls_deliver.h),
+ * shared by deliver_attempt.c (one SMTP session) and deliver_domain.c (the
+ * host loop and the getters).  Not installed. */
+#ifndef RTLS_DELIVER_INTERNAL_H
+#define RTLS_DELIVER_INTERNAL_H
+
+#include "mailsec/requiretls_deliver.h"
+#include "ms_common.h"
+
+#include <openssl/ssl.h>
+
+/* Two attempts per host at most (TLS, then the plaintext retry). */
+#define DELIVER_MAX_ATTEMPTS (2 * MS_RTLS_ROUTE_MAX_MX)
+
+enum rcpt_state { RCPT_PENDING = 0, RCPT_DONE = 1 };
+
+struct rcpt {
+	struct ms_rtls_rcpt_result res;
+	enum rcpt_state state;
+	int accepted; /* 2xx to RCPT in the current attempt */
+};
+
+struct ms_rtls_delivery {
+	struct ms_env env;
+	const struct ms_rtls_route *route;
+	enum ms_rtls_requirement requirement;
+	char *from, *helo, *ca_file, *account;
+	uint16_t port;
+	int64_t now;
+	unsigned timeout_ms;
+	struct ms_rtls_store *memory;
+	SSL_CTX *tls;
+	int own_tls;
+	const uint8_t *msg;
+	size_t msglen;
+	struct rcpt *rcpts;
+	size_t nrcpt;
+	/* the host loop */
+	size_t next_host;
+	int done;
+	struct ms_rtls_attempt attempts[DELIVER_MAX_ATTEMPTS];
+	size_t nattempts;
+	struct ms_rtls_outcome fails[DELIVER_MAX_ATTEMPTS];
+	size_t nfails;
+	struct ms_rtls_outcome final;
+	/* a 4xx to RCPT in an attempt that delivered to others */
+	struct ms_rtls_outcome temp_refusal;
+};
+
+/* One attempt on `h` (never skipped by its plan): connect, EHLO,
+ * STARTTLS, peer checks, EHLO, judge, and on DELIVER the transaction for
+ * the pending recipients.  `plaintext`: the retry without STARTTLS, with
+ * `prev` the TLS attempt's observations. */
+/* plain_address of deliver_domain.c, for the multi-domain call. */
+int rtls_plain_address(const char *a, int allow_empty);
+
+void rtls_attempt_run(struct ms_rtls_delivery *d, const struct ms_rtls_route_host *h,
+		      int plaintext, const struct ms_rtls_observed *prev,
+		      struct ms_rtls_attempt *a);
+
+/* A server's refusal (code, text) as an outcome: 4xx TRY_NEXT, 5xx
+ * PERMFAIL, with the server's enhanced code when it gave one. */
+void rtls_refusal(struct ms_rtls_outcome *o, const char *host, int code, const char *text,
+		  const char *step);
+
+#endif

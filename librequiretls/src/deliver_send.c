@@ -1,0 +1,257 @@
+/*
+ * deliver_send.c - a message to recipients in several domains
+ * (requiretls_deliver.h): recipients grouped by normalised domain, the
+ * requirement raised from the recipient-domain memory when the caller
+ * allows it (RFC 8689 s4.3, mox's behaviour), then per domain its route
+ * and its delivery, one step at a time.
+ */
+#include "deliver_internal.h"
+
+#include <mailsec/dns.h>
+
+#include <string.h>
+
+struct domain {
+	char name[MS_RTLS_MAX_DOMAIN + 1];
+	const char **rcpt; /* borrowed from the caller's envelope */
+	size_t nrcpt;
+	struct ms_rtls_route *route;
+	struct ms_rtls_delivery *delivery;
+};
+
+struct ms_rtls_send {
+	struct ms_env env;
+	struct ms_dns_ctx *dns;
+	struct ms_sts *sts;
+	struct ms_rtls_envelope msg;
+	struct ms_rtls_send_opts opts;
+	struct ms_rtls_route_opts route_opts;
+	int have_route_opts;
+	enum ms_rtls_requirement requirement;
+	int raised;
+	char raise_note[256];
+	struct domain *domains;
+	size_t ndomains, current;
+	size_t *rcpt_domain; /* per caller recipient: its domain */
+	size_t *rcpt_index;  /* ... and its index in that domain's list */
+};
+
+static size_t find_domain(const struct ms_rtls_send *s, const char *name)
+{
+	for (size_t i = 0; i < s->ndomains; i++)
+		if (strcmp(s->domains[i].name, name) == 0)
+			return i;
+	return s->ndomains;
+}
+
+ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_ctx *dns, struct ms_sts *sts,
+			   enum ms_rtls_requirement requirement, const struct ms_rtls_envelope *m,
+			   const struct ms_rtls_send_opts *opts, struct ms_rtls_send **out,
+			   char *why, size_t whylen)
+{
+	if (out == NULL || dns == NULL || m == NULL || opts == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "NULL argument");
+	*out = NULL;
+	if (opts->version != MS_RTLS_SEND_OPTS_VERSION ||
+	    opts->deliver.version != MS_RTLS_DELIVER_OPTS_VERSION)
+		return ms_why(why, whylen, MS_ERR_INVALID, "unknown options version");
+	if (m->nrcpt == 0 || m->nrcpt > MS_RTLS_DELIVER_MAX_RCPT || m->rcpt == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad recipient list");
+	if (!rtls_plain_address(m->from, 1))
+		return ms_why(why, whylen, MS_ERR_INVALID, "MAIL FROM: not a plain address");
+	struct ms_env e;
+	ms_env_init(&e, env);
+	struct ms_rtls_send *s = ms_calloc(&e, 1, sizeof(*s));
+	if (s == NULL)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	s->env = e;
+	s->dns = dns;
+	s->sts = sts;
+	s->msg = *m;
+	s->opts = *opts;
+	if (opts->route) {
+		s->route_opts = *opts->route;
+		s->have_route_opts = 1;
+	}
+	s->domains = ms_calloc(&e, m->nrcpt, sizeof(*s->domains));
+	s->rcpt_domain = ms_calloc(&e, m->nrcpt, sizeof(size_t));
+	s->rcpt_index = ms_calloc(&e, m->nrcpt, sizeof(size_t));
+	ms_status st = MS_OK;
+	if (s->domains == NULL || s->rcpt_domain == NULL || s->rcpt_index == NULL) {
+		st = ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const char *a = m->rcpt[i];
+		if (!rtls_plain_address(a, 0)) {
+			st = ms_why(why, whylen, MS_ERR_INVALID, "RCPT TO: '%.100s' is not a plain address",
+				    a ? a : "(null)");
+			goto fail;
+		}
+		/* One domain per normalised name: Bob@Good.Test. and
+		 * carol@good.test share a route and a session. */
+		char norm[MS_RTLS_MAX_DOMAIN + 1], nwhy[160] = "";
+		if (ms_dns_hostname_normalize(strrchr(a, '@') + 1, norm, sizeof(norm), nwhy,
+					      sizeof(nwhy)) != MS_OK) {
+			st = ms_why(why, whylen, MS_ERR_INVALID, "RCPT TO: '%.100s': %s", a, nwhy);
+			goto fail;
+		}
+		size_t k = find_domain(s, norm);
+		if (k == s->ndomains) {
+			struct domain *dm = &s->domains[s->ndomains++];
+			memcpy(dm->name, norm, strlen(norm) + 1);
+			dm->rcpt = ms_calloc(&e, m->nrcpt, sizeof(char *));
+			if (dm->rcpt == NULL) {
+				st = ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+				goto fail;
+			}
+		}
+		struct domain *dm = &s->domains[k];
+		size_t j = 0;
+		while (j < dm->nrcpt && ms_ascii_casecmp(dm->rcpt[j], a) != 0)
+			j++;
+		if (j == dm->nrcpt) /* a repeated recipient gets one RCPT */
+			dm->rcpt[dm->nrcpt++] = a;
+		s->rcpt_domain[i] = k;
+		s->rcpt_index[i] = j;
+	}
+	/* RFC 8689 s4.3: REQUIRETLS where every next hop is known to take it;
+	 * one requirement for the whole message, decided before any plan. */
+	const char *names[MS_RTLS_DELIVER_MAX_RCPT];
+	for (size_t i = 0; i < s->ndomains; i++)
+		names[i] = s->domains[i].name;
+	const char *account = opts->deliver.account ? opts->deliver.account : m->from;
+	s->requirement = requirement;
+	st = ms_rtls_auto_requirement(opts->deliver.memory, account, names, s->ndomains,
+				      opts->memory_max_age, requirement, opts->auto_requiretls,
+				      &s->requirement, s->raise_note, sizeof(s->raise_note));
+	if (st != MS_OK) {
+		ms_why(why, whylen, st, "%s", s->raise_note);
+		goto fail;
+	}
+	s->raised = s->requirement != requirement;
+	*out = s;
+	return MS_OK;
+fail:
+	ms_rtls_send_free(s);
+	return st;
+}
+
+void ms_rtls_send_free(struct ms_rtls_send *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; s->domains && i < s->ndomains; i++) {
+		ms_rtls_deliver_free(s->domains[i].delivery);
+		ms_rtls_route_free(s->domains[i].route);
+		ms_free(&s->env, s->domains[i].rcpt);
+	}
+	ms_free(&s->env, s->domains);
+	ms_free(&s->env, s->rcpt_domain);
+	ms_free(&s->env, s->rcpt_index);
+	struct ms_env e = s->env;
+	ms_free(&e, s);
+}
+
+int ms_rtls_send_done(const struct ms_rtls_send *s)
+{
+	return s == NULL || s->current >= s->ndomains;
+}
+
+ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen)
+{
+	if (s == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "NULL send");
+	if (ms_rtls_send_done(s))
+		return ms_why(why, whylen, MS_ERR_STATE, "send already done");
+	struct domain *dm = &s->domains[s->current];
+	if (dm->route == NULL) {
+		/* The route is this step's lookup work (async: the route's
+		 * own step machine). */
+		ms_status st = ms_rtls_route_new(&s->env, s->dns, s->sts, dm->name, s->requirement,
+						 s->have_route_opts ? &s->route_opts : NULL,
+						 &dm->route, why, whylen);
+		if (st != MS_OK)
+			return st;
+		struct ms_rtls_envelope m = s->msg;
+		m.rcpt = dm->rcpt;
+		m.nrcpt = dm->nrcpt;
+		return ms_rtls_deliver_new(&s->env, dm->route, s->requirement, &m,
+					   &s->opts.deliver, &dm->delivery, why, whylen);
+	}
+	ms_status st = ms_rtls_deliver_step(dm->delivery, why, whylen);
+	if (st == MS_OK && ms_rtls_deliver_done(dm->delivery))
+		s->current++;
+	return st;
+}
+
+ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen)
+{
+	if (s == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "NULL send");
+	while (!ms_rtls_send_done(s)) {
+		ms_status st = ms_rtls_send_step(s, why, whylen);
+		if (st != MS_OK)
+			return st;
+	}
+	return MS_OK;
+}
+
+enum ms_rtls_requirement ms_rtls_send_requirement(const struct ms_rtls_send *s)
+{
+	return s ? s->requirement : MS_RTLS_REQ_DEFAULT;
+}
+
+int ms_rtls_send_raised(const struct ms_rtls_send *s)
+{
+	return s ? s->raised : 0;
+}
+
+const char *ms_rtls_send_raise_note(const struct ms_rtls_send *s)
+{
+	return s ? s->raise_note : "";
+}
+
+int ms_rtls_send_delivered(const struct ms_rtls_send *s)
+{
+	if (s == NULL || !ms_rtls_send_done(s))
+		return 0;
+	for (size_t i = 0; i < s->ndomains; i++)
+		if (!ms_rtls_deliver_delivered(s->domains[i].delivery))
+			return 0;
+	return 1;
+}
+
+size_t ms_rtls_send_domain_count(const struct ms_rtls_send *s)
+{
+	return s ? s->ndomains : 0;
+}
+
+const char *ms_rtls_send_domain(const struct ms_rtls_send *s, size_t i)
+{
+	return s && i < s->ndomains ? s->domains[i].name : NULL;
+}
+
+const struct ms_rtls_delivery *ms_rtls_send_delivery(const struct ms_rtls_send *s, size_t i)
+{
+	return s && i < s->ndomains ? s->domains[i].delivery : NULL;
+}
+
+size_t ms_rtls_send_rcpt_count(const struct ms_rtls_send *s)
+{
+	return s ? s->msg.nrcpt : 0;
+}
+
+const struct ms_rtls_rcpt_result *ms_rtls_send_rcpt(const struct ms_rtls_send *s, size_t i,
+						    size_t *domain)
+{
+	if (s == NULL || i >= s->msg.nrcpt)
+		return NULL;
+	size_t k = s->rcpt_domain[i];
+	if (domain)
+		*domain = k;
+	const struct ms_rtls_delivery *d = s->domains[k].delivery;
+	if (d == NULL || !ms_rtls_deliver_done(d))
+		return NULL;
+	return ms_rtls_deliver_rcpt(d, s->rcpt_index[i]);
+}
