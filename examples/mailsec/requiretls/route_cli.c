@@ -26,45 +26,62 @@ int route_opts_arg(struct route_opts *o, const char *a, const char *v)
 	return 0;
 }
 
-int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
-	       enum ms_rtls_requirement requirement, struct ms_rtls_route **out)
+int route_ctx_open(struct cli *cli, const struct route_opts *o, struct route_ctx *rc_out)
 {
 	char why[256] = "";
-	struct ms_sts_store *store = NULL;
-	struct ms_sts *sts = NULL;
-	struct ms_dns_ctx *dns = NULL;
 	int rc = CLI_EXIT_OK;
-	*out = NULL;
-	/* The domain first: a bad one is a usage error before any set-up. */
-	char norm[256];
-	if (ms_dns_hostname_normalize(domain, norm, sizeof(norm), why, sizeof(why)) != MS_OK)
-		return cli_usage_error(cli, "bad domain '%s': %s", domain, why);
-	if (o->cache && ms_sts_store_new_sqlite(&cli->env, o->cache, &store, why,
+	memset(rc_out, 0, sizeof(*rc_out));
+	if (o->cache && ms_sts_store_new_sqlite(&cli->env, o->cache, &rc_out->store, why,
 						sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "--cache %s: %s", o->cache, why);
-	dns = cli_dns_ctx(cli);
-	if (dns == NULL) {
+	rc_out->dns = cli_dns_ctx(cli);
+	if (rc_out->dns == NULL) {
 		rc = CLI_EXIT_USAGE;
-		goto out;
+		goto fail;
 	}
 	struct ms_sts_config cfg = { .version = MS_STS_CONFIG_VERSION };
 	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
 	cfg.fetch.ca_file = o->ca_file;
 	cfg.fetch.connect_to = o->connect_to;
 	cfg.fetch.timeout_ms = cli->timeout_ms ? cli->timeout_ms : 20000;
-	if (ms_sts_new(&cli->env, &cfg, dns, store, &sts, why, sizeof(why)) != MS_OK) {
+	if (ms_sts_new(&cli->env, &cfg, rc_out->dns, rc_out->store, &rc_out->sts, why,
+		       sizeof(why)) != MS_OK) {
 		rc = cli_error(cli, CLI_EXIT_ERROR, "MTA-STS set-up: %s", why);
-		goto out;
+		goto fail;
 	}
+	return CLI_EXIT_OK;
+fail:
+	route_ctx_close(rc_out);
+	return rc;
+}
+
+void route_ctx_close(struct route_ctx *c)
+{
+	ms_sts_free(c->sts);
+	ms_sts_store_free(c->store);
+	ms_dns_ctx_free(c->dns);
+	memset(c, 0, sizeof(*c));
+}
+
+int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
+	       enum ms_rtls_requirement requirement, struct ms_rtls_route **out)
+{
+	char why[256] = "";
+	*out = NULL;
+	/* The domain first: a bad one is a usage error before any set-up. */
+	char norm[256];
+	if (ms_dns_hostname_normalize(domain, norm, sizeof(norm), why, sizeof(why)) != MS_OK)
+		return cli_usage_error(cli, "bad domain '%s': %s", domain, why);
+	struct route_ctx c;
+	int rc = route_ctx_open(cli, o, &c);
+	if (rc != CLI_EXIT_OK)
+		return rc;
 	struct ms_rtls_route_opts ro = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
 					 .max_mx = ROUTE_MAX_MX };
-	if (ms_rtls_route_new(&cli->env, dns, sts, domain, requirement, &ro, out, why,
+	if (ms_rtls_route_new(&cli->env, c.dns, c.sts, domain, requirement, &ro, out, why,
 			      sizeof(why)) != MS_OK)
 		rc = cli_error(cli, CLI_EXIT_ERROR, "plan: %s", why);
-out:
-	ms_sts_free(sts);
-	ms_sts_store_free(store);
-	ms_dns_ctx_free(dns);
+	route_ctx_close(&c);
 	return rc;
 }
 
