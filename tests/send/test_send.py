@@ -89,6 +89,27 @@ def send(to, *extra, port=None, metrics=None, msg=SAMPLE):
     return rc, j, err, log_lines()[before:]
 
 
+def send_many(tos, *extra, json_out=True):
+    """send with one --to per recipient; (rc, json or text, stderr, new log lines)."""
+    before = len(log_lines())
+    args = ["send", "--from", "alice@example.test"]
+    for t in tos:
+        args += ["--to", t]
+    rc, out, err = mailsec(*(["--json"] if json_out else []), *args, "--port", str(smtp_port),
+                           *FETCH, *extra, SAMPLE)
+    if json_out:
+        try:
+            out = json.loads(out)
+        except ValueError:
+            out = {"unparsable": out}
+    return rc, out, err, log_lines()[before:]
+
+
+def rcpts(j):
+    return [(r.get("address"), r.get("domain"), r.get("delivered"), r.get("status"))
+            for r in j.get("recipients") or []]
+
+
 def hosts(j):
     return [(h["host"], h["mode"]) for h in j.get("hosts", [])]
 
@@ -347,6 +368,62 @@ try:
           and j.get("mail_params") == "" and j.get("requirement") == "default"
           and new == ["host=mx1.good.test from=alice@example.test rcpt=bob@good.test "
                       "tls=True requiretls=False bytes=298"], (j, err, new))
+
+    # ---- several recipients (issue 14) -----------------------------------
+    # A second --to used to replace the first silently.  One session per
+    # recipient domain (Good.Test and good.test are one), a 550 to one RCPT
+    # fails that recipient only, the exit code says "not all delivered".
+    rc, j, err, new = send_many(["bob@good.test", "carol@nostarttls.test",
+                                 "unknown@good.test", "dave@Good.Test"])
+    check("multi rcpt: per-recipient results", rc == 1 and j.get("delivered") is False
+          and rcpts(j) == [("bob@good.test", "good.test", True, "2.0.0"),
+                           ("carol@nostarttls.test", "nostarttls.test", True, "2.0.0"),
+                           ("unknown@good.test", "good.test", False, "5.1.1"),
+                           ("dave@Good.Test", "good.test", True, "2.0.0")], (rc, j, err))
+    bad = (j.get("recipients") or [{}, {}, {}])[2]
+    check("multi rcpt: the refused one", bad.get("action") == "failed"
+          and bad.get("bounce_status") == "5.1.1" and "550" in (bad.get("reply") or "")
+          and "RCPT TO" in (bad.get("dsn") or ""), bad)
+    check("multi rcpt: domains", [d.get("domain") for d in j.get("domains") or []]
+          == ["good.test", "nostarttls.test"]
+          and [d.get("delivered") for d in j.get("domains") or []] == [False, True]
+          and j.get("domain") == "good.test" and j.get("host") == "mx1.good.test", j)
+    check("multi rcpt: one session per domain", sorted(new) == sorted([
+        "host=mx1.good.test from=alice@example.test rcpt=bob@good.test,dave@Good.Test "
+        "tls=True requiretls=False bytes=298",
+        "host=mx.nostarttls.test from=alice@example.test rcpt=carol@nostarttls.test "
+        "tls=False requiretls=False bytes=298"]), new)
+    rc, out, err, new = send_many(["bob@good.test", "unknown@good.test"], json_out=False)
+    check("multi rcpt human", rc == 1 and "recipient bob@good.test: delivered, status 2.0.0" in out
+          and "recipient unknown@good.test: not delivered (failed), status 5.1.1" in out
+          and "Final-Recipient: rfc822;unknown@good.test" in out, out + err)
+    rc, j, err, new = send_many(["bob@good.test", "carol@daneta.test"])
+    check("multi rcpt all delivered", rc == 0 and j.get("delivered") is True
+          and [r.get("delivered") for r in j.get("recipients") or []] == [True, True]
+          and len(new) == 2, (rc, j, err))
+
+    # ---- --auto-requiretls (RFC 8689 s4.3 from the recipient-domain memory)
+    rc, out, err = mailsec("send", "--from", "a@x.test", "--to", "b@good.test",
+                           "--auto-requiretls", SAMPLE)
+    check("auto-requiretls needs --memory", rc == 2 and "--memory" in err, (rc, out, err))
+    mem2 = os.path.join(tmp, "auto.sqlite")
+    auto = ["--auto-requiretls", "--memory", mem2]
+    rc, j, err, new = send_many(["bob@good.test", "carol@daneta.test"], *auto)
+    check("auto-requiretls: nothing known yet, not raised", rc == 0
+          and j.get("requirement") == "default" and j.get("requiretls_raised") is False
+          and all("requiretls=False" in l for l in new) and len(new) == 2, (j, err, new))
+    rc, j, err, new = send_many(["bob@good.test", "carol@daneta.test"], *auto)
+    check("auto-requiretls: every domain known, raised", rc == 0
+          and j.get("requirement") == "required" and j.get("requiretls_raised") is True
+          and [d.get("requiretls") for d in j.get("domains") or []] == [True, True]
+          and len(new) == 2 and all("requiretls=True" in l for l in new), (j, err, new))
+    rc, j, err, new = send_many(["bob@good.test", "carol@stsgap.test"], *auto)
+    check("auto-requiretls: one domain unknown, not raised", rc == 0
+          and j.get("requirement") == "default" and j.get("requiretls_raised") is False
+          and all("requiretls=False" in l for l in new) and len(new) == 2, (j, err, new))
+    rc, out, err, new = send_many(["bob@good.test", "carol@daneta.test"], *auto, json_out=False)
+    check("auto-requiretls human", rc == 0 and "auto-REQUIRETLS: raised to required" in out
+          and "(requirement required," in out, out + err)
 
     # ---- usage ---------------------------------------------------------
     for args in (["send", "--to", "b@good.test", SAMPLE],

@@ -9,6 +9,7 @@ host listens on its own 127.0.1.x address at SMTP_PORT; the policy host on
 127.0.1.10:HTTPS_PORT routes on the Host header.  SMTP servers offer
 STARTTLS (except mx.nostarttls.test) and advertise REQUIRETLS only after
 STARTTLS (RFC 8689); MAIL FROM ... REQUIRETLS on plaintext gets 530 5.7.10.
+RCPT TO:<unknown@...> gets 550 5.1.1 (one refused recipient among others).
 Received messages are appended to WORLD/peers.log.  READYFILE is written
 once everything listens; SIGTERM stops all.
 """
@@ -71,6 +72,14 @@ class Handler:
         if session.ssl is not None and self.requiretls:
             responses.insert(-1, "250-REQUIRETLS")
         return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        # "unknown@..." does not exist anywhere: a per-recipient 550 for the
+        # multi-recipient tests (the other recipients are still accepted)
+        if address.lower().startswith("unknown@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
         with open(os.path.join(WORLD, "peers.log"), "a") as f:
