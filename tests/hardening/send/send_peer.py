@@ -18,6 +18,9 @@ Modes:
   trickle        the EHLO reply one byte per second
   ehlo8m         an 8 MiB EHLO reply
   drain          354 to DATA, then reads the message at 10 KiB/s
+  badtls         220 to STARTTLS, then garbage instead of a ServerHello and
+                 close; a plaintext session is served normally (RFC 7435
+                 fallback tests, tests/requiretls/test_deliver.c)
   drainok        354 to DATA, then reads the message at 1 MiB/s (the
                  control: slow, but moving)
 In the drain modes the receive buffer is 16 KiB, so the client's writes
@@ -79,6 +82,10 @@ def session(conn):
                     s.sendall(b"454 4.7.0 TLS not available\r\n")
                 elif mode == "starttls554":
                     s.sendall(b"554 5.5.1 no TLS here\r\n")
+                elif mode == "badtls":
+                    s.sendall(b"220 go ahead\r\n")
+                    s.sendall(b"\x15\x03\x03\x00\x02\x02\x28not tls")
+                    return
                 elif mode == "inject":
                     s.sendall(b"220 go ahead\r\n250-peer.test\r\n250 REQUIRETLS\r\n")
                     time.sleep(5)

@@ -1,0 +1,387 @@
+/*
+ * test_deliver.c - librequiretls's delivery calls (requiretls_deliver.h,
+ * issue 14) end to end through the library, over the signed demo world
+ * with loopback peers:
+ *   - the demo peers (tests/world/peers, one per MX address, real TLS with
+ *     the demo PKI): DANE delivery, several domains in one message with
+ *     one recipient refused at RCPT, the requirement raised from the
+ *     recipient-domain memory (and not raised when a domain is unknown);
+ *   - the scripted peer of the send hardening test in mode badtls (a
+ *     STARTTLS whose handshake fails): the opportunistic plaintext
+ *     fallback in a second session, counted, and none under DANE.
+ */
+#include "mstest.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <mailsec/requiretls_deliver.h>
+
+static const uint8_t MSG[] = "From: alice@example.test\nSubject: t\n\nhello\n.\nbye\n";
+static char tmp[256], peers[300];
+static pid_t demo_pid;
+static int smtp_port;
+
+static int free_port(const char *addr)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+/* The demo peers in a private directory (their log is ours alone). */
+static void demo_start(void)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(tmp, sizeof(tmp), "%s/rtls-deliver-XXXXXX", t && *t ? t : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	snprintf(peers, sizeof(peers), "%s/peers", tmp);
+	char pki[600], cmd[2048];
+	ck_assert_int_eq(mkdir(peers, 0700), 0);
+	mstest_world_path(pki, sizeof(pki), "pki");
+	snprintf(cmd, sizeof(cmd), "%s/pki", peers);
+	ck_assert_int_eq(symlink(pki, cmd), 0);
+	smtp_port = free_port("127.0.1.1");
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/world/peers/start-peers.sh' '%s' %d %d",
+		 getenv("MS_SOURCE_ROOT"), peers, smtp_port, free_port("127.0.1.10"));
+	FILE *f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(fscanf(f, "%d", &demo_pid) == 1, "demo peers did not start");
+	pclose(f);
+}
+
+static void demo_stop(void)
+{
+	kill(demo_pid, SIGTERM);
+	for (int i = 0; i < 50 && kill(demo_pid, 0) == 0; i++)
+		usleep(100000);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmp);
+}
+
+/* Lines of the demo peers' log that contain `what`. */
+static int logged(const char *what)
+{
+	char path[400], line[600];
+	snprintf(path, sizeof(path), "%s/peers.log", peers);
+	FILE *f = fopen(path, "r");
+	int n = 0;
+	while (f && fgets(line, sizeof(line), f))
+		n += strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* ---- metrics caught through the env hook ---- */
+struct counts {
+	int fallback, ignored_handshake;
+};
+static void metric(void *user, const struct ms_metric_event *ev)
+{
+	struct counts *c = user;
+	if (strcmp(ev->name, "smtp_plaintext_fallback_total") == 0)
+		c->fallback += (int)ev->value;
+	if (strcmp(ev->name, "tls_required_no_ignored_total") == 0 && ev->nlabels == 1 &&
+	    strcmp(ev->labels[0].value, "handshake") == 0)
+		c->ignored_handshake += (int)ev->value;
+}
+
+/* Deliver `to` (NULL-terminated) with the library's multi-domain call. */
+static struct ms_rtls_send *run(const char *const *to, enum ms_rtls_requirement req,
+				struct ms_rtls_store *mem, int auto_rtls, uint16_t port,
+				struct counts *c)
+{
+	struct ms_env env = { .version = MS_ENV_VERSION, .metric = metric, .user = c };
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	char ca[600], why[300] = "";
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	size_t n = 0;
+	while (to[n])
+		n++;
+	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = n,
+				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
+	struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION,
+				       .auto_requiretls = auto_rtls };
+	o.deliver = (struct ms_rtls_deliver_opts){ .version = MS_RTLS_DELIVER_OPTS_VERSION,
+						   .helo = "client.test", .port = port,
+						   .ca_file = ca, .memory = mem,
+						   .timeout_ms = mstest_scale_ms(10000) };
+	struct ms_rtls_send *s = NULL;
+	ck_assert_msg(ms_rtls_send_new(&env, dns, NULL, req, &m, &o, &s, why, sizeof(why)) == MS_OK,
+		      "%s", why);
+	ck_assert_msg(ms_rtls_send_run(s, why, sizeof(why)) == MS_OK, "%s", why);
+	ck_assert(ms_rtls_send_done(s));
+	ms_dns_ctx_free(dns);
+	return s;
+}
+
+START_TEST(dane_delivery)
+{
+	const char *to[] = { "bob@good.test", NULL };
+	struct counts c = { 0 };
+	struct ms_rtls_send *s = run(to, MS_RTLS_REQ_DEFAULT, NULL, 0, (uint16_t)smtp_port, &c);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 1);
+	const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 1);
+	const struct ms_rtls_attempt *a = ms_rtls_deliver_success(d);
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(a->mode, MS_RTLS_MODE_DANE);
+	ck_assert_int_eq(a->o.dane, MS_RTLS_STEP_OK);
+	ck_assert(strncmp(a->tls, "TLSv1.", 6) == 0);
+	ck_assert_str_eq(a->addr, "127.0.1.1");
+	ck_assert_int_eq(c.fallback, 0);
+	ck_assert_int_eq(logged("host=mx1.good.test from=alice@example.test rcpt=bob@good.test tls=True"), 1);
+	ms_rtls_send_free(s);
+}
+END_TEST
+
+START_TEST(multi_domain_one_refused)
+{
+	const char *to[] = { "bob@good.test", "carol@daneta.test", "unknown@Good.Test",
+			     "dave@GOOD.Test", NULL };
+	struct counts c = { 0 };
+	struct ms_rtls_send *s = run(to, MS_RTLS_REQ_DEFAULT, NULL, 0, (uint16_t)smtp_port, &c);
+	ck_assert_uint_eq(ms_rtls_send_domain_count(s), 2);
+	ck_assert_str_eq(ms_rtls_send_domain(s, 0), "good.test");
+	ck_assert_str_eq(ms_rtls_send_domain(s, 1), "daneta.test");
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 0);
+	size_t k = 9;
+	const struct ms_rtls_rcpt_result *r = ms_rtls_send_rcpt(s, 2, &k);
+	ck_assert_uint_eq(k, 0);
+	ck_assert_int_eq(r->delivered, 0);
+	ck_assert_int_eq(r->out.verdict, MS_RTLS_PERMFAIL);
+	ck_assert_str_eq(r->out.enhanced, "5.1.1");
+	ck_assert(strstr(r->reply, "550") != NULL);
+	ck_assert_int_eq(ms_rtls_send_rcpt(s, 0, NULL)->delivered, 1);
+	ck_assert_int_eq(ms_rtls_send_rcpt(s, 1, &k)->delivered, 1);
+	ck_assert_uint_eq(k, 1);
+	ck_assert_int_eq(ms_rtls_send_rcpt(s, 3, NULL)->delivered, 1);
+	/* the refusal ends the domain's delivery: no other host is tried */
+	const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 1);
+	ck_assert_int_eq(ms_rtls_deliver_outcome(d)->verdict, MS_RTLS_PERMFAIL);
+	ck_assert_int_eq(ms_rtls_deliver_delivered(ms_rtls_send_delivery(s, 1)), 1);
+	/* one session per domain, with the accepted recipients */
+	ck_assert_int_eq(logged("host=mx1.good.test from=alice@example.test "
+				"rcpt=bob@good.test,dave@GOOD.Test tls=True"), 1);
+	ck_assert_int_eq(logged("host=mx.daneta.test from=alice@example.test "
+				"rcpt=carol@daneta.test tls=True"), 1);
+	ms_rtls_send_free(s);
+}
+END_TEST
+
+START_TEST(auto_requiretls)
+{
+	char path[400], why[300] = "";
+	snprintf(path, sizeof(path), "%s/memory.sqlite", tmp);
+	struct ms_rtls_store *mem = NULL;
+	ck_assert_int_eq(ms_rtls_store_open_sqlite(NULL, path, &mem, why, sizeof(why)), MS_OK);
+	const char *to[] = { "bob@good.test", "carol@daneta.test", NULL };
+	struct counts c = { 0 };
+	/* nothing known yet: kept; the attempts record what the hosts offer */
+	struct ms_rtls_send *s = run(to, MS_RTLS_REQ_DEFAULT, mem, 1, (uint16_t)smtp_port, &c);
+	ck_assert_int_eq(ms_rtls_send_raised(s), 0);
+	ck_assert_int_eq(ms_rtls_send_requirement(s), MS_RTLS_REQ_DEFAULT);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 1);
+	ck_assert_int_eq(ms_rtls_deliver_success(ms_rtls_send_delivery(s, 0))->out.mail_requiretls, 0);
+	ms_rtls_send_free(s);
+	/* now both domains are known to offer REQUIRETLS: raised for both */
+	s = run(to, MS_RTLS_REQ_DEFAULT, mem, 1, (uint16_t)smtp_port, &c);
+	ck_assert_int_eq(ms_rtls_send_raised(s), 1);
+	ck_assert_int_eq(ms_rtls_send_requirement(s), MS_RTLS_REQ_REQUIRED);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 1);
+	for (size_t i = 0; i < 2; i++) {
+		const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, i);
+		ck_assert_int_eq(ms_rtls_deliver_success(d)->out.mail_requiretls, 1);
+		ck_assert_str_eq(ms_rtls_deliver_success(d)->mail_params, "REQUIRETLS");
+	}
+	ck_assert_int_eq(logged("rcpt=bob@good.test tls=True requiretls=True"), 1);
+	ms_rtls_send_free(s);
+	/* not allowed by the caller: kept */
+	s = run(to, MS_RTLS_REQ_DEFAULT, mem, 0, (uint16_t)smtp_port, &c);
+	ck_assert_int_eq(ms_rtls_send_raised(s), 0);
+	ms_rtls_send_free(s);
+	/* one domain unknown (never delivered to): kept for every domain */
+	const char *to3[] = { "bob@good.test", "carol@daneta.test", "eve@stsgap.test", NULL };
+	s = run(to3, MS_RTLS_REQ_DEFAULT, mem, 1, (uint16_t)smtp_port, &c);
+	ck_assert_int_eq(ms_rtls_send_raised(s), 0);
+	ck_assert_int_eq(ms_rtls_send_requirement(s), MS_RTLS_REQ_DEFAULT);
+	ms_rtls_send_free(s);
+	/* TLS-Required: No is the sender's choice: never raised */
+	s = run(to, MS_RTLS_REQ_NOT_REQUIRED, mem, 1, (uint16_t)smtp_port, &c);
+	ck_assert_int_eq(ms_rtls_send_raised(s), 0);
+	ms_rtls_send_free(s);
+	ms_rtls_store_free(mem);
+}
+END_TEST
+
+/* ---- the badtls peer ---- */
+struct peer {
+	pid_t pid;
+	int port;
+	char log[400];
+};
+
+static void peer_start(struct peer *p, const char *const *addrs)
+{
+	char cert[600], key[600];
+	mstest_world_path(cert, sizeof(cert), "pki/demo/mx1.good.test.chain.pem");
+	mstest_world_path(key, sizeof(key), "pki/demo/mx1.good.test.key");
+	snprintf(p->log, sizeof(p->log), "%s/badtls-%s.log", tmp, addrs[0]);
+	int fds[2];
+	ck_assert_int_eq(pipe(fds), 0);
+	p->pid = fork();
+	ck_assert_int_ge(p->pid, 0);
+	if (p->pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execl("/usr/bin/python3", "python3", getenv("MS_SEND_PEER"), p->log, "badtls", cert,
+		      key, addrs[0], addrs[1], (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	FILE *f = fdopen(fds[0], "r");
+	ck_assert_msg(f && fscanf(f, "%d", &p->port) == 1, "the peer did not start");
+	fclose(f);
+}
+
+static void peer_stop(struct peer *p)
+{
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, NULL, 0);
+}
+
+static int peer_saw(const struct peer *p, const char *what)
+{
+	char line[200];
+	int n = 0;
+	FILE *f = fopen(p->log, "r");
+	while (f && fgets(line, sizeof(line), f))
+		n += strncmp(line, what, strlen(what)) == 0;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+START_TEST(opportunistic_fallback)
+{
+	const char *addrs[] = { "127.0.1.6", NULL };
+	struct peer p;
+	peer_start(&p, addrs);
+	const char *to[] = { "bob@nostarttls.test", NULL };
+	struct counts c = { 0 };
+	struct ms_rtls_send *s = run(to, MS_RTLS_REQ_DEFAULT, NULL, 0, (uint16_t)p.port, &c);
+	peer_stop(&p);
+	const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 1);
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 2);
+	const struct ms_rtls_attempt *a0 = ms_rtls_deliver_attempt(d, 0);
+	const struct ms_rtls_attempt *a1 = ms_rtls_deliver_attempt(d, 1);
+	ck_assert_int_eq(a0->o.handshake, MS_RTLS_STEP_FAILED);
+	ck_assert_int_eq(a0->out.verdict, MS_RTLS_RETRY_PLAINTEXT);
+	ck_assert_int_eq(a0->delivered, 0);
+	ck_assert_int_eq(a1->o.plaintext, 1);
+	ck_assert_int_eq(a1->delivered, 1);
+	ck_assert_str_eq(a1->tls, "");
+	ck_assert_int_eq(a1->out.plaintext_fallback, 1);
+	ck_assert_int_eq(c.fallback, 1);
+	ck_assert_int_eq(peer_saw(&p, "CMD STARTTLS"), 1);
+	ck_assert_int_eq(peer_saw(&p, "MAIL-RECEIVED"), 1);
+	ms_rtls_send_free(s);
+
+	/* TLS-Required: No: the same, and the ignored handshake is counted */
+	peer_start(&p, addrs);
+	memset(&c, 0, sizeof(c));
+	s = run(to, MS_RTLS_REQ_NOT_REQUIRED, NULL, 0, (uint16_t)p.port, &c);
+	peer_stop(&p);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 1);
+	ck_assert_int_eq(c.ignored_handshake, 1);
+	ms_rtls_send_free(s);
+}
+END_TEST
+
+START_TEST(no_fallback_under_dane)
+{
+	const char *addrs[] = { "127.0.1.1", "127.0.1.2" };
+	struct peer p;
+	peer_start(&p, addrs);
+	const char *to[] = { "bob@good.test", NULL };
+	struct counts c = { 0 };
+	struct ms_rtls_send *s = run(to, MS_RTLS_REQ_DEFAULT, NULL, 0, (uint16_t)p.port, &c);
+	peer_stop(&p);
+	const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 0);
+	/* one TLS try per host, never a plaintext one, never MAIL */
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 2);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(ms_rtls_deliver_attempt(d, i)->o.plaintext, 0);
+		ck_assert_int_eq(ms_rtls_deliver_attempt(d, i)->out.verdict, MS_RTLS_TRY_NEXT);
+	}
+	ck_assert_int_eq(peer_saw(&p, "CMD MAIL"), 0);
+	ck_assert_int_eq(c.fallback, 0);
+	const struct ms_rtls_outcome *f = ms_rtls_deliver_outcome(d);
+	ck_assert_int_eq(f->verdict, MS_RTLS_TEMPFAIL);
+	ck_assert_int_eq(f->enhanced[0], '4');
+	ck_assert_int_eq(ms_rtls_send_rcpt(s, 0, NULL)->out.verdict, MS_RTLS_TEMPFAIL);
+	ms_rtls_send_free(s);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	const char *to[] = { "bob@good.test", "evil@x.test>\r\nDATA" };
+	struct ms_rtls_envelope m = { .from = "a@x.test", .rcpt = to, .nrcpt = 2, .msg = MSG,
+				      .msglen = 3 };
+	struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION };
+	o.deliver.version = MS_RTLS_DELIVER_OPTS_VERSION;
+	struct ms_rtls_send *s = (struct ms_rtls_send *)1;
+	char why[200] = "";
+	ck_assert_int_eq(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m, &o, &s, why,
+					  sizeof(why)), MS_ERR_INVALID);
+	ck_assert_ptr_null(s);
+	ck_assert(strstr(why, "evil@") != NULL);
+	m.nrcpt = 0;
+	ck_assert_int_eq(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m, &o, &s, why,
+					  sizeof(why)), MS_ERR_INVALID);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	Suite *su = suite_create("requiretls-deliver");
+	TCase *tc = tcase_create("deliver");
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, demo_start, demo_stop);
+	tcase_add_test(tc, dane_delivery);
+	tcase_add_test(tc, multi_domain_one_refused);
+	tcase_add_test(tc, auto_requiretls);
+	tcase_add_test(tc, opportunistic_fallback);
+	tcase_add_test(tc, no_fallback_under_dane);
+	tcase_add_test(tc, bad_arguments);
+	suite_add_tcase(su, tc);
+	SRunner *sr = srunner_create(su);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
