@@ -50,6 +50,9 @@ struct ms_dns_ctx *cli_dns_ctx(const struct cli *cli);
 
 /* The wall clock of the run: --now, or time(NULL). */
 int64_t cli_now(const struct cli *cli);
+/* The whole of PATH ("-": stdin), at most `max` bytes: a malloc'd buffer
+ * (free it) with *len set, or NULL when it cannot be read or is larger. */
+uint8_t *cli_read_file(const char *path, size_t max, size_t *len);
 
 /* ---- JSON writer: compact, one document on one line ---------------- */
 #define JSON_MAX_DEPTH 32

@@ -20,24 +20,6 @@
 #define REPLAN_MAX_MESSAGE (10u * 1024 * 1024)
 #define REPLAN_MAX_TO MS_RTLS_REPLAN_MAX_DOMAINS
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	uint8_t *buf = malloc(REPLAN_MAX_MESSAGE + 1);
-	size_t n = buf ? fread(buf, 1, REPLAN_MAX_MESSAGE + 1, f) : 0;
-	int bad = buf == NULL || ferror(f) || n > REPLAN_MAX_MESSAGE;
-	if (f != stdin)
-		fclose(f);
-	if (bad) {
-		free(buf);
-		return NULL;
-	}
-	*len = n;
-	return buf;
-}
-
 /* New header, then the stored body unchanged. */
 static int write_message(const char *out, const struct ms_rtls_replan *rp, const uint8_t *msg,
 			 size_t len)
@@ -236,7 +218,7 @@ int cmd_replan(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--requirement %s: not one of required, default, "
 					    "not-required", req_s);
 	size_t len = 0;
-	uint8_t *msg = slurp(file, &len);
+	uint8_t *msg = cli_read_file(file, REPLAN_MAX_MESSAGE, &len);
 	if (msg == NULL)
 		return cli_usage_error(cli, "cannot read %s (or larger than %u bytes)", file,
 				       REPLAN_MAX_MESSAGE);

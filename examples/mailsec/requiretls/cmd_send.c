@@ -21,24 +21,6 @@
 /* A month: older memory records do not raise the requirement. */
 #define DEFAULT_MEMORY_MAX_AGE (30 * 86400)
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	uint8_t *buf = malloc(MAX_MESSAGE + 1);
-	size_t n = buf ? fread(buf, 1, MAX_MESSAGE + 1, f) : 0;
-	int bad = buf == NULL || ferror(f) || n > MAX_MESSAGE;
-	if (f != stdin)
-		fclose(f);
-	if (bad) {
-		free(buf);
-		return NULL;
-	}
-	*len = n;
-	return buf;
-}
-
 int cmd_send(struct cli *cli, int argc, char **argv)
 {
 	static const char usage[] =
@@ -130,7 +112,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 					  .max_mx = ROUTE_MAX_MX };
 	so.route = &rto;
 	size_t msglen = 0;
-	msg = read_file(file, &msglen);
+	msg = cli_read_file(file, MAX_MESSAGE, &msglen);
 	if (msg == NULL) {
 		rc = cli_usage_error(cli, "cannot read %s (or larger than %u bytes)", file,
 				     MAX_MESSAGE);
