@@ -48,3 +48,20 @@ def issue_leaf(outdir, host, eku, issuer):
             with open(p) as f:
                 out.write(f.read())
     return base + ".chain.pem", base + ".key"
+
+
+def free_port(addr):
+    """A TCP port free on `addr` now (the kernel's pick)."""
+    import socket
+    with socket.socket() as s:
+        s.bind((addr, 0))
+        return s.getsockname()[1]
+
+
+def read_lines(path):
+    """The lines of a log file that may not exist yet ([] then)."""
+    try:
+        with open(path) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -43,21 +42,11 @@ with open(SAMPLE, "rb") as _f:
 check = mstest.Checks()
 
 
-def free_port(addr):
-    with socket.socket() as s:
-        s.bind((addr, 0))
-        return s.getsockname()[1]
-
-
 def log_lines():
-    try:
-        with open(LOG) as f:
-            return f.read().splitlines()
-    except FileNotFoundError:
-        return []
+    return mstest.read_lines(LOG)
 
 
-smtp_port, https_port = free_port("127.0.1.1"), free_port("127.0.1.10")
+smtp_port, https_port = mstest.free_port("127.0.1.1"), mstest.free_port("127.0.1.10")
 GLOBAL = ["--dns-config", os.path.join(WORLD, "auth.conf"), "--timeout", "10"]
 FETCH = ["--ca-file", os.path.join(WORLD, "pki/demo/ca.pem"),
          "--connect-to", f"::127.0.1.10:{https_port}"]
