@@ -5,11 +5,15 @@
  */
 #include "ms_common.h"
 #include "mailsec/authres.h"
+#include "mailsec/auth.h"
+#include "mailsec/dkim.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define AR_MAX_METHODS 32
+/* MS_DKIM_MAX_SIGNATURES (32) dkim methods plus spf, dmarc, iprev and
+ * room: with 32 a fully signed message lost its dmarc and iprev. */
+#define AR_MAX_METHODS 40
 #define AR_MAX_PROPS 8
 #define AR_VALUE_MAX 512
 
@@ -290,5 +294,18 @@ ms_status ms_ar_add_dkim(struct ms_ar *ar, enum ms_dmarc_dkim_result result,
 		st = ms_ar_add_prop(ar, "header", "d", domain);
 	if (st == MS_OK && selector)
 		st = ms_ar_add_prop(ar, "header", "s", selector);
+	return st;
+}
+
+ms_status ms_ar_add_dkim_sig(struct ms_ar *ar, const struct ms_dkim_sig *sig)
+{
+	if (ar == NULL || sig == NULL)
+		return MS_ERR_INVALID;
+	const char *r = ms_dkim_sig_reason(sig), *b = ms_dkim_sig_b_prefix(sig);
+	ms_status st = ms_ar_add_dkim(ar, ms_auth_dkim_to_dmarc(ms_dkim_sig_result(sig)),
+				      ms_dkim_sig_domain(sig), ms_dkim_sig_selector(sig),
+				      r && *r ? r : NULL, ms_dkim_sig_dnssec(sig));
+	if (st == MS_OK && b && *b)
+		st = ms_ar_add_prop(ar, "header", "b", b);
 	return st;
 }

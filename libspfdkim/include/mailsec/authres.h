@@ -47,7 +47,8 @@ MS_AR_API ms_status ms_ar_new(const struct ms_env *env, const char *authserv_id,
 MS_AR_API void ms_ar_free(struct ms_ar *ar);
 
 /* Add a method result.  `reason` may be NULL; `dnssec` is written as the
- * comment "(dnssec=...)".  At most 32 methods. */
+ * comment "(dnssec=...)".  At most 40 methods (every DKIM
+ * signature the verifier evaluates, MS_DKIM_MAX_SIGNATURES, and the rest). */
 MS_AR_API ms_status ms_ar_add(struct ms_ar *ar, const char *method, const char *result,
 			      const char *reason, enum ms_dns_security dnssec);
 /* Add "ptype.property=value" to the last added method (at most 8 each). */
@@ -63,10 +64,22 @@ MS_AR_API ms_status ms_ar_add_iprev(struct ms_ar *ar, const struct ms_iprev_verd
 /* dmarc=RESULT header.from=DOMAIN with the policy and disposition in
  * policy.dmarc and the reason. */
 MS_AR_API ms_status ms_ar_add_dmarc(struct ms_ar *ar, const struct ms_dmarc_verdict *v);
-/* dkim=RESULT header.d=DOMAIN header.s=SELECTOR (selector may be NULL). */
+/* dkim=RESULT header.d=DOMAIN header.s=SELECTOR (selector may be NULL).
+ * This one has no header.b: for a verified signature use
+ * ms_ar_add_dkim_sig(), or add it with ms_ar_add_prop(ar, "header", "b",
+ * ms_dkim_sig_b_prefix(sig)); use it as is for "dkim=none". */
 MS_AR_API ms_status ms_ar_add_dkim(struct ms_ar *ar, enum ms_dmarc_dkim_result result,
 				   const char *domain, const char *selector,
 				   const char *reason, enum ms_dns_security dnssec);
+/* One verified DKIM signature (mailsec/dkim.h), everything from it:
+ * dkim=RESULT (dnssec=...) reason=... header.d= header.s= header.b=, where
+ * header.b is the first 8 characters of b= (RFC 8601 s2.7.1, RFC 6008; as
+ * OpenDKIM writes it) so that two signatures of one domain and selector
+ * can be told apart; the result is mapped to the RFC 8601 keyword without
+ * a cast (MS_DKIM_PASS is 0, MS_DMARC_DKIM_PASS is 1).  The reason is
+ * written only when the signature has one. */
+struct ms_dkim_sig;
+MS_AR_API ms_status ms_ar_add_dkim_sig(struct ms_ar *ar, const struct ms_dkim_sig *sig);
 
 /*
  * Write "Authentication-Results: ID; m1=r1 ...;\r\n\tm2=r2 ..." (folded,

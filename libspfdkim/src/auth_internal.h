@@ -1,0 +1,46 @@
+/*
+ * auth_internal.h - the state of one inbound message (struct ms_auth),
+ * shared by auth.c (feed and finish), auth_header.c (the fields) and
+ * auth_get.c (getters).  Everything lives in the handle: the later async
+ * shape steps the same state.
+ */
+#ifndef MS_AUTH_INTERNAL_H
+#define MS_AUTH_INTERNAL_H
+
+#include "ms_common.h"
+#include "mailsec/auth.h"
+
+struct ms_auth {
+	struct ms_env env;
+	struct ms_dns_ctx *dns;            /* borrowed */
+	char *authserv_id, *ip, *helo, *mail_from;
+	unsigned flags, iprev_max_names;
+	int finished;
+
+	/* evaluators: borrowed from the options or owned (*_own) */
+	struct ms_dkim_verifier *dkim, *dkim_own;
+	struct ms_spf *spf, *spf_own;
+	struct ms_dmarc *dmarc, *dmarc_own;
+
+	/* streaming: the DKIM verifier sees every byte; the header section
+	 * is kept (up to MS_DMARC_MAX_HEADER_SCAN) for the From scan */
+	struct ms_dkim_verify *vf;
+	struct ms_buf hdr;
+	int hdr_done, hdr_over;
+
+	/* results */
+	struct ms_spf_verdict *sv;
+	struct ms_iprev_verdict *iv;
+	enum ms_dmarc_dkim_result *dres;   /* per signature, mapped once */
+	enum ms_dmarc_from_outcome from_outcome;
+	char from_domain[256];
+	char from_why[200];
+	struct ms_dmarc_verdict *mv;
+	char *ar_header, *received_spf;
+	enum ms_auth_disposition disposition;
+};
+
+/* Write a->ar_header and a->received_spf from the results. */
+ms_status ms_auth_write_fields(struct ms_auth *a, char *why, size_t whylen);
+
+#endif
