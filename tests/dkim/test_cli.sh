@@ -90,4 +90,18 @@ grep -q 'dkim=permerror.*header.d=example.test header.s=ed' "$T/ar" || fail "aut
 grep -q 'dmarc=pass.*header.from=example.test' "$T/ar" && fail "auth pad3 dmarc passed: $(cat "$T/ar")"
 "$M" $DNS --json $AUTH "$T/pad1.eml" > "$T/arj" || fail "auth pad1 json"
 grep -q '"dmarc":{"result":"fail","from_domain":"example.test"' "$T/arj" || fail "auth pad1 json: $(cat "$T/arj")"
+
+# auth, issue 15: 32 signatures (the verifier's maximum) and spf, dmarc,
+# iprev make 35 methods; the A-R writer stopped at 32 and the field lost
+# dmarc and iprev.  Four signing runs of 8 (ed, rsa) signatures each.
+printf 'From: Joe <joe@good.test>\nTo: s@example.net\nSubject: x\n\nhello\n' > "$T/g0.eml"
+K="--selector ed --key $W/pki/dkim/ed.pem --selector rsa --key $W/pki/dkim/rsa.pem"
+for i in 1 2 3 4; do
+  "$M" dkim sign --domain good.test $K $K $K $K "$T/g$((i - 1)).eml" > "$T/g$i.eml" || fail "sign 32 ($i)"
+done
+[ "$(grep -c '^DKIM-Signature:' "$T/g4.eml")" = 32 ] || fail "32 signatures expected"
+"$M" $DNS auth --ip 127.0.1.1 --helo mx1.good.test --sender joe@good.test "$T/g4.eml" > "$T/ar" || fail "auth 32 exit"
+[ "$(grep -c '^	dkim=pass (dnssec=secure) header.d=good.test header.s=[a-z]* header.b=' "$T/ar")" = 32 ] || fail "auth 32 dkim: $(cat "$T/ar")"
+grep -q '^	dmarc=pass' "$T/ar" || fail "auth 32 dmarc lost: $(cat "$T/ar")"
+grep -q '^	iprev=pass' "$T/ar" || fail "auth 32 iprev lost: $(cat "$T/ar")"
 echo ok
