@@ -45,6 +45,7 @@ ms_status ms_auth_new(const struct ms_env *env, const struct ms_auth_opts *o,
 	a->iprev_max_names = o->iprev_max_names ? o->iprev_max_names
 						: MS_IPREV_DEFAULT_MAX_NAMES;
 	a->from_outcome = MS_DMARC_FROM_MALFORMED;
+	a->nl_state = 1;                 /* the message starts at a line start */
 	/* +2: one octet past the bound tells "longer than the bound" */
 	ms_buf_init(&a->hdr, &a->env, MS_DMARC_MAX_HEADER_SCAN + 2);
 	a->authserv_id = ms_strdup(&a->env, o->authserv_id);
@@ -104,34 +105,30 @@ void ms_auth_free(struct ms_auth *a)
 	ms_free(&copy, a);
 }
 
-/* Keep the header section: append, then look for the empty line in the
- * new bytes (and the two before them, for a line end split across
- * chunks).  Stopping a little late is harmless: the From scan stops at
- * its own empty line. */
+/* Keep the header section, and only it: a byte machine finds the empty
+ * line across chunk boundaries (state 1: at the start of a line, 2: after
+ * a CR there, 0: inside a line), so a message fed whole keeps no body
+ * bytes.  A line of "\r\r\n" is not taken as the end: stopping late is
+ * harmless, the From scan stops at its own empty line. */
 static ms_status keep_header(struct ms_auth *a, const uint8_t *buf, size_t len)
 {
 	if (a->hdr_done || len == 0)
 		return MS_OK;
-	size_t room = a->hdr.max - a->hdr.len, take = len < room ? len : room;
-	size_t from = a->hdr.len > 2 ? a->hdr.len - 2 : 0;
+	size_t i;
+	for (i = 0; i < len && !a->hdr_done; i++) {
+		uint8_t c = buf[i];
+		if (a->nl_state != 0 && c == '\n')
+			a->hdr_done = 1;
+		else if (a->nl_state == 1 && c == '\r')
+			a->nl_state = 2;
+		else
+			a->nl_state = c == '\n';
+	}
+	size_t room = a->hdr.max - a->hdr.len, take = i < room ? i : room;
 	ms_status st = ms_buf_append(&a->hdr, buf, take);
 	if (st != MS_OK)
 		return st;
-	const uint8_t *h = a->hdr.data;
-	size_t n = a->hdr.len;
-	if ((h[0] == '\n') || (n > 1 && h[0] == '\r' && h[1] == '\n')) {
-		a->hdr_done = 1;         /* no header at all */
-		return MS_OK;
-	}
-	for (size_t i = from; i + 1 < n; i++) {
-		if (h[i] != '\n')
-			continue;
-		if (h[i + 1] == '\n' || (i + 2 < n && h[i + 1] == '\r' && h[i + 2] == '\n')) {
-			a->hdr_done = 1;
-			return MS_OK;
-		}
-	}
-	if (take < len || a->hdr.len == a->hdr.max) {
+	if (a->hdr.len == a->hdr.max) {
 		a->hdr_done = 1;
 		a->hdr_over = 1;
 	}

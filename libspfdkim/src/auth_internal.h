@@ -26,7 +26,7 @@ struct ms_auth {
 	 * is kept (up to MS_DMARC_MAX_HEADER_SCAN) for the From scan */
 	struct ms_dkim_verify *vf;
 	struct ms_buf hdr;
-	int hdr_done, hdr_over;
+	int hdr_done, hdr_over, nl_state;
 
 	/* results */
 	struct ms_spf_verdict *sv;

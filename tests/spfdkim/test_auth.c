@@ -80,7 +80,8 @@ static char *sign(const char *msg, size_t n)
 	return out;
 }
 
-/* The inbound call, the message fed 7 bytes at a time. */
+/* The inbound call, the message fed `chunk` bytes at a time. */
+static size_t chunk = 7;
 static struct ms_auth *auth(const char *ip, const char *helo, const char *from,
 			    const char *msg, unsigned flags)
 {
@@ -91,8 +92,8 @@ static struct ms_auth *auth(const char *ip, const char *helo, const char *from,
 	char why[256] = "";
 	ck_assert_msg(ms_auth_new(NULL, &o, &a, why, sizeof(why)) == MS_OK, "%s", why);
 	size_t len = strlen(msg);
-	for (size_t off = 0; off < len; off += 7) {
-		size_t n = len - off < 7 ? len - off : 7;
+	for (size_t off = 0; off < len; off += chunk) {
+		size_t n = len - off < chunk ? len - off : chunk;
 		ck_assert_msg(ms_auth_feed(a, (const uint8_t *)msg + off, n, why, sizeof(why)) ==
 			      MS_OK, "%s", why);
 	}
@@ -193,6 +194,20 @@ START_TEST(two_from_fields_permerror)
 	ck_assert_int_eq(ms_auth_spf_result(a), MS_SPF_PASS);
 	ck_assert_int_eq(ms_auth_iprev_result(a), MS_IPREV_PASS);
 	ck_assert_msg(strstr(ms_auth_header(a), "dmarc=permerror"), "%s", ms_auth_header(a));
+	ms_auth_free(a);
+	/* byte by byte (the empty line split across feeds), and whole */
+	for (size_t c = 1; c <= sizeof(two); c += sizeof(two) - 1) {
+		chunk = c;
+		a = auth("127.0.1.1", "mx1.good.test", "x@good.test", two, 0);
+		chunk = 7;
+		ck_assert_int_eq(ms_auth_dmarc_from_outcome(a), MS_DMARC_FROM_MULTIPLE_HEADERS);
+		ms_auth_free(a);
+	}
+	/* a From after the empty line is body, not a second From */
+	a = auth("127.0.1.1", "mx1.good.test", "x@good.test",
+		 "From: <x@good.test>\r\n\r\nFrom: <ceo@example.test>\r\n", 0);
+	ck_assert_int_eq(ms_auth_dmarc_from_outcome(a), MS_DMARC_FROM_OK);
+	ck_assert_str_eq(ms_auth_dmarc_from_domain(a), "good.test");
 	ms_auth_free(a);
 	/* without REJECT_BAD_FROM the MTA decides: accept with the verdict */
 	a = auth("127.0.1.1", "mx1.good.test", "x@good.test", two, MS_AUTH_APPLY_POLICY);
