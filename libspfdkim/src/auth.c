@@ -44,6 +44,7 @@ ms_status ms_auth_new(const struct ms_env *env, const struct ms_auth_opts *o,
 	a->flags = o->flags;
 	a->iprev_max_names = o->iprev_max_names ? o->iprev_max_names
 						: MS_IPREV_DEFAULT_MAX_NAMES;
+	a->deadline_ms = o->deadline_ms ? o->deadline_ms : MS_AUTH_DEFAULT_DEADLINE_MS;
 	a->from_outcome = MS_DMARC_FROM_MALFORMED;
 	a->nl_state = 1;                 /* the message starts at a line start */
 	/* +2: one octet past the bound tells "longer than the bound" */
@@ -55,15 +56,18 @@ ms_status ms_auth_new(const struct ms_env *env, const struct ms_auth_opts *o,
 	ms_status st = MS_ERR_NOMEM;
 	if (!a->authserv_id || !a->ip || !a->helo || !a->mail_from)
 		goto fail;
+	/* the evaluators the handle owns resolve through the view (auth_async.c) */
+	if ((st = ms_auth_view_new(a)) != MS_OK)
+		goto fail;
 	a->dkim = o->dkim;
 	if (a->dkim == NULL) {
-		if ((st = ms_dkim_verifier_new(&a->env, a->dns, &a->dkim_own)) != MS_OK)
+		if ((st = ms_dkim_verifier_new(&a->env, a->view, &a->dkim_own)) != MS_OK)
 			goto fail;
 		a->dkim = a->dkim_own;
 	}
 	a->spf = o->spf;
 	if (a->spf == NULL) {
-		if ((st = ms_spf_new(&a->env, a->dns, &a->spf_own)) != MS_OK)
+		if ((st = ms_spf_new(&a->env, a->view, &a->spf_own)) != MS_OK)
 			goto fail;
 		a->spf = a->spf_own;
 		/* the receiver in Received-SPF and %{r} is this MTA */
@@ -86,6 +90,8 @@ void ms_auth_free(struct ms_auth *a)
 	if (a == NULL)
 		return;
 	const struct ms_env *e = &a->env;
+	/* cancels lookups still pending: free before the end is cancel */
+	ms_auth_view_free(a);
 	ms_free(e, a->ar_header);
 	ms_free(e, a->received_spf);
 	ms_dmarc_verdict_free(a->mv);
@@ -163,10 +169,10 @@ enum ms_dmarc_dkim_result ms_auth_dkim_to_dmarc(enum ms_dkim_result r)
 	return MS_DMARC_DKIM_PERMERROR;
 }
 
-/* DMARC from the kept header section and the SPF and DKIM results. */
-static ms_status run_dmarc(struct ms_auth *a, char *why, size_t whylen)
+/* The author domain from the kept header section, and the DMARC
+ * evaluator (the view's when the handle owns it). */
+ms_status ms_auth_scan_from(struct ms_auth *a)
 {
-	size_t nsig = ms_dkim_verify_count(a->vf);
 	if (a->hdr_over) {
 		a->from_outcome = MS_DMARC_FROM_MALFORMED;
 		snprintf(a->from_why, sizeof(a->from_why),
@@ -177,16 +183,23 @@ static ms_status run_dmarc(struct ms_auth *a, char *why, size_t whylen)
 						     a->from_domain, sizeof(a->from_domain),
 						     a->from_why, sizeof(a->from_why));
 		if (st != MS_OK)
-			return ms_why(why, whylen, st, "%s", a->from_why);
+			return st;
 	}
+	if (a->from_outcome != MS_DMARC_FROM_OK || a->dmarc != NULL)
+		return MS_OK;
+	ms_status st = ms_dmarc_new(&a->env, a->view, &a->dmarc_own, a->from_why,
+				    sizeof(a->from_why));
+	if (st == MS_OK)
+		a->dmarc = a->dmarc_own;
+	return st;
+}
+
+/* DMARC from the SPF and DKIM results. */
+static ms_status run_dmarc(struct ms_auth *a, char *why, size_t whylen)
+{
+	size_t nsig = ms_dkim_verify_count(a->vf);
 	if (a->from_outcome != MS_DMARC_FROM_OK)
 		return MS_OK;
-	if (a->dmarc == NULL) {
-		ms_status st = ms_dmarc_new(&a->env, a->dns, &a->dmarc_own, why, whylen);
-		if (st != MS_OK)
-			return st;
-		a->dmarc = a->dmarc_own;
-	}
 	const char **dom = ms_calloc(&a->env, nsig + 1, sizeof(*dom));
 	const char **sel = ms_calloc(&a->env, nsig + 1, sizeof(*sel));
 	ms_status st = MS_ERR_NOMEM;
@@ -220,21 +233,21 @@ static enum ms_auth_disposition decide(const struct ms_auth *a)
 	}
 }
 
-ms_status ms_auth_finish(struct ms_auth *a, char *why, size_t whylen)
+/* The final step (auth_async.c calls it once every lookup is answered or
+ * the deadline passed): SPF through a borrowed evaluator (its own context,
+ * synchronously), DKIM with the keys fetched, DMARC, the fields. */
+ms_status ms_auth_conclude(struct ms_auth *a)
 {
-	if (a == NULL)
-		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
-	if (a->finished)
-		return ms_why(why, whylen, MS_ERR_STATE, "message already finished");
-	a->finished = 1;
+	char *why = a->why;
+	size_t whylen = sizeof(a->why);
 	char w[256] = "";
-	ms_status st = ms_spf_check_mailfrom(a->spf, a->ip, a->helo, a->mail_from, &a->sv, w,
-					     sizeof(w));
-	if (st != MS_OK)
-		return ms_why(why, whylen, st, "spf: %s", w[0] ? w : "out of memory");
-	st = ms_iprev_check(&a->env, a->dns, a->ip, a->iprev_max_names, &a->iv, w, sizeof(w));
-	if (st != MS_OK)
-		return ms_why(why, whylen, st, "iprev: %s", w[0] ? w : "out of memory");
+	ms_status st;
+	if (a->spf != a->spf_own) {
+		st = ms_spf_check_mailfrom(a->spf, a->ip, a->helo, a->mail_from, &a->sv, w,
+					   sizeof(w));
+		if (st != MS_OK)
+			return ms_why(why, whylen, st, "spf: %s", w[0] ? w : "out of memory");
+	}
 	st = ms_dkim_verify_finish(a->vf, w, sizeof(w));
 	if (st != MS_OK)
 		return ms_why(why, whylen, st, "dkim: %s", w[0] ? w : "out of memory");

@@ -10,12 +10,34 @@
 #include "ms_common.h"
 #include "mailsec/auth.h"
 
+#include <pthread.h>
+
+struct auth_entry;
+
 struct ms_auth {
 	struct ms_env env;
 	struct ms_dns_ctx *dns;            /* borrowed */
 	char *authserv_id, *ip, *helo, *mail_from;
-	unsigned flags, iprev_max_names;
+	unsigned flags, iprev_max_names, deadline_ms;
 	int finished;
+
+	/* the async engine (auth_async.c): the evaluators the handle owns
+	 * resolve through `view`, which answers from `entries`; mu guards
+	 * the entries and counters (answers may arrive in another thread) */
+	struct ms_dns_ctx *view;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int mu_ok;
+	struct auth_entry *entries;
+	size_t nwanted, inflight;
+	unsigned long arrived, seen;
+	int missed, final, closed, notified;
+	uint64_t deadline_ns;
+	enum ms_auth_state state;
+	ms_status status;
+	char why[256];
+	ms_auth_done_fn done;
+	void *done_user;
 
 	/* evaluators: borrowed from the options or owned (*_own) */
 	struct ms_dkim_verifier *dkim, *dkim_own;
@@ -39,6 +61,15 @@ struct ms_auth {
 	char *ar_header, *received_spf;
 	enum ms_auth_disposition disposition;
 };
+
+/* auth_async.c: the view context and its table */
+ms_status ms_auth_view_new(struct ms_auth *a);
+void ms_auth_view_free(struct ms_auth *a);
+void ms_auth_cancel_lookups(struct ms_auth *a);
+/* auth.c: the From scan (at start) and the final step (DKIM, DMARC,
+ * disposition, fields), with a->why set on failure */
+ms_status ms_auth_scan_from(struct ms_auth *a);
+ms_status ms_auth_conclude(struct ms_auth *a);
 
 /* Write a->ar_header and a->received_spf from the results. */
 ms_status ms_auth_write_fields(struct ms_auth *a, char *why, size_t whylen);

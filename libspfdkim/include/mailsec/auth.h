@@ -18,13 +18,29 @@
  *   ms_auth_free(a);
  * or ms_auth_run() for a message in memory.
  *
- * The handle holds all the state of one message (no globals), so the
- * asynchronous shape planned for event-loop MTAs maps onto it: ms_auth_new
- * is "start", ms_auth_feed stays as it is, and ms_auth_finish becomes a
- * step function driven by the DNS context's fd (ms_auth_step), with a
- * completion callback and ms_auth_cancel (= ms_auth_free before the end);
- * the getters below read the same finished handle.  ms_auth_finish will
- * remain the synchronous wrapper.
+ * Parallel lookups, one deadline: every DKIM key, the DMARC record (and
+ * its organisational-domain fallback), iprev (PTR, then the names' A/AAAA)
+ * and the SPF chain (one link after another, as RFC 7208 requires) are in
+ * flight together, so a verdict takes about as many round trips as its
+ * longest chain, not the sum of all lookups.  The whole verdict has one
+ * deadline (deadline_ms): a lookup still unanswered then makes its method
+ * temperror (never "absent"); the other methods are reported.  How: the
+ * evaluators the handle makes resolve through a private view that answers
+ * from the lookups the handle submitted with ms_dns_submit (libspfdkim/src/
+ * auth_async.c explains the rounds).  Evaluators passed in the options
+ * resolve through their own contexts, synchronously, in the final step:
+ * pass them only when their caches or policy settings matter more.
+ *
+ * Async shape for event-loop MTAs (one thread may drive any number of
+ * verdicts on one DNS context):
+ *   ms_auth_new + ms_auth_feed as above, then
+ *   ms_auth_start(a, done_cb, user, why, len);   lookups go out
+ *   poll ms_auth_fd(a) (the DNS context's fd) for readability, and on
+ *   readability or after *timeout_ms call ms_auth_step(a, &timeout_ms)
+ *   until it returns MS_AUTH_DONE; done_cb runs once, inside that step;
+ *   ms_auth_status() tells how it ended, the getters read the results.
+ *   ms_auth_free() at any time cancels (pending lookups are cancelled).
+ * ms_auth_finish is this loop (a thin synchronous wrapper).
  *
  * Bounds: the DKIM verifier's header bounds (MS_DKIM_MAX_HEADER,
  * MS_DKIM_MAX_FIELDS) make every signature permerror, the From scan's own
@@ -71,6 +87,9 @@ extern "C" {
 
 #define MS_AUTH_OPTS_VERSION 1
 
+/* The whole verdict's deadline when ms_auth_opts.deadline_ms is 0. */
+#define MS_AUTH_DEFAULT_DEADLINE_MS 20000u
+
 /* Zero-initialise, set `version`, fill in.  Strings are copied. */
 struct ms_auth_opts {
 	unsigned version;          /* MS_AUTH_OPTS_VERSION */
@@ -86,6 +105,10 @@ struct ms_auth_opts {
 	struct ms_dkim_verifier *dkim;
 	struct ms_spf *spf;
 	struct ms_dmarc *dmarc;
+	/* The whole verdict's deadline in milliseconds from the end of the
+	 * message (ms_auth_start/finish); 0: MS_AUTH_DEFAULT_DEADLINE_MS.
+	 * Each lookup also keeps the DNS context's own timeout_ms. */
+	unsigned deadline_ms;
 };
 
 /* What the MTA should do with the message. */
@@ -105,7 +128,9 @@ struct ms_auth;
  */
 MS_AUTH_API ms_status ms_auth_new(const struct ms_env *env, const struct ms_auth_opts *opts,
 				  struct ms_auth **out, char *why, size_t whylen);
-/* NULL-safe; also cancels a message that was never finished. */
+/* NULL-safe; also cancels a message that was never finished (its pending
+ * lookups are cancelled; a delivery already under way in another thread
+ * is waited for). */
 MS_AUTH_API void ms_auth_free(struct ms_auth *a);
 /*
  * Feed the next `len` bytes of the message as received (header, empty
@@ -123,6 +148,38 @@ MS_AUTH_API ms_status ms_auth_feed(struct ms_auth *a, const uint8_t *buf, size_t
  * called twice.
  */
 MS_AUTH_API ms_status ms_auth_finish(struct ms_auth *a, char *why, size_t whylen);
+/* ---- async shape ---------------------------------------------------- */
+enum ms_auth_state {
+	MS_AUTH_PENDING = 0,   /* lookups in flight: poll and step again */
+	MS_AUTH_DONE = 1       /* finished (or never started) */
+};
+/* Completion: runs once, in the thread calling ms_auth_step, with the
+ * verdict's status (MS_OK: the getters work; else as ms_auth_finish). The
+ * callback may free the handle. */
+typedef void (*ms_auth_done_fn)(void *user, struct ms_auth *a, ms_status st);
+/*
+ * End of message: find the author domain and the DKIM keys, submit the
+ * first lookups.  Never calls `done` (NULL allowed): the first
+ * ms_auth_step does, even if nothing was left to look up.  MS_ERR_STATE
+ * when called twice (or after ms_auth_finish), MS_ERR_NOMEM.
+ */
+MS_AUTH_API ms_status ms_auth_start(struct ms_auth *a, ms_auth_done_fn done, void *user,
+				    char *why, size_t whylen);
+/* The descriptor to poll for readability: the DNS context's (-1 for an
+ * injected resolver: just step after *timeout_ms). */
+MS_AUTH_API int ms_auth_fd(const struct ms_auth *a);
+/*
+ * Deliver what arrived (ms_dns_process on the DNS context, which also
+ * delivers other verdicts' answers: step each of them), advance, and at
+ * the end call `done`.  *timeout_ms (may be NULL): when to step at the
+ * latest (0: at once), bounded by the deadline.  Answers may be delivered
+ * by another thread's ms_dns_process (the handle locks its table), but a
+ * handle is stepped by one thread at a time.
+ */
+MS_AUTH_API enum ms_auth_state ms_auth_step(struct ms_auth *a, int *timeout_ms);
+/* How a finished verdict ended (MS_ERR_STATE before the end). */
+MS_AUTH_API ms_status ms_auth_status(const struct ms_auth *a, char *why, size_t whylen);
+
 /* new + feed(msg) + finish for a message in memory; on failure *out is
  * NULL. */
 MS_AUTH_API ms_status ms_auth_run(const struct ms_env *env, const struct ms_auth_opts *opts,
