@@ -201,6 +201,10 @@ static inline ms_status conc_add_rr(struct ms_dns_result *r, const struct conc_r
 		len = 2 + nl;
 		break;
 	}
+	case MS_DNS_T_PTR:
+		if ((len = conc_wire_name(rr->value, buf, sizeof(buf))) == 0)
+			return MS_ERR_INVALID;
+		break;
 	default:
 		return MS_ERR_INVALID;
 	}

@@ -11,13 +11,19 @@
  * be a permerror): the q= parser runs in every thread at once.
  * SPF: struct ms_spf is single-threaded by contract, so each thread has
  * its own evaluator, all over ONE shared resolver context.
+ * The inbound call (auth.h): every thread runs verdicts over ONE shared
+ * context, synchronously and through the async shape (several at once,
+ * some freed while pending): answers are delivered by whichever thread
+ * calls ms_dns_process, so they land in other threads' handles.
  */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "conc.h"
+#include <mailsec/auth.h>
 #include <mailsec/dkim.h>
 #include <mailsec/spf.h>
 
@@ -283,6 +289,120 @@ START_TEST(spf_shared_resolver)
 }
 END_TEST
 
+/* ---- the inbound call ------------------------------------------------------ */
+
+#define AUTH_OPS 40
+#define AUTH_BATCH 3
+
+static const char *auth_msg;
+
+static void auth_done(void *user, struct ms_auth *a, ms_status st)
+{
+	(void)a;
+	(void)st;
+	(*(int *)user)++;
+}
+
+static void auth_check(struct conc_thread *t, struct ms_auth *a, unsigned i)
+{
+	const char *h = ms_auth_header(a);
+	CONC_CHECK(t, ms_auth_spf_result(a) == MS_SPF_PASS &&
+		   ms_auth_dkim_result(a, 0) == MS_DMARC_DKIM_PASS &&
+		   ms_auth_dmarc_result(a) == MS_DMARC_PASS &&
+		   ms_auth_iprev_result(a) == MS_IPREV_PASS, "op %u: %s", i, h ? h : "(none)");
+}
+
+static struct ms_auth *auth_new(struct conc_thread *t, struct ms_dns_ctx *dns)
+{
+	struct ms_auth_opts o = { .version = MS_AUTH_OPTS_VERSION, .dns = dns,
+				  .authserv_id = "mx.example.net", .client_ip = "198.51.100.7",
+				  .helo = "mx.example.test", .mail_from = "a@example.test" };
+	struct ms_auth *a = NULL;
+	char why[256] = "";
+	ms_status st = ms_auth_new(NULL, &o, &a, why, sizeof(why));
+	if (st == MS_OK)
+		st = ms_auth_feed(a, (const uint8_t *)auth_msg, strlen(auth_msg), why, sizeof(why));
+	CONC_CHECK(t, st == MS_OK, "auth new/feed: %s", why);
+	return a;
+}
+
+static void *auth_worker(void *arg)
+{
+	struct conc_thread *t = arg;
+	struct ms_dns_ctx *dns = t->shared;
+	conc_wait_start(t);
+	for (unsigned i = 0; i < AUTH_OPS; i++) {
+		if (i % 2 == 0) {
+			struct ms_auth *a = auth_new(t, dns);
+			char why[256] = "";
+			ms_status st = a ? ms_auth_finish(a, why, sizeof(why)) : MS_ERR_NOMEM;
+			CONC_CHECK(t, st == MS_OK, "op %u finish: %s", i, why);
+			if (st == MS_OK)
+				auth_check(t, a, i);
+			ms_auth_free(a);
+			t->ops++;
+			continue;
+		}
+		struct ms_auth *a[AUTH_BATCH];
+		int done[AUTH_BATCH] = { 0 };
+		for (int k = 0; k < AUTH_BATCH; k++) {
+			a[k] = auth_new(t, dns);
+			if (a[k] && ms_auth_start(a[k], auth_done, &done[k], NULL, 0) != MS_OK)
+				CONC_CHECK(t, 0, "op %u start", i);
+		}
+		/* one of them is cancelled while its lookups are in flight */
+		if (i % 4 == 3) {
+			ms_auth_free(a[0]);
+			a[0] = NULL;
+		}
+		for (int pending = 1, guard = 0; pending && guard < 100000; guard++) {
+			pending = 0;
+			for (int k = 0; k < AUTH_BATCH; k++)
+				if (a[k] && ms_auth_step(a[k], NULL) == MS_AUTH_PENDING)
+					pending = 1;
+			if (pending)
+				sched_yield();
+		}
+		for (int k = 0; k < AUTH_BATCH; k++) {
+			if (a[k] == NULL)
+				continue;
+			CONC_CHECK(t, done[k] == 1 && ms_auth_status(a[k], NULL, 0) == MS_OK,
+				   "op %u verdict %d: done %d", i, k, done[k]);
+			if (done[k] == 1)
+				auth_check(t, a[k], i);
+			ms_auth_free(a[k]);
+		}
+		t->ops++;
+	}
+	return NULL;
+}
+
+START_TEST(auth_shared_context)
+{
+	struct ms_dkim_key *ed = gen_key(1);
+	char *rec = NULL;
+	ck_assert_int_eq(ms_dkim_key_txt_record(ed, &rec), MS_OK);
+	struct conc_rr rrs[] = {
+		{"ed._domainkey.example.test", MS_DNS_T_TXT, rec},
+		{"example.test", MS_DNS_T_TXT, "v=spf1 include:inc.example.test -all"},
+		{"inc.example.test", MS_DNS_T_TXT, "v=spf1 a:mx.example.test -all"},
+		{"mx.example.test", MS_DNS_T_A, "198.51.100.7"},
+		{"7.100.51.198.in-addr.arpa", MS_DNS_T_PTR, "mx.example.test"},
+		{"_dmarc.example.test", MS_DNS_T_TXT, "v=DMARC1; p=reject"},
+	};
+	struct conc_zone zone = {rrs, sizeof(rrs) / sizeof(rrs[0]), MS_DNS_INSECURE, 0};
+	struct ms_dns_ctx *dns = conc_zone_ctx(&zone);
+	char *m = sign(ed, "ed");
+	auth_msg = m;
+	conc_run(auth_worker, dns, AUTH_OPS);
+	ck_assert_uint_eq(ms_dns_pending(dns), 0);
+	ms_dns_ctx_free(dns);
+	free(m);
+	ms_dkim_string_free(rec);
+	ms_dkim_key_free(ed);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("concurrency-spfdkim");
@@ -290,6 +410,7 @@ int main(void)
 	tcase_set_timeout(tc, mstest_scale_ms(300000) / 1000.0);
 	tcase_add_test(tc, dkim_shared_verifier);
 	tcase_add_test(tc, spf_shared_resolver);
+	tcase_add_test(tc, auth_shared_context);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);
 }
