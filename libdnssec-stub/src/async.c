@@ -42,13 +42,16 @@ ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 			return ms_why(why, whylen, st != MS_OK ? st : MS_ERR_INTERNAL,
 				      "injected resolver failed");
 		}
+		/* p belongs to the queue once enqueued: another thread's
+		 * ms_dns_process may deliver and free it at once, so the id is
+		 * read under the lock */
 		pthread_mutex_lock(&ctx->lock);
-		p->id = ctx->next_id++;
+		uint64_t myid = p->id = ctx->next_id++;
 		p->done = 1;
 		ms_dns_pending_enqueue_done(ctx, p);
 		pthread_mutex_unlock(&ctx->lock);
 		if (id)
-			*id = p->id;
+			*id = myid;
 		return MS_OK;
 	}
 
