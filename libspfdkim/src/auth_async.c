@@ -416,6 +416,7 @@ ms_status ms_auth_start(struct ms_auth *a, ms_auth_done_fn done, void *user, cha
 	if (a->dkim == a->dkim_own)
 		want_keys(a);
 	submit_wanted(a);
+	a->seen = (unsigned long)-1;   /* the first round runs now, with the keys in flight */
 	advance(a);
 	return MS_OK;
 }
