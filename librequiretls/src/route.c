@@ -1,15 +1,17 @@
 /*
  * route.c - the route handle: its build as a step machine (one lookup per
- * step, so that issue 15's asynchronous form only has to wait between
- * steps), the getters and the free.  The lookups are in route_lookup.c,
+ * step; route_async.c re-runs the lookup steps in rounds against the
+ * answers it fetched in parallel), the synchronous call over the async
+ * shape, the getters and the free.  The lookups are in route_lookup.c,
  * the reasons and outcomes in route_reasons.c.
  */
 #include "route_internal.h"
 
+#include <poll.h>
 #include <string.h>
 
 /* One step of the machine; MS_OK until ROUTE_DONE or an error. */
-static ms_status route_step(struct ms_rtls_route *r)
+ms_status rtls_route_step(struct ms_rtls_route *r)
 {
 	switch (r->step) {
 	case ROUTE_MX: {
@@ -42,11 +44,10 @@ static ms_status route_step(struct ms_rtls_route *r)
 	return MS_OK;
 }
 
-ms_status ms_rtls_route_new(const struct ms_env *env, struct ms_dns_ctx *dns,
-			    struct ms_sts *sts, const char *domain,
-			    enum ms_rtls_requirement requirement,
-			    const struct ms_rtls_route_opts *opts,
-			    struct ms_rtls_route **out, char *why, size_t whylen)
+ms_status rtls_route_init(const struct ms_env *env, struct ms_dns_ctx *dns, struct ms_sts *sts,
+			  const char *domain, enum ms_rtls_requirement requirement,
+			  const struct ms_rtls_route_opts *opts, struct ms_rtls_route **out,
+			  char *why, size_t whylen)
 {
 	if (out)
 		*out = NULL;
@@ -82,31 +83,59 @@ ms_status ms_rtls_route_new(const struct ms_env *env, struct ms_dns_ctx *dns,
 	r->in.dsn_of_requiretls = opts ? opts->dsn_of_requiretls : 0;
 	r->dns = dns;
 	r->sts = sts;
-	ms_status st = MS_OK;
-	while (st == MS_OK && r->step != ROUTE_DONE)
-		st = route_step(r);
-	/* dns and sts were lent for the build only */
-	r->dns = NULL;
-	r->sts = NULL;
+	*out = r;
+	return MS_OK;
+}
+
+/* The synchronous call: the async steps, waiting on the context's fd (in
+ * short slices: on a context shared by threads, another thread's
+ * ms_dns_process may deliver our answers). */
+ms_status ms_rtls_route_new(const struct ms_env *env, struct ms_dns_ctx *dns,
+			    struct ms_sts *sts, const char *domain,
+			    enum ms_rtls_requirement requirement,
+			    const struct ms_rtls_route_opts *opts,
+			    struct ms_rtls_route **out, char *why, size_t whylen)
+{
+	struct ms_rtls_route *r = NULL;
+	if (out)
+		*out = NULL;
+	ms_status st = ms_rtls_route_start(env, dns, sts, domain, requirement, opts, NULL, NULL,
+					   out ? &r : NULL, why, whylen);
+	if (st != MS_OK)
+		return st;
+	int t = 0;
+	while (ms_rtls_route_step(r, &t) == MS_RTLS_ROUTE_PENDING) {
+		struct pollfd p = { .fd = ms_rtls_route_fd(r), .events = POLLIN };
+		poll(&p, p.fd >= 0 ? 1 : 0, t < 10 ? t : 10);
+	}
+	st = ms_rtls_route_status(r, why, whylen);
 	if (st != MS_OK) {
 		ms_rtls_route_free(r);
-		return ms_why(why, whylen, st, "route: %s", st == MS_ERR_NOMEM ? "out of memory"
-							       : "the engine refused its input");
+		return st;
 	}
 	*out = r;
 	return MS_OK;
 }
 
-void ms_rtls_route_free(struct ms_rtls_route *r)
+void rtls_route_clear(struct ms_rtls_route *r)
 {
-	if (r == NULL)
-		return;
 	for (size_t i = 0; r->hosts && i < r->nalloc; i++) {
 		ms_dane_lookup_free(r->hosts[i].dane);
 		ms_free(&r->env, r->hosts[i].addrs);
 	}
 	ms_free(&r->env, r->hosts);
 	ms_sts_result_free(r->sts_result);
+	r->hosts = NULL;
+	r->nalloc = 0;
+	r->sts_result = NULL;
+}
+
+void ms_rtls_route_free(struct ms_rtls_route *r)
+{
+	if (r == NULL)
+		return;
+	rtls_route_async_free(r);
+	rtls_route_clear(r);
 	struct ms_env e = r->env;
 	ms_free(&e, r);
 }

@@ -48,8 +48,19 @@ struct ms_rtls_route {
 	struct ms_rtls_route_host *hosts;
 	size_t nalloc;                 /* hosts allocated (max_mx) */
 	size_t nhosts;                 /* hosts in use */
+	struct route_async *as;        /* the async build's state (route_async.c) */
 };
 
+/* route.c: argument checks and the initial state (*out NULL on error);
+ * one step of the machine; free what a build allocated (not r itself). */
+ms_status rtls_route_init(const struct ms_env *env, struct ms_dns_ctx *dns, struct ms_sts *sts,
+			  const char *domain, enum ms_rtls_requirement requirement,
+			  const struct ms_rtls_route_opts *opts, struct ms_rtls_route **out,
+			  char *why, size_t whylen);
+ms_status rtls_route_step(struct ms_rtls_route *r);
+void rtls_route_clear(struct ms_rtls_route *r);
+/* route_async.c: cancel and free the async state (NULL-safe). */
+void rtls_route_async_free(struct ms_rtls_route *r);
 /* route_lookup.c: one step each. */
 ms_status rtls_route_mx(struct ms_rtls_route *r);
 void rtls_route_host(struct ms_rtls_route *r, struct ms_rtls_route_host *h);

@@ -22,16 +22,24 @@
  * ms_rtls_route_free(); every pointer a getter returns (names, notes, the
  * engine inputs, the DANE lookup, the plans) is owned by the route and valid
  * until it is freed.  `dns` and `sts` are borrowed for the duration of the
- * call only.  A route is read-only after ms_rtls_route_new() returns, so
- * several threads may read one route at once.
+ * call only (until done, for ms_rtls_route_start).  A route is read-only
+ * once built, so several threads may read one route at once.
  *
- * Async shape (issue 15): the handle already holds the whole state and is
- * built by an internal step machine (MX -> each host's addresses and TLSA
- * -> MTA-STS -> plans), one lookup per step.  The asynchronous form will
- * be ms_rtls_route_start() (same arguments, returns the handle at once),
- * a descriptor to poll, ms_rtls_route_step() and a completion callback,
- * ms_rtls_route_cancel(); ms_rtls_route_new() stays as the thin synchronous
- * wrapper and the getters do not change.
+ * Async shape (issue 15): ms_rtls_route_start() returns the handle at once
+ * with the MX lookup in flight; the caller polls ms_rtls_route_fd() (the
+ * DNS context's descriptor) and calls ms_rtls_route_step() on readability
+ * or after *timeout_ms until it returns MS_RTLS_ROUTE_DONE; the completion
+ * callback runs once inside that step; ms_rtls_route_status() tells how
+ * the build ended; ms_rtls_route_free() at any time cancels it.  The
+ * lookups of independent hosts (every MX host's A, AAAA, then TLSA) are
+ * submitted together (ms_dns_submit), so a route costs about three round
+ * trips (MX, addresses, TLSA) whatever the number of hosts.  The MTA-STS
+ * policy (its TXT record on the sts handle's own DNS context, and the
+ * HTTPS fetch when the cached policy is stale) is still obtained
+ * synchronously inside the last step: with sts != NULL that step may block
+ * for the fetch's timeout; pass a cache that is kept fresh, or NULL, where
+ * that matters.  ms_rtls_route_new() is the thin synchronous loop over
+ * these calls; the getters do not change.
  */
 #ifndef MAILSEC_REQUIRETLS_ROUTE_H
 #define MAILSEC_REQUIRETLS_ROUTE_H
@@ -86,8 +94,50 @@ MS_RTLS_API ms_status ms_rtls_route_new(const struct ms_env *env, struct ms_dns_
 					enum ms_rtls_requirement requirement,
 					const struct ms_rtls_route_opts *opts,
 					struct ms_rtls_route **out, char *why, size_t whylen);
-/* NULL-safe. */
+/* NULL-safe.  On a route still pending: cancels its lookups (waiting for
+ * a delivery another thread's ms_dns_process has already begun); its
+ * completion callback is not called. */
 MS_RTLS_API void ms_rtls_route_free(struct ms_rtls_route *r);
+
+/* ---- async shape (issue 15) -------------------------------------------- */
+
+enum ms_rtls_route_state {
+	MS_RTLS_ROUTE_PENDING = 0,  /* lookups in flight: poll and step again */
+	MS_RTLS_ROUTE_DONE = 1      /* finished (or NULL) */
+};
+/* Completion: runs once, in the thread calling ms_rtls_route_step, with
+ * the build's status (MS_OK: the getters work; else the error
+ * ms_rtls_route_new would return).  The callback may free the route. */
+typedef void (*ms_rtls_route_done_fn)(void *user, struct ms_rtls_route *r, ms_status st);
+/*
+ * Start the build of ms_rtls_route_new (same arguments and validation) and
+ * return the route at once in *out.  `dns` and `sts` are borrowed until the
+ * route is done or freed; `dns` may be shared with other routes and other
+ * async callers (answers arrive in whichever thread calls ms_dns_process;
+ * the route locks its own state).  `done` may be NULL.  Errors (*out NULL):
+ * as ms_rtls_route_new.  The callback never runs inside this call.
+ */
+MS_RTLS_API ms_status ms_rtls_route_start(const struct ms_env *env, struct ms_dns_ctx *dns,
+					  struct ms_sts *sts, const char *domain,
+					  enum ms_rtls_requirement requirement,
+					  const struct ms_rtls_route_opts *opts,
+					  ms_rtls_route_done_fn done, void *user,
+					  struct ms_rtls_route **out, char *why, size_t whylen);
+/* The descriptor to poll for readability: the DNS context's (-1 when done,
+ * or for an injected resolver: then just step after *timeout_ms). */
+MS_RTLS_API int ms_rtls_route_fd(const struct ms_rtls_route *r);
+/*
+ * Deliver what arrived (ms_dns_process on the DNS context, which also
+ * delivers other callers' answers: step each of them), submit the next
+ * lookups, and when nothing is left run the MTA-STS step and the plans,
+ * then the callback.  *timeout_ms (may be NULL): when to step at the
+ * latest if the descriptor stays quiet.  A finished route returns
+ * MS_RTLS_ROUTE_DONE and calls nobody.
+ */
+MS_RTLS_API enum ms_rtls_route_state ms_rtls_route_step(struct ms_rtls_route *r, int *timeout_ms);
+/* How the build ended: MS_ERR_STATE while pending, else its status. */
+MS_RTLS_API ms_status ms_rtls_route_status(const struct ms_rtls_route *r, char *why,
+					   size_t whylen);
 
 /* ---- domain-level facts ----------------------------------------------- */
 
