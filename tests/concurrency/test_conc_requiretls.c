@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include "conc.h"
+#include <mailsec/requiretls_route.h>
 #include <mailsec/requiretls_store.h>
 
 #define OWN 20     /* domains only one thread writes */
@@ -150,12 +153,79 @@ START_TEST(shared_store)
 }
 END_TEST
 
+/*
+ * Routes (issue 15's async shape) on one DNS context shared by 8 threads:
+ * each thread starts a batch of routes to good.test and steps them, so one
+ * thread's ms_dns_process delivers another's answers; one route of some
+ * batches is freed while its lookups are in flight.  Every finished route
+ * is exact (two hosts, DANE usable), every callback runs once.
+ */
+#define ROUTE_OPS 6
+#define ROUTE_BATCH 3
+
+static void route_done(void *user, struct ms_rtls_route *r, ms_status st)
+{
+	(void)r;
+	*(int *)user += st == MS_OK ? 1 : 100;
+}
+
+static void *route_worker(void *arg)
+{
+	struct conc_thread *t = arg;
+	struct ms_dns_ctx *dns = t->shared;
+	conc_wait_start(t);
+	for (unsigned i = 0; i < ROUTE_OPS; i++) {
+		struct ms_rtls_route *r[ROUTE_BATCH] = { 0 };
+		int done[ROUTE_BATCH] = { 0 };
+		for (int k = 0; k < ROUTE_BATCH; k++)
+			CONC_CHECK(t, ms_rtls_route_start(NULL, dns, NULL, "good.test",
+							  MS_RTLS_REQ_REQUIRED, NULL, route_done,
+							  &done[k], &r[k], NULL, 0) == MS_OK,
+				   "op %u start", i);
+		if (i % 2 == 1) {
+			ms_rtls_route_free(r[0]);   /* cancelled in flight */
+			r[0] = NULL;
+		}
+		for (int pending = 1, guard = 0; pending && guard < 1000000; guard++) {
+			pending = 0;
+			for (int k = 0; k < ROUTE_BATCH; k++)
+				if (r[k] && ms_rtls_route_step(r[k], NULL) == MS_RTLS_ROUTE_PENDING)
+					pending = 1;
+			if (pending)
+				sched_yield();
+		}
+		for (int k = 0; k < ROUTE_BATCH; k++) {
+			if (r[k] == NULL)
+				continue;
+			const struct ms_rtls_route_host *h = ms_rtls_route_host(r[k], 0);
+			CONC_CHECK(t, done[k] == 1 && ms_rtls_route_status(r[k], NULL, 0) == MS_OK &&
+				      ms_rtls_route_count(r[k]) == 2 &&
+				      ms_rtls_route_host_engine(h)->dane == MS_RTLS_DANE_USABLE,
+				   "op %u route %d: done %d, %zu hosts", i, k, done[k],
+				   ms_rtls_route_count(r[k]));
+			ms_rtls_route_free(r[k]);
+		}
+		t->ops++;
+	}
+	return NULL;
+}
+
+START_TEST(route_shared_context)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(20000), 0);
+	conc_run(route_worker, dns, ROUTE_OPS);
+	ck_assert_uint_eq(ms_dns_pending(dns), 0);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("concurrency-requiretls");
 	TCase *tc = tcase_create("shared");
 	tcase_set_timeout(tc, mstest_scale_ms(300000) / 1000.0);
 	tcase_add_test(tc, shared_store);
+	tcase_add_test(tc, route_shared_context);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);
 }
