@@ -47,7 +47,7 @@
  * only.  Not thread-safe while routes are added; read-only afterwards.
  *
  * Async shape (issue 15): the handle holds no I/O.  The lookups are the
- * route's (ms_rtls_route_new, which takes the async shape there); the
+ * route's (ms_rtls_route_new, or ms_rtls_route_start for the async shape); the
  * caller adds each finished route here, so the asynchronous form adds a
  * route from its completion callback and nothing in this header changes.
  */
