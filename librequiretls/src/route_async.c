@@ -110,8 +110,14 @@ static ms_status serve(void *user, const char *name, uint16_t type, struct ms_dn
 		pthread_mutex_unlock(&as->mu);
 		return st;
 	}
+	if (e == NULL && strlen(name) >= sizeof(e->name)) {
+		/* never asked by the view (it checks names); not "missed", or
+		 * the rounds would never end */
+		pthread_mutex_unlock(&as->mu);
+		return MS_ERR_INVALID;
+	}
 	as->missed = 1;
-	if (e == NULL && strlen(name) < sizeof(e->name)) {
+	if (e == NULL) {
 		e = ms_calloc(&r->env, 1, sizeof(*e));
 		if (e == NULL) {
 			as->nomem = 1;
