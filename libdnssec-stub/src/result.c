@@ -286,3 +286,40 @@ int ms_dns_result_failed(const struct ms_dns_result *r)
 	       r->outcome == MS_DNS_SERVFAIL || r->outcome == MS_DNS_TIMEOUT ||
 	       r->outcome == MS_DNS_REFUSED;
 }
+
+ms_status ms_dns_result_dup(const struct ms_env *env, const struct ms_dns_result *r,
+			    struct ms_dns_result **out)
+{
+	if (out == NULL)
+		return MS_ERR_INVALID;
+	*out = NULL;
+	if (r == NULL)
+		return MS_ERR_INVALID;
+	struct ms_dns_result *c = ms_dns_result_alloc(env ? env : &r->env, r->qname, r->qtype);
+	if (c == NULL)
+		return MS_ERR_NOMEM;
+	/* every field as it is (outcome, security, EDE, TTL, CNAME state, both
+	 * halves of a combined address lookup); records and text copied */
+	struct ms_env e = c->env;
+	*c = *r;
+	c->env = e;
+	c->ede_text = NULL;
+	c->rr = NULL;
+	c->n = c->cap = 0;
+	ms_status st = MS_OK;
+	if (r->ede_text && (c->ede_text = ms_strdup(&c->env, r->ede_text)) == NULL)
+		st = MS_ERR_NOMEM;
+	/* records are added whatever the security (a bogus result has none) */
+	enum ms_dns_security keep = c->security;
+	c->security = MS_DNS_INSECURE;
+	if (st == MS_OK)
+		st = ms_dns_result_absorb(c, r);
+	c->security = keep;
+	c->outcome = r->outcome; /* adding records sets ANSWER */
+	if (st != MS_OK) {
+		ms_dns_result_free(c);
+		return st;
+	}
+	*out = c;
+	return MS_OK;
+}

@@ -61,35 +61,6 @@ struct route_async {
 	char why[200];
 };
 
-/* A copy of r (results are owned by whoever asks). */
-static ms_status result_clone(const struct ms_env *env, const struct ms_dns_result *r,
-			      struct ms_dns_result **out)
-{
-	*out = NULL;
-	struct ms_dns_result *c = NULL;
-	ms_status st = ms_dns_result_create(env, ms_dns_result_qname(r), ms_dns_result_qtype(r),
-					    ms_dns_result_outcome(r), ms_dns_result_security(r),
-					    &c);
-	for (size_t i = 0; st == MS_OK && i < ms_dns_result_count(r); i++) {
-		size_t len = 0;
-		const uint8_t *d = ms_dns_result_rdata(r, i, &len);
-		st = ms_dns_result_add(c, ms_dns_result_rtype(r, i), d, len);
-	}
-	if (st == MS_OK) {
-		const char *canon = ms_dns_result_canonical(r);
-		st = ms_dns_result_set_meta(c, ms_dns_result_ttl(r),
-					    strcmp(canon, ms_dns_result_qname(r)) ? canon : NULL,
-					    ms_dns_result_cname_secure(r), ms_dns_result_ede(r),
-					    ms_dns_result_ede_text(r));
-	}
-	if (st != MS_OK) {
-		ms_dns_result_free(c);
-		return st;
-	}
-	*out = c;
-	return MS_OK;
-}
-
 static struct route_entry *find(struct route_async *as, const char *name, uint16_t type)
 {
 	for (struct route_entry *e = as->entries; e; e = e->next)
@@ -106,7 +77,7 @@ static ms_status serve(void *user, const char *name, uint16_t type, struct ms_dn
 	pthread_mutex_lock(&as->mu);
 	struct route_entry *e = find(as, name, type);
 	if (e && e->state == E_DONE) {
-		ms_status st = e->err != MS_OK ? e->err : result_clone(&r->env, e->res, out);
+		ms_status st = e->err != MS_OK ? e->err : ms_dns_result_dup(&r->env, e->res, out);
 		pthread_mutex_unlock(&as->mu);
 		return st;
 	}

@@ -48,35 +48,6 @@ struct auth_entry {
 	struct ms_dns_result *r;     /* E_DONE with err == MS_OK */
 };
 
-/* A copy of r (results are owned by whoever asks). */
-static ms_status result_clone(const struct ms_env *env, const struct ms_dns_result *r,
-		       struct ms_dns_result **out)
-{
-	*out = NULL;
-	struct ms_dns_result *c = NULL;
-	ms_status st = ms_dns_result_create(env, ms_dns_result_qname(r), ms_dns_result_qtype(r),
-					    ms_dns_result_outcome(r), ms_dns_result_security(r),
-					    &c);
-	for (size_t i = 0; st == MS_OK && i < ms_dns_result_count(r); i++) {
-		size_t len = 0;
-		const uint8_t *d = ms_dns_result_rdata(r, i, &len);
-		st = ms_dns_result_add(c, ms_dns_result_rtype(r, i), d, len);
-	}
-	if (st == MS_OK) {
-		const char *canon = ms_dns_result_canonical(r);
-		st = ms_dns_result_set_meta(c, ms_dns_result_ttl(r),
-					    strcmp(canon, ms_dns_result_qname(r)) ? canon : NULL,
-					    ms_dns_result_cname_secure(r), ms_dns_result_ede(r),
-					    ms_dns_result_ede_text(r));
-	}
-	if (st != MS_OK) {
-		ms_dns_result_free(c);
-		return st;
-	}
-	*out = c;
-	return MS_OK;
-}
-
 static struct auth_entry *find(struct ms_auth *a, const char *name, uint16_t type)
 {
 	for (struct auth_entry *e = a->entries; e; e = e->next)
@@ -109,7 +80,7 @@ static ms_status serve(void *user, const char *name, uint16_t type, struct ms_dn
 	struct auth_entry *e = find(a, name, type);
 	ms_status st = MS_OK;
 	if (e && e->state == E_DONE) {
-		st = e->err != MS_OK ? e->err : result_clone(&a->env, e->r, out);
+		st = e->err != MS_OK ? e->err : ms_dns_result_dup(&a->env, e->r, out);
 		pthread_mutex_unlock(&a->mu);
 		return st;
 	}

@@ -121,6 +121,39 @@ START_TEST(dropped_aaaa_is_a_failure)
 }
 END_TEST
 
+/* A copy keeps everything, the failed half included: consumers of a
+ * shared answer (the async inbound and route calls) must see exactly
+ * what the lookup saw. */
+START_TEST(dup_keeps_the_failure)
+{
+	struct ms_dns_result *r = addr("sec-to.example"), *c = NULL;
+	ck_assert_int_eq(ms_dns_result_dup(NULL, r, &c), MS_OK);
+	ck_assert_int_eq(ms_dns_result_failed(c), 1);
+	ck_assert_int_eq(ms_dns_result_outcome(c), MS_DNS_TIMEOUT);
+	ck_assert_int_eq(ms_dns_result_security(c), MS_DNS_INDETERMINATE);
+	ck_assert_int_eq(ms_dns_result_records_security(c), MS_DNS_SECURE);
+	ck_assert_int_eq(ms_dns_result_ede(c), 22);
+	ck_assert_str_eq(ms_dns_result_ede_text(c), ms_dns_result_ede_text(r));
+	ck_assert_uint_eq(ms_dns_result_count(c), 1);
+	size_t l1, l2;
+	const uint8_t *d1 = ms_dns_result_rdata(r, 0, &l1), *d2 = ms_dns_result_rdata(c, 0, &l2);
+	ck_assert(l1 == l2 && memcmp(d1, d2, l1) == 0 && d1 != d2);
+	enum ms_dns_outcome o;
+	ck_assert_int_eq(ms_dns_result_family(c, MS_DNS_T_AAAA, &o, NULL), MS_OK);
+	ck_assert_int_eq(o, MS_DNS_TIMEOUT);
+	ms_dns_result_free(r);
+	ms_dns_result_free(c);
+	r = addr("bog-bog.example");
+	ck_assert_int_eq(ms_dns_result_dup(NULL, r, &c), MS_OK);
+	ck_assert_int_eq(ms_dns_result_security(c), MS_DNS_BOGUS);
+	ck_assert_uint_eq(ms_dns_result_count(c), 0);
+	ms_dns_result_free(r);
+	ms_dns_result_free(c);
+	ck_assert_int_eq(ms_dns_result_dup(NULL, NULL, &c), MS_ERR_INVALID);
+	ck_assert_ptr_null(c);
+}
+END_TEST
+
 /* An IPv4-only host whose empty AAAA answer became a timeout. */
 START_TEST(ipv4_only_host_with_dropped_aaaa)
 {
@@ -320,6 +353,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, dropped_aaaa_is_a_failure);
 	tcase_add_test(tc, ipv4_only_host_with_dropped_aaaa);
 	tcase_add_test(tc, bogus_half);
+	tcase_add_test(tc, dup_keeps_the_failure);
 	tcase_add_test(tc, every_combination);
 	tcase_add_test(tc, single_lookups_and_null);
 	tcase_add_test(tc, dane_address_side);

@@ -252,6 +252,13 @@ MS_DNS_API ms_status ms_dns_cancel(struct ms_dns_ctx *ctx, uint64_t id);
  * Getters return borrowed pointers valid until ms_dns_result_free().
  */
 MS_DNS_API void ms_dns_result_free(struct ms_dns_result *r);
+/* A deep copy of `r` (every field, records, texts; both halves of a
+ * combined address lookup), allocated through `env` (NULL: r's allocator).
+ * For callers that serve one answer to several consumers, each of which
+ * frees its own.  MS_ERR_INVALID, MS_ERR_NOMEM. */
+MS_DNS_API ms_status ms_dns_result_dup(const struct ms_env *env,
+				       const struct ms_dns_result *r,
+				       struct ms_dns_result **out);
 MS_DNS_API enum ms_dns_outcome ms_dns_result_outcome(const struct ms_dns_result *r);
 MS_DNS_API enum ms_dns_security ms_dns_result_security(const struct ms_dns_result *r);
 /* RFC 8914 INFO-CODE, or -1 when there is none. */
