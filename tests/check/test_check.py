@@ -71,6 +71,10 @@ try:
         check("good tls " + m["host"], m["starttls"] is True and m["requiretls"] is True
               and m["pkix_valid"] is True and m["tls"].startswith("TLSv1."), m)
     check("good dane depths", [m["dane"]["depth"] for m in j["mx"]] == [0, 1], j["mx"])
+    # every finding names its internet.nl subtest (or an x_ key of ours)
+    check("good keys", all(isinstance(f.get("key"), str) and f["key"] for f in j["findings"])
+          and {"dane_valid", "dane_rollover", "starttls_exists", "spf", "dmarc_policy", "x_mta_sts"}
+          <= {f["key"] for f in j["findings"]}, j["findings"])
     check("good rollover", findings(j, "dane", "pass", "mx1.good.test rollover") != [], j["findings"])
     check("good sts", j["mta_sts"] == {"policy": True, "mode": "enforce", "id": "20261128T1"}, j["mta_sts"])
     check("good scores", all(v == 100 for v in j["scores"].values())

@@ -1,33 +1,40 @@
 /*
- * check.h - `mailsec check DOMAIN`: a mail-domain security report built
- * from the mailsec libraries.  Findings are collected per area (mx, dnssec,
- * dane, mta-sts, tls, spf, dmarc, dkim), each with a status, the reason and
- * a one-line fix; report.c scores and prints them.
+ * check_int.h - libmailsec-check internals: the report under construction.
+ * Findings are collected per area (mx, dnssec, dane, mta-sts, tls, spf,
+ * dmarc, dkim), each with its internet.nl key, a status, the reason and a
+ * one-line fix; report.c orders them, render.c prints them.
  */
-#ifndef MAILSEC_CHECK_H
-#define MAILSEC_CHECK_H
+#ifndef MAILSEC_CHECK_INT_H
+#define MAILSEC_CHECK_INT_H
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 
-#include "cli.h"
+#include <mailsec/check.h>
+#include <mailsec/env.h>
 
 #include <mailsec/dane.h>
 #include <mailsec/dns.h>
 #include <mailsec/requiretls_route.h>
 
-enum check_status { CHECK_PASS = 0, CHECK_INFO = 1, CHECK_WARN = 2, CHECK_FAIL = 3 };
+#define check_status ms_check_status
+#define CHECK_PASS MS_CHECK_PASS
+#define CHECK_INFO MS_CHECK_INFO
+#define CHECK_WARN MS_CHECK_WARN
+#define CHECK_FAIL MS_CHECK_FAIL
 
-#define CHECK_MAX_MX 10
-#define CHECK_MAX_ADDRS 4
+#define CHECK_MAX_MX MS_CHECK_MAX_MX
+#define CHECK_MAX_ADDRS MS_CHECK_MAX_ADDRS
 #define CHECK_MAX_TLSA 8
-#define CHECK_MAX_SELECTORS 8
-#define CHECK_MAX_CONNECT_TO 8
+#define CHECK_MAX_SELECTORS MS_CHECK_MAX_SELECTORS
+#define CHECK_MAX_CONNECT_TO MS_CHECK_MAX_CONNECT_TO
 
-struct finding {
-	struct finding *next;
+struct ms_check_finding {
+	struct ms_check_finding *next;
 	int order;      /* 0: domain-wide, i+1: from MX host i (threads) */
 	unsigned seq;   /* insertion order, for a stable sort */
+	char key[32];   /* internet.nl subtest name, or x_... */
 	char area[16];
 	char item[96];
 	enum check_status status;
@@ -63,9 +70,13 @@ struct mx_host {
 	char pkix_why[160];
 };
 
-struct check {
-	struct cli *cli;
-	const char *domain;
+struct ms_check_report {
+	struct ms_env env;
+	char domain[256];
+	int64_t now;
+	unsigned timeout_ms;
+	void (*progress)(void *user, const char *line);
+	void *progress_user;
 	struct ms_dns_ctx *dns;
 	uint16_t port;
 	const char *ca_file;
@@ -74,9 +85,8 @@ struct check {
 	const char *selectors[CHECK_MAX_SELECTORS];
 	size_t nselectors;
 	int probe;               /* run live SMTP probes */
-	int progress;            /* progress lines on stderr */
 	/* results */
-	struct ms_rtls_route *route; /* MX set, addresses, TLSA (check_mx.c) */
+	struct ms_rtls_route *route; /* MX set, addresses, TLSA (mx.c) */
 	enum ms_dns_security mx_security;
 	int null_mx;
 	int implicit_mx;
@@ -89,34 +99,46 @@ struct check {
 	char *sts_mx;            /* the policy's mx lines, comma separated */
 	/* findings */
 	pthread_mutex_t lock;
-	struct finding *findings, **tail;
+	struct ms_check_finding *findings, **tail;
+	unsigned seq;
+	/* after the run: the findings in report order */
+	struct ms_check_finding **index;
+	size_t nfindings;
 };
 
 /* The MX index + 1 of the host the calling thread works on (0: none), so
  * that the report lists findings in MX order whatever the thread timing. */
 extern __thread int check_current_order;
 
-/* Add a finding (thread-safe).  `fix` may be NULL. */
-void check_add(struct check *c, const char *area, const char *item,
+/* Add a finding (thread-safe).  `key`: the internet.nl subtest name (or
+ * x_...); `fix` may be NULL. */
+void check_add(struct ms_check_report *c, const char *key, const char *area, const char *item,
 	       enum check_status st, const char *fix, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+	__attribute__((format(printf, 7, 8)));
+/* A progress line (serialised), when the caller asked for them. */
+void check_progress(struct ms_check_report *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
-void check_mx(struct check *c);
-void check_dane_and_tls(struct check *c);
-void check_mtasts(struct check *c);
-void check_tlsrpt(struct check *c);
-void check_spf(struct check *c);
-void check_dmarc(struct check *c);
-void check_dkim(struct check *c);
+void check_mx(struct ms_check_report *c);
+void check_dane_and_tls(struct ms_check_report *c);
+void check_mtasts(struct ms_check_report *c);
+void check_tlsrpt(struct ms_check_report *c);
+void check_spf(struct ms_check_report *c);
+void check_dmarc(struct ms_check_report *c);
+void check_dkim(struct ms_check_report *c);
 
-/* Print the report (human or JSON) and free the findings. */
-void check_report(struct check *c);
-void check_free(struct check *c);
+/* Put the findings in report order and index them. */
+void check_finish(struct ms_check_report *c);
+void check_free(struct ms_check_report *c);
+
+/* Renderings (render.c) into a stream. */
+void check_render_text(const struct ms_check_report *c, FILE *f, int colour);
+void check_render_json(const struct ms_check_report *c, FILE *f);
 
 /* TXT records at `name` that start with `prefix` (case-insensitive),
  * joined; returns the number found (texts in *out, caller frees each and
  * the array), or -1 when the lookup failed (reason in why). */
-int check_txt(struct check *c, const char *name, const char *prefix,
+int check_txt(struct ms_check_report *c, const char *name, const char *prefix,
 	      char ***out, enum ms_dns_security *sec, char *why, size_t whylen);
 void check_txt_free(char **txt, int n);
 
