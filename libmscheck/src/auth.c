@@ -12,6 +12,44 @@
 #include <string.h>
 #include <strings.h>
 
+/* internet.nl spf_policy: the record must end in ~all or -all, without a
+ * mechanism that lets any host pass first.  Judged by evaluation, so that
+ * include:/redirect= count: addresses nobody may send from (RFC 6666's
+ * discard prefix, 240.0.0.0/4 reserved space) must not get pass or
+ * neutral ("+all", "?all", "ip4:0.0.0.0/0", no "all" at all). */
+static void spf_policy(struct ms_check_report *c, struct ms_spf *spf, enum ms_spf_result r6,
+		       const char *text)
+{
+	char why[256] = "";
+	struct ms_spf_verdict *v = NULL;
+	enum ms_spf_result r4 = MS_SPF_TEMPERROR;
+	if (ms_spf_check_mailfrom(spf, "240.0.0.1", "mailsec-check.invalid", c->domain, &v, why,
+				  sizeof(why)) == MS_OK) {
+		r4 = ms_spf_verdict_result(v);
+		ms_spf_verdict_free(v);
+	}
+	if (r4 == MS_SPF_TEMPERROR || r4 == MS_SPF_PERMERROR) {
+		check_add(c, "spf_policy", "spf", "policy", CHECK_FAIL, NULL,
+			  "evaluation for an IPv4 address failed: %s %s", ms_spf_result_str(r4), why);
+		return;
+	}
+	enum ms_spf_result worst = r6 == MS_SPF_PASS || r4 == MS_SPF_PASS ? MS_SPF_PASS
+				   : r6 == MS_SPF_NEUTRAL || r4 == MS_SPF_NEUTRAL ? MS_SPF_NEUTRAL
+				   : r6 == MS_SPF_NONE || r4 == MS_SPF_NONE ? MS_SPF_NONE : r6;
+	if (worst == MS_SPF_PASS)
+		check_add(c, "spf_policy", "spf", "policy", CHECK_FAIL,
+			  "end the record in -all (or ~all) and drop +all / 0.0.0.0/0 mechanisms",
+			  "too permissive: any host passes (\"%s\")", text);
+	else if (worst == MS_SPF_NEUTRAL || worst == MS_SPF_NONE)
+		check_add(c, "spf_policy", "spf", "policy", CHECK_FAIL,
+			  "end the record in -all (or ~all)",
+			  "unlisted hosts get %s (?all or no all): the record protects nothing",
+			  ms_spf_result_str(worst));
+	else
+		check_add(c, "spf_policy", "spf", "policy", CHECK_PASS, NULL,
+			  "unlisted hosts get %s", ms_spf_result_str(worst));
+}
+
 void check_spf(struct ms_check_report *c)
 {
 	char **txt = NULL, why[256] = "";
@@ -62,10 +100,57 @@ void check_spf(struct ms_check_report *c)
 			  "\"%s\": valid, %u DNS lookup(s), DNSSEC %s", txt[0], lookups,
 			  ms_dns_security_str(ms_spf_verdict_dnssec(v)));
 	}
+	if (res != MS_SPF_PERMERROR && res != MS_SPF_TEMPERROR)
+		spf_policy(c, spf, res, txt[0]);
 	ms_spf_verdict_free(v);
 	ms_spf_free(spf);
 out:
 	check_txt_free(txt, n);
+}
+
+/* RFC 7489 s7.1: a rua/ruf address outside the domain's organizational
+ * domain receives reports only when <domain>._report._dmarc.<its domain>
+ * authorises it; otherwise receivers drop them silently. */
+static void dmarc_destinations(struct ms_check_report *c, const struct ms_dmarc_record *rec)
+{
+	struct ms_dmarc *d = NULL;
+	char why[256] = "";
+	size_t nrua = ms_dmarc_record_rua_count(rec), nruf = ms_dmarc_record_ruf_count(rec);
+	if (nrua + nruf == 0)
+		return;
+	if (ms_dmarc_new(&c->env, c->dns, &d, why, sizeof(why)) != MS_OK) {
+		check_add(c, "dmarc", "dmarc", "reports", CHECK_FAIL, NULL, "check impossible: %s", why);
+		return;
+	}
+	for (size_t i = 0; i < nrua + nruf; i++) {
+		const char *uri = i < nrua ? ms_dmarc_record_rua(rec, i) : ms_dmarc_record_ruf(rec, i - nrua);
+		const char *tag = i < nrua ? "rua" : "ruf";
+		int auth = -1;
+		enum ms_dns_security sec = MS_DNS_INDETERMINATE;
+		why[0] = '\0';
+		if (strncasecmp(uri, "mailto:", 7) != 0) {
+			check_add(c, "dmarc", "dmarc", "reports", CHECK_WARN,
+				  "use a mailto: address (RFC 7489 s6.2)", "%s=%s: not a mailto: URI",
+				  tag, uri);
+			continue;
+		}
+		ms_status st = ms_dmarc_report_dest_verify(d, c->domain, uri, &auth, &sec, why,
+							  sizeof(why));
+		if (st != MS_OK || auth < 0)
+			check_add(c, "dmarc", "dmarc", "reports", CHECK_FAIL,
+				  "make the destination's _report._dmarc lookup answer",
+				  "%s=%s: authorisation lookup failed: %s", tag, uri, why);
+		else if (auth == 0)
+			check_add(c, "dmarc", "dmarc", "reports", CHECK_FAIL,
+				  "publish \"v=DMARC1\" at DOMAIN._report._dmarc.DESTINATION-DOMAIN, "
+				  "or report to an address in the domain",
+				  "%s=%s: outside destination not authorised (RFC 7489 s7.1): "
+				  "receivers will not send reports", tag, uri);
+		else
+			check_add(c, "dmarc", "dmarc", "reports", CHECK_PASS, NULL,
+				  "%s=%s: destination accepts the reports", tag, uri);
+	}
+	ms_dmarc_free(d);
 }
 
 void check_dmarc(struct ms_check_report *c)
@@ -105,17 +190,63 @@ void check_dmarc(struct ms_check_report *c)
 		  weak ? "move to p=quarantine or p=reject once reports are clean" : NULL,
 		  "p=%s, pct=%u (DNSSEC %s)", pol, ms_dmarc_record_pct(rec),
 		  ms_dns_security_str(sec));
+	/* sp= (subdomains) and np= (non-existent subdomains, DMARCbis) weaker
+	 * than p= open the door p= closes. */
+	const char *tag[2] = { "sp", "np" };
+	enum ms_dmarc_policy sub[2] = { ms_dmarc_record_sp(rec), ms_dmarc_record_np(rec) };
+	for (int i = 0; i < 2; i++) {
+		if (sub[i] == MS_DMARC_POLICY_ABSENT)
+			continue;
+		int weaker = sub[i] == MS_DMARC_POLICY_NONE && p != MS_DMARC_POLICY_NONE;
+		check_add(c, "dmarc_policy", "dmarc", tag[i], weaker ? CHECK_WARN : CHECK_PASS,
+			  weaker ? "set sp=/np= to quarantine or reject (or drop them: p= applies)"
+				 : NULL,
+			  "%s=%s%s", tag[i], ms_dmarc_policy_str(sub[i]),
+			  weaker ? ": weaker than p=, subdomains can be spoofed" : "");
+	}
 	if (ms_dmarc_record_rua_count(rec) == 0)
 		check_add(c, "dmarc", "dmarc", "reports", CHECK_INFO, NULL,
 			  "no rua=: aggregate reports are not requested");
+	dmarc_destinations(c, rec);
 	ms_dmarc_record_free(rec);
 	check_txt_free(txt, n);
 }
 
 /* Key records (RFC 6376 s3.6.1): v=DKIM1 if present first, k= rsa or
  * ed25519, p= base64; an empty p= is a revoked key. */
+/* internet.nl dkim: without knowing a selector, ask for _domainkey.DOMAIN:
+ * NXDOMAIN means nothing exists below it (RFC 8020), so no key is
+ * published; NOERROR (even without data) means names exist below it. */
+static void dkim_exists(struct ms_check_report *c)
+{
+	char name[300], why[256] = "";
+	snprintf(name, sizeof(name), "_domainkey.%s", c->domain);
+	struct ms_dns_result *r = NULL;
+	if (ms_dns_lookup(c->dns, name, MS_DNS_T_TXT, &r, why, sizeof(why)) != MS_OK) {
+		check_add(c, "dkim", "dkim", "_domainkey", CHECK_FAIL, NULL, "lookup impossible: %s", why);
+		return;
+	}
+	enum ms_dns_outcome o = ms_dns_result_outcome(r);
+	enum ms_dns_security sec = ms_dns_result_security(r);
+	if (o == MS_DNS_NXDOMAIN)
+		check_add(c, "dkim", "dkim", "_domainkey", c->null_mx ? CHECK_INFO : CHECK_FAIL,
+			  c->null_mx ? NULL : "sign outgoing mail with DKIM and publish the key "
+			  "(mailsec setup prints the record)",
+			  "%s does not exist (NXDOMAIN, RFC 8020): no DKIM key is published", name);
+	else if (o == MS_DNS_ANSWER || o == MS_DNS_NODATA)
+		check_add(c, "dkim", "dkim", "_domainkey", CHECK_PASS, NULL,
+			  "%s exists (DNSSEC %s): DKIM keys are published below it", name,
+			  ms_dns_security_str(sec));
+	else
+		check_add(c, "dkim", "dkim", "_domainkey", CHECK_FAIL,
+			  "make the domain's name servers answer for _domainkey",
+			  "%s: %s (%s)", name, ms_dns_outcome_str(o), ms_dns_security_str(sec));
+	ms_dns_result_free(r);
+}
+
 void check_dkim(struct ms_check_report *c)
 {
+	dkim_exists(c);
 	for (size_t i = 0; i < c->nselectors; i++) {
 		char name[300], why[256] = "", item[96];
 		snprintf(name, sizeof(name), "%s._domainkey.%s", c->selectors[i], c->domain);
@@ -152,10 +283,17 @@ void check_dkim(struct ms_check_report *c)
 			size_t b64 = strcspn(p + 2, "; \t");
 			/* RSA-1024 is ~216 base64 characters of SPKI; Ed25519 is 44 */
 			int weak = !ed && b64 < 300;
-			check_add(c, "dkim", "dkim", item, weak ? CHECK_WARN : CHECK_PASS,
-				  weak ? "use a 2048-bit RSA key (RFC 8301 s3.2)" : NULL,
-				  "%s key published (DNSSEC %s)", ed ? "Ed25519" : "RSA",
-				  ms_dns_security_str(sec));
+			/* t=y (RFC 6376 s3.6.1): verifiers may treat signatures as unsigned */
+			const char *tt = strstr(t, "t=");
+			while (tt && tt != t && tt[-1] != ';' && tt[-1] != ' ' && tt[-1] != '\t')
+				tt = strstr(tt + 2, "t=");
+			int testing = tt && strchr("yY", tt[2]) && strchr(":; \t", tt[3] ? tt[3] : ' ');
+			check_add(c, "dkim", "dkim", item, weak || testing ? CHECK_WARN : CHECK_PASS,
+				  weak ? "use a 2048-bit RSA key (RFC 8301 s3.2)"
+				       : testing ? "drop t=y once signing works" : NULL,
+				  "%s key published (DNSSEC %s)%s%s", ed ? "Ed25519" : "RSA",
+				  ms_dns_security_str(sec), weak ? ", RSA key shorter than 2048 bits" : "",
+				  testing ? ", t=y (testing: verifiers may ignore the signature)" : "");
 		}
 		check_txt_free(txt, n);
 	}

@@ -36,7 +36,7 @@ struct ms_check_finding {
 	unsigned seq;   /* insertion order, for a stable sort */
 	char key[32];   /* internet.nl subtest name, or x_... */
 	char area[16];
-	char item[96];
+	char item[320];
 	enum check_status status;
 	char *message;  /* why */
 	char *fix;      /* what to do; NULL for pass/info */
@@ -63,6 +63,7 @@ struct mx_host {
 	char tls[96];            /* protocol and cipher */
 	char probe_error[200];
 	enum ms_dane_verdict dane_verdict;
+	int dane_ok;             /* the probed chain verified against the TLSA records */
 	int dane_depth;
 	char dane_matched[160];
 	char dane_why[160];
@@ -126,6 +127,15 @@ void check_tlsrpt(struct ms_check_report *c);
 void check_spf(struct ms_check_report *c);
 void check_dmarc(struct ms_check_report *c);
 void check_dkim(struct ms_check_report *c);
+
+/* TLS quality of one MX address (tlsq.c) and the leaf certificate's own
+ * properties. */
+void check_tls_quality(struct ms_check_report *c, const char *item, const char *addr,
+		       const char *sni);
+void check_cert(struct ms_check_report *c, const char *item, const char *host,
+		const struct ms_dane_cert *chain, size_t n);
+void check_ns(struct ms_check_report *c);
+void check_caa(struct ms_check_report *c);
 
 /* Put the findings in report order and index them. */
 void check_finish(struct ms_check_report *c);

@@ -10,8 +10,8 @@
 
 #include <mailsec/dane.h>
 
-static const char *const areas[] = { "mx", "dnssec", "dane", "mta-sts", "tls",
-				     "tlsrpt", "spf", "dmarc", "dkim" };
+static const char *const areas[] = { "mx", "dnssec", "ns", "ipv6", "dane", "mta-sts", "tls",
+				     "caa", "tlsrpt", "spf", "dmarc", "dkim", "rpki" };
 #define NAREAS (sizeof(areas) / sizeof(areas[0]))
 
 static const char *status_word(enum check_status s)

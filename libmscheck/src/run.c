@@ -53,8 +53,10 @@ ms_status ms_check_run(const struct ms_env *env, struct ms_dns_ctx *dns, const c
 	pthread_mutex_init(&c->lock, NULL);
 
 	check_mx(c);
+	check_ns(c);             /* name servers, IPv6 of NS and MX, RPKI note */
 	check_dane_and_tls(c);   /* parallel per MX host */
 	check_mtasts(c);         /* uses the probes' certificate checks */
+	check_caa(c);            /* MX names and the MTA-STS policy host */
 	check_tlsrpt(c);
 	check_spf(c);
 	check_dmarc(c);

@@ -37,9 +37,14 @@ void check_mtasts(struct ms_check_report *c)
 				  ms_sts_result_record_note(r), ms_sts_result_failure_detail(r),
 				  ms_sts_failure_str(fail));
 		} else {
-			int dane = 0;
-			for (size_t i = 0; i < c->nmx; i++)
-				dane |= c->mx[i].dane_state == MS_DANE_DNS_SECURE;
+			/* "DANE protects" only when it does: every MX host has
+			 * usable TLSA records and none failed verification. */
+			int dane = c->nmx > 0;
+			for (size_t i = 0; i < c->nmx; i++) {
+				const struct mx_host *m = &c->mx[i];
+				dane &= m->dane_state == MS_DANE_DNS_SECURE && m->usable_tlsa > 0 &&
+					(!m->probed || m->starttls != 1 || m->dane_ok);
+			}
 			check_add(c, "x_mta_sts", "mta-sts", "policy", dane ? CHECK_INFO : CHECK_WARN,
 				  dane ? NULL : "publish an MTA-STS policy (or DNSSEC + DANE)",
 				  "no MTA-STS (%s)%s", ms_sts_result_record_note(r),
@@ -88,6 +93,67 @@ out:
 	ms_sts_free(sts);
 }
 
+/* RFC 8460 s3 grammar: "v=TLSRPTv1" first, fields separated by ";", a
+ * rua= of one or more comma-separated mailto: or https: URIs; other
+ * fields are extensions (name=value).  1 valid, else 0 with the reason. */
+static int tlsrpt_syntax(const char *t, char *bad, size_t len)
+{
+	int rua = 0, first = 1;
+	const char *p = t;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		const char *end = strchr(p, ';');
+		size_t fl = end ? (size_t)(end - p) : strlen(p);
+		while (fl && (p[fl - 1] == ' ' || p[fl - 1] == '\t'))
+			fl--;
+		if (fl == 0) {
+			if (end == NULL)
+				break;
+			p = end + 1;
+			continue;
+		}
+		const char *eq = memchr(p, '=', fl);
+		if (eq == NULL || eq == p) {
+			snprintf(bad, len, "field '%.*s' is not name=value", (int)fl, p);
+			return 0;
+		}
+		if (first && !(fl == 10 && strncmp(p, "v=TLSRPTv1", 10) == 0)) {
+			snprintf(bad, len, "the record must start with v=TLSRPTv1");
+			return 0;
+		}
+		if ((size_t)(eq - p) == 3 && strncasecmp(p, "rua", 3) == 0) {
+			const char *u = eq + 1, *fe = p + fl;
+			while (u < fe) {
+				size_t rest;
+				while (u < fe && (*u == ' ' || *u == ','))
+					u++;
+				rest = u < fe ? (size_t)(fe - u) : 0;
+				const char *ue = rest ? memchr(u, ',', rest) : NULL;
+				if (ue == NULL)
+					ue = fe;
+				if (ue > u && strncasecmp(u, "mailto:", 7) != 0 &&
+				    strncasecmp(u, "https://", 8) != 0) {
+					snprintf(bad, len, "rua entry '%.*s' is neither mailto: nor https:",
+						 (int)(ue - u), u);
+					return 0;
+				}
+				rua += ue > u;
+				u = ue;
+			}
+		}
+		first = 0;
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	if (rua == 0) {
+		snprintf(bad, len, "no rua= destination");
+		return 0;
+	}
+	return 1;
+}
+
 /* RFC 8460 s3: exactly one "v=TLSRPTv1" record with a rua of mailto:/https:. */
 void check_tlsrpt(struct ms_check_report *c)
 {
@@ -109,12 +175,11 @@ void check_tlsrpt(struct ms_check_report *c)
 		check_add(c, "x_tlsrpt", "tlsrpt", "record", CHECK_FAIL, "keep exactly one TLSRPT record",
 			  "%d TLSRPT records (RFC 8460 s3: ignored)", n);
 	} else {
-		const char *rua = strcasestr(txt[0], "rua=");
-		int ok = rua && (strncasecmp(rua + 4, "mailto:", 7) == 0 ||
-				 strncasecmp(rua + 4, "https:", 6) == 0);
+		char bad[200] = "";
+		int ok = tlsrpt_syntax(txt[0], bad, sizeof(bad));
 		check_add(c, "x_tlsrpt", "tlsrpt", "record", ok ? CHECK_PASS : CHECK_FAIL,
-			  ok ? NULL : "add rua=mailto:ADDRESS (or https:) to the record",
-			  "%s", txt[0]);
+			  ok ? NULL : "publish \"v=TLSRPTv1; rua=mailto:ADDRESS\" (or https:)",
+			  "%s%s%s", txt[0], ok ? "" : ": ", bad);
 	}
 	check_txt_free(txt, n);
 }
