@@ -200,6 +200,46 @@ try:
     check("weak trust", keyed(j, "cert_trust", "warn", m1) and "pkix_valid false" in
           keyed(j, "cert_trust", "warn", m1)[0]["message"], keyed(j, "cert_trust"))
 
+    # `mailsec setup`: the records it prints for good.test from the world's
+    # keys are the ones the signed good.test zone publishes (and `check`
+    # passes spf, spf_policy, dmarc_policy, dkim, dane_valid and
+    # dane_rollover on that zone, asserted above)
+    demo = os.path.join(WORLD, "pki/demo")
+    p = subprocess.run([MAILSEC, "--json", "setup", "good.test", "--mx", "mx1.good.test",
+                        "--key", os.path.join(demo, "mx1.good.test.key"),
+                        "--next-key", os.path.join(demo, "next.key"), "--mx", "mx2.good.test",
+                        "--rua", "dmarc@good.test", "--dkim-selector", "rsa",
+                        "--dkim-key", os.path.join(WORLD, "pki/dkim/rsa.pem")],
+                       capture_output=True, text=True)
+    sj = json.loads(p.stdout)
+    recs = {}
+    for r in sj["records"]:
+        recs.setdefault((r["owner"], r["type"]), []).append(r["data"])
+
+    def published(owner, rtype):
+        q = subprocess.run([MAILSEC, "--dns-config", os.path.join(WORLD, "auth.conf"), "--json",
+                            "dns", rtype, owner], capture_output=True, text=True)
+        d = json.loads(q.stdout)
+        return sorted(d["records"]) if d["security"] == "secure" else None
+    for key in [("_25._tcp.mx1.good.test", "TLSA"), ("good.test", "TXT"), ("_dmarc.good.test", "TXT"),
+                ("rsa._domainkey.good.test", "TXT"), ("good.test", "MX")]:
+        # character-string boundaries do not matter (RFC 7208 s3.3, RFC 6376 s3.6.2.2)
+        join = lambda v: sorted(x.replace('" "', "") for x in v) if v is not None else None  # noqa: E731
+        check("setup " + " ".join(key), join(recs.get(key, [])) == join(published(*key)),
+              (recs.get(key), published(*key)))
+    pol = sj["files"]["https://mta-sts.good.test/.well-known/mta-sts.txt"]
+    check("setup policy", pol == "version: STSv1\r\nmode: enforce\r\nmx: mx1.good.test\r\n"
+          "mx: mx2.good.test\r\nmax_age: 604800\r\n" and sj["warnings"] == [], sj)
+    check("setup tlsrpt", recs.get(("_smtp._tls.good.test", "TXT")) == ['"v=TLSRPTv1; rua=mailto:dmarc@good.test"'],
+          recs)
+    sts = recs.get(("_mta-sts.good.test", "TXT"), [""])[0]
+    check("setup sts id", sts.startswith('"v=STSv1; id=') and sts.endswith(';"'), sts)
+    p = subprocess.run([MAILSEC, "setup", "good.test", "--mx", "mx1.good.test", "--key", "/nonexistent.pem",
+                        "--rua", "a@good.test"], capture_output=True, text=True)
+    check("setup bad key", p.returncode == 2 and "nonexistent" in p.stderr, p.stderr)
+    p = subprocess.run([MAILSEC, "setup", "good.test", "--rua", "a@good.test"], capture_output=True, text=True)
+    check("setup usage", p.returncode == 2 and p.stderr, p.stderr)
+
     # human report: sections, summary and fixes
     rc, out, err = run_check("stsgap.test")
     check("human", rc == 0 and "\nmta-sts\n" in out and "overall: fail" in out

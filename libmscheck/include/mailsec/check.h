@@ -130,6 +130,43 @@ enum ms_check_format {
 MS_CHECK_API ms_status ms_check_report_render(const struct ms_check_report *r,
 					      enum ms_check_format fmt, char **out, size_t *len);
 
+/* ---- setup: what a domain publishes for receiving mail securely ------ */
+
+#define MS_SETUP_CONFIG_VERSION 1
+
+/* The domain's plan.  Arrays have nmx entries; key files are PEM (a private
+ * key, a public key or a certificate: TLSA 3 1 1 covers the public key). */
+struct ms_setup_config {
+	unsigned version;               /* MS_SETUP_CONFIG_VERSION */
+	const char *domain;             /* required */
+	const char *const *mx;          /* MX host names, most preferred first */
+	const char *const *mx_key;      /* per MX: the current key (NULL: no TLSA) */
+	const char *const *mx_next_key; /* per MX: the next key (NULL: none; then the
+					 * report says a rollover record is missing) */
+	size_t nmx;                     /* 1..MS_CHECK_MAX_MX */
+	const char *sts_mode;           /* "enforce" (default), "testing" or "none" */
+	uint32_t sts_max_age;           /* 0: 604800 (one week) */
+	const char *report_address;     /* mailbox for TLSRPT and DMARC rua (required) */
+	const char *dkim_selector;      /* NULL: no DKIM record */
+	const char *dkim_key;           /* PEM private key of the selector */
+	int64_t now;                    /* the MTA-STS id's time; 0: the clock */
+};
+
+/*
+ * Render every record and file the domain must publish (RFC 7672 TLSA
+ * 3 1 1 for the current and the next key at _25._tcp.MX, RFC 8461
+ * _mta-sts TXT with a fresh id and the policy file for
+ * https://mta-sts.DOMAIN/.well-known/mta-sts.txt, RFC 8460 TLSRPT, SPF
+ * "mx -all", DMARC p=reject with the report address, the DKIM key record)
+ * as zone-file text (MS_CHECK_TEXT) or one JSON object (MS_CHECK_JSON).
+ * *out is malloc'd (free it).  MS_ERR_INVALID for a bad config,
+ * MS_ERR_IO / MS_ERR_PARSE for an unreadable key file, with `why`.
+ */
+MS_CHECK_API ms_status ms_setup_render(const struct ms_env *env,
+				       const struct ms_setup_config *cfg,
+				       enum ms_check_format fmt, char **out,
+				       char *why, size_t whylen);
+
 #ifdef __cplusplus
 }
 #endif
