@@ -137,6 +137,13 @@ void check_cert(struct ms_check_report *c, const char *item, const char *host,
 void check_ns(struct ms_check_report *c);
 void check_caa(struct ms_check_report *c);
 
+/* Parsers of untrusted DNS data (parse.c; fuzz/check).
+ * A TLSRPT record (RFC 8460 s3): 1 valid, 0 invalid with the reason. */
+int check_tlsrpt_parse(const uint8_t *buf, size_t len, char *bad, size_t badlen);
+/* A CAA rdata (RFC 8659 s4.1): 1 an "issue" property (its value, printable
+ * bytes only, in out), 0 another property, -1 malformed. */
+int check_caa_issue(const uint8_t *rd, size_t len, char *out, size_t outlen);
+
 /* Put the findings in report order and index them. */
 void check_finish(struct ms_check_report *c);
 void check_free(struct ms_check_report *c);

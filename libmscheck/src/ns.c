@@ -143,14 +143,11 @@ static int caa_lookup(struct ms_check_report *c, const char *host, char *buf, si
 		enum ms_dns_outcome o = ms_dns_result_outcome(r);
 		if (o == MS_DNS_ANSWER && ms_dns_result_count(r) > 0) {
 			for (size_t i = 0; i < ms_dns_result_count(r); i++) {
-				size_t rl = 0;
+				size_t rl = 0, used = strlen(buf);
 				const uint8_t *rd = ms_dns_result_rdata(r, i, &rl);
-				/* flags(1) tag-length(1) tag value (RFC 8659 s4.1) */
-				if (rd == NULL || rl < 2 || (size_t)rd[1] + 2 > rl)
-					continue;
-				if (rd[1] == 5 && memcmp(rd + 2, "issue", 5) == 0)
-					snprintf(buf + strlen(buf), len - strlen(buf), "%s%.*s",
-						 buf[0] ? ", " : "", (int)(rl - 7), rd + 7);
+				char v[128];
+				if (rd && check_caa_issue(rd, rl, v, sizeof(v)) == 1)
+					snprintf(buf + used, len - used, "%s%s", used ? ", " : "", v);
 			}
 			snprintf(why, whylen, "%s", name);
 			ms_dns_result_free(r);

@@ -93,67 +93,6 @@ out:
 	ms_sts_free(sts);
 }
 
-/* RFC 8460 s3 grammar: "v=TLSRPTv1" first, fields separated by ";", a
- * rua= of one or more comma-separated mailto: or https: URIs; other
- * fields are extensions (name=value).  1 valid, else 0 with the reason. */
-static int tlsrpt_syntax(const char *t, char *bad, size_t len)
-{
-	int rua = 0, first = 1;
-	const char *p = t;
-	while (*p) {
-		while (*p == ' ' || *p == '\t')
-			p++;
-		const char *end = strchr(p, ';');
-		size_t fl = end ? (size_t)(end - p) : strlen(p);
-		while (fl && (p[fl - 1] == ' ' || p[fl - 1] == '\t'))
-			fl--;
-		if (fl == 0) {
-			if (end == NULL)
-				break;
-			p = end + 1;
-			continue;
-		}
-		const char *eq = memchr(p, '=', fl);
-		if (eq == NULL || eq == p) {
-			snprintf(bad, len, "field '%.*s' is not name=value", (int)fl, p);
-			return 0;
-		}
-		if (first && !(fl == 10 && strncmp(p, "v=TLSRPTv1", 10) == 0)) {
-			snprintf(bad, len, "the record must start with v=TLSRPTv1");
-			return 0;
-		}
-		if ((size_t)(eq - p) == 3 && strncasecmp(p, "rua", 3) == 0) {
-			const char *u = eq + 1, *fe = p + fl;
-			while (u < fe) {
-				size_t rest;
-				while (u < fe && (*u == ' ' || *u == ','))
-					u++;
-				rest = u < fe ? (size_t)(fe - u) : 0;
-				const char *ue = rest ? memchr(u, ',', rest) : NULL;
-				if (ue == NULL)
-					ue = fe;
-				if (ue > u && strncasecmp(u, "mailto:", 7) != 0 &&
-				    strncasecmp(u, "https://", 8) != 0) {
-					snprintf(bad, len, "rua entry '%.*s' is neither mailto: nor https:",
-						 (int)(ue - u), u);
-					return 0;
-				}
-				rua += ue > u;
-				u = ue;
-			}
-		}
-		first = 0;
-		if (end == NULL)
-			break;
-		p = end + 1;
-	}
-	if (rua == 0) {
-		snprintf(bad, len, "no rua= destination");
-		return 0;
-	}
-	return 1;
-}
-
 /* RFC 8460 s3: exactly one "v=TLSRPTv1" record with a rua of mailto:/https:. */
 void check_tlsrpt(struct ms_check_report *c)
 {
@@ -176,7 +115,7 @@ void check_tlsrpt(struct ms_check_report *c)
 			  "%d TLSRPT records (RFC 8460 s3: ignored)", n);
 	} else {
 		char bad[200] = "";
-		int ok = tlsrpt_syntax(txt[0], bad, sizeof(bad));
+		int ok = check_tlsrpt_parse((const uint8_t *)txt[0], strlen(txt[0]), bad, sizeof(bad));
 		check_add(c, "x_tlsrpt", "tlsrpt", "record", ok ? CHECK_PASS : CHECK_FAIL,
 			  ok ? NULL : "publish \"v=TLSRPTv1; rua=mailto:ADDRESS\" (or https:)",
 			  "%s%s%s", txt[0], ok ? "" : ": ", bad);
