@@ -16,10 +16,15 @@
  *                     curves other than P-256/P-384/P-521/Ed25519/Ed448 fail
  *   cert_signature    SHA-1 or MD5 signature on the leaf = fail
  *   cert_hostmatch    the MX name matches the certificate
- * tls_compression, tls_cipher_order, kex_hash_func and zero_rtt cannot be
- * tested with OpenSSL 3 client settings alone (no compression offered, no
- * per-suite probing loop here, no 0-RTT without a resumable ticket): the
- * report says so (info).
+ *   tls_cipher_order  a second TLS 1.2 handshake offering the weakest suites
+ *                     first: a server that follows the client to a weaker
+ *                     suite than it chose before does not enforce its order
+ *                     (the weak suite it accepted also counts for tls_ciphers)
+ *   kex_hash_func     the hash of the TLS 1.2 ServerKeyExchange signature:
+ *                     SHA-2 good, SHA-1/MD5 phase-out
+ *   zero_rtt          the TLS 1.3 session ticket allows early data = fail
+ * tls_compression cannot be offered by an OpenSSL 3 client built without
+ * zlib (Debian's): the report says it was not tested (info).
  */
 #include "check_int.h"
 
@@ -126,6 +131,75 @@ static const char *cipher_category(const SSL_CIPHER *ci, enum check_status *st)
 	return kx == NID_kx_ecdhe ? "good" : "sufficient";
 }
 
+static int rank(const char *cat)
+{
+	return !strcmp(cat, "good") ? 0 : !strcmp(cat, "sufficient") ? 1 : !strcmp(cat, "phase-out") ? 2 : 3;
+}
+
+/* Weakest suites first: CBC without forward secrecy, then CBC with it. */
+#define WORST_FIRST "AES128-SHA:AES256-SHA:DES-CBC3-SHA:ECDHE-RSA-AES128-SHA:" \
+	"ECDHE-ECDSA-AES128-SHA:DHE-RSA-AES128-SHA:ECDHE-RSA-AES128-SHA256:" \
+	"ECDHE-ECDSA-AES128-SHA256:ALL:@SECLEVEL=0"
+
+static void cipher_order(struct ms_check_report *c, const char *item, const char *addr,
+			 const char *sni, const char *first_cat, const char *first_name)
+{
+	char why[256] = "";
+	SSL_CTX *ctx = client_ctx(TLS1_2_VERSION, TLS1_2_VERSION, WORST_FIRST);
+	struct ms_rtls_smtp *s = NULL;
+	int ok = ctx ? handshake(c, addr, ctx, sni, &s, why, sizeof(why)) : -1;
+	if (ok != 1) {
+		check_add(c, "tls_cipher_order", "tls", item, ok == 0 ? CHECK_PASS : CHECK_FAIL, NULL,
+			  ok == 0 ? "weak suites refused" : "probe impossible: %s", why);
+		SSL_CTX_free(ctx);
+		ms_rtls_smtp_free(s);
+		return;
+	}
+	const SSL_CIPHER *ci = SSL_get_current_cipher(ms_rtls_smtp_ssl(s));
+	enum check_status st;
+	const char *cat = cipher_category(ci, &st);
+	if (st != CHECK_PASS)
+		check_add(c, "tls_ciphers", "tls", item, st,
+			  st == CHECK_FAIL ? "remove static-RSA, 3DES and RC4 suites" : NULL,
+			  "also accepts %s (%s)", SSL_CIPHER_get_name(ci), cat);
+	int follows = rank(cat) > rank(first_cat);
+	check_add(c, "tls_cipher_order", "tls", item, follows ? CHECK_FAIL : CHECK_PASS,
+		  follows ? "make the server choose by its own order (e.g. Postfix "
+			    "tls_preempt_cipherlist = yes)" : NULL,
+		  follows ? "follows the client's order: %s (%s) instead of %s"
+			  : "server order kept: %s%.0s%.0s", SSL_CIPHER_get_name(ci), cat, first_name);
+	ms_rtls_smtp_free(s);
+	SSL_CTX_free(ctx);
+}
+
+/* 0-RTT (RFC 8446 s2.3, replayable): read the TLS 1.3 session ticket after
+ * an EHLO and see whether it allows early data. */
+static void zero_rtt(struct ms_check_report *c, const char *item, const char *addr, const char *sni)
+{
+	char why[256] = "";
+	SSL_CTX *ctx = client_ctx(TLS1_3_VERSION, TLS1_3_VERSION, NULL);
+	struct ms_rtls_smtp *s = NULL;
+	struct ms_rtls_smtp_reply r;
+	if (ctx)
+		SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
+	int ok = ctx ? handshake(c, addr, ctx, sni, &s, why, sizeof(why)) : -1;
+	if (ok == 1 && ms_rtls_smtp_ehlo(s, "mailsec-check.invalid", &r, why, sizeof(why)) == MS_OK) {
+		SSL_SESSION *sess = SSL_get1_session(ms_rtls_smtp_ssl(s));
+		uint32_t early = sess ? SSL_SESSION_get_max_early_data(sess) : 0;
+		SSL_SESSION_free(sess);
+		check_add(c, "zero_rtt", "tls", item, early ? CHECK_FAIL : CHECK_PASS,
+			  early ? "disable TLS 1.3 early data (0-RTT) on the server" : NULL,
+			  early ? "0-RTT allowed (up to %u bytes of replayable early data)"
+				: "0-RTT not offered%.0u", early);
+	} else if (ok == 0) {
+		check_add(c, "zero_rtt", "tls", item, CHECK_PASS, NULL, "no TLS 1.3: no 0-RTT");
+	} else {
+		check_add(c, "zero_rtt", "tls", item, CHECK_FAIL, NULL, "probe impossible: %s", why);
+	}
+	ms_rtls_smtp_free(s);
+	SSL_CTX_free(ctx);
+}
+
 static void tls12(struct ms_check_report *c, const char *item, const char *addr, const char *sni)
 {
 	char why[256] = "";
@@ -150,6 +224,19 @@ static void tls12(struct ms_check_report *c, const char *item, const char *addr,
 	check_add(c, "tls_ciphers", "tls", item, cst,
 		  cst == CHECK_FAIL ? "offer only ECDHE/DHE AEAD suites (NCSC good/sufficient)" : NULL,
 		  "TLS 1.2 suite chosen for a client offering all: %s (%s)", SSL_CIPHER_get_name(ci), cat);
+	char first_cat[16], first_name[64];
+	snprintf(first_cat, sizeof(first_cat), "%s", cat);
+	snprintf(first_name, sizeof(first_name), "%s", SSL_CIPHER_get_name(ci));
+	int hash = NID_undef;
+	if (SSL_get_peer_signature_nid(ssl, &hash) && hash != NID_undef) {
+		int sha2 = hash == NID_sha256 || hash == NID_sha384 || hash == NID_sha512;
+		check_add(c, "kex_hash_func", "tls", item, sha2 ? CHECK_PASS : CHECK_WARN,
+			  sha2 ? NULL : "sign the key exchange with SHA-256 or better",
+			  "key exchange signed with %s", OBJ_nid2sn(hash));
+	} else {
+		check_add(c, "kex_hash_func", "tls", item, CHECK_INFO, NULL,
+			  "no key exchange signature seen");
+	}
 	/* key exchange group */
 	EVP_PKEY *tmp = NULL;
 	if (SSL_get_peer_tmp_key(ssl, &tmp) && tmp) {
@@ -177,18 +264,30 @@ static void tls12(struct ms_check_report *c, const char *item, const char *addr,
 		  "extended master secret %s", ems == 1 ? "used" : "not supported");
 	/* client-initiated renegotiation: a server that answers our
 	 * HelloRequest-less ClientHello renegotiates on demand (DoS lever). */
-	int reneg = SSL_renegotiate(ssl) == 1 && SSL_do_handshake(ssl) == 1;
+	struct ms_rtls_smtp_reply rr;
+	int reneg = 0;
+	/* the renegotiation runs inside the next exchange: a NOOP that comes
+	 * answered (any code) with the new handshake finished means it was
+	 * accepted */
+	if (ms_rtls_smtp_ehlo(s, "mailsec-check.invalid", &rr, why, sizeof(why)) == MS_OK &&
+	    SSL_renegotiate(ssl) == 1 &&
+	    ms_rtls_smtp_command(s, "NOOP", &rr, why, sizeof(why)) == MS_OK)
+		reneg = rr.code > 0 && !SSL_renegotiate_pending(ssl);
 	check_add(c, "renegotiation_client", "tls", item, reneg ? CHECK_FAIL : CHECK_PASS,
 		  reneg ? "refuse client-initiated renegotiation" : NULL,
 		  "client-initiated renegotiation %s", reneg ? "accepted" : "refused");
 	ms_rtls_smtp_free(s);
 	SSL_CTX_free(ctx);
+	cipher_order(c, item, addr, sni, first_cat, first_name);
 }
 
 void check_tls_quality(struct ms_check_report *c, const char *item, const char *addr, const char *sni)
 {
 	versions(c, item, addr, sni);
 	tls12(c, item, addr, sni);
+	zero_rtt(c, item, addr, sni);
+	check_add(c, "tls_compression", "tls", item, CHECK_INFO, NULL,
+		  "not tested: an OpenSSL 3 client without zlib cannot offer TLS compression");
 }
 
 /* The leaf certificate's own properties (cert_pubkey, cert_signature,

@@ -186,6 +186,11 @@ try:
     ctx.set_ciphers("ALL:@SECLEVEL=0")
     ctx.minimum_version = ssl.TLSVersion.TLSv1
     ctx.load_cert_chain(weak + ".pem", weak + ".key")
+    # the client's order wins, client renegotiation allowed (OpenSSL 3's
+    # SSL_OP_ALLOW_CLIENT_RENEGOTIATION, 0x100), no extended master secret
+    # (SSL_OP_NO_EXTENDED_MASTER_SECRET, 0x1)
+    ctx.options &= ~(ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_NO_RENEGOTIATION)
+    ctx.options |= 0x100 | 0x1
     fake.tls = ctx
     rc, out, err = run_check("stsgap.test", "--json", port=fake.port)
     fake.stop()
@@ -197,6 +202,12 @@ try:
           keyed(j, "cert_pubkey", "fail", m1)[0]["message"], keyed(j, "cert_pubkey"))
     check("weak sha1", keyed(j, "cert_signature", "fail", m1) != [], keyed(j, "cert_signature"))
     check("weak name", keyed(j, "cert_hostmatch", "fail", m1) != [], keyed(j, "cert_hostmatch"))
+    check("weak cipher order", keyed(j, "tls_cipher_order", "fail", m1) != [], keyed(j, "tls_cipher_order"))
+    check("weak ciphers", [f for f in keyed(j, "tls_ciphers", "fail", m1) if "insufficient" in f["message"]]
+          != [], keyed(j, "tls_ciphers"))
+    check("weak ems", keyed(j, "x_extended_master_secret", "warn", m1) != [], keyed(j, "x_extended_master_secret"))
+    check("weak client renegotiation", keyed(j, "renegotiation_client", "fail", m1) != [],
+          keyed(j, "renegotiation_client"))
     check("weak trust", keyed(j, "cert_trust", "warn", m1) and "pkix_valid false" in
           keyed(j, "cert_trust", "warn", m1)[0]["message"], keyed(j, "cert_trust"))
 
