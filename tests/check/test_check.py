@@ -165,6 +165,11 @@ try:
     check("neutral dkim t=y short", dk and dk[0]["status"] == "warn" and "t=y" in dk[0]["message"]
           and "2048" in dk[0]["message"], dk)
     check("neutral aaaa", keyed(j, "mx_aaaa", "pass", "mx.neutral.test") != [], j["findings"])
+    # probing: nothing answers on either address of mx.neutral.test
+    rc, out, err = run_check("neutral.test", "--json")
+    jp = json.loads(out)
+    check("neutral mx_reach", keyed(jp, "mx_reach", "fail", "mx.neutral.test ::1") != []
+          and keyed(jp, "starttls_exists", "fail", "mx.neutral.test 127.0.1.12") != [], jp["findings"])
     check("neutral caa", keyed(j, "x_caa", "pass", "mx.neutral.test") and "ca.good.test"
           in keyed(j, "x_caa", "pass")[0]["message"], j["findings"])
 
