@@ -30,7 +30,10 @@ int cmd_setup(struct cli *cli, int argc, char **argv)
 		} else if ((strcmp(a, "--key") == 0 || strcmp(a, "--next-key") == 0) && v) {
 			if (cfg.nmx == 0)
 				return cli_usage_error(cli, "%s belongs to the --mx before it", a);
-			(a[2] == 'k' ? key : next)[cfg.nmx - 1] = v;
+			if (strcmp(a, "--key") == 0)
+				key[cfg.nmx - 1] = v;
+			else
+				next[cfg.nmx - 1] = v;
 		} else if (strcmp(a, "--rua") == 0 && v) {
 			cfg.report_address = v;
 		} else if (strcmp(a, "--sts-mode") == 0 && v) {
