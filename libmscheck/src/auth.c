@@ -212,8 +212,8 @@ void check_dmarc(struct ms_check_report *c)
 	check_txt_free(txt, n);
 }
 
-/* Key records (RFC 6376 s3.6.1): v=DKIM1 if present first, k= rsa or
- * ed25519, p= base64; an empty p= is a revoked key. */
+/* Key records (RFC 6376 s3.6.1), parsed by check_dkim_key_parse(): the
+ * key's type and size, revocation, t=y. */
 /* internet.nl dkim: without knowing a selector, ask for _domainkey.DOMAIN:
  * NXDOMAIN means nothing exists below it (RFC 8020), so no key is
  * published; NOERROR (even without data) means names exist below it. */
@@ -269,31 +269,26 @@ void check_dkim(struct ms_check_report *c)
 			check_txt_free(txt, n);
 			continue;
 		}
-		const char *t = txt[0];
-		const char *p = strstr(t, "p=");
-		while (p && p != t && p[-1] != ';' && p[-1] != ' ' && p[-1] != '\t')
-			p = strstr(p + 2, "p=");
-		const char *k = strcasestr(t, "k=");
-		int ed = k && strncasecmp(k + 2, "ed25519", 7) == 0;
-		if (p == NULL) {
-			check_add(c, "dkim", "dkim", item, CHECK_FAIL, "add the p= tag", "no p= tag: not a key record");
-		} else if (p[2] == ';' || p[2] == '\0' || p[2] == ' ') {
+		struct check_dkim_key k;
+		if (!check_dkim_key_parse((const uint8_t *)txt[0], strlen(txt[0]), &k)) {
+			check_add(c, "dkim", "dkim", item, CHECK_FAIL,
+				  "publish the key record mailsec setup prints (v=DKIM1; k=...; p=...)",
+				  "key record unusable: %s", k.problem);
+		} else if (k.revoked) {
 			check_add(c, "dkim", "dkim", item, CHECK_WARN, NULL, "key revoked (empty p=)");
 		} else {
-			size_t b64 = strcspn(p + 2, "; \t");
-			/* RSA-1024 is ~216 base64 characters of SPKI; Ed25519 is 44 */
-			int weak = !ed && b64 < 300;
-			/* t=y (RFC 6376 s3.6.1): verifiers may treat signatures as unsigned */
-			const char *tt = strstr(t, "t=");
-			while (tt && tt != t && tt[-1] != ';' && tt[-1] != ' ' && tt[-1] != '\t')
-				tt = strstr(tt + 2, "t=");
-			int testing = tt && strchr("yY", tt[2]) && strchr(":; \t", tt[3] ? tt[3] : ' ');
-			check_add(c, "dkim", "dkim", item, weak || testing ? CHECK_WARN : CHECK_PASS,
-				  weak ? "use a 2048-bit RSA key (RFC 8301 s3.2)"
-				       : testing ? "drop t=y once signing works" : NULL,
-				  "%s key published (DNSSEC %s)%s%s", ed ? "Ed25519" : "RSA",
-				  ms_dns_security_str(sec), weak ? ", RSA key shorter than 2048 bits" : "",
-				  testing ? ", t=y (testing: verifiers may ignore the signature)" : "");
+			/* RFC 8301 s3.2: verifiers refuse RSA keys below 1024 bits;
+			 * signers use 2048 */
+			int rsa = k.alg == CHECK_DKIM_RSA;
+			enum check_status st = rsa && k.bits < 1024 ? CHECK_FAIL
+					       : (rsa && k.bits < 2048) || k.testing ? CHECK_WARN : CHECK_PASS;
+			check_add(c, "dkim", "dkim", item, st,
+				  rsa && k.bits < 2048 ? "use a 2048-bit RSA key (RFC 8301 s3.2)"
+				  : k.testing ? "drop t=y once signing works" : NULL,
+				  "%s key published, %u bits (DNSSEC %s)%s%s", rsa ? "RSA" : "Ed25519",
+				  k.bits, ms_dns_security_str(sec),
+				  rsa && k.bits < 2048 ? ", RSA key shorter than 2048 bits" : "",
+				  k.testing ? ", t=y (testing: verifiers may ignore the signature)" : "");
 		}
 		check_txt_free(txt, n);
 	}

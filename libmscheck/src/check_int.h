@@ -144,6 +144,20 @@ int check_tlsrpt_parse(const uint8_t *buf, size_t len, char *bad, size_t badlen)
  * bytes only, in out), 0 another property, -1 malformed. */
 int check_caa_issue(const uint8_t *rd, size_t len, char *out, size_t outlen);
 
+/* A DKIM key record (RFC 6376 s3.6.1 tag-list; RSA keys as
+ * SubjectPublicKeyInfo, Ed25519 as 32 raw bytes, RFC 8463 s4.2): 1 parsed
+ * (revoked: empty p=), 0 unusable with the reason in problem. */
+enum { CHECK_DKIM_RSA = 0, CHECK_DKIM_ED25519 = 1, CHECK_DKIM_OTHER = 2 };
+#define CHECK_DKIM_MAX_B64 4096 /* RSA-16384 SPKI is ~2800 characters */
+struct check_dkim_key {
+	int alg;
+	unsigned bits;
+	int revoked;
+	int testing;   /* t=y */
+	char problem[96];
+};
+int check_dkim_key_parse(const uint8_t *buf, size_t len, struct check_dkim_key *k);
+
 /* Put the findings in report order and index them. */
 void check_finish(struct ms_check_report *c);
 void check_free(struct ms_check_report *c);

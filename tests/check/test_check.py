@@ -104,6 +104,10 @@ try:
     check("badtlsa", j["verdict"] == "fail" and j["mx"][0]["dane"]["verdict"] == "no-match"
           and f and "certificate-not-trusted" in f[0]["message"], j["findings"])
 
+    # no MTA-STS and DANE verification failed: not "DANE protects"
+    f = findings(j, "mta-sts", item="policy")
+    check("badtlsa sts line", f and "DANE protects" not in f[0]["message"] and f[0]["status"] == "warn", f)
+
     rc, out, err = run_check("stsgap.test", "--json")
     j = json.loads(out)
     check("stsgap mx2", findings(j, "mta-sts", "fail", "mx2.stsgap.test") != []
@@ -135,6 +139,8 @@ try:
     j = json.loads(out)
     d = j["mx"][0]["dane"]
     check("daneta", d["verdict"] == "verified" and d["depth"] == 3 and d["matched"].startswith("2 1 1 "), d)
+    f = findings(j, "mta-sts", item="policy")
+    check("daneta sts line", f and "DANE protects" in f[0]["message"] and f[0]["status"] == "info", f)
 
     def keyed(j, key, status=None, item=None):
         return [f for f in j["findings"] if f["key"] == key and (status is None or f["status"] == status)
@@ -156,14 +162,18 @@ try:
           j["findings"])
     check("weakauth rpki stated", keyed(j, "mail_rpki_exists", "info") != [], j["findings"])
 
-    rc, out, err = run_check("neutral.test", "--json", "--no-probe", "--dkim-selector", "sel")
+    rc, out, err = run_check("neutral.test", "--json", "--no-probe", "--dkim-selector", "sel",
+                             "--dkim-selector", "bad")
     j = json.loads(out)
     check("neutral ?all", keyed(j, "spf_policy", "fail") and "neutral" in keyed(j, "spf_policy")[0]["message"],
           j["findings"])
     check("neutral p=none", keyed(j, "dmarc_policy", "warn", "policy") != [], j["findings"])
     dk = keyed(j, "dkim", item="selector sel")
     check("neutral dkim t=y short", dk and dk[0]["status"] == "warn" and "t=y" in dk[0]["message"]
-          and "2048" in dk[0]["message"], dk)
+          and "1024 bits" in dk[0]["message"], dk)
+    dk = keyed(j, "dkim", item="selector bad")
+    check("neutral dkim not a key", dk and dk[0]["status"] == "fail" and "SubjectPublicKeyInfo"
+          in dk[0]["message"], dk)
     check("neutral aaaa", keyed(j, "mx_aaaa", "pass", "mx.neutral.test") != [], j["findings"])
     # probing: nothing answers on either address of mx.neutral.test
     rc, out, err = run_check("neutral.test", "--json")

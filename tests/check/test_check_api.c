@@ -168,6 +168,47 @@ START_TEST(caa_rdata)
 }
 END_TEST
 
+START_TEST(dkim_key_records)
+{
+	static const char rsa1024[] = "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCtj/9k/NfxmDWVYlZtdjrGeDWbhVhl9lm30XaI2iHTQljEGlVw1bLLWJB6DYDQVP9f+O80UyOIqRhXb5n9TobvwilWnnX2jNKkve83xcbzGx2nY4vNblDct5SFNA9vvoa32xIp/VMbwBeo+GrbQqPC01cSCep0xBuKCRmEHr2sywIDAQAB";
+	static const struct { const char *rec; int ok, alg, revoked, testing; unsigned bits; } t[] = {
+		{ "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=", 1, CHECK_DKIM_ED25519, 0, 0, 256 },
+		{ "v=DKIM1; p=", 1, CHECK_DKIM_RSA, 1, 0, 0 },
+		{ "p=; t=s:y", 1, CHECK_DKIM_RSA, 1, 1, 0 },
+		{ "v=DKIM1; k=ed25519; p=bm90IGEga2V5", 0, 0, 0, 0, 0 },   /* not 32 bytes */
+		{ "v=DKIM1; k=rsa; p=bm90IGEga2V5", 0, 0, 0, 0, 0 },       /* not an SPKI */
+		{ "k=rsa; v=DKIM1; p=", 0, 0, 0, 0, 0 },                   /* v= not first */
+		{ "v=DKIM1; k=rsa", 0, 0, 0, 0, 0 },                       /* no p= */
+		{ "v=DKIM1; k=dsa; p=AAAA", 0, 0, 0, 0, 0 },
+		{ "v=DKIM1; p=; p=", 0, 0, 0, 0, 0 },
+		{ "v=DKIM1; p=abc", 0, 0, 0, 0, 0 },                       /* not base64 */
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct check_dkim_key k;
+		int ok = check_dkim_key_parse((const uint8_t *)t[i].rec, strlen(t[i].rec), &k);
+		ck_assert_msg(ok == t[i].ok, "%s: %d (%s)", t[i].rec, ok, k.problem);
+		if (!ok) {
+			ck_assert_msg(k.problem[0], "%s: no reason", t[i].rec);
+			continue;
+		}
+		ck_assert_int_eq(k.alg, t[i].alg);
+		ck_assert_int_eq(k.revoked, t[i].revoked);
+		ck_assert_int_eq(k.testing, t[i].testing);
+		ck_assert_uint_eq(k.bits, t[i].bits);
+	}
+	/* an RSA key, folded with whitespace as zone files split it */
+	char rec[600];
+	snprintf(rec, sizeof(rec), "v=DKIM1; t=y; k=rsa; p=%.100s \r\n\t%s", rsa1024, rsa1024 + 100);
+	struct check_dkim_key k;
+	ck_assert_int_eq(check_dkim_key_parse((const uint8_t *)rec, strlen(rec), &k), 1);
+	ck_assert_int_eq(k.alg, CHECK_DKIM_RSA);
+	ck_assert_uint_eq(k.bits, 1024);
+	ck_assert_int_eq(k.testing, 1);
+	/* the length bounds the parse */
+	ck_assert_int_eq(check_dkim_key_parse((const uint8_t *)rec, 20, &k), 0);
+}
+END_TEST
+
 static void spki_hex(const char *file, char hex[65])
 {
 	FILE *f = fopen(file, "r");
@@ -241,6 +282,7 @@ int main(void)
 	tcase_add_test(tc, report_of_weakauth);
 	tcase_add_test(tc, tlsrpt_grammar);
 	tcase_add_test(tc, caa_rdata);
+	tcase_add_test(tc, dkim_key_records);
 	tcase_add_test(tc, setup_records);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
