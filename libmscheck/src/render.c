@@ -77,8 +77,9 @@ void check_render_text(const struct ms_check_report *c, FILE *out, int colour)
 				fprintf(out, "\n%s%s%s\n", bold, areas[a], off);
 				header = 1;
 			}
-			fprintf(out, "  %s[%s]%s %-28s %s\n", colour ? on[f->status] : "",
-			       status_word(f->status), colour ? off : "", f->item,
+			/* the key names the check (internet.nl subtest) */
+			fprintf(out, "  %s[%s]%s %-28s %-22s %s\n", colour ? on[f->status] : "",
+			       status_word(f->status), colour ? off : "", f->item, f->key,
 			       f->message ? f->message : "");
 		}
 	}

@@ -320,7 +320,7 @@ try:
     # human report: sections, summary and fixes
     rc, out, err = run_check("stsgap.test")
     check("human", rc == 0 and "\nmta-sts\n" in out and "overall: fail" in out
-          and "pkix_valid true" in out
+          and "pkix_valid true" in out and " tls_version " in out
           and "\nfixes\n" in out and "add an mx: line" in out, out)
 
     # usage errors
