@@ -86,6 +86,7 @@ int cmd_auth(struct cli *cli, int argc, char **argv);
 int cmd_plan(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_setup(struct cli *cli, int argc, char **argv);
 int cmd_replan(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -41,6 +41,7 @@ static const struct command commands[] = {
 #endif
 #ifdef MS_CLI_HAVE_CHECK
 	{ "check", cmd_check, "DOMAIN: mail-domain security report" },
+	{ "setup", cmd_setup, "DOMAIN --mx HOST [--key F] ... --rua ADDR: records to publish" },
 #endif
 #ifdef MS_CLI_HAVE_PLAN
 	{ "replan", cmd_replan, "--message FILE --to ADDR --requirement REQ: re-plan a queued message" },

@@ -1,11 +1,11 @@
-/* check_txt.c - TXT records with a given prefix, joined (RFC 7208 s3.3). */
-#include "check.h"
+/* txt.c - TXT records with a given prefix, joined (RFC 7208 s3.3). */
+#include "check_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-int check_txt(struct check *c, const char *name, const char *prefix, char ***out,
+int check_txt(struct ms_check_report *c, const char *name, const char *prefix, char ***out,
 	      enum ms_dns_security *sec, char *why, size_t whylen)
 {
 	struct ms_dns_result *r = NULL;
