@@ -93,7 +93,7 @@ ms_status ms_dmarcrep_row_check(const struct ms_dmarcrep_row *row, char *why, si
 		if (strnlen(row->spf_result, sizeof(row->spf_result)) == sizeof(row->spf_result) ||
 		    strnlen(row->spf_scope, sizeof(row->spf_scope)) == sizeof(row->spf_scope) ||
 		    !row->spf_domain[0] || !dmarcrep_kw(row->spf_result, dmarcrep_spf_kw) ||
-		    !dmarcrep_kw(row->spf_scope, dmarcrep_scope_kw))
+		    (row->spf_scope[0] && !dmarcrep_kw(row->spf_scope, dmarcrep_scope_kw)))
 			return ms_why(why, whylen, MS_ERR_INVALID, "bad SPF auth result");
 	}
 	if (row->ndkim > MS_DMARCREP_MAX_DKIM)

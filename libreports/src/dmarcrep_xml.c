@@ -77,8 +77,7 @@ static int write_row(xmlTextWriterPtr w, const struct ms_dmarcrep_row *r)
 	/* the schema wants at least one spf element */
 	bad |= xmlTextWriterStartElement(w, X("spf")) < 0;
 	bad |= el(w, "domain", r->spf_domain) < 0;
-	if (r->spf_scope[0])
-		bad |= el(w, "scope", r->spf_scope) < 0;
+	bad |= el(w, "scope", r->spf_scope[0] ? r->spf_scope : "mfrom") < 0;
 	bad |= el(w, "result", r->spf_result[0] ? r->spf_result : "none") < 0;
 	bad |= xmlTextWriterEndElement(w) < 0;
 	bad |= xmlTextWriterEndElement(w) < 0;   /* auth_results */

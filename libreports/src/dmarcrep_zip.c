@@ -191,7 +191,7 @@ static ms_status unzip(const uint8_t *in, size_t len, size_t max, uint8_t **out,
 		if (method != 8)
 			return ms_why(why, whylen, MS_ERR_UNSUPPORTED, "zip: method %u", method);
 		/* the declared size bounds the output too: a lying entry stops */
-		return inflate_bounded(in + data, csize, -15, max, out, outlen, why, whylen);
+		return inflate_bounded(in + data, csize, -15, usize, out, outlen, why, whylen);
 	}
 	return ms_why(why, whylen, MS_ERR_PARSE, "zip: no .xml entry");
 }

@@ -89,7 +89,7 @@ struct ms_dmarcrep_row {
 	 * mailing_list|other; "" for none. */
 	char reason[20];
 	char spf_domain[MS_DMARCREP_MAX_NAME];    /* auth_results/spf/domain */
-	char spf_scope[6];     /* mfrom|helo */
+	char spf_scope[6];     /* mfrom|helo ("": not given; written as mfrom) */
 	char spf_result[12];   /* none|neutral|pass|fail|softfail|temperror|
 				  permerror */
 	size_t ndkim;
