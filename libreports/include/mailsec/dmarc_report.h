@@ -130,7 +130,8 @@ typedef int (*ms_dmarcrep_row_fn)(void *user, const struct ms_dmarcrep_row *row)
  *  - open:   open or create the store at `location` (its meaning is the
  *            store's: a file path, a URI); *impl is handed to the others.
  *  - get:    call fn for every row of `domain` (NULL: every domain) whose
- *            hour is in [begin, end), ordered by policy domain.
+ *            hour is in [begin, end), ordered by policy domain (fn
+ *            must not call into the same store: SQLite holds its lock).
  *  - put:    add row->count to the row equal to `row` (creating it).
  *  - batch:  put `n` rows atomically (all or none).
  *  - expire: delete rows whose hour is before `before`.
