@@ -244,13 +244,28 @@ static void canon(struct ms_dmarcrep_row *k, const struct ms_dmarcrep_row *r, in
 
 #define KEYLEN offsetof(struct ms_dmarcrep_row, count)
 
+static uint64_t hstr(uint64_t h, const char *s)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return (h ^ 0xff) * 1099511628211ull;   /* field separator */
+}
+
+/* FNV-1a over the key's strings only (a canonical key is zero after each
+ * NUL, so hashing the whole ~4 KB struct would be the same, and slow: the
+ * recorder hashes once per message). */
 static uint64_t hash(const struct ms_dmarcrep_row *k)
 {
-	const uint8_t *p = (const uint8_t *)k;
 	uint64_t h = 1469598103934665603ull;
-	/* the key is everything before the count */
-	for (size_t i = 0; i < KEYLEN; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
+	for (int i = 0; i < 64; i += 8)
+		h = (h ^ (uint8_t)((uint64_t)k->hour >> i)) * 1099511628211ull;
+	const char *f[] = { k->policy_domain, k->policy, k->source_ip, k->header_from,
+			    k->envelope_from, k->disposition, k->dkim_eval, k->spf_eval,
+			    k->reason, k->spf_domain, k->spf_scope, k->spf_result };
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+		h = hstr(h, f[i]);
+	for (size_t i = 0; i < k->ndkim; i++)
+		h = hstr(hstr(hstr(h, k->dkim[i].domain), k->dkim[i].selector), k->dkim[i].result);
 	return h;
 }
 

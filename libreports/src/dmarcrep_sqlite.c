@@ -57,7 +57,7 @@ static ms_status sq_open(const struct ms_env *env, const char *location, void **
 	struct sq *q = ms_calloc(env, 1, sizeof(*q));
 	if (q == NULL)
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
-	q->env = *env;
+	ms_env_init(&q->env, env);   /* NULL env: the defaults */
 	pthread_mutex_init(&q->lock, NULL);
 	ms_status st = MS_OK;
 	if (sqlite3_open_v2(location, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
