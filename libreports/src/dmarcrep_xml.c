@@ -43,13 +43,20 @@ static int el_int(xmlTextWriterPtr w, const char *name, long long v)
 	return el(w, name, b);
 }
 
+static int el_uint(xmlTextWriterPtr w, const char *name, unsigned long long v)
+{
+	char b[32];
+	snprintf(b, sizeof(b), "%llu", v);
+	return el(w, name, b);
+}
+
 static int write_row(xmlTextWriterPtr w, const struct ms_dmarcrep_row *r)
 {
 	int bad = 0;
 	bad |= xmlTextWriterStartElement(w, X("record")) < 0;
 	bad |= xmlTextWriterStartElement(w, X("row")) < 0;
 	bad |= el(w, "source_ip", r->source_ip) < 0;
-	bad |= el_int(w, "count", (long long)r->count) < 0;
+	bad |= el_uint(w, "count", (unsigned long long)r->count) < 0;  /* 64 bits, unsigned */
 	bad |= xmlTextWriterStartElement(w, X("policy_evaluated")) < 0;
 	bad |= el(w, "disposition", r->disposition) < 0;
 	bad |= el(w, "dkim", r->dkim_eval) < 0;
