@@ -158,6 +158,10 @@ static ms_status parse_record(const xmlNode *rec, size_t idx, struct ms_dmarcrep
 			ok = FIELD(c, "domain", r->spf_domain, 1) &&
 			     FIELD(c, "scope", r->spf_scope, 1) &&
 			     FIELD(c, "result", r->spf_result, 1);
+			/* a result without a domain names nothing: as if absent
+			 * (what the writer puts where the schema wants an spf) */
+			if (!r->spf_domain[0])
+				r->spf_scope[0] = r->spf_result[0] = '\0';
 		}
 	}
 	if (!ok)
