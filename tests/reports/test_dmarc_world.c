@@ -13,8 +13,9 @@
  *     mail, the external one without that record does not, nor the one
  *     whose !100 limit is too small; the peer stores what arrived and the
  *     attachment parses back to the report;
- *   - a destination whose authorisation lookup is bogus (dmarcbad.test) is
- *     not sent to, and the call says "retry later".
+ *   - a destination whose authorisation lookup is bogus (dmarcbad.test) or
+ *     times out (slow.example.test) is not sent to, and the call says
+ *     "retry later"; so does a report whose DMARC record lookup fails.
  */
 #include "mstest.h"
 
@@ -332,6 +333,35 @@ START_TEST(verdicts_recorded_reported_and_mailed)
 	ck_assert_msg(d[0].status == MS_DMARCREP_LOOKUP_FAILED, "%s",
 		      ms_dmarcrep_dest_status_str(d[0].status));
 	ck_assert_int_eq(peer_messages(), 2);
+
+	/* a destination whose authorisation lookup times out (slow.example.test
+	 * is delegated to a server that never answers): not sent either */
+	struct ms_dns_ctx *quick = mstest_world_resolver(NULL, mstest_scale_ms(1500), 0);
+	const char *slow[] = { "mailto:agg@slow.example.test" };
+	o.dns = quick;
+	o.rua = slow;
+	ck_assert_int_eq(ms_dmarcrep_send(NULL, r, &o, d, 8, &nd, why, sizeof(why)),
+			 MS_ERR_NETWORK);
+	ck_assert_uint_eq(nd, 1);
+	ck_assert_msg(d[0].status == MS_DMARCREP_LOOKUP_FAILED, "%s: %s",
+		      ms_dmarcrep_dest_status_str(d[0].status), d[0].detail);
+	/* and a report whose own DMARC record cannot be looked up has no
+	 * destinations yet: a temporary error, nothing sent */
+	struct ms_dmarcrep_meta sm = m;
+	strcpy(sm.domain, "slow.example.test");
+	struct ms_dmarcrep_report *sr = NULL;
+	ck_assert_int_eq(ms_dmarcrep_report_new(NULL, &sm, &sr, why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(ms_dmarcrep_report_add(sr, ms_dmarcrep_report_row(r, 0), why, sizeof(why)),
+			 MS_OK);
+	o.rua = NULL;
+	o.nrua = 0;
+	ck_assert_int_eq(ms_dmarcrep_send(NULL, sr, &o, d, 8, &nd, why, sizeof(why)),
+			 MS_ERR_NETWORK);
+	ck_assert_uint_eq(nd, 0);
+	ck_assert_msg(strstr(why, "DMARC record lookup for slow.example.test failed"), "%s", why);
+	ck_assert_int_eq(peer_messages(), 2);
+	ms_dmarcrep_report_free(sr);
+	ms_dns_ctx_free(quick);
 
 	/* the other domain's report holds its own row only */
 	struct ms_dmarcrep_report *g = NULL;
