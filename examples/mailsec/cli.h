@@ -88,5 +88,6 @@ int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_setup(struct cli *cli, int argc, char **argv);
 int cmd_replan(struct cli *cli, int argc, char **argv);
+int cmd_dmarc_report(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -46,6 +46,9 @@ static const struct command commands[] = {
 #ifdef MS_CLI_HAVE_PLAN
 	{ "replan", cmd_replan, "--message FILE --to ADDR --requirement REQ: re-plan a queued message" },
 #endif
+#ifdef MS_CLI_HAVE_DMARC_REPORT
+	{ "dmarc-report", cmd_dmarc_report, "record | report | send | parse: DMARC aggregate reports" },
+#endif
 };
 
 static void usage(FILE *f)
