@@ -6,26 +6,6 @@
 
 #include <string.h>
 
-int route_opts_arg(struct route_opts *o, const char *a, const char *v)
-{
-	const char **dst = strcmp(a, "--ca-file") == 0 ? &o->ca_file :
-			   strcmp(a, "--connect-to") == 0 ? &o->connect_to :
-			   strcmp(a, "--cache") == 0 ? &o->cache : NULL;
-	if (dst && v) {
-		*dst = v;
-		return 2;
-	}
-	if (strcmp(a, "--requiretls") == 0) {
-		o->requiretls = 1;
-		return 1;
-	}
-	if (strcmp(a, "--tls-required-no") == 0) {
-		o->tls_required_no = 1;
-		return 1;
-	}
-	return 0;
-}
-
 int route_ctx_open(struct cli *cli, const struct route_opts *o, struct route_ctx *rc_out)
 {
 	char why[256] = "";
@@ -85,15 +65,30 @@ int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
 	return rc;
 }
 
-void route_mail_params(const struct ms_env *env, int requiretls, char *out, size_t outsize)
+void route_mail_params(int requiretls, char *out, size_t outsize)
 {
 	struct ms_rtls_mail *m = NULL;
 	out[0] = '\0';
-	if (ms_rtls_mail_new(env, &m) != MS_OK)
+	if (ms_rtls_mail_new(NULL, &m) != MS_OK)
 		return;
 	if (requiretls)
 		ms_rtls_mail_set(m, "REQUIRETLS", NULL);
 	if (ms_rtls_mail_format(m, out, outsize, NULL) != MS_OK)
 		out[0] = '\0';
 	ms_rtls_mail_free(m);
+}
+
+void route_out_outcome(struct cli_out *o, const char *key, int set,
+		       const struct ms_rtls_outcome *oc)
+{
+	if (!set) {
+		out_null(o, key);
+		return;
+	}
+	out_obj(o, key);
+	out_str(o, "verdict", NULL, ms_rtls_verdict_str(oc->verdict));
+	out_str(o, "status", NULL, oc->enhanced);
+	out_str(o, "bounce_status", NULL, oc->bounce_enhanced);
+	out_str(o, "text", NULL, oc->text);
+	out_close(o);
 }
