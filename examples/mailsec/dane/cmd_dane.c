@@ -249,7 +249,8 @@ static void fingerprint(const struct ms_dane_cert *c, char *subject, size_t slen
 		snprintf(fp + 2 * i, fplen - 2 * i, "%02x", d[i]);
 }
 
-/* The STARTTLS probe is librequiretls's (ms_rtls_probe_run). */
+/* The lookup, the STARTTLS probe and the verification are librequiretls's
+ * (ms_rtls_dane_probe_run). */
 static int dane_probe(struct cli *cli, int argc, char **argv)
 {
 	const char *p[1], *connect = NULL;
@@ -260,76 +261,40 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 	int rc = cli_parse(cli, argc, argv, opts, &pos);
 	if (rc >= 0 || pos.n != 1)
 		return rc >= 0 ? rc : cli_usage(cli);
-	const char *host = p[0];
 	signal(SIGPIPE, SIG_IGN); /* a peer closing mid-write must not kill us */
 	struct ms_dns_ctx *dns = cli_dns_ctx(cli);
 	if (dns == NULL)
 		return CLI_EXIT_USAGE;
-	char why[512] = "", target[300] = "", ab[64];
-	struct ms_dane_lookup *l = NULL;
-	ms_status st = ms_dane_lookup_env(&cli->env, dns, host, 1, (uint16_t)port, &l, why,
-					 sizeof(why));
-	if (st != MS_OK) {
-		ms_dns_ctx_free(dns);
+	struct ms_rtls_dane_probe_opts po = { .version = MS_RTLS_DANE_PROBE_VERSION,
+					      .port = (uint16_t)port, .connect = connect,
+					      .timeout_ms = cli->timeout_ms, .now = cli_now(cli) };
+	struct ms_rtls_dane_probe *pr = NULL;
+	char why[512] = "", rec[MAX_TLSA_TEXT], subj[256], fp[80];
+	ms_status st = ms_rtls_dane_probe_run(&cli->env, dns, p[0], &po, &pr, why, sizeof(why));
+	ms_dns_ctx_free(dns);
+	if (st != MS_OK)
 		return cli_fail(cli, st, "TLSA lookup failed", why);
-	}
-	if (connect == NULL) {
-		struct ms_dns_result *r = NULL;
-		if (ms_dns_lookup_addr(dns, host, &r, why, sizeof(why)) == MS_OK &&
-		    ms_dns_result_count(r) > 0 && ms_dns_result_addr(r, 0, ab, sizeof(ab)) == MS_OK)
-			snprintf(target, sizeof(target), strchr(ab, ':') ? "[%s]:%lld" : "%s:%lld",
-				 ab, port);
-		ms_dns_result_free(r);
-		connect = target[0] ? target : NULL;
-	}
-	enum ms_dane_dns_state state = ms_dane_lookup_state(l);
+	const struct ms_dane_lookup *l = ms_rtls_dane_probe_lookup(pr);
+	const struct ms_rtls_probe *session = ms_rtls_dane_probe_session(pr);
 	const struct ms_dane_tlsa *recs;
-	size_t nrecs = ms_dane_lookup_records(l, &recs);
-	const char *base = ms_dane_lookup_base(l);
-	struct ms_rtls_probe *pr = NULL;
-	ms_status pst = MS_OK;
-	char pwhy[512] = "";
-	/* A temporary DNS failure makes the host unusable: no connection. */
-	if (state != MS_DANE_DNS_TEMPFAIL && connect == NULL) {
-		pst = MS_ERR_NETWORK;
-		snprintf(pwhy, sizeof(pwhy), "no address for %s", host);
-	} else if (state != MS_DANE_DNS_TEMPFAIL) {
-		struct ms_rtls_probe_opts po = { .version = MS_RTLS_PROBE_VERSION,
-						 .connect = connect, .sni = base,
-						 .timeout_ms = cli->timeout_ms };
-		pst = ms_rtls_probe_run(&cli->env, &po, &pr, pwhy, sizeof(pwhy));
-	}
-	struct ms_dane_result res = { .matched = -1, .depth = -1 };
 	const struct ms_dane_cert *chain = NULL;
-	size_t nchain = ms_rtls_probe_chain(pr, &chain);
-	if (pr) {
-		struct ms_dane_ctx *ctx = NULL;
-		struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION };
-		ms_dane_lookup_input(l, &in);
-		in.chain = chain;
-		in.nchain = nchain;
-		in.now = cli_now(cli);
-		if (ms_dane_ctx_new(&cli->env, &ctx) != MS_OK ||
-		    ms_dane_verify(ctx, &in, &res, why, sizeof(why)) != MS_OK)
-			pst = MS_ERR_INTERNAL;
-		ms_dane_ctx_free(ctx);
-	}
-	char rec[MAX_TLSA_TEXT], subj[256], fp[80];
+	size_t nrecs = ms_dane_lookup_records(l, &recs), nchain = ms_rtls_probe_chain(session, &chain);
+	const char *err = ms_rtls_dane_probe_error(pr);
 	struct cli_out o;
 	out_begin(&o, cli, "", 9);
-	out_str(&o, "host", "host", host);
-	out_str(&o, "dns_state", NULL, ms_dane_dns_state_str(state));
+	out_str(&o, "host", "host", p[0]);
+	out_str(&o, "dns_state", NULL, ms_dane_dns_state_str(ms_dane_lookup_state(l)));
 	out_str(&o, "dns_reason", "dns", ms_dane_lookup_reason(l));
-	out_str(&o, "tlsa_base", "base", base);
+	out_str(&o, "tlsa_base", "base", ms_dane_lookup_base(l));
 	out_arr(&o, "tlsa");
 	for (size_t i = 0; i < nrecs; i++) {
 		record_text(&recs[i], rec, sizeof(rec));
 		out_str(&o, OUT_ELEM, "tlsa", rec);
 	}
 	out_close_arr(&o);
-	out_str(&o, "connect", "connect", connect);
-	out_str(&o, "tls", "tls", pr ? ms_rtls_probe_tls(pr) : NULL);
-	out_str(&o, "error", NULL, pst != MS_OK ? pwhy : NULL);
+	out_str(&o, "connect", "connect", ms_rtls_dane_probe_connect(pr));
+	out_str(&o, "tls", "tls", session ? ms_rtls_probe_tls(session) : NULL);
+	out_str(&o, "error", NULL, err);
 	out_arr(&o, "chain");
 	for (size_t i = 0; i < nchain; i++) {
 		fingerprint(&chain[i], subj, sizeof(subj), fp, sizeof(fp));
@@ -341,25 +306,23 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 		out_line(&o, NULL, "cert %zu:  %s sha256=%s", i, subj, fp);
 	}
 	out_close_arr(&o);
-	int tempfail = state == MS_DANE_DNS_TEMPFAIL;
-	if (pr) {
-		print_result(&o, &res, recs);
+	if (session) {
+		print_result(&o, ms_rtls_dane_probe_result(pr), recs);
 	} else {
-		out_str(&o, "verdict", NULL, tempfail ? "dns-tempfail" : "connect-failed");
-		out_line(&o, "verdict", tempfail ? "dns-tempfail (host unusable now)" :
-			 "connect-failed: %s", pwhy);
+		const char *v = ms_rtls_dane_probe_verdict_str(pr);
+		out_str(&o, "verdict", NULL, v);
+		out_line(&o, "verdict", "%s%s%s", v, err ? ": " : " (host unusable now)",
+			 err ? err : "");
 		out_bool(&o, "verified", 0);
 		out_null(&o, "matched");
 		out_null(&o, "depth");
-		out_str(&o, "tlsrpt_result", NULL, tempfail ? "dnssec-invalid" :
-			"validation-failure");
+		out_str(&o, "tlsrpt_result", NULL,
+			ms_dane_tlsrpt_str(ms_rtls_dane_probe_result(pr)->tlsrpt));
 	}
 	out_end(&o);
-	int verified = pr && res.verdict == MS_DANE_VERIFIED;
-	ms_rtls_probe_free(pr);
-	ms_dane_lookup_free(l);
-	ms_dns_ctx_free(dns);
-	return verified ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	rc = ms_rtls_dane_probe_verified(pr) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	ms_rtls_dane_probe_free(pr);
+	return rc;
 }
 #else
 static int dane_probe(struct cli *cli, int argc, char **argv)
