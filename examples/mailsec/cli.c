@@ -7,17 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-int cli_usage_error(const struct cli *cli, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: ", cli->prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return CLI_EXIT_USAGE;
-}
-
 int cli_error(const struct cli *cli, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -46,22 +35,14 @@ static const char *after_file(const char *why, const char *prefix, const char *f
 
 struct ms_dns_ctx *cli_dns_ctx(const struct cli *cli)
 {
-	struct ms_dns_config cfg = { .version = MS_DNS_CONFIG_VERSION };
-	if (cli->dns_config) {
-		cfg.mode = MS_DNS_MODE_CONFIG_FILE;
-		cfg.config_file = cli->dns_config;
-		cfg.forwarders = cli->forwards;
-		cfg.nforwarders = cli->nforwards;
-	} else if (cli->nforwards > 0) {
-		cfg.mode = MS_DNS_MODE_FORWARD;
-		cfg.forwarders = cli->forwards;
-		cfg.nforwarders = cli->nforwards;
-	} else {
-		cfg.mode = MS_DNS_MODE_SYSTEM;
-	}
-	cfg.trust_anchor_file = cli->trust_anchor;
-	cfg.validation_time = cli->now;
-	cfg.timeout_ms = cli->timeout_ms;
+	struct ms_dns_config cfg = {
+		.version = MS_DNS_CONFIG_VERSION, .config_file = cli->dns_config,
+		.mode = cli->dns_config ? MS_DNS_MODE_CONFIG_FILE :
+			cli->nforwards ? MS_DNS_MODE_FORWARD : MS_DNS_MODE_SYSTEM,
+		.forwarders = cli->forwards, .nforwarders = cli->nforwards,
+		.trust_anchor_file = cli->trust_anchor, .validation_time = cli->now,
+		.timeout_ms = cli->timeout_ms,
+	};
 	struct ms_dns_ctx *ctx = NULL;
 	char why[512] = "";
 	ms_status st = ms_dns_ctx_new(&cli->env, &cfg, &ctx, why, sizeof(why));
@@ -89,14 +70,13 @@ uint8_t *cli_read_file(const char *path, size_t max, size_t *len)
 		return NULL;
 	uint8_t *buf = malloc(max + 1);
 	size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-	int bad = buf == NULL || ferror(f) || n > max;
-	if (f != stdin)
-		fclose(f);
-	if (bad) {
+	if (buf && (ferror(f) || n > max)) {
 		free(buf);
-		return NULL;
+		buf = NULL;
 	}
 	*len = n;
+	if (f != stdin)
+		fclose(f);
 	return buf;
 }
 

@@ -40,12 +40,10 @@ struct cli {
 	struct ms_env env;              /* hooks wired to the adapters */
 };
 
-/* Print a usage error for the current subcommand and return CLI_EXIT_USAGE. */
-int cli_usage_error(const struct cli *cli, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* Print a runtime error and return `code`. */
+/* Print "mailsec: MESSAGE" on stderr and return `code` (a usage error: 2). */
 int cli_error(const struct cli *cli, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+#define cli_usage_error(cli, ...) cli_error(cli, CLI_EXIT_USAGE, __VA_ARGS__)
 
 /* Build a resolver from the global options (CLI contract: a --dns-config
  * file is the whole configuration; --dns-forward forwards; otherwise the
@@ -61,6 +59,19 @@ uint8_t *cli_read_file(const char *path, size_t max, size_t *len);
 /* A library call failed: "mailsec: WHAT: WHY" on stderr; exit 2 for bad
  * input (MS_ERR_INVALID, _LIMIT, _UNSUPPORTED), else 3. */
 int cli_fail(const struct cli *cli, ms_status st, const char *what, const char *why);
+
+/* The MTA-STS discovery handle of `mtasts`, `plan`, `send` and `replan`:
+ * the resolver, the --cache SQLite policy store (NULL: none) and the HTTPS
+ * fetch options (mtasts/cmd_mtasts.c).  CLI_EXIT_OK, or an exit code after
+ * printing why; close (NULL-safe members) with cli_sts_close. */
+struct cli_sts {
+	struct ms_dns_ctx *dns;
+	struct ms_sts_store *store;
+	struct ms_sts *sts;
+};
+int cli_sts_open(struct cli *cli, const char *ca_file, const char *connect_to,
+		 const char *cache, unsigned default_timeout_ms, struct cli_sts *s);
+void cli_sts_close(struct cli_sts *s);
 
 /* ---- subcommand tables --------------------------------------------- */
 struct cli_cmd {

@@ -17,22 +17,6 @@
 #define MAX_MESSAGE (64u << 20)
 #define MAX_PEM (1u << 20)
 
-/* --now for the library's clock (x= and t= checks). */
-static int64_t g_now;
-static int64_t now_hook(void *user)
-{
-	(void)user;
-	return g_now;
-}
-
-static struct ms_env dkim_env(const struct cli *cli)
-{
-	struct ms_env e = cli->env;
-	g_now = cli_now(cli);
-	e.now = now_hook;
-	return e;
-}
-
 void dkim_sig_out(struct cli_out *o, const struct ms_dkim_sig *s, const char *label)
 {
 	const char *d = ms_dkim_sig_domain(s), *sel = ms_dkim_sig_selector(s);
@@ -90,11 +74,10 @@ static int do_verify(struct cli *cli, int argc, char **argv)
 	struct ms_dns_ctx *dns = cli_dns_ctx(cli);
 	if (dns == NULL)
 		return CLI_EXIT_USAGE;
-	struct ms_env env = dkim_env(cli);
 	struct ms_dkim_verifier *v = NULL;
 	struct ms_dkim_verify *vf = NULL;
 	char why[256] = "";
-	if (ms_dkim_verifier_new(&env, dns, &v) != MS_OK || ms_dkim_verify_new(v, &vf) != MS_OK) {
+	if (ms_dkim_verifier_new(&cli->env, dns, &v) != MS_OK || ms_dkim_verify_new(v, &vf) != MS_OK) {
 		rc = cli_error(cli, CLI_EXIT_ERROR, "dkim: out of memory");
 		goto out;
 	}
@@ -172,7 +155,6 @@ static int do_sign(struct cli *cli, int argc, char **argv)
 	enum ms_dkim_algorithm want = ms_dkim_algorithm_from_str(algo);
 	if (algo && (want == MS_DKIM_ALG_UNKNOWN || want == MS_DKIM_RSA_SHA1))
 		return cli_usage_error(cli, "dkim sign: --algo must be rsa-sha256 or ed25519-sha256");
-	struct ms_env env = dkim_env(cli);
 	struct ms_dkim_key *k[MAX_KEYS] = { 0 };
 	struct ms_dkim_signer *s = NULL;
 	uint8_t *msg = NULL, *pem;
@@ -184,7 +166,7 @@ static int do_sign(struct cli *cli, int argc, char **argv)
 			cli_error(cli, rc, "dkim sign: cannot read %s", keys[i]);
 			goto out;
 		}
-		ms_status st = ms_dkim_key_load_pem(&env, pem, len, &k[i], why, sizeof(why));
+		ms_status st = ms_dkim_key_load_pem(&cli->env, pem, len, &k[i], why, sizeof(why));
 		free(pem);
 		if (st != MS_OK) {
 			cli_error(cli, rc, "dkim sign: %s: %s", keys[i], why);
@@ -200,7 +182,7 @@ static int do_sign(struct cli *cli, int argc, char **argv)
 		cli_error(cli, rc, "dkim sign: cannot read %s", pos.n ? p[0] : "stdin");
 		goto out;
 	}
-	if (ms_dkim_signer_new(&env, &s) != MS_OK) {
+	if (ms_dkim_signer_new(&cli->env, &s) != MS_OK) {
 		rc = cli_error(cli, CLI_EXIT_ERROR, "dkim sign: out of memory");
 		goto out;
 	}
@@ -263,10 +245,9 @@ static int do_keygen(struct cli *cli, int argc, char **argv)
 	enum ms_dkim_algorithm alg = ms_dkim_algorithm_from_str(algo);
 	if (alg != MS_DKIM_RSA_SHA256 && alg != MS_DKIM_ED25519_SHA256)
 		return cli_usage(cli);
-	struct ms_env env = dkim_env(cli);
 	struct ms_dkim_key *k = NULL;
 	char why[256] = "", *pem = NULL, *txt = NULL, name[600];
-	if (ms_dkim_key_generate(&env, alg, (unsigned)bits, &k, why, sizeof(why)) != MS_OK)
+	if (ms_dkim_key_generate(&cli->env, alg, (unsigned)bits, &k, why, sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "dkim keygen: %s", why);
 	rc = CLI_EXIT_OK;
 	if (ms_dkim_key_private_pem(k, &pem) != MS_OK || ms_dkim_key_txt_record(k, &txt) != MS_OK) {

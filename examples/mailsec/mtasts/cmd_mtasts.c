@@ -100,53 +100,54 @@ static int cmd_match(struct cli *cli, int argc, char **argv)
 	return pattern ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
-/* The resolver, store and discovery handle of fetch/purge/refresh. */
-struct rig {
-	const char *pos[1], *ca_file, *connect_to, *cache;
-	size_t npos;
-	struct ms_dns_ctx *dns;
-	struct ms_sts_store *store;
-	struct ms_sts *sts;
-};
-
-static void rig_free(struct rig *r)
+int cli_sts_open(struct cli *cli, const char *ca_file, const char *connect_to,
+		 const char *cache, unsigned default_timeout_ms, struct cli_sts *s)
 {
-	ms_sts_free(r->sts);
-	ms_sts_store_free(r->store);
-	ms_dns_ctx_free(r->dns);
-}
-
-/* Options (at most `maxpos` words), then the handles; -1 to go on. */
-static int rig_open(struct cli *cli, int argc, char **argv, size_t maxpos, int need_cache,
-		    struct rig *r)
-{
-	memset(r, 0, sizeof(*r));
-	struct cli_list pos = { r->pos, 0, maxpos };
-	const struct cli_opt opts[] = { OPT_STR("--ca-file", &r->ca_file),
-					OPT_STR("--connect-to", &r->connect_to),
-					OPT_STR("--cache", &r->cache), OPT_END };
-	int rc = cli_parse(cli, argc, argv, opts, &pos);
-	r->npos = pos.n;
-	if (rc >= 0 || (need_cache ? r->cache == NULL : pos.n != 1))
-		return rc >= 0 ? rc : cli_usage(cli);
 	char why[512] = "";
-	if ((r->dns = cli_dns_ctx(cli)) == NULL)
+	memset(s, 0, sizeof(*s));
+	if (cache && ms_sts_store_new_sqlite(&cli->env, cache, &s->store, why,
+					     sizeof(why)) != MS_OK)
+		return cli_usage_error(cli, "--cache %s: %s", cache, why);
+	if ((s->dns = cli_dns_ctx(cli)) == NULL) {
+		cli_sts_close(s);
 		return CLI_EXIT_USAGE;
-	if (r->cache && ms_sts_store_new_sqlite(&cli->env, r->cache, &r->store, why,
-						sizeof(why)) != MS_OK) {
-		rig_free(r);
-		return cli_usage_error(cli, "cache: %s", why);
 	}
 	struct ms_sts_config cfg = { .version = MS_STS_CONFIG_VERSION };
 	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
-	cfg.fetch.ca_file = r->ca_file;
-	cfg.fetch.connect_to = r->connect_to;
-	cfg.fetch.timeout_ms = cli->timeout_ms;
-	if (ms_sts_new(&cli->env, &cfg, r->dns, r->store, &r->sts, why, sizeof(why)) != MS_OK) {
-		rig_free(r);
-		return cli_error(cli, CLI_EXIT_ERROR, "%s", why);
+	cfg.fetch.ca_file = ca_file;
+	cfg.fetch.connect_to = connect_to;
+	cfg.fetch.timeout_ms = cli->timeout_ms ? cli->timeout_ms : default_timeout_ms;
+	if (ms_sts_new(&cli->env, &cfg, s->dns, s->store, &s->sts, why, sizeof(why)) != MS_OK) {
+		cli_sts_close(s);
+		return cli_error(cli, CLI_EXIT_ERROR, "MTA-STS set-up: %s", why);
 	}
-	return -1;
+	return CLI_EXIT_OK;
+}
+
+void cli_sts_close(struct cli_sts *s)
+{
+	ms_sts_free(s->sts);
+	ms_sts_store_free(s->store);
+	ms_dns_ctx_free(s->dns);
+	memset(s, 0, sizeof(*s));
+}
+
+/* fetch, purge and refresh: --ca-file, --connect-to, --cache, at most
+ * `maxpos` words; -1 with *s open to go on, else the exit code. */
+static int sts_cmd_open(struct cli *cli, int argc, char **argv, size_t maxpos, int need_cache,
+			const char **pos, size_t *npos, struct cli_sts *s)
+{
+	const char *ca_file = NULL, *connect_to = NULL, *cache = NULL;
+	struct cli_list pl = { pos, 0, maxpos };
+	const struct cli_opt opts[] = { OPT_STR("--ca-file", &ca_file),
+					OPT_STR("--connect-to", &connect_to),
+					OPT_STR("--cache", &cache), OPT_END };
+	int rc = cli_parse(cli, argc, argv, opts, &pl);
+	*npos = pl.n;
+	if (rc >= 0 || (need_cache ? cache == NULL : pl.n != 1))
+		return rc >= 0 ? rc : cli_usage(cli);
+	rc = cli_sts_open(cli, ca_file, connect_to, cache, 0, s);
+	return rc == CLI_EXIT_OK ? -1 : rc;
 }
 
 static const char *source_str(enum ms_sts_source s)
@@ -156,15 +157,17 @@ static const char *source_str(enum ms_sts_source s)
 
 static int cmd_fetch(struct cli *cli, int argc, char **argv)
 {
-	struct rig r;
-	int rc = rig_open(cli, argc, argv, 1, 0, &r);
+	const char *pos[1];
+	size_t npos;
+	struct cli_sts r;
+	int rc = sts_cmd_open(cli, argc, argv, 1, 0, pos, &npos, &r);
 	if (rc >= 0)
 		return rc;
 	struct ms_sts_result *res = NULL;
 	char why[512] = "";
-	ms_status st = ms_sts_get_policy(r.sts, r.pos[0], &res, why, sizeof(why));
+	ms_status st = ms_sts_get_policy(r.sts, pos[0], &res, why, sizeof(why));
 	if (st != MS_OK) {
-		rig_free(&r);
+		cli_sts_close(&r);
 		return cli_fail(cli, st, "fetch", why);
 	}
 	const struct ms_sts_policy *p = ms_sts_result_policy(res);
@@ -172,8 +175,8 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 	const char *id = ms_sts_result_record_id(res), *src = source_str(ms_sts_result_source(res));
 	struct cli_out o;
 	out_begin(&o, cli, "  ", 11);
-	out_str(&o, "domain", NULL, r.pos[0]);
-	out_line(&o, NULL, "%s", r.pos[0]);
+	out_str(&o, "domain", NULL, pos[0]);
+	out_line(&o, NULL, "%s", pos[0]);
 	out_str(&o, "record_id", NULL, id[0] ? id : NULL);
 	out_str(&o, "record", NULL, ms_sts_result_record_note(res));
 	out_line(&o, "record", "%s%s%s", ms_sts_result_record_note(res), id[0] ? ", id=" : "", id);
@@ -200,18 +203,20 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 			 ms_sts_result_backoff(res) ? " (backing off)" : "");
 	out_end(&o);
 	ms_sts_result_free(res);
-	rig_free(&r);
+	cli_sts_close(&r);
 	return CLI_EXIT_OK;
 }
 
 static int cmd_purge(struct cli *cli, int argc, char **argv)
 {
-	struct rig r;
-	int rc = rig_open(cli, argc, argv, 1, 1, &r);
+	const char *pos[1];
+	size_t npos;
+	struct cli_sts r;
+	int rc = sts_cmd_open(cli, argc, argv, 1, 1, pos, &npos, &r);
 	if (rc >= 0)
 		return rc;
-	ms_status st = ms_sts_purge(r.sts, r.npos ? r.pos[0] : NULL);
-	rig_free(&r);
+	ms_status st = ms_sts_purge(r.sts, npos ? pos[0] : NULL);
+	cli_sts_close(&r);
 	if (st != MS_OK)
 		return cli_error(cli, CLI_EXIT_ERROR, "purge: %s", ms_status_str(st));
 	if (cli->json)
@@ -221,13 +226,14 @@ static int cmd_purge(struct cli *cli, int argc, char **argv)
 
 static int cmd_refresh(struct cli *cli, int argc, char **argv)
 {
-	struct rig r;
-	int rc = rig_open(cli, argc, argv, 0, 1, &r);
+	size_t npos;
+	struct cli_sts r;
+	int rc = sts_cmd_open(cli, argc, argv, 0, 1, NULL, &npos, &r);
 	if (rc >= 0)
 		return rc;
 	size_t ref = 0, failed = 0, dropped = 0;
 	ms_status st = ms_sts_refresh(r.sts, &ref, &failed, &dropped);
-	rig_free(&r);
+	cli_sts_close(&r);
 	if (st != MS_OK)
 		return cli_error(cli, CLI_EXIT_ERROR, "refresh: %s", ms_status_str(st));
 	printf(cli->json ? "{\"refreshed\":%zu,\"failed\":%zu,\"dropped\":%zu}\n" :

@@ -42,7 +42,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--auto-requiretls needs --memory FILE");
 	uint8_t *msg = NULL;
 	struct ms_rtls_store *mem = NULL;
-	struct route_ctx rctx = { 0 };
+	struct cli_sts rctx = { 0 };
 	struct ms_rtls_send *send = NULL;
 	char why[256] = "";
 	struct ms_rtls_send_opts so = { .version = MS_RTLS_SEND_OPTS_VERSION,
@@ -76,7 +76,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	d->memory = mem;
 	/* Addresses and domains are checked before any lookup: a bad one is
 	 * a usage error (send_new does no lookups, but needs the handles). */
-	if ((rc = route_ctx_open(cli, &ro, &rctx)) != CLI_EXIT_OK)
+	if ((rc = cli_sts_open(cli, ro.ca_file, ro.connect_to, ro.cache, 20000, &rctx)) != CLI_EXIT_OK)
 		goto out;
 	ms_status st = ms_rtls_send_new(&cli->env, rctx.dns, rctx.sts, requirement, &env_msg, &so,
 					&send, why, sizeof(why));
@@ -95,7 +95,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	rc = ms_rtls_send_delivered(send) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
 	ms_rtls_send_free(send);
-	route_ctx_close(&rctx);
+	cli_sts_close(&rctx);
 	ms_rtls_store_free(mem);
 	ERR_clear_error();
 	free(msg);

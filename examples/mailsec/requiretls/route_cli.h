@@ -30,19 +30,6 @@ struct route_opts {
 	OPT_FLAG("--requiretls", &(o)->requiretls), \
 	OPT_FLAG("--tls-required-no", &(o)->tls_required_no)
 
-/* The resolver and the MTA-STS handle (with its --cache store) that
- * routes are made with, for commands that route several domains. */
-struct route_ctx {
-	struct ms_dns_ctx *dns;
-	struct ms_sts *sts;
-	struct ms_sts_store *store;
-};
-
-/* CLI_EXIT_OK with *c set (close with route_ctx_close), or a CLI exit
- * code after printing the reason. */
-int route_ctx_open(struct cli *cli, const struct route_opts *o, struct route_ctx *c);
-void route_ctx_close(struct route_ctx *c);
-
 /*
  * The route of `domain` for `requirement` (ms_rtls_route_new).  Returns
  * CLI_EXIT_OK with *out set (free it with ms_rtls_route_free), or a CLI
