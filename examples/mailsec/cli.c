@@ -173,7 +173,7 @@ int cli_parse(const struct cli *cli, int argc, char **argv, const struct cli_opt
 				continue;
 		}
 		if (dashdash || a[0] != '-' || a[1] == '\0' || (top && o->name == NULL)) {
-			rc = pos ? list_add(cli, "arguments", pos, a) : cli_usage(cli);
+			rc = pos && pos->n < pos->max ? list_add(cli, a, pos, a) : cli_usage(cli);
 			continue;
 		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
