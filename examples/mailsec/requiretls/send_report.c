@@ -9,18 +9,6 @@
 
 #include <string.h>
 
-static const char *step_str(enum ms_rtls_step st)
-{
-	return st == MS_RTLS_STEP_OK ? "ok" : st == MS_RTLS_STEP_FAILED ? "failed" : "not-done";
-}
-
-/* RFC 3464 s2.3.3: a temporary failure gives a "delayed" DSN while the
- * message stays queued; a permanent one a "failed" DSN. */
-static const char *action_of(const struct ms_rtls_outcome *o)
-{
-	return o->verdict == MS_RTLS_PERMFAIL ? "failed" : "delayed";
-}
-
 static void json_attempt(struct cli_out *o, const struct ms_rtls_attempt *a)
 {
 	out_obj(o, NULL);
@@ -30,11 +18,11 @@ static void json_attempt(struct cli_out *o, const struct ms_rtls_attempt *a)
 	out_bool(o, "plaintext_retry", a->o.plaintext);
 	out_bool(o, "connected", a->o.connected);
 	out_bool(o, "starttls", a->o.starttls_offered);
-	out_str(o, "handshake", NULL, step_str(a->o.handshake));
+	out_str(o, "handshake", NULL, ms_rtls_step_str(a->o.handshake));
 	out_str(o, "tls", NULL, a->tls[0] ? a->tls : NULL);
-	out_str(o, "dane", NULL, step_str(a->o.dane));
+	out_str(o, "dane", NULL, ms_rtls_step_str(a->o.dane));
 	out_str(o, "dane_detail", NULL, a->dane[0] ? a->dane : NULL);
-	out_str(o, "pkix", NULL, step_str(a->o.pkix));
+	out_str(o, "pkix", NULL, ms_rtls_step_str(a->o.pkix));
 	out_str(o, "pkix_detail", NULL, a->pkix[0] ? a->pkix : NULL);
 	out_bool(o, "requiretls_offered", a->o.requiretls_offered);
 	out_str(o, "verdict", NULL, a->delivered ? "delivered" : ms_rtls_verdict_str(a->out.verdict));
@@ -63,7 +51,7 @@ static void json_domain_keys(struct cli_out *o, const struct ms_rtls_delivery *d
 	out_str(o, "verdict", NULL, all ? "delivered" : ms_rtls_verdict_str(f->verdict));
 	out_str(o, "status", NULL, all ? "2.0.0" : f->enhanced);
 	out_str(o, "bounce_status", NULL, all ? NULL : f->bounce_enhanced);
-	out_str(o, "action", NULL, all ? NULL : action_of(f));
+	out_str(o, "action", NULL, all ? NULL : ms_rtls_dsn_action(f));
 	out_str(o, "dsn", NULL, all ? NULL : f->text);
 	out_str(o, "reply", NULL, d ? d->reply : NULL);
 	out_arr(o, "attempts");
@@ -97,7 +85,7 @@ static void json_report(const struct send_report *r)
 		out_bool(&o, "delivered", ok);
 		out_str(&o, "status", NULL, ok ? "2.0.0" : rr->out.enhanced);
 		out_str(&o, "bounce_status", NULL, ok ? NULL : rr->out.bounce_enhanced);
-		out_str(&o, "action", NULL, ok ? NULL : action_of(&rr->out));
+		out_str(&o, "action", NULL, ok ? NULL : ms_rtls_dsn_action(&rr->out));
 		out_str(&o, "dsn", NULL, ok ? NULL : rr->out.text);
 		out_str(&o, "host", NULL, rr->attempt ? ms_rtls_route_host_name(rr->attempt->host) :
 			NULL);
@@ -161,8 +149,7 @@ static void human_domain(const struct ms_rtls_delivery *dv)
 		printf("not delivered; the DSN that would be sent (RFC 3464):\n"
 		       "  Final-Recipient: rfc822;%s\n  Action: %s\n  Status: %s\n"
 		       "  Diagnostic-Code: smtp; %s\n",
-		       rr->address, action_of(f),
-		       f->verdict == MS_RTLS_PERMFAIL ? f->bounce_enhanced : f->enhanced, f->text);
+		       rr->address, ms_rtls_dsn_action(f), ms_rtls_dsn_status(f), f->text);
 		if (f->verdict != MS_RTLS_PERMFAIL)
 			printf("  (when the retries run out: Status %s)\n", f->bounce_enhanced);
 	}
@@ -198,7 +185,6 @@ void send_report(const struct send_report *r)
 			printf("recipient %s: delivered, status 2.0.0\n", r->to[i]);
 		else
 			printf("recipient %s: not delivered (%s), status %s\n", r->to[i],
-			       action_of(&rr->out), rr->out.verdict == MS_RTLS_PERMFAIL
-						       ? rr->out.bounce_enhanced : rr->out.enhanced);
+			       ms_rtls_dsn_action(&rr->out), ms_rtls_dsn_status(&rr->out));
 	}
 }
