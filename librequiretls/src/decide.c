@@ -500,3 +500,20 @@ const char *ms_rtls_reason_str(enum ms_rtls_reason r)
 	}
 	return "unknown";
 }
+
+const char *ms_rtls_step_str(enum ms_rtls_step s)
+{
+	return s == MS_RTLS_STEP_OK ? "ok" : s == MS_RTLS_STEP_FAILED ? "failed" : "not-done";
+}
+
+/* RFC 3464 s2.3.3: a temporary failure gives a "delayed" DSN while the
+ * message stays queued; a permanent one a "failed" DSN. */
+const char *ms_rtls_dsn_action(const struct ms_rtls_outcome *o)
+{
+	return o->verdict == MS_RTLS_PERMFAIL ? "failed" : "delayed";
+}
+
+const char *ms_rtls_dsn_status(const struct ms_rtls_outcome *o)
+{
+	return o->verdict == MS_RTLS_PERMFAIL ? o->bounce_enhanced : o->enhanced;
+}

@@ -627,6 +627,25 @@ START_TEST(test_exhaustive_invariants)
 }
 END_TEST
 
+/* RFC 3464: Action and Status of the DSN of an undelivered recipient. */
+START_TEST(test_dsn)
+{
+	struct ms_rtls_outcome o = { .verdict = MS_RTLS_PERMFAIL, .enhanced = "5.7.30",
+				     .bounce_enhanced = "5.7.31" };
+	ck_assert_str_eq(ms_rtls_dsn_action(&o), "failed");
+	ck_assert_str_eq(ms_rtls_dsn_status(&o), "5.7.31");
+	o.verdict = MS_RTLS_TEMPFAIL;
+	strcpy(o.enhanced, "4.7.4");
+	ck_assert_str_eq(ms_rtls_dsn_action(&o), "delayed");
+	ck_assert_str_eq(ms_rtls_dsn_status(&o), "4.7.4");
+	o.verdict = MS_RTLS_TRY_NEXT;
+	ck_assert_str_eq(ms_rtls_dsn_action(&o), "delayed");
+	ck_assert_str_eq(ms_rtls_step_str(MS_RTLS_STEP_OK), "ok");
+	ck_assert_str_eq(ms_rtls_step_str(MS_RTLS_STEP_FAILED), "failed");
+	ck_assert_str_eq(ms_rtls_step_str(MS_RTLS_STEP_NOT_DONE), "not-done");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("requiretls-decide");
@@ -637,6 +656,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_fallback_metrics);
 	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_dsn);
 	tcase_add_test(tc, test_observe_ehlo);
 	tcase_add_test(tc, test_exhaustive_invariants);
 	tcase_set_timeout(tc, 120); /* the exhaustive run, also under valgrind */

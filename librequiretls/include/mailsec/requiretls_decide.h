@@ -248,6 +248,19 @@ MS_RTLS_API void ms_rtls_outcome_count(const struct ms_env *env,
 MS_RTLS_API const char *ms_rtls_mode_str(enum ms_rtls_tls_mode m);
 MS_RTLS_API const char *ms_rtls_verdict_str(enum ms_rtls_verdict v);
 MS_RTLS_API const char *ms_rtls_reason_str(enum ms_rtls_reason r);
+/* "ok", "failed", "not-done". */
+MS_RTLS_API const char *ms_rtls_step_str(enum ms_rtls_step s);
+
+/*
+ * The delivery status notification of a recipient not delivered with
+ * outcome `o` (RFC 3464): the Action field (s2.3.3), "failed" for a
+ * permanent failure and "delayed" while the message stays queued; and the
+ * Status field (s2.3.4), `bounce_enhanced` for a permanent failure, else
+ * `enhanced` (the bounce code is what a later "failed" DSN carries when the
+ * retries run out).  Static / borrowed from `o`.
+ */
+MS_RTLS_API const char *ms_rtls_dsn_action(const struct ms_rtls_outcome *o);
+MS_RTLS_API const char *ms_rtls_dsn_status(const struct ms_rtls_outcome *o);
 
 #ifdef __cplusplus
 }

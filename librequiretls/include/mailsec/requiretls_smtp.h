@@ -266,6 +266,67 @@ MS_RTLS_API const struct ms_rtls_ehlo *ms_rtls_probe_ehlo(const struct ms_rtls_p
 /* Negotiated protocol and cipher, "PROTOCOL CIPHER" (borrowed). */
 MS_RTLS_API const char *ms_rtls_probe_tls(const struct ms_rtls_probe *p);
 
+/* ---- DANE probe of one MX host (`mailsec dane probe`, like
+ * posttls-finger): TLSA lookup, STARTTLS probe, ms_dane_verify ---------- */
+
+#define MS_RTLS_DANE_PROBE_VERSION 1
+
+struct ms_rtls_dane_probe_opts {
+	unsigned version;     /* MS_RTLS_DANE_PROBE_VERSION */
+	uint16_t port;        /* TLSA port (_PORT._tcp) and the port connected to; 0: 25 */
+	const char *connect;  /* "ADDR:PORT" / "[V6]:PORT"; NULL: the host's first address */
+	unsigned timeout_ms;  /* per probe step; 0: the probe's default */
+	int64_t now;          /* certificate dates; 0: the env clock */
+};
+
+struct ms_rtls_dane_probe;
+
+/*
+ * The DANE facts of MX host `host` (a host reached through a secure MX, or
+ * named directly): ms_dane_lookup_env() of its TLSA records through `dns`,
+ * then, only when that lookup did not fail (RFC 7672 s2.2: a bogus or
+ * failed TLSA lookup makes the host unusable now, so it is not contacted),
+ * the STARTTLS probe (ms_rtls_probe_run, SNI = the TLSA base domain) and
+ * ms_dane_verify() of the chain the server sent against the records.
+ * Callers must ignore SIGPIPE (see ms_rtls_probe_run).
+ *
+ * MS_OK with *out once the facts exist: a failed connection or probe is a
+ * fact (ms_rtls_dane_probe_error), not an error.  MS_ERR_INVALID for bad
+ * arguments or a bad host name (from the lookup), MS_ERR_NOMEM, or the
+ * error of a verification that could not run.  Free *out with
+ * ms_rtls_dane_probe_free (NULL-safe).  The handle is not shared.
+ */
+MS_RTLS_API ms_status ms_rtls_dane_probe_run(const struct ms_env *env, struct ms_dns_ctx *dns,
+					     const char *host,
+					     const struct ms_rtls_dane_probe_opts *opts,
+					     struct ms_rtls_dane_probe **out,
+					     char *why, size_t whylen);
+MS_RTLS_API void ms_rtls_dane_probe_free(struct ms_rtls_dane_probe *p);
+/* The TLSA lookup: state, reason, base domain, records (borrowed). */
+MS_RTLS_API const struct ms_dane_lookup *ms_rtls_dane_probe_lookup(
+	const struct ms_rtls_dane_probe *p);
+/* The address connected to (or that would have been), NULL when the host
+ * has none (borrowed). */
+MS_RTLS_API const char *ms_rtls_dane_probe_connect(const struct ms_rtls_dane_probe *p);
+/* The STARTTLS session's facts (chain, TLS, capabilities), NULL when no
+ * session was made: TLSA lookup failed, no address, or the probe failed. */
+MS_RTLS_API const struct ms_rtls_probe *ms_rtls_dane_probe_session(
+	const struct ms_rtls_dane_probe *p);
+/* Why no session was made ("no address for HOST", the probe's reason), or
+ * NULL (borrowed). */
+MS_RTLS_API const char *ms_rtls_dane_probe_error(const struct ms_rtls_dane_probe *p);
+/* libdane's result for the session's chain.  Without a session: verdict
+ * unset, matched and depth -1, and the RFC 8460 result type of the
+ * failure: dnssec-invalid for a failed TLSA lookup, validation-failure for
+ * no connection (borrowed). */
+MS_RTLS_API const struct ms_dane_result *ms_rtls_dane_probe_result(
+	const struct ms_rtls_dane_probe *p);
+/* 1 when a session was made and libdane verified its chain. */
+MS_RTLS_API int ms_rtls_dane_probe_verified(const struct ms_rtls_dane_probe *p);
+/* libdane's verdict word with a session, else "dns-tempfail" (TLSA lookup
+ * failed: host not contacted) or "connect-failed". */
+MS_RTLS_API const char *ms_rtls_dane_probe_verdict_str(const struct ms_rtls_dane_probe *p);
+
 #ifdef __cplusplus
 }
 #endif
