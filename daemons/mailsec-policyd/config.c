@@ -20,6 +20,8 @@ void policyd_config_defaults(struct policyd_config *c)
 	c->max_connections = 4096;
 	c->max_request = 1024;
 	c->workers = 4;
+	c->answer_cache_ttl = 30;
+	c->answer_cache_size = 65536;
 	c->refresh = 1;
 	c->log_level = MS_LOG_INFO;
 	c->metrics_interval = 15;
@@ -82,6 +84,8 @@ int policyd_config_set(struct policyd_config *c, const char *k, const char *v, c
 	UINT(max_connections, 1, 1000000);
 	UINT(max_request, 16, 65536);
 	UINT(workers, 1, 256);
+	UINT(answer_cache_ttl, 0, 3600);
+	UINT(answer_cache_size, 0, 16777216);
 	UINT(refresh_interval, 0, 30 * 86400);
 	UINT(metrics_interval, 1, 86400);
 #undef STR

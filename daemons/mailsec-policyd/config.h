@@ -32,6 +32,8 @@ struct policyd_config {
 	unsigned max_connections;
 	unsigned max_request;        /* netstring payload limit */
 	unsigned workers;            /* lookup threads */
+	unsigned answer_cache_ttl;   /* seconds an OK/NOTFOUND answer is reused (0: off) */
+	unsigned answer_cache_size;  /* entries of that memo */
 	int testing_as_enforce;
 	int refresh;                 /* proactive MTA-STS refresh on/off */
 	unsigned refresh_interval;   /* seconds (0: about a day, jittered) */

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "request.h"
 
 const char *policyd_reply_label(const char *reply)
 {
@@ -16,21 +15,10 @@ const char *policyd_reply_label(const char *reply)
 	}
 }
 
-void policyd_answer(const struct policyd_engine *e, const uint8_t *req, size_t len,
-		    char *reply, size_t replylen)
+void policyd_answer_domain(const struct policyd_engine *e, const char *domain, char *reply,
+			   size_t replylen)
 {
-	char domain[256], why[256] = "";
-	switch (policyd_request_parse(req, len, e->map_name, domain, sizeof(domain), why,
-				      sizeof(why))) {
-	case REQ_PERM:
-		snprintf(reply, replylen, "PERM %s", why);
-		return;
-	case REQ_NOTFOUND:
-		snprintf(reply, replylen, "NOTFOUND ");
-		return;
-	case REQ_DOMAIN:
-		break;
-	}
+	char why[256] = "";
 	struct ms_rtls_route *r = NULL;
 	ms_status st = ms_rtls_route_new(e->env, e->dns, e->sts, domain, MS_RTLS_REQ_DEFAULT, NULL,
 					 &r, why, sizeof(why));

@@ -27,9 +27,9 @@ struct policyd_engine {
 /* Static label of a reply for metrics: "ok", "notfound", "temp", "perm". */
 const char *policyd_reply_label(const char *reply);
 
-/* Answer one socketmap request payload; reply holds
- * MS_RTLS_POSTFIX_REPLY_MAX bytes. */
-void policyd_answer(const struct policyd_engine *e, const uint8_t *req, size_t len,
-		    char *reply, size_t replylen);
+/* The socketmap reply for one domain (a request's key, see request.h);
+ * reply holds MS_RTLS_POSTFIX_REPLY_MAX bytes. */
+void policyd_answer_domain(const struct policyd_engine *e, const char *domain, char *reply,
+			   size_t replylen);
 
 #endif

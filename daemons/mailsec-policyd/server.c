@@ -33,7 +33,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "netstring.h"
+#include "request.h"
 
 #define ID_LISTEN (1ull << 62)
 #define ID_EVENT (1ull << 61)
@@ -58,9 +60,8 @@ struct job {
 	struct job *next;
 	uint32_t slot, gen;
 	int64_t t0_ns;
-	size_t len;
+	char domain[256];
 	char reply[MS_RTLS_POSTFIX_REPLY_MAX];
-	uint8_t req[];
 };
 
 struct policyd_server {
@@ -83,6 +84,7 @@ struct policyd_server {
 	int stop;
 	pthread_mutex_t dmu;
 	struct job *done;
+	struct policyd_cache *cache;
 	char unix_path[108];
 };
 
@@ -116,7 +118,7 @@ static void *worker(void *arg)
 		if (s->qhead == NULL)
 			s->qtail = NULL;
 		pthread_mutex_unlock(&s->mu);
-		policyd_answer(s->eng, j->req, j->len, j->reply, sizeof(j->reply));
+		policyd_answer_domain(s->eng, j->domain, j->reply, sizeof(j->reply));
 		pthread_mutex_lock(&s->dmu);
 		j->next = s->done;
 		s->done = j;
@@ -195,40 +197,98 @@ static void conn_close(struct policyd_server *s, uint32_t slot, const char *reas
 	pause_listeners(s, 0);
 }
 
-/* Parse what has arrived; hand a complete request to the workers. */
+/* Write what is pending; 1 when all is out, 0 when the socket is full,
+ * -1 when the connection failed. */
+static int flush_out(struct conn *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t k = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (k <= 0)
+			return -1;
+		c->outoff += (size_t)k;
+		c->active_ms = now_ms();
+	}
+	c->outoff = c->outlen = 0;
+	return 1;
+}
+
+static void count_answer(struct policyd_server *s, const char *reply)
+{
+	policyd_metric(s->log, MS_METRIC_COUNTER, "policyd_requests_total", "answer",
+		       policyd_reply_label(reply), 1);
+}
+
+/*
+ * Answer what has arrived: requests that need no lookup (PERM, NOTFOUND
+ * keys, answers in the memo) at once, in order; the first that needs a
+ * lookup goes to the workers and reading stops until its answer is out.
+ */
 static void process(struct policyd_server *s, uint32_t slot)
 {
 	struct conn *c = s->conns[slot];
-	if (!c->busy && c->outlen == 0 && c->inlen > 0) {
+	while (!c->busy && c->outlen == 0 && c->inlen > 0) {
 		const uint8_t *d;
 		size_t dl, used;
-		switch (ns_parse(c->in, c->inlen, s->cfg->max_request, &d, &dl, &used)) {
-		case NS_NEED_MORE:
+		enum ns_result nr = ns_parse(c->in, c->inlen, s->cfg->max_request, &d, &dl, &used);
+		if (nr == NS_NEED_MORE)
 			break;
-		case NS_MALFORMED:
-			conn_close(s, slot, "malformed");
+		if (nr != NS_COMPLETE) {
+			conn_close(s, slot, nr == NS_TOO_LONG ? "too_long" : "malformed");
 			return;
-		case NS_TOO_LONG:
-			conn_close(s, slot, "too_long");
-			return;
-		case NS_COMPLETE: {
-			struct job *j = malloc(sizeof(*j) + dl);
+		}
+		char domain[256], why[128] = "", reply[300];
+		const char *answer = NULL;
+		switch (policyd_request_parse(d, dl, s->eng->map_name, domain, sizeof(domain), why,
+					      sizeof(why))) {
+		case REQ_PERM:
+			snprintf(reply, sizeof(reply), "PERM %s", why);
+			answer = reply;
+			break;
+		case REQ_NOTFOUND:
+			answer = "NOTFOUND ";
+			break;
+		case REQ_DOMAIN: {
+			/* the memo's key: lower case, no trailing dot */
+			size_t n = strlen(domain);
+			for (size_t i = 0; i < n; i++)
+				if (domain[i] >= 'A' && domain[i] <= 'Z')
+					domain[i] = (char)(domain[i] - 'A' + 'a');
+			if (n > 1 && domain[n - 1] == '.')
+				domain[n - 1] = '\0';
+			answer = policyd_cache_get(s->cache, domain, now_ms() / 1000);
+			if (answer)
+				policyd_metric(s->log, MS_METRIC_COUNTER,
+					       "policyd_answer_cache_hits_total", NULL, NULL, 1);
+			break;
+		}
+		}
+		if (answer == NULL) {
+			struct job *j = malloc(sizeof(*j));
 			if (j == NULL) {
 				conn_close(s, slot, "nomem");
 				return;
 			}
 			j->slot = slot;
 			j->gen = c->gen;
-			j->len = dl;
 			j->t0_ns = now_ns();
-			memcpy(j->req, d, dl);
-			memmove(c->in, c->in + used, c->inlen - used);
-			c->inlen -= used;
-			c->started_ms = c->inlen ? now_ms() : 0;
+			snprintf(j->domain, sizeof(j->domain), "%s", domain);
 			c->busy = 1;
 			submit(s, j);
-			break;
+		} else {
+			count_answer(s, answer);
+			c->outlen = ns_format(answer, strlen(answer), c->out, sizeof(c->out));
+			c->outoff = 0;
 		}
+		memmove(c->in, c->in + used, c->inlen - used);
+		c->inlen -= used;
+		c->started_ms = c->inlen ? now_ms() : 0;
+		if (c->outlen && flush_out(c) < 0) {
+			conn_close(s, slot, "write_error");
+			return;
 		}
 	}
 	watch(s, slot, c->outoff < c->outlen ? EPOLLOUT : c->busy ? 0 : EPOLLIN);
@@ -236,22 +296,10 @@ static void process(struct policyd_server *s, uint32_t slot)
 
 static void conn_write(struct policyd_server *s, uint32_t slot)
 {
-	struct conn *c = s->conns[slot];
-	while (c->outoff < c->outlen) {
-		ssize_t k = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (k <= 0) {
-			conn_close(s, slot, "write_error");
-			return;
-		}
-		c->outoff += (size_t)k;
-		c->active_ms = now_ms();
+	if (flush_out(s->conns[slot]) < 0) {
+		conn_close(s, slot, "write_error");
+		return;
 	}
-	if (c->outoff == c->outlen)
-		c->outoff = c->outlen = 0;
 	process(s, slot);
 }
 
@@ -328,9 +376,10 @@ static void drain_done(struct policyd_server *s)
 	while (j) {
 		struct job *next = j->next;
 		struct conn *c = j->slot < s->cfg->max_connections ? s->conns[j->slot] : NULL;
-		const char *label = policyd_reply_label(j->reply);
-		policyd_metric(s->log, MS_METRIC_COUNTER, "policyd_requests_total", "answer", label,
-			       1);
+		count_answer(s, j->reply);
+		if (s->cfg->answer_cache_ttl && (j->reply[0] == 'O' || j->reply[0] == 'N'))
+			policyd_cache_put(s->cache, j->domain, j->reply,
+					  now_ms() / 1000 + s->cfg->answer_cache_ttl);
 		policyd_metric(s->log, MS_METRIC_HISTOGRAM, "policyd_request_seconds", NULL, NULL,
 			       (double)(now_ns() - j->t0_ns) / 1e9);
 		if (c && c->gen == j->gen) {
@@ -458,6 +507,11 @@ struct policyd_server *policyd_server_new(const struct policyd_config *cfg,
 	s->conns = calloc(cfg->max_connections, sizeof(*s->conns));
 	s->free_slots = calloc(cfg->max_connections, sizeof(*s->free_slots));
 	if (s->conns == NULL || s->free_slots == NULL) {
+		snprintf(why, whylen, "out of memory");
+		goto fail;
+	}
+	if (cfg->answer_cache_ttl && cfg->answer_cache_size &&
+	    (s->cache = policyd_cache_new(cfg->answer_cache_size)) == NULL) {
 		snprintf(why, whylen, "out of memory");
 		goto fail;
 	}
@@ -597,6 +651,7 @@ void policyd_server_free(struct policyd_server *s)
 		}
 	free(s->conns);
 	free(s->free_slots);
+	policyd_cache_free(s->cache);
 	for (int i = 0; i < s->nl; i++)
 		close(s->lfd[i]);
 	if (s->unix_path[0])

@@ -14,7 +14,8 @@ over its unix and TCP listeners, against the offline signed test world
   - 1,000 idle connections are held while a new one is answered;
   - max_connections: the next client waits until one closes;
   - the SQLite MTA-STS cache shared by two daemon processes; the proactive
-    refresh; the logfmt log and the Prometheus text file.
+    refresh; the logfmt log and the Prometheus text file;
+  - the answer memo: OK and NOTFOUND reused, TEMP never (looked up again).
 """
 import os
 import resource
@@ -270,6 +271,36 @@ try:
     finally:
         for x in (one, two, fresh):
             x.stop()
+
+    # ---- the answer memo: OK/NOTFOUND reused, TEMP looked up again ---------
+    m = Daemon("memo", log_level="debug")
+    try:
+        s = m.tcp()
+        answers = [ask(s, k) for k in ("good.test", "Good.Test.", "tlsafail.policyd.test",
+                                       "tlsafail.policyd.test", "nostarttls.test",
+                                       "nostarttls.test")]
+        s.close()
+        check("memo: the same answers", answers[0] == answers[1] == "OK dane-only" and
+              answers[2].startswith("TEMP ") and answers[3].startswith("TEMP ") and
+              answers[4] == answers[5] == "NOTFOUND ", answers)
+        log = m.logtext()
+        looked = {k: log.count(f"msg=answered domain={k} ") for k in
+                  ("good.test", "tlsafail.policyd.test", "nostarttls.test")}
+        check("memo: OK and NOTFOUND looked up once, TEMP every time",
+              looked == {"good.test": 1, "tlsafail.policyd.test": 2, "nostarttls.test": 1},
+              looked)
+    finally:
+        m.stop()
+    n = Daemon("nomemo", log_level="debug", answer_cache_ttl="0")
+    try:
+        s = n.tcp()
+        ask(s, "good.test")
+        ask(s, "good.test")
+        s.close()
+        c = n.logtext().count("msg=answered domain=good.test ")
+        check("answer_cache_ttl = 0: every request looked up", c == 2, c)
+    finally:
+        n.stop()
 
     # ---- configuration errors ----------------------------------------------
     bad = os.path.join(TMP, "bad.conf")
