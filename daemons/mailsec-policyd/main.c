@@ -30,7 +30,11 @@
 #ifndef POLICYD_VERSION
 #define POLICYD_VERSION "unknown"
 #endif
+#ifdef POLICYD_DEFAULT_CONFIG
+#define DEFAULT_CONFIG POLICYD_DEFAULT_CONFIG
+#else
 #define DEFAULT_CONFIG "/etc/mailsec/mailsec-policyd.conf"
+#endif
 
 static const char usage_text[] =
 	"usage: mailsec-policyd [-c FILE] [-o KEY=VALUE]... [-t] [--print-port]\n"
