@@ -19,7 +19,7 @@ void policyd_config_defaults(struct policyd_config *c)
 	c->idle_timeout_ms = 300000;
 	c->max_connections = 4096;
 	c->max_request = 1024;
-	c->workers = 4;
+	c->workers = 8;
 	c->answer_cache_ttl = 30;
 	c->answer_cache_size = 65536;
 	c->refresh = 1;

@@ -108,6 +108,14 @@ static void raise_fd_limit(unsigned max_connections)
 
 int main(int argc, char **argv)
 {
+	/* SIGTERM and SIGINT are read from a signalfd by the event loop: block
+	 * them before any thread exists (the libraries' included), so none of
+	 * them takes the default action and the stop is always clean. */
+	sigset_t stopset;
+	sigemptyset(&stopset);
+	sigaddset(&stopset, SIGTERM);
+	sigaddset(&stopset, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &stopset, NULL);
 	struct policyd_config cfg;
 	policyd_config_defaults(&cfg);
 	const char *config_path = NULL;
