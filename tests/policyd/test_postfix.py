@@ -22,6 +22,7 @@ Four messages go in over SMTP; the test waits for Postfix's verdicts:
   stsgap.test (MTA-STS enforce)    -> delivered to mx1 over verified TLS
   tlsafail.policyd.test (bogus TLSA) -> deferred (policy TEMP), never sent
   badtlsa.test (TLSA of another key) -> deferred, the certificate refused
+Then the daemon is killed: the next message is deferred, not sent.
 """
 import os
 import shutil
@@ -323,6 +324,19 @@ try:
         check(f"policyd answered {dom}: {ans}",
               any(f"domain={dom} " in ln and f'answer="{ans}' in ln for ln in plogtext.splitlines()),
               plogtext[-2000:])
+
+    # ---- the daemon killed: Postfix defers, never falls back to "may" ------
+    policyd_proc = procs[-1]
+    policyd_proc.kill()
+    policyd_proc.wait()
+    with smtplib.SMTP("127.0.0.1", smtpd_port, timeout=30) as s:
+        s.sendmail("sender@policyd.test", ["after-kill@good.test"],
+                   "From: sender@policyd.test\r\nSubject: policyd gone\r\n\r\nhello\r\n")
+    wait_for(lambda: status_of(maillog, "after-kill@good.test")[0], 60, "the attempt without policyd")
+    st, line = status_of(maillog, "after-kill@good.test")
+    check("policyd killed: Postfix defers (policy table lookup error)", st == "deferred", line)
+    peerlog = read(os.path.join(peers[0], "peers.log"))
+    check("policyd killed: nothing sent", "rcpt=after-kill@good.test" not in peerlog, peerlog)
 except SystemExit:
     pass
 finally:
