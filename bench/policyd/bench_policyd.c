@@ -5,6 +5,14 @@
  * enforce domains from a warm cache, at 1, 16 and 256 concurrent clients.
  *
  * usage: bench-policyd MAILSEC_POLICYD [SECONDS_PER_RUN]
+ *        bench-policyd MAILSEC_POLICYD --soak SECONDS
+ *
+ * --soak: only our daemon without its memo (every answer a full route, the
+ * path that allocates), 16 clients for SECONDS; its resident set size is
+ * sampled every 10 s and printed as
+ *   soak t=<s> answers=<n> rss_kb=<kB>
+ * ending with "soak rss_first_kb=.. rss_last_kb=.. growth=..%" (after a
+ * first minute of warm-up, the RSS should stay flat within 10 %).
  *
  * Set-up (in a temporary directory): an unsigned zone bench.test with
  * d0..d999.bench.test (MX, A, _mta-sts TXT id=1) that libunbound serves to
@@ -315,14 +323,52 @@ static void load(const char *sock, const char *name, int nconn, double secs, dou
 	free(lat);
 }
 
+static long rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = atol(line + 6);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* The soak: 10 s loads back to back, RSS after each. */
+static int soak(const char *sock, pid_t pid, double secs)
+{
+	long first = -1, last = -1;
+	double total = 0;
+	for (double t = 0; t < secs; t += 10) {
+		double aps, p99;
+		load(sock, "postfix", 16, 10, &aps, &p99);
+		total += aps * 10;
+		last = rss_kb(pid);
+		if (t + 10 >= 60 && first < 0)
+			first = last; /* after a minute of warm-up */
+		printf("soak t=%.0f answers=%.0f rss_kb=%ld p99_us=%.0f\n", t + 10, total, last,
+		       p99 / 1e3);
+		fflush(stdout);
+	}
+	if (first <= 0)
+		first = last;
+	printf("soak rss_first_kb=%ld rss_last_kb=%ld growth=%.1f%%\n", first, last,
+	       100.0 * (double)(last - first) / (double)first);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench-policyd MAILSEC_POLICYD [SECONDS_PER_RUN]\n");
 		return 2;
 	}
-	double secs = argc > 2 ? atof(argv[2]) : 3.0;
-	if (access("/usr/bin/mta-sts-daemon", X_OK) != 0)
+	int soaking = argc > 3 && strcmp(argv[2], "--soak") == 0;
+	double secs = soaking ? atof(argv[3]) : argc > 2 ? atof(argv[2]) : 3.0;
+	if (!soaking && access("/usr/bin/mta-sts-daemon", X_OK) != 0)
 		die("mta-sts-daemon missing (Debian package postfix-mta-sts-resolver)");
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(dir, sizeof(dir), "/tmp/bench-policyd-XXXXXX");
@@ -343,6 +389,23 @@ int main(int argc, char **argv)
 			     "-o", "refresh=no", "-o", "log_level=warning", "-o", "map_name=postfix",
 			     "-o", "max_connections=1024", NULL};
 	char *theirs_argv[] = {"/usr/bin/mta-sts-daemon", "-c", yml, "-v", "warn", NULL};
+	if (soaking) {
+		char s_sock[128], s1[160];
+		snprintf(s_sock, sizeof(s_sock), "%s/soak.sock", dir);
+		snprintf(s1, sizeof(s1), "listen_unix=%s", s_sock);
+		char *soak_argv[] = {argv[1], "-c", "/dev/null", "-o", s1, "-o", o2, "-o", o3,
+				     "-o", "refresh=no", "-o", "log_level=warning",
+				     "-o", "map_name=postfix", "-o", "answer_cache_ttl=0", NULL};
+		pid_t sp = spawn(soak_argv, s_sock);
+		int rc = soak(s_sock, sp, secs);
+		kill(sp, SIGTERM);
+		waitpid(sp, NULL, 0);
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", dir);
+		return rc;
+	}
 	pid_t ours = spawn(ours_argv, ours_sock);
 	/* the same daemon without its answer memo: every answer a full route
 	 * (DNS from libunbound's cache, the policy from SQLite) */
