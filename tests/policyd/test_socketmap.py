@@ -33,6 +33,7 @@ POLICYD = sys.argv[1]
 WORLD = os.environ["MS_TEST_WORLD"]
 check = Checks()
 TMP = tempfile.mkdtemp(prefix="policyd-test-")
+STOPS = []  # (daemon, exit status) of every stop
 
 
 def start_policy_host():
@@ -69,7 +70,9 @@ class Daemon:
 
     def stop(self):
         self.p.terminate()
-        return self.p.wait(timeout=30)
+        rc = self.p.wait(timeout=30)
+        STOPS.append((os.path.basename(self.dir), rc))
+        return rc
 
     def unix(self):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -313,6 +316,8 @@ try:
     check("no listener: exit 2", r.returncode == 2 and "no listener" in r.stderr, r.stderr)
     r = subprocess.run([POLICYD, "--version"], capture_output=True, text=True)
     check("--version", r.returncode == 0 and r.stdout.startswith("mailsec-policyd "), r.stdout)
+    check("every daemon stopped cleanly on SIGTERM (exit 0; under ASan: no leak)",
+          len(STOPS) == 7 and all(rc == 0 for _, rc in STOPS), STOPS)
 finally:
     if d.p.poll() is None:
         d.stop()
