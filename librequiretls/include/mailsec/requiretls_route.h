@@ -244,6 +244,54 @@ MS_RTLS_API int ms_rtls_route_undeliverable(const struct ms_rtls_route *r,
 MS_RTLS_API const char *ms_rtls_dane_str(enum ms_rtls_dane d);
 MS_RTLS_API const char *ms_rtls_sts_mode_str(enum ms_rtls_sts_mode m);
 
+
+/* ---- the route as a Postfix TLS policy (mailsec-policyd) --------------- */
+
+/* What a Postfix smtp_tls_policy_maps lookup answers (socketmap(5)). */
+enum ms_rtls_postfix_kind {
+	MS_RTLS_POSTFIX_OK = 0,       /* "OK <policy>": the policy applies */
+	MS_RTLS_POSTFIX_NOTFOUND = 1, /* "NOTFOUND ": no policy, main.cf decides */
+	MS_RTLS_POSTFIX_TEMP = 2      /* "TEMP <reason>": a lookup failed, defer */
+};
+/* Flags of ms_rtls_route_postfix_policy(). */
+#define MS_RTLS_POSTFIX_TESTING_AS_ENFORCE 0x01 /* MTA-STS testing like enforce */
+/* A reply buffer of this size always holds the reply (1 KiB less than
+ * Postfix's socketmap limit of 100000 bytes, far above any real policy). */
+#define MS_RTLS_POSTFIX_REPLY_MAX 4096
+
+/*
+ * Render a built route as the socketmap reply of Postfix's
+ * smtp_tls_policy_maps (postconf(5) "TLS policy table"), the decisions being
+ * the route's own (its plans, RFC 7672 and RFC 8461):
+ *  - the MX lookup failed or was bogus, or any host's address or TLSA
+ *    lookup failed or was bogus (the plan skips it with a temporary
+ *    reason): "TEMP <reason>" - Postfix defers; a failure is never
+ *    NOTFOUND, which would let main.cf's default (often "may") apply to a
+ *    domain that may have DANE (RFC 7672 s2.1.1, s2.2);
+ *  - every host to try has usable DANE (DNSSEC-secure MX set and address,
+ *    secure TLSA RRset with a usable record): "OK dane-only";
+ *  - some hosts have DANE (usable or all-unusable TLSA) and no MTA-STS
+ *    enforce policy applies: "OK dane" (Postfix applies RFC 7672 host by
+ *    host, the others opportunistic);
+ *  - an MTA-STS enforce policy applies (testing too with
+ *    MS_RTLS_POSTFIX_TESTING_AS_ENFORCE) and not every host has DANE:
+ *    "OK secure match=P1:P2... servername=hostname" with the policy's mx
+ *    patterns ("*.example.com" becomes Postfix's ".example.com", which also
+ *    matches deeper names: Postfix cannot say "one label");
+ *  - otherwise (no MX and no address, a null MX, a domain that does not
+ *    exist, no DANE and no enforce policy; an MTA-STS discovery failure
+ *    without a cached policy is "no policy", RFC 8461 s5.1): "NOTFOUND ".
+ * `reply` gets the whole reply text (printable ASCII, NUL-terminated; give
+ * it MS_RTLS_POSTFIX_REPLY_MAX bytes), `kind` (optional) its kind.  A
+ * reply that does not fit is never cut: it becomes "TEMP policy too long"
+ * (MS_ERR_LIMIT, kind TEMP) when that fits.  Errors: MS_ERR_INVALID (NULL
+ * route or reply, a route not built, replylen < 32), MS_ERR_LIMIT.
+ * Thread-safe on a built route.
+ */
+MS_RTLS_API ms_status ms_rtls_route_postfix_policy(const struct ms_rtls_route *r, unsigned flags,
+						   enum ms_rtls_postfix_kind *kind, char *reply,
+						   size_t replylen);
+
 #ifdef __cplusplus
 }
 #endif
