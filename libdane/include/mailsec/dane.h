@@ -26,16 +26,14 @@
 
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_DANE_BUILDING) && defined(__GNUC__)
-#define MS_DANE_API __attribute__((visibility("default")))
-#else
-#define MS_DANE_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_DANE_API MS_API
 
 struct ms_dane_ctx;
 struct ms_dns_ctx;

@@ -27,16 +27,14 @@
 
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_DNS_BUILDING) && defined(__GNUC__)
-#define MS_DNS_API __attribute__((visibility("default")))
-#else
-#define MS_DNS_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_DNS_API MS_API
 
 /* Record types with typed accessors; any other type works through rdata. */
 enum ms_dns_type {

@@ -27,16 +27,14 @@
 #include <mailsec/dns.h>
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_STS_BUILDING) && defined(__GNUC__)
-#define MS_STS_API __attribute__((visibility("default")))
-#else
-#define MS_STS_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_STS_API MS_API
 
 #define MS_STS_ID_MAX 32              /* s3.1: id is 1-32 letters/digits */
 #define MS_STS_POLICY_MAX 65536       /* s3.3: policy bodies are at most 64 KiB */

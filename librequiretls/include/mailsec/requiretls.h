@@ -29,16 +29,14 @@
 #include <mailsec/dns.h>
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_RTLS_BUILDING) && defined(__GNUC__)
-#define MS_RTLS_API __attribute__((visibility("default")))
-#else
-#define MS_RTLS_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_RTLS_API MS_API
 
 /* Hard bounds on what the parsers keep. */
 #define MS_RTLS_MAX_REPLY_BYTES 65536  /* a whole EHLO reply */

@@ -65,16 +65,14 @@
 #include <mailsec/iprev.h>
 #include <mailsec/spf.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_SPFDKIM_BUILDING) && defined(__GNUC__)
-#define MS_AUTH_API __attribute__((visibility("default")))
-#else
-#define MS_AUTH_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_AUTH_API MS_API
 
 /* Flags (ms_auth_opts.flags). */
 /* Turn the DMARC disposition (p=/sp=/np= after pct= and t=) into

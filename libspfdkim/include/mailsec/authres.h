@@ -26,16 +26,14 @@
 #include <mailsec/iprev.h>
 #include <mailsec/spf.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_SPFDKIM_BUILDING) && defined(__GNUC__)
-#define MS_AR_API __attribute__((visibility("default")))
-#else
-#define MS_AR_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_AR_API MS_API
 
 struct ms_ar;
 

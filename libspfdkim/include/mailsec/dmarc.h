@@ -27,16 +27,14 @@
 #include <mailsec/env.h>
 #include <mailsec/spf.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_SPFDKIM_BUILDING) && defined(__GNUC__)
-#define MS_DMARC_API __attribute__((visibility("default")))
-#else
-#define MS_DMARC_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_DMARC_API MS_API
 
 enum ms_dmarc_policy {
 	MS_DMARC_POLICY_ABSENT = -1,  /* tag not present */

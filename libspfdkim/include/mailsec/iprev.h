@@ -14,16 +14,14 @@
 #include <mailsec/dns.h>
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_SPFDKIM_BUILDING) && defined(__GNUC__)
-#define MS_IPREV_API __attribute__((visibility("default")))
-#else
-#define MS_IPREV_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_IPREV_API MS_API
 
 /* RFC 8601 s2.7.3 results. */
 enum ms_iprev_result {

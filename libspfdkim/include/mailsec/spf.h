@@ -28,16 +28,14 @@
 #include <mailsec/dns.h>
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_SPFDKIM_BUILDING) && defined(__GNUC__)
-#define MS_SPF_API __attribute__((visibility("default")))
-#else
-#define MS_SPF_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_SPF_API MS_API
 
 /* The results of check_host() (RFC 7208 s2.6). */
 enum ms_spf_result {

@@ -39,16 +39,14 @@
 #include <mailsec/dns.h>
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_SPFDKIM_BUILDING) && defined(__GNUC__)
-#define MS_DKIM_API __attribute__((visibility("default")))
-#else
-#define MS_DKIM_API
-#endif
+/* The shared export macro (mailsec/export.h). */
+#define MS_DKIM_API MS_API
 
 /* Hard bounds (untrusted input). */
 #define MS_DKIM_MAX_HEADER (1024u * 1024u) /* bytes in the header block */
