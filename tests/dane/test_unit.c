@@ -264,6 +264,59 @@ START_TEST(env_hooks)
 }
 END_TEST
 
+/* Strings libdane returns come from the env allocator and go back to it
+ * through ms_dane_string_free: every block allocated is freed by the hook. */
+struct str_alloc {
+	int allocs, frees;
+};
+
+static void *sa_alloc(void *user, size_t n)
+{
+	((struct str_alloc *)user)->allocs++;
+	return malloc(n);
+}
+
+static void *sa_realloc(void *user, void *p, size_t n)
+{
+	if (p == NULL)
+		((struct str_alloc *)user)->allocs++;
+	return realloc(p, n);
+}
+
+static void sa_free(void *user, void *p)
+{
+	if (p != NULL)
+		((struct str_alloc *)user)->frees++;
+	free(p);
+}
+
+START_TEST(strings_env_allocator)
+{
+	struct str_alloc sa = { 0, 0 };
+	struct ms_env env = { .version = MS_ENV_VERSION, .user = &sa, .alloc = sa_alloc,
+			      .realloc = sa_realloc, .free = sa_free };
+	char *key = NULL, *csr = NULL, why[200] = "";
+	ck_assert_int_eq(ms_dane_keygen_env(&env, "p256", &key, why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(sa.allocs, 1);
+	const char *names[] = { "mx.example.test" };
+	ck_assert_int_eq(ms_dane_csr_env(&env, (const uint8_t *)key, strlen(key), names, 1, &csr,
+					 why, sizeof(why)), MS_OK);
+	ck_assert_ptr_nonnull(strstr(csr, "BEGIN CERTIFICATE REQUEST"));
+	ck_assert_int_eq(sa.allocs, 2);
+	ck_assert_int_eq(sa.frees, 0);
+	ms_dane_string_free(&env, csr);
+	ms_dane_string_free(&env, key);
+	ck_assert_int_eq(sa.frees, 2);
+	ms_dane_string_free(&env, NULL);
+	ck_assert_int_eq(sa.frees, 2);
+	/* a failure allocates nothing and leaves *pem NULL */
+	ck_assert_int_eq(ms_dane_keygen_env(&env, "dsa512", &key, why, sizeof(why)),
+			 MS_ERR_UNSUPPORTED);
+	ck_assert_ptr_null(key);
+	ck_assert_int_eq(sa.allocs, 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dane-unit");
@@ -274,6 +327,7 @@ int main(void)
 	tcase_add_test(tc, usable);
 	tcase_add_test(tc, der_walker);
 	tcase_add_test(tc, from_pem_keygen_csr);
+	tcase_add_test(tc, strings_env_allocator);
 	tcase_add_test(tc, strings_and_ctx);
 	tcase_add_test(tc, env_hooks);
 	suite_add_tcase(s, tc);

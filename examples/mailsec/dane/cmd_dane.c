@@ -256,7 +256,7 @@ static int dane_keygen(struct cli *cli, int argc, char **argv)
 		return cli_error(cli, st == MS_ERR_UNSUPPORTED ? CLI_EXIT_USAGE : CLI_EXIT_ERROR,
 				 "%s", why);
 	fputs(pem, stdout);
-	free(pem);
+	ms_dane_string_free(NULL, pem);
 	return CLI_EXIT_OK;
 }
 
@@ -275,7 +275,7 @@ static int dane_csr(struct cli *cli, int argc, char **argv)
 	if (st != MS_OK)
 		return cli_error(cli, CLI_EXIT_USAGE, "%s", why);
 	fputs(pem, stdout);
-	free(pem);
+	ms_dane_string_free(NULL, pem);
 	return CLI_EXIT_OK;
 }
 

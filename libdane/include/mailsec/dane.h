@@ -281,14 +281,28 @@ MS_DANE_API ms_status ms_dane_tlsa_from_pem(const uint8_t *pem, size_t len,
 					    size_t buflen, char *why,
 					    size_t whylen);
 /* Generate a private key as PKCS#8 PEM ("rsa2048", "rsa4096", "p256",
- * "p384", "ed25519").  *pem is freed by the caller with free(). */
+ * "p384", "ed25519").  Same as ms_dane_keygen_env(NULL, ...): free *pem
+ * with ms_dane_string_free(NULL, *pem). */
 MS_DANE_API ms_status ms_dane_keygen(const char *alg, char **pem,
 				     char *why, size_t whylen);
 /* A PKCS#10 CSR (PEM) from a private key PEM, subject CN = names[0], SAN =
- * all names.  *pem is freed by the caller with free(). */
+ * all names.  Same as ms_dane_csr_env(NULL, ...): free *pem with
+ * ms_dane_string_free(NULL, *pem). */
 MS_DANE_API ms_status ms_dane_csr(const uint8_t *key_pem, size_t len,
 				  const char *const *names, size_t nnames,
 				  char **pem, char *why, size_t whylen);
+/* ms_dane_keygen with the caller's hooks: *pem comes from env's allocator
+ * (env may be NULL: malloc); free it with ms_dane_string_free(env, *pem). */
+MS_DANE_API ms_status ms_dane_keygen_env(const struct ms_env *env, const char *alg,
+					 char **pem, char *why, size_t whylen);
+/* ms_dane_csr with the caller's hooks, as ms_dane_keygen_env. */
+MS_DANE_API ms_status ms_dane_csr_env(const struct ms_env *env, const uint8_t *key_pem,
+				      size_t len, const char *const *names, size_t nnames,
+				      char **pem, char *why, size_t whylen);
+/* Free a string libdane returned (keygen, csr) through the allocator of the
+ * `env` it was made with (the same env, or NULL for the NULL-env calls).
+ * The memory is wiped first: a keygen result is a private key.  NULL-safe. */
+MS_DANE_API void ms_dane_string_free(const struct ms_env *env, char *s);
 
 #ifdef __cplusplus
 }
