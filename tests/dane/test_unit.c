@@ -264,6 +264,54 @@ START_TEST(env_hooks)
 }
 END_TEST
 
+/* Version 2 of struct ms_env: the log and the metric callbacks each get
+ * their own user pointer; NULL ones, and a version-1 struct (whose members
+ * past `now` the library must not read), fall back to `user`. */
+static int verify_once(const struct ms_env *env)
+{
+	struct ms_dane_ctx *ctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(env, &ctx), MS_OK);
+	uint8_t d[32] = { 0 };
+	struct ms_dane_tlsa t = { 1, 1, 1, d, 32 };
+	uint8_t der[4] = { 0x30, 0x02, 0x05, 0x00 };
+	struct ms_dane_cert c = { der, 4 };
+	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
+				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
+	ms_status st = ms_dane_verify(ctx, &in, &res, NULL, 0);
+	ms_dane_ctx_free(ctx);
+	return st;
+}
+
+START_TEST(env_separate_users)
+{
+	struct seen shared = { 0, 0, "" }, logs = { 0, 0, "" }, metrics = { 0, 0, "" };
+	struct ms_env env = { .version = MS_ENV_VERSION, .user = &shared, .log = on_log,
+			      .log_level = MS_LOG_DEBUG, .metric = on_metric,
+			      .log_user = &logs, .metric_user = &metrics };
+	ck_assert_int_eq(verify_once(&env), MS_OK);
+	ck_assert_int_eq(logs.logs, 1);
+	ck_assert_int_eq(logs.metrics, 0);
+	ck_assert_int_eq(metrics.metrics, 1);
+	ck_assert_int_eq(metrics.logs, 0);
+	ck_assert_int_eq(shared.logs + shared.metrics, 0);
+	/* only the log one set: metrics go to `user` */
+	env.metric_user = NULL;
+	ck_assert_int_eq(verify_once(&env), MS_OK);
+	ck_assert_int_eq(logs.logs, 2);
+	ck_assert_int_eq(shared.metrics, 1);
+	ck_assert_int_eq(shared.logs, 0);
+	/* a version-1 caller: log_user is past its struct, never read */
+	env.version = 1;
+	env.metric_user = &metrics;
+	ck_assert_int_eq(verify_once(&env), MS_OK);
+	ck_assert_int_eq(shared.logs, 1);
+	ck_assert_int_eq(shared.metrics, 2);
+	ck_assert_int_eq(logs.logs, 2);
+	ck_assert_int_eq(metrics.metrics, 1);
+}
+END_TEST
+
 /* Strings libdane returns come from the env allocator and go back to it
  * through ms_dane_string_free: every block allocated is freed by the hook. */
 struct str_alloc {
@@ -330,6 +378,7 @@ int main(void)
 	tcase_add_test(tc, strings_env_allocator);
 	tcase_add_test(tc, strings_and_ctx);
 	tcase_add_test(tc, env_hooks);
+	tcase_add_test(tc, env_separate_users);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);
 }

@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define MS_ENV_VERSION 1
+#define MS_ENV_VERSION 2
 
 /* One structured key/value pair attached to a log line or a metric. */
 struct ms_kv {
@@ -66,7 +66,8 @@ typedef void (*ms_metric_fn)(void *user, const struct ms_metric_event *ev);
 
 struct ms_env {
 	unsigned version;          /* MS_ENV_VERSION */
-	void *user;                /* handed back to every callback */
+	void *user;                /* handed back to every callback (log and
+				      metric: unless log_user/metric_user) */
 
 	ms_log_fn log;             /* NULL: no logging */
 	enum ms_log_level log_level; /* deliver events at or below this level */
@@ -84,6 +85,13 @@ struct ms_env {
 
 	/* Wall clock in Unix seconds; NULL: time(NULL).  Tests inject this. */
 	int64_t (*now)(void *user);
+
+	/* Version 2.  Separate `user` pointers for the log and the metric
+	 * callbacks, so that a logger and a metrics registry from different
+	 * modules each get their own state.  NULL (or a version-1 struct):
+	 * the callback gets `user`. */
+	void *log_user;
+	void *metric_user;
 };
 
 #ifdef __cplusplus
