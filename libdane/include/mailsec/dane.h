@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mailsec/dns.h>
 #include <mailsec/env.h>
 #include <mailsec/status.h>
 #include <mailsec/export.h>
@@ -51,14 +52,14 @@ enum { MS_DANE_MT_FULL = 0, MS_DANE_MT_SHA256 = 1, MS_DANE_MT_SHA512 = 2 };
 #define MS_DANE_MAX_RECORDS 64     /* TLSA records per RRset */
 #define MS_DANE_MAX_NAMES 8        /* reference names */
 
-/* One TLSA record (RFC 6698 s2.1); `data` is borrowed. */
-struct ms_dane_tlsa {
-	uint8_t usage;
-	uint8_t selector;
-	uint8_t mtype;
-	const uint8_t *data;
-	size_t datalen;
-};
+/*
+ * One TLSA record (RFC 6698 s2.1); `data` is borrowed.  The suite has one
+ * TLSA type, struct ms_dns_tlsa of the lowest library (mailsec/dns.h);
+ * `struct ms_dane_tlsa` is the same type under its libdane name (a macro
+ * alias of the struct tag), so records from ms_dns_result_tlsa() go to
+ * ms_dane_verify() as they are.
+ */
+#define ms_dane_tlsa ms_dns_tlsa
 
 /* One certificate in DER; `der` is borrowed. */
 struct ms_dane_cert {
@@ -186,7 +187,8 @@ MS_DANE_API ms_status ms_dane_tlsa_parse_text(const char *text, size_t len,
 					      struct ms_dane_tlsa *t,
 					      uint8_t *buf, size_t buflen,
 					      char *why, size_t whylen);
-/* Wire rdata (RFC 6698 s2.1) into `t`, borrowing from rdata. */
+/* Wire rdata (RFC 6698 s2.1) into `t`, borrowing from rdata: the same
+ * parser as ms_dns_parse_tlsa() (this name calls it). */
 MS_DANE_API ms_status ms_dane_tlsa_parse_rdata(const uint8_t *rdata, size_t len,
 					       struct ms_dane_tlsa *t);
 /* "U S M hex" (lower-case hex); MS_ERR_LIMIT if buf is too small. */

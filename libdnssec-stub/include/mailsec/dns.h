@@ -111,7 +111,8 @@ struct ms_dns_config {
 struct ms_dns_ctx;
 struct ms_dns_result;
 
-/* A parsed TLSA record (RFC 6698 s2.1); `data` is borrowed from its owner. */
+/* A parsed TLSA record (RFC 6698 s2.1); `data` is borrowed from its owner.
+ * The one TLSA type of the suite: mailsec/dane.h names it ms_dane_tlsa. */
 struct ms_dns_tlsa {
 	uint8_t usage;
 	uint8_t selector;
