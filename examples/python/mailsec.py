@@ -284,7 +284,7 @@ def dane_verify(chain, records: Sequence[Tuple[int, int, int, bytes]], names: Se
     if st != 0:
         raise MailsecError(st, "ms_dane_ctx_new failed")
     try:
-        res = _DaneResult()
+        res = _DaneResult(version=1)  # MS_DANE_RESULT_VERSION, set by the caller
         why = _why()
         st = verify(ctx, ctypes.byref(inp), ctypes.byref(res), why, len(why))
         if st != 0:

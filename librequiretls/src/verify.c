@@ -16,9 +16,8 @@ static void verify_dane(const struct ms_env *env, const struct ms_dane_cert *cha
 {
 	struct ms_dane_ctx *ctx = NULL;
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[200] = "";
-	memset(&res, 0, sizeof(res));
 	ms_dane_lookup_input(l, &in);
 	in.chain = chain;
 	in.nchain = n;

@@ -94,7 +94,7 @@ static enum ms_dane_verdict dane(const struct chain *c, int usage)
 		.ntlsa = 1, .authentic = 1, .names = names, .nnames = 1, .now = NOW,
 	};
 	struct ms_dane_ctx *ctx = NULL;
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[160];
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, why, sizeof(why)), MS_OK);

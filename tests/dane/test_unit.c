@@ -210,7 +210,7 @@ START_TEST(strings_and_ctx)
 	struct ms_dane_cert c = { der, 4 };
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
 				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
 	ck_assert_int_eq(res.verdict, MS_DANE_ALL_UNUSABLE);
 	ms_dane_ctx_free(ctx);
@@ -255,7 +255,7 @@ START_TEST(env_hooks)
 	struct ms_dane_cert c = { der, 4 };
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
 				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
 	ck_assert_int_eq(seen.metrics, 1);
 	ck_assert_int_eq(seen.logs, 1);
@@ -309,6 +309,40 @@ START_TEST(env_separate_users)
 	ck_assert_int_eq(shared.metrics, 2);
 	ck_assert_int_eq(logs.logs, 2);
 	ck_assert_int_eq(metrics.metrics, 1);
+}
+END_TEST
+
+/* The caller owns ms_dane_result's version: 0 is refused, the library
+ * never rewrites it, and a newer caller's version gets what this library
+ * has (the members past it are left alone). */
+START_TEST(result_version_caller_set)
+{
+	struct ms_dane_ctx *ctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
+	uint8_t d[32] = { 0 };
+	struct ms_dane_tlsa t = { 1, 1, 1, d, 32 };
+	uint8_t der[4] = { 0x30, 0x02, 0x05, 0x00 };
+	struct ms_dane_cert c = { der, 4 };
+	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
+				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
+	struct {
+		struct ms_dane_result r;
+		unsigned char canary[16];
+	} big;
+	char why[200] = "";
+	memset(&big, 0xA5, sizeof(big));
+	big.r.version = 0;
+	ck_assert_int_eq(ms_dane_verify(ctx, &in, &big.r, why, sizeof(why)), MS_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(why, "MS_DANE_RESULT_VERSION"));
+	ck_assert_int_eq(big.r.version, 0);
+	ck_assert_int_eq(big.r.matched, (int)0xA5A5A5A5); /* nothing written */
+	big.r.version = MS_DANE_RESULT_VERSION + 7;
+	ck_assert_int_eq(ms_dane_verify(ctx, &in, &big.r, why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(big.r.version, MS_DANE_RESULT_VERSION + 7);
+	ck_assert_int_eq(big.r.verdict, MS_DANE_ALL_UNUSABLE);
+	for (size_t i = 0; i < sizeof(big.canary); i++)
+		ck_assert_int_eq(big.canary[i], 0xA5);
+	ms_dane_ctx_free(ctx);
 }
 END_TEST
 
@@ -378,6 +412,7 @@ int main(void)
 	tcase_add_test(tc, strings_env_allocator);
 	tcase_add_test(tc, strings_and_ctx);
 	tcase_add_test(tc, env_hooks);
+	tcase_add_test(tc, result_version_caller_set);
 	tcase_add_test(tc, env_separate_users);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);

@@ -168,7 +168,7 @@ static int dane_verify(struct cli *cli, int argc, char **argv)
 		.names = names, .nnames = nnames,
 		.now = cli_now(cli),
 	};
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[256] = "";
 	ms_status st = ms_dane_verify(ctx, &in, &res, why, sizeof(why));
 	ms_dane_ctx_free(ctx);
@@ -421,8 +421,7 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 			pst = ms_rtls_probe_run(&cli->env, &o, &p, pwhy, sizeof(pwhy));
 		}
 	}
-	struct ms_dane_result res;
-	memset(&res, 0, sizeof(res));
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	res.matched = res.depth = -1;
 	const struct ms_dane_cert *chain = NULL;
 	size_t nchain = ms_rtls_probe_chain(p, &chain);

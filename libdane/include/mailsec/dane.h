@@ -109,9 +109,16 @@ struct ms_dane_input {
 
 #define MS_DANE_RESULT_VERSION 1
 
-/* The outcome of a verification; caller-owned, filled by the library. */
+/*
+ * The outcome of a verification; caller-owned, filled by the library.  The
+ * caller sets `version` to MS_DANE_RESULT_VERSION before the call (e.g.
+ * `struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };`):
+ * later versions append members, and the library fills only the members
+ * the caller's version has, so an older caller's smaller struct is never
+ * overrun.  The library never changes `version`; 0 gives MS_ERR_INVALID.
+ */
 struct ms_dane_result {
-	unsigned version;                    /* set by the library */
+	unsigned version;                    /* set by the caller */
 	enum ms_dane_verdict verdict;
 	enum ms_dane_tlsrpt tlsrpt;
 	int matched;         /* index into input->tlsa of the matching record, -1 */
@@ -141,7 +148,7 @@ MS_DANE_API ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx,
 /*
  * Verify `in` under RFC 7672 rules.  Returns MS_OK with the verdict in *res
  * (protocol outcomes, including MALFORMED, are results), MS_ERR_INVALID for
- * bad arguments, MS_ERR_LIMIT past the MS_DANE_MAX_* bounds, MS_ERR_NOMEM.
+ * bad arguments (also res->version 0), MS_ERR_LIMIT past the MS_DANE_MAX_* bounds, MS_ERR_NOMEM.
  */
 MS_DANE_API ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
 				     const struct ms_dane_input *in,
