@@ -285,7 +285,7 @@ void rtls_attempt_run(struct ms_rtls_delivery *d, const struct ms_rtls_route_hos
 			c->s = NULL;
 		}
 	}
-	ms_rtls_judge(ms_rtls_route_engine_domain(d->route), ms_rtls_route_host_engine(h), plan,
+	rtls_judge_fill(ms_rtls_route_engine_domain(d->route), ms_rtls_route_host_engine(h), plan,
 		      &a->o, &a->out);
 	/* Never send the message unless the engine says so, and never over a
 	 * connection that is no longer usable. */

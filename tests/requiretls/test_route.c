@@ -70,7 +70,7 @@ START_TEST(route_dane_domain)
 	ck_assert_ptr_null(ms_rtls_route_host_reason(h, MS_RTLS_ROUTE_MAX_REASONS));
 	ck_assert_str_eq(ms_rtls_route_host_name(ms_rtls_route_host(r, 1)), "mx2.good.test");
 	ck_assert_ptr_null(ms_rtls_route_host(r, 2));
-	struct ms_rtls_outcome o;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_route_undeliverable(r, &o), 0);
 	ms_rtls_route_free(r);
 }
@@ -138,7 +138,8 @@ static void expect_no_host(const char *domain, unsigned flag, enum ms_rtls_verdi
 	struct ms_rtls_route *r = route(domain, MS_RTLS_REQ_DEFAULT);
 	ck_assert_msg(ms_rtls_route_flags(r) & flag, "%s: flags %#x", domain, ms_rtls_route_flags(r));
 	ck_assert_uint_eq(ms_rtls_route_count(r), 0);
-	struct ms_rtls_outcome o, u;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION },
+			       u = { .version = MS_RTLS_OUTCOME_VERSION };
 	ms_rtls_route_no_host_outcome(r, &o);
 	ck_assert_msg(o.verdict == v, "%s: %s", domain, ms_rtls_verdict_str(o.verdict));
 	ck_assert_str_eq(o.enhanced, status);
@@ -363,7 +364,7 @@ START_TEST(verify_dane_and_pkix_match)
 	struct ms_rtls_observed obs = { .connected = 1, .starttls_offered = 1,
 					.handshake = MS_RTLS_STEP_OK, .requiretls_offered = 1 };
 	ms_rtls_peer_observe(&p, &obs);
-	struct ms_rtls_outcome out;
+	struct ms_rtls_outcome out = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_judge(ms_rtls_route_engine_domain(r), ms_rtls_route_host_engine(h),
 				       ms_rtls_route_host_plan(h), &obs, &out), MS_OK);
 	ck_assert_int_eq(out.verdict, MS_RTLS_DELIVER);
@@ -387,7 +388,7 @@ START_TEST(verify_dane_mismatch_wrong_name)
 	struct ms_rtls_observed obs = { .connected = 1, .starttls_offered = 1,
 					.handshake = MS_RTLS_STEP_OK };
 	ms_rtls_peer_observe(&p, &obs);
-	struct ms_rtls_outcome out;
+	struct ms_rtls_outcome out = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_judge(ms_rtls_route_engine_domain(r), ms_rtls_route_host_engine(h),
 				       ms_rtls_route_host_plan(h), &obs, &out), MS_OK);
 	ck_assert_int_eq(out.verdict, MS_RTLS_TRY_NEXT);

@@ -19,7 +19,7 @@ static void print_human(const struct ms_rtls_route *r)
 	       ms_rtls_requirement_str(d->requirement));
 	printf("  %s\n  %s\n", ms_rtls_route_mx_note(r), sts_note[0] ? sts_note : "MTA-STS not checked");
 	if (ms_rtls_route_count(r) == 0) {
-		struct ms_rtls_outcome o;
+		struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 		ms_rtls_route_no_host_outcome(r, &o);
 		printf("no host to try: %s %s\n", o.enhanced, o.text);
 		return;
@@ -103,7 +103,7 @@ static void print_json(const struct ms_rtls_route *r)
 	/* What MAIL FROM carries on the first host that may be used (null
 	 * when every host is skipped). */
 	json_string(&j, "mail_params", any ? first_params : NULL);
-	struct ms_rtls_outcome o;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	if (ms_rtls_route_undeliverable(r, &o)) {
 		json_object_begin(&j, "undeliverable");
 		json_string(&j, "verdict", ms_rtls_verdict_str(o.verdict));

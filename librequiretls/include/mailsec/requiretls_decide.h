@@ -119,8 +119,23 @@ struct ms_rtls_observed {
 					 `handshake` as seen on the TLS try */
 };
 
+/*
+ * Output structs the caller allocates (struct ms_rtls_plan, struct
+ * ms_rtls_outcome) carry a `version` the caller sets before the call, e.g.
+ * `struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };`.  Later
+ * versions only append members; the library fills only the members the
+ * caller's version has (an older caller's smaller struct is never overrun),
+ * never rewrites `version`, and refuses 0 with MS_ERR_INVALID.  As inputs
+ * (a plan to ms_rtls_judge, outcomes to ms_rtls_conclude) version 0 reads
+ * as 1.  Plans and outcomes the library hands out itself (routes,
+ * deliveries, re-plans) carry the current version.
+ */
+#define MS_RTLS_PLAN_VERSION 1
+#define MS_RTLS_OUTCOME_VERSION 1
+
 /* The plan for one host before connecting. */
 struct ms_rtls_plan {
+	unsigned version;         /* MS_RTLS_PLAN_VERSION, set by the caller */
 	enum ms_rtls_tls_mode mode;
 	int verify_dane;          /* DANE verification must pass */
 	int verify_pkix;          /* PKIX verification must pass */
@@ -142,6 +157,7 @@ struct ms_rtls_plan {
 
 /* The judgement of one attempt (or of all hosts). */
 struct ms_rtls_outcome {
+	unsigned version;         /* MS_RTLS_OUTCOME_VERSION, set by the caller */
 	enum ms_rtls_verdict verdict;
 	int mail_requiretls;      /* DELIVER: add REQUIRETLS to MAIL FROM */
 	int temporary;            /* failure class when verdict is TRY_NEXT */
@@ -224,9 +240,10 @@ MS_RTLS_API ms_status ms_rtls_judge(const struct ms_rtls_domain *d,
 MS_RTLS_API ms_status ms_rtls_conclude(const struct ms_rtls_outcome *fails,
 				       size_t n, struct ms_rtls_outcome *out);
 
-/* The outcome of a host that the plan skips (mode MS_RTLS_MODE_SKIP). */
-MS_RTLS_API void ms_rtls_outcome_from_plan(const struct ms_rtls_plan *p,
-					   struct ms_rtls_outcome *out);
+/* The outcome of a host that the plan skips (mode MS_RTLS_MODE_SKIP).
+ * MS_ERR_INVALID (and *out untouched) when out->version is 0. */
+MS_RTLS_API ms_status ms_rtls_outcome_from_plan(const struct ms_rtls_plan *p,
+						struct ms_rtls_outcome *out);
 
 /* Add or remove REQUIRETLS in `m` as an outcome says (RFC 8689 s4.2.1). */
 MS_RTLS_API ms_status ms_rtls_outcome_apply(const struct ms_rtls_outcome *o,

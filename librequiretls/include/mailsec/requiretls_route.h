@@ -225,7 +225,8 @@ MS_RTLS_API const char *ms_rtls_route_host_reason(const struct ms_rtls_route_hos
  * lookup (TEMPFAIL, the engine's deferral, RFC 7672 s2.1.1), a null MX
  * (PERMFAIL 5.1.10, RFC 7505 s3), a domain that does not exist (PERMFAIL
  * 5.1.2, RFC 3463 s3.2), or no MX and no address (TEMPFAIL 4.4.4 from
- * ms_rtls_conclude).  NULL-safe on `out` only.
+ * ms_rtls_conclude).  NULL-safe on `out` only.  The caller sets
+ * out->version (MS_RTLS_OUTCOME_VERSION); with version 0 nothing is written.
  */
 MS_RTLS_API void ms_rtls_route_no_host_outcome(const struct ms_rtls_route *r,
 					       struct ms_rtls_outcome *out);
@@ -233,7 +234,9 @@ MS_RTLS_API void ms_rtls_route_no_host_outcome(const struct ms_rtls_route *r,
  * Whether the plan alone already says the message cannot go now: 1 when no
  * host is left to try (no host, or every host skipped), with *out the final
  * verdict (ms_rtls_route_no_host_outcome, or ms_rtls_conclude over the
- * skipped hosts); 0 when a host may be tried (*out zeroed).
+ * skipped hosts); 0 when a host may be tried (*out zeroed).  `out` may be
+ * NULL; as in ms_rtls_route_no_host_outcome it is filled only when the
+ * caller set its version.
  */
 MS_RTLS_API int ms_rtls_route_undeliverable(const struct ms_rtls_route *r,
 					    struct ms_rtls_outcome *out);

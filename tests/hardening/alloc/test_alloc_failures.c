@@ -667,7 +667,7 @@ static ms_status route_check(struct ms_rtls_route *r, int *same)
 {
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
 	const struct ms_rtls_host *in = ms_rtls_route_host_engine(h);
-	struct ms_rtls_outcome o;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	int stop = ms_rtls_route_undeliverable(r, &o);
 	*same = ms_rtls_route_count(r) == 1 && in->dane == MS_RTLS_DANE_USABLE &&
 		in->addr_security == MS_DNS_SECURE && !stop ? 1 :
