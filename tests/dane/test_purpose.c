@@ -75,7 +75,7 @@ static int pkix(const struct chain *c, char *detail, size_t len)
 	fclose(f);
 	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION, .ca_file = path,
 					 .now = NOW };
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	ck_assert_int_eq(ms_rtls_verify_chain(NULL, c->certs, 2, HOST, NULL, &o, &p, NULL, 0), MS_OK);
 	snprintf(detail, len, "%.150s", p.pkix_detail);
 	unlink(path);

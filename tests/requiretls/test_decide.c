@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <mailsec/requiretls_decide.h>
+#include <mailsec/requiretls_verify.h>
 
 enum obs {
 	O_NONE,       /* plan skips the host: no attempt */
@@ -307,6 +308,21 @@ START_TEST(test_caller_versions)
 		ck_assert_int_eq(bp.canary[i], 0x5A);
 		ck_assert_int_eq(bo.canary[i], 0x5A);
 	}
+	/* the peer facts of ms_rtls_verify_chain likewise */
+	struct ms_rtls_peer peer;
+	char why[200] = "";
+	memset(&peer, 0x5A, sizeof(peer));
+	peer.version = 0;
+	ck_assert_int_eq(ms_rtls_verify_chain(NULL, NULL, 0, "mx1.example.org", NULL, NULL, &peer,
+					      why, sizeof(why)), MS_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(why, "MS_RTLS_PEER_VERSION"));
+	ck_assert_int_eq((int)peer.pkix, (int)0x5A5A5A5A);
+	peer.version = MS_RTLS_PEER_VERSION;
+	ck_assert_int_eq(ms_rtls_verify_chain(NULL, NULL, 0, "mx1.example.org", NULL, NULL, &peer,
+					      why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(peer.version, MS_RTLS_PEER_VERSION);
+	ck_assert_int_eq(peer.dane, MS_RTLS_STEP_NOT_DONE);
+	ck_assert_int_eq(peer.pkix, MS_RTLS_STEP_FAILED); /* no certificate at all */
 }
 END_TEST
 

@@ -351,7 +351,7 @@ START_TEST(verify_dane_and_pkix_match)
 {
 	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_REQUIRED);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	serve_world("mx1.good.test", h, &p);
 	ck_assert_msg(p.dane == MS_RTLS_STEP_OK, "%s", p.dane_detail);
 	ck_assert_int_eq(p.dane_verdict, MS_DANE_VERIFIED);
@@ -379,7 +379,7 @@ START_TEST(verify_dane_mismatch_wrong_name)
 	 * records do not match its key, and the name is not mx1.good.test */
 	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	serve_world("mx1.stsgap.test", h, &p);
 	ck_assert_int_eq(p.dane, MS_RTLS_STEP_FAILED);
 	ck_assert_int_eq(p.dane_verdict, MS_DANE_NO_MATCH);
@@ -404,7 +404,7 @@ START_TEST(verify_pkix_only)
 	struct ms_sts *sts = gap_sts(&dns);
 	struct ms_rtls_route *r = route_sts("stsgap.test", MS_RTLS_REQ_DEFAULT, 0, sts);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	serve_world("mx1.stsgap.test", h, &p);
 	ck_assert_int_eq(p.dane, MS_RTLS_STEP_NOT_DONE);
 	ck_assert_str_eq(p.dane_detail, "");
@@ -452,7 +452,7 @@ START_TEST(verify_wildcards)
 {
 	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0); /* mx1.good.test */
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	/* RFC 6125 s6.4.3: "*" as the whole left-most label, one label */
 	serve_issued("DNS:*.good.test", NULL, h, &p);
 	ck_assert_msg(p.pkix == MS_RTLS_STEP_OK, "*.good.test: %s", p.pkix_detail);
@@ -511,7 +511,7 @@ START_TEST(verify_client_auth_only)
 	 * (RFC 7671 s5.1), so the 3 1 1 record of the same key still matches */
 	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	serve_issued("DNS:mx1.good.test", "clientAuth", h, &p);
 	ck_assert_int_eq(p.pkix, MS_RTLS_STEP_FAILED);
 	ck_assert_int_eq(p.pkix_error, X509_V_ERR_INVALID_PURPOSE);
@@ -524,7 +524,7 @@ END_TEST
 
 START_TEST(verify_bad_input)
 {
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	ck_assert_int_eq(ms_rtls_verify_peer(NULL, NULL, NULL, NULL, &p, NULL, 0), MS_ERR_INVALID);
 	ck_assert_int_eq(ms_rtls_verify_chain(NULL, NULL, 0, NULL, NULL, NULL, &p, NULL, 0),
 			 MS_ERR_INVALID);

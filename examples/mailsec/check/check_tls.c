@@ -67,7 +67,7 @@ static void verify(struct check *c, struct mx_host *m, const struct ms_dane_look
 {
 	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION,
 					 .ca_file = c->ca_file, .now = cli_now(c->cli) };
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	char why[256] = "";
 	if (ms_rtls_verify_chain(&c->cli->env, chain, n, m->name, l, &o, &p, why,
 				 sizeof(why)) != MS_OK) {

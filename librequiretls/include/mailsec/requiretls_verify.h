@@ -58,8 +58,14 @@ struct ms_rtls_verify_opts {
 
 #define MS_RTLS_CHAIN_MAX 16
 
-/* What the checks found; caller-owned, filled by the library. */
+#define MS_RTLS_PEER_VERSION 1
+
+/* What the checks found; caller-owned, filled by the library.  The caller
+ * sets `version` to MS_RTLS_PEER_VERSION (later versions append members;
+ * the library fills only those the caller's version has, never rewrites
+ * `version`, and refuses 0 with MS_ERR_INVALID). */
 struct ms_rtls_peer {
+	unsigned version;            /* MS_RTLS_PEER_VERSION, set by the caller */
 	/* The facts ms_rtls_judge() takes: copy them into ms_rtls_observed
 	 * (.dane, .pkix), or use ms_rtls_peer_observe(). */
 	enum ms_rtls_step dane;      /* NOT_DONE: no secure TLSA records */
