@@ -262,7 +262,10 @@ MS_STS_API ms_status ms_sts_store_new_sqlite(const struct ms_env *env,
 					     struct ms_sts_store **out,
 					     char *why, size_t whylen);
 MS_STS_API void ms_sts_store_free(struct ms_sts_store *s);
-/** Direct access, e.g. for tools: same contracts as the ops above. */
+/** Direct access, e.g. for tools: same contracts as the ops above.  For
+ * ms_sts_store_get the caller sets e->version (MS_STS_ENTRY_VERSION): the
+ * library fills only the members that version has and refuses 0
+ * (MS_ERR_INVALID). */
 MS_STS_API ms_status ms_sts_store_get(struct ms_sts_store *s, const char *domain,
 				      struct ms_sts_entry *e, uint8_t *polbuf,
 				      size_t polbufsize, int *found);
