@@ -232,7 +232,9 @@ MS_DKIM_API ms_status ms_dkim_key_private_pem(const struct ms_dkim_key *k,
  * the raw 32 bytes of RFC 8463 s4.2); caller frees with ms_dkim_string_free. */
 MS_DKIM_API ms_status ms_dkim_key_txt_record(const struct ms_dkim_key *k,
 					     char **out);
-/** Free a string returned by this library; NULL-safe. */
+/** Free a string returned by this library (the PEM, the key record):
+ * through the allocator of the env its key was made with, the memory wiped
+ * first (a PEM is a private key); NULL-safe. */
 MS_DKIM_API void ms_dkim_string_free(char *s);
 
 /* ---- signing ---------------------------------------------------------- */
