@@ -67,7 +67,7 @@ static void verify(struct ms_check_report *c, struct mx_host *m, const struct ms
 {
 	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION,
 					 .ca_file = c->ca_file, .now = c->now };
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	char why[256] = "";
 	if (ms_rtls_verify_chain(&c->env, chain, n, m->name, l, &o, &p, why,
 				 sizeof(why)) != MS_OK) {

@@ -173,7 +173,7 @@ START_TEST(dns_port_and_unusable)
 	in.nchain = 1;
 	struct ms_dane_ctx *ctx = NULL;
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
 	ck_assert_int_eq(res.verdict, MS_DANE_ALL_UNUSABLE);
 	ck_assert_str_eq(ms_dane_tlsrpt_str(res.tlsrpt), "tlsa-invalid");

@@ -102,7 +102,7 @@ static int dane_verify(struct cli *cli, int argc, char **argv)
 		.tlsa = t, .ntlsa = tl.n, .authentic = !insecure, .names = names,
 		.nnames = nl.n, .now = cli_now(cli),
 	};
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ms_status st = ms_dane_ctx_new(&cli->env, &ctx);
 	if (st == MS_OK)
 		st = ms_dane_verify(ctx, &in, &res, why, sizeof(why));
@@ -165,7 +165,7 @@ static int print_pem(const struct cli *cli, const char *alg, const char *key, ch
 	out_end(&o);
 	if (!cli->json)
 		fputs(pem, stdout);
-	free(pem);
+	ms_dane_string_free(NULL, pem);
 	return CLI_EXIT_OK;
 }
 
