@@ -266,10 +266,10 @@ MS_RTLS_API void ms_rtls_outcome_count(const struct ms_env *env,
 MS_RTLS_API const char *ms_rtls_mode_str(enum ms_rtls_tls_mode m);
 MS_RTLS_API const char *ms_rtls_verdict_str(enum ms_rtls_verdict v);
 MS_RTLS_API const char *ms_rtls_reason_str(enum ms_rtls_reason r);
-/* "ok", "failed", "not-done". */
+/** "ok", "failed", "not-done". */
 MS_RTLS_API const char *ms_rtls_step_str(enum ms_rtls_step s);
 
-/*
+/**
  * The delivery status notification of a recipient not delivered with
  * outcome `o` (RFC 3464): the Action field (s2.3.3), "failed" for a
  * permanent failure and "delayed" while the message stays queued; and the

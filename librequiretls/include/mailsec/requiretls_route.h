@@ -251,19 +251,19 @@ MS_RTLS_API const char *ms_rtls_sts_mode_str(enum ms_rtls_sts_mode m);
 
 /* ---- the route as a Postfix TLS policy (mailsec-policyd) --------------- */
 
-/* What a Postfix smtp_tls_policy_maps lookup answers (socketmap(5)). */
+/** What a Postfix smtp_tls_policy_maps lookup answers (socketmap(5)). */
 enum ms_rtls_postfix_kind {
-	MS_RTLS_POSTFIX_OK = 0,       /* "OK <policy>": the policy applies */
-	MS_RTLS_POSTFIX_NOTFOUND = 1, /* "NOTFOUND ": no policy, main.cf decides */
-	MS_RTLS_POSTFIX_TEMP = 2      /* "TEMP <reason>": a lookup failed, defer */
+	MS_RTLS_POSTFIX_OK = 0,       /**< "OK <policy>": the policy applies */
+	MS_RTLS_POSTFIX_NOTFOUND = 1, /**< "NOTFOUND ": no policy, main.cf decides */
+	MS_RTLS_POSTFIX_TEMP = 2      /**< "TEMP <reason>": a lookup failed, defer */
 };
-/* Flags of ms_rtls_route_postfix_policy(). */
-#define MS_RTLS_POSTFIX_TESTING_AS_ENFORCE 0x01 /* MTA-STS testing like enforce */
-/* A reply buffer of this size always holds the reply (1 KiB less than
+/** Flags of ms_rtls_route_postfix_policy(). */
+#define MS_RTLS_POSTFIX_TESTING_AS_ENFORCE 0x01 /**< MTA-STS testing like enforce */
+/** A reply buffer of this size always holds the reply (1 KiB less than
  * Postfix's socketmap limit of 100000 bytes, far above any real policy). */
 #define MS_RTLS_POSTFIX_REPLY_MAX 4096
 
-/*
+/**
  * Render a built route as the socketmap reply of Postfix's
  * smtp_tls_policy_maps (postconf(5) "TLS policy table"), the decisions being
  * the route's own (its plans, RFC 7672 and RFC 8461):

@@ -273,16 +273,16 @@ MS_RTLS_API const char *ms_rtls_probe_tls(const struct ms_rtls_probe *p);
 #define MS_RTLS_DANE_PROBE_VERSION 1
 
 struct ms_rtls_dane_probe_opts {
-	unsigned version;     /* MS_RTLS_DANE_PROBE_VERSION */
-	uint16_t port;        /* TLSA port (_PORT._tcp) and the port connected to; 0: 25 */
-	const char *connect;  /* "ADDR:PORT" / "[V6]:PORT"; NULL: the host's first address */
-	unsigned timeout_ms;  /* per probe step; 0: the probe's default */
-	int64_t now;          /* certificate dates; 0: the env clock */
+	unsigned version;     /**< MS_RTLS_DANE_PROBE_VERSION */
+	uint16_t port;        /**< TLSA port (_PORT._tcp) and the port connected to; 0: 25 */
+	const char *connect;  /**< "ADDR:PORT" / "[V6]:PORT"; NULL: the host's first address */
+	unsigned timeout_ms;  /**< per probe step; 0: the probe's default */
+	int64_t now;          /**< certificate dates; 0: the env clock */
 };
 
 struct ms_rtls_dane_probe;
 
-/*
+/**
  * The DANE facts of MX host `host` (a host reached through a secure MX, or
  * named directly): ms_dane_lookup_env() of its TLSA records through `dns`,
  * then, only when that lookup did not fail (RFC 7672 s2.2: a bogus or
@@ -303,28 +303,28 @@ MS_RTLS_API ms_status ms_rtls_dane_probe_run(const struct ms_env *env, struct ms
 					     struct ms_rtls_dane_probe **out,
 					     char *why, size_t whylen);
 MS_RTLS_API void ms_rtls_dane_probe_free(struct ms_rtls_dane_probe *p);
-/* The TLSA lookup: state, reason, base domain, records (borrowed). */
+/** The TLSA lookup: state, reason, base domain, records (borrowed). */
 MS_RTLS_API const struct ms_dane_lookup *ms_rtls_dane_probe_lookup(
 	const struct ms_rtls_dane_probe *p);
-/* The address connected to (or that would have been), NULL when the host
+/** The address connected to (or that would have been), NULL when the host
  * has none (borrowed). */
 MS_RTLS_API const char *ms_rtls_dane_probe_connect(const struct ms_rtls_dane_probe *p);
-/* The STARTTLS session's facts (chain, TLS, capabilities), NULL when no
+/** The STARTTLS session's facts (chain, TLS, capabilities), NULL when no
  * session was made: TLSA lookup failed, no address, or the probe failed. */
 MS_RTLS_API const struct ms_rtls_probe *ms_rtls_dane_probe_session(
 	const struct ms_rtls_dane_probe *p);
-/* Why no session was made ("no address for HOST", the probe's reason), or
+/** Why no session was made ("no address for HOST", the probe's reason), or
  * NULL (borrowed). */
 MS_RTLS_API const char *ms_rtls_dane_probe_error(const struct ms_rtls_dane_probe *p);
-/* libdane's result for the session's chain.  Without a session: verdict
+/** libdane's result for the session's chain.  Without a session: verdict
  * unset, matched and depth -1, and the RFC 8460 result type of the
  * failure: dnssec-invalid for a failed TLSA lookup, validation-failure for
  * no connection (borrowed). */
 MS_RTLS_API const struct ms_dane_result *ms_rtls_dane_probe_result(
 	const struct ms_rtls_dane_probe *p);
-/* 1 when a session was made and libdane verified its chain. */
+/** 1 when a session was made and libdane verified its chain. */
 MS_RTLS_API int ms_rtls_dane_probe_verified(const struct ms_rtls_dane_probe *p);
-/* libdane's verdict word with a session, else "dns-tempfail" (TLSA lookup
+/** libdane's verdict word with a session, else "dns-tempfail" (TLSA lookup
  * failed: host not contacted) or "connect-failed". */
 MS_RTLS_API const char *ms_rtls_dane_probe_verdict_str(const struct ms_rtls_dane_probe *p);
 
