@@ -341,6 +341,44 @@ static ms_status dns_nx_call(void *ctx, int *same)
 	return st;
 }
 
+/* A lookup batch (ms_dns_batch_*): a prefetched name and two rounds of
+ * lookups against its view, stepped until it settles.  Every refused
+ * allocation (table entry, submit, copy, placeholder) is MS_ERR_NOMEM
+ * from the batch or from a lookup on the view, never an answer. */
+static ms_status dns_batch_call(void *ctx, int *same)
+{
+	struct ms_dns_batch *b = NULL;
+	ms_status st = ms_dns_batch_new(&env, ctx, 0, &b, NULL, 0);
+	if (st == MS_OK)
+		st = ms_dns_batch_want(b, "nowhere.example.test", MS_DNS_T_MX, NULL, 0);
+	int txt_ok = 0, addr_ok = 0, rounds = 0;
+	while (st == MS_OK) {
+		enum ms_dns_batch_state bs;
+		if ((st = ms_dns_batch_step(b, &bs)) != MS_OK || bs == MS_DNS_BATCH_SETTLED)
+			break;
+		if (bs == MS_DNS_BATCH_PENDING) {
+			st = ms_dns_process(ctx);
+			continue;
+		}
+		rounds++;
+		int same_txt = 0, same_addr = 0;
+		st = dns_lookup_call(ms_dns_batch_view(b), &same_txt);
+		if (st == MS_OK)
+			st = dns_addr_call(ms_dns_batch_view(b), &same_addr);
+		txt_ok = same_txt;
+		addr_ok = same_addr;
+	}
+	if (st == MS_OK) {
+		struct ms_dns_result *r = NULL;
+		st = ms_dns_batch_get(b, "nowhere.example.test", MS_DNS_T_MX, &r);
+		*same = st == MS_OK && txt_ok && addr_ok && rounds == 2 &&
+			ms_dns_result_outcome(r) == MS_DNS_NXDOMAIN;
+		ms_dns_result_free(r);
+	}
+	ms_dns_batch_free(b);
+	return st;
+}
+
 START_TEST(dns)
 {
 	fail_loop("ms_dns_ctx_new_custom", dns_ctx_call, NULL);
@@ -348,6 +386,7 @@ START_TEST(dns)
 	fail_loop("ms_dns_lookup TXT", dns_lookup_call, d);
 	fail_loop("ms_dns_lookup_addr", dns_addr_call, d);
 	fail_loop("ms_dns_lookup NXDOMAIN", dns_nx_call, d);
+	fail_loop("ms_dns_batch (want, rounds, settle)", dns_batch_call, d);
 	ms_dns_ctx_free(d);
 	ck_assert_int_eq(cnt.live, 0);
 }
