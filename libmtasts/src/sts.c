@@ -464,9 +464,12 @@ int sts_would_fetch(struct ms_sts *s, const char *dom, const char *id)
 	int64_t now = ms_now(&s->env);
 	int fetch = 1;
 	if (ms_sts_store_get(s->store, dom, &e, buf, MS_STS_POLICY_MAX, &found) == MS_OK && found) {
-		if (e.policy_len > 0 && now < e.expires_at && strcmp(e.id, id) == 0)
+		struct ms_sts_policy *chk = NULL;
+		if (e.policy_len > 0 && now < e.expires_at && strcmp(e.id, id) == 0 &&
+		    ms_sts_policy_parse(&s->env, e.policy, e.policy_len, &chk, NULL, 0) == MS_OK)
 			fetch = 0;
-		else if (strcmp(e.backoff_id, id) == 0 && now < e.backoff_until)
+		ms_sts_policy_free(chk);
+		if (strcmp(e.backoff_id, id) == 0 && now < e.backoff_until)
 			fetch = 0;
 	}
 	ms_free(&s->env, buf);

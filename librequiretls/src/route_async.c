@@ -23,13 +23,20 @@
  */
 #include "route_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 struct route_async {
 	struct ms_dns_batch *batch;   /* the table, its locking (libdnssec-stub) */
 	struct ms_dns_ctx *dns;       /* borrowed until done */
 	struct ms_sts *sts;
+	struct ms_sts_get *sg;        /* the MTA-STS discovery, beside the lookups */
+	int sg_done, settled;
+	int epfd;                     /* the one fd with sts: dns fd + sg's fd */
+	uint64_t deadline_ns;         /* 0: none */
 	struct ms_rtls_route pristine; /* the state before the first step */
 	ms_rtls_route_done_fn done;
 	void *user;
@@ -43,10 +50,15 @@ static void complete(struct ms_rtls_route *r, ms_status st)
 	struct route_async *as = r->as;
 	as->finished = 1;
 	as->status = st;
-	if (st != MS_OK)
+	if (st == MS_ERR_TIMEOUT)
+		snprintf(as->why, sizeof(as->why),
+			 "route: the MTA-STS policy discovery was still pending at the deadline");
+	else if (st != MS_OK)
 		snprintf(as->why, sizeof(as->why), "route: %s",
 			 st == MS_ERR_NOMEM ? "out of memory" : "the engine refused its input");
-	/* dns and sts were lent for the build only */
+	/* dns and sts were lent for the build only: the discovery goes */
+	ms_sts_get_free(as->sg);
+	as->sg = NULL;
 	r->dns = NULL;
 	r->sts = NULL;
 }
@@ -65,11 +77,52 @@ static ms_status round_run(struct ms_rtls_route *r)
 	return st;
 }
 
+/* The MTA-STS discovery, stepped beside the lookups. */
+static void step_sts(struct route_async *as, int *timeout_ms)
+{
+	if (as->sg == NULL || as->sg_done)
+		return;
+	int t = -1;
+	if (ms_sts_get_step(as->sg, &t) == MS_STS_GET_DONE)
+		as->sg_done = 1;
+	else if (timeout_ms && t >= 0 && t < *timeout_ms)
+		*timeout_ms = t;
+}
+
+/* The lookups settled and the discovery ended: its result into the
+ * route, then the MTA-STS step and the plans. */
+static void conclude(struct ms_rtls_route *r)
+{
+	struct route_async *as = r->as;
+	r->sts = NULL;   /* the ROUTE_STS step reads the discovery's outcome */
+	if (as->sts) {
+		r->sts_asked = 1;
+		/* without sg, the start refused: sts_status and sts_why were
+		 * set then (and kept by every round's reset) */
+		if (as->sg != NULL)
+			r->sts_status = ms_sts_get_result(as->sg, &r->sts_result, r->sts_why,
+							  sizeof(r->sts_why));
+		if (r->sts_status == MS_ERR_NOMEM) {
+			complete(r, MS_ERR_NOMEM);
+			return;
+		}
+	}
+	ms_status st = MS_OK;
+	while (st == MS_OK && r->step != ROUTE_DONE)
+		st = rtls_route_step(r);
+	complete(r, st);
+}
+
+static int past_deadline(const struct route_async *as)
+{
+	return as->deadline_ns && ms_monotonic_ns() >= as->deadline_ns;
+}
+
 /* Advance as far as possible without waiting. */
 static void advance(struct ms_rtls_route *r)
 {
 	struct route_async *as = r->as;
-	for (;;) {
+	while (!as->settled) {
 		enum ms_dns_batch_state bs;
 		ms_status st = ms_dns_batch_step(as->batch, &bs);
 		if (st != MS_OK) {
@@ -78,7 +131,7 @@ static void advance(struct ms_rtls_route *r)
 			return;
 		}
 		if (bs == MS_DNS_BATCH_PENDING)
-			return;   /* wait for answers */
+			break;   /* wait for answers */
 		if (bs == MS_DNS_BATCH_ROUND) {
 			if ((st = round_run(r)) != MS_OK) {
 				complete(r, st);
@@ -86,12 +139,17 @@ static void advance(struct ms_rtls_route *r)
 			}
 			continue;
 		}
-		/* every lookup answered: MTA-STS (synchronous) and the plans */
-		r->sts = as->sts;
-		while (st == MS_OK && r->step != ROUTE_DONE)
-			st = rtls_route_step(r);
-		complete(r, st);
+		as->settled = 1;
+	}
+	if (as->settled && (as->sg == NULL || as->sg_done)) {
+		conclude(r);
 		return;
+	}
+	if (past_deadline(as)) {
+		/* the batch closed itself (its deadline is ours); a discovery
+		 * still pending is a temporary failure, never "no policy" */
+		if (as->settled)
+			complete(r, MS_ERR_TIMEOUT);
 	}
 }
 
@@ -102,6 +160,9 @@ void rtls_route_async_free(struct ms_rtls_route *r)
 		return;
 	/* cancels what is in flight, waits for deliveries under way */
 	ms_dns_batch_free(as->batch);
+	ms_sts_get_free(as->sg);
+	if (as->epfd >= 0)
+		close(as->epfd);
 	ms_free(&r->env, as);
 	r->as = NULL;
 }
@@ -123,12 +184,44 @@ ms_status ms_rtls_route_start(const struct ms_env *env, struct ms_dns_ctx *dns,
 	if (as == NULL)
 		goto nomem;
 	r->as = as;
+	as->epfd = -1;
 	as->dns = dns;
 	as->sts = sts;
 	as->done = done;
 	as->user = user;
 	if (ms_dns_batch_new(&r->env, dns, 0, &as->batch, NULL, 0) != MS_OK)
 		goto nomem;
+	if (r->deadline_ms) {
+		/* the batch's first: it has closed when ours has passed */
+		ms_dns_batch_set_deadline(as->batch, r->deadline_ms);
+		as->deadline_ns = ms_monotonic_ns() + (uint64_t)r->deadline_ms * 1000000u;
+	}
+	if (sts) {
+		/* the discovery runs beside the lookups; a refusal other than
+		 * out of memory is the discovery's outcome (no usable policy,
+		 * RFC 8461 s5.1), as ms_sts_get_policy's would be */
+		char swhy[200] = "";
+		ms_status sst = ms_sts_get_start(sts, r->domain, &as->sg, swhy, sizeof(swhy));
+		if (sst == MS_ERR_NOMEM)
+			goto nomem;
+		if (sst != MS_OK) {
+			as->sg_done = 1;
+			r->sts_status = sst;
+			snprintf(r->sts_why, sizeof(r->sts_why), "%s", swhy);
+		}
+		/* one descriptor for the caller: the DNS context's and the
+		 * discovery's (itself an epoll set) in an epoll set of ours */
+		as->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (as->epfd < 0)
+			goto nomem;
+		int fds[2] = { ms_dns_fd(dns), ms_sts_get_fd(as->sg) };
+		for (int i = 0; i < 2; i++) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+			if (fds[i] >= 0 && epoll_ctl(as->epfd, EPOLL_CTL_ADD, fds[i], &ev) != 0 &&
+			    errno != EEXIST)
+				goto nomem;
+		}
+	}
 	as->pristine = *r;
 	advance(r);   /* the first round runs now */
 	*out = r;
@@ -140,7 +233,9 @@ nomem:
 
 int ms_rtls_route_fd(const struct ms_rtls_route *r)
 {
-	return r && r->as && !r->as->finished ? ms_dns_fd(r->as->dns) : -1;
+	if (r == NULL || r->as == NULL || r->as->finished)
+		return -1;
+	return r->as->epfd >= 0 ? r->as->epfd : ms_dns_fd(r->as->dns);
 }
 
 enum ms_rtls_route_state ms_rtls_route_step(struct ms_rtls_route *r, int *timeout_ms)
@@ -150,8 +245,10 @@ enum ms_rtls_route_state ms_rtls_route_step(struct ms_rtls_route *r, int *timeou
 	if (r == NULL || r->as == NULL)
 		return MS_RTLS_ROUTE_DONE;
 	struct route_async *as = r->as;
+	int t = 1000;   /* another thread may deliver: look again soon */
 	if (!as->finished) {
 		ms_dns_process(as->dns);
+		step_sts(as, &t);
 		advance(r);
 	}
 	if (as->finished) {
@@ -163,9 +260,17 @@ enum ms_rtls_route_state ms_rtls_route_step(struct ms_rtls_route *r, int *timeou
 		return MS_RTLS_ROUTE_DONE;
 	}
 	if (timeout_ms) {
-		int d = ms_dns_batch_timeout_ms(as->batch);
-		/* another thread may deliver: look again soon */
-		*timeout_ms = d >= 0 && d < 1000 ? d : 1000;
+		int d = as->settled ? -1 : ms_dns_batch_timeout_ms(as->batch);
+		if (d >= 0 && d < t)
+			t = d;
+		if (as->deadline_ns) {
+			uint64_t now = ms_monotonic_ns();
+			int left = now >= as->deadline_ns ? 0
+				   : (int)((as->deadline_ns - now + 999999u) / 1000000u);
+			if (left < t)
+				t = left;
+		}
+		*timeout_ms = t;
 	}
 	return MS_RTLS_ROUTE_PENDING;
 }

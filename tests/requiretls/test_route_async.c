@@ -142,26 +142,28 @@ START_TEST(routes_in_one_loop)
 						  sizeof(why)) == MS_OK, "%s: %s", domains[i], why);
 	size_t left = NDOM, maxpending = 0;
 	while (left > 0) {
-		int t = 1000, fd = -1;
+		int t = 1000;
+		struct pollfd p[NDOM];
 		left = 0;
 		for (size_t i = 0; i < NDOM; i++) {
 			int ti = 0;
 			if (s[i].calls == 0 &&
 			    ms_rtls_route_step(s[i].r, &ti) == MS_RTLS_ROUTE_PENDING) {
-				left++;
 				t = ti < t ? ti : t;
-				/* a finished route has no fd: poll a pending one's */
-				fd = ms_rtls_route_fd(s[i].r);
+				/* with an MTA-STS handle each route has its own
+				 * descriptor (an epoll set holding the DNS
+				 * context's and the discovery's) */
+				p[left].fd = ms_rtls_route_fd(s[i].r);
+				p[left].events = POLLIN;
+				ck_assert_int_ge(p[left].fd, 0);
+				ck_assert_int_ne(p[left].fd, ms_dns_fd(dns));
+				left++;
 			}
 		}
 		size_t pend = ms_dns_pending(dns);
 		maxpending = pend > maxpending ? pend : maxpending;
-		if (left) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			ck_assert_int_eq(fd, ms_dns_fd(dns));
-			ck_assert_int_ge(p.fd, 0);
-			poll(&p, 1, t);
-		}
+		if (left)
+			poll(p, left, t);
 	}
 	/* every MX host's A, AAAA (and later TLSA) go out together */
 	ck_assert_uint_ge(maxpending, 4);

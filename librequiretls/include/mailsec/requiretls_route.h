@@ -54,7 +54,7 @@
 extern "C" {
 #endif
 
-#define MS_RTLS_ROUTE_OPTS_VERSION 1
+#define MS_RTLS_ROUTE_OPTS_VERSION 2   /* 1: without deadline_ms */
 #define MS_RTLS_ROUTE_MAX_MX 64      /* hard bound of max_mx */
 #define MS_RTLS_ROUTE_MAX_ADDRS 16   /* hard bound of max_addrs */
 #define MS_RTLS_ROUTE_MAX_REASONS 12 /* reasons kept per host */
@@ -69,6 +69,15 @@ struct ms_rtls_route_opts {
 	/* The message is a DSN of a REQUIRETLS message (RFC 8689 s5), passed
 	 * to the engine as ms_rtls_domain.dsn_of_requiretls. */
 	int dsn_of_requiretls;
+	/* Version 2: the whole build's deadline in milliseconds from the
+	 * start (0: none; each lookup keeps the DNS context's timeout and the
+	 * MTA-STS fetch its own).  At the deadline the lookups still pending
+	 * read as failed (timeout): a failed MX lookup defers the domain, a
+	 * host whose address or TLSA lookup failed is skipped or deferred,
+	 * exactly as for a lookup that timed out; an MTA-STS discovery still
+	 * pending makes the build fail with MS_ERR_TIMEOUT (a temporary
+	 * failure: defer the domain).  Never a downgrade. */
+	unsigned deadline_ms;
 };
 
 struct ms_rtls_route;
