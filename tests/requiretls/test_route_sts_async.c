@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include <mailsec/mtasts.h>
+#include <mailsec/requiretls_deliver.h>
 #include <mailsec/requiretls_route.h>
 
 #include "../mtasts/helpers.h"
@@ -192,6 +193,53 @@ START_TEST(free_while_fetch_pending_cancels)
 }
 END_TEST
 
+/* Planning never blocks a send handle's step: the route of slow.test
+ * (its policy fetch stalled) is stepped from ms_rtls_send_step, each step
+ * returns at once with the route's descriptor to poll, and the route's
+ * deadline ends it with the route's temporary failure. */
+START_TEST(send_step_never_blocks_on_planning)
+{
+	static const uint8_t msg[] = "From: a@example.test\r\nTo: b@slow.test\r\n\r\nhi\r\n";
+	const char *to[] = { "b@slow.test" };
+	struct ms_rtls_envelope m = { .from = "a@example.test", .rcpt = to, .nrcpt = 1,
+				      .msg = msg, .msglen = sizeof(msg) - 1 };
+	struct ms_rtls_route_opts ro = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
+					 .deadline_ms = 1200 };
+	struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION, .route = &ro };
+	o.deliver = (struct ms_rtls_deliver_opts){ .version = MS_RTLS_DELIVER_OPTS_VERSION,
+						   .helo = "client.test", .timeout_ms = 2000 };
+	struct ms_rtls_send *s = NULL;
+	char why[300] = "";
+	ck_assert_msg(ms_rtls_send_new(NULL, dns, sts, MS_RTLS_REQ_DEFAULT, &m, &o, &s, why,
+				       sizeof(why)) == MS_OK, "%s", why);
+	uint64_t t0 = now_ms();
+	int longest = 0, steps = 0, polled = 0;
+	ms_status st = MS_OK;
+	while (!ms_rtls_send_done(s) && now_ms() - t0 < 10000) {
+		uint64_t s0 = now_ms();
+		st = ms_rtls_send_step(s, why, sizeof(why));
+		int d = (int)(now_ms() - s0);
+		longest = d > longest ? d : longest;
+		steps++;
+		if (st != MS_OK)
+			break;
+		int fd = ms_rtls_send_fd(s), t = ms_rtls_send_timeout_ms(s);
+		if (fd >= 0) {
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			poll(&p, 1, t);
+			polled++;
+		}
+	}
+	ck_assert_int_eq(st, MS_ERR_TIMEOUT);   /* the route's deadline: defer */
+	ck_assert_msg(strstr(why, "MTA-STS") != NULL, "%s", why);
+	ck_assert_msg(longest < 200, "a send step took %d ms while planning", longest);
+	ck_assert_int_ge(polled, 1);
+	ck_assert_int_ge(steps, 2);
+	ck_assert_ptr_null(ms_rtls_send_delivery(s, 0));
+	ms_rtls_send_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("requiretls-route-sts-async");
@@ -201,6 +249,7 @@ int main(void)
 	tcase_add_test(tc, stalled_policy_fetch_never_blocks_and_the_deadline_defers);
 	tcase_add_test(tc, policy_in_time_applies_under_a_deadline);
 	tcase_add_test(tc, free_while_fetch_pending_cancels);
+	tcase_add_test(tc, send_step_never_blocks_on_planning);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
