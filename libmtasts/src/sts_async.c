@@ -78,8 +78,29 @@ static int on_timer(CURLM *m, long timeout_ms, void *user)
 
 /* ---- phases ------------------------------------------------------------- */
 
+/* Drop the transfer, its connection and its sockets (a kept-alive socket
+ * the server closes would stay readable in the caller's poll set). */
+static void drop_transfer(struct ms_sts_get *g)
+{
+	if (g->multi) {
+		if (g->in_multi)
+			curl_multi_remove_handle(g->multi, sts_xfer_easy(g->x));
+		curl_multi_cleanup(g->multi);
+		g->multi = NULL;
+		g->in_multi = 0;
+	}
+	sts_xfer_free(g->x);
+	g->x = NULL;
+	g->timer_ns = 0;
+}
+
 static void finish(struct ms_sts_get *g, ms_status st)
 {
+	drop_transfer(g);
+	if (g->dns_fd >= 0) {
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->dns_fd, NULL);
+		g->dns_fd = -1;
+	}
 	g->status = sts_disc_done(g->s, &g->d, st, &g->res, g->why, sizeof(g->why));
 	g->disc_live = 0;
 	g->phase = G_DONE;
@@ -306,12 +327,7 @@ void ms_sts_get_free(struct ms_sts_get *g)
 	if (g == NULL)
 		return;
 	const struct ms_env *env = sts_env(g->s);
-	if (g->multi) {
-		if (g->in_multi)
-			curl_multi_remove_handle(g->multi, sts_xfer_easy(g->x));
-		curl_multi_cleanup(g->multi);
-	}
-	sts_xfer_free(g->x);
+	drop_transfer(g);
 	ms_dns_batch_free(g->batch);
 	if (g->disc_live)
 		sts_disc_done(g->s, &g->d, MS_ERR_CANCELLED, &g->res, NULL, 0);

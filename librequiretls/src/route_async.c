@@ -83,8 +83,12 @@ static void step_sts(struct route_async *as, int *timeout_ms)
 	if (as->sg == NULL || as->sg_done)
 		return;
 	int t = -1;
-	if (ms_sts_get_step(as->sg, &t) == MS_STS_GET_DONE)
+	if (ms_sts_get_step(as->sg, &t) == MS_STS_GET_DONE) {
 		as->sg_done = 1;
+		/* its descriptor leaves our set: nothing more to wait for there */
+		if (as->epfd >= 0)
+			epoll_ctl(as->epfd, EPOLL_CTL_DEL, ms_sts_get_fd(as->sg), NULL);
+	}
 	else if (timeout_ms && t >= 0 && t < *timeout_ms)
 		*timeout_ms = t;
 }
