@@ -13,9 +13,18 @@
  * real answers (the batch settled): its results are exactly those of the
  * synchronous lookups, with the same fail-closed mapping (route_lookup.c
  * is the only code that reads them; a "timeout" placeholder never
- * survives into a finished route).  The MTA-STS step (libmtasts, on the
- * sts handle's own DNS context and HTTPS) then runs synchronously, and
- * the plans.
+ * survives into a finished route).
+ *
+ * The MTA-STS discovery (libmtasts ms_sts_get_*, on the sts handle's own
+ * resolver and a libcurl multi handle) starts with the route and is
+ * stepped beside the rounds; when both ended, its result goes into the
+ * route and the ROUTE_STS step and the plans run (CPU only).  The caller
+ * polls one descriptor: with sts, an epoll set of ours holding the DNS
+ * context's descriptor and the discovery's (itself an epoll set).
+ *
+ * The deadline (opts v2) is the batch's too: at it, pending lookups read
+ * as timeouts (the usual fail-closed deferrals); a discovery still
+ * pending fails the build with MS_ERR_TIMEOUT, never "no policy".
  *
  * Answers arrive in whichever thread calls ms_dns_process on the shared
  * context (the batch locks its table); a free cancels what it can and
