@@ -38,6 +38,12 @@ struct ms_rtls_route {
 	char domain[256];
 	struct ms_sts_result *sts_result;
 	char sts_note[256];
+	/* the MTA-STS discovery's outcome, obtained by route_async.c
+	 * (ms_sts_get_*) and read by the ROUTE_STS step */
+	int sts_asked;
+	ms_status sts_status;
+	char sts_why[200];
+	unsigned deadline_ms;          /* opts v2; 0: none */
 	unsigned flags;
 	size_t mx_total;
 	char mx_note[256];

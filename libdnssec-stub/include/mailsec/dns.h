@@ -248,6 +248,117 @@ MS_DNS_API size_t ms_dns_pending(struct ms_dns_ctx *ctx);
  * `id` is unknown or already delivered. */
 MS_DNS_API ms_status ms_dns_cancel(struct ms_dns_ctx *ctx, uint64_t id);
 
+/* ---- lookup batches (prefetch views) ------------------------------------
+ * The engine behind the async compositions (libspfdkim's ms_auth_start,
+ * librequiretls' ms_rtls_route_start): code written against synchronous
+ * lookups (evaluators, state machines) runs in "rounds" against a private
+ * view context whose resolver answers from the batch's table.  A name the
+ * table does not hold yet is recorded as wanted and answered "timeout" for
+ * that round; after the round every wanted name is submitted to the real
+ * context at once (ms_dns_submit).  When answers arrive the caller runs
+ * another round, so independent lookups of one round go out together and
+ * each chain (an SPF include, an MX then its hosts' addresses) advances one
+ * link per round trip.  A round that asked only answered names settles the
+ * batch: its results are those the synchronous lookups would have given.
+ *
+ *   ms_dns_batch_new(env, dns, 0, &b, ...);   bind evaluators to the view
+ *   ms_dns_batch_set_deadline(b, 5000);       optional, from now
+ *   for (;;) switch (ms_dns_batch_step(b, &state)) ... :
+ *     MS_DNS_BATCH_ROUND:   run the evaluators against the view, loop
+ *     MS_DNS_BATCH_PENDING: poll ms_dns_fd(dns) for at most
+ *                           ms_dns_batch_timeout_ms(b), ms_dns_process(dns)
+ *     MS_DNS_BATCH_SETTLED: the last round's results stand
+ *
+ * Deadline: when it passes (or on ms_dns_batch_close) the lookups still in
+ * flight are cancelled and the batch is closed: one more round runs, in
+ * which every name not answered in time reads as a failed lookup (outcome
+ * TIMEOUT, security indeterminate, ms_dns_result_failed() true), never as
+ * "absent" or "insecure" (fail closed: temperror, RFC 7208 s2.6.6); the
+ * batch then settles.  A lookup the real context timed out is a timeout
+ * result like any other answer.  A submit that failed gives the round the
+ * error a direct lookup would have returned.
+ *
+ * Ownership: the batch borrows `dns` (which must outlive it) and owns the
+ * view (valid until ms_dns_batch_free) and every result in its table; the
+ * view hands out deep copies (ms_dns_result_dup), owned by whoever asked.
+ *
+ * Threads: one thread at a time calls the ms_dns_batch_* functions of one
+ * batch and runs its rounds; answers are delivered by whichever thread
+ * calls ms_dns_process() on the real context, which may be shared by many
+ * threads and batches (the table is locked).  ms_dns_batch_free cancels
+ * what it can and waits for deliveries already under way in other
+ * threads, so it must not be called from inside a callback run by
+ * ms_dns_process() on the same context.
+ */
+struct ms_dns_batch;
+
+enum ms_dns_batch_state {
+	MS_DNS_BATCH_ROUND = 0,    /**< run a round against the view now */
+	MS_DNS_BATCH_PENDING = 1,  /**< lookups in flight: wait, then step again */
+	MS_DNS_BATCH_SETTLED = 2   /**< the last round's results stand */
+};
+
+/* ms_dns_batch_new flags */
+/** Once settled, a name the batch never fetched (asked by a final step that
+ * reads something the rounds did not) is looked up synchronously on the
+ * real context (this blocks for one lookup).  Without the flag, and always
+ * once the batch was closed by its deadline, such a name reads as a failed
+ * lookup (timeout). */
+#define MS_DNS_BATCH_LATE_LOOKUP 0x1u
+
+/**
+ * A new batch over the real context `dns`, no deadline.  MS_ERR_INVALID,
+ * MS_ERR_NOMEM (`why` optional).
+ */
+MS_DNS_API ms_status ms_dns_batch_new(const struct ms_env *env,
+				      struct ms_dns_ctx *dns, unsigned flags,
+				      struct ms_dns_batch **out,
+				      char *why, size_t whylen);
+/** The view context to bind evaluators to (owned by the batch). */
+MS_DNS_API struct ms_dns_ctx *ms_dns_batch_view(const struct ms_dns_batch *b);
+/** Close the batch `ms` milliseconds from now (0: no deadline). */
+MS_DNS_API void ms_dns_batch_set_deadline(struct ms_dns_batch *b, unsigned ms);
+/**
+ * Ask for a name before any round does (e.g. every DKIM key named by the
+ * header section): submitted by the next ms_dns_batch_step.  Names are
+ * normalised (ms_dns_name_normalize); asking twice is one lookup.
+ * MS_ERR_INVALID (bad name), MS_ERR_STATE (batch closed or settled),
+ * MS_ERR_NOMEM.
+ */
+MS_DNS_API ms_status ms_dns_batch_want(struct ms_dns_batch *b, const char *name,
+				       uint16_t type, char *why, size_t whylen);
+/**
+ * Submit what the last round wanted, check the deadline, and say what to
+ * do next in *state.  The first call always asks for a round.  Returns
+ * MS_ERR_NOMEM when the last round wanted a name the table could not
+ * record (that round's results must not be used), MS_ERR_INVALID for a
+ * NULL argument; else MS_OK.
+ */
+MS_DNS_API ms_status ms_dns_batch_step(struct ms_dns_batch *b,
+				       enum ms_dns_batch_state *state);
+/**
+ * Milliseconds the caller may wait before the next ms_dns_batch_step: 0
+ * when answers arrived since the last round (delivered by any thread) or
+ * the deadline passed; else the sooner of the deadline and the real
+ * context's next lookup timeout; -1 when neither applies.
+ */
+MS_DNS_API int ms_dns_batch_timeout_ms(struct ms_dns_batch *b);
+/** Close now, as the deadline does (idempotent). */
+MS_DNS_API void ms_dns_batch_close(struct ms_dns_batch *b);
+/** 1 once the batch was closed (deadline or ms_dns_batch_close), else 0. */
+MS_DNS_API int ms_dns_batch_closed(const struct ms_dns_batch *b);
+/**
+ * The table's answer for (name, type), a deep copy the caller frees.
+ * MS_ERR_STATE when it was wanted but not answered (in flight, or cut by
+ * the deadline), MS_ERR_INVALID when the batch never asked for it; a
+ * submit that failed returns that error.
+ */
+MS_DNS_API ms_status ms_dns_batch_get(struct ms_dns_batch *b, const char *name,
+				      uint16_t type, struct ms_dns_result **out);
+/** Free the batch and its view; cancels lookups in flight (their results
+ * are dropped).  NULL-safe. */
+MS_DNS_API void ms_dns_batch_free(struct ms_dns_batch *b);
+
 /* ---- results ---------------------------------------------------------
  * Getters return borrowed pointers valid until ms_dns_result_free().
  */

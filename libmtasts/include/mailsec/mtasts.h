@@ -336,6 +336,57 @@ MS_STS_API ms_status ms_sts_get_policy(struct ms_sts *sts, const char *domain,
 				       struct ms_sts_result **out,
 				       char *why, size_t whylen);
 
+/* ---- async discovery (issue 15) -----------------------------------------
+ * The same discovery as ms_sts_get_policy() (same cache decisions, writes,
+ * logs and result) without blocking, for event loops:
+ *
+ *   ms_sts_get_start(sts, "example.org", &g, why, len);
+ *   while (ms_sts_get_step(g, &timeout_ms) == MS_STS_GET_PENDING)
+ *           wait_readable(ms_sts_get_fd(g), timeout_ms);
+ *   ms_sts_get_result(g, &res, why, len);   (res is the caller's)
+ *   ms_sts_get_free(g);                     (at any time: cancels)
+ *
+ * The TXT record and, when the cache says a fetch is due, the policy
+ * host's A/AAAA go out together on the handle's resolver (a lookup batch,
+ * mailsec/dns.h); the HTTPS fetch runs on a libcurl multi handle.
+ * ms_sts_get_fd() is one epoll descriptor (Linux) owned by the handle,
+ * holding the resolver's descriptor and libcurl's sockets: poll it for
+ * readability (it may sit in the caller's own epoll set) and step on
+ * readability or after *timeout_ms.  Each step calls ms_dns_process() on
+ * the handle's resolver in the DNS phase (which also delivers other
+ * callers' answers).  An injected fetch (cfg.fetch) is a synchronous
+ * function of the caller: it runs inside a step.  The fetch keeps its
+ * configured timeout; the caller's own deadline is a free.
+ *
+ * Threads: one thread at a time steps a handle; the struct ms_sts may be
+ * shared as for ms_sts_get_policy().  The ms_sts must outlive the handle.
+ */
+struct ms_sts_get;
+
+enum ms_sts_get_state {
+	MS_STS_GET_PENDING = 0,   /**< poll ms_sts_get_fd() and step again */
+	MS_STS_GET_DONE = 1       /**< ms_sts_get_result() tells the outcome */
+};
+
+/** Start (the TXT lookup is submitted).  MS_ERR_INVALID (arguments, a
+ * domain that is not a host name), MS_ERR_NOMEM, MS_ERR_IO (no epoll
+ * descriptor), MS_ERR_INTERNAL (libcurl). */
+MS_STS_API ms_status ms_sts_get_start(struct ms_sts *sts, const char *domain,
+				      struct ms_sts_get **out, char *why, size_t whylen);
+/** The one descriptor to poll for readability (valid until the free). */
+MS_STS_API int ms_sts_get_fd(const struct ms_sts_get *g);
+/** Advance without blocking; *timeout_ms (may be NULL): when to step at the
+ * latest if the descriptor stays quiet. */
+MS_STS_API enum ms_sts_get_state ms_sts_get_step(struct ms_sts_get *g, int *timeout_ms);
+/** Once done: what ms_sts_get_policy() would have returned (MS_OK with the
+ * result, owned by the caller, taken once; or its error).  MS_ERR_STATE
+ * while pending or when the result was taken. */
+MS_STS_API ms_status ms_sts_get_result(struct ms_sts_get *g, struct ms_sts_result **out,
+				       char *why, size_t whylen);
+/** Free; a pending discovery is cancelled (lookups cancelled, the transfer
+ * dropped, nothing written to the cache).  NULL-safe. */
+MS_STS_API void ms_sts_get_free(struct ms_sts_get *g);
+
 MS_STS_API void ms_sts_result_free(struct ms_sts_result *r);
 MS_STS_API enum ms_sts_state ms_sts_result_state(const struct ms_sts_result *r);
 MS_STS_API enum ms_sts_source ms_sts_result_source(const struct ms_sts_result *r);

@@ -49,8 +49,10 @@
  *
  * Async shape (issue 15): the handles hold the whole state and advance by
  * ms_rtls_deliver_step() / ms_rtls_send_step(), one SMTP session (one
- * attempt on one host) or one route per step, with done() saying when to
- * stop; *_run() is the synchronous loop "while (!done) step".  The async
+ * attempt on one host) or one non-blocking step of a route per step, with
+ * done() saying when to stop (ms_rtls_send_fd/_timeout_ms: what to wait
+ * for while a route is pending); *_run() is the synchronous loop "while
+ * (!done) step, wait".  The SMTP session inside a step still blocks.  The async
  * form keeps new() as start(), turns the session inside a step into the
  * transport's own async steps (fd + events + deadline, step on readiness),
  * calls a completion callback where done() turns 1, and cancel = free.
@@ -211,9 +213,21 @@ MS_RTLS_API ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_c
 				       const struct ms_rtls_send_opts *opts,
 				       struct ms_rtls_send **out, char *why, size_t whylen);
 MS_RTLS_API void ms_rtls_send_free(struct ms_rtls_send *s);
-/** One step: the next domain's route, or one host of the current domain. */
+/**
+ * One step: start the next domain's route (ms_rtls_route_start), or one
+ * step of that route (never blocks: its lookups and MTA-STS discovery are
+ * asynchronous; when it ends, the domain's delivery is made), or one host
+ * of the current domain (one SMTP session: this still blocks up to the
+ * delivery's timeouts).  A route that fails returns its error, as
+ * ms_rtls_route_new would (the domain keeps no route).
+ */
 MS_RTLS_API ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen);
 MS_RTLS_API int ms_rtls_send_done(const struct ms_rtls_send *s);
+/** While a route is pending: the descriptor to poll for readability
+ * (ms_rtls_route_fd) and when to step at the latest (ms); else -1 and 0:
+ * step again at once.  Done: -1 and -1. */
+MS_RTLS_API int ms_rtls_send_fd(const struct ms_rtls_send *s);
+MS_RTLS_API int ms_rtls_send_timeout_ms(const struct ms_rtls_send *s);
 MS_RTLS_API ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen);
 
 /** The requirement every domain was planned with, whether it was raised

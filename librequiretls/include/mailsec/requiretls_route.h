@@ -27,20 +27,24 @@
  * once built, so several threads may read one route at once.
  *
  * Async shape (issue 15): ms_rtls_route_start() returns the handle at once
- * with the MX lookup in flight; the caller polls ms_rtls_route_fd() (the
- * DNS context's descriptor) and calls ms_rtls_route_step() on readability
+ * with the MX lookup (and the MTA-STS discovery) in flight; the caller
+ * polls ms_rtls_route_fd() and calls ms_rtls_route_step() on readability
  * or after *timeout_ms until it returns MS_RTLS_ROUTE_DONE; the completion
  * callback runs once inside that step; ms_rtls_route_status() tells how
  * the build ended; ms_rtls_route_free() at any time cancels it.  The
  * lookups of independent hosts (every MX host's A, AAAA, then TLSA) are
- * submitted together (ms_dns_submit), so a route costs about three round
- * trips (MX, addresses, TLSA) whatever the number of hosts.  The MTA-STS
- * policy (its TXT record on the sts handle's own DNS context, and the
- * HTTPS fetch when the cached policy is stale) is still obtained
- * synchronously inside the last step: with sts != NULL that step may block
- * for the fetch's timeout; pass a cache that is kept fresh, or NULL, where
- * that matters.  ms_rtls_route_new() is the thin synchronous loop over
- * these calls; the getters do not change.
+ * submitted together (a lookup batch, mailsec/dns.h), so a route costs
+ * about three round trips (MX, addresses, TLSA) whatever the number of
+ * hosts.  With an MTA-STS handle the policy discovery (libmtasts
+ * ms_sts_get_*: its TXT record and policy host addresses on the sts
+ * handle's resolver, the HTTPS fetch on a libcurl multi handle) runs
+ * beside those lookups and never blocks a step.  One descriptor: without
+ * sts it is the DNS context's; with sts it is an epoll descriptor (Linux)
+ * the route owns, holding the DNS context's descriptor and the
+ * discovery's (itself an epoll set of the sts resolver's descriptor and
+ * libcurl's sockets).  ms_rtls_route_new() is the thin synchronous loop
+ * over these calls; the getters do not change.  opts.deadline_ms bounds
+ * the whole build (see there).
  */
 #ifndef MAILSEC_REQUIRETLS_ROUTE_H
 #define MAILSEC_REQUIRETLS_ROUTE_H
@@ -55,7 +59,7 @@
 extern "C" {
 #endif
 
-#define MS_RTLS_ROUTE_OPTS_VERSION 1
+#define MS_RTLS_ROUTE_OPTS_VERSION 2   /**< 1: without deadline_ms */
 #define MS_RTLS_ROUTE_MAX_MX 64      /**< hard bound of max_mx */
 #define MS_RTLS_ROUTE_MAX_ADDRS 16   /**< hard bound of max_addrs */
 #define MS_RTLS_ROUTE_MAX_REASONS 12 /**< reasons kept per host */
@@ -70,6 +74,15 @@ struct ms_rtls_route_opts {
 	/** The message is a DSN of a REQUIRETLS message (RFC 8689 s5), passed
 	 * to the engine as ms_rtls_domain.dsn_of_requiretls. */
 	int dsn_of_requiretls;
+	/** Version 2: the whole build's deadline in milliseconds from the
+	 * start (0: none; each lookup keeps the DNS context's timeout and the
+	 * MTA-STS fetch its own).  At the deadline the lookups still pending
+	 * read as failed (timeout): a failed MX lookup defers the domain, a
+	 * host whose address or TLSA lookup failed is skipped or deferred,
+	 * exactly as for a lookup that timed out; an MTA-STS discovery still
+	 * pending makes the build fail with MS_ERR_TIMEOUT (a temporary
+	 * failure: defer the domain).  Never a downgrade. */
+	unsigned deadline_ms;
 };
 
 struct ms_rtls_route;
@@ -124,14 +137,17 @@ MS_RTLS_API ms_status ms_rtls_route_start(const struct ms_env *env, struct ms_dn
 					  const struct ms_rtls_route_opts *opts,
 					  ms_rtls_route_done_fn done, void *user,
 					  struct ms_rtls_route **out, char *why, size_t whylen);
-/** The descriptor to poll for readability: the DNS context's (-1 when done,
- * or for an injected resolver: then just step after *timeout_ms). */
+/** The one descriptor to poll for readability: the DNS context's without
+ * an MTA-STS handle, else the route's own epoll descriptor (DNS context
+ * and the MTA-STS discovery's sockets); -1 when done, or for an injected
+ * resolver without sts (then just step after *timeout_ms). */
 MS_RTLS_API int ms_rtls_route_fd(const struct ms_rtls_route *r);
 /**
  * Deliver what arrived (ms_dns_process on the DNS context, which also
- * delivers other callers' answers: step each of them), submit the next
- * lookups, and when nothing is left run the MTA-STS step and the plans,
- * then the callback.  *timeout_ms (may be NULL): when to step at the
+ * delivers other callers' answers: step each of them), step the MTA-STS
+ * discovery (its transfer's sockets, without waiting), submit the next
+ * lookups, and when nothing is left (and the discovery ended) apply the
+ * policy and run the plans, then the callback.  Never blocks.  *timeout_ms (may be NULL): when to step at the
  * latest if the descriptor stays quiet.  A finished route returns
  * MS_RTLS_ROUTE_DONE and calls nobody.
  */

@@ -341,6 +341,44 @@ static ms_status dns_nx_call(void *ctx, int *same)
 	return st;
 }
 
+/* A lookup batch (ms_dns_batch_*): a prefetched name and two rounds of
+ * lookups against its view, stepped until it settles.  Every refused
+ * allocation (table entry, submit, copy, placeholder) is MS_ERR_NOMEM
+ * from the batch or from a lookup on the view, never an answer. */
+static ms_status dns_batch_call(void *ctx, int *same)
+{
+	struct ms_dns_batch *b = NULL;
+	ms_status st = ms_dns_batch_new(&env, ctx, 0, &b, NULL, 0);
+	if (st == MS_OK)
+		st = ms_dns_batch_want(b, "nowhere.example.test", MS_DNS_T_MX, NULL, 0);
+	int txt_ok = 0, addr_ok = 0, rounds = 0;
+	while (st == MS_OK) {
+		enum ms_dns_batch_state bs;
+		if ((st = ms_dns_batch_step(b, &bs)) != MS_OK || bs == MS_DNS_BATCH_SETTLED)
+			break;
+		if (bs == MS_DNS_BATCH_PENDING) {
+			st = ms_dns_process(ctx);
+			continue;
+		}
+		rounds++;
+		int same_txt = 0, same_addr = 0;
+		st = dns_lookup_call(ms_dns_batch_view(b), &same_txt);
+		if (st == MS_OK)
+			st = dns_addr_call(ms_dns_batch_view(b), &same_addr);
+		txt_ok = same_txt;
+		addr_ok = same_addr;
+	}
+	if (st == MS_OK) {
+		struct ms_dns_result *r = NULL;
+		st = ms_dns_batch_get(b, "nowhere.example.test", MS_DNS_T_MX, &r);
+		*same = st == MS_OK && txt_ok && addr_ok && rounds == 2 &&
+			ms_dns_result_outcome(r) == MS_DNS_NXDOMAIN;
+		ms_dns_result_free(r);
+	}
+	ms_dns_batch_free(b);
+	return st;
+}
+
 START_TEST(dns)
 {
 	fail_loop("ms_dns_ctx_new_custom", dns_ctx_call, NULL);
@@ -348,6 +386,7 @@ START_TEST(dns)
 	fail_loop("ms_dns_lookup TXT", dns_lookup_call, d);
 	fail_loop("ms_dns_lookup_addr", dns_addr_call, d);
 	fail_loop("ms_dns_lookup NXDOMAIN", dns_nx_call, d);
+	fail_loop("ms_dns_batch (want, rounds, settle)", dns_batch_call, d);
 	ms_dns_ctx_free(d);
 	ck_assert_int_eq(cnt.live, 0);
 }
@@ -717,11 +756,61 @@ static ms_status route_async_call(void *ctx, int *same)
 	return st;
 }
 
+/* The async route with an MTA-STS handle (issue 15): the discovery
+ * (ms_sts_get_*: its lookup batch, the injected fetch) runs beside the
+ * lookups.  A refused allocation anywhere is out of memory for the whole
+ * build, never a route without its policy. */
+static struct ms_sts *route_sts;
+
+static ms_status route_sts_call(void *ctx, int *same)
+{
+	struct ms_rtls_route *r = NULL;
+	char why[200];
+	int calls = 0;
+	struct ms_rtls_route_opts o = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
+					.deadline_ms = 60000 };
+	ms_status st = ms_rtls_route_start(&env, ctx, route_sts, "example.test",
+					   MS_RTLS_REQ_REQUIRED, &o, route_done, &calls, &r, why,
+					   sizeof(why));
+	if (st == MS_OK) {
+		int t = 0, guard = 0;
+		while (ms_rtls_route_step(r, &t) == MS_RTLS_ROUTE_PENDING && guard++ < 1000)
+			;
+		st = ms_rtls_route_status(r, why, sizeof(why));
+		if (calls != (st == MS_OK ? 1 : 100))
+			st = MS_ERR_INTERNAL;   /* the callback ran not exactly once */
+	}
+	if (st == MS_OK) {
+		route_check(r, same);
+		if (!(ms_rtls_route_flags(r) & MS_RTLS_ROUTE_STS_POLICY) ||
+		    ms_rtls_route_engine_domain(r)->sts_mode != MS_RTLS_STS_ENFORCE) {
+			fprintf(stderr, "route: no MTA-STS policy: %s\n", ms_rtls_route_sts_note(r));
+			*same = 0;
+		}
+	}
+	ms_rtls_route_free(r);
+	return st;
+}
+
 START_TEST(requiretls)
 {
 	struct ms_dns_ctx *rd = new_dns();
 	fail_loop("ms_rtls_route_new", route_call, rd);
 	fail_loop("ms_rtls_route async (start, step, done)", route_async_call, rd);
+	{
+		struct ms_sts_config cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.version = MS_STS_CONFIG_VERSION;
+		cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
+		cfg.fetch.fetch = cb_fetch;
+		char why[200];
+		arm(0);
+		ck_assert_int_eq(ms_sts_new(&env, &cfg, rd, NULL, &route_sts, why, sizeof(why)),
+				 MS_OK);
+		fail_loop("ms_rtls_route async with MTA-STS (ms_sts_get_*)", route_sts_call, rd);
+		ms_sts_free(route_sts);
+		route_sts = NULL;
+	}
 	ms_dns_ctx_free(rd);
 	fail_loop("ms_rtls_ehlo_new", ehlo_new_call, NULL);
 	fail_loop("ms_rtls_mail_new", mail_new_call, NULL);
