@@ -267,7 +267,7 @@ def dane_verify(chain, records: Sequence[Tuple[int, int, int, bytes]], names: Se
     verify = _proto(_dane, "ms_dane_verify", ctypes.c_int, _vp, ctypes.POINTER(_DaneInput),
                     ctypes.POINTER(_DaneResult), ctypes.c_char_p, ctypes.c_size_t)
     vstr = _proto(_dane, "ms_dane_verdict_str", ctypes.c_char_p, ctypes.c_int)
-    rstr = _proto(_dane, "ms_dane_tlsrpt_str", ctypes.c_char_p, ctypes.c_int)
+    rstr = _proto(_dane, "ms_tlsrpt_result_name", ctypes.c_char_p, ctypes.c_int)
     ders = _der_chain(chain)
     bufs = [(ctypes.c_uint8 * len(d)).from_buffer_copy(d) for d in ders]
     certs = (_DaneCert * max(1, len(ders)))(*[_DaneCert(ctypes.cast(b, _c_uint8_p), len(d))

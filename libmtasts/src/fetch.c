@@ -119,7 +119,7 @@ static int is_text_plain(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
+static enum ms_tlsrpt_result classify(CURLcode rc, ms_status *st)
 {
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
@@ -129,25 +129,25 @@ static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
 	case CURLE_SSL_INVALIDCERTSTATUS:
 	case CURLE_SSL_CRL_BADFILE:
 		*st = MS_ERR_TLS;
-		return MS_STS_FAIL_WEBPKI;
+		return MS_TLSRPT_STS_WEBPKI_INVALID;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 		*st = MS_ERR_TLS;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_OPERATION_TIMEDOUT:
 		*st = MS_ERR_TIMEOUT;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		*st = MS_ERR_PROTOCOL;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_OUT_OF_MEMORY:
 		/* libcurl's answer to a header line over its 100 KiB bound too */
 		*st = MS_ERR_LIMIT;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	default:
 		*st = MS_ERR_NETWORK;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	}
 }
 
@@ -220,16 +220,16 @@ static ms_status resolve_list(struct ms_dns_ctx *dns, const char *host, long por
 static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns_ctx *dns,
 			    const char *host, const char *url,
 			    uint8_t *buf, size_t bufsize, size_t *len,
-			    enum ms_sts_failure *failure, char *why, size_t whylen)
+			    enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc != CURLE_OK) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_INTERNAL, "curl_global_init failed");
 	}
 	CURL *c = curl_easy_init();
 	if (c == NULL) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_NOMEM, "curl_easy_init failed");
 	}
 	struct sink sink = { .buf = buf, .size = bufsize };
@@ -268,7 +268,7 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns
 		connect_to = curl_slist_append(NULL, cfg->connect_to);
 		if (connect_to == NULL) {
 			curl_easy_cleanup(c);
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 		}
 		curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
@@ -283,7 +283,7 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns
 			curl_slist_free_all(resolve);
 			curl_slist_free_all(connect_to);
 			curl_easy_cleanup(c);
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			return st;
 		}
 		curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
@@ -297,23 +297,23 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns
 		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
 	}
 	if (sink.header_overflow) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		st = ms_why(why, whylen, MS_ERR_LIMIT, "response headers larger than %d bytes",
 			    HEADER_MAX);
 	} else if (rc == CURLE_OK || ((rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) &&
 				      code != 200)) {
 		/* The status decides first: a redirect or 404 is what it is. */
 		if (code != 200) {
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "HTTP status %ld (only 200 is accepted%s)", code,
 				    code >= 300 && code < 400 ? ", redirects are not followed" : "");
 		} else if (!is_text_plain(ct)) {
-			*failure = MS_STS_FAIL_INVALID;
+			*failure = MS_TLSRPT_STS_POLICY_INVALID;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "media type %s, not text/plain", ct ? ct : "(none)");
 		} else if (!body_delimited(c)) {
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "body length not delimited (no Content-Length, not chunked): "
 				    "a truncated policy could not be detected");
@@ -321,7 +321,7 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns
 			*len = sink.len;
 		}
 	} else if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		st = ms_why(why, whylen, MS_ERR_LIMIT, "policy body larger than %zu bytes",
 			    bufsize);
 	} else {
@@ -338,7 +338,7 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns
 
 ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 		       const char *domain, uint8_t *buf, size_t bufsize, size_t *len,
-		       enum ms_sts_failure *failure, char *why, size_t whylen)
+		       enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	return ms_sts_fetch_dns(env, cfg, NULL, domain, buf, bufsize, len, failure, why, whylen);
 }
@@ -346,21 +346,21 @@ ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_confi
 ms_status ms_sts_fetch_dns(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 			   struct ms_dns_ctx *dns, const char *domain,
 			   uint8_t *buf, size_t bufsize, size_t *len,
-			   enum ms_sts_failure *failure, char *why, size_t whylen)
+			   enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
-	enum ms_sts_failure dummy;
+	enum ms_tlsrpt_result dummy;
 	if (failure == NULL)
 		failure = &dummy;
-	*failure = MS_STS_FAIL_NONE;
+	*failure = MS_TLSRPT_SUCCESS;
 	if (domain == NULL || buf == NULL || len == NULL || bufsize == 0) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
 	}
 	*len = 0;
 	char norm[256];
 	ms_status vst = sts_domain_normalize(domain, norm, sizeof(norm), why, whylen);
 	if (vst != MS_OK) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return vst;
 	}
 	char host[270], url[320];
@@ -377,8 +377,8 @@ ms_status ms_sts_fetch_dns(const struct ms_env *env, const struct ms_sts_fetch_c
 		}
 		if (st == MS_OK)
 			*len = n;
-		else if (*failure == MS_STS_FAIL_NONE)
-			*failure = MS_STS_FAIL_FETCH;
+		else if (*failure == MS_TLSRPT_SUCCESS)
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	} else {
 		st = fetch_curl(cfg, dns, host, url, buf, bufsize, len, failure, why, whylen);
 	}
@@ -387,7 +387,7 @@ ms_status ms_sts_fetch_dns(const struct ms_env *env, const struct ms_sts_fetch_c
 		snprintf(ms, sizeof(ms), "%.1f", (double)(ms_monotonic_ns() - t0) / 1e6);
 		struct ms_kv kv[] = {
 			{ "domain", norm }, { "url", url }, { "status", ms_status_str(st) },
-			{ "failure", ms_sts_failure_str(*failure) }, { "duration_ms", ms },
+			{ "failure", ms_tlsrpt_result_name(*failure) }, { "duration_ms", ms },
 			{ "why", (st != MS_OK && why) ? why : "" },
 		};
 		ms_log(env, MS_LOG_DEBUG, STS_SUBSYS, "policy fetch", kv, 6);

@@ -216,7 +216,7 @@ static uint32_t backoff_for(const struct ms_sts *s, uint32_t failures)
 static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const char *id,
 				 struct ms_sts_entry *e, int found, int64_t now,
 				 int64_t used_at, uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
-				 enum ms_sts_failure *failure, char *detail, size_t dlen)
+				 enum ms_tlsrpt_result *failure, char *detail, size_t dlen)
 {
 	size_t len = 0;
 	ms_status st = ms_sts_fetch_dns(&s->env, &s->fetch, s->dns, domain, polbuf,
@@ -228,7 +228,7 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 		if (st == MS_ERR_NOMEM)
 			return st;
 		if (st != MS_OK) {
-			*failure = MS_STS_FAIL_INVALID;
+			*failure = MS_TLSRPT_STS_POLICY_INVALID;
 			snprintf(detail, dlen, "%s", pwhy);
 		}
 	}
@@ -253,7 +253,7 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 		log_event(s, MS_LOG_INFO, "policy fetched", domain, "id", id);
 		return MS_OK;
 	}
-	count(s, "mtasts_fetch_total", ms_sts_failure_str(*failure));
+	count(s, "mtasts_fetch_total", ms_tlsrpt_result_name(*failure));
 	uint32_t failures = (found && strcmp(e->backoff_id, id) == 0) ? e->failures + 1 : 1;
 	uint32_t delay = backoff_for(s, failures);
 	if (s->store) {
@@ -277,7 +277,7 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 	}
 	struct ms_kv kv[] = {
 		{ "domain", domain }, { "id", id },
-		{ "failure", ms_sts_failure_str(*failure) }, { "why", detail },
+		{ "failure", ms_tlsrpt_result_name(*failure) }, { "why", detail },
 	};
 	ms_log(&s->env, MS_LOG_WARNING, STS_SUBSYS, "policy fetch failed", kv, 4);
 	return st;
@@ -356,8 +356,8 @@ ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
 	if (found && strcmp(e.backoff_id, id) == 0 && now < e.backoff_until) {
 		count(s, "mtasts_cache_total", "backoff");
 		res->backoff = 1;
-		res->failure = e.last_failure ? (enum ms_sts_failure)e.last_failure
-					      : MS_STS_FAIL_FETCH;
+		res->failure = e.last_failure ? (enum ms_tlsrpt_result)e.last_failure
+					      : MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		snprintf(res->failure_detail, sizeof(res->failure_detail),
 			 "fetch for id %s failed %u time(s); next attempt in %lld s", id,
 			 e.failures, (long long)(e.backoff_until - now));
@@ -381,7 +381,7 @@ ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
 	}
 	size_t len = 0;
 	uint32_t max_age = 0;
-	enum ms_sts_failure failure = MS_STS_FAIL_NONE;
+	enum ms_tlsrpt_result failure = MS_TLSRPT_SUCCESS;
 	st = fetch_and_store(s, dom, id, &e, found, now, now, polbuf, &len, &max_age, &failure,
 			     res->failure_detail, sizeof(res->failure_detail));
 	if (st == MS_OK) {
@@ -491,7 +491,7 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 			continue;
 		size_t len = 0;
 		uint32_t max_age = 0;
-		enum ms_sts_failure failure;
+		enum ms_tlsrpt_result failure;
 		char detail[320];
 		ms_status fs = fetch_and_store(s, dom, id, &e, 1, now, 0, newbuf, &len, &max_age,
 					       &failure, detail, sizeof(detail));

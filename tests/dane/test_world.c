@@ -176,7 +176,7 @@ START_TEST(dns_port_and_unusable)
 	struct ms_dane_result res;
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
 	ck_assert_int_eq(res.verdict, MS_DANE_ALL_UNUSABLE);
-	ck_assert_str_eq(ms_dane_tlsrpt_str(res.tlsrpt), "tlsa-invalid");
+	ck_assert_str_eq(ms_tlsrpt_result_name(res.tlsrpt), "tlsa-invalid");
 	ms_dane_ctx_free(ctx);
 	ms_dane_lookup_free(l);
 }

@@ -99,7 +99,7 @@ static void verify(struct check *c, struct mx_host *m, const struct ms_dane_look
 			  "publish TLSA records for the certificate the server sends, or "
 			  "serve the certificate the records describe",
 			  "%s: %s (TLSRPT %s)", ms_dane_verdict_str(p.dane_verdict), p.dane_reason,
-			  ms_dane_tlsrpt_str(p.dane_tlsrpt));
+			  ms_tlsrpt_result_name(p.dane_tlsrpt));
 }
 
 static void probe(struct check *c, struct mx_host *m, const struct ms_dane_lookup *l)

@@ -97,7 +97,7 @@ static void print_result(const struct cli *cli, const struct ms_dane_result *res
 			json_int(j, "depth", res->depth);
 		else
 			json_null(j, "depth");
-		const char *rpt = ms_dane_tlsrpt_str(res->tlsrpt);
+		const char *rpt = ms_tlsrpt_result_name(res->tlsrpt);
 		json_string(j, "tlsrpt_result", rpt[0] ? rpt : NULL);
 		json_int(j, "usable_records", (long long)res->usable);
 		json_string(j, "reason", res->reason);
@@ -109,8 +109,8 @@ static void print_result(const struct cli *cli, const struct ms_dane_result *res
 		printf("depth:   %d\n", res->depth);
 	else
 		printf("depth:   none\n");
-	if (res->tlsrpt != MS_DANE_RPT_NONE)
-		printf("tlsrpt:  %s\n", ms_dane_tlsrpt_str(res->tlsrpt));
+	if (res->tlsrpt != MS_TLSRPT_SUCCESS)
+		printf("tlsrpt:  %s\n", ms_tlsrpt_result_name(res->tlsrpt));
 	printf("reason:  %s\n", res->reason);
 }
 

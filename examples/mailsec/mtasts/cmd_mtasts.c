@@ -237,7 +237,7 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 				 "%s", why);
 	}
 	const struct ms_sts_policy *p = ms_sts_result_policy(res);
-	enum ms_sts_failure f = ms_sts_result_failure(res);
+	enum ms_tlsrpt_result f = ms_sts_result_failure(res);
 	if (cli->json) {
 		struct json j;
 		json_init(&j, stdout);
@@ -254,7 +254,7 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 			json_int(&j, "expires", ms_sts_result_expires(res));
 		else
 			json_null(&j, "expires");
-		json_string(&j, "failure", f ? ms_sts_failure_str(f) : NULL);
+		json_string(&j, "failure", f ? ms_tlsrpt_result_name(f) : NULL);
 		json_string(&j, "failure_detail", f ? ms_sts_result_failure_detail(res) : NULL);
 		json_bool(&j, "backoff", ms_sts_result_backoff(res));
 		json_string(&j, "policy_text", ms_sts_result_policy_text(res));
@@ -274,7 +274,7 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 			printf("  policy:    none\n");
 		}
 		if (f)
-			printf("  failure:   %s: %s%s\n", ms_sts_failure_str(f),
+			printf("  failure:   %s: %s%s\n", ms_tlsrpt_result_name(f),
 			       ms_sts_result_failure_detail(res),
 			       ms_sts_result_backoff(res) ? " (backing off)" : "");
 	}
