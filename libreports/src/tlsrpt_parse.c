@@ -271,6 +271,7 @@ ms_status ms_tlsrpt_parse(const struct ms_env *env, const uint8_t *buf, size_t l
 	if (gz) {
 		st = ms_tlsrpt_gunzip(p, n, MS_TLSRPT_MAX_REPORT, &json_buf, &jlen, why, whylen);
 		free(owned);
+		owned = NULL;
 		if (st != MS_OK)
 			return st;
 		p = json_buf;
