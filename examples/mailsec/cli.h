@@ -87,5 +87,6 @@ int cmd_plan(struct cli *cli, int argc, char **argv);
 int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_replan(struct cli *cli, int argc, char **argv);
+int cmd_tlsrpt(struct cli *cli, int argc, char **argv);
 
 #endif

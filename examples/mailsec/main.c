@@ -45,6 +45,9 @@ static const struct command commands[] = {
 #ifdef MS_CLI_HAVE_PLAN
 	{ "replan", cmd_replan, "--message FILE --to ADDR --requirement REQ: re-plan a queued message" },
 #endif
+#ifdef MS_CLI_HAVE_TLSRPT
+	{ "tlsrpt", cmd_tlsrpt, "record | report | send | parse: SMTP TLS reports (RFC 8460)" },
+#endif
 };
 
 static void usage(FILE *f)
