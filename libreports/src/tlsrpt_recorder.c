@@ -9,6 +9,7 @@
 #include "tlsrpt_internal.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct entry {
@@ -60,6 +61,11 @@ ms_status ms_tlsrpt_recorder_new(const struct ms_env *env, struct ms_tlsrpt_stor
 	pthread_mutex_init(&r->mu, NULL);
 	*out = r;
 	return MS_OK;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 /* FNV-1a over the key bytes. */
@@ -142,7 +148,16 @@ void ms_tlsrpt_recorder_observe(void *recorder, const struct ms_rtls_tlsrpt_even
 	at = 11;
 	at = put(key, at, sizeof(key), ev->policy_domain, 253);
 	size_t o_strings = at;
-	at = join(key, at, sizeof(key), ev->policy_strings, ev->npolicy_strings);
+	/* A TLSA RRset is a set: the resolver hands it out in any order, and
+	 * one policy must not become several rows (and report policies). */
+	const char *sorted[MS_TLSRPT_MAX_STRINGS];
+	size_t ns = ev->npolicy_strings < MS_TLSRPT_MAX_STRINGS ? ev->npolicy_strings
+								 : MS_TLSRPT_MAX_STRINGS;
+	for (size_t i = 0; i < ns; i++)
+		sorted[i] = ev->policy_strings[i] ? ev->policy_strings[i] : "";
+	if (ev->policy_type == MS_TLSRPT_POLICY_TLSA)
+		qsort(sorted, ns, sizeof(sorted[0]), cmp_str);
+	at = join(key, at, sizeof(key), sorted, ns);
 	size_t o_mx = at;
 	at = join(key, at, sizeof(key), ev->mx_patterns, ev->nmx_patterns);
 	size_t o_host = at;
