@@ -178,6 +178,7 @@ static void c_close(void *impl)
 {
 	struct counting *c = impl;
 	ms_tlsrpt_store_free(c->inner);
+	free(c);
 }
 
 static const struct ms_tlsrpt_store_ops counting_ops = {
