@@ -232,6 +232,13 @@ try:
         check("parse the POSTed gzip (table)", rc == 0 and "validation-failure" in out and
               doc["report-id"] in out, out + err)
 
+    # ---- the probe reports a refused STARTTLS as RFC 8460 does ----
+    rc, out, err = mailsec("--json", "dane", "probe", "mx.nostarttls.test", "--connect",
+                           f"127.0.1.6:{smtp_port}")
+    pj = json.loads(out) if out.strip() else {}
+    check("dane probe: 454 to STARTTLS is starttls-not-supported",
+          pj.get("tlsrpt_result") == "starttls-not-supported", out + err)
+
     # ---- fail closed and nowhere else ----
     before = len(mstest.read_lines(LOG))
     rc, out, err = mailsec("tlsrpt", "send", *REPORT, "--domain", "slow.example.test",

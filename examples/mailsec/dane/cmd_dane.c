@@ -408,6 +408,7 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 	const char *base = ms_dane_lookup_base(l);
 	struct ms_rtls_probe *p = NULL;
 	ms_status pst = MS_OK;
+	enum ms_tlsrpt_result pfail = MS_TLSRPT_VALIDATION_FAILURE;
 	char pwhy[512] = "";
 	/* A temporary DNS failure makes the host unusable: no connection. */
 	if (state != MS_DANE_DNS_TEMPFAIL) {
@@ -418,7 +419,8 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 			struct ms_rtls_probe_opts o = { .version = MS_RTLS_PROBE_VERSION,
 							.connect = connect, .sni = base,
 							.timeout_ms = cli->timeout_ms };
-			pst = ms_rtls_probe_run(&cli->env, &o, &p, pwhy, sizeof(pwhy));
+			pst = ms_rtls_probe_run_classify(&cli->env, &o, &p, &pfail, pwhy,
+							 sizeof(pwhy));
 		}
 	}
 	struct ms_dane_result res;
@@ -476,8 +478,9 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 			json_bool(&j, "verified", 0);
 			json_null(&j, "matched");
 			json_null(&j, "depth");
+			/* a refused STARTTLS is starttls-not-supported (RFC 8460 s4.3.1) */
 			json_string(&j, "tlsrpt_result", state == MS_DANE_DNS_TEMPFAIL ?
-				    "dnssec-invalid" : "validation-failure");
+				    "dnssec-invalid" : ms_tlsrpt_result_name(pfail));
 		}
 		json_object_end(&j);
 		json_finish(&j);
