@@ -34,8 +34,11 @@ static int uri_ok(const char *u, size_t n)
 		return tlsrpt_hostname_ok(host);
 	}
 	if (n > 8 && ms_ascii_ncasecmp(u, "https://", 8) == 0) {
-		size_t hl = strcspn(u + 8, ":/?#");
-		if (hl == 0 || hl >= sizeof(host) || 8 + hl > n)
+		/* the URI is a slice of the record, not NUL-terminated: bounded */
+		size_t hl = 0;
+		while (8 + hl < n && !strchr(":/?#", u[8 + hl]))
+			hl++;
+		if (hl == 0 || hl >= sizeof(host))
 			return 0;
 		memcpy(host, u + 8, hl);
 		host[hl] = '\0';
