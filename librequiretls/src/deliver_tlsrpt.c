@@ -148,6 +148,20 @@ void rtls_tlsrpt_notify(struct ms_rtls_delivery *d, const struct ms_rtls_attempt
 	if (st.text == NULL)
 		return; /* a report row less, never a failed delivery */
 	enum ms_tlsrpt_policy_type type = rtls_tlsrpt_policy(d->route, a->host);
+	/* The domain publishes MTA-STS but its policy could not be had (no
+	 * cached one either): the route went on without a policy (RFC 8461
+	 * s5.1), and the report says why under "sts" (RFC 8460 s4.3.3). */
+	const struct ms_sts_result *sr = ms_rtls_route_sts_result(d->route);
+	enum ms_tlsrpt_result sf = sr ? ms_sts_result_failure(sr) : MS_TLSRPT_SUCCESS;
+	if (type == MS_TLSRPT_POLICY_NONE &&
+	    (sf == MS_TLSRPT_STS_POLICY_FETCH_ERROR || sf == MS_TLSRPT_STS_POLICY_INVALID ||
+	     sf == MS_TLSRPT_STS_WEBPKI_INVALID)) {
+		type = MS_TLSRPT_POLICY_STS;
+		result = sf;
+		reason = ms_sts_result_failure_detail(sr);
+		if (reason == NULL || reason[0] == '\0')
+			reason = ms_tlsrpt_result_name(sf);
+	}
 	if (type == MS_TLSRPT_POLICY_TLSA)
 		tlsa_strings(a->host, &st);
 	else if (type == MS_TLSRPT_POLICY_STS)

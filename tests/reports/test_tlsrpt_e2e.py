@@ -123,6 +123,12 @@ try:
         check(f"record broken TLS {i} (not delivered)", rc == 1, f"rc={rc} {out}{err}")
     rc, out, err = record("eve@nostarttls.test", smtp_port, msg)
     check("record nostarttls (plaintext delivery)", rc == 0, f"rc={rc} {out}{err}")
+    # stsgap.test publishes MTA-STS; its policy host is unreachable here (a
+    # closed port): delivered without a policy, reported under "sts"
+    rc, out, err = mailsec("tlsrpt", "record", "--db", DB, "--from", "alice@example.test",
+                           "--to", "dan@stsgap.test", "--port", str(smtp_port), "--ca-file", CA,
+                           "--connect-to", f"::127.0.1.10:{mstest.free_port('127.0.1.10')}", msg)
+    check("record stsgap without its policy (delivered)", rc == 0, f"rc={rc} {out}{err}")
 
     # ---- the report: shape, counts, file name, gzip ----
     rc, out, err = mailsec("tlsrpt", "report", *REPORT, "--domain", "good.test", "--out", PEERS)
@@ -173,6 +179,15 @@ try:
     check("no-policy-found with starttls-not-supported",
           np.get("policy", {}).get("policy-type") == "no-policy-found" and
           np.get("failure-details", [{}])[0].get("result-type") == "starttls-not-supported",
+          out + err)
+
+    rc, out, err = mailsec("tlsrpt", "report", *REPORT, "--domain", "stsgap.test")
+    sd = json.loads(out) if rc == 0 else {}
+    sp = (sd.get("policies") or [{}])[0]
+    check("policy fetch failure reported under sts",
+          sp.get("policy", {}).get("policy-type") == "sts" and
+          sp.get("summary", {}).get("total-failure-session-count") == 1 and
+          sp.get("failure-details", [{}])[0].get("result-type") == "sts-policy-fetch-error",
           out + err)
 
     # ---- sending: only to what good.test publishes ----

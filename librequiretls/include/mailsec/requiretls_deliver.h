@@ -95,7 +95,11 @@ struct ssl_ctx_st;
  * TLS outcome and are not observed; neither is the plaintext retry (the
  * failed TLS attempt before it was).  A host skipped because its TLSA
  * lookup failed (dnssec-invalid) or because the MTA-STS policy does not
- * list it (validation-failure) is observed.
+ * list it (validation-failure) is observed.  When the domain publishes
+ * MTA-STS but no policy could be fetched (and none was cached), delivery
+ * goes on without a policy (RFC 8461 s5.1) and every observed attempt is
+ * reported under "sts" with libmtasts's failure (sts-policy-fetch-error,
+ * sts-policy-invalid, sts-webpki-invalid) and no policy strings.
  */
 struct ms_rtls_tlsrpt_event {
 	const char *policy_domain;
