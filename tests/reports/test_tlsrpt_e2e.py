@@ -225,6 +225,20 @@ try:
               'Content-Type: multipart/report; report-type="tlsrpt";' in head, head)
         check("DKIM-signed", head.startswith("DKIM-Signature:") and " d=good.test;" in head and
               "tls-required" in head.lower().split("h=", 1)[-1].split(";", 1)[0], head)
+        # an independent DKIM verifier (Debian's python3-dkim) with the
+        # world's published key for ed._domainkey.good.test
+        with open(os.path.join(WORLD, "vars")) as f:
+            edp = [l.split("=", 1)[1].strip() for l in f if l.startswith("DKIM_ED_P=")][0]
+        v = subprocess.run(
+            ["/usr/bin/python3", "-c",
+             "import dkim, sys\n"
+             "raw = open(sys.argv[1], 'rb').read()\n"
+             "rec = sys.argv[2].encode()\n"
+             "print(dkim.verify(raw, dnsfunc=lambda name, timeout=5: rec))",
+             os.path.join(PEERS, mails[0]), f"v=DKIM1; k=ed25519; p={edp}"],
+            capture_output=True, text=True)
+        check("python3-dkim verifies the report mail", v.stdout.strip() == "True",
+              v.stdout + v.stderr)
         check("Subject per s5.3", f"Subject: Report Domain: good.test Submitter: "
               f"mail.example.test Report-ID: <{doc['report-id']}>" in head, head)
         # the gzip part, read with the standard library's email parser
