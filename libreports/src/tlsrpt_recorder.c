@@ -237,14 +237,27 @@ ms_status ms_tlsrpt_recorder_flush(struct ms_tlsrpt_recorder *r, char *why, size
 	return st;
 }
 
+/* Snapshots, read under the lock: another thread may be observing. */
 uint64_t ms_tlsrpt_recorder_observed(const struct ms_tlsrpt_recorder *r)
 {
-	return r ? r->observed : 0;
+	if (r == NULL)
+		return 0;
+	struct ms_tlsrpt_recorder *m = (struct ms_tlsrpt_recorder *)(uintptr_t)r;
+	pthread_mutex_lock(&m->mu);
+	uint64_t n = r->observed;
+	pthread_mutex_unlock(&m->mu);
+	return n;
 }
 
 size_t ms_tlsrpt_recorder_pending(const struct ms_tlsrpt_recorder *r)
 {
-	return r ? r->used : 0;
+	if (r == NULL)
+		return 0;
+	struct ms_tlsrpt_recorder *m = (struct ms_tlsrpt_recorder *)(uintptr_t)r;
+	pthread_mutex_lock(&m->mu);
+	size_t n = r->used;
+	pthread_mutex_unlock(&m->mu);
+	return n;
 }
 
 void ms_tlsrpt_recorder_free(struct ms_tlsrpt_recorder *r)
