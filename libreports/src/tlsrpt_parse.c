@@ -107,7 +107,7 @@ static ms_status str_array(json_t *o, const char *key, char ***out, size_t *n, s
 	json_array_foreach(a, i, v) {
 		if (!json_is_string(v))
 			return bad(e, key, "an entry is not a string");
-		if (json_string_length(v) >= MS_TLSRPT_MAX_FIELD)
+		if (json_string_length(v) >= MS_TLSRPT_MAX_STRING)
 			return ms_why(e->why, e->whylen, MS_ERR_LIMIT, "%s: entry too long", key);
 		if (((*out)[i] = strdup(json_string_value(v))) == NULL)
 			return ms_why(e->why, e->whylen, MS_ERR_NOMEM, "out of memory");

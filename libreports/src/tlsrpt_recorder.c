@@ -95,7 +95,7 @@ static size_t join(char *key, size_t at, size_t cap, const char *const *v, size_
 	for (size_t i = 0; i < n && i < MS_TLSRPT_MAX_STRINGS; i++) {
 		if (i > 0 && at > start)
 			key[at - 1] = '\n'; /* replace the previous NUL */
-		at = put(key, at, cap, v[i], MS_TLSRPT_MAX_FIELD - 1);
+		at = put(key, at, cap, v[i], MS_TLSRPT_MAX_STRING - 1);
 	}
 	if (at == start)
 		at = put(key, at, cap, "", 0);
@@ -142,30 +142,45 @@ void ms_tlsrpt_recorder_observe(void *recorder, const struct ms_rtls_tlsrpt_even
 	    (unsigned)ev->policy_type > MS_TLSRPT_POLICY_STS)
 		return;
 	int64_t now = ms_now(&r->env);
-	char key[16384];
+	size_t np = ev->policy_strings ? ev->npolicy_strings : 0;
+	size_t nm = ev->mx_patterns ? ev->nmx_patterns : 0;
+	/* the key on the stack, or on the heap for long policy strings (a TLSA
+	 * record with a whole certificate is kilobytes) */
+	size_t need = 11 + 254 + 254 + 64 + MS_TLSRPT_MAX_FIELD + 2;
+	for (size_t i = 0; i < np && i < MS_TLSRPT_MAX_STRINGS; i++)
+		need += (ev->policy_strings[i] ? strnlen(ev->policy_strings[i], MS_TLSRPT_MAX_STRING)
+					      : 0) + 1;
+	for (size_t i = 0; i < nm && i < MS_TLSRPT_MAX_STRINGS; i++)
+		need += (ev->mx_patterns[i] ? strnlen(ev->mx_patterns[i], MS_TLSRPT_MAX_STRING) : 0) + 1;
+	char stack_key[4096];
+	char *key = need <= sizeof(stack_key) ? stack_key : ms_malloc(&r->env, need);
+	if (key == NULL) {
+		report_failure(r, "out of memory");
+		return;
+	}
+	const size_t keycap = need <= sizeof(stack_key) ? sizeof(stack_key) : need;
 	size_t at = 0;
 	tlsrpt_day_of(now, key);
 	at = 11;
-	at = put(key, at, sizeof(key), ev->policy_domain, 253);
+	at = put(key, at, keycap, ev->policy_domain, 253);
 	size_t o_strings = at;
 	/* A TLSA RRset is a set: the resolver hands it out in any order, and
 	 * one policy must not become several rows (and report policies). */
 	const char *sorted[MS_TLSRPT_MAX_STRINGS];
-	size_t ns = ev->npolicy_strings < MS_TLSRPT_MAX_STRINGS ? ev->npolicy_strings
-								 : MS_TLSRPT_MAX_STRINGS;
+	size_t ns = np < MS_TLSRPT_MAX_STRINGS ? np : MS_TLSRPT_MAX_STRINGS;
 	for (size_t i = 0; i < ns; i++)
 		sorted[i] = ev->policy_strings[i] ? ev->policy_strings[i] : "";
 	if (ev->policy_type == MS_TLSRPT_POLICY_TLSA)
 		qsort(sorted, ns, sizeof(sorted[0]), cmp_str);
-	at = join(key, at, sizeof(key), sorted, ns);
+	at = join(key, at, keycap, sorted, ns);
 	size_t o_mx = at;
-	at = join(key, at, sizeof(key), ev->mx_patterns, ev->nmx_patterns);
+	at = join(key, at, keycap, ev->mx_patterns, nm);
 	size_t o_host = at;
-	at = put(key, at, sizeof(key), ev->mx_host, 253);
+	at = put(key, at, keycap, ev->mx_host, 253);
 	size_t o_addr = at;
-	at = put(key, at, sizeof(key), ev->addr, 63);
+	at = put(key, at, keycap, ev->addr, 63);
 	size_t o_reason = at;
-	at = put(key, at, sizeof(key),
+	at = put(key, at, keycap,
 		 ev->result == MS_TLSRPT_SUCCESS ? "" : ev->reason, MS_TLSRPT_MAX_FIELD - 1);
 	uint64_t h = fnv(key, at, 0xcbf29ce484222325ULL);
 	h = fnv((const char *)&ev->result, sizeof(ev->result), h);
@@ -187,7 +202,7 @@ void ms_tlsrpt_recorder_observe(void *recorder, const struct ms_rtls_tlsrpt_even
 		    e->row.policy_type == ev->policy_type && memcmp(e->blob, key, at) == 0) {
 			e->row.count++;
 			pthread_mutex_unlock(&r->mu);
-			return;
+			goto out;
 		}
 	}
 	if (r->used >= r->max_rows) {
@@ -196,7 +211,7 @@ void ms_tlsrpt_recorder_observe(void *recorder, const struct ms_rtls_tlsrpt_even
 			/* the buffer stays: this attempt is dropped, counted */
 			report_failure(r, why);
 			pthread_mutex_unlock(&r->mu);
-			return;
+			goto out;
 		}
 		for (i = (size_t)h & mask; r->table[i].blob; i = (i + 1) & mask)
 			;
@@ -206,7 +221,7 @@ void ms_tlsrpt_recorder_observe(void *recorder, const struct ms_rtls_tlsrpt_even
 	if (e->blob == NULL) {
 		pthread_mutex_unlock(&r->mu);
 		report_failure(r, "out of memory");
-		return;
+		goto out;
 	}
 	memcpy(e->blob, key, at);
 	e->bloblen = at;
@@ -225,6 +240,9 @@ void ms_tlsrpt_recorder_observe(void *recorder, const struct ms_rtls_tlsrpt_even
 	if (r->used++ == 0)
 		r->oldest = now;
 	pthread_mutex_unlock(&r->mu);
+out:
+	if (key != stack_key)
+		ms_free(&r->env, key);
 }
 
 ms_status ms_tlsrpt_recorder_flush(struct ms_tlsrpt_recorder *r, char *why, size_t whylen)

@@ -60,8 +60,8 @@ static int row_ok(const struct ms_tlsrpt_row *r)
 	       r->mx_patterns && r->mx_host && r->addr && r->reason &&
 	       (unsigned)r->result <= MS_TLSRPT_RESULT_MAX &&
 	       strlen(r->reason) < MS_TLSRPT_MAX_FIELD &&
-	       strlen(r->policy_strings) < MS_TLSRPT_MAX_STRINGS * MS_TLSRPT_MAX_FIELD &&
-	       strlen(r->mx_patterns) < MS_TLSRPT_MAX_STRINGS * MS_TLSRPT_MAX_FIELD &&
+	       strlen(r->policy_strings) < MS_TLSRPT_MAX_STRINGS * MS_TLSRPT_MAX_STRING &&
+	       strlen(r->mx_patterns) < MS_TLSRPT_MAX_STRINGS * MS_TLSRPT_MAX_STRING &&
 	       strlen(r->mx_host) < 256 && strlen(r->addr) < 64;
 }
 

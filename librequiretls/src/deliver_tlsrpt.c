@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define TLSRPT_MAX_STRINGS 64 /* policy strings per event (TLSA records, policy lines) */
-#define TLSRPT_TEXT 16384     /* bytes for their text */
+#define TLSRPT_TEXT 65536     /* bytes for their text (full-certificate TLSA records) */
 
 enum ms_tlsrpt_policy_type rtls_tlsrpt_policy(const struct ms_rtls_route *r,
 					      const struct ms_rtls_route_host *h)

@@ -323,6 +323,58 @@ START_TEST(recorder_batches)
 }
 END_TEST
 
+/* A TLSA record with a whole certificate (3 0 0) is kilobytes: it goes
+ * through the recorder, the store, the report and the parser whole. */
+START_TEST(long_policy_strings)
+{
+	struct ms_env env = { .version = MS_ENV_VERSION, .now = fixed_now };
+	struct ms_tlsrpt_store *st = open_store("long.db");
+	struct ms_tlsrpt_recorder *r = NULL;
+	char why[256] = "";
+	ck_assert_int_eq(ms_tlsrpt_recorder_new(&env, st, NULL, &r, why, sizeof(why)), MS_OK);
+	size_t n = 6 + 2 * 3000;
+	char *rec = malloc(n + 1);
+	memcpy(rec, "3 0 0 ", 6);
+	for (size_t i = 6; i < n; i++)
+		rec[i] = "0123456789abcdef"[i % 16];
+	rec[n] = '\0';
+	const char *strings[] = { rec, "3 1 1 aabb" };
+	struct ms_rtls_tlsrpt_event ev = { .policy_domain = "long.example",
+					   .policy_type = MS_TLSRPT_POLICY_TLSA,
+					   .policy_strings = strings, .npolicy_strings = 2,
+					   .mx_host = "mx.long.example", .addr = "192.0.2.9",
+					   .result = MS_TLSRPT_SUCCESS, .reason = "" };
+	ms_tlsrpt_recorder_observe(r, &ev);
+	ms_tlsrpt_recorder_observe(r, &ev);
+	/* NULL arrays with counts are taken as empty, never read */
+	ev.policy_strings = NULL;
+	ev.mx_patterns = NULL;
+	ev.nmx_patterns = 3;
+	ms_tlsrpt_recorder_observe(r, &ev);
+	ck_assert_uint_eq(ms_tlsrpt_recorder_pending(r), 2);
+	ms_tlsrpt_recorder_free(r);
+	struct ms_tlsrpt_report_opts o = { .version = MS_TLSRPT_REPORT_OPTS_VERSION,
+					   .org_name = "o", .contact = "c", .submitter = "s.example",
+					   .day = "2026-11-28", .policy_domain = "long.example" };
+	struct ms_tlsrpt_report *rep = NULL;
+	ck_assert_int_eq(ms_tlsrpt_report_build(NULL, st, &o, &rep, why, sizeof(why)), MS_OK);
+	ck_assert(strstr(rep->json, rec) != NULL);
+	struct ms_tlsrpt_parsed *p = NULL;
+	ck_assert_msg(ms_tlsrpt_parse(NULL, rep->gz, rep->gz_len, &p, why, sizeof(why)) == MS_OK,
+		      "%s", why);
+	int found = 0;
+	for (size_t i = 0; i < p->npolicies; i++)
+		for (size_t j = 0; j < p->policies[i].nstrings; j++)
+			found += strcmp(p->policies[i].strings[j], rec) == 0;
+	ck_assert_int_eq(found, 1);
+	ck_assert_uint_eq(p->npolicies, 2);
+	ms_tlsrpt_parsed_free(p);
+	ms_tlsrpt_report_free(rep);
+	ms_tlsrpt_store_free(st);
+	free(rec);
+}
+END_TEST
+
 START_TEST(store_schema_checked)
 {
 	char path[400], why[256] = "";
@@ -679,6 +731,7 @@ int main(void)
 	tcase_add_test(tc, filename_rules);
 	tcase_add_test(tc, gzip_round_trip);
 	tcase_add_test(tc, recorder_batches);
+	tcase_add_test(tc, long_policy_strings);
 	tcase_add_test(tc, store_schema_checked);
 	tcase_add_test(tc, report_matches_rfc_example);
 	tcase_add_test(tc, parse_rfc_example);

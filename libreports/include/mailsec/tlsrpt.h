@@ -55,7 +55,9 @@ struct ms_sts;      /* mailsec/mtasts.h */
 #define MS_TLSRPT_MAX_DETAILS 10000         /* failure-details per policy */
 #define MS_TLSRPT_MAX_STRINGS 64            /* policy-strings / mx-hosts per policy */
 #define MS_TLSRPT_MAX_RUA 8                 /* rua destinations per record */
-#define MS_TLSRPT_MAX_FIELD 1024            /* bytes of a policy string, a reason */
+#define MS_TLSRPT_MAX_FIELD 1024            /* bytes of a reason, a name */
+#define MS_TLSRPT_MAX_STRING 16384          /* bytes of one policy string (a TLSA
+					       record with a whole certificate) */
 
 /** Free a string or buffer this library returned; NULL-safe. */
 MS_TLSRPT_API void ms_tlsrpt_free(void *p);
@@ -67,7 +69,7 @@ MS_TLSRPT_API void ms_tlsrpt_free(void *p);
  * policy (domain, type, strings) went to one MX host and address with one
  * result and reason.  Strings are NUL-terminated; policy_strings and
  * mx_patterns are joined with '\n' (as stored, bounded by
- * MS_TLSRPT_MAX_STRINGS * MS_TLSRPT_MAX_FIELD).
+ * MS_TLSRPT_MAX_STRINGS * MS_TLSRPT_MAX_STRING).
  */
 struct ms_tlsrpt_row {
 	char day[11];                     /* "YYYY-MM-DD" (UTC) */
