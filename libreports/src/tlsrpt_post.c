@@ -22,7 +22,7 @@ static void curl_init(void)
 	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* The response body is not needed: at most 4 KiB kept for the detail. */
+/* The response body is not needed (a 2xx is the whole answer): discarded. */
 static size_t on_write(char *p, size_t size, size_t n, void *arg)
 {
 	(void)p;
@@ -75,7 +75,8 @@ ms_status tlsrpt_post(struct ms_dns_ctx *dns, const char *uri, const struct ms_t
 	if (st != MS_OK)
 		return ms_why(detail, dlen, st, "address lookup of %s: %s", host, why);
 	if (ms_dns_result_failed(res) || ms_dns_result_count(res) == 0) {
-		st = ms_dns_result_failed(res) ? MS_ERR_NETWORK : MS_ERR_NETWORK;
+		/* fail closed: a failed lookup and "no address" both stop the POST */
+		st = ms_dns_result_outcome(res) == MS_DNS_TIMEOUT ? MS_ERR_TIMEOUT : MS_ERR_NETWORK;
 		ms_why(detail, dlen, st, "address lookup of %s: %s, %s", host,
 		       ms_dns_outcome_str(ms_dns_result_outcome(res)),
 		       ms_dns_security_str(ms_dns_result_security(res)));
