@@ -1,21 +1,11 @@
 /* cli.c - error reporting, clock and resolver set-up shared by subcommands. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-int cli_usage_error(const struct cli *cli, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "%s: ", cli->prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return CLI_EXIT_USAGE;
-}
 
 int cli_error(const struct cli *cli, int code, const char *fmt, ...)
 {
@@ -45,22 +35,14 @@ static const char *after_file(const char *why, const char *prefix, const char *f
 
 struct ms_dns_ctx *cli_dns_ctx(const struct cli *cli)
 {
-	struct ms_dns_config cfg = { .version = MS_DNS_CONFIG_VERSION };
-	if (cli->dns_config) {
-		cfg.mode = MS_DNS_MODE_CONFIG_FILE;
-		cfg.config_file = cli->dns_config;
-		cfg.forwarders = cli->forwards;
-		cfg.nforwarders = cli->nforwards;
-	} else if (cli->nforwards > 0) {
-		cfg.mode = MS_DNS_MODE_FORWARD;
-		cfg.forwarders = cli->forwards;
-		cfg.nforwarders = cli->nforwards;
-	} else {
-		cfg.mode = MS_DNS_MODE_SYSTEM;
-	}
-	cfg.trust_anchor_file = cli->trust_anchor;
-	cfg.validation_time = cli->now;
-	cfg.timeout_ms = cli->timeout_ms;
+	struct ms_dns_config cfg = {
+		.version = MS_DNS_CONFIG_VERSION, .config_file = cli->dns_config,
+		.mode = cli->dns_config ? MS_DNS_MODE_CONFIG_FILE :
+			cli->nforwards ? MS_DNS_MODE_FORWARD : MS_DNS_MODE_SYSTEM,
+		.forwarders = cli->forwards, .nforwarders = cli->nforwards,
+		.trust_anchor_file = cli->trust_anchor, .validation_time = cli->now,
+		.timeout_ms = cli->timeout_ms,
+	};
 	struct ms_dns_ctx *ctx = NULL;
 	char why[512] = "";
 	ms_status st = ms_dns_ctx_new(&cli->env, &cfg, &ctx, why, sizeof(why));
@@ -88,13 +70,209 @@ uint8_t *cli_read_file(const char *path, size_t max, size_t *len)
 		return NULL;
 	uint8_t *buf = malloc(max + 1);
 	size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-	int bad = buf == NULL || ferror(f) || n > max;
-	if (f != stdin)
-		fclose(f);
-	if (bad) {
+	if (buf && (ferror(f) || n > max)) {
 		free(buf);
-		return NULL;
+		buf = NULL;
 	}
 	*len = n;
+	if (f != stdin)
+		fclose(f);
 	return buf;
+}
+
+int cli_fail(const struct cli *cli, ms_status st, const char *what, const char *why)
+{
+	int usage = st == MS_ERR_INVALID || st == MS_ERR_LIMIT || st == MS_ERR_UNSUPPORTED;
+	return cli_error(cli, usage ? CLI_EXIT_USAGE : CLI_EXIT_ERROR, "%s: %s", what,
+			 why && why[0] ? why : ms_status_str(st));
+}
+
+/* ---- subcommand tables ------------------------------------------------- */
+
+void cli_list_cmds(FILE *f, const struct cli_cmd *cmds)
+{
+	for (const struct cli_cmd *c = cmds; c->name; c++) {
+		fprintf(f, "  %-8s ", c->name);
+		for (const struct cli_cmd *s = c->sub; s && s->name; s++)
+			fprintf(f, "%s%s", s->name, s[1].name ? " | " : ": ");
+		fprintf(f, "%s\n", c->summary);
+	}
+}
+
+static void print_usage(FILE *f, const struct cli *cli)
+{
+	const struct cli_cmd *c = cli->cmd;
+	fprintf(f, "usage: mailsec %s%s%s\n", cli->path, c->args[0] ? " " : "", c->args);
+	if (f == stdout)
+		printf("%s\n", c->summary);
+}
+
+int cli_usage(const struct cli *cli)
+{
+	fprintf(stderr, "%s: ", cli->prog);
+	print_usage(stderr, cli);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_run(struct cli *cli, const struct cli_cmd *cmds, int argc, char **argv)
+{
+	const struct cli_cmd *c = cmds;
+	while (c->name && strcmp(c->name, argv[0]) != 0)
+		c++;
+	if (c->name == NULL)
+		return cli_usage_error(cli, "unknown command '%s%s%s' (mailsec %s%s--help lists them)",
+				       cli->path, cli->path[0] ? " " : "", argv[0], cli->path,
+				       cli->path[0] ? " " : "");
+	static char path[64];
+	size_t pl = strlen(path);
+	snprintf(path + pl, sizeof(path) - pl, "%s%s", pl ? " " : "", c->name);
+	cli->path = path;
+	cli->cmd = c;
+	int help = 0;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		help |= strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+	if (c->sub && argc >= 2 && !(help && argv[1][0] == '-'))
+		return cli_run(cli, c->sub, argc - 1, argv + 1);
+	if (c->sub) {
+		FILE *f = help ? stdout : stderr;
+		fprintf(f, "usage: mailsec %s COMMAND [ARGS]\n%s\n\ncommands:\n", path, c->summary);
+		cli_list_cmds(f, c->sub);
+		return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	}
+	if (help) {
+		print_usage(stdout, cli);
+		return CLI_EXIT_OK;
+	}
+	return c->run(cli, argc, argv);
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static int list_add(const struct cli *cli, const char *what, struct cli_list *l, const char *v)
+{
+	if (l->n == l->max)
+		return cli_usage_error(cli, "at most %zu %s", l->max, what);
+	l->v[l->n++] = v;
+	return -1;
+}
+
+int cli_parse(const struct cli *cli, int argc, char **argv, const struct cli_opt *opts,
+	      struct cli_list *pos)
+{
+	/* Before the subcommand (cli->cmd NULL) only the global options are
+	 * taken: other options, "--" and all after it are left in `pos`. */
+	int rc = -1, dashdash = 0, top = cli->cmd == NULL;
+	for (int i = 1; i < argc && rc < 0; i++) {
+		const char *a = argv[i];
+		const struct cli_opt *o = opts;
+		while (!dashdash && o && o->name && strcmp(o->name, a) != 0)
+			o++;
+		if (!dashdash && strcmp(a, "--") == 0) {
+			dashdash = 1;
+			if (!top)
+				continue;
+		}
+		if (dashdash || a[0] != '-' || a[1] == '\0' || (top && o->name == NULL)) {
+			rc = pos && pos->n < pos->max ? list_add(cli, a, pos, a) : cli_usage(cli);
+			continue;
+		}
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			print_usage(stdout, cli);
+			return CLI_EXIT_OK;
+		}
+		if (o == NULL || o->name == NULL)
+			return cli_usage_error(cli, "%s: unknown option '%s'", cli->path, a);
+		if (o->kind == CLI_FLAG) {
+			*(int *)o->dst = 1;
+			continue;
+		}
+		if (i + 1 >= argc)
+			return cli_usage_error(cli, "%s needs a value", a);
+		const char *v = argv[++i];
+		if (o->kind == CLI_STR) {
+			*(const char **)o->dst = v;
+		} else if (o->kind == CLI_LIST) {
+			rc = list_add(cli, a, o->dst, v);
+		} else {
+			char *end;
+			errno = 0;
+			long long n = strtoll(v, &end, 10);
+			if (errno || end == v || *end || n < o->min || n > o->max)
+				return cli_usage_error(cli, "%s wants %lld-%lld, not '%s'", a, o->min,
+						       o->max, v);
+			*(long long *)o->dst = n;
+		}
+	}
+	return rc;
+}
+
+/* ---- one report, human or JSON ---------------------------------------- */
+
+void out_begin(struct cli_out *o, const struct cli *cli, const char *indent, int width)
+{
+	o->json = cli->json;
+	o->indent = indent;
+	o->width = width;
+	if (o->json) {
+		json_init(&o->j, stdout);
+		json_object_begin(&o->j, NULL);
+	}
+}
+
+void out_end(struct cli_out *o)
+{
+	if (o->json) {
+		json_object_end(&o->j);
+		json_finish(&o->j);
+	}
+}
+
+static void human(struct cli_out *o, const char *label)
+{
+	int pad = o->width - (int)strlen(label ? label : "") - 1;
+	if (label)
+		printf("%s%s:%*s", o->indent, label, pad < 1 ? 1 : pad, "");
+}
+
+void out_str(struct cli_out *o, const char *key, const char *label, const char *v)
+{
+	if (o->json && key)
+		json_string(&o->j, key[0] ? key : NULL, v);
+	else if (!o->json && label && v)
+		out_line(o, label, "%s", v);
+}
+
+void out_int(struct cli_out *o, const char *key, const char *label, long long v)
+{
+	if (o->json && key)
+		json_int(&o->j, key, v);
+	else if (!o->json && label)
+		out_line(o, label, "%lld", v);
+}
+
+void out_line(struct cli_out *o, const char *label, const char *fmt, ...)
+{
+	if (o->json)
+		return;
+	va_list ap;
+	human(o, label);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* JSON only: a bool, a null, and the nesting (no-ops for human text). */
+void out_bool(struct cli_out *o, const char *key, int v) { if (o->json) json_bool(&o->j, key, v); }
+void out_null(struct cli_out *o, const char *key) { if (o->json) json_null(&o->j, key); }
+void out_obj(struct cli_out *o, const char *key) { if (o->json) json_object_begin(&o->j, key); }
+void out_arr(struct cli_out *o, const char *key) { if (o->json) json_array_begin(&o->j, key); }
+void out_close(struct cli_out *o) { if (o->json) json_object_end(&o->j); }
+void out_close_arr(struct cli_out *o) { if (o->json) json_array_end(&o->j); }
+
+void cli_put_nocr(const char *s)
+{
+	for (; *s; s++)
+		if (*s != '\r')
+			putchar(*s);
 }

@@ -43,35 +43,25 @@ static void put_escaped(FILE *f, const char *s, size_t len)
 	fputc('"', f);
 }
 
-void json_object_begin(struct json *j, const char *key)
+static void open_(struct json *j, const char *key, char c)
 {
 	prefix(j, key);
-	fputc('{', j->f);
+	fputc(c, j->f);
 	if (j->depth + 1 < JSON_MAX_DEPTH)
 		j->count[++j->depth] = 0;
 }
 
-void json_object_end(struct json *j)
+static void close_(struct json *j, char c)
 {
-	fputc('}', j->f);
+	fputc(c, j->f);
 	if (j->depth > 0)
 		j->depth--;
 }
 
-void json_array_begin(struct json *j, const char *key)
-{
-	prefix(j, key);
-	fputc('[', j->f);
-	if (j->depth + 1 < JSON_MAX_DEPTH)
-		j->count[++j->depth] = 0;
-}
-
-void json_array_end(struct json *j)
-{
-	fputc(']', j->f);
-	if (j->depth > 0)
-		j->depth--;
-}
+void json_object_begin(struct json *j, const char *key) { open_(j, key, '{'); }
+void json_object_end(struct json *j) { close_(j, '}'); }
+void json_array_begin(struct json *j, const char *key) { open_(j, key, '['); }
+void json_array_end(struct json *j) { close_(j, ']'); }
 
 void json_stringn(struct json *j, const char *key, const char *value, size_t len)
 {

@@ -8,52 +8,66 @@
 #include "../adapters/logfmt.h"
 #include "../adapters/prometheus.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct command {
-	const char *name;
-	int (*run)(struct cli *cli, int argc, char **argv);
-	const char *summary;
-};
+#ifndef MAILSEC_VERSION
+#define MAILSEC_VERSION "unknown"
+#endif
 
-static const struct command commands[] = {
-	{ "dns", cmd_dns, "TYPE NAME: records with their DNSSEC status" },
+static const struct cli_cmd commands[] = {
+	{ "dns", cmd_dns, "TYPE NAME", "records with their DNSSEC status", NULL },
 #ifdef MS_CLI_HAVE_DANE
-	{ "dane", cmd_dane, "verify | tlsa | probe: DANE for SMTP" },
+	{ "dane", NULL, "", "DANE for SMTP", cli_dane_cmds },
 #endif
 #ifdef MS_CLI_HAVE_MTASTS
-	{ "mtasts", cmd_mtasts, "fetch | parse | match: MTA-STS policies" },
+	{ "mtasts", NULL, "", "MTA-STS policies", cli_mtasts_cmds },
 #endif
 #ifdef MS_CLI_HAVE_SPF
-	{ "spf", cmd_spf, "--ip IP --sender ADDR --helo NAME: SPF evaluation" },
-	{ "iprev", cmd_iprev, "IP: reverse DNS with forward confirmation" },
-	{ "dmarc", cmd_dmarc, "--from-header H --spf R:D [--dkim R:D]: DMARC" },
+	{ "spf", cmd_spf, "--ip IP --sender ADDR --helo NAME [--receiver NAME] [--helo-only]",
+	  "SPF evaluation", NULL },
+	{ "iprev", cmd_iprev, "IP [--max-names N]", "reverse DNS with forward confirmation", NULL },
+	{ "dmarc", cmd_dmarc, "--from-header H --spf RESULT:DOMAIN "
+	  "[--dkim RESULT:DOMAIN[:SELECTOR]]... [--tree-walk] [--pct-sample N]", "DMARC", NULL },
 #endif
 #ifdef MS_CLI_HAVE_DKIM
-	{ "dkim", cmd_dkim, "verify | sign | keygen: DKIM" },
-	{ "auth", cmd_auth, "--ip IP --helo NAME --sender ADDR [FILE]: Authentication-Results" },
+	{ "dkim", NULL, "", "DKIM", cli_dkim_cmds },
+	{ "auth", cmd_auth, "--ip IP --helo NAME --sender ADDR [--authserv-id ID] "
+	  "[--deadline MS] [FILE]", "Authentication-Results", NULL },
 #endif
 #ifdef MS_CLI_HAVE_PLAN
-	{ "plan", cmd_plan, "DOMAIN [--requiretls | --tls-required-no]: TLS decision per MX" },
-	{ "send", cmd_send, "--from ADDR --to ADDR [--requiretls] FILE: deliver one message" },
+	{ "plan", cmd_plan, "DOMAIN [--requiretls | --tls-required-no] [--ca-file F] "
+	  "[--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]", "TLS decision per MX", NULL },
+	{ "send", cmd_send, "--from ADDR --to ADDR [--to ADDR]... [--requiretls] "
+	  "[--tls-required-no] [--auto-requiretls] [--port N] [--ca-file F] "
+	  "[--connect-to H:P:A:P] [--cache FILE] [--helo NAME] [--memory FILE] "
+	  "[--memory-max-age SECONDS] FILE", "deliver one message", NULL },
 #endif
 #ifdef MS_CLI_HAVE_CHECK
-	{ "check", cmd_check, "DOMAIN: mail-domain security report" },
+	{ "check", cmd_check, "DOMAIN [--port N] [--no-probe] [--ca-file F] "
+	  "[--connect-to H:P:A:P]... [--dkim-selector S]... [--progress]",
+	  "mail-domain security report", NULL },
+	{ "setup", cmd_setup, "DOMAIN --mx HOST [--key F] ... --rua ADDR", "records to publish", NULL },
 #endif
 #ifdef MS_CLI_HAVE_PLAN
-	{ "replan", cmd_replan, "--message FILE --to ADDR --requirement REQ: re-plan a queued message" },
+	{ "replan", cmd_replan, "--message FILE [--mail-params PARAMS] --to ADDR [--to ADDR]... "
+	  "--requirement required|default|not-required [--write OUT] [--ca-file F] "
+	  "[--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]", "re-plan a queued message", NULL },
 #endif
 #ifdef MS_CLI_HAVE_TLSRPT
-	{ "tlsrpt", cmd_tlsrpt, "record | report | send | parse: SMTP TLS reports (RFC 8460)" },
+	{ "tlsrpt", NULL, "", "SMTP TLS reports (RFC 8460)", cli_tlsrpt_cmds },
 #endif
+#ifdef MS_CLI_HAVE_DMARC_REPORT
+	{ "dmarc-report", cmd_dmarc_report, "record | report | send | parse", "DMARC aggregate reports", NULL },
+#endif
+	{ NULL, NULL, NULL, NULL, NULL }
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mailsec [global options] COMMAND [ARGS]\n"
+		"       mailsec COMMAND --help; mailsec --version\n"
 		"\n"
 		"global options:\n"
 		"  --dns-config FILE          unbound.conf-format resolver configuration (the whole\n"
@@ -66,19 +80,7 @@ static void usage(FILE *f)
 		"  --verbose                  debug log lines (logfmt) on stderr\n"
 		"  --metrics FILE             write Prometheus text-format metrics to FILE at exit\n"
 		"\ncommands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-}
-
-static int parse_u64(const char *s, long long min, long long max, long long *out)
-{
-	char *end;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
+	cli_list_cmds(f, commands);
 }
 
 /* Take the global options out of argv (anywhere before a "--"), leaving
@@ -86,60 +88,24 @@ static int parse_u64(const char *s, long long min, long long max, long long *out
  * -1 after printing a usage error. */
 static int take_globals(struct cli *cli, int argc, char **argv)
 {
-	int out = 0, i = 0;
-	for (; i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-		long long n;
-		if (strcmp(a, "--") == 0)
-			break;
-		if (strcmp(a, "--json") == 0) {
-			cli->json = 1;
-		} else if (strcmp(a, "--verbose") == 0) {
-			cli->verbose = 1;
-		} else if (strcmp(a, "--dns-config") == 0 || strcmp(a, "--dns-forward") == 0 ||
-			   strcmp(a, "--trust-anchor") == 0 || strcmp(a, "--now") == 0 ||
-			   strcmp(a, "--timeout") == 0 || strcmp(a, "--metrics") == 0) {
-			if (val == NULL) {
-				fprintf(stderr, "mailsec: %s needs a value\n", a);
-				return -1;
-			}
-			i++;
-			if (strcmp(a, "--dns-config") == 0) {
-				cli->dns_config = val;
-			} else if (strcmp(a, "--trust-anchor") == 0) {
-				cli->trust_anchor = val;
-			} else if (strcmp(a, "--metrics") == 0) {
-				cli->metrics_file = val;
-			} else if (strcmp(a, "--dns-forward") == 0) {
-				if (cli->nforwards == CLI_MAX_FORWARDS) {
-					fprintf(stderr, "mailsec: at most %d --dns-forward\n",
-						CLI_MAX_FORWARDS);
-					return -1;
-				}
-				cli->forwards[cli->nforwards++] = val;
-			} else if (strcmp(a, "--now") == 0) {
-				if (parse_u64(val, 1, 253402300799LL, &n) != 0) {
-					fprintf(stderr, "mailsec: --now wants Unix seconds, not '%s'\n", val);
-					return -1;
-				}
-				cli->now = n;
-			} else {
-				if (parse_u64(val, 1, 3600, &n) != 0) {
-					fprintf(stderr, "mailsec: --timeout wants 1-3600 seconds, not '%s'\n", val);
-					return -1;
-				}
-				cli->timeout_ms = (unsigned)n * 1000u;
-			}
-		} else {
-			argv[out++] = argv[i];
-		}
-	}
-	/* Keep "--" and what follows for the subcommand. */
-	for (; i < argc; i++)
-		argv[out++] = argv[i];
-	argv[out] = NULL;
-	return out;
+	long long now = 0, timeout = 0;
+	struct cli_list fw = { cli->forwards, 0, CLI_MAX_FORWARDS };
+	struct cli_list rest = { (const char **)argv, 0, (size_t)argc };
+	const struct cli_opt opts[] = {
+		OPT_FLAG("--json", &cli->json), OPT_FLAG("--verbose", &cli->verbose),
+		OPT_STR("--dns-config", &cli->dns_config), OPT_LIST("--dns-forward", &fw),
+		OPT_STR("--trust-anchor", &cli->trust_anchor),
+		OPT_STR("--metrics", &cli->metrics_file),
+		OPT_NUM("--now", &now, 1, 253402300799LL), OPT_NUM("--timeout", &timeout, 1, 3600),
+		OPT_END };
+	/* cli->cmd is NULL: other words (also "--" and what follows) stay */
+	if (cli_parse(cli, argc + 1, argv - 1, opts, &rest) >= 0)
+		return -1;
+	cli->nforwards = fw.n;
+	cli->now = now;
+	cli->timeout_ms = (unsigned)timeout * 1000u;
+	argv[rest.n] = NULL;
+	return (int)rest.n;
 }
 
 struct hooks {
@@ -180,6 +146,10 @@ int main(int argc, char **argv)
 		usage(n == 0 ? stderr : stdout);
 		return n == 0 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
 	}
+	if (strcmp(args[0], "--version") == 0) {
+		printf("mailsec %s\n", MAILSEC_VERSION);
+		return CLI_EXIT_OK;
+	}
 
 	struct hooks hooks = { .logfmt = { stderr }, .now = cli.now };
 	cli.env.version = MS_ENV_VERSION;
@@ -197,16 +167,8 @@ int main(int argc, char **argv)
 	if (cli.now)
 		cli.env.now = hook_now;
 
-	const struct command *cmd = NULL;
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(commands[i].name, args[0]) == 0)
-			cmd = &commands[i];
-	if (cmd == NULL) {
-		fprintf(stderr, "mailsec: unknown command '%s'\n", args[0]);
-		usage(stderr);
-		return CLI_EXIT_USAGE;
-	}
-	int rc = cmd->run(&cli, n, args);
+	cli.path = "";
+	int rc = cli_run(&cli, commands, n, args);
 
 	if (hooks.prom) {
 		FILE *f = fopen(cli.metrics_file, "w");

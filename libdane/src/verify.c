@@ -384,7 +384,6 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 			return ms_why(why, whylen, MS_ERR_INVALID, "null reference name");
 
 	memset(res, 0, sizeof(*res));
-	res->version = MS_DANE_RESULT_VERSION;
 	res->matched = -1;
 	res->depth = -1;
 
@@ -445,13 +444,37 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 	return verify_ta(ctx, in, keep, now, res, why, whylen);
 }
 
+/*
+ * How many bytes of struct ms_dane_result a caller's `version` has (0: an
+ * unknown version).  A later version appends members: version 1 then ends
+ * at offsetof(struct ms_dane_result, <first new member>), and a caller of
+ * a version this library does not know yet gets what the library has.
+ */
+static size_t result_size(unsigned version)
+{
+	if (version < 1)
+		return 0;
+	return sizeof(struct ms_dane_result);
+}
+
 ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
 			 const struct ms_dane_input *in,
-			 struct ms_dane_result *res, char *why, size_t whylen)
+			 struct ms_dane_result *out, char *why, size_t whylen)
 {
+	/* The caller's struct may be shorter than ours: verify into a full
+	 * one, then copy only what the caller's version holds. */
+	size_t outsize = out ? result_size(out->version) : 0;
+	if (outsize == 0)
+		return ms_why(why, whylen, MS_ERR_INVALID,
+			      "result version not set (MS_DANE_RESULT_VERSION)");
+	struct ms_dane_result full;
+	struct ms_dane_result *res = &full;
 	ms_status st = verify_core(ctx, in, res, why, whylen);
 	if (st != MS_OK || ctx == NULL)
 		return st;
+	unsigned version = out->version;
+	memcpy(out, res, outsize);
+	out->version = version;
 	/* Observability through the env hooks (no-ops unless set). */
 	const char *v = ms_dane_verdict_str(res->verdict);
 	struct ms_kv label = { "verdict", v };

@@ -318,7 +318,7 @@ ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
 	struct ms_sts_entry e;
 	int found = 0;
 	memset(&e, 0, sizeof(e));
-	if (s->store && ms_sts_store_get(s->store, dom, &e, polbuf, MS_STS_POLICY_MAX,
+	if (s->store && sts_store_get_full(s->store, dom, &e, polbuf, MS_STS_POLICY_MAX,
 					 &found) != MS_OK) {
 		log_event(s, MS_LOG_WARNING, "cannot read the policy cache", dom, NULL, NULL);
 		found = 0;
@@ -472,7 +472,7 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 				ndrop++;
 			continue;
 		}
-		if (ms_sts_store_get(s->store, dom, &e, polbuf, MS_STS_POLICY_MAX, &found) != MS_OK ||
+		if (sts_store_get_full(s->store, dom, &e, polbuf, MS_STS_POLICY_MAX, &found) != MS_OK ||
 		    !found)
 			continue;
 		int unused = now - e.last_used > (int64_t)s->drop_unused_after;

@@ -125,7 +125,7 @@ static int go_tls(struct ms_rtls_delivery *d, const struct ms_rtls_route_host *h
 	 * to report what TLS-Required: No or testing mode let through. */
 	struct ms_rtls_verify_opts vo = { .version = MS_RTLS_VERIFY_OPTS_VERSION,
 					  .ca_file = d->ca_file, .now = d->now };
-	struct ms_rtls_peer peer;
+	struct ms_rtls_peer peer = { .version = MS_RTLS_PEER_VERSION };
 	if (ms_rtls_verify_peer(&d->env, ms_rtls_smtp_ssl(c->s), h, &vo, &peer, why,
 				sizeof(why)) == MS_OK) {
 		ms_rtls_peer_observe(&peer, &a->o);
@@ -295,7 +295,7 @@ void rtls_attempt_run(struct ms_rtls_delivery *d, const struct ms_rtls_route_hos
 			c->s = NULL;
 		}
 	}
-	ms_rtls_judge(ms_rtls_route_engine_domain(d->route), ms_rtls_route_host_engine(h), plan,
+	rtls_judge_fill(ms_rtls_route_engine_domain(d->route), ms_rtls_route_host_engine(h), plan,
 		      &a->o, &a->out);
 	/* Never send the message unless the engine says so, and never over a
 	 * connection that is no longer usable. */

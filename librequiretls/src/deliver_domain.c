@@ -5,6 +5,7 @@
  * for, the metrics, the recipient-domain memory, and the conclusion.
  */
 #include "deliver_internal.h"
+#include "route_internal.h"
 
 #include <openssl/err.h>
 #include <string.h>
@@ -132,9 +133,9 @@ static void finish(struct ms_rtls_delivery *d)
 {
 	struct ms_rtls_outcome loop;
 	if (d->nfails == 0)
-		ms_rtls_route_no_host_outcome(d->route, &loop);
+		rtls_route_no_host_outcome_fill(d->route, &loop);
 	else
-		ms_rtls_conclude(d->fails, d->nfails, &loop);
+		rtls_conclude_fill(d->fails, d->nfails, &loop);
 	/* ms_rtls_conclude's rule over the recipients' outcomes (without an
 	 * array of them): the first temporary one keeps the message queued,
 	 * else the first one returns it. */
@@ -217,7 +218,7 @@ ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why, size_t why
 		memset(a, 0, sizeof(*a));
 		a->host = h;
 		a->mode = plan->mode;
-		ms_rtls_outcome_from_plan(plan, &a->out);
+		rtls_outcome_from_plan_fill(plan, &a->out);
 		ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
 		rtls_tlsrpt_notify(d, a);
 		d->fails[d->nfails++] = a->out;

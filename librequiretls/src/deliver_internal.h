@@ -6,6 +6,7 @@
 
 #include "mailsec/requiretls_deliver.h"
 #include "ms_common.h"
+#include "rtls_internal.h"
 
 #include <openssl/ssl.h>
 

@@ -32,7 +32,7 @@ ms_status rtls_route_step(struct ms_rtls_route *r)
 		return MS_OK;
 	case ROUTE_PLAN:
 		for (size_t i = 0; i < r->nhosts; i++) {
-			if (ms_rtls_plan(&r->in, &r->hosts[i].in, &r->hosts[i].plan) != MS_OK)
+			if (rtls_plan_fill(&r->in, &r->hosts[i].in, &r->hosts[i].plan) != MS_OK)
 				return MS_ERR_INTERNAL;
 			rtls_route_reasons(r, &r->hosts[i]);
 		}

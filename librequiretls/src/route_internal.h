@@ -68,4 +68,9 @@ void rtls_route_sts(struct ms_rtls_route *r);
 /* route_reasons.c */
 void rtls_route_reasons(const struct ms_rtls_route *r, struct ms_rtls_route_host *h);
 
+/* ms_rtls_route_no_host_outcome / ms_rtls_route_undeliverable on the
+ * library's own full outcome (route_reasons.c). */
+void rtls_route_no_host_outcome_fill(const struct ms_rtls_route *r, struct ms_rtls_outcome *out);
+int rtls_route_undeliverable_fill(const struct ms_rtls_route *r, struct ms_rtls_outcome *out);
+
 #endif

@@ -90,7 +90,7 @@ static void *worker(void *arg)
 			.authentic = 1, .names = good, .nnames = 2,
 		};
 		struct ms_dane_tlsa set[2];
-		struct ms_dane_result res;
+		struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 		char why[256] = "";
 		int kind = (int)((i + (unsigned)t->id) % 4);
 		int want_v, want_m, want_d;

@@ -148,7 +148,7 @@ START_TEST(shared_sts)
 		ck_assert_int_eq(ms_sts_result_source(r), MS_STS_SRC_CACHE);
 		ck_assert_str_eq(ms_sts_result_policy_id(r), id);
 		ms_sts_result_free(r);
-		struct ms_sts_entry e;
+		struct ms_sts_entry e = { .version = MS_STS_ENTRY_VERSION };
 		static uint8_t pol[MS_STS_POLICY_MAX];
 		int found = 0;
 		ck_assert_int_eq(ms_sts_store_get(store, dom, &e, pol, sizeof(pol), &found), MS_OK);

@@ -5,6 +5,8 @@
 set -u
 M=$1
 P="$MS_TEST_WORLD/pki/dane"
+MS_TMP_KEY=$(mktemp)
+trap 'rm -f "$MS_TMP_KEY"' EXIT
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
@@ -41,5 +43,12 @@ check "rollover" 0 "; next" "$M" dane rollover "$P/ee.key" "$P/next.key" --ca "$
 check "keygen" 0 "BEGIN PRIVATE KEY" "$M" dane keygen ed25519
 check "keygen bad" 2 "unknown key type" "$M" dane keygen dsa
 check "csr" 0 "BEGIN CERTIFICATE REQUEST" "$M" dane csr "$P/next.key" mx3.dane.example.test
+# --json: one object with the PEM (the key is usable: its TLSA record works)
+check "keygen json" 0 '{"algorithm":"p256","private_key":"-----BEGIN PRIVATE KEY-----\n' \
+  "$M" --json dane keygen p256
+"$M" --json dane keygen ed25519 | python3 -c 'import json,sys; sys.stdout.write(json.load(sys.stdin)["private_key"])' > "$MS_TMP_KEY" 2>/dev/null || true
+check "keygen json key" 0 "3 1 1 " "$M" dane tlsa "$MS_TMP_KEY"
+check "csr json" 0 '{"csr":"-----BEGIN CERTIFICATE REQUEST-----\n' \
+  "$M" --json dane csr "$P/next.key" mx3.dane.example.test
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -99,7 +99,7 @@ static void run_case(const struct gcase *c)
 		.names = c->names, .nnames = c->nnames,
 		.now = NOW,
 	};
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[256] = "";
 	ck_assert_int_eq(ms_dane_verify(g_ctx, &in, &res, why, sizeof(why)), MS_OK);
 	ck_assert_msg(res.verdict == c->want && res.depth == c->want_depth,
@@ -537,7 +537,7 @@ START_TEST(limits)
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &cert,
 				    .nchain = 1, .tlsa = t, .ntlsa = MS_DANE_MAX_RECORDS + 1,
 				    .authentic = 1, .now = NOW };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[128];
 	ck_assert_int_eq(ms_dane_verify(g_ctx, &in, &res, why, sizeof(why)), MS_ERR_LIMIT);
 	in.ntlsa = 1;
@@ -591,7 +591,7 @@ START_TEST(ssl_adapter)
 	const char *names[] = { "mx.example.test" };
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .tlsa = &t, .ntlsa = 1,
 				    .authentic = 1, .names = names, .nnames = 1 };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[128] = "";
 	ck_assert_int_eq(ms_dane_verify_ssl(g_ctx, cl, &in, &res, why, sizeof(why)), MS_OK);
 	ck_assert_msg(res.verdict == MS_DANE_VERIFIED, "%s", res.reason);
@@ -644,7 +644,7 @@ START_TEST(verify_callback_adapter)
 		const char *names[] = { "mx.example.test" };
 		struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .tlsa = &t, .ntlsa = 1,
 					    .authentic = 1, .names = names, .nnames = 1 };
-		struct cb_arg arg = { .in = &in };
+		struct cb_arg arg = { .in = &in, .res = { .version = MS_DANE_RESULT_VERSION } };
 		SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
 		SSL_CTX_set_cert_verify_callback(cctx, app_verify, &arg);
 		SSL *sv = SSL_new(sctx), *cl = SSL_new(cctx);

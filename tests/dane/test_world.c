@@ -173,7 +173,7 @@ START_TEST(dns_port_and_unusable)
 	in.nchain = 1;
 	struct ms_dane_ctx *ctx = NULL;
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
 	ck_assert_int_eq(res.verdict, MS_DANE_ALL_UNUSABLE);
 	ck_assert_str_eq(ms_tlsrpt_result_name(res.tlsrpt), "tlsa-invalid");
@@ -510,6 +510,60 @@ START_TEST(probe_trickle)
 }
 END_TEST
 
+/* ms_rtls_dane_probe_run, the composition `mailsec dane probe` prints:
+ * lookup, probe with SNI = the TLSA base, verification of the chain. */
+START_TEST(dane_probe_library)
+{
+	struct srv s;
+	srv_start(&s, "pki/dane/ta-chain.pem", "pki/dane/ta.key");
+	srv_run(&s);
+	char target[64], why[256] = "";
+	snprintf(target, sizeof(target), "127.0.0.1:%d", s.port);
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, 5000, 0);
+	struct ms_rtls_dane_probe_opts o = { .version = MS_RTLS_DANE_PROBE_VERSION,
+					     .connect = target, .timeout_ms = 5000 };
+	struct ms_rtls_dane_probe *p = NULL;
+	ms_status st = ms_rtls_dane_probe_run(NULL, dns, "mx2.dane.example.test", &o, &p, why,
+					      sizeof(why));
+	srv_stop(&s);
+	ck_assert_msg(st == MS_OK, "%s", why);
+	ck_assert_str_eq(s.sni, "mx2.dane.example.test");
+	ck_assert_ptr_nonnull(ms_rtls_dane_probe_session(p));
+	ck_assert_ptr_null(ms_rtls_dane_probe_error(p));
+	ck_assert(ms_rtls_dane_probe_verified(p));
+	ck_assert_int_eq(ms_rtls_dane_probe_result(p)->depth, 3);
+	ck_assert_str_eq(ms_rtls_dane_probe_verdict_str(p), "verified");
+	ck_assert_str_eq(ms_rtls_dane_probe_connect(p), target);
+	ms_rtls_dane_probe_free(p);
+
+	/* A failed TLSA lookup: the host is not contacted (port 9: nothing
+	 * listens, a connection would say "connect-failed"). */
+	o.connect = "127.0.0.1:9";
+	ck_assert_int_eq(ms_rtls_dane_probe_run(NULL, dns, "bogus.dane.example.test", &o, &p, why,
+						sizeof(why)), MS_OK);
+	ck_assert_int_eq(ms_dane_lookup_state(ms_rtls_dane_probe_lookup(p)), MS_DANE_DNS_TEMPFAIL);
+	ck_assert_ptr_null(ms_rtls_dane_probe_session(p));
+	ck_assert_ptr_null(ms_rtls_dane_probe_error(p));
+	ck_assert(!ms_rtls_dane_probe_verified(p));
+	ck_assert_str_eq(ms_rtls_dane_probe_verdict_str(p), "dns-tempfail");
+	ck_assert_int_eq(ms_rtls_dane_probe_result(p)->tlsrpt, MS_TLSRPT_DNSSEC_INVALID);
+	ms_rtls_dane_probe_free(p);
+
+	/* Nobody listening: a fact, not an error. */
+	ck_assert_int_eq(ms_rtls_dane_probe_run(NULL, dns, "mx1.dane.example.test", &o, &p, why,
+						sizeof(why)), MS_OK);
+	ck_assert_ptr_null(ms_rtls_dane_probe_session(p));
+	ck_assert_ptr_nonnull(ms_rtls_dane_probe_error(p));
+	ck_assert_str_eq(ms_rtls_dane_probe_verdict_str(p), "connect-failed");
+	ck_assert_int_eq(ms_rtls_dane_probe_result(p)->tlsrpt, MS_TLSRPT_VALIDATION_FAILURE);
+	ms_rtls_dane_probe_free(p);
+	ck_assert_int_eq(ms_rtls_dane_probe_run(NULL, dns, "x.test", NULL, &p, why, sizeof(why)),
+			 MS_ERR_INVALID);
+	ck_assert_ptr_null(p);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN); /* the loopback servers write to closed peers */
@@ -535,6 +589,7 @@ int main(void)
 	tcase_add_test(e2e, probe_timeout);
 	tcase_add_test(e2e, probe_trickle);
 	tcase_add_test(e2e, probe_unsolicited_refused);
+	tcase_add_test(e2e, dane_probe_library);
 	suite_add_tcase(s, e2e);
 	return mstest_run(s);
 }

@@ -14,6 +14,18 @@ printf 'From: Joe <joe@example.test>\nTo: x@example.net\nSubject: hi\n\nHello\n'
   --selector rsa --key "$W/pki/dkim/rsa.pem" "$T/m.eml" > "$T/s.eml" || fail "sign"
 [ "$(grep -c '^DKIM-Signature:' "$T/s.eml")" = 2 ] || fail "two signatures expected"
 grep -q "$(printf '\r')" "$T/s.eml" && fail "LF message got CR line ends"
+# --json: the fields added and the signed message, the same as the text output
+"$M" --json dkim sign --domain example.test --selector ed --key "$W/pki/dkim/ed.pem" \
+  "$T/m.eml" > "$T/sign.json" || fail "sign --json"
+python3 - "$T/sign.json" "$T/m.eml" "$T/sj.eml" <<'PY' || fail "sign --json: $(cat "$T/sign.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+msg = open(sys.argv[2]).read()
+assert j["signatures"].startswith("DKIM-Signature:") and j["signatures"].count("DKIM-Signature:") == 1
+assert j["message"] == j["signatures"] + msg and "\r" not in j["message"]
+open(sys.argv[3], "w").write(j["message"])
+PY
+"$M" $DNS dkim verify "$T/sj.eml" > "$T/out" || fail "sign --json message does not verify: $(cat "$T/out")"
 
 "$M" $DNS dkim verify "$T/s.eml" > "$T/out" || fail "verify exit $?"
 grep -q '^pass d=example.test s=ed a=ed25519-sha256 dnssec=secure$' "$T/out" || fail "ed line: $(cat "$T/out")"

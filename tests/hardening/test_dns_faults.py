@@ -83,6 +83,32 @@ forward-zone:
     j, s = q("A", "ok.anchored.faults.example")
     check("anchored bogus", j.get("security") == "bogus" and j.get("outcome") == "servfail"
           and j.get("records") == [] and j.get("ede") is not None, j)
+
+    # `mailsec auth --deadline MS` is the one deadline of the inbound call
+    # (ms_auth_opts.deadline_ms): the MAIL FROM domain never answers, so SPF
+    # is still pending at the deadline and comes out temperror, long before
+    # the 30 s lookup timeout and the 20 s default deadline
+    msg = os.path.join(tmp, "m.eml")
+    with open(msg, "w") as f:
+        f.write("From: a@ok.faults.example\r\nSubject: x\r\n\r\nhi\r\n")
+    t0 = time.monotonic()
+    p = subprocess.run([MAILSEC, "--dns-config", conf, "--timeout", "30", "--json", "auth",
+                        "--ip", "192.0.2.1", "--helo", "ok.faults.example",
+                        "--sender", "a@drop.faults.example", "--deadline", "500", msg],
+                       capture_output=True, text=True, timeout=60)
+    secs = time.monotonic() - t0
+    try:
+        j = json.loads(p.stdout)
+    except ValueError:
+        j = {"rc": p.returncode, "stderr": p.stderr}
+    check("auth --deadline: spf temperror", p.returncode == 0
+          and j.get("spf", {}).get("result") == "temperror"
+          and "spf=temperror" in j.get("authentication_results", ""), j)
+    check("auth --deadline bounded", secs < 5, f"{secs:.1f} s")
+    p = subprocess.run([MAILSEC, "--dns-config", conf, "auth", "--ip", "192.0.2.1", "--helo",
+                        "h", "--sender", "a@b", "--deadline", "0", msg],
+                       capture_output=True, text=True, timeout=60)
+    check("auth --deadline 0 is a usage error", p.returncode == 2, p.stderr)
 finally:
     server.kill()
     server.wait()

@@ -158,7 +158,7 @@ START_TEST(test_crafted_domains)
 		ck_assert_ptr_null(r);
 		ck_assert_msg(strncmp(why, "bad domain: ", 12) == 0, "%s: %s", all[i], why);
 		ck_assert_int_eq(ms_sts_purge(sts, all[i]), MS_ERR_INVALID);
-		struct ms_sts_entry e;
+		struct ms_sts_entry e = { .version = MS_STS_ENTRY_VERSION };
 		int found = 1;
 		ck_assert_int_eq(ms_sts_store_get(store, all[i], &e, buf, sizeof(buf), &found),
 				 MS_ERR_INVALID);
@@ -168,6 +168,16 @@ START_TEST(test_crafted_domains)
 		snprintf(e.domain, sizeof(e.domain), "%s", all[i]);
 		ck_assert_int_eq(ms_sts_store_put(store, &e), MS_ERR_INVALID);
 	}
+	/* the entry's version is the caller's: 0 is refused, nothing written */
+	struct ms_sts_entry e0;
+	int found0 = 1;
+	memset(&e0, 0x5A, sizeof(e0));
+	e0.version = 0;
+	ck_assert_int_eq(ms_sts_store_get(store, "good.test", &e0, buf, sizeof(buf), &found0),
+			 MS_ERR_INVALID);
+	ck_assert_int_eq(found0, 0);
+	ck_assert_int_eq(e0.version, 0);
+	ck_assert_int_eq((unsigned char)e0.domain[0], 0x5A);
 	ck_assert_int_eq(w.queries, 0); /* rejected before any DNS query */
 	ck_assert_msg(accept(fd, NULL, NULL) < 0, "a crafted domain made a connection");
 	close(fd);

@@ -95,7 +95,7 @@ static void fingerprint(const struct ms_rtls_route *r, char *out, size_t outlen)
 		k += snprintf(out + k, outlen - (size_t)k, "%s\n", hosts[i]);
 		free(hosts[i]);
 	}
-	struct ms_rtls_outcome o;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	int u = ms_rtls_route_undeliverable(r, &o);
 	snprintf(out + k, outlen - (size_t)k, "undeliverable=%d verdict=%d", u, (int)o.verdict);
 }

@@ -18,286 +18,205 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Read a policy file (or "-" for stdin), at most 64 KiB plus one byte so
- * that an oversized file is detected rather than truncated. */
-static int read_policy(const struct cli *cli, const char *path, uint8_t **buf, size_t *len)
+/* Parse the policy file (or "-" for stdin) of a parse or match command:
+ * -1 with *p (NULL when invalid, `why` says why), or an exit code. */
+static int load_policy(struct cli *cli, int argc, char **argv, size_t npos,
+		       const char **pos, struct ms_sts_policy **p, char *why, size_t whylen)
 {
-	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	if (f == NULL)
-		return cli_usage_error(cli, "cannot open %s", path);
-	*buf = malloc(MS_STS_POLICY_MAX + 1);
-	if (*buf == NULL)
-		return cli_error(cli, CLI_EXIT_ERROR, "out of memory");
-	*len = fread(*buf, 1, MS_STS_POLICY_MAX + 1, f);
-	int err = ferror(f);
-	if (f != stdin)
-		fclose(f);
-	if (err) {
-		free(*buf);
-		return cli_usage_error(cli, "cannot read %s", path);
-	}
-	return CLI_EXIT_OK;
+	struct cli_list pl = { pos, 0, npos };
+	int rc = cli_parse(cli, argc, argv, NULL, &pl);
+	if (rc >= 0 || pl.n != npos)
+		return rc >= 0 ? rc : cli_usage(cli);
+	size_t len;
+	/* at most 64 KiB plus one byte: an oversized file is detected, not truncated */
+	uint8_t *buf = cli_read_file(pos[0], MS_STS_POLICY_MAX + 1, &len);
+	if (buf == NULL)
+		return cli_usage_error(cli, "cannot read %s", pos[0]);
+	ms_status st = ms_sts_policy_parse(&cli->env, buf, len, p, why, whylen);
+	free(buf);
+	return st == MS_ERR_NOMEM ? cli_error(cli, CLI_EXIT_ERROR, "out of memory") : -1;
 }
 
-static void json_policy(struct json *j, const struct ms_sts_policy *p)
+static void out_policy(struct cli_out *o, const struct ms_sts_policy *p)
 {
-	json_string(j, "mode", p ? ms_sts_mode_str(ms_sts_policy_mode(p)) : NULL);
+	out_str(o, "mode", "mode", p ? ms_sts_mode_str(ms_sts_policy_mode(p)) : NULL);
 	if (p)
-		json_int(j, "max_age", ms_sts_policy_max_age(p));
+		out_int(o, "max_age", "max_age", ms_sts_policy_max_age(p));
 	else
-		json_null(j, "max_age");
-	json_array_begin(j, "mx");
+		out_null(o, "max_age");
+	out_arr(o, "mx");
 	for (size_t i = 0; p && i < ms_sts_policy_mx_count(p); i++)
-		json_string(j, NULL, ms_sts_policy_mx(p, i));
-	json_array_end(j);
-}
-
-static void print_policy(const struct ms_sts_policy *p)
-{
-	printf("  mode:      %s\n", ms_sts_mode_str(ms_sts_policy_mode(p)));
-	printf("  max_age:   %u\n", ms_sts_policy_max_age(p));
-	for (size_t i = 0; i < ms_sts_policy_mx_count(p); i++)
-		printf("  mx:        %s\n", ms_sts_policy_mx(p, i));
+		out_str(o, OUT_ELEM, "mx", ms_sts_policy_mx(p, i));
+	out_close_arr(o);
 }
 
 static int cmd_parse(struct cli *cli, int argc, char **argv)
 {
-	if (argc != 2)
-		return cli_usage_error(cli, "usage: mailsec mtasts parse FILE");
-	uint8_t *buf;
-	size_t len;
-	int rc = read_policy(cli, argv[1], &buf, &len);
-	if (rc != CLI_EXIT_OK)
-		return rc;
+	const char *pos[1];
 	struct ms_sts_policy *p = NULL;
 	char why[256] = "";
-	ms_status st = ms_sts_policy_parse(&cli->env, buf, len, &p, why, sizeof(why));
-	free(buf);
-	if (st == MS_ERR_NOMEM)
-		return cli_error(cli, CLI_EXIT_ERROR, "out of memory");
-	if (cli->json) {
-		struct json j;
-		json_init(&j, stdout);
-		json_object_begin(&j, NULL);
-		json_bool(&j, "valid", st == MS_OK);
-		json_string(&j, "error", st == MS_OK ? NULL : why);
-		json_policy(&j, p);
-		json_object_end(&j);
-		json_finish(&j);
-	} else if (st == MS_OK) {
-		printf("valid policy\n");
-		print_policy(p);
-	} else {
-		printf("invalid policy: %s\n", why);
-	}
+	int rc = load_policy(cli, argc, argv, 1, pos, &p, why, sizeof(why));
+	if (rc >= 0)
+		return rc;
+	struct cli_out o;
+	out_begin(&o, cli, "  ", 11);
+	out_bool(&o, "valid", p != NULL);
+	out_str(&o, "error", NULL, p ? NULL : why);
+	out_line(&o, NULL, p ? "valid policy" : "invalid policy: %s", why);
+	out_policy(&o, p);
+	out_end(&o);
 	ms_sts_policy_free(p);
-	return st == MS_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	return p ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 static int cmd_match(struct cli *cli, int argc, char **argv)
 {
-	if (argc != 3)
-		return cli_usage_error(cli, "usage: mailsec mtasts match FILE MXHOST");
-	uint8_t *buf;
-	size_t len;
-	int rc = read_policy(cli, argv[1], &buf, &len);
-	if (rc != CLI_EXIT_OK)
-		return rc;
+	const char *pos[2];
 	struct ms_sts_policy *p = NULL;
 	char why[256] = "";
-	ms_status st = ms_sts_policy_parse(&cli->env, buf, len, &p, why, sizeof(why));
-	free(buf);
-	if (st != MS_OK)
-		return cli_usage_error(cli, "%s: invalid policy: %s", argv[1], why);
-	const char *host = argv[2];
-	const char *pattern = NULL;
+	int rc = load_policy(cli, argc, argv, 2, pos, &p, why, sizeof(why));
+	if (rc >= 0)
+		return rc;
+	if (p == NULL)
+		return cli_usage_error(cli, "%s: invalid policy: %s", pos[0], why);
+	const char *host = pos[1], *pattern = NULL, *mode = ms_sts_mode_str(ms_sts_policy_mode(p));
 	for (size_t i = 0; i < ms_sts_policy_mx_count(p) && !pattern; i++)
 		if (ms_sts_mx_pattern_match(ms_sts_policy_mx(p, i), host))
 			pattern = ms_sts_policy_mx(p, i);
-	enum ms_sts_verdict v = ms_sts_verdict_for(ms_sts_policy_mode(p), pattern == NULL);
-	if (cli->json) {
-		struct json j;
-		json_init(&j, stdout);
-		json_object_begin(&j, NULL);
-		json_string(&j, "mx", host);
-		json_bool(&j, "match", pattern != NULL);
-		json_string(&j, "pattern", pattern);
-		json_string(&j, "mode", ms_sts_mode_str(ms_sts_policy_mode(p)));
-		json_string(&j, "verdict", ms_sts_verdict_str(v));
-		json_object_end(&j);
-		json_finish(&j);
-	} else if (pattern) {
-		printf("%s matches %s\n", host, pattern);
-	} else {
-		printf("%s matches no mx pattern (mode %s: %s)\n", host,
-		       ms_sts_mode_str(ms_sts_policy_mode(p)), ms_sts_verdict_str(v));
-	}
+	const char *v = ms_sts_verdict_str(ms_sts_verdict_for(ms_sts_policy_mode(p), !pattern));
+	struct cli_out o;
+	out_begin(&o, cli, "", 0);
+	out_str(&o, "mx", NULL, host);
+	out_bool(&o, "match", pattern != NULL);
+	out_str(&o, "pattern", NULL, pattern);
+	out_str(&o, "mode", NULL, mode);
+	out_str(&o, "verdict", NULL, v);
+	if (pattern)
+		out_line(&o, NULL, "%s matches %s", host, pattern);
+	else
+		out_line(&o, NULL, "%s matches no mx pattern (mode %s: %s)", host, mode, v);
+	out_end(&o);
 	ms_sts_policy_free(p);
 	return pattern ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
-struct fetch_opts {
-	const char *domain, *ca_file, *connect_to, *cache;
-};
-
-static int take_opts(struct cli *cli, int argc, char **argv, struct fetch_opts *o,
-		     const char **pos, int maxpos, int *npos)
+int cli_sts_open(struct cli *cli, const char *ca_file, const char *connect_to,
+		 const char *cache, unsigned default_timeout_ms, struct cli_sts *s)
 {
-	*npos = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = strcmp(a, "--ca-file") == 0 ? &o->ca_file :
-				   strcmp(a, "--connect-to") == 0 ? &o->connect_to :
-				   strcmp(a, "--cache") == 0 ? &o->cache : NULL;
-		if (dst) {
-			if (i + 1 >= argc)
-				return cli_usage_error(cli, "%s needs a value", a);
-			*dst = argv[++i];
-		} else if (a[0] == '-' && a[1] == '-') {
-			return cli_usage_error(cli, "unknown option %s", a);
-		} else if (*npos < maxpos) {
-			pos[(*npos)++] = a;
-		} else {
-			return cli_usage_error(cli, "unexpected argument %s", a);
-		}
-	}
-	return CLI_EXIT_OK;
-}
-
-/* The resolver, store and discovery handle of fetch/purge/refresh. */
-struct rig {
-	struct ms_dns_ctx *dns;
-	struct ms_sts_store *store;
-	struct ms_sts *sts;
-};
-
-static void rig_free(struct rig *r)
-{
-	ms_sts_free(r->sts);
-	ms_sts_store_free(r->store);
-	ms_dns_ctx_free(r->dns);
-}
-
-static int rig_open(struct cli *cli, const struct fetch_opts *o, struct rig *r)
-{
-	memset(r, 0, sizeof(*r));
 	char why[512] = "";
-	r->dns = cli_dns_ctx(cli);
-	if (r->dns == NULL)
+	memset(s, 0, sizeof(*s));
+	if (cache && ms_sts_store_new_sqlite(&cli->env, cache, &s->store, why,
+					     sizeof(why)) != MS_OK)
+		return cli_usage_error(cli, "--cache %s: %s", cache, why);
+	if ((s->dns = cli_dns_ctx(cli)) == NULL) {
+		cli_sts_close(s);
 		return CLI_EXIT_USAGE;
-	if (o->cache && ms_sts_store_new_sqlite(&cli->env, o->cache, &r->store, why,
-						sizeof(why)) != MS_OK) {
-		rig_free(r);
-		return cli_usage_error(cli, "cache: %s", why);
 	}
-	struct ms_sts_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.version = MS_STS_CONFIG_VERSION;
+	struct ms_sts_config cfg = { .version = MS_STS_CONFIG_VERSION };
 	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
-	cfg.fetch.ca_file = o->ca_file;
-	cfg.fetch.connect_to = o->connect_to;
-	cfg.fetch.timeout_ms = cli->timeout_ms;
-	if (ms_sts_new(&cli->env, &cfg, r->dns, r->store, &r->sts, why, sizeof(why)) != MS_OK) {
-		rig_free(r);
-		return cli_error(cli, CLI_EXIT_ERROR, "%s", why);
+	cfg.fetch.ca_file = ca_file;
+	cfg.fetch.connect_to = connect_to;
+	cfg.fetch.timeout_ms = cli->timeout_ms ? cli->timeout_ms : default_timeout_ms;
+	if (ms_sts_new(&cli->env, &cfg, s->dns, s->store, &s->sts, why, sizeof(why)) != MS_OK) {
+		cli_sts_close(s);
+		return cli_error(cli, CLI_EXIT_ERROR, "MTA-STS set-up: %s", why);
 	}
 	return CLI_EXIT_OK;
+}
+
+void cli_sts_close(struct cli_sts *s)
+{
+	ms_sts_free(s->sts);
+	ms_sts_store_free(s->store);
+	ms_dns_ctx_free(s->dns);
+	memset(s, 0, sizeof(*s));
+}
+
+/* fetch, purge and refresh: --ca-file, --connect-to, --cache, at most
+ * `maxpos` words; -1 with *s open to go on, else the exit code. */
+static int sts_cmd_open(struct cli *cli, int argc, char **argv, size_t maxpos, int need_cache,
+			const char **pos, size_t *npos, struct cli_sts *s)
+{
+	const char *ca_file = NULL, *connect_to = NULL, *cache = NULL;
+	struct cli_list pl = { pos, 0, maxpos };
+	const struct cli_opt opts[] = { OPT_STR("--ca-file", &ca_file),
+					OPT_STR("--connect-to", &connect_to),
+					OPT_STR("--cache", &cache), OPT_END };
+	int rc = cli_parse(cli, argc, argv, opts, &pl);
+	*npos = pl.n;
+	if (rc >= 0 || (need_cache ? cache == NULL : pl.n != 1))
+		return rc >= 0 ? rc : cli_usage(cli);
+	rc = cli_sts_open(cli, ca_file, connect_to, cache, 0, s);
+	return rc == CLI_EXIT_OK ? -1 : rc;
 }
 
 static const char *source_str(enum ms_sts_source s)
 {
-	switch (s) {
-	case MS_STS_SRC_FETCHED: return "fetched";
-	case MS_STS_SRC_CACHE: return "cache";
-	case MS_STS_SRC_NONE: break;
-	}
-	return "none";
+	return s == MS_STS_SRC_FETCHED ? "fetched" : s == MS_STS_SRC_CACHE ? "cache" : "none";
 }
 
 static int cmd_fetch(struct cli *cli, int argc, char **argv)
 {
-	struct fetch_opts o = { 0 };
 	const char *pos[1];
-	int npos;
-	int rc = take_opts(cli, argc, argv, &o, pos, 1, &npos);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	if (npos != 1)
-		return cli_usage_error(cli, "usage: mailsec mtasts fetch DOMAIN [--ca-file F] "
-				       "[--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]");
-	struct rig r;
-	if ((rc = rig_open(cli, &o, &r)) != CLI_EXIT_OK)
+	size_t npos;
+	struct cli_sts r;
+	int rc = sts_cmd_open(cli, argc, argv, 1, 0, pos, &npos, &r);
+	if (rc >= 0)
 		return rc;
 	struct ms_sts_result *res = NULL;
 	char why[512] = "";
 	ms_status st = ms_sts_get_policy(r.sts, pos[0], &res, why, sizeof(why));
 	if (st != MS_OK) {
-		rig_free(&r);
-		return cli_error(cli, st == MS_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_ERROR,
-				 "%s", why);
+		cli_sts_close(&r);
+		return cli_fail(cli, st, "fetch", why);
 	}
 	const struct ms_sts_policy *p = ms_sts_result_policy(res);
 	enum ms_tlsrpt_result f = ms_sts_result_failure(res);
-	if (cli->json) {
-		struct json j;
-		json_init(&j, stdout);
-		json_object_begin(&j, NULL);
-		json_string(&j, "domain", pos[0]);
-		json_string(&j, "record_id", ms_sts_result_record_id(res)[0] ?
-			    ms_sts_result_record_id(res) : NULL);
-		json_string(&j, "record", ms_sts_result_record_note(res));
-		json_bool(&j, "policy", p != NULL);
-		json_string(&j, "source", source_str(ms_sts_result_source(res)));
-		json_string(&j, "policy_id", ms_sts_result_policy_id(res));
-		json_policy(&j, p);
-		if (p)
-			json_int(&j, "expires", ms_sts_result_expires(res));
-		else
-			json_null(&j, "expires");
-		json_string(&j, "failure", f ? ms_tlsrpt_result_name(f) : NULL);
-		json_string(&j, "failure_detail", f ? ms_sts_result_failure_detail(res) : NULL);
-		json_bool(&j, "backoff", ms_sts_result_backoff(res));
-		json_string(&j, "policy_text", ms_sts_result_policy_text(res));
-		json_object_end(&j);
-		json_finish(&j);
-	} else {
-		printf("%s\n", pos[0]);
-		printf("  record:    %s%s%s\n", ms_sts_result_record_note(res),
-		       ms_sts_result_record_id(res)[0] ? ", id=" : "",
-		       ms_sts_result_record_id(res));
-		if (p) {
-			printf("  policy:    id=%s from %s, expires %lld\n",
-			       ms_sts_result_policy_id(res), source_str(ms_sts_result_source(res)),
-			       (long long)ms_sts_result_expires(res));
-			print_policy(p);
-		} else {
-			printf("  policy:    none\n");
-		}
-		if (f)
-			printf("  failure:   %s: %s%s\n", ms_tlsrpt_result_name(f),
-			       ms_sts_result_failure_detail(res),
-			       ms_sts_result_backoff(res) ? " (backing off)" : "");
-	}
+	const char *id = ms_sts_result_record_id(res), *src = source_str(ms_sts_result_source(res));
+	struct cli_out o;
+	out_begin(&o, cli, "  ", 11);
+	out_str(&o, "domain", NULL, pos[0]);
+	out_line(&o, NULL, "%s", pos[0]);
+	out_str(&o, "record_id", NULL, id[0] ? id : NULL);
+	out_str(&o, "record", NULL, ms_sts_result_record_note(res));
+	out_line(&o, "record", "%s%s%s", ms_sts_result_record_note(res), id[0] ? ", id=" : "", id);
+	out_bool(&o, "policy", p != NULL);
+	out_str(&o, "source", NULL, src);
+	out_str(&o, "policy_id", NULL, ms_sts_result_policy_id(res));
+	if (p)
+		out_line(&o, "policy", "id=%s from %s, expires %lld", ms_sts_result_policy_id(res),
+			 src, (long long)ms_sts_result_expires(res));
+	else
+		out_line(&o, "policy", "none");
+	out_policy(&o, p);
+	if (p)
+		out_int(&o, "expires", NULL, ms_sts_result_expires(res));
+	else
+		out_null(&o, "expires");
+	out_str(&o, "failure", NULL, f ? ms_tlsrpt_result_name(f) : NULL);
+	out_str(&o, "failure_detail", NULL, f ? ms_sts_result_failure_detail(res) : NULL);
+	out_bool(&o, "backoff", ms_sts_result_backoff(res));
+	out_str(&o, "policy_text", NULL, ms_sts_result_policy_text(res));
+	if (f)
+		out_line(&o, "failure", "%s: %s%s", ms_tlsrpt_result_name(f),
+			 ms_sts_result_failure_detail(res),
+			 ms_sts_result_backoff(res) ? " (backing off)" : "");
+	out_end(&o);
 	ms_sts_result_free(res);
-	rig_free(&r);
+	cli_sts_close(&r);
 	return CLI_EXIT_OK;
 }
 
 static int cmd_purge(struct cli *cli, int argc, char **argv)
 {
-	struct fetch_opts o = { 0 };
 	const char *pos[1];
-	int npos;
-	int rc = take_opts(cli, argc, argv, &o, pos, 1, &npos);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	if (o.cache == NULL)
-		return cli_usage_error(cli, "usage: mailsec mtasts purge --cache FILE [DOMAIN]");
-	struct rig r;
-	if ((rc = rig_open(cli, &o, &r)) != CLI_EXIT_OK)
+	size_t npos;
+	struct cli_sts r;
+	int rc = sts_cmd_open(cli, argc, argv, 1, 1, pos, &npos, &r);
+	if (rc >= 0)
 		return rc;
 	ms_status st = ms_sts_purge(r.sts, npos ? pos[0] : NULL);
-	rig_free(&r);
+	cli_sts_close(&r);
 	if (st != MS_OK)
 		return cli_error(cli, CLI_EXIT_ERROR, "purge: %s", ms_status_str(st));
 	if (cli->json)
@@ -307,45 +226,27 @@ static int cmd_purge(struct cli *cli, int argc, char **argv)
 
 static int cmd_refresh(struct cli *cli, int argc, char **argv)
 {
-	struct fetch_opts o = { 0 };
-	const char *pos[1];
-	int npos;
-	int rc = take_opts(cli, argc, argv, &o, pos, 0, &npos);
-	if (rc != CLI_EXIT_OK)
-		return rc;
-	if (o.cache == NULL)
-		return cli_usage_error(cli, "usage: mailsec mtasts refresh --cache FILE");
-	struct rig r;
-	if ((rc = rig_open(cli, &o, &r)) != CLI_EXIT_OK)
+	size_t npos;
+	struct cli_sts r;
+	int rc = sts_cmd_open(cli, argc, argv, 0, 1, NULL, &npos, &r);
+	if (rc >= 0)
 		return rc;
 	size_t ref = 0, failed = 0, dropped = 0;
 	ms_status st = ms_sts_refresh(r.sts, &ref, &failed, &dropped);
-	rig_free(&r);
+	cli_sts_close(&r);
 	if (st != MS_OK)
 		return cli_error(cli, CLI_EXIT_ERROR, "refresh: %s", ms_status_str(st));
-	if (cli->json)
-		printf("{\"refreshed\":%zu,\"failed\":%zu,\"dropped\":%zu}\n", ref, failed, dropped);
-	else
-		printf("refreshed %zu, failed %zu, dropped %zu\n", ref, failed, dropped);
+	printf(cli->json ? "{\"refreshed\":%zu,\"failed\":%zu,\"dropped\":%zu}\n" :
+	       "refreshed %zu, failed %zu, dropped %zu\n", ref, failed, dropped);
 	return CLI_EXIT_OK;
 }
 
-int cmd_mtasts(struct cli *cli, int argc, char **argv)
-{
-	if (argc < 2)
-		return cli_usage_error(cli, "usage: mailsec mtasts fetch DOMAIN | parse FILE | "
-				       "match FILE MXHOST | purge --cache F [DOMAIN] | "
-				       "refresh --cache F");
-	const char *sub = argv[1];
-	if (strcmp(sub, "parse") == 0)
-		return cmd_parse(cli, argc - 1, argv + 1);
-	if (strcmp(sub, "match") == 0)
-		return cmd_match(cli, argc - 1, argv + 1);
-	if (strcmp(sub, "fetch") == 0)
-		return cmd_fetch(cli, argc - 1, argv + 1);
-	if (strcmp(sub, "purge") == 0)
-		return cmd_purge(cli, argc - 1, argv + 1);
-	if (strcmp(sub, "refresh") == 0)
-		return cmd_refresh(cli, argc - 1, argv + 1);
-	return cli_usage_error(cli, "unknown mtasts command '%s'", sub);
-}
+const struct cli_cmd cli_mtasts_cmds[] = {
+	{ "fetch", cmd_fetch, "DOMAIN [--ca-file F] [--connect-to HOST:PORT:ADDR:PORT] "
+	  "[--cache FILE]", "the record, the policy and the cache state", NULL },
+	{ "parse", cmd_parse, "FILE", "check a policy file; exit 0 valid, 1 invalid", NULL },
+	{ "match", cmd_match, "FILE MXHOST", "match an MX host; exit 0 match, 1 no match", NULL },
+	{ "purge", cmd_purge, "--cache FILE [DOMAIN]", "drop cached policies", NULL },
+	{ "refresh", cmd_refresh, "--cache FILE", "the periodic refresh, once", NULL },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

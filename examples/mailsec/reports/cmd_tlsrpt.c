@@ -29,47 +29,23 @@
 
 #define MAX_INPUT (12u * 1024 * 1024)
 
-/* Options of report and send. */
+/* Options of report and send (cli_opt tables below). */
 struct ropts {
 	const char *db, *domain, *day, *org, *contact, *submitter, *out;
-	const char *from, *port, *helo, *https_connect_to;
+	const char *from, *helo, *https_connect_to;
 	const char *dkim_key, *dkim_selector, *dkim_domain;
-	struct route_opts ro;
+	const char *ca_file, *connect_to, *cache;
+	long long port;
 };
+#define REPORT_OPTS(o) OPT_STR("--db", &(o)->db), OPT_STR("--domain", &(o)->domain), \
+	OPT_STR("--day", &(o)->day), OPT_STR("--org", &(o)->org), \
+	OPT_STR("--contact", &(o)->contact), OPT_STR("--submitter", &(o)->submitter)
 
-static int ropts_parse(struct cli *cli, struct ropts *o, int argc, char **argv, int sending,
-		       const char *usage)
+static int ropts_check(struct cli *cli, const struct ropts *o, int sending)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		const char **dst =
-			strcmp(a, "--db") == 0 ? &o->db :
-			strcmp(a, "--domain") == 0 ? &o->domain :
-			strcmp(a, "--day") == 0 ? &o->day :
-			strcmp(a, "--org") == 0 ? &o->org :
-			strcmp(a, "--contact") == 0 ? &o->contact :
-			strcmp(a, "--submitter") == 0 ? &o->submitter :
-			!sending && strcmp(a, "--out") == 0 ? &o->out :
-			sending && strcmp(a, "--from") == 0 ? &o->from :
-			sending && strcmp(a, "--port") == 0 ? &o->port :
-			sending && strcmp(a, "--helo") == 0 ? &o->helo :
-			sending && strcmp(a, "--https-connect-to") == 0 ? &o->https_connect_to :
-			sending && strcmp(a, "--dkim-key") == 0 ? &o->dkim_key :
-			sending && strcmp(a, "--dkim-selector") == 0 ? &o->dkim_selector :
-			sending && strcmp(a, "--dkim-domain") == 0 ? &o->dkim_domain : NULL;
-		int took = sending ? route_opts_arg(&o->ro, a, v) : 0;
-		if (took) {
-			i += took - 1;
-		} else if (dst && v) {
-			*dst = v;
-			i++;
-		} else {
-			return cli_usage_error(cli, "%s", usage);
-		}
-	}
 	if (!o->db || !o->domain || !o->org || !o->contact || !o->submitter || (sending && !o->from))
-		return cli_usage_error(cli, "%s", usage);
-	return CLI_EXIT_OK;
+		return cli_usage(cli);
+	return -1;
 }
 
 /* Build the report of --day (default: the UTC day of --now or today). */
@@ -99,12 +75,14 @@ static int build(struct cli *cli, const struct ropts *o, struct ms_tlsrpt_store 
 
 static int do_record(struct cli *cli, int argc, char **argv)
 {
+	/* --db is ours; everything else is `mailsec send`'s (cmd_send parses
+	 * it with its own table, --help included). */
 	const char *db = NULL;
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	int n = 0;
 	if (rest == NULL)
 		return cli_error(cli, CLI_EXIT_ERROR, "out of memory");
-	rest[n++] = "send";
+	rest[n++] = argv[0];
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--db") == 0 && i + 1 < argc)
 			db = argv[++i];
@@ -113,8 +91,7 @@ static int do_record(struct cli *cli, int argc, char **argv)
 	}
 	if (db == NULL) {
 		free(rest);
-		return cli_usage_error(cli, "usage: mailsec tlsrpt record --db FILE "
-					    "(mailsec send options) MESSAGE");
+		return cli_usage(cli);
 	}
 	char why[300] = "";
 	struct ms_tlsrpt_store *st = NULL;
@@ -140,12 +117,12 @@ static int do_record(struct cli *cli, int argc, char **argv)
 
 static int do_report(struct cli *cli, int argc, char **argv)
 {
-	static const char usage[] =
-		"usage: mailsec tlsrpt report --db FILE --domain DOMAIN [--day YYYY-MM-DD] "
-		"--org NAME --contact URI --submitter HOST [--out DIR]";
 	struct ropts o = { 0 };
-	int rc = ropts_parse(cli, &o, argc, argv, 0, usage);
-	if (rc != CLI_EXIT_OK)
+	const struct cli_opt opts[] = { REPORT_OPTS(&o), OPT_STR("--out", &o.out), OPT_END };
+	int rc = cli_parse(cli, argc, argv, opts, NULL);
+	if (rc < 0)
+		rc = ropts_check(cli, &o, 0);
+	if (rc >= 0)
 		return rc;
 	struct ms_tlsrpt_store *st = NULL;
 	struct ms_tlsrpt_report *rep = NULL;
@@ -184,34 +161,31 @@ static struct ms_dkim_key *load_key(struct cli *cli, const char *path, int *rc)
 
 static int do_send(struct cli *cli, int argc, char **argv)
 {
-	static const char usage[] =
-		"usage: mailsec tlsrpt send --db FILE --domain DOMAIN [--day YYYY-MM-DD] --org NAME "
-		"--contact URI --submitter HOST --from ADDR [--port N] [--helo NAME] [--ca-file F] "
-		"[--connect-to E] [--cache F] [--https-connect-to E] "
-		"[--dkim-key PEM --dkim-selector S [--dkim-domain D]]";
 	struct ropts o = { 0 };
-	int rc = ropts_parse(cli, &o, argc, argv, 1, usage);
-	if (rc != CLI_EXIT_OK)
+	const struct cli_opt opts[] = {
+		REPORT_OPTS(&o), OPT_STR("--from", &o.from), OPT_NUM("--port", &o.port, 1, 65535),
+		OPT_STR("--helo", &o.helo), OPT_STR("--https-connect-to", &o.https_connect_to),
+		OPT_STR("--dkim-key", &o.dkim_key), OPT_STR("--dkim-selector", &o.dkim_selector),
+		OPT_STR("--dkim-domain", &o.dkim_domain), OPT_STR("--ca-file", &o.ca_file),
+		OPT_STR("--connect-to", &o.connect_to), OPT_STR("--cache", &o.cache), OPT_END };
+	int rc = cli_parse(cli, argc, argv, opts, NULL);
+	if (rc < 0)
+		rc = ropts_check(cli, &o, 1);
+	if (rc >= 0)
 		return rc;
+	rc = CLI_EXIT_OK;
 	if (!!o.dkim_key != !!o.dkim_selector)
 		return cli_usage_error(cli, "--dkim-key and --dkim-selector go together");
 	struct ms_rtls_deliver_opts d = { .version = MS_RTLS_DELIVER_OPTS_VERSION,
 					  .helo = o.helo ? o.helo : o.submitter,
-					  .ca_file = o.ro.ca_file, .now = cli_now(cli),
+					  .port = (uint16_t)o.port, .ca_file = o.ca_file, .now = cli_now(cli),
 					  .timeout_ms = cli->timeout_ms ? cli->timeout_ms : 30000 };
-	if (o.port) {
-		char *end;
-		long p = strtol(o.port, &end, 10);
-		if (*end || p < 1 || p > 65535)
-			return cli_usage_error(cli, "bad --port '%s'", o.port);
-		d.port = (uint16_t)p;
-	}
 	struct ms_dkim_key *key = o.dkim_key ? load_key(cli, o.dkim_key, &rc) : NULL;
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	const char *at = strchr(o.from, '@');
 	struct ms_tlsrpt_send_opts so = { .version = MS_TLSRPT_SEND_OPTS_VERSION,
-					  .ca_file = o.ro.ca_file,
+					  .ca_file = o.ca_file,
 					  .timeout_ms = cli->timeout_ms,
 					  .https_connect_to = o.https_connect_to,
 					  .from = o.from, .deliver = &d, .dkim_key = key,
@@ -221,12 +195,12 @@ static int do_send(struct cli *cli, int argc, char **argv)
 					  .now = cli_now(cli) };
 	struct ms_tlsrpt_store *st = NULL;
 	struct ms_tlsrpt_report *rep = NULL;
-	struct route_ctx rctx = { 0 };
+	struct cli_sts rctx = { 0 };
 	struct ms_tlsrpt_send_result res;
 	char why[300] = "";
 	rc = build(cli, &o, &st, &rep);
 	if (rc == CLI_EXIT_OK)
-		rc = route_ctx_open(cli, &o.ro, &rctx);
+		rc = cli_sts_open(cli, o.ca_file, o.connect_to, o.cache, 20000, &rctx);
 	if (rc != CLI_EXIT_OK)
 		goto out;
 	signal(SIGPIPE, SIG_IGN);
@@ -266,7 +240,7 @@ static int do_send(struct cli *cli, int argc, char **argv)
 			       res.dest[i].status == MS_OK ? "sent" : "FAILED", res.dest[i].detail);
 	}
 out:
-	route_ctx_close(&rctx);
+	cli_sts_close(&rctx);
 	ms_tlsrpt_report_free(rep);
 	ms_tlsrpt_store_free(st);
 	ms_dkim_key_free(key);
@@ -275,13 +249,18 @@ out:
 
 static int do_parse(struct cli *cli, int argc, char **argv)
 {
-	if (argc != 2)
-		return cli_usage_error(cli, "usage: mailsec tlsrpt parse FILE (JSON, .json.gz or the "
-					    "report mail; \"-\" for stdin)");
+	const char *f[1];
+	struct cli_list pos = CLI_LIST_OF(f);
+	const struct cli_opt opts[] = { OPT_END };
+	int rc = cli_parse(cli, argc, argv, opts, &pos);
+	if (rc < 0 && pos.n != 1)
+		rc = cli_usage(cli);
+	if (rc >= 0)
+		return rc;
 	size_t len = 0;
-	uint8_t *buf = cli_read_file(argv[1], MAX_INPUT, &len);
+	uint8_t *buf = cli_read_file(f[0], MAX_INPUT, &len);
 	if (buf == NULL)
-		return cli_usage_error(cli, "cannot read %s (or larger than %u bytes)", argv[1],
+		return cli_usage_error(cli, "cannot read %s (or larger than %u bytes)", f[0],
 				       MAX_INPUT);
 	struct ms_tlsrpt_parsed *p = NULL;
 	char why[300] = "", *view = NULL;
@@ -302,15 +281,19 @@ static int do_parse(struct cli *cli, int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
-int cmd_tlsrpt(struct cli *cli, int argc, char **argv)
-{
-	if (argc >= 2 && strcmp(argv[1], "record") == 0)
-		return do_record(cli, argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "report") == 0)
-		return do_report(cli, argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "send") == 0)
-		return do_send(cli, argc - 1, argv + 1);
-	if (argc >= 2 && strcmp(argv[1], "parse") == 0)
-		return do_parse(cli, argc - 1, argv + 1);
-	return cli_usage_error(cli, "usage: mailsec tlsrpt record | report | send | parse ...");
-}
+const struct cli_cmd cli_tlsrpt_cmds[] = {
+	{ "record", do_record, "--db FILE (mailsec send options) MESSAGE",
+	  "mailsec send, every delivery attempt counted in the store", NULL },
+	{ "report", do_report, "--db FILE --domain DOMAIN [--day YYYY-MM-DD] --org NAME "
+	  "--contact URI --submitter HOST [--out DIR]",
+	  "the RFC 8460 JSON report of one UTC day (gzip into DIR)", NULL },
+	{ "send", do_send, "--db FILE --domain DOMAIN [--day YYYY-MM-DD] --org NAME "
+	  "--contact URI --submitter HOST --from ADDR [--port N] [--helo NAME] [--ca-file F] "
+	  "[--connect-to H:P:A:P] [--cache FILE] [--https-connect-to H:P:A:P] "
+	  "[--dkim-key PEM --dkim-selector S [--dkim-domain D]]",
+	  "the report to the domain's own _smtp._tls destinations; exit 0 all took it, 1 not",
+	  NULL },
+	{ "parse", do_parse, "FILE", "a received report (JSON, .json.gz or the report mail; "
+	  "\"-\": stdin); exit 1 not a TLS report", NULL },
+	{ NULL, NULL, NULL, NULL, NULL }
+};

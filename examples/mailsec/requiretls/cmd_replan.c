@@ -34,119 +34,94 @@ static int write_message(const char *out, const struct ms_rtls_replan *rp, const
 	return fclose(f) != 0 || bad ? -1 : 0;
 }
 
-static void plan_line(const char *label, const struct ms_rtls_plan *p, int plaintext)
+/* One host's plan: a JSON object under `key`, or a human line. */
+static void out_plan(struct cli_out *o, const char *key, const char *label,
+		     const struct ms_rtls_plan *p, int plaintext)
 {
-	printf("    %s %s", label, ms_rtls_mode_str(p->mode));
-	if (p->mode == MS_RTLS_MODE_SKIP)
-		printf(" %s (%s): %s\n", p->enhanced, ms_rtls_reason_str(p->reason), p->text);
-	else
-		printf(": verify DANE %s, PKIX %s, REQUIRETLS needed %s, plaintext %s\n",
-		       p->verify_dane ? "yes" : "no", p->verify_pkix ? "yes" : "no",
-		       p->need_requiretls ? "yes" : "no", plaintext ? "allowed" : "no");
-}
-
-static void print_human(const struct ms_rtls_replan *rp, const char *params, const char *written)
-{
-	printf("message requirement: %s -> %s (TLS-Required header %s)\n",
-	       ms_rtls_requirement_str(ms_rtls_replan_before(rp)),
-	       ms_rtls_requirement_str(ms_rtls_replan_after(rp)),
-	       ms_rtls_tlsreq_str(ms_rtls_replan_tlsreq(rp)));
-	const char *np = ms_rtls_replan_mail_params(rp);
-	printf("MAIL FROM parameters: %s -> %s\n", params[0] ? params : "(none)",
-	       np[0] ? np : "(none)");
-	printf("header: %zu TLS-Required field(s) removed%s\n", ms_rtls_replan_removed(rp),
-	       ms_rtls_replan_added(rp) ? ", \"TLS-Required: No\" added" : "");
-	for (size_t i = 0; i < ms_rtls_replan_domain_count(rp); i++) {
-		const struct ms_rtls_replan_domain *d = ms_rtls_replan_domain(rp, i);
-		printf("\ndomain %s: %s\n", d->domain, d->changed ? "changed" : "unchanged");
-		if (d->nhosts == 0)
-			printf("  no host to try\n");
-		for (size_t k = 0; k < d->nhosts; k++) {
-			const struct ms_rtls_replan_host *h = &d->hosts[k];
-			printf("  MX %u %s\n", h->preference, h->summary);
-			plan_line("before:", &h->before, h->plaintext_before);
-			plan_line("after: ", &h->after, h->plaintext_after);
-		}
-		if (d->undeliverable_before)
-			printf("  undeliverable before: %s %s\n", d->outcome_before.enhanced,
-			       d->outcome_before.text);
-		if (d->undeliverable_after)
-			printf("  undeliverable after: %s %s\n", d->outcome_after.enhanced,
-			       d->outcome_after.text);
-	}
-	if (written)
-		printf("\nwrote %s; requeue it with MAIL FROM parameters: %s\n", written,
-		       np[0] ? np : "(none)");
-}
-
-static void json_plan(struct json *j, const char *key, const struct ms_rtls_plan *p, int plaintext)
-{
-	json_object_begin(j, key);
-	json_string(j, "mode", ms_rtls_mode_str(p->mode));
-	json_bool(j, "verify_dane", p->verify_dane);
-	json_bool(j, "verify_pkix", p->verify_pkix);
-	json_bool(j, "need_requiretls", p->need_requiretls);
-	json_bool(j, "plaintext", plaintext);
 	int skip = p->mode == MS_RTLS_MODE_SKIP;
-	json_string(j, "skip_status", skip ? p->enhanced : NULL);
-	json_string(j, "skip_reason", skip ? ms_rtls_reason_str(p->reason) : NULL);
-	json_object_end(j);
+	out_obj(o, key);
+	out_str(o, "mode", NULL, ms_rtls_mode_str(p->mode));
+	out_bool(o, "verify_dane", p->verify_dane);
+	out_bool(o, "verify_pkix", p->verify_pkix);
+	out_bool(o, "need_requiretls", p->need_requiretls);
+	out_bool(o, "plaintext", plaintext);
+	out_str(o, "skip_status", NULL, skip ? p->enhanced : NULL);
+	out_str(o, "skip_reason", NULL, skip ? ms_rtls_reason_str(p->reason) : NULL);
+	out_close(o);
+	if (skip)
+		out_line(o, NULL, "    %s %s %s (%s): %s", label, ms_rtls_mode_str(p->mode),
+			 p->enhanced, ms_rtls_reason_str(p->reason), p->text);
+	else
+		out_line(o, NULL, "    %s %s: verify DANE %s, PKIX %s, REQUIRETLS needed %s, "
+			 "plaintext %s", label, ms_rtls_mode_str(p->mode),
+			 p->verify_dane ? "yes" : "no", p->verify_pkix ? "yes" : "no",
+			 p->need_requiretls ? "yes" : "no", plaintext ? "allowed" : "no");
 }
 
-static void json_outcome(struct json *j, const char *key, int undeliverable,
-			 const struct ms_rtls_outcome *o)
+static void out_undeliverable(struct cli_out *o, const char *when, int set,
+			      const struct ms_rtls_outcome *oc)
 {
-	if (!undeliverable) {
-		json_null(j, key);
-		return;
-	}
-	json_object_begin(j, key);
-	json_string(j, "verdict", ms_rtls_verdict_str(o->verdict));
-	json_string(j, "status", o->enhanced);
-	json_string(j, "bounce_status", o->bounce_enhanced);
-	json_string(j, "text", o->text);
-	json_object_end(j);
+	char key[32];
+	snprintf(key, sizeof(key), "undeliverable_%s", when);
+	route_out_outcome(o, key, set, oc);
+	if (set)
+		out_line(o, NULL, "  undeliverable %s: %s %s", when, oc->enhanced, oc->text);
 }
 
-static void print_json(const struct ms_rtls_replan *rp, const char *params, const char *written)
+static void print(const struct cli *cli, const struct ms_rtls_replan *rp, const char *params,
+		  const char *written)
 {
-	struct json j;
-	json_init(&j, stdout);
-	json_object_begin(&j, NULL);
-	json_string(&j, "requirement_before", ms_rtls_requirement_str(ms_rtls_replan_before(rp)));
-	json_string(&j, "requirement_after", ms_rtls_requirement_str(ms_rtls_replan_after(rp)));
-	json_string(&j, "tls_required_header", ms_rtls_tlsreq_str(ms_rtls_replan_tlsreq(rp)));
-	json_string(&j, "mail_params_before", params);
-	json_string(&j, "mail_params_after", ms_rtls_replan_mail_params(rp));
-	json_int(&j, "header_fields_removed", (long long)ms_rtls_replan_removed(rp));
-	json_bool(&j, "header_field_added", ms_rtls_replan_added(rp));
-	json_array_begin(&j, "domains");
+	const char *np = ms_rtls_replan_mail_params(rp);
+	const char *before = ms_rtls_requirement_str(ms_rtls_replan_before(rp));
+	const char *after = ms_rtls_requirement_str(ms_rtls_replan_after(rp));
+	const char *tlsreq = ms_rtls_tlsreq_str(ms_rtls_replan_tlsreq(rp));
+	struct cli_out o;
+	out_begin(&o, cli, "", 0);
+	out_str(&o, "requirement_before", NULL, before);
+	out_str(&o, "requirement_after", NULL, after);
+	out_str(&o, "tls_required_header", NULL, tlsreq);
+	out_str(&o, "mail_params_before", NULL, params);
+	out_str(&o, "mail_params_after", NULL, np);
+	out_int(&o, "header_fields_removed", NULL, (long long)ms_rtls_replan_removed(rp));
+	out_bool(&o, "header_field_added", ms_rtls_replan_added(rp));
+	out_line(&o, NULL, "message requirement: %s -> %s (TLS-Required header %s)\n"
+		 "MAIL FROM parameters: %s -> %s\nheader: %zu TLS-Required field(s) removed%s",
+		 before, after, tlsreq, params[0] ? params : "(none)", np[0] ? np : "(none)",
+		 ms_rtls_replan_removed(rp),
+		 ms_rtls_replan_added(rp) ? ", \"TLS-Required: No\" added" : "");
+	out_arr(&o, "domains");
 	for (size_t i = 0; i < ms_rtls_replan_domain_count(rp); i++) {
 		const struct ms_rtls_replan_domain *d = ms_rtls_replan_domain(rp, i);
-		json_object_begin(&j, NULL);
-		json_string(&j, "domain", d->domain);
-		json_bool(&j, "changed", d->changed);
-		json_array_begin(&j, "hosts");
+		out_line(&o, NULL, "\ndomain %s: %s", d->domain, d->changed ? "changed" : "unchanged");
+		if (d->nhosts == 0)
+			out_line(&o, NULL, "  no host to try");
+		out_obj(&o, NULL);
+		out_str(&o, "domain", NULL, d->domain);
+		out_bool(&o, "changed", d->changed);
+		out_arr(&o, "hosts");
 		for (size_t k = 0; k < d->nhosts; k++) {
 			const struct ms_rtls_replan_host *h = &d->hosts[k];
-			json_object_begin(&j, NULL);
-			json_string(&j, "host", h->name);
-			json_int(&j, "preference", h->preference);
-			json_bool(&j, "changed", h->changed);
-			json_string(&j, "summary", h->summary);
-			json_plan(&j, "before", &h->before, h->plaintext_before);
-			json_plan(&j, "after", &h->after, h->plaintext_after);
-			json_object_end(&j);
+			out_line(&o, NULL, "  MX %u %s", h->preference, h->summary);
+			out_obj(&o, NULL);
+			out_str(&o, "host", NULL, h->name);
+			out_int(&o, "preference", NULL, h->preference);
+			out_bool(&o, "changed", h->changed);
+			out_str(&o, "summary", NULL, h->summary);
+			out_plan(&o, "before", "before:", &h->before, h->plaintext_before);
+			out_plan(&o, "after", "after: ", &h->after, h->plaintext_after);
+			out_close(&o);
 		}
-		json_array_end(&j);
-		json_outcome(&j, "undeliverable_before", d->undeliverable_before, &d->outcome_before);
-		json_outcome(&j, "undeliverable_after", d->undeliverable_after, &d->outcome_after);
-		json_object_end(&j);
+		out_close_arr(&o);
+		out_undeliverable(&o, "before", d->undeliverable_before, &d->outcome_before);
+		out_undeliverable(&o, "after", d->undeliverable_after, &d->outcome_after);
+		out_close(&o);
 	}
-	json_array_end(&j);
-	json_string(&j, "written", written);
-	json_object_end(&j);
-	json_finish(&j);
+	out_close_arr(&o);
+	out_str(&o, "written", NULL, written);
+	if (written)
+		out_line(&o, NULL, "\nwrote %s; requeue it with MAIL FROM parameters: %s", written,
+			 np[0] ? np : "(none)");
+	out_end(&o);
 }
 
 /* The recipient domain of ADDR (after the last '@'), normalised; 0 when
@@ -163,51 +138,33 @@ static int rcpt_domain(const char *addr, char *out, size_t outsize, char *why, s
 
 int cmd_replan(struct cli *cli, int argc, char **argv)
 {
-	static const char usage[] =
-		"usage: mailsec replan --message FILE [--mail-params PARAMS] --to ADDR [--to ADDR]... "
-		"--requirement required|default|not-required [--write OUT] [--ca-file F] "
-		"[--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]";
 	struct route_opts o = { 0 };
 	const char *file = NULL, *params = "", *req_s = NULL, *out_file = NULL;
+	const char *to[REPLAN_MAX_TO * 4];
 	static char domains[REPLAN_MAX_TO][256];
 	size_t ndomains = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		int took = route_opts_arg(&o, a, v);
-		if (took) {
-			i += took - 1;
-			continue;
-		}
-		if (v == NULL)
-			return cli_usage_error(cli, "%s", usage);
-		if (strcmp(a, "--message") == 0) {
-			file = v;
-		} else if (strcmp(a, "--mail-params") == 0) {
-			params = v;
-		} else if (strcmp(a, "--requirement") == 0) {
-			req_s = v;
-		} else if (strcmp(a, "--write") == 0) {
-			out_file = v;
-		} else if (strcmp(a, "--to") == 0) {
-			char d[256], why[200] = "";
-			if (!rcpt_domain(v, d, sizeof(d), why, sizeof(why)))
-				return cli_usage_error(cli, "--to %s: %s", v, why);
-			size_t k = 0;
-			while (k < ndomains && strcmp(domains[k], d) != 0)
-				k++;
-			if (k == ndomains) { /* one re-plan per recipient domain */
-				if (ndomains == REPLAN_MAX_TO)
-					return cli_usage_error(cli, "more than %d recipient domains",
-							       REPLAN_MAX_TO);
-				memcpy(domains[ndomains++], d, sizeof(d));
-			}
-		} else {
-			return cli_usage_error(cli, "%s", usage);
-		}
-		i++;
+	struct cli_list tl = CLI_LIST_OF(to);
+	const struct cli_opt opts[] = {
+		ROUTE_OPTS(&o), OPT_STR("--message", &file), OPT_STR("--mail-params", &params),
+		OPT_STR("--requirement", &req_s), OPT_STR("--write", &out_file),
+		OPT_LIST("--to", &tl), OPT_END };
+	int rc = cli_parse(cli, argc, argv, opts, NULL);
+	if (rc >= 0)
+		return rc;
+	for (size_t i = 0; i < tl.n; i++) {
+		char d[256], why[200] = "";
+		if (!rcpt_domain(to[i], d, sizeof(d), why, sizeof(why)))
+			return cli_usage_error(cli, "--to %s: %s", to[i], why);
+		size_t k = 0;
+		while (k < ndomains && strcmp(domains[k], d) != 0)
+			k++;
+		if (k == ndomains && ndomains == REPLAN_MAX_TO) /* one re-plan per domain */
+			return cli_usage_error(cli, "more than %d recipient domains", REPLAN_MAX_TO);
+		if (k == ndomains)
+			memcpy(domains[ndomains++], d, sizeof(d));
 	}
 	if (file == NULL || req_s == NULL || ndomains == 0)
-		return cli_usage_error(cli, "%s", usage);
+		return cli_usage(cli);
 	/* The stored requirement comes from the message and its parameters;
 	 * the flags of `plan` and `send` would say a third thing. */
 	if (o.requiretls || o.tls_required_no)
@@ -225,7 +182,7 @@ int cmd_replan(struct cli *cli, int argc, char **argv)
 	char why[256] = "";
 	struct ms_rtls_replan *rp = NULL;
 	ms_status st = ms_rtls_replan_new(&cli->env, msg, len, params, req, &rp, why, sizeof(why));
-	int rc = CLI_EXIT_OK;
+	rc = CLI_EXIT_OK;
 	if (st == MS_ERR_NOMEM)
 		rc = cli_error(cli, CLI_EXIT_ERROR, "replan: %s", why);
 	else if (st != MS_OK)
@@ -240,12 +197,8 @@ int cmd_replan(struct cli *cli, int argc, char **argv)
 	}
 	if (rc == CLI_EXIT_OK && out_file && write_message(out_file, rp, msg, len) != 0)
 		rc = cli_usage_error(cli, "--write %s: cannot write", out_file);
-	if (rc == CLI_EXIT_OK) {
-		if (cli->json)
-			print_json(rp, params, out_file);
-		else
-			print_human(rp, params, out_file);
-	}
+	if (rc == CLI_EXIT_OK)
+		print(cli, rp, params, out_file);
 	ms_rtls_replan_free(rp);
 	free(msg);
 	return rc;

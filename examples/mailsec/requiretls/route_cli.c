@@ -6,63 +6,6 @@
 
 #include <string.h>
 
-int route_opts_arg(struct route_opts *o, const char *a, const char *v)
-{
-	const char **dst = strcmp(a, "--ca-file") == 0 ? &o->ca_file :
-			   strcmp(a, "--connect-to") == 0 ? &o->connect_to :
-			   strcmp(a, "--cache") == 0 ? &o->cache : NULL;
-	if (dst && v) {
-		*dst = v;
-		return 2;
-	}
-	if (strcmp(a, "--requiretls") == 0) {
-		o->requiretls = 1;
-		return 1;
-	}
-	if (strcmp(a, "--tls-required-no") == 0) {
-		o->tls_required_no = 1;
-		return 1;
-	}
-	return 0;
-}
-
-int route_ctx_open(struct cli *cli, const struct route_opts *o, struct route_ctx *rc_out)
-{
-	char why[256] = "";
-	int rc = CLI_EXIT_OK;
-	memset(rc_out, 0, sizeof(*rc_out));
-	if (o->cache && ms_sts_store_new_sqlite(&cli->env, o->cache, &rc_out->store, why,
-						sizeof(why)) != MS_OK)
-		return cli_usage_error(cli, "--cache %s: %s", o->cache, why);
-	rc_out->dns = cli_dns_ctx(cli);
-	if (rc_out->dns == NULL) {
-		rc = CLI_EXIT_USAGE;
-		goto fail;
-	}
-	struct ms_sts_config cfg = { .version = MS_STS_CONFIG_VERSION };
-	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
-	cfg.fetch.ca_file = o->ca_file;
-	cfg.fetch.connect_to = o->connect_to;
-	cfg.fetch.timeout_ms = cli->timeout_ms ? cli->timeout_ms : 20000;
-	if (ms_sts_new(&cli->env, &cfg, rc_out->dns, rc_out->store, &rc_out->sts, why,
-		       sizeof(why)) != MS_OK) {
-		rc = cli_error(cli, CLI_EXIT_ERROR, "MTA-STS set-up: %s", why);
-		goto fail;
-	}
-	return CLI_EXIT_OK;
-fail:
-	route_ctx_close(rc_out);
-	return rc;
-}
-
-void route_ctx_close(struct route_ctx *c)
-{
-	ms_sts_free(c->sts);
-	ms_sts_store_free(c->store);
-	ms_dns_ctx_free(c->dns);
-	memset(c, 0, sizeof(*c));
-}
-
 int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
 	       enum ms_rtls_requirement requirement, struct ms_rtls_route **out)
 {
@@ -72,8 +15,8 @@ int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
 	char norm[256];
 	if (ms_dns_hostname_normalize(domain, norm, sizeof(norm), why, sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "bad domain '%s': %s", domain, why);
-	struct route_ctx c;
-	int rc = route_ctx_open(cli, o, &c);
+	struct cli_sts c;
+	int rc = cli_sts_open(cli, o->ca_file, o->connect_to, o->cache, 20000, &c);
 	if (rc != CLI_EXIT_OK)
 		return rc;
 	struct ms_rtls_route_opts ro = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
@@ -81,19 +24,34 @@ int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
 	if (ms_rtls_route_new(&cli->env, c.dns, c.sts, domain, requirement, &ro, out, why,
 			      sizeof(why)) != MS_OK)
 		rc = cli_error(cli, CLI_EXIT_ERROR, "plan: %s", why);
-	route_ctx_close(&c);
+	cli_sts_close(&c);
 	return rc;
 }
 
-void route_mail_params(const struct ms_env *env, int requiretls, char *out, size_t outsize)
+void route_mail_params(int requiretls, char *out, size_t outsize)
 {
 	struct ms_rtls_mail *m = NULL;
 	out[0] = '\0';
-	if (ms_rtls_mail_new(env, &m) != MS_OK)
+	if (ms_rtls_mail_new(NULL, &m) != MS_OK)
 		return;
 	if (requiretls)
 		ms_rtls_mail_set(m, "REQUIRETLS", NULL);
 	if (ms_rtls_mail_format(m, out, outsize, NULL) != MS_OK)
 		out[0] = '\0';
 	ms_rtls_mail_free(m);
+}
+
+void route_out_outcome(struct cli_out *o, const char *key, int set,
+		       const struct ms_rtls_outcome *oc)
+{
+	if (!set) {
+		out_null(o, key);
+		return;
+	}
+	out_obj(o, key);
+	out_str(o, "verdict", NULL, ms_rtls_verdict_str(oc->verdict));
+	out_str(o, "status", NULL, oc->enhanced);
+	out_str(o, "bounce_status", NULL, oc->bounce_enhanced);
+	out_str(o, "text", NULL, oc->text);
+	out_close(o);
 }

@@ -1,5 +1,5 @@
 /*
- * route_cli.h - the options `mailsec plan` and `mailsec send` share, and
+ * route_cli.h - the options `mailsec plan`, `send` and `replan` share, and
  * the call of librequiretls's route (ms_rtls_route_new) with the CLI's
  * resolver and MTA-STS cache.  The lookups and the plan are the library's.
  */
@@ -24,26 +24,11 @@ struct route_opts {
 	int requiretls;          /* --requiretls */
 	int tls_required_no;     /* --tls-required-no */
 };
-
-/*
- * --ca-file F, --connect-to E, --cache F (`v` is the next argument, NULL at
- * the end), --requiretls, --tls-required-no.  Returns how many arguments
- * it took (1 or 2), or 0 when `a` is none of them (or lacks its value).
- */
-int route_opts_arg(struct route_opts *o, const char *a, const char *v);
-
-/* The resolver and the MTA-STS handle (with its --cache store) that
- * routes are made with, for commands that route several domains. */
-struct route_ctx {
-	struct ms_dns_ctx *dns;
-	struct ms_sts *sts;
-	struct ms_sts_store *store;
-};
-
-/* CLI_EXIT_OK with *c set (close with route_ctx_close), or a CLI exit
- * code after printing the reason. */
-int route_ctx_open(struct cli *cli, const struct route_opts *o, struct route_ctx *c);
-void route_ctx_close(struct route_ctx *c);
+/* Their entries in a cli_opt table. */
+#define ROUTE_OPTS(o) OPT_STR("--ca-file", &(o)->ca_file), \
+	OPT_STR("--connect-to", &(o)->connect_to), OPT_STR("--cache", &(o)->cache), \
+	OPT_FLAG("--requiretls", &(o)->requiretls), \
+	OPT_FLAG("--tls-required-no", &(o)->tls_required_no)
 
 /*
  * The route of `domain` for `requirement` (ms_rtls_route_new).  Returns
@@ -55,6 +40,10 @@ int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
 	       enum ms_rtls_requirement requirement, struct ms_rtls_route **out);
 
 /* The MAIL FROM parameters a plan leads to (e.g. "REQUIRETLS", or ""). */
-void route_mail_params(const struct ms_env *env, int requiretls, char *out, size_t outsize);
+void route_mail_params(int requiretls, char *out, size_t outsize);
+
+/* An RFC 3463 outcome as a JSON object under `key` (null when !set). */
+void route_out_outcome(struct cli_out *o, const char *key, int set,
+		       const struct ms_rtls_outcome *oc);
 
 #endif

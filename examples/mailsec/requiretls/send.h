@@ -15,7 +15,6 @@ struct send_report {
 	const char *from;
 	const char *const *to;
 	size_t nto;
-	enum ms_rtls_requirement asked;  /* before --auto-requiretls */
 	enum ms_rtls_tlsreq header;      /* the message's TLS-Required */
 	int auto_requiretls;             /* --auto-requiretls given */
 	const struct ms_rtls_send *send;

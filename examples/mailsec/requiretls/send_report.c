@@ -9,113 +9,99 @@
 
 #include <string.h>
 
-static const char *step_str(enum ms_rtls_step st)
+static void json_attempt(struct cli_out *o, const struct ms_rtls_attempt *a)
 {
-	return st == MS_RTLS_STEP_OK ? "ok" : st == MS_RTLS_STEP_FAILED ? "failed" : "not-done";
-}
-
-/* RFC 3464 s2.3.3: a temporary failure gives a "delayed" DSN while the
- * message stays queued; a permanent one a "failed" DSN. */
-static const char *action_of(const struct ms_rtls_outcome *o)
-{
-	return o->verdict == MS_RTLS_PERMFAIL ? "failed" : "delayed";
-}
-
-static void json_attempt(struct json *j, const struct ms_rtls_attempt *a)
-{
-	json_object_begin(j, NULL);
-	json_string(j, "host", ms_rtls_route_host_name(a->host));
-	json_string(j, "address", a->addr[0] ? a->addr : NULL);
-	json_string(j, "mode", ms_rtls_mode_str(a->mode));
-	json_bool(j, "plaintext_retry", a->o.plaintext);
-	json_bool(j, "connected", a->o.connected);
-	json_bool(j, "starttls", a->o.starttls_offered);
-	json_string(j, "handshake", step_str(a->o.handshake));
-	json_string(j, "tls", a->tls[0] ? a->tls : NULL);
-	json_string(j, "dane", step_str(a->o.dane));
-	json_string(j, "dane_detail", a->dane[0] ? a->dane : NULL);
-	json_string(j, "pkix", step_str(a->o.pkix));
-	json_string(j, "pkix_detail", a->pkix[0] ? a->pkix : NULL);
-	json_bool(j, "requiretls_offered", a->o.requiretls_offered);
-	json_string(j, "verdict", a->delivered ? "delivered" : ms_rtls_verdict_str(a->out.verdict));
-	json_string(j, "reason", ms_rtls_reason_str(a->out.reason));
-	json_string(j, "ignored", a->out.ignored ? ms_rtls_reason_str(a->out.ignored) : NULL);
-	json_string(j, "status", a->out.enhanced[0] ? a->out.enhanced : NULL);
-	json_string(j, "text", a->out.text[0] ? a->out.text : NULL);
-	json_string(j, "mail_params", a->out.verdict == MS_RTLS_DELIVER ? a->mail_params : NULL);
-	json_string(j, "reply", a->reply[0] ? a->reply : NULL);
-	json_string(j, "error", a->error[0] ? a->error : NULL);
-	json_object_end(j);
+	out_obj(o, NULL);
+	out_str(o, "host", NULL, ms_rtls_route_host_name(a->host));
+	out_str(o, "address", NULL, a->addr[0] ? a->addr : NULL);
+	out_str(o, "mode", NULL, ms_rtls_mode_str(a->mode));
+	out_bool(o, "plaintext_retry", a->o.plaintext);
+	out_bool(o, "connected", a->o.connected);
+	out_bool(o, "starttls", a->o.starttls_offered);
+	out_str(o, "handshake", NULL, ms_rtls_step_str(a->o.handshake));
+	out_str(o, "tls", NULL, a->tls[0] ? a->tls : NULL);
+	out_str(o, "dane", NULL, ms_rtls_step_str(a->o.dane));
+	out_str(o, "dane_detail", NULL, a->dane[0] ? a->dane : NULL);
+	out_str(o, "pkix", NULL, ms_rtls_step_str(a->o.pkix));
+	out_str(o, "pkix_detail", NULL, a->pkix[0] ? a->pkix : NULL);
+	out_bool(o, "requiretls_offered", a->o.requiretls_offered);
+	out_str(o, "verdict", NULL, a->delivered ? "delivered" : ms_rtls_verdict_str(a->out.verdict));
+	out_str(o, "reason", NULL, ms_rtls_reason_str(a->out.reason));
+	out_str(o, "ignored", NULL, a->out.ignored ? ms_rtls_reason_str(a->out.ignored) : NULL);
+	out_str(o, "status", NULL, a->out.enhanced[0] ? a->out.enhanced : NULL);
+	out_str(o, "text", NULL, a->out.text[0] ? a->out.text : NULL);
+	out_str(o, "mail_params", NULL, a->out.verdict == MS_RTLS_DELIVER ? a->mail_params : NULL);
+	out_str(o, "reply", NULL, a->reply[0] ? a->reply : NULL);
+	out_str(o, "error", NULL, a->error[0] ? a->error : NULL);
+	out_close(o);
 }
 
 /* The keys of one domain's delivery (also the top-level ones). */
-static void json_domain_keys(struct json *j, const struct ms_rtls_delivery *dv)
+static void json_domain_keys(struct cli_out *o, const struct ms_rtls_delivery *dv)
 {
 	const struct ms_rtls_attempt *d = ms_rtls_deliver_success(dv);
 	const struct ms_rtls_outcome *f = ms_rtls_deliver_outcome(dv);
 	int all = ms_rtls_deliver_delivered(dv);
-	json_string(j, "domain", ms_rtls_route_domain(ms_rtls_deliver_route(dv)));
-	json_string(j, "host", d ? ms_rtls_route_host_name(d->host) : NULL);
-	json_string(j, "address", d ? d->addr : NULL);
-	json_string(j, "tls", d && d->tls[0] ? d->tls : NULL);
-	json_bool(j, "requiretls", d && d->out.mail_requiretls);
-	json_string(j, "mail_params", d ? d->mail_params : NULL);
-	json_string(j, "verdict", all ? "delivered" : ms_rtls_verdict_str(f->verdict));
-	json_string(j, "status", all ? "2.0.0" : f->enhanced);
-	json_string(j, "bounce_status", all ? NULL : f->bounce_enhanced);
-	json_string(j, "action", all ? NULL : action_of(f));
-	json_string(j, "dsn", all ? NULL : f->text);
-	json_string(j, "reply", d ? d->reply : NULL);
-	json_array_begin(j, "attempts");
+	out_str(o, "domain", NULL, ms_rtls_route_domain(ms_rtls_deliver_route(dv)));
+	out_str(o, "host", NULL, d ? ms_rtls_route_host_name(d->host) : NULL);
+	out_str(o, "address", NULL, d ? d->addr : NULL);
+	out_str(o, "tls", NULL, d && d->tls[0] ? d->tls : NULL);
+	out_bool(o, "requiretls", d && d->out.mail_requiretls);
+	out_str(o, "mail_params", NULL, d ? d->mail_params : NULL);
+	out_str(o, "verdict", NULL, all ? "delivered" : ms_rtls_verdict_str(f->verdict));
+	out_str(o, "status", NULL, all ? "2.0.0" : f->enhanced);
+	out_str(o, "bounce_status", NULL, all ? NULL : f->bounce_enhanced);
+	out_str(o, "action", NULL, all ? NULL : ms_rtls_dsn_action(f));
+	out_str(o, "dsn", NULL, all ? NULL : f->text);
+	out_str(o, "reply", NULL, d ? d->reply : NULL);
+	out_arr(o, "attempts");
 	for (size_t i = 0; i < ms_rtls_deliver_attempt_count(dv); i++)
-		json_attempt(j, ms_rtls_deliver_attempt(dv, i));
-	json_array_end(j);
+		json_attempt(o, ms_rtls_deliver_attempt(dv, i));
+	out_close_arr(o);
 }
 
 static void json_report(const struct send_report *r)
 {
 	const struct ms_rtls_send *s = r->send;
-	struct json j;
-	json_init(&j, stdout);
-	json_object_begin(&j, NULL);
-	json_bool(&j, "delivered", ms_rtls_send_delivered(s));
-	json_string(&j, "requirement", ms_rtls_requirement_str(ms_rtls_send_requirement(s)));
-	json_string(&j, "tls_required_header", ms_rtls_tlsreq_str(r->header));
-	json_bool(&j, "requiretls_raised", ms_rtls_send_raised(s));
 	const char *note = ms_rtls_send_raise_note(s);
-	json_string(&j, "memory_note", note[0] ? note : NULL);
+	struct cli_out o;
+	out_begin(&o, r->cli, "", 0);
+	out_bool(&o, "delivered", ms_rtls_send_delivered(s));
+	out_str(&o, "requirement", NULL, ms_rtls_requirement_str(ms_rtls_send_requirement(s)));
+	out_str(&o, "tls_required_header", NULL, ms_rtls_tlsreq_str(r->header));
+	out_bool(&o, "requiretls_raised", ms_rtls_send_raised(s));
+	out_str(&o, "memory_note", NULL, note[0] ? note : NULL);
 	/* The first recipient's domain, as send reported before it took
 	 * several recipients. */
-	json_domain_keys(&j, ms_rtls_send_delivery(s, 0));
-	json_array_begin(&j, "recipients");
+	json_domain_keys(&o, ms_rtls_send_delivery(s, 0));
+	out_arr(&o, "recipients");
 	for (size_t i = 0; i < ms_rtls_send_rcpt_count(s); i++) {
 		size_t k = 0;
 		const struct ms_rtls_rcpt_result *rr = ms_rtls_send_rcpt(s, i, &k);
-		const struct ms_rtls_attempt *a = rr->attempt;
-		json_object_begin(&j, NULL);
-		json_string(&j, "address", r->to[i]);
-		json_string(&j, "domain", ms_rtls_send_domain(s, k));
-		json_bool(&j, "delivered", rr->delivered);
-		json_string(&j, "status", rr->delivered ? "2.0.0" : rr->out.enhanced);
-		json_string(&j, "bounce_status", rr->delivered ? NULL : rr->out.bounce_enhanced);
-		json_string(&j, "action", rr->delivered ? NULL : action_of(&rr->out));
-		json_string(&j, "dsn", rr->delivered ? NULL : rr->out.text);
-		json_string(&j, "host", a ? ms_rtls_route_host_name(a->host) : NULL);
-		json_string(&j, "reply", rr->reply[0] ? rr->reply : NULL);
-		json_object_end(&j);
+		int ok = rr->delivered;
+		out_obj(&o, NULL);
+		out_str(&o, "address", NULL, r->to[i]);
+		out_str(&o, "domain", NULL, ms_rtls_send_domain(s, k));
+		out_bool(&o, "delivered", ok);
+		out_str(&o, "status", NULL, ok ? "2.0.0" : rr->out.enhanced);
+		out_str(&o, "bounce_status", NULL, ok ? NULL : rr->out.bounce_enhanced);
+		out_str(&o, "action", NULL, ok ? NULL : ms_rtls_dsn_action(&rr->out));
+		out_str(&o, "dsn", NULL, ok ? NULL : rr->out.text);
+		out_str(&o, "host", NULL, rr->attempt ? ms_rtls_route_host_name(rr->attempt->host) :
+			NULL);
+		out_str(&o, "reply", NULL, rr->reply[0] ? rr->reply : NULL);
+		out_close(&o);
 	}
-	json_array_end(&j);
-	json_array_begin(&j, "domains");
+	out_close_arr(&o);
+	out_arr(&o, "domains");
 	for (size_t k = 0; k < ms_rtls_send_domain_count(s); k++) {
-		const struct ms_rtls_delivery *dv = ms_rtls_send_delivery(s, k);
-		json_object_begin(&j, NULL);
-		json_bool(&j, "delivered", ms_rtls_deliver_delivered(dv));
-		json_domain_keys(&j, dv);
-		json_object_end(&j);
+		out_obj(&o, NULL);
+		out_bool(&o, "delivered", ms_rtls_deliver_delivered(ms_rtls_send_delivery(s, k)));
+		json_domain_keys(&o, ms_rtls_send_delivery(s, k));
+		out_close(&o);
 	}
-	json_array_end(&j);
-	json_object_end(&j);
-	json_finish(&j);
+	out_close_arr(&o);
+	out_end(&o);
 }
 
 static void human_attempt(const struct ms_rtls_attempt *a)
@@ -163,8 +149,7 @@ static void human_domain(const struct ms_rtls_delivery *dv)
 		printf("not delivered; the DSN that would be sent (RFC 3464):\n"
 		       "  Final-Recipient: rfc822;%s\n  Action: %s\n  Status: %s\n"
 		       "  Diagnostic-Code: smtp; %s\n",
-		       rr->address, action_of(f),
-		       f->verdict == MS_RTLS_PERMFAIL ? f->bounce_enhanced : f->enhanced, f->text);
+		       rr->address, ms_rtls_dsn_action(f), ms_rtls_dsn_status(f), f->text);
 		if (f->verdict != MS_RTLS_PERMFAIL)
 			printf("  (when the retries run out: Status %s)\n", f->bounce_enhanced);
 	}
@@ -200,7 +185,6 @@ void send_report(const struct send_report *r)
 			printf("recipient %s: delivered, status 2.0.0\n", r->to[i]);
 		else
 			printf("recipient %s: not delivered (%s), status %s\n", r->to[i],
-			       action_of(&rr->out), rr->out.verdict == MS_RTLS_PERMFAIL
-						       ? rr->out.bounce_enhanced : rr->out.enhanced);
+			       ms_rtls_dsn_action(&rr->out), ms_rtls_dsn_status(&rr->out));
 	}
 }

@@ -15,185 +15,141 @@
 #define MAX_FROM 8
 #define MAX_DKIM 16
 
-/* "RESULT:DOMAIN[:SELECTOR]" split in place. */
-static int split(char *arg, char **res, char **dom, char **sel)
+/* "RESULT:DOMAIN[:SELECTOR]" split in place (a copy of the argument). */
+static int split(const char *arg, char *buf, size_t len, char **dom, char **sel)
 {
-	char *c = strchr(arg, ':');
-	if (c == NULL || c == arg || c[1] == '\0')
+	snprintf(buf, len, "%s", arg);
+	char *c = strchr(buf, ':');
+	if (c == NULL || c == buf || c[1] == '\0')
 		return -1;
 	*c = '\0';
-	*res = arg;
 	*dom = c + 1;
 	char *c2 = strchr(*dom, ':');
-	if (sel)
-		*sel = NULL;
-	if (c2) {
+	if (c2)
 		*c2 = '\0';
-		if (sel)
-			*sel = c2 + 1;
-	}
+	if (sel)
+		*sel = c2 ? c2 + 1 : NULL;
 	return 0;
+}
+
+static void print(const struct cli *cli, struct ms_dmarc *d, const struct ms_dmarc_verdict *v)
+{
+	const struct ms_dmarc_record *rec = ms_dmarc_verdict_record(v);
+	const char *pol = rec ? ms_dmarc_policy_str(ms_dmarc_verdict_policy(v)) : NULL;
+	const char *res = ms_dmarc_result_str(ms_dmarc_verdict_result(v));
+	int spf_al = ms_dmarc_verdict_spf_aligned(v), dkim_al = ms_dmarc_verdict_dkim_aligned(v);
+	struct cli_out o;
+	out_begin(&o, cli, "  ", 13);
+	out_str(&o, "result", NULL, res);
+	out_line(&o, NULL, "%s", res);
+	out_str(&o, "from_outcome", NULL, "ok");
+	out_str(&o, "policy", NULL, pol);
+	out_str(&o, "policy_tag", NULL, ms_dmarc_verdict_policy_tag(v));
+	out_line(&o, "domain", "%s (organizational: %s)", ms_dmarc_verdict_domain(v),
+		 ms_dmarc_verdict_org_domain(v));
+	if (rec)
+		out_line(&o, "policy", "%s=%s from _dmarc.%s", ms_dmarc_verdict_policy_tag(v), pol,
+			 ms_dmarc_verdict_policy_domain(v));
+	out_str(&o, "disposition", "disposition",
+		ms_dmarc_policy_str(ms_dmarc_verdict_disposition(v)));
+	out_str(&o, "domain", NULL, ms_dmarc_verdict_domain(v));
+	out_str(&o, "org_domain", NULL, ms_dmarc_verdict_org_domain(v));
+	out_str(&o, "policy_domain", NULL, ms_dmarc_verdict_policy_domain(v));
+	out_bool(&o, "spf_aligned", spf_al);
+	out_bool(&o, "dkim_aligned", dkim_al);
+	out_line(&o, "aligned", "spf=%s dkim=%s", spf_al ? "yes" : "no", dkim_al ? "yes" : "no");
+	out_str(&o, "reason", "reason", ms_dmarc_verdict_reason(v));
+	out_str(&o, "dnssec", "dnssec", ms_dns_security_str(ms_dmarc_verdict_dnssec(v)));
+	out_arr(&o, "rua");
+	for (size_t i = 0; i < ms_dmarc_record_rua_count(rec); i++) {
+		int ok = 0;
+		const char *uri = ms_dmarc_record_rua(rec, i);
+		ms_dmarc_report_dest_verify(d, ms_dmarc_verdict_policy_domain(v), uri, &ok, NULL,
+					    NULL, 0);
+		const char *auth = ok > 0 ? "authorized" : ok < 0 ? "temperror" : "unauthorized";
+		out_obj(&o, NULL);
+		out_str(&o, "uri", NULL, uri);
+		out_str(&o, "destination", NULL, auth);
+		out_close(&o);
+		out_line(&o, "rua", "%s (%s)", uri, auth);
+	}
+	out_close_arr(&o);
+	out_end(&o);
 }
 
 int cmd_dmarc(struct cli *cli, int argc, char **argv)
 {
-	const uint8_t *from[MAX_FROM];
-	size_t fromlen[MAX_FROM], nfrom = 0, ndkim = 0;
-	const char *dkim_dom[MAX_DKIM], *dkim_sel[MAX_DKIM];
+	const char *from[MAX_FROM], *spf_arg = NULL, *dkim_arg[MAX_DKIM];
+	long long sample = -1;
+	int tree = 0;
+	struct cli_list fl = CLI_LIST_OF(from), dl = CLI_LIST_OF(dkim_arg);
+	const struct cli_opt opts[] = {
+		OPT_LIST("--from-header", &fl), OPT_STR("--spf", &spf_arg),
+		OPT_LIST("--dkim", &dl), OPT_FLAG("--tree-walk", &tree),
+		OPT_NUM("--pct-sample", &sample, 0, 99), OPT_END };
+	int rc = cli_parse(cli, argc, argv, opts, NULL);
+	if (rc >= 0)
+		return rc;
+	if (fl.n == 0)
+		return cli_usage(cli);
+	static char bufs[MAX_DKIM + 1][512];
+	char *spf_dom = NULL, *dkim_dom[MAX_DKIM], *dkim_sel[MAX_DKIM];
 	enum ms_dmarc_dkim_result dkim_res[MAX_DKIM];
-	enum ms_spf_result spf = MS_SPF_NONE;
-	const char *spf_dom = NULL;
-	int tree = 0, sample = -1;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (strcmp(a, "--tree-walk") == 0) {
-			tree = 1;
-			continue;
-		}
-		if (i + 1 >= argc)
-			return cli_usage_error(cli, "dmarc: %s needs a value", a);
-		char *val = argv[++i];
-		char *res, *dom, *sel;
-		if (strcmp(a, "--from-header") == 0) {
-			if (nfrom == MAX_FROM)
-				return cli_usage_error(cli, "dmarc: too many --from-header");
-			from[nfrom] = (const uint8_t *)val;
-			fromlen[nfrom++] = strlen(val);
-		} else if (strcmp(a, "--spf") == 0) {
-			int r;
-			if (split(val, &res, &dom, NULL) != 0 ||
-			    (r = ms_spf_result_from_str(res, strlen(res))) < 0)
-				return cli_usage_error(cli, "dmarc: --spf wants RESULT:DOMAIN");
-			spf = (enum ms_spf_result)r;
-			spf_dom = dom;
-		} else if (strcmp(a, "--dkim") == 0) {
-			int r;
-			if (ndkim == MAX_DKIM)
-				return cli_usage_error(cli, "dmarc: too many --dkim");
-			if (split(val, &res, &dom, &sel) != 0 ||
-			    (r = ms_dmarc_dkim_result_from_str(res)) < 0)
-				return cli_usage_error(cli, "dmarc: --dkim wants RESULT:DOMAIN[:SELECTOR]");
-			dkim_res[ndkim] = (enum ms_dmarc_dkim_result)r;
-			dkim_dom[ndkim] = dom;
-			dkim_sel[ndkim++] = sel;
-		} else if (strcmp(a, "--pct-sample") == 0) {
-			sample = atoi(val);
-			if (sample < 0 || sample > 99)
-				return cli_usage_error(cli, "dmarc: --pct-sample wants 0-99");
-		} else {
-			return cli_usage_error(cli, "dmarc: unknown argument '%s'", a);
-		}
+	int spf = MS_SPF_NONE;
+	if (spf_arg && (split(spf_arg, bufs[MAX_DKIM], sizeof(bufs[0]), &spf_dom, NULL) != 0 ||
+			(spf = ms_spf_result_from_str(bufs[MAX_DKIM], strlen(bufs[MAX_DKIM]))) < 0))
+		return cli_usage_error(cli, "dmarc: --spf wants RESULT:DOMAIN");
+	for (size_t i = 0; i < dl.n; i++) {
+		int r;
+		if (split(dkim_arg[i], bufs[i], sizeof(bufs[i]), &dkim_dom[i], &dkim_sel[i]) != 0 ||
+		    (r = ms_dmarc_dkim_result_from_str(bufs[i])) < 0)
+			return cli_usage_error(cli, "dmarc: --dkim wants RESULT:DOMAIN[:SELECTOR]");
+		dkim_res[i] = (enum ms_dmarc_dkim_result)r;
 	}
-	if (nfrom == 0)
-		return cli_usage_error(cli, "usage: dmarc --from-header H --spf RESULT:DOMAIN "
-				       "[--dkim RESULT:DOMAIN[:SELECTOR]]... [--tree-walk] "
-				       "[--pct-sample N]");
+	size_t fromlen[MAX_FROM];
+	for (size_t i = 0; i < fl.n; i++)
+		fromlen[i] = strlen(from[i]);
 	enum ms_dmarc_from_outcome fo;
-	char domain[256], fwhy[200] = "";
-	ms_status st = ms_dmarc_from_headers(from, fromlen, nfrom, &fo, domain, sizeof(domain),
-					     fwhy, sizeof(fwhy));
+	char domain[256], why[256] = "";
+	ms_status st = ms_dmarc_from_headers((const uint8_t *const *)from, fromlen, fl.n, &fo,
+					     domain, sizeof(domain), why, sizeof(why));
 	if (st != MS_OK && st != MS_ERR_LIMIT)
-		return cli_error(cli, CLI_EXIT_ERROR, "dmarc: %s", fwhy);
-	if (st == MS_ERR_LIMIT)
-		fo = MS_DMARC_FROM_MALFORMED;
-	if (fo != MS_DMARC_FROM_OK) {
-		if (cli->json) {
-			struct json j;
-			json_init(&j, stdout);
-			json_object_begin(&j, NULL);
-			json_string(&j, "result", "permerror");
-			json_string(&j, "from_outcome", ms_dmarc_from_outcome_str(fo));
-			json_null(&j, "policy");
-			json_string(&j, "disposition", "reject");
-			json_null(&j, "domain");
-			json_null(&j, "org_domain");
-			json_string(&j, "reason", fwhy);
-			json_object_end(&j);
-			json_finish(&j);
-		} else {
-			printf("permerror\n  from:        %s (%s)\n  disposition: reject\n",
-			       ms_dmarc_from_outcome_str(fo), fwhy);
-		}
+		return cli_error(cli, CLI_EXIT_ERROR, "dmarc: %s", why);
+	if (st == MS_ERR_LIMIT || fo != MS_DMARC_FROM_OK) {
+		const char *fos = ms_dmarc_from_outcome_str(st == MS_ERR_LIMIT ?
+							    MS_DMARC_FROM_MALFORMED : fo);
+		struct cli_out o;
+		out_begin(&o, cli, "  ", 13);
+		out_str(&o, "result", NULL, "permerror");
+		out_str(&o, "from_outcome", NULL, fos);
+		out_null(&o, "policy");
+		out_str(&o, "disposition", NULL, "reject");
+		out_null(&o, "domain");
+		out_null(&o, "org_domain");
+		out_str(&o, "reason", NULL, why);
+		out_line(&o, NULL, "permerror\n  from:        %s (%s)\n  disposition: reject", fos,
+			 why);
+		out_end(&o);
 		return CLI_EXIT_OK;
 	}
 	struct ms_dns_ctx *dns = cli_dns_ctx(cli);
 	if (dns == NULL)
 		return CLI_EXIT_USAGE;
 	struct ms_dmarc *d = NULL;
-	char why[256] = "";
-	if (ms_dmarc_new(&cli->env, dns, &d, why, sizeof(why)) != MS_OK) {
-		ms_dns_ctx_free(dns);
-		return cli_error(cli, CLI_EXIT_ERROR, "dmarc: %s", why);
-	}
-	ms_dmarc_set_tree_walk(d, tree);
-	ms_dmarc_set_pct_sample(d, sample);
 	struct ms_dmarc_verdict *v = NULL;
-	st = ms_dmarc_check(d, domain, spf, spf_dom, dkim_dom, dkim_sel, dkim_res, ndkim, &v,
-			    why, sizeof(why));
-	int rc = CLI_EXIT_OK;
-	if (st != MS_OK) {
-		rc = cli_error(cli, st == MS_ERR_INVALID ? CLI_EXIT_USAGE : CLI_EXIT_ERROR,
-			       "dmarc: %s", why);
-	} else {
-		const struct ms_dmarc_record *rec = ms_dmarc_verdict_record(v);
-		const char *pol = rec ? ms_dmarc_policy_str(ms_dmarc_verdict_policy(v)) : NULL;
-		struct json j;
-		if (cli->json) {
-			json_init(&j, stdout);
-			json_object_begin(&j, NULL);
-			json_string(&j, "result", ms_dmarc_result_str(ms_dmarc_verdict_result(v)));
-			json_string(&j, "from_outcome", "ok");
-			json_string(&j, "policy", pol);
-			json_string(&j, "policy_tag", ms_dmarc_verdict_policy_tag(v));
-			json_string(&j, "disposition",
-				    ms_dmarc_policy_str(ms_dmarc_verdict_disposition(v)));
-			json_string(&j, "domain", ms_dmarc_verdict_domain(v));
-			json_string(&j, "org_domain", ms_dmarc_verdict_org_domain(v));
-			json_string(&j, "policy_domain", ms_dmarc_verdict_policy_domain(v));
-			json_bool(&j, "spf_aligned", ms_dmarc_verdict_spf_aligned(v));
-			json_bool(&j, "dkim_aligned", ms_dmarc_verdict_dkim_aligned(v));
-			json_string(&j, "reason", ms_dmarc_verdict_reason(v));
-			json_string(&j, "dnssec", ms_dns_security_str(ms_dmarc_verdict_dnssec(v)));
-			json_array_begin(&j, "rua");
-		} else {
-			printf("%s\n", ms_dmarc_result_str(ms_dmarc_verdict_result(v)));
-			printf("  domain:      %s (organizational: %s)\n", ms_dmarc_verdict_domain(v),
-			       ms_dmarc_verdict_org_domain(v));
-			if (rec)
-				printf("  policy:      %s=%s from _dmarc.%s\n",
-				       ms_dmarc_verdict_policy_tag(v), pol,
-				       ms_dmarc_verdict_policy_domain(v));
-			printf("  disposition: %s\n",
-			       ms_dmarc_policy_str(ms_dmarc_verdict_disposition(v)));
-			printf("  aligned:     spf=%s dkim=%s\n",
-			       ms_dmarc_verdict_spf_aligned(v) ? "yes" : "no",
-			       ms_dmarc_verdict_dkim_aligned(v) ? "yes" : "no");
-			printf("  reason:      %s\n", ms_dmarc_verdict_reason(v));
-			printf("  dnssec:      %s\n", ms_dns_security_str(ms_dmarc_verdict_dnssec(v)));
-		}
-		for (size_t i = 0; i < ms_dmarc_record_rua_count(rec); i++) {
-			int ok = 0;
-			const char *uri = ms_dmarc_record_rua(rec, i);
-			ms_dmarc_report_dest_verify(d, ms_dmarc_verdict_policy_domain(v), uri, &ok,
-						    NULL, NULL, 0);
-			const char *auth = ok > 0 ? "authorized" : ok < 0 ? "temperror" : "unauthorized";
-			if (cli->json) {
-				json_object_begin(&j, NULL);
-				json_string(&j, "uri", uri);
-				json_string(&j, "destination", auth);
-				json_object_end(&j);
-			} else {
-				printf("  rua:         %s (%s)\n", uri, auth);
-			}
-		}
-		if (cli->json) {
-			json_array_end(&j);
-			json_object_end(&j);
-			json_finish(&j);
-		}
+	if ((st = ms_dmarc_new(&cli->env, dns, &d, why, sizeof(why))) == MS_OK) {
+		ms_dmarc_set_tree_walk(d, tree);
+		ms_dmarc_set_pct_sample(d, (int)sample);
+		st = ms_dmarc_check(d, domain, (enum ms_spf_result)spf, spf_dom,
+				    (const char *const *)dkim_dom, (const char *const *)dkim_sel,
+				    dkim_res, dl.n, &v, why, sizeof(why));
 	}
+	if (st != MS_OK)
+		rc = cli_fail(cli, st, "dmarc", why);
+	else
+		print(cli, d, v);
 	ms_dmarc_verdict_free(v);
 	ms_dmarc_free(d);
 	ms_dns_ctx_free(dns);
-	return rc;
+	return st == MS_OK ? CLI_EXIT_OK : rc;
 }

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/tlsrpt_result.h - the one RFC 8460 (SMTP TLS Reporting) result
  * type of the whole suite, and the policy types of a report.
  *
@@ -17,30 +18,30 @@
 extern "C" {
 #endif
 
-/* RFC 8460 s4.3 result types; MS_TLSRPT_SUCCESS (0) is a successful
+/** RFC 8460 s4.3 result types; MS_TLSRPT_SUCCESS (0) is a successful
  * session (s4.2 "total-successful-session-count"), every other value one
  * "result-type" of a failure-details entry. */
 enum ms_tlsrpt_result {
 	MS_TLSRPT_SUCCESS = 0,
-	MS_TLSRPT_STARTTLS_NOT_SUPPORTED = 1,     /* s4.3.1: 454 to STARTTLS, or not offered */
-	MS_TLSRPT_CERTIFICATE_HOST_MISMATCH = 2,  /* s4.3.1 */
-	MS_TLSRPT_CERTIFICATE_EXPIRED = 3,        /* s4.3.1 */
-	MS_TLSRPT_CERTIFICATE_NOT_TRUSTED = 4,    /* s4.3.1 */
-	MS_TLSRPT_VALIDATION_FAILURE = 5,         /* s4.3.1: any other failure */
-	MS_TLSRPT_TLSA_INVALID = 6,               /* s4.3.2 */
-	MS_TLSRPT_DNSSEC_INVALID = 7,             /* s4.3.2 */
-	MS_TLSRPT_DANE_REQUIRED = 8,              /* s4.3.2 */
-	MS_TLSRPT_STS_POLICY_FETCH_ERROR = 9,     /* s4.3.3 */
-	MS_TLSRPT_STS_POLICY_INVALID = 10,        /* s4.3.3 */
-	MS_TLSRPT_STS_WEBPKI_INVALID = 11         /* s4.3.3 */
+	MS_TLSRPT_STARTTLS_NOT_SUPPORTED = 1,     /**< s4.3.1: 454 to STARTTLS, or not offered */
+	MS_TLSRPT_CERTIFICATE_HOST_MISMATCH = 2,  /**< s4.3.1 */
+	MS_TLSRPT_CERTIFICATE_EXPIRED = 3,        /**< s4.3.1 */
+	MS_TLSRPT_CERTIFICATE_NOT_TRUSTED = 4,    /**< s4.3.1 */
+	MS_TLSRPT_VALIDATION_FAILURE = 5,         /**< s4.3.1: any other failure */
+	MS_TLSRPT_TLSA_INVALID = 6,               /**< s4.3.2 */
+	MS_TLSRPT_DNSSEC_INVALID = 7,             /**< s4.3.2 */
+	MS_TLSRPT_DANE_REQUIRED = 8,              /**< s4.3.2 */
+	MS_TLSRPT_STS_POLICY_FETCH_ERROR = 9,     /**< s4.3.3 */
+	MS_TLSRPT_STS_POLICY_INVALID = 10,        /**< s4.3.3 */
+	MS_TLSRPT_STS_WEBPKI_INVALID = 11         /**< s4.3.3 */
 };
 #define MS_TLSRPT_RESULT_MAX MS_TLSRPT_STS_WEBPKI_INVALID
 
-/* RFC 8460 s4.4 "policy-type". */
+/** RFC 8460 s4.4 "policy-type". */
 enum ms_tlsrpt_policy_type {
-	MS_TLSRPT_POLICY_NONE = 0, /* "no-policy-found" */
-	MS_TLSRPT_POLICY_TLSA = 1, /* "tlsa": DANE TLSA records */
-	MS_TLSRPT_POLICY_STS = 2   /* "sts": an MTA-STS policy */
+	MS_TLSRPT_POLICY_NONE = 0, /**< "no-policy-found" */
+	MS_TLSRPT_POLICY_TLSA = 1, /**< "tlsa": DANE TLSA records */
+	MS_TLSRPT_POLICY_STS = 2   /**< "sts": an MTA-STS policy */
 };
 
 /**

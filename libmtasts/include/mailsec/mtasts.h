@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/mtasts.h - libmtasts: SMTP MTA Strict Transport Security
  * (RFC 8461) with a persistent policy cache.
  *
@@ -27,26 +28,24 @@
 #include <mailsec/dns.h>
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 #include <mailsec/tlsrpt_result.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_STS_BUILDING) && defined(__GNUC__)
-#define MS_STS_API __attribute__((visibility("default")))
-#else
-#define MS_STS_API
-#endif
+/** The shared export macro (mailsec/export.h). */
+#define MS_STS_API MS_API
 
-#define MS_STS_ID_MAX 32              /* s3.1: id is 1-32 letters/digits */
-#define MS_STS_POLICY_MAX 65536       /* s3.3: policy bodies are at most 64 KiB */
-#define MS_STS_MAX_AGE_MAX 31557600   /* s3.2: about a year */
-#define MS_STS_MIN_BACKOFF 300        /* seconds between fetch attempts for one id */
+#define MS_STS_ID_MAX 32              /**< s3.1: id is 1-32 letters/digits */
+#define MS_STS_POLICY_MAX 65536       /**< s3.3: policy bodies are at most 64 KiB */
+#define MS_STS_MAX_AGE_MAX 31557600   /**< s3.2: about a year */
+#define MS_STS_MIN_BACKOFF 300        /**< seconds between fetch attempts for one id */
 
 /* ---- the _mta-sts TXT record (RFC 8461 s3.1) ------------------------- */
 
-/*
+/**
  * Whether a TXT string (the record's character-strings joined without
  * separators) is an STS record at all: it begins with "v=STSv1;"
  * (case-sensitive, so "v=STSv10;" is not).  Other TXT records at
@@ -54,7 +53,7 @@ extern "C" {
  */
 MS_STS_API int ms_sts_record_is_sts(const uint8_t *buf, size_t len);
 
-/*
+/**
  * Parse one STS TXT record: "v=STSv1" then fields separated by
  * *WSP ";" *WSP, an optional trailing ";".  `id` (1-32 ALPHA/DIGIT) is
  * required; the first id wins; other fields must be well-formed
@@ -76,15 +75,15 @@ enum ms_sts_mode {
 
 struct ms_sts_policy;
 
-/*
+/**
  * Parse a policy body.  Lines end in LF or CRLF, the final line ending is
  * optional, empty lines are ignored.  Each line is KEY ":" *WSP VALUE *WSP
  * with a case-sensitive KEY.  `version` (STSv1), `mode` and `max_age`
  * (0-31557600) are required, and at least one `mx` unless the mode is
  * none.  For the single-valued keys the first occurrence wins; unknown
- * keys are ignored.  MX patterns are A-labels ("mx.example.com" or
- * "*.example.com"), stored lower-case without a trailing dot.
- * On failure *out is NULL, the status MS_ERR_PARSE (or MS_ERR_NOMEM) and
+ * keys are ignored.  MX patterns are A-labels (`mx.example.com` or
+ * `*.example.com`), stored lower-case without a trailing dot.
+ * On failure `*out` is NULL, the status MS_ERR_PARSE (or MS_ERR_NOMEM) and
  * `why` names the line and the problem ("line 3: mode: unknown value ...").
  * The caller frees *out with ms_sts_policy_free().
  */
@@ -96,12 +95,12 @@ MS_STS_API void ms_sts_policy_free(struct ms_sts_policy *p);
 MS_STS_API enum ms_sts_mode ms_sts_policy_mode(const struct ms_sts_policy *p);
 MS_STS_API uint32_t ms_sts_policy_max_age(const struct ms_sts_policy *p);
 MS_STS_API size_t ms_sts_policy_mx_count(const struct ms_sts_policy *p);
-/* MX pattern i (borrowed, valid until the policy is freed), NULL if out of range. */
+/** MX pattern i (borrowed, valid until the policy is freed), NULL if out of range. */
 MS_STS_API const char *ms_sts_policy_mx(const struct ms_sts_policy *p, size_t i);
-/* "none", "testing", "enforce". */
+/** "none", "testing", "enforce". */
 MS_STS_API const char *ms_sts_mode_str(enum ms_sts_mode m);
 
-/*
+/**
  * MX matching (s4.1): 1 if `mxhost` matches one of the policy's patterns,
  * else 0.  Case-insensitive, a trailing dot on `mxhost` is ignored, and a
  * "*." pattern matches exactly one whole left-most label.  For a domain
@@ -109,12 +108,12 @@ MS_STS_API const char *ms_sts_mode_str(enum ms_sts_mode m);
  */
 MS_STS_API int ms_sts_policy_match(const struct ms_sts_policy *p,
 				   const char *mxhost);
-/* The same test for one pattern. */
+/** The same test for one pattern. */
 MS_STS_API int ms_sts_mx_pattern_match(const char *pattern, const char *mxhost);
 
 /* ---- failure types (RFC 8460 s4.3) --------------------------------- */
 
-/* The failures of this library are enum ms_tlsrpt_result of
+/** The failures of this library are enum ms_tlsrpt_result of
  * mailsec/tlsrpt_result.h (libmailsec-dns): MS_TLSRPT_STS_POLICY_FETCH_ERROR,
  * MS_TLSRPT_STS_POLICY_INVALID, MS_TLSRPT_STS_WEBPKI_INVALID, and
  * MS_TLSRPT_VALIDATION_FAILURE for an MX host the policy does not list;
@@ -122,7 +121,7 @@ MS_STS_API int ms_sts_mx_pattern_match(const char *pattern, const char *mxhost);
 
 /* ---- fetching (RFC 8461 s3.3) -------------------------------------- */
 
-/*
+/**
  * A caller's own HTTP client.  Fetch `url` (always
  * https://mta-sts.DOMAIN/.well-known/mta-sts.txt) following the rules of
  * s3.3 (TLS with PKIX validation for the host name, no redirects, only 200
@@ -138,25 +137,25 @@ typedef ms_status (*ms_sts_fetch_fn)(void *user, const char *url,
 
 #define MS_STS_FETCH_CONFIG_VERSION 1
 
-/*
+/**
  * How to fetch.  Zero-initialise, set `version`; NULL/0 members mean the
  * default.  Strings are copied by ms_sts_new() (and read during
  * ms_sts_fetch()).
  */
 struct ms_sts_fetch_config {
-	unsigned version;        /* MS_STS_FETCH_CONFIG_VERSION */
-	const char *ca_file;     /* PEM CA bundle; NULL: the system store */
-	const char *ca_path;     /* hashed CA directory; NULL: the system store */
-	/* curl CURLOPT_CONNECT_TO entry "HOST:PORT:ADDR:PORT": connect
+	unsigned version;        /**< MS_STS_FETCH_CONFIG_VERSION */
+	const char *ca_file;     /**< PEM CA bundle; NULL: the system store */
+	const char *ca_path;     /**< hashed CA directory; NULL: the system store */
+	/** curl CURLOPT_CONNECT_TO entry "HOST:PORT:ADDR:PORT": connect
 	 * elsewhere while URL, SNI, Host and the name check stay. */
 	const char *connect_to;
-	const char *proxy;       /* NULL: never a proxy (environment ignored) */
-	unsigned timeout_ms;     /* whole transfer; 0: 60000 */
-	ms_sts_fetch_fn fetch;   /* non-NULL: used instead of libcurl */
+	const char *proxy;       /**< NULL: never a proxy (environment ignored) */
+	unsigned timeout_ms;     /**< whole transfer; 0: 60000 */
+	ms_sts_fetch_fn fetch;   /**< non-NULL: used instead of libcurl */
 	void *fetch_user;
 };
 
-/*
+/**
  * Fetch the policy body of `domain` into `buf` (give it MS_STS_POLICY_MAX
  * bytes; a longer body fails with MS_ERR_LIMIT).  MS_OK with *len set, or
  * an error (MS_ERR_NETWORK, MS_ERR_TIMEOUT, MS_ERR_TLS, MS_ERR_PROTOCOL,
@@ -197,29 +196,29 @@ MS_STS_API ms_status ms_sts_fetch_dns(const struct ms_env *env,
 
 #define MS_STS_ENTRY_VERSION 1
 
-/*
+/**
  * One cached domain.  Strings are NUL-terminated.  `policy` points at the
  * policy text (`policy_len` bytes; 0 when only back-off state is kept):
  * for get() it points into the buffer the caller handed to the store.
  */
 struct ms_sts_entry {
-	unsigned version;                /* MS_STS_ENTRY_VERSION */
+	unsigned version;                /**< MS_STS_ENTRY_VERSION */
 	char domain[254];
-	char id[MS_STS_ID_MAX + 1];      /* id of the cached policy */
+	char id[MS_STS_ID_MAX + 1];      /**< id of the cached policy */
 	const uint8_t *policy;
 	size_t policy_len;
-	int64_t fetched_at;              /* Unix seconds */
-	int64_t expires_at;              /* fetched_at + max_age, never more */
+	int64_t fetched_at;              /**< Unix seconds */
+	int64_t expires_at;              /**< fetched_at + max_age, never more */
 	int64_t last_used;
-	char backoff_id[MS_STS_ID_MAX + 1]; /* id whose fetch failed ("" none) */
+	char backoff_id[MS_STS_ID_MAX + 1]; /**< id whose fetch failed ("" none) */
 	int64_t backoff_until;
-	uint32_t failures;               /* consecutive failed fetches */
-	uint32_t last_failure;           /* enum ms_tlsrpt_result of the last one */
+	uint32_t failures;               /**< consecutive failed fetches */
+	uint32_t last_failure;           /**< enum ms_tlsrpt_result of the last one */
 };
 
 #define MS_STS_STORE_VERSION 1
 
-/*
+/**
  * A policy store: an MTA fleet may plug in its own shared store.  Every
  * operation must be atomic for one domain (a reader sees the old or the
  * new entry, never a mixture).  Return MS_OK or an error (MS_ERR_IO...).
@@ -232,7 +231,7 @@ struct ms_sts_entry {
  *   close: release the store (called by ms_sts_store_free()).
  */
 struct ms_sts_store_ops {
-	unsigned version;                /* MS_STS_STORE_VERSION */
+	unsigned version;                /**< MS_STS_STORE_VERSION */
 	ms_status (*get)(void *self, const char *domain, struct ms_sts_entry *e,
 			 uint8_t *polbuf, size_t polbufsize, int *found);
 	ms_status (*put)(void *self, const struct ms_sts_entry *e);
@@ -245,12 +244,12 @@ struct ms_sts_store_ops {
 
 struct ms_sts_store;
 
-/* Wrap caller operations (copied) and their `self` into a store handle. */
+/** Wrap caller operations (copied) and their `self` into a store handle. */
 MS_STS_API ms_status ms_sts_store_new_custom(const struct ms_env *env,
 					     const struct ms_sts_store_ops *ops,
 					     void *self,
 					     struct ms_sts_store **out);
-/*
+/**
  * The default store: an SQLite database at `path` (created if missing;
  * WAL journal, one transaction per update, a busy timeout so processes
  * can share the file).  ":memory:" gives a private in-memory cache.
@@ -260,7 +259,10 @@ MS_STS_API ms_status ms_sts_store_new_sqlite(const struct ms_env *env,
 					     struct ms_sts_store **out,
 					     char *why, size_t whylen);
 MS_STS_API void ms_sts_store_free(struct ms_sts_store *s);
-/* Direct access, e.g. for tools: same contracts as the ops above. */
+/** Direct access, e.g. for tools: same contracts as the ops above.  For
+ * ms_sts_store_get the caller sets e->version (MS_STS_ENTRY_VERSION): the
+ * library fills only the members that version has and refuses 0
+ * (MS_ERR_INVALID). */
 MS_STS_API ms_status ms_sts_store_get(struct ms_sts_store *s, const char *domain,
 				      struct ms_sts_entry *e, uint8_t *polbuf,
 				      size_t polbufsize, int *found);
@@ -272,19 +274,19 @@ MS_STS_API ms_status ms_sts_store_put(struct ms_sts_store *s,
 #define MS_STS_CONFIG_VERSION 1
 
 struct ms_sts_config {
-	unsigned version;                  /* MS_STS_CONFIG_VERSION */
+	unsigned version;                  /**< MS_STS_CONFIG_VERSION */
 	struct ms_sts_fetch_config fetch;
-	/* Seconds to wait before refetching an id whose fetch failed; values
+	/** Seconds to wait before refetching an id whose fetch failed; values
 	 * below MS_STS_MIN_BACKOFF are raised to it (0: 300, doubling per
 	 * consecutive failure up to 1 hour). */
 	uint32_t backoff;
-	/* ms_sts_refresh(): entries unused this long are dropped (0: 35 days). */
+	/** ms_sts_refresh(): entries unused this long are dropped (0: 35 days). */
 	uint32_t drop_unused_after;
 };
 
 struct ms_sts;
 
-/*
+/**
  * A discovery handle.  `dns` (the TXT lookups) and `store` are borrowed and
  * must outlive the handle; `store` may be NULL for no cache at all.
  * `env` and `cfg` may be NULL.  Free with ms_sts_free() (NULL-safe).
@@ -295,22 +297,22 @@ MS_STS_API ms_status ms_sts_new(const struct ms_env *env,
 				struct ms_sts **out, char *why, size_t whylen);
 MS_STS_API void ms_sts_free(struct ms_sts *sts);
 
-/* What a ms_sts_get_policy() call concluded. */
+/** What a ms_sts_get_policy() call concluded. */
 enum ms_sts_state {
-	MS_STS_NO_POLICY = 0,   /* no MTA-STS for this domain now */
-	MS_STS_POLICY = 1       /* ms_sts_result_policy() applies */
+	MS_STS_NO_POLICY = 0,   /**< no MTA-STS for this domain now */
+	MS_STS_POLICY = 1       /**< ms_sts_result_policy() applies */
 };
 
-/* Where the applying policy (or the absence of one) came from. */
+/** Where the applying policy (or the absence of one) came from. */
 enum ms_sts_source {
-	MS_STS_SRC_NONE = 0,       /* nothing applies */
-	MS_STS_SRC_FETCHED = 1,    /* just fetched (and stored) */
-	MS_STS_SRC_CACHE = 2       /* from the store, unexpired */
+	MS_STS_SRC_NONE = 0,       /**< nothing applies */
+	MS_STS_SRC_FETCHED = 1,    /**< just fetched (and stored) */
+	MS_STS_SRC_CACHE = 2       /**< from the store, unexpired */
 };
 
 struct ms_sts_result;
 
-/*
+/**
  * Which policy applies to `domain` (an A- or U-label mail domain) at
  * env->now (RFC 8461 s5.1):
  *   - TXT _mta-sts.DOMAIN (CNAMEs followed) has one valid record whose id
@@ -334,29 +336,29 @@ MS_STS_API ms_status ms_sts_get_policy(struct ms_sts *sts, const char *domain,
 MS_STS_API void ms_sts_result_free(struct ms_sts_result *r);
 MS_STS_API enum ms_sts_state ms_sts_result_state(const struct ms_sts_result *r);
 MS_STS_API enum ms_sts_source ms_sts_result_source(const struct ms_sts_result *r);
-/* The applying policy (borrowed), NULL for MS_STS_NO_POLICY. */
+/** The applying policy (borrowed), NULL for MS_STS_NO_POLICY. */
 MS_STS_API const struct ms_sts_policy *ms_sts_result_policy(const struct ms_sts_result *r);
-/* The applying policy's text and id (borrowed), NULL without a policy. */
+/** The applying policy's text and id (borrowed), NULL without a policy. */
 MS_STS_API const char *ms_sts_result_policy_text(const struct ms_sts_result *r);
 MS_STS_API const char *ms_sts_result_policy_id(const struct ms_sts_result *r);
 MS_STS_API int64_t ms_sts_result_expires(const struct ms_sts_result *r);
-/* The id of the DNS record seen now, "" if no valid record was found. */
+/** The id of the DNS record seen now, "" if no valid record was found. */
 MS_STS_API const char *ms_sts_result_record_id(const struct ms_sts_result *r);
-/* A note on the DNS record ("ok", "no record", "2 STS records", reason). */
+/** A note on the DNS record ("ok", "no record", "2 STS records", reason). */
 MS_STS_API const char *ms_sts_result_record_note(const struct ms_sts_result *r);
-/* What failed on the way (for TLSRPT), with a human reason (borrowed). */
+/** What failed on the way (for TLSRPT), with a human reason (borrowed). */
 MS_STS_API enum ms_tlsrpt_result ms_sts_result_failure(const struct ms_sts_result *r);
 MS_STS_API const char *ms_sts_result_failure_detail(const struct ms_sts_result *r);
-/* 1 if the result came with a fetch attempt that is now backing off. */
+/** 1 if the result came with a fetch attempt that is now backing off. */
 MS_STS_API int ms_sts_result_backoff(const struct ms_sts_result *r);
 
-/* Verdict for one MX host under a result (RFC 8461 s5, s5.1). */
+/** Verdict for one MX host under a result (RFC 8461 s5, s5.1). */
 enum ms_sts_verdict {
-	MS_STS_PASS = 0,        /* no policy, mode none, or the MX matches */
-	MS_STS_FAIL = 1,        /* enforce: do not deliver to this MX */
-	MS_STS_WOULD_FAIL = 2   /* testing: deliver, but report the failure */
+	MS_STS_PASS = 0,        /**< no policy, mode none, or the MX matches */
+	MS_STS_FAIL = 1,        /**< enforce: do not deliver to this MX */
+	MS_STS_WOULD_FAIL = 2   /**< testing: deliver, but report the failure */
 };
-/*
+/**
  * Check `mxhost` (or the domain itself for an implicit MX) against the
  * applying policy.  For a mismatch, *failure (optional) is set to
  * MS_TLSRPT_VALIDATION_FAILURE.  The certificate checks of s4.2 are the MTA's job: a
@@ -367,16 +369,16 @@ enum ms_sts_verdict {
 MS_STS_API enum ms_sts_verdict ms_sts_result_check_mx(const struct ms_sts_result *r,
 						     const char *mxhost,
 						     enum ms_tlsrpt_result *failure);
-/* The verdict under `mode` for a check that failed (1) or passed (0). */
+/** The verdict under `mode` for a check that failed (1) or passed (0). */
 MS_STS_API enum ms_sts_verdict ms_sts_verdict_for(enum ms_sts_mode mode, int failed);
 MS_STS_API const char *ms_sts_verdict_str(enum ms_sts_verdict v);
 
 /* ---- maintenance ------------------------------------------------------ */
 
-/* Remove `domain`'s entry, or every entry when `domain` is NULL. */
+/** Remove `domain`'s entry, or every entry when `domain` is NULL. */
 MS_STS_API ms_status ms_sts_purge(struct ms_sts *sts, const char *domain);
 
-/*
+/**
  * The periodic refresh (s5.1: proactively refresh cached policies, e.g.
  * daily): drop entries unused for cfg->drop_unused_after, and for every
  * other entry with a policy look up the TXT record and refetch (a new
@@ -385,7 +387,7 @@ MS_STS_API ms_status ms_sts_purge(struct ms_sts *sts, const char *domain);
  */
 MS_STS_API ms_status ms_sts_refresh(struct ms_sts *sts, size_t *refreshed,
 				    size_t *failed, size_t *dropped);
-/* Seconds until the next refresh: one day plus or minus up to one hour of
+/** Seconds until the next refresh: one day plus or minus up to one hour of
  * random jitter, so a fleet does not refresh in lockstep. */
 MS_STS_API uint32_t ms_sts_refresh_delay(void);
 

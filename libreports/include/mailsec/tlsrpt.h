@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/tlsrpt.h - SMTP TLS Reporting (RFC 8460), the sending side and
  * the receiving side, in libmailsec-reports.
  *
@@ -45,18 +46,18 @@ extern "C" {
 #define MS_TLSRPT_API
 #endif
 
-struct ms_dkim_key; /* mailsec/dkim.h */
-struct ms_sts;      /* mailsec/mtasts.h */
+struct ms_dkim_key; /**< mailsec/dkim.h */
+struct ms_sts;      /**< mailsec/mtasts.h */
 
-/* Hard bounds. */
-#define MS_TLSRPT_MAX_REPORT (8u << 20)     /* bytes of a report's JSON */
-#define MS_TLSRPT_MAX_MAIL (12u << 20)      /* bytes of a report mail parsed */
-#define MS_TLSRPT_MAX_POLICIES 1000         /* policies per report */
-#define MS_TLSRPT_MAX_DETAILS 10000         /* failure-details per policy */
-#define MS_TLSRPT_MAX_STRINGS 64            /* policy-strings / mx-hosts per policy */
-#define MS_TLSRPT_MAX_RUA 8                 /* rua destinations per record */
-#define MS_TLSRPT_MAX_FIELD 1024            /* bytes of a reason, a name */
-#define MS_TLSRPT_MAX_STRING 16384          /* bytes of one policy string (a TLSA
+/** Hard bounds. */
+#define MS_TLSRPT_MAX_REPORT (8u << 20)     /**< bytes of a report's JSON */
+#define MS_TLSRPT_MAX_MAIL (12u << 20)      /**< bytes of a report mail parsed */
+#define MS_TLSRPT_MAX_POLICIES 1000         /**< policies per report */
+#define MS_TLSRPT_MAX_DETAILS 10000         /**< failure-details per policy */
+#define MS_TLSRPT_MAX_STRINGS 64            /**< policy-strings / mx-hosts per policy */
+#define MS_TLSRPT_MAX_RUA 8                 /**< rua destinations per record */
+#define MS_TLSRPT_MAX_FIELD 1024            /**< bytes of a reason, a name */
+#define MS_TLSRPT_MAX_STRING 16384          /**< bytes of one policy string (a TLSA
 					       record with a whole certificate) */
 
 /** Free a string or buffer this library returned; NULL-safe. */
@@ -64,7 +65,7 @@ MS_TLSRPT_API void ms_tlsrpt_free(void *p);
 
 /* ---- the store (the one store shape of issue 19) ------------------------ */
 
-/*
+/**
  * One aggregated counter row: how many sessions of UTC day `day` for one
  * policy (domain, type, strings) went to one MX host and address with one
  * result and reason.  Strings are NUL-terminated; policy_strings and
@@ -72,24 +73,24 @@ MS_TLSRPT_API void ms_tlsrpt_free(void *p);
  * MS_TLSRPT_MAX_STRINGS * MS_TLSRPT_MAX_STRING).
  */
 struct ms_tlsrpt_row {
-	char day[11];                     /* "YYYY-MM-DD" (UTC) */
-	const char *policy_domain;        /* A-labels, lower case */
+	char day[11];                     /**< "YYYY-MM-DD" (UTC) */
+	const char *policy_domain;        /**< A-labels, lower case */
 	enum ms_tlsrpt_policy_type policy_type;
-	const char *policy_strings;       /* "" for no-policy-found */
-	const char *mx_patterns;          /* STS "mx" values, "" otherwise */
-	const char *mx_host;              /* receiving-mx-hostname */
-	const char *addr;                 /* receiving-ip, "" when none */
-	enum ms_tlsrpt_result result;     /* SUCCESS for a successful session */
-	const char *reason;               /* failure-reason-code, "" on success */
+	const char *policy_strings;       /**< "" for no-policy-found */
+	const char *mx_patterns;          /**< STS "mx" values, "" otherwise */
+	const char *mx_host;              /**< receiving-mx-hostname */
+	const char *addr;                 /**< receiving-ip, "" when none */
+	enum ms_tlsrpt_result result;     /**< SUCCESS for a successful session */
+	const char *reason;               /**< failure-reason-code, "" on success */
 	uint64_t count;
 };
 
-/* Called by get for each row; return nonzero to stop. */
+/** Called by get for each row; return nonzero to stop. */
 typedef int (*ms_tlsrpt_row_fn)(void *arg, const struct ms_tlsrpt_row *row);
 
 #define MS_TLSRPT_STORE_OPS_VERSION 1
 
-/*
+/**
  * A store.  `impl` is the store's own state.  Every call returns MS_OK or
  * a negative ms_status with `why` filled; a store that cannot be reached
  * answers MS_ERR_IO (temporary).
@@ -103,7 +104,7 @@ typedef int (*ms_tlsrpt_row_fn)(void *arg, const struct ms_tlsrpt_row *row);
  *  - close: release `impl` (may be NULL).
  */
 struct ms_tlsrpt_store_ops {
-	unsigned version; /* MS_TLSRPT_STORE_OPS_VERSION */
+	unsigned version; /**< MS_TLSRPT_STORE_OPS_VERSION */
 	ms_status (*open)(void *impl, char *why, size_t whylen);
 	ms_status (*get)(void *impl, const char *day, const char *policy_domain,
 			 ms_tlsrpt_row_fn fn, void *arg, char *why, size_t whylen);
@@ -118,8 +119,13 @@ struct ms_tlsrpt_store;
 
 /**
  * Wrap a custom store and open it.
- * @param ops copied; @param impl owned by the store from now on (closed by
+ * @param env hooks (NULL: defaults)
+ * @param ops the store's functions (copied)
+ * @param impl owned by the store from now on (closed by
  * ms_tlsrpt_store_free, also when this call fails)
+ * @param out receives the store (free with ms_tlsrpt_store_free)
+ * @param why receives a reason on failure
+ * @param whylen size of why
  * @return MS_OK, MS_ERR_INVALID (NULL or incomplete ops, unknown version),
  *         MS_ERR_NOMEM, or open's error
  */
@@ -154,11 +160,11 @@ MS_TLSRPT_API ms_status ms_tlsrpt_store_expire(struct ms_tlsrpt_store *s, const 
 #define MS_TLSRPT_RECORDER_OPTS_VERSION 1
 
 struct ms_tlsrpt_recorder_opts {
-	unsigned version;      /* MS_TLSRPT_RECORDER_OPTS_VERSION */
-	/* Distinct rows buffered before a flush (0: 256, at most 65536);
+	unsigned version;      /**< MS_TLSRPT_RECORDER_OPTS_VERSION */
+	/** Distinct rows buffered before a flush (0: 256, at most 65536);
 	 * attempts with the same key only increment a buffered row. */
 	size_t batch_rows;
-	/* Seconds after the oldest buffered attempt that the next observed
+	/** Seconds after the oldest buffered attempt that the next observed
 	 * attempt flushes the buffer (0: 60). */
 	unsigned flush_seconds;
 };
@@ -198,28 +204,28 @@ MS_TLSRPT_API void ms_tlsrpt_recorder_free(struct ms_tlsrpt_recorder *r);
 #define MS_TLSRPT_REPORT_OPTS_VERSION 1
 
 struct ms_tlsrpt_report_opts {
-	unsigned version;          /* MS_TLSRPT_REPORT_OPTS_VERSION */
-	const char *org_name;      /* s4.4 organization-name (required) */
-	const char *contact;       /* s4.4 contact-info (required: mailto or URI) */
-	/* The sending domain (the report's "sender" in the s5.1 file name and
+	unsigned version;          /**< MS_TLSRPT_REPORT_OPTS_VERSION */
+	const char *org_name;      /**< s4.4 organization-name (required) */
+	const char *contact;       /**< s4.4 contact-info (required: mailto or URI) */
+	/** The sending domain (the report's "sender" in the s5.1 file name and
 	 * the right side of the Report-ID; required, a host name). */
 	const char *submitter;
-	const char *day;           /* "YYYY-MM-DD", the UTC day reported */
-	const char *policy_domain; /* the domain reported on */
+	const char *day;           /**< "YYYY-MM-DD", the UTC day reported */
+	const char *policy_domain; /**< the domain reported on */
 };
 
-/* A built report; every pointer owned by it. */
+/** A built report; every pointer owned by it. */
 struct ms_tlsrpt_report {
-	char *json;                /* RFC 8460 s4 JSON, NUL-terminated */
+	char *json;                /**< RFC 8460 s4 JSON, NUL-terminated */
 	size_t json_len;
-	uint8_t *gz;               /* the same, gzip (s5.1) */
+	uint8_t *gz;               /**< the same, gzip (s5.1) */
 	size_t gz_len;
-	char *filename;            /* s5.1: sender!domain!begin!end.json.gz */
-	char *report_id;           /* s4.4 report-id, also the mail's Report-ID */
+	char *filename;            /**< s5.1: sender!domain!begin!end.json.gz */
+	char *report_id;           /**< s4.4 report-id, also the mail's Report-ID */
 	char *policy_domain;
 	char *submitter;
-	int64_t begin, end;        /* the day's first second, and the next day's */
-	uint64_t sessions;         /* successful + failed sessions in it */
+	int64_t begin, end;        /**< the day's first second, and the next day's */
+	uint64_t sessions;         /**< successful + failed sessions in it */
 };
 
 /**
@@ -259,9 +265,9 @@ MS_TLSRPT_API ms_status ms_tlsrpt_gunzip(const uint8_t *in, size_t len, size_t m
 /* ---- discovery (RFC 8460 s3) ------------------------------------------- */
 
 struct ms_tlsrpt_rua {
-	size_t n;                              /* 0: the domain publishes none */
-	char uri[MS_TLSRPT_MAX_RUA][512];      /* "mailto:..." or "https://..." */
-	enum ms_dns_security security;         /* of the TXT answer */
+	size_t n;                              /**< 0: the domain publishes none */
+	char uri[MS_TLSRPT_MAX_RUA][512];      /**< "mailto:..." or "https://..." */
+	enum ms_dns_security security;         /**< of the TXT answer */
 };
 
 /**
@@ -288,34 +294,34 @@ MS_TLSRPT_API ms_status ms_tlsrpt_discover(struct ms_dns_ctx *dns, const char *d
 #define MS_TLSRPT_SEND_OPTS_VERSION 1
 
 struct ms_tlsrpt_send_opts {
-	unsigned version;          /* MS_TLSRPT_SEND_OPTS_VERSION */
-	/* HTTPS (s5.2): trust anchors (NULL: system store), timeout (0: 60 s),
+	unsigned version;          /**< MS_TLSRPT_SEND_OPTS_VERSION */
+	/** HTTPS (s5.2): trust anchors (NULL: system store), timeout (0: 60 s),
 	 * and a test-only CURLOPT_CONNECT_TO entry ("HOST:PORT:CHOST:CPORT"). */
 	const char *ca_file;
 	unsigned timeout_ms;
 	const char *https_connect_to;
-	/* Mail (s5.3): the From/MAIL FROM address (required for mailto:), the
+	/** Mail (s5.3): the From/MAIL FROM address (required for mailto:), the
 	 * delivery options (port, helo, ca_file, memory; version set; the
 	 * report is sent with requirement NOT_REQUIRED, TLS-Required: No). */
 	const char *from;
 	const struct ms_rtls_deliver_opts *deliver;
-	/* DKIM (s5.3 SHOULD): a key (NULL: unsigned), d= and s=. */
+	/** DKIM (s5.3 SHOULD): a key (NULL: unsigned), d= and s=. */
 	const struct ms_dkim_key *dkim_key;
 	const char *dkim_domain;
 	const char *dkim_selector;
-	/* The Date: header and the MIME boundary's seed (0: the env clock). */
+	/** The Date: header and the MIME boundary's seed (0: the env clock). */
 	int64_t now;
 };
 
-/* What happened per destination. */
+/** What happened per destination. */
 struct ms_tlsrpt_send_result {
 	size_t n;
 	struct {
 		char uri[512];
-		ms_status status;      /* MS_OK when delivered / accepted (2xx) */
-		char detail[300];      /* "HTTP 200", "250 ...", or why not */
+		ms_status status;      /**< MS_OK when delivered / accepted (2xx) */
+		char detail[300];      /**< "HTTP 200", "250 ...", or why not */
 	} dest[MS_TLSRPT_MAX_RUA];
-	char rua_note[200];            /* discovery's note ("" when found) */
+	char rua_note[200];            /**< discovery's note ("" when found) */
 };
 
 /**
@@ -351,22 +357,22 @@ MS_TLSRPT_API ms_status ms_tlsrpt_mail_format(const struct ms_tlsrpt_report *rep
 
 struct ms_tlsrpt_detail {
 	enum ms_tlsrpt_result result;
-	char result_name[64];        /* as written (an unknown type is kept) */
+	char result_name[64];        /**< as written (an unknown type is kept) */
 	char sending_ip[64];
-	char mx_host[256];           /* receiving-mx-hostname */
+	char mx_host[256];           /**< receiving-mx-hostname */
 	char receiving_ip[64];
-	char helo[256];              /* receiving-mx-helo */
-	uint64_t count;              /* failed-session-count */
-	char reason[MS_TLSRPT_MAX_FIELD]; /* failure-reason-code */
+	char helo[256];              /**< receiving-mx-helo */
+	uint64_t count;              /**< failed-session-count */
+	char reason[MS_TLSRPT_MAX_FIELD]; /**< failure-reason-code */
 };
 
 struct ms_tlsrpt_policy {
 	enum ms_tlsrpt_policy_type type;
 	char domain[256];
 	size_t nstrings, nmx;
-	char **strings;              /* policy-string */
-	char **mx;                   /* mx-host */
-	uint64_t success, failure;   /* summary */
+	char **strings;              /**< policy-string */
+	char **mx;                   /**< mx-host */
+	uint64_t success, failure;   /**< summary */
 	size_t ndetails;
 	struct ms_tlsrpt_detail *details;
 };
@@ -375,7 +381,7 @@ struct ms_tlsrpt_parsed {
 	char org_name[256];
 	char contact[512];
 	char report_id[256];
-	char start[40], end[40];     /* as written (RFC 3339) */
+	char start[40], end[40];     /**< as written (RFC 3339) */
 	int64_t start_time, end_time;
 	size_t npolicies;
 	struct ms_tlsrpt_policy *policies;

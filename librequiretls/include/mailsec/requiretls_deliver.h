@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/requiretls_deliver.h - outbound delivery of one message, as a
  * sending MTA does it, composed from the route (requiretls_route.h), the
  * SMTP client transport (requiretls_smtp.h), the peer verification
@@ -73,7 +74,7 @@ extern "C" {
 
 struct ssl_ctx_st;
 
-/*
+/**
  * One attempt as SMTP TLS Reporting (RFC 8460) counts it, handed to the
  * attempt observer of ms_rtls_deliver_opts.  All pointers are borrowed and
  * valid only during the call (copy what is kept).
@@ -114,85 +115,85 @@ struct ms_rtls_tlsrpt_event {
 	const char *reason;
 };
 
-/* The observer: called synchronously in the delivery step, once per
+/** The observer: called synchronously in the delivery step, once per
  * observed attempt; it must be cheap (libreports' recorder only buffers). */
 typedef void (*ms_rtls_attempt_observer_fn)(void *arg, const struct ms_rtls_tlsrpt_event *ev);
 
-/* 2: the TLSRPT attempt observer (observer, observer_arg) was added at the
+/** 2: the TLSRPT attempt observer (observer, observer_arg) was added at the
  * end; version 1 structs are still accepted by ms_rtls_deliver_new. */
 #define MS_RTLS_DELIVER_OPTS_VERSION 2
-#define MS_RTLS_DELIVER_MAX_RCPT 1000 /* recipients per message */
+#define MS_RTLS_DELIVER_MAX_RCPT 1000 /**< recipients per message */
 
 struct ms_rtls_deliver_opts {
-	unsigned version;          /* MS_RTLS_DELIVER_OPTS_VERSION */
-	const char *helo;          /* EHLO name; NULL: "localhost" */
-	uint16_t port;             /* 0: 25 (another port for tests) */
-	/* TLS client context for STARTTLS (borrowed).  NULL: one is made
+	unsigned version;          /**< MS_RTLS_DELIVER_OPTS_VERSION */
+	const char *helo;          /**< EHLO name; NULL: "localhost" */
+	uint16_t port;             /**< 0: 25 (another port for tests) */
+	/** TLS client context for STARTTLS (borrowed).  NULL: one is made
 	 * (TLS 1.2 or later, no verification in the handshake: DANE and PKIX
 	 * are judged afterwards by ms_rtls_verify_peer). */
 	struct ssl_ctx_st *tls;
-	const char *ca_file;       /* PKIX trust anchors; NULL: system store */
-	int64_t now;               /* certificate dates; 0: the env clock */
-	unsigned timeout_ms;       /* per SMTP step; 0: the transport's default */
-	/* The recipient-domain memory (borrowed; NULL: nothing recorded) and
+	const char *ca_file;       /**< PKIX trust anchors; NULL: system store */
+	int64_t now;               /**< certificate dates; 0: the env clock */
+	unsigned timeout_ms;       /**< per SMTP step; 0: the transport's default */
+	/** The recipient-domain memory (borrowed; NULL: nothing recorded) and
 	 * the sender account to record under (NULL: the MAIL FROM address). */
 	struct ms_rtls_store *memory;
 	const char *account;
-	/* Version 2: every observed attempt (struct ms_rtls_tlsrpt_event) is
+	/** Version 2: every observed attempt (struct ms_rtls_tlsrpt_event) is
 	 * handed to observer(observer_arg, ev); NULL: none. */
 	ms_rtls_attempt_observer_fn observer;
 	void *observer_arg;
 };
 
-/* What one MAIL/RCPT/DATA envelope carries (all borrowed). */
+/** What one MAIL/RCPT/DATA envelope carries (all borrowed). */
 struct ms_rtls_envelope {
-	const char *from;                /* MAIL FROM address, "" for <> */
-	const char *const *rcpt;         /* recipient addresses */
-	size_t nrcpt;                    /* 1 .. MS_RTLS_DELIVER_MAX_RCPT */
-	const uint8_t *msg;              /* the message (headers and body) */
+	const char *from;                /**< MAIL FROM address, "" for <> */
+	const char *const *rcpt;         /**< recipient addresses */
+	size_t nrcpt;                    /**< 1 .. MS_RTLS_DELIVER_MAX_RCPT */
+	const uint8_t *msg;              /**< the message (headers and body) */
 	size_t msglen;
 };
 
-/* One attempt: one SMTP session on one host. */
+/** One attempt: one SMTP session on one host. */
 struct ms_rtls_attempt {
-	const struct ms_rtls_route_host *host; /* borrowed from the route */
-	enum ms_rtls_tls_mode mode;  /* the host's plan */
-	char addr[64];               /* the address connected to ("" if none) */
-	struct ms_rtls_observed o;   /* o.plaintext: the plaintext retry */
-	int greeted;                 /* 220 greeting and EHLO answered */
-	char tls[96];                /* "PROTOCOL CIPHER" when TLS was up */
-	char dane[300];              /* DANE check detail ("" when not run) */
-	char pkix[300];              /* PKIX check detail ("" when not run) */
-	char error[300];             /* the transport/protocol step that failed */
-	struct ms_rtls_outcome out;  /* the engine's judgement, or the server's
+	const struct ms_rtls_route_host *host; /**< borrowed from the route */
+	enum ms_rtls_tls_mode mode;  /**< the host's plan */
+	char addr[64];               /**< the address connected to ("" if none) */
+	struct ms_rtls_observed o;   /**< o.plaintext: the plaintext retry */
+	int greeted;                 /**< 220 greeting and EHLO answered */
+	char tls[96];                /**< "PROTOCOL CIPHER" when TLS was up */
+	char dane[300];              /**< DANE check detail ("" when not run) */
+	char pkix[300];              /**< PKIX check detail ("" when not run) */
+	char error[300];             /**< the transport/protocol step that failed */
+	struct ms_rtls_outcome out;  /**< the engine's judgement, or the server's
 					refusal (verdict PERMFAIL/TRY_NEXT) */
-	int delivered;               /* the final "." got a 2xx (for the
+	int delivered;               /**< the final "." got a 2xx (for the
 					recipients accepted at RCPT) */
-	size_t rcpt_accepted;        /* recipients that got a 2xx to RCPT */
-	char mail_params[128];       /* what MAIL FROM carried */
-	char reply[300];             /* the server's last reply */
-	/* The RFC 8460 s4.3 result type of the attempt (what
+	size_t rcpt_accepted;        /**< recipients that got a 2xx to RCPT */
+	char mail_params[128];       /**< what MAIL FROM carried */
+	char reply[300];             /**< the server's last reply */
+	/** The RFC 8460 s4.3 result type of the attempt (what
 	 * ms_rtls_tlsrpt_event.result says): STARTTLS refused (454) or not
 	 * offered is starttls-not-supported, never validation-failure. */
 	enum ms_tlsrpt_result tlsrpt;
 };
 
-/* One recipient's result. */
+/** One recipient's result. */
 struct ms_rtls_rcpt_result {
-	const char *address;         /* as given (copied) */
+	const char *address;         /**< as given (copied) */
 	int delivered;
-	/* Not delivered: why (a refused RCPT, or the domain's conclusion). */
+	/** Not delivered: why (a refused RCPT, or the domain's conclusion). */
 	struct ms_rtls_outcome out;
-	char reply[300];             /* the RCPT reply when refused, the
+	char reply[300];             /**< the RCPT reply when refused, the
 					final DATA reply when delivered */
-	const struct ms_rtls_attempt *attempt; /* the deciding attempt, or NULL */
+	const struct ms_rtls_attempt *attempt; /**< the deciding attempt, or NULL */
 };
 
 /* ---- one recipient domain ---------------------------------------------- */
 
 struct ms_rtls_delivery;
 
-/*
+/**
  * Prepare the delivery of `env_msg` to its recipients of one domain over
  * `route` (borrowed; planned for `requirement`, which is the message's
  * and labels the metrics).  No I/O.  `opts` may be NULL (defaults).
@@ -204,25 +205,25 @@ MS_RTLS_API ms_status ms_rtls_deliver_new(const struct ms_env *env,
 					  const struct ms_rtls_deliver_opts *opts,
 					  struct ms_rtls_delivery **out,
 					  char *why, size_t whylen);
-/* NULL-safe. */
+/** NULL-safe. */
 MS_RTLS_API void ms_rtls_deliver_free(struct ms_rtls_delivery *d);
-/* One host (one attempt, and the plaintext retry when the engine asks for
+/** One host (one attempt, and the plaintext retry when the engine asks for
  * it); MS_OK also when the attempt failed.  MS_ERR_STATE when done. */
 MS_RTLS_API ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why,
 					   size_t whylen);
-/* 1 when every recipient has its result. */
+/** 1 when every recipient has its result. */
 MS_RTLS_API int ms_rtls_deliver_done(const struct ms_rtls_delivery *d);
-/* Step until done. */
+/** Step until done. */
 MS_RTLS_API ms_status ms_rtls_deliver_run(struct ms_rtls_delivery *d, char *why,
 					  size_t whylen);
 
-/* Results (meaningful once done). */
+/** Results (meaningful once done). */
 MS_RTLS_API const struct ms_rtls_route *ms_rtls_deliver_route(const struct ms_rtls_delivery *d);
-/* 1 when every recipient of the domain was delivered. */
+/** 1 when every recipient of the domain was delivered. */
 MS_RTLS_API int ms_rtls_deliver_delivered(const struct ms_rtls_delivery *d);
-/* The attempt that delivered (the first one, if several), or NULL. */
+/** The attempt that delivered (the first one, if several), or NULL. */
 MS_RTLS_API const struct ms_rtls_attempt *ms_rtls_deliver_success(const struct ms_rtls_delivery *d);
-/* The domain's outcome when a recipient was not delivered: the host loop's
+/** The domain's outcome when a recipient was not delivered: the host loop's
  * conclusion (ms_rtls_conclude, or the route's no-host outcome), or for
  * refused recipients ms_rtls_conclude over their outcomes; zeroed (verdict
  * DELIVER) when all were delivered.  bounce_enhanced and text make the
@@ -240,10 +241,10 @@ MS_RTLS_API const struct ms_rtls_rcpt_result *ms_rtls_deliver_rcpt(const struct 
 #define MS_RTLS_SEND_OPTS_VERSION 1
 
 struct ms_rtls_send_opts {
-	unsigned version;                    /* MS_RTLS_SEND_OPTS_VERSION */
-	struct ms_rtls_deliver_opts deliver; /* per domain (version set too) */
-	const struct ms_rtls_route_opts *route; /* NULL: defaults */
-	/* Raise a DEFAULT requirement to REQUIRED when deliver.memory knows
+	unsigned version;                    /**< MS_RTLS_SEND_OPTS_VERSION */
+	struct ms_rtls_deliver_opts deliver; /**< per domain (version set too) */
+	const struct ms_rtls_route_opts *route; /**< NULL: defaults */
+	/** Raise a DEFAULT requirement to REQUIRED when deliver.memory knows
 	 * every recipient domain supports REQUIRETLS within memory_max_age
 	 * seconds (0: any age), ms_rtls_auto_requirement. */
 	int auto_requiretls;
@@ -252,7 +253,7 @@ struct ms_rtls_send_opts {
 
 struct ms_rtls_send;
 
-/*
+/**
  * Prepare a message: check the addresses, group the recipients by
  * normalised domain (first-seen order; a recipient given twice is kept
  * once), and apply the auto-REQUIRETLS rule.  `dns` (required) and `sts`
@@ -266,26 +267,26 @@ MS_RTLS_API ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_c
 				       const struct ms_rtls_send_opts *opts,
 				       struct ms_rtls_send **out, char *why, size_t whylen);
 MS_RTLS_API void ms_rtls_send_free(struct ms_rtls_send *s);
-/* One step: the next domain's route, or one host of the current domain. */
+/** One step: the next domain's route, or one host of the current domain. */
 MS_RTLS_API ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen);
 MS_RTLS_API int ms_rtls_send_done(const struct ms_rtls_send *s);
 MS_RTLS_API ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen);
 
-/* The requirement every domain was planned with, whether it was raised
+/** The requirement every domain was planned with, whether it was raised
  * by the memory (then it is REQUIRED), and the memory's note ("" when it
  * was read; else why it was not and the requirement was kept). */
 MS_RTLS_API enum ms_rtls_requirement ms_rtls_send_requirement(const struct ms_rtls_send *s);
 MS_RTLS_API int ms_rtls_send_raised(const struct ms_rtls_send *s);
 MS_RTLS_API const char *ms_rtls_send_raise_note(const struct ms_rtls_send *s);
-/* 1 when every recipient was delivered. */
+/** 1 when every recipient was delivered. */
 MS_RTLS_API int ms_rtls_send_delivered(const struct ms_rtls_send *s);
-/* Domains in first-seen order; the domain's name, its delivery (NULL
+/** Domains in first-seen order; the domain's name, its delivery (NULL
  * until its route was built). */
 MS_RTLS_API size_t ms_rtls_send_domain_count(const struct ms_rtls_send *s);
 MS_RTLS_API const char *ms_rtls_send_domain(const struct ms_rtls_send *s, size_t i);
 MS_RTLS_API const struct ms_rtls_delivery *ms_rtls_send_delivery(const struct ms_rtls_send *s,
 								  size_t i);
-/* Recipients in the caller's order (duplicates included): the result
+/** Recipients in the caller's order (duplicates included): the result
  * (NULL before its domain was done) and *domain its domain's index. */
 MS_RTLS_API size_t ms_rtls_send_rcpt_count(const struct ms_rtls_send *s);
 MS_RTLS_API const struct ms_rtls_rcpt_result *ms_rtls_send_rcpt(const struct ms_rtls_send *s,

@@ -504,8 +504,7 @@ struct dane_case {
 static ms_status dane_verify_call(void *ctx, int *same)
 {
 	struct dane_case *c = ctx;
-	struct ms_dane_result res;
-	memset(&res, 0, sizeof(res));
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[200];
 	ms_status st = ms_dane_verify(c->ctx, &c->in, &res, why, sizeof(why));
 	*same = st == MS_OK && res.verdict == c->want && res.depth == c->want_depth;
@@ -584,8 +583,7 @@ START_TEST(dane)
 	c.in.tlsa = &t_ta;
 	c.in.names = names;
 	c.in.nnames = 2;
-	struct ms_dane_result ref;
-	memset(&ref, 0, sizeof(ref));
+	struct ms_dane_result ref = { .version = MS_DANE_RESULT_VERSION };
 	char why[200] = "";
 	ck_assert_msg(ms_dane_verify(c.ctx, &c.in, &ref, why, sizeof(why)) == MS_OK, "%s", why);
 	c.want = ref.verdict;
@@ -669,7 +667,7 @@ static ms_status route_check(struct ms_rtls_route *r, int *same)
 {
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
 	const struct ms_rtls_host *in = ms_rtls_route_host_engine(h);
-	struct ms_rtls_outcome o;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	int stop = ms_rtls_route_undeliverable(r, &o);
 	*same = ms_rtls_route_count(r) == 1 && in->dane == MS_RTLS_DANE_USABLE &&
 		in->addr_security == MS_DNS_SECURE && !stop ? 1 :

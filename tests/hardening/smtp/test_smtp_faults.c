@@ -70,8 +70,7 @@ static enum ms_dane_verdict verdict_of(const struct ms_rtls_probe *p)
 	in.authentic = 1;
 	in.names = names;
 	in.nnames = 1;
-	struct ms_dane_result res;
-	memset(&res, 0, sizeof(res));
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[200] = "";
 	ms_status st = ms_dane_verify(ctx, &in, &res, why, sizeof(why));
 	ms_dane_ctx_free(ctx);
