@@ -32,6 +32,7 @@ struct mm_global *mm_g;
 
 struct mm_conn {
 	int leadspc;             /* header values come with their leading space */
+	unsigned long noreply;   /* stages negotiated without a reply (SMFIP_NR_*) */
 	char ip[64];
 	char helo[256];
 	char rdns[256];
@@ -158,6 +159,13 @@ static sfsistat on_error(SMFICTX *ctx, struct mm_conn *c)
 	return SMFIS_TEMPFAIL;
 }
 
+/* The answer of a stage that never refuses: none when negotiated so.  A
+ * failure in such a stage is kept (fail_msg) and answered at the end. */
+static sfsistat go_on(const struct mm_conn *c, unsigned long stage)
+{
+	return c != NULL && (c->noreply & stage) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
 static sfsistat mm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			     unsigned long f2, unsigned long f3, unsigned long *pf0,
 			     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
@@ -168,8 +176,14 @@ static sfsistat mm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
 	/* header values verbatim (a DKIM simple-canonicalized signature
 	 * covers the space after the colon) */
-	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	/* No reply after connect, helo, rcpt, each header, end of headers
+	 * and body chunks (those callbacks never refuse), no DATA or unknown
+	 * command: a round trip fewer per stage and per header field. */
+	unsigned long nr = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_RCPT | SMFIP_NR_HDR |
+			   SMFIP_NR_EOH | SMFIP_NR_BODY;
+	*pf1 = f1 & (SMFIP_HDR_LEADSPC | nr | SMFIP_NODATA | SMFIP_NOUNKNOWN);
 	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	c->noreply = *pf1 & nr;
 	*pf2 = *pf3 = 0;
 	(void)f2;
 	(void)f3;
@@ -179,7 +193,7 @@ static sfsistat mm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static sfsistat mm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
 	struct mm_conn *c = conn_get(ctx);
-	if (c == NULL)
+	if (c == NULL) /* only when negotiate failed */
 		return SMFIS_TEMPFAIL;
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr, c->ip, sizeof(c->ip));
@@ -189,20 +203,20 @@ static sfsistat mm_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	/* the MTA's own reverse name, "[ip]" when it has none */
 	if (hostname != NULL && hostname[0] != '[')
 		snprintf(c->rdns, sizeof(c->rdns), "%s", hostname);
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_CONN);
 }
 
 static sfsistat mm_helo(SMFICTX *ctx, char *helo)
 {
 	struct mm_conn *c = conn_get(ctx);
-	if (c == NULL)
+	if (c == NULL) /* only when negotiate failed */
 		return SMFIS_TEMPFAIL;
 	snprintf(c->helo, sizeof(c->helo), "%s", helo ? helo : "");
 	const char *v = smfi_getsymval(ctx, "{tls_version}");
 	snprintf(c->tls_version, sizeof(c->tls_version), "%s", v ? v : "");
 	v = smfi_getsymval(ctx, "{cipher}");
 	snprintf(c->cipher, sizeof(c->cipher), "%s", v ? v : "");
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_HELO);
 }
 
 static sfsistat mm_envfrom(SMFICTX *ctx, char **argv)
@@ -253,7 +267,7 @@ static sfsistat mm_envfrom(SMFICTX *ctx, char **argv)
 static sfsistat mm_envrcpt(SMFICTX *ctx, char **argv)
 {
 	struct mm_conn *c = conn_get(ctx);
-	if (c == NULL)
+	if (c == NULL) /* only when negotiate failed */
 		return SMFIS_TEMPFAIL;
 	if (c->nrcpt++ == 0 && argv && argv[0]) {
 		const char *a = argv[0];
@@ -262,7 +276,7 @@ static sfsistat mm_envrcpt(SMFICTX *ctx, char **argv)
 			a++, n -= 2;
 		snprintf(c->rcpt, sizeof(c->rcpt), "%.*s", (int)n, a);
 	}
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_RCPT);
 }
 
 static int hdr_append(struct mm_conn *c, const char *p, size_t n)
@@ -291,10 +305,10 @@ static int hdr_append(struct mm_conn *c, const char *p, size_t n)
 static sfsistat mm_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct mm_conn *c = conn_get(ctx);
-	if (c == NULL)
+	if (c == NULL) /* only when negotiate failed */
 		return SMFIS_TEMPFAIL;
 	if (c->failed)
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_HDR);
 	/* the field as it came: "Name:" + value (+ the space the MTA took
 	 * off) + CRLF; a folded value keeps its inner line ends (LF or CRLF,
 	 * both read as line ends by the libraries) */
@@ -303,7 +317,7 @@ static sfsistat mm_header(SMFICTX *ctx, char *name, char *value)
 	char *f = malloc(fl + 1);
 	if (f == NULL) {
 		fail_msg(c, "header", "out of memory");
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_HDR);
 	}
 	size_t o = 0;
 	memcpy(f, name, nl);
@@ -335,24 +349,24 @@ static sfsistat mm_header(SMFICTX *ctx, char *name, char *value)
 	if (c->outgoing && mm_g->cfg.sign && hdr_append(c, f, o) != 0)
 		fail_msg(c, "header", "out of memory");
 	free(f);
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_HDR);
 }
 
 static sfsistat mm_eoh(SMFICTX *ctx)
 {
 	struct mm_conn *c = conn_get(ctx);
-	if (c == NULL)
+	if (c == NULL) /* only when negotiate failed */
 		return SMFIS_TEMPFAIL;
 	if (c->failed)
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_EOH);
 	char why[256] = "";
 	if (c->auth != NULL && ms_auth_feed(c->auth, (const uint8_t *)"\r\n", 2, why, sizeof(why)) != MS_OK)
 		fail_msg(c, "auth", why);
 	if (!c->outgoing || !mm_g->cfg.sign)
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_EOH);
 	if (c->hdr_over) {
 		mm_log(MS_LOG_WARNING, "not signed", "ip", c->ip, "why", "header section too large", NULL);
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_EOH);
 	}
 	const uint8_t *vals[MM_MAX_FROM];
 	size_t lens[MM_MAX_FROM];
@@ -365,7 +379,7 @@ static sfsistat mm_eoh(SMFICTX *ctx)
 					      c->nfrom, &d, &c->signer, why, sizeof(why));
 	if (st != MS_OK) {
 		fail_msg(c, "sign", why);
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_EOH);
 	}
 	mm_log(MS_LOG_DEBUG, "signing decision", "ip", c->ip, "decision",
 	       ms_dkim_signtab_decision_str(d), "why", why, NULL);
@@ -373,22 +387,22 @@ static sfsistat mm_eoh(SMFICTX *ctx)
 	    (ms_dkim_signer_feed(c->signer, (const uint8_t *)c->hdr, c->hdrlen, why, sizeof(why)) != MS_OK ||
 	     ms_dkim_signer_feed(c->signer, (const uint8_t *)"\r\n", 2, why, sizeof(why)) != MS_OK))
 		fail_msg(c, "sign", why);
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_EOH);
 }
 
 static sfsistat mm_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 {
 	struct mm_conn *c = conn_get(ctx);
-	if (c == NULL)
+	if (c == NULL) /* only when negotiate failed */
 		return SMFIS_TEMPFAIL;
 	if (c->failed)
-		return SMFIS_CONTINUE;
+		return go_on(c, SMFIP_NR_BODY);
 	char why[256] = "";
 	if (c->auth != NULL && ms_auth_feed(c->auth, buf, len, why, sizeof(why)) != MS_OK)
 		fail_msg(c, "auth", why);
 	if (c->signer != NULL && ms_dkim_signer_feed(c->signer, buf, len, why, sizeof(why)) != MS_OK)
 		fail_msg(c, "sign", why);
-	return SMFIS_CONTINUE;
+	return go_on(c, SMFIP_NR_BODY);
 }
 
 static int insert_field(SMFICTX *ctx, struct mm_conn *c, const char *name, const char *field,
