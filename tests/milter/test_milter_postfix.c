@@ -12,6 +12,7 @@
  *   a spoofed From of good.test (p=reject): 550 5.7.1 at end of DATA
  *   outgoing (client 127.0.0.2, an InternalHosts address): signed with the
  *     world's RSA and Ed25519 keys of example.test, verified by dkimpy
+ *   the milter killed: Postfix defers (4xx), nothing passes unchecked
  *
  * Needs root (Postfix's master): exits 77 (meson SKIP) otherwise.
  */
@@ -497,6 +498,51 @@ START_TEST(test_outgoing_signed_dkimpy)
 }
 END_TEST
 
+/* Every command of a transaction up to the end of DATA; returns the first
+ * reply that is not a positive one (or the end-of-DATA reply). */
+static int smtp_try(const char *src, const char *msg, char *text, size_t len)
+{
+	int fd = tcp_connect(src, pfx_port);
+	ck_assert_int_ge(fd, 0);
+	int code = smtp_reply(fd, text, len);
+	if (code == 220)
+		code = smtp_cmd(fd, text, len, "EHLO client.example.test\r\n");
+	if (code == 250)
+		code = smtp_cmd(fd, text, len, "MAIL FROM:<alice@example.test>\r\n");
+	if (code == 250)
+		code = smtp_cmd(fd, text, len, "RCPT TO:<bob@example.org>\r\n");
+	if (code == 250)
+		code = smtp_cmd(fd, text, len, "DATA\r\n");
+	if (code == 354) {
+		size_t n = strlen(msg);
+		ck_assert_int_eq(send(fd, msg, n, 0), (ssize_t)n);
+		code = smtp_cmd(fd, text, len, ".\r\n");
+	}
+	close(fd);
+	return code;
+}
+
+/* Last: the milter is killed; Postfix (milter_default_action = tempfail)
+ * must defer, never pass the message unchecked. */
+START_TEST(test_milter_killed_postfix_defers)
+{
+	ck_assert_int_eq(kill(milter_pid, SIGKILL), 0);
+	/* the parent's fixture reaps it; wait until its port is closed */
+	for (int i = 0; i < 200; i++) {
+		int fd = tcp_connect("127.0.0.1", milter_port);
+		if (fd < 0)
+			break;
+		close(fd);
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	const char *msg = "From: alice@example.test\r\nTo: bob@example.org\r\nSubject: x\r\n\r\nx\r\n";
+	char text[1024];
+	int code = smtp_try("127.0.0.1", msg, text, sizeof(text));
+	ck_assert_msg(code >= 400 && code < 500, "with the milter down Postfix said: %s", text);
+}
+END_TEST
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -512,6 +558,7 @@ int main(void)
 	tcase_add_test(tc, test_inbound_authentication_results);
 	tcase_add_test(tc, test_spoofed_from_rejected);
 	tcase_add_test(tc, test_outgoing_signed_dkimpy);
+	tcase_add_test(tc, test_milter_killed_postfix_defers);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
