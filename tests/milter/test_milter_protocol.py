@@ -162,9 +162,14 @@ try:
 finally:
     proc.terminate()
     try:
-        proc.wait(timeout=10)
+        rc = proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
+        rc = "hung"
     log.close()
+    # SIGTERM is a clean stop (exit 0); under ASan a leak or error found
+    # at exit makes it non-zero
+    check("clean stop on SIGTERM", rc == 0,
+          f"exit {rc}: " + open(os.path.join(tmp, "milter.log")).read()[-3000:])
     subprocess.run(["rm", "-rf", tmp])
 check.finish()
