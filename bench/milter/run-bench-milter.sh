@@ -75,7 +75,7 @@ AuthservID mx1.example.test
 Socket unix:$S0
 DNSConfig $WORLD/auth.conf
 Mode v
-# 127.0.0.1 must be an outside client here
+# 127.0.0.1 (the Postfix round's client) is an outside client here
 InternalHosts 192.0.2.255
 LogLevel warning
 EOC
@@ -114,7 +114,10 @@ FailureReports false
 Syslog false
 Background false
 PidFile $T/opendmarc.pid
+# the Postfix round's client is 127.0.0.1, which OpenDMARC skips by default
+IgnoreHosts $T/ignore-none
 EOC
+: > "$T/ignore-none"
 # unshare without --fork execs: the PID is opendmarc's own
 unshare -m sh -c "mount --bind '$T/resolv.conf' /etc/resolv.conf && exec opendmarc -f -c '$T/opendmarc.conf'" 2>"$T/opendmarc.log" &
 ODMARC=$!; PIDS="$PIDS $ODMARC"

@@ -174,6 +174,21 @@ static sfsistat mm_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
+	/* Only the macros we read (Postfix sends a macro packet before each
+	 * stage otherwise); the stages left out get a list of one cheap
+	 * macro, as an empty list is refused. */
+	if (f0 & SMFIF_SETSYMLIST) {
+		static const struct { int stage; const char *list; } want[] = {
+			{SMFIM_CONNECT, "j"}, {SMFIM_HELO, "{tls_version} {cipher}"},
+			{SMFIM_ENVFROM, "{auth_authen}"}, {SMFIM_ENVRCPT, "j"},
+			{SMFIM_DATA, "j"}, {SMFIM_EOH, "j"}, {SMFIM_EOM, "i"},
+		};
+		int ok = 1;
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]) && ok; i++)
+			ok = smfi_setsymlist(ctx, want[i].stage, (char *)want[i].list) == MI_SUCCESS;
+		if (ok)
+			*pf0 |= SMFIF_SETSYMLIST;
+	}
 	/* header values verbatim (a DKIM simple-canonicalized signature
 	 * covers the space after the colon) */
 	/* No reply after connect, helo, rcpt, each header, end of headers
