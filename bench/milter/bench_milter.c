@@ -13,6 +13,8 @@
  *                --peer SOCK[,SOCK] --peer-pid PID[,PID]
  *   (SOCK: /unix/socket/path or HOST:PORT)
  *                [--messages 1000] [--warmup 50] [--concurrency 4]
+ *   bench-milter --world DIR --ours SOCK --ours-pid PID --soak SECONDS
+ *                (RSS of our milter under load, sampled every 10 s)
  *
  * Every message is DKIM-signed (rsa-sha256, d=example.test, the test
  * world's key) and must come back with dkim=pass and dmarc=pass from both
@@ -484,6 +486,68 @@ static struct result measure(const char *label, const struct chain *ch, const in
 }
 
 /* "HOST:PORT" or "/unix/path", comma-separated (a chain of two at most). */
+/* VmRSS of a process in KiB. */
+static long rss_kib(int pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		die("%s: %s", path, strerror(errno));
+	long kib = -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/*
+ * Soak: our milter only, for `seconds`, batches of the messages at
+ * `conc`; RSS sampled every 10 s after a warm-up of 1,000 messages.
+ * Flat means the last sample within 10 % of the first (exit 1 otherwise).
+ */
+static int soak(const struct chain *ch, int pid, int seconds, int conc)
+{
+	struct work w0 = {ch, 0, nmsgs < 1000 ? nmsgs : 1000, 0, ""};
+	worker(&w0);
+	if (w0.failures)
+		die("soak: warm-up failed: %s", w0.first_bad);
+	long first = rss_kib(pid), max = first, last = first;
+	double t0 = now_s(), next = t0 + 10;
+	long done = 0;
+	int fails = 0;
+	printf("# soak t=0s rss_kib=%ld\n", first);
+	while (now_s() - t0 < seconds) {
+		pthread_t th[64];
+		struct work w[64];
+		int batch = nmsgs;
+		for (int i = 0; i < conc; i++) {
+			w[i] = (struct work){ch, batch * i / conc, batch * (i + 1) / conc, 0, ""};
+			pthread_create(&th[i], NULL, worker, &w[i]);
+		}
+		for (int i = 0; i < conc; i++) {
+			pthread_join(th[i], NULL);
+			fails += w[i].failures;
+		}
+		done += batch;
+		if (now_s() >= next) {
+			last = rss_kib(pid);
+			if (last > max)
+				max = last;
+			printf("# soak t=%.0fs messages=%ld rss_kib=%ld\n", now_s() - t0, done, last);
+			fflush(stdout);
+			next += 10;
+		}
+	}
+	last = rss_kib(pid);
+	double growth = 100.0 * (double)(last - first) / (double)first;
+	printf("soak mailsec-milter seconds=%d messages=%ld failures=%d rss_first_kib=%ld rss_last_kib=%ld rss_max_kib=%ld growth_pct=%.1f %s\n",
+	       seconds, done, fails, first, last, max, growth,
+	       growth <= 10.0 && fails == 0 ? "flat" : "NOT-FLAT");
+	return growth <= 10.0 && fails == 0 ? 0 : 1;
+}
+
 static int parse_targets(const char *s, struct chain *c)
 {
 	c->n = 0;
@@ -570,7 +634,7 @@ int main(int argc, char **argv)
 {
 	const char *world = getenv("MS_TEST_WORLD"), *ours = NULL, *peer = NULL;
 	const char *ours_pid = NULL, *peer_pid = NULL;
-	int count = 1000, warmup = 50, conc = 4;
+	int count = 1000, warmup = 50, conc = 4, soak_s = 0;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--world") == 0) world = argv[i + 1];
 		else if (strcmp(argv[i], "--ours") == 0) ours = argv[i + 1];
@@ -580,7 +644,15 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "--messages") == 0) count = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--warmup") == 0) warmup = atoi(argv[i + 1]);
 		else if (strcmp(argv[i], "--concurrency") == 0) conc = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--soak") == 0) soak_s = atoi(argv[i + 1]);
 		else die("unknown option %s", argv[i]);
+	}
+	if (soak_s > 0 && world && ours && ours_pid && count >= 1 && conc >= 1 && conc <= 64) {
+		make_messages(world, count);
+		struct chain c;
+		if (parse_targets(ours, &c) != 0)
+			die("bad target");
+		return soak(&c, atoi(ours_pid), soak_s, conc);
 	}
 	if (!world || !ours || !ours_pid || !peer || !peer_pid || count < 1 || conc < 1 || conc > 64)
 		die("usage: bench-milter --world DIR --ours H:P --ours-pid PID --peer H:P[,H:P] "

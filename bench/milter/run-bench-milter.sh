@@ -125,6 +125,13 @@ ODMARC=$!; PIDS="$PIDS $ODMARC"
 wait_sock "$S0" mailsec-milter
 wait_sock "$S1" opendkim
 wait_sock "$S2" opendmarc
+if [ -n "${SOAK:-}" ]; then
+  # SOAK=SECONDS: our milter only, RSS watched (flat: within 10 %)
+  rc=0
+  "$BUILD/bench/milter/bench-milter" --world "$WORLD" --messages "$N" \
+    --concurrency "$C" --ours "$S0" --ours-pid "$OURS" --soak "$SOAK" || rc=$?
+  exit $rc
+fi
 echo "# $(nproc) cores; $(uname -r); opendkim $(opendkim -V | head -1 | sed 's/.*v//'), opendmarc $(opendmarc -V | head -1 | sed 's/.*v//')"
 "$BUILD/bench/milter/bench-milter" --world "$WORLD" --messages "$N" --concurrency "$C" \
   --ours "$S0" --ours-pid "$OURS" \
