@@ -87,6 +87,15 @@ int cli_fail(const struct cli *cli, ms_status st, const char *what, const char *
 			 why && why[0] ? why : ms_status_str(st));
 }
 
+int cli_put(const struct cli *cli, ms_status st, char **text, const char *what)
+{
+	if (st != MS_OK)
+		return cli_fail(cli, st, what, NULL);
+	fputs(*text, stdout);
+	free(*text);
+	return CLI_EXIT_OK;
+}
+
 /* ---- subcommand tables ------------------------------------------------- */
 
 void cli_list_cmds(FILE *f, const struct cli_cmd *cmds)

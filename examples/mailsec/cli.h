@@ -60,6 +60,15 @@ uint8_t *cli_read_file(const char *path, size_t max, size_t *len);
  * input (MS_ERR_INVALID, _LIMIT, _UNSUPPORTED), else 3. */
 int cli_fail(const struct cli *cli, ms_status st, const char *what, const char *why);
 
+/* The rendering --json asks for. */
+static inline enum ms_render_format cli_format(const struct cli *cli)
+{
+	return cli->json ? MS_RENDER_JSON : MS_RENDER_TEXT;
+}
+/* A library's rendering of a result (st its status, *text malloc'd, read
+ * after the call that set it): print it and free it, CLI_EXIT_OK; else cli_fail(cli, st, what, NULL). */
+int cli_put(const struct cli *cli, ms_status st, char **text, const char *what);
+
 /* The MTA-STS discovery handle of `mtasts`, `plan`, `send` and `replan`:
  * the resolver, the --cache SQLite policy store (NULL: none) and the HTTPS
  * fetch options (mtasts/cmd_mtasts.c).  CLI_EXIT_OK, or an exit code after

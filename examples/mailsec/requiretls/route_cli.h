@@ -39,11 +39,4 @@ struct route_opts {
 int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
 	       enum ms_rtls_requirement requirement, struct ms_rtls_route **out);
 
-/* The MAIL FROM parameters a plan leads to (e.g. "REQUIRETLS", or ""). */
-void route_mail_params(int requiretls, char *out, size_t outsize);
-
-/* An RFC 3463 outcome as a JSON object under `key` (null when !set). */
-void route_out_outcome(struct cli_out *o, const char *key, int set,
-		       const struct ms_rtls_outcome *oc);
-
 #endif
