@@ -194,10 +194,10 @@ int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_setup(struct cli *cli, int argc, char **argv);
 int cmd_replan(struct cli *cli, int argc, char **argv);
-int cmd_dmarc_report(struct cli *cli, int argc, char **argv);
 /* Groups of subcommands (NULL-terminated tables). */
 extern const struct cli_cmd cli_dane_cmds[];
 extern const struct cli_cmd cli_mtasts_cmds[];
 extern const struct cli_cmd cli_dkim_cmds[];
+extern const struct cli_cmd cli_dmarc_report_cmds[];
 
 #endif

@@ -55,7 +55,7 @@ static const struct cli_cmd commands[] = {
 	  "[--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]", "re-plan a queued message", NULL },
 #endif
 #ifdef MS_CLI_HAVE_DMARC_REPORT
-	{ "dmarc-report", cmd_dmarc_report, "record | report | send | parse", "DMARC aggregate reports", NULL },
+	{ "dmarc-report", NULL, "", "DMARC aggregate reports", cli_dmarc_report_cmds },
 #endif
 	{ NULL, NULL, NULL, NULL, NULL }
 };

@@ -278,6 +278,15 @@ MS_DMARCREP_API ms_status ms_dmarcrep_report_xml(const struct ms_dmarcrep_report
  * "policy": {...}, "messages", "records": [{"source_ip", "count", ...}]}. */
 MS_DMARCREP_API ms_status ms_dmarcrep_report_json(const struct ms_dmarcrep_report *r,
 						  char **out, char *why, size_t whylen);
+/* The default report period: the UTC day before `now` ([begin, end),
+ * end at 00:00 UTC of now's day; RFC 7489 s7.2 asks for daily reports). */
+MS_DMARCREP_API void ms_dmarcrep_default_period(int64_t now, int64_t *begin, int64_t *end);
+/* A text view (what `mailsec dmarc-report parse` prints): lines org,
+ * report, period, policy, messages, then one line per record (source IP,
+ * count, disposition, dkim, spf, reason, header from).  Free *out with
+ * ms_dmarcrep_buf_free. */
+MS_DMARCREP_API ms_status ms_dmarcrep_report_text(const struct ms_dmarcrep_report *r,
+						  char **out, char *why, size_t whylen);
 /*
  * The file name of RFC 7489 s7.2.1.1:
  *   receiver "!" policy-domain "!" begin "!" end [ "!" unique-id ] "." ext
