@@ -251,6 +251,19 @@ MS_DNS_API ms_status ms_dns_cancel(struct ms_dns_ctx *ctx, uint64_t id);
 /* ---- results ---------------------------------------------------------
  * Getters return borrowed pointers valid until ms_dns_result_free().
  */
+/*
+ * A result as `mailsec dns` shows it: name and type (ADDR for the
+ * combined lookup), outcome, security, extended error (RFC 8914),
+ * canonical name, TTL, the records in presentation form (malformed rdata
+ * marked) and the null MX note (RFC 7505); or one JSON object on one line
+ * (newline-terminated), keys name, type, outcome, security, ede,
+ * ede_text, canonical, cname_secure, ttl, duration_ms, null_mx, records[],
+ * record_types[], malformed_records.  *out malloc'd (free() it), *len (may
+ * be NULL) its length.  MS_ERR_INVALID, MS_ERR_NOMEM, MS_ERR_LIMIT
+ * (16 MiB).
+ */
+MS_DNS_API ms_status ms_dns_result_render(const struct ms_dns_result *r,
+					  enum ms_render_format fmt, char **out, size_t *len);
 MS_DNS_API void ms_dns_result_free(struct ms_dns_result *r);
 /* A deep copy of `r` (every field, records, texts; both halves of a
  * combined address lookup), allocated through `env` (NULL: r's allocator).
