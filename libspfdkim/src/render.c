@@ -2,11 +2,14 @@
  * render.c - the renderings of libspfdkim's results: a DKIM verification
  * (ms_dkim_verify_render), the inbound verdict (ms_auth_render), a DMARC
  * verdict and the answer for a From that names no author domain
- * (ms_dmarc_verdict_render, ms_dmarc_bad_from_render).
+ * (ms_dmarc_verdict_render, ms_dmarc_bad_from_render), an SPF verdict
+ * (ms_spf_verdict_render) and an iprev verdict (ms_iprev_verdict_render).
  */
 #include "mailsec/auth.h"
 #include "mailsec/dkim.h"
 #include "mailsec/dmarc.h"
+#include "mailsec/iprev.h"
+#include "mailsec/spf.h"
 
 #include "ms_out.h"
 
@@ -260,4 +263,70 @@ ms_status ms_dkim_signer_render(const struct ms_dkim_signer *s, const uint8_t *m
 	}
 	free(both);
 	return st;
+}
+
+ms_status ms_spf_verdict_render(const struct ms_spf_verdict *v, const char *receiver,
+				enum ms_render_format fmt, char **out, size_t *len)
+{
+	struct ms_out o;
+	char hb[2048];
+	if (out)
+		*out = NULL;
+	if (v == NULL || out == NULL)
+		return MS_ERR_INVALID;
+	const char *hdr = ms_spf_received_header(v, receiver, hb, sizeof(hb)) == MS_OK ? hb : NULL;
+	if (mo_begin(&o, fmt == MS_RENDER_JSON, "  ", 13) != MS_OK)
+		return MS_ERR_NOMEM;
+	const char *id = ms_spf_verdict_identity(v) == MS_SPF_ID_HELO ? "helo" : "mailfrom";
+	const char *mech = ms_spf_verdict_mechanism(v);
+	mo_str(&o, "result", NULL, ms_spf_result_str(ms_spf_verdict_result(v)));
+	mo_line(&o, NULL, "%s", ms_spf_result_str(ms_spf_verdict_result(v)));
+	mo_str(&o, "identity", NULL, id);
+	mo_line(&o, "identity", "%s %s", id, ms_spf_verdict_sender(v));
+	mo_str(&o, "domain", "domain", ms_spf_verdict_domain(v));
+	mo_str(&o, "sender", NULL, ms_spf_verdict_sender(v));
+	mo_str(&o, "ip", NULL, ms_spf_verdict_ip(v));
+	mo_str(&o, NULL, "explanation", ms_spf_verdict_explanation(v));
+	mo_str(&o, "mechanism", "mechanism", mech ? mech : o.json ? NULL : "(none)");
+	mo_str(&o, "explanation", NULL, ms_spf_verdict_explanation(v));
+	mo_str(&o, "problem", "problem", ms_spf_verdict_problem(v));
+	mo_int(&o, "dns_lookups", NULL, ms_spf_verdict_dns_lookups(v));
+	mo_int(&o, "void_lookups", NULL, ms_spf_verdict_void_lookups(v));
+	mo_line(&o, "lookups", "%u dns, %u void", ms_spf_verdict_dns_lookups(v),
+		 ms_spf_verdict_void_lookups(v));
+	mo_str(&o, "dnssec", "dnssec", ms_dns_security_str(ms_spf_verdict_dnssec(v)));
+	mo_str(&o, "received_spf", NULL, hdr);
+	/* the folded header on the terminal, without its CRs */
+	mo_text(&o, "%s", hdr ? "  " : "");
+	for (const char *h = hdr && !o.json ? hdr : ""; *h; h++)
+		if (*h != '\r')
+			fputc(*h, o.f);
+	mo_text(&o, "%s", hdr ? "\n" : "");
+	return mo_end(&o, out, len);
+}
+
+ms_status ms_iprev_verdict_render(const struct ms_iprev_verdict *v, enum ms_render_format fmt,
+				  char **out, size_t *len)
+{
+	struct ms_out o;
+	if (out)
+		*out = NULL;
+	if (v == NULL || out == NULL)
+		return MS_ERR_INVALID;
+	if (mo_begin(&o, fmt == MS_RENDER_JSON, "  ", 10) != MS_OK)
+		return MS_ERR_NOMEM;
+	mo_str(&o, "result", NULL, ms_iprev_result_str(ms_iprev_verdict_result(v)));
+	mo_line(&o, NULL, "%s", ms_iprev_result_str(ms_iprev_verdict_result(v)));
+	mo_str(&o, "ip", "ip", ms_iprev_verdict_ip(v));
+	mo_str(&o, "name", "name", ms_iprev_verdict_name(v));
+	mo_arr(&o, "ptr_names");
+	for (size_t i = 0; i < ms_iprev_verdict_ptr_count(v); i++)
+		mo_str(&o, MO_ELEM, "ptr", ms_iprev_verdict_ptr_name(v, i));
+	mo_close_arr(&o);
+	mo_int(&o, "ignored_names", NULL, (long long)ms_iprev_verdict_ignored(v));
+	if (ms_iprev_verdict_ignored(v))
+		mo_line(&o, "ignored", "%zu names over the cap", ms_iprev_verdict_ignored(v));
+	mo_str(&o, "problem", "problem", ms_iprev_verdict_problem(v));
+	mo_str(&o, "dnssec", "dnssec", ms_dns_security_str(ms_iprev_verdict_dnssec(v)));
+	return mo_end(&o, out, len);
 }

@@ -115,24 +115,24 @@ static int dane_tlsa(struct cli *cli, int argc, char **argv)
 	static char out[MAX_TLSA_TEXT * 4];
 	if ((rc = tlsa_of(cli, p[0], u, s, m, out, sizeof(out))) != CLI_EXIT_OK)
 		return rc;
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	out_str(&o, "record", NULL, out);
-	out_line(&o, NULL, "%s", out);
-	out_end(&o);
+	if (cli->json)
+		cli_json_str("{\"record\":", out, "}\n");
+	else
+		puts(out);
 	return CLI_EXIT_OK;
 }
 
 /* keygen and csr: the PEM text, or {"KEY": PEM} with --json. */
 static int print_pem(const struct cli *cli, const char *alg, const char *key, char *pem)
 {
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	out_str(&o, alg ? "algorithm" : NULL, NULL, alg);
-	out_str(&o, key, NULL, pem);
-	out_end(&o);
 	if (!cli->json)
 		fputs(pem, stdout);
+	else if (alg)
+		cli_json_str("{\"algorithm\":", alg, ",");
+	if (cli->json)
+		printf("%s\"%s\":", alg ? "" : "{", key);
+	if (cli->json)
+		cli_json_str("", pem, "}\n");
 	free(pem);
 	return CLI_EXIT_OK;
 }
@@ -182,21 +182,20 @@ static int dane_rollover(struct cli *cli, int argc, char **argv)
 		return rc >= 0 ? rc : cli_usage(cli);
 	static char out[3][1024];
 	static const char *const what[3] = { "current", "next", "ca" };
-	struct cli_out o;
 	for (int i = 0; i < 3; i++)
 		if (files[i] && (rc = tlsa_of(cli, files[i], i == 2 ? 2 : 3, 1, 1, out[i],
 					      sizeof(out[i]))) != CLI_EXIT_OK)
 			return rc;
-	out_begin(&o, cli, "", 0);
-	out_arr(&o, "records");
+	const char *sep = "{\"records\":[";
 	for (int i = 0; i < 3; i++) {
-		if (files[i] == NULL)
-			continue;
-		out_str(&o, OUT_ELEM, NULL, out[i]);
-		out_line(&o, NULL, "%s ; %s", out[i], what[i]);
+		if (files[i] && cli->json)
+			cli_json_str(sep, out[i], "");
+		else if (files[i])
+			printf("%s ; %s\n", out[i], what[i]);
+		sep = files[i] ? "," : sep;
 	}
-	out_close_arr(&o);
-	out_end(&o);
+	if (cli->json)
+		puts("]}"); /* CURRENT and NEXT are required: never empty */
 	return CLI_EXIT_OK;
 }
 
