@@ -145,7 +145,7 @@ static int ours(const struct chain *c, const struct bcase *b, int *depth)
 				    .nchain = (size_t)b->ncerts, .tlsa = t,
 				    .ntlsa = (size_t)b->nrecs, .authentic = 1, .names = names,
 				    .nnames = 1 };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	if (ms_dane_verify(g_ctx, &in, &res, NULL, 0) != MS_OK)
 		die("ms_dane_verify");
 	*depth = res.depth;

@@ -12,8 +12,9 @@ void ms_env_init(struct ms_env *dst, const struct ms_env *src)
 	dst->log_level = MS_LOG_INFO;
 	if (src == NULL)
 		return;
-	/* Version 1 is the first layout; later versions append members and
-	 * would be copied here member by member according to src->version. */
+	/* Version 1 is the first layout; later versions append members,
+	 * copied here only when src->version says the caller's struct has
+	 * them (an older caller's struct is shorter). */
 	dst->user = src->user;
 	dst->log = src->log;
 	dst->log_level = src->log_level;
@@ -25,6 +26,10 @@ void ms_env_init(struct ms_env *dst, const struct ms_env *src)
 		dst->free = src->free;
 	}
 	dst->now = src->now;
+	if (src->version >= 2) {
+		dst->log_user = src->log_user;
+		dst->metric_user = src->metric_user;
+	}
 }
 
 void *ms_malloc(const struct ms_env *env, size_t size)
@@ -104,7 +109,8 @@ void ms_log(const struct ms_env *env, enum ms_log_level level,
 	    const struct ms_kv *kv, size_t nkv)
 {
 	if (ms_log_enabled(env, level))
-		env->log(env->user, level, subsystem, msg, kv, nkv);
+		env->log(env->version >= 2 && env->log_user ? env->log_user : env->user,
+			 level, subsystem, msg, kv, nkv);
 }
 
 void ms_metric(const struct ms_env *env, enum ms_metric_kind kind,
@@ -117,5 +123,7 @@ void ms_metric(const struct ms_env *env, enum ms_metric_kind kind,
 		.kind = kind, .name = name, .labels = labels,
 		.nlabels = nlabels, .value = value,
 	};
-	env->metric(env->user, &ev);
+	/* env may be the caller's own struct (not a copy): read the version-2
+	 * members only when it has them */
+	env->metric(env->version >= 2 && env->metric_user ? env->metric_user : env->user, &ev);
 }

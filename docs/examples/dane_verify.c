@@ -68,7 +68,7 @@ int main(int argc, char **argv)
 		.names = names, .nnames = 1,
 	};
 	struct ms_dane_ctx *ctx = NULL;
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[256] = "";
 	if (ms_dane_ctx_new(NULL, &ctx) != MS_OK ||
 	    ms_dane_verify(ctx, &in, &res, why, sizeof(why)) != MS_OK) {

@@ -23,7 +23,7 @@ int main(void)
 		struct ms_rtls_host h = { .name = "mx.example.org",
 					  .addr_security = MS_DNS_SECURE,
 					  .dane = states[i] };
-		struct ms_rtls_plan p;
+		struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };
 		if (ms_rtls_plan(&d, &h, &p) != MS_OK)
 			return 1;
 		printf("DANE %s: %s%s%s\n", states[i] == MS_RTLS_DANE_USABLE ? "usable" : "insecure",
@@ -36,7 +36,7 @@ int main(void)
 					      .handshake = MS_RTLS_STEP_OK,
 					      .dane = MS_RTLS_STEP_OK,
 					      .requiretls_offered = 0 };
-		struct ms_rtls_outcome out;
+		struct ms_rtls_outcome out = { .version = MS_RTLS_OUTCOME_VERSION };
 		if (ms_rtls_judge(&d, &h, &p, &o, &out) != MS_OK)
 			return 1;
 		printf("  host without REQUIRETLS: %s %s %s\n", ms_rtls_verdict_str(out.verdict),

@@ -92,7 +92,8 @@ int cli_put(const struct cli *cli, ms_status st, char **text, const char *what)
 	if (st != MS_OK)
 		return cli_fail(cli, st, what, NULL);
 	fputs(*text, stdout);
-	free(*text);
+	ms_render_free(*text);
+	*text = NULL;
 	return CLI_EXIT_OK;
 }
 

@@ -66,8 +66,8 @@ static inline enum ms_render_format cli_format(const struct cli *cli)
 {
 	return cli->json ? MS_RENDER_JSON : MS_RENDER_TEXT;
 }
-/* A library's rendering of a result (st its status, *text malloc'd, read
- * after the call that set it): print it and free it, CLI_EXIT_OK; else cli_fail(cli, st, what, NULL). */
+/* A library's rendering (st its status, *text read after the call that set
+ * it): print it, free it with ms_render_free, CLI_EXIT_OK; else cli_fail. */
 int cli_put(const struct cli *cli, ms_status st, char **text, const char *what);
 
 /* The MTA-STS discovery handle of `mtasts`, `plan`, `send` and `replan`:
@@ -130,8 +130,7 @@ struct cli_list {
 int cli_parse(const struct cli *cli, int argc, char **argv, const struct cli_opt *opts,
 	      struct cli_list *pos);
 
-/* Write BEFORE, S as a JSON string (quoted, escaped), AFTER on stdout:
- * the few JSON lines the CLI writes itself (key files, TLSA records). */
+/* BEFORE, S as a JSON string, AFTER on stdout (dane's key/TLSA lines). */
 void cli_json_str(const char *before, const char *s, const char *after);
 
 /* Subcommands: argv[0] is the subcommand name. */
@@ -150,5 +149,6 @@ extern const struct cli_cmd cli_dane_cmds[];
 extern const struct cli_cmd cli_mtasts_cmds[];
 extern const struct cli_cmd cli_dkim_cmds[];
 extern const struct cli_cmd cli_dmarc_report_cmds[];
+extern const struct cli_cmd cli_tlsrpt_cmds[];
 
 #endif

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c,
 				    .nchain = size <= MS_DANE_MAX_CERT ? 1 : 0, .tlsa = t,
 				    .ntlsa = n, .authentic = 1, .now = 1700000000 };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	(void)ms_dane_verify(ctx, &in, &res, why, sizeof(why));
 	return 0;
 }

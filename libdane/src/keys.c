@@ -13,14 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Copy a memory BIO's content into a malloc'd string. */
-static ms_status bio_string(BIO *b, char **out)
+/* Copy a memory BIO's content into a string from the env allocator (the
+ * caller frees it with ms_dane_string_free and the same env). */
+static ms_status bio_string(const struct ms_env *env, BIO *b, char **out)
 {
 	char *p;
 	long n = BIO_get_mem_data(b, &p);
 	if (n < 0)
 		return MS_ERR_INTERNAL;
-	char *s = malloc((size_t)n + 1);
+	char *s = ms_malloc(env, (size_t)n + 1);
 	if (s == NULL)
 		return MS_ERR_NOMEM;
 	memcpy(s, p, (size_t)n);
@@ -94,7 +95,22 @@ ms_status ms_dane_tlsa_from_pem(const uint8_t *pem, size_t len, uint8_t usage,
 	return MS_OK;
 }
 
+void ms_dane_string_free(const struct ms_env *env, char *s)
+{
+	if (s == NULL)
+		return;
+	/* a keygen result is a private key: wipe it before the memory goes */
+	OPENSSL_cleanse(s, strlen(s));
+	ms_free(env, s);
+}
+
 ms_status ms_dane_keygen(const char *alg, char **pem, char *why, size_t whylen)
+{
+	return ms_dane_keygen_env(NULL, alg, pem, why, whylen);
+}
+
+ms_status ms_dane_keygen_env(const struct ms_env *env, const char *alg, char **pem,
+			     char *why, size_t whylen)
 {
 	if (alg == NULL || pem == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
@@ -118,7 +134,7 @@ ms_status ms_dane_keygen(const char *alg, char **pem, char *why, size_t whylen)
 	BIO *b = BIO_new(BIO_s_mem());
 	ms_status st = MS_ERR_INTERNAL;
 	if (b && PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL))
-		st = bio_string(b, pem);
+		st = bio_string(env, b, pem);
 	BIO_free(b);
 	EVP_PKEY_free(k);
 	return st == MS_OK ? st : ms_why(why, whylen, st, "cannot write the key");
@@ -127,6 +143,13 @@ ms_status ms_dane_keygen(const char *alg, char **pem, char *why, size_t whylen)
 ms_status ms_dane_csr(const uint8_t *key_pem, size_t len,
 		      const char *const *names, size_t nnames, char **pem,
 		      char *why, size_t whylen)
+{
+	return ms_dane_csr_env(NULL, key_pem, len, names, nnames, pem, why, whylen);
+}
+
+ms_status ms_dane_csr_env(const struct ms_env *env, const uint8_t *key_pem, size_t len,
+			  const char *const *names, size_t nnames, char **pem,
+			  char *why, size_t whylen)
 {
 	if (key_pem == NULL || pem == NULL || names == NULL || nnames == 0 ||
 	    nnames > MS_DANE_MAX_NAMES || len > (1u << 20))
@@ -173,7 +196,7 @@ ms_status ms_dane_csr(const uint8_t *key_pem, size_t len,
 			    EVP_PKEY_get_id(k) == EVP_PKEY_ED448) ? NULL : EVP_sha256();
 	if (X509_REQ_sign(req, k, md) <= 0 || !PEM_write_bio_X509_REQ(out, req))
 		goto done;
-	st = bio_string(out, pem);
+	st = bio_string(env, out, pem);
 done:
 	BIO_free(out);
 	GENERAL_NAMES_free(gens);

@@ -23,7 +23,7 @@ ms_status ms_dane_result_render(const struct ms_dane_result *res, const struct m
 			 tlsa[res->matched].datalen);
 	if (mo_begin(&o, fmt == MS_RENDER_JSON, "", 9) != MS_OK)
 		return MS_ERR_NOMEM;
-	const char *rpt = ms_dane_tlsrpt_str(res->tlsrpt);
+	const char *rpt = ms_tlsrpt_result_name(res->tlsrpt);
 	mo_str(&o, "verdict", "verdict", ms_dane_verdict_str(res->verdict));
 	mo_bool(&o, "verified", res->verdict == MS_DANE_VERIFIED);
 	mo_str(&o, "matched", "matched", res->matched >= 0 ? rec : NULL);

@@ -90,16 +90,8 @@ int ms_dane_match_data(const struct ms_dane_ctx *ctx,
 ms_status ms_dane_tlsa_parse_rdata(const uint8_t *rdata, size_t len,
 				   struct ms_dane_tlsa *t)
 {
-	if (rdata == NULL || t == NULL)
-		return MS_ERR_INVALID;
-	if (len < 4)
-		return MS_ERR_PARSE; /* RFC 6698 s2.1: three octets and data */
-	t->usage = rdata[0];
-	t->selector = rdata[1];
-	t->mtype = rdata[2];
-	t->data = rdata + 3;
-	t->datalen = len - 3;
-	return MS_OK;
+	/* one TLSA parser in the suite: libmailsec-dns's */
+	return ms_dns_parse_tlsa(rdata, len, t);
 }
 
 static int hexval(int c)

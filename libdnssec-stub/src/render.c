@@ -83,3 +83,10 @@ ms_status ms_dns_result_render(const struct ms_dns_result *r, enum ms_render_for
 		mo_line(&o, NULL, "  null MX: the domain accepts no mail (RFC 7505)");
 	return mo_end(&o, out, len);
 }
+
+/* Every library's renderer writes through common/src/ms_out.c, which
+ * allocates with malloc (dns.h says so); one free call for all of them. */
+void ms_render_free(char *buf)
+{
+	free(buf);
+}

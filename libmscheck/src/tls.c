@@ -67,7 +67,7 @@ static void verify(struct ms_check_report *c, struct mx_host *m, const struct ms
 {
 	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION,
 					 .ca_file = c->ca_file, .now = c->now };
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	char why[256] = "";
 	if (ms_rtls_verify_chain(&c->env, chain, n, m->name, l, &o, &p, why,
 				 sizeof(why)) != MS_OK) {
@@ -100,7 +100,7 @@ static void verify(struct ms_check_report *c, struct mx_host *m, const struct ms
 			  "publish TLSA records for the certificate the server sends, or "
 			  "serve the certificate the records describe",
 			  "%s: %s (TLSRPT %s)", ms_dane_verdict_str(p.dane_verdict), p.dane_reason,
-			  ms_dane_tlsrpt_str(p.dane_tlsrpt));
+			  ms_tlsrpt_result_name(p.dane_tlsrpt));
 }
 
 /* Probe one address of the MX host.  The first address fills the host's

@@ -119,7 +119,7 @@ static int is_text_plain(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
+static enum ms_tlsrpt_result classify(CURLcode rc, ms_status *st)
 {
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
@@ -129,25 +129,25 @@ static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
 	case CURLE_SSL_INVALIDCERTSTATUS:
 	case CURLE_SSL_CRL_BADFILE:
 		*st = MS_ERR_TLS;
-		return MS_STS_FAIL_WEBPKI;
+		return MS_TLSRPT_STS_WEBPKI_INVALID;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 		*st = MS_ERR_TLS;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_OPERATION_TIMEDOUT:
 		*st = MS_ERR_TIMEOUT;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		*st = MS_ERR_PROTOCOL;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_OUT_OF_MEMORY:
 		/* libcurl's answer to a header line over its 100 KiB bound too */
 		*st = MS_ERR_LIMIT;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	default:
 		*st = MS_ERR_NETWORK;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	}
 }
 
@@ -217,28 +217,57 @@ static ms_status resolve_list(struct ms_dns_ctx *dns, const char *host, long por
 	return MS_OK;
 }
 
-static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns_ctx *dns,
-			    const char *host, const char *url,
-			    uint8_t *buf, size_t bufsize, size_t *len,
-			    enum ms_sts_failure *failure, char *why, size_t whylen)
+/* One HTTPS policy transfer: its easy handle and what it owns.  Made by
+ * sts_xfer_prepare, performed by curl_easy_perform (the synchronous
+ * fetch) or a multi handle (sts_async.c), judged by sts_xfer_finish. */
+struct sts_xfer {
+	const struct ms_env *env;
+	CURL *c;
+	struct sink sink;
+	struct curl_slist *connect_to, *resolve;
+	char errbuf[CURL_ERROR_SIZE];
+	char norm[256], host[270], url[320];
+	uint64_t t0;
+};
+
+void sts_xfer_free(struct sts_xfer *x)
+{
+	if (x == NULL)
+		return;
+	curl_slist_free_all(x->connect_to);
+	if (x->c)
+		curl_easy_cleanup(x->c);
+	curl_slist_free_all(x->resolve); /* after the handle: its DNS cache held them */
+	ms_free(x->env, x);
+}
+
+void *sts_xfer_easy(struct sts_xfer *x)
+{
+	return x ? x->c : NULL;
+}
+
+ms_status sts_curl_global(void)
 {
 	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK) {
-		*failure = MS_STS_FAIL_FETCH;
+	return curl_init_rc == CURLE_OK ? MS_OK : MS_ERR_INTERNAL;
+}
+
+static ms_status xfer_setup(struct sts_xfer *x, const struct ms_sts_fetch_config *cfg,
+			    struct ms_dns_ctx *dns, enum ms_tlsrpt_result *failure, char *why,
+			    size_t whylen)
+{
+	if (sts_curl_global() != MS_OK) {
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_INTERNAL, "curl_global_init failed");
 	}
-	CURL *c = curl_easy_init();
+	CURL *c = x->c = curl_easy_init();
 	if (c == NULL) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_NOMEM, "curl_easy_init failed");
 	}
-	struct sink sink = { .buf = buf, .size = bufsize };
-	struct curl_slist *connect_to = NULL, *resolve = NULL;
-	char errbuf[CURL_ERROR_SIZE] = "";
 	unsigned timeout = (cfg && cfg->timeout_ms) ? cfg->timeout_ms : 60000;
-	ms_status st = MS_OK;
 
-	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_URL, x->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -249,13 +278,13 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x->sink);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &sink);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &x->sink);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "libmailsec-mtasts/" "0");
 	/* A 64 KiB body that declares its length is refused up front too. */
-	curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)bufsize);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE, (long)x->sink.size);
 	if (cfg && cfg->proxy)
 		curl_easy_setopt(c, CURLOPT_PROXY, cfg->proxy);
 	else
@@ -265,80 +294,134 @@ static ms_status fetch_curl(const struct ms_sts_fetch_config *cfg, struct ms_dns
 	if (cfg && cfg->ca_path)
 		curl_easy_setopt(c, CURLOPT_CAPATH, cfg->ca_path);
 	if (cfg && cfg->connect_to) {
-		connect_to = curl_slist_append(NULL, cfg->connect_to);
-		if (connect_to == NULL) {
-			curl_easy_cleanup(c);
-			*failure = MS_STS_FAIL_FETCH;
+		x->connect_to = curl_slist_append(NULL, cfg->connect_to);
+		if (x->connect_to == NULL) {
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 		}
-		curl_easy_setopt(c, CURLOPT_CONNECT_TO, connect_to);
+		curl_easy_setopt(c, CURLOPT_CONNECT_TO, x->connect_to);
 	}
 	/* A proxy resolves the host itself; an override naming the address
 	 * replaces the lookup. */
 	long port = 443;
 	if (dns && !(cfg && cfg->proxy) &&
-	    !connect_to_address(cfg ? cfg->connect_to : NULL, host, &port)) {
-		st = resolve_list(dns, host, port, &resolve, why, whylen);
+	    !connect_to_address(cfg ? cfg->connect_to : NULL, x->host, &port)) {
+		ms_status st = resolve_list(dns, x->host, port, &x->resolve, why, whylen);
 		if (st != MS_OK) {
-			curl_slist_free_all(resolve);
-			curl_slist_free_all(connect_to);
-			curl_easy_cleanup(c);
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			return st;
 		}
-		curl_easy_setopt(c, CURLOPT_RESOLVE, resolve);
+		curl_easy_setopt(c, CURLOPT_RESOLVE, x->resolve);
 	}
+	return MS_OK;
+}
 
-	CURLcode rc = curl_easy_perform(c);
+int sts_fetch_needs_dns(const struct ms_sts_fetch_config *cfg, const char *host)
+{
+	long port = 443;
+	return !(cfg && (cfg->fetch || cfg->proxy)) &&
+	       !connect_to_address(cfg ? cfg->connect_to : NULL, host, &port);
+}
+
+ms_status sts_xfer_prepare(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
+			   struct ms_dns_ctx *dns, const char *norm, uint8_t *buf, size_t bufsize,
+			   struct sts_xfer **out, enum ms_tlsrpt_result *failure, char *why,
+			   size_t whylen)
+{
+	*out = NULL;
+	struct sts_xfer *x = ms_calloc(env, 1, sizeof(*x));
+	if (x == NULL) {
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
+		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	}
+	x->env = env;
+	x->sink.buf = buf;
+	x->sink.size = bufsize;
+	snprintf(x->norm, sizeof(x->norm), "%s", norm);
+	snprintf(x->host, sizeof(x->host), "mta-sts.%s", norm);
+	snprintf(x->url, sizeof(x->url), "https://%s/.well-known/mta-sts.txt", x->host);
+	x->t0 = ms_monotonic_ns();
+	ms_status st = xfer_setup(x, cfg, dns, failure, why, whylen);
+	if (st != MS_OK) {
+		sts_xfer_log(x, st, *failure, why);
+		sts_xfer_free(x);
+		return st;
+	}
+	*out = x;
+	return MS_OK;
+}
+
+void sts_xfer_log(const struct sts_xfer *x, ms_status st, enum ms_tlsrpt_result failure,
+		  const char *why)
+{
+	if (!ms_log_enabled(x->env, MS_LOG_DEBUG))
+		return;
+	char ms[32];
+	snprintf(ms, sizeof(ms), "%.1f", (double)(ms_monotonic_ns() - x->t0) / 1e6);
+	struct ms_kv kv[] = {
+		{ "domain", x->norm }, { "url", x->url }, { "status", ms_status_str(st) },
+		{ "failure", ms_tlsrpt_result_name(failure) }, { "duration_ms", ms },
+		{ "why", (st != MS_OK && why) ? why : "" },
+	};
+	ms_log(x->env, MS_LOG_DEBUG, STS_SUBSYS, "policy fetch", kv, 6);
+}
+
+ms_status sts_xfer_finish(struct sts_xfer *x, int curl_rc, size_t *len,
+			  enum ms_tlsrpt_result *failure, char *why, size_t whylen)
+{
+	CURLcode rc = (CURLcode)curl_rc;
+	CURL *c = x->c;
+	ms_status st = MS_OK;
 	long code = 0;
 	char *ct = NULL;
+	*len = 0;
+	*failure = MS_TLSRPT_SUCCESS;
 	if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
 	}
-	if (sink.header_overflow) {
-		*failure = MS_STS_FAIL_FETCH;
+	if (x->sink.header_overflow) {
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		st = ms_why(why, whylen, MS_ERR_LIMIT, "response headers larger than %d bytes",
 			    HEADER_MAX);
 	} else if (rc == CURLE_OK || ((rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) &&
 				      code != 200)) {
 		/* The status decides first: a redirect or 404 is what it is. */
 		if (code != 200) {
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "HTTP status %ld (only 200 is accepted%s)", code,
 				    code >= 300 && code < 400 ? ", redirects are not followed" : "");
 		} else if (!is_text_plain(ct)) {
-			*failure = MS_STS_FAIL_INVALID;
+			*failure = MS_TLSRPT_STS_POLICY_INVALID;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "media type %s, not text/plain", ct ? ct : "(none)");
 		} else if (!body_delimited(c)) {
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "body length not delimited (no Content-Length, not chunked): "
 				    "a truncated policy could not be detected");
 		} else {
-			*len = sink.len;
+			*len = x->sink.len;
 		}
-	} else if (sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
-		*failure = MS_STS_FAIL_FETCH;
+	} else if (x->sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		st = ms_why(why, whylen, MS_ERR_LIMIT, "policy body larger than %zu bytes",
-			    bufsize);
+			    x->sink.size);
 	} else {
 		*failure = classify(rc, &st);
-		st = ms_why(why, whylen, st, "%s%s", errbuf[0] ? errbuf : curl_easy_strerror(rc),
+		st = ms_why(why, whylen, st, "%s%s",
+			    x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc),
 			    rc == CURLE_OUT_OF_MEMORY
 				    ? " (libcurl: a response header line over 100 KiB, or no memory)" : "");
 	}
-	curl_slist_free_all(connect_to);
-	curl_easy_cleanup(c);
-	curl_slist_free_all(resolve); /* after the handle: its DNS cache held them */
+	sts_xfer_log(x, st, *failure, why);
 	return st;
 }
 
 ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 		       const char *domain, uint8_t *buf, size_t bufsize, size_t *len,
-		       enum ms_sts_failure *failure, char *why, size_t whylen)
+		       enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	return ms_sts_fetch_dns(env, cfg, NULL, domain, buf, bufsize, len, failure, why, whylen);
 }
@@ -346,51 +429,60 @@ ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_confi
 ms_status ms_sts_fetch_dns(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 			   struct ms_dns_ctx *dns, const char *domain,
 			   uint8_t *buf, size_t bufsize, size_t *len,
-			   enum ms_sts_failure *failure, char *why, size_t whylen)
+			   enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
-	enum ms_sts_failure dummy;
+	enum ms_tlsrpt_result dummy;
 	if (failure == NULL)
 		failure = &dummy;
-	*failure = MS_STS_FAIL_NONE;
+	*failure = MS_TLSRPT_SUCCESS;
 	if (domain == NULL || buf == NULL || len == NULL || bufsize == 0) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
 	}
 	*len = 0;
 	char norm[256];
 	ms_status vst = sts_domain_normalize(domain, norm, sizeof(norm), why, whylen);
 	if (vst != MS_OK) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return vst;
 	}
-	char host[270], url[320];
-	snprintf(host, sizeof(host), "mta-sts.%s", norm);
-	snprintf(url, sizeof(url), "https://%s/.well-known/mta-sts.txt", host);
-	uint64_t t0 = ms_monotonic_ns();
-	ms_status st;
 	if (cfg && cfg->fetch) {
+		char host[270], url[320];
+		snprintf(host, sizeof(host), "mta-sts.%s", norm);
+		snprintf(url, sizeof(url), "https://%s/.well-known/mta-sts.txt", host);
+		uint64_t t0 = ms_monotonic_ns();
 		size_t n = 0;
-		st = cfg->fetch(cfg->fetch_user, url, buf, bufsize, &n, failure, why, whylen);
+		ms_status st = cfg->fetch(cfg->fetch_user, url, buf, bufsize, &n, failure, why,
+					  whylen);
 		if (st == MS_OK && n > bufsize) {
 			st = ms_why(why, whylen, MS_ERR_INTERNAL, "fetch callback overran its buffer");
 			n = 0;
 		}
 		if (st == MS_OK)
 			*len = n;
-		else if (*failure == MS_STS_FAIL_NONE)
-			*failure = MS_STS_FAIL_FETCH;
-	} else {
-		st = fetch_curl(cfg, dns, host, url, buf, bufsize, len, failure, why, whylen);
+		else if (*failure == MS_TLSRPT_SUCCESS)
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
+		if (ms_log_enabled(env, MS_LOG_DEBUG)) {
+			char ms[32];
+			snprintf(ms, sizeof(ms), "%.1f", (double)(ms_monotonic_ns() - t0) / 1e6);
+			struct ms_kv kv[] = {
+				{ "domain", norm }, { "url", url }, { "status", ms_status_str(st) },
+				{ "failure", ms_tlsrpt_result_name(*failure) }, { "duration_ms", ms },
+				{ "why", (st != MS_OK && why) ? why : "" },
+			};
+			ms_log(env, MS_LOG_DEBUG, STS_SUBSYS, "policy fetch", kv, 6);
+		}
+		return st;
 	}
-	if (ms_log_enabled(env, MS_LOG_DEBUG)) {
-		char ms[32];
-		snprintf(ms, sizeof(ms), "%.1f", (double)(ms_monotonic_ns() - t0) / 1e6);
-		struct ms_kv kv[] = {
-			{ "domain", norm }, { "url", url }, { "status", ms_status_str(st) },
-			{ "failure", ms_sts_failure_str(*failure) }, { "duration_ms", ms },
-			{ "why", (st != MS_OK && why) ? why : "" },
-		};
-		ms_log(env, MS_LOG_DEBUG, STS_SUBSYS, "policy fetch", kv, 6);
-	}
+	struct ms_env e;
+	ms_env_init(&e, env);
+	struct sts_xfer *x = NULL;
+	ms_status st = sts_xfer_prepare(&e, cfg, dns, norm, buf, bufsize, &x, failure, why,
+					whylen);
+	if (st != MS_OK)
+		return st;
+	CURLcode rc = curl_easy_perform(x->c);
+	st = sts_xfer_finish(x, (int)rc, len, failure, why, whylen);
+	sts_xfer_free(x);
 	return st;
 }

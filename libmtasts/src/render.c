@@ -36,7 +36,7 @@ ms_status ms_sts_result_render(const struct ms_sts_result *res, const char *doma
 	if (mo_begin(&o, fmt == MS_RENDER_JSON, "  ", 11) != MS_OK)
 		return MS_ERR_NOMEM;
 	const struct ms_sts_policy *p = ms_sts_result_policy(res);
-	enum ms_sts_failure f = ms_sts_result_failure(res);
+	enum ms_tlsrpt_result f = ms_sts_result_failure(res);
 	const char *id = ms_sts_result_record_id(res), *src = source_str(ms_sts_result_source(res));
 	mo_str(&o, "domain", NULL, domain);
 	mo_line(&o, NULL, "%s", domain);
@@ -56,12 +56,12 @@ ms_status ms_sts_result_render(const struct ms_sts_result *res, const char *doma
 		mo_int(&o, "expires", NULL, ms_sts_result_expires(res));
 	else
 		mo_null(&o, "expires");
-	mo_str(&o, "failure", NULL, f ? ms_sts_failure_str(f) : NULL);
+	mo_str(&o, "failure", NULL, f ? ms_tlsrpt_result_name(f) : NULL);
 	mo_str(&o, "failure_detail", NULL, f ? ms_sts_result_failure_detail(res) : NULL);
 	mo_bool(&o, "backoff", ms_sts_result_backoff(res));
 	mo_str(&o, "policy_text", NULL, ms_sts_result_policy_text(res));
 	if (f)
-		mo_line(&o, "failure", "%s: %s%s", ms_sts_failure_str(f),
+		mo_line(&o, "failure", "%s: %s%s", ms_tlsrpt_result_name(f),
 			 ms_sts_result_failure_detail(res),
 			 ms_sts_result_backoff(res) ? " (backing off)" : "");
 	return mo_end(&o, out, len);

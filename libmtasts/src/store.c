@@ -37,9 +37,9 @@ void ms_sts_store_free(struct ms_sts_store *s)
 	ms_free(&e, s);
 }
 
-ms_status ms_sts_store_get(struct ms_sts_store *s, const char *domain,
-			   struct ms_sts_entry *e, uint8_t *polbuf,
-			   size_t polbufsize, int *found)
+ms_status sts_store_get_full(struct ms_sts_store *s, const char *domain,
+			    struct ms_sts_entry *e, uint8_t *polbuf,
+			    size_t polbufsize, int *found)
 {
 	if (s == NULL || domain == NULL || e == NULL || found == NULL)
 		return MS_ERR_INVALID;
@@ -51,6 +51,25 @@ ms_status ms_sts_store_get(struct ms_sts_store *s, const char *domain,
 	if (sts_domain_normalize(domain, dom, sizeof(dom), NULL, 0) != MS_OK)
 		return MS_ERR_INVALID;
 	return s->ops.get(s->self, dom, e, polbuf, polbufsize, found);
+}
+
+/* The caller's entry carries the version the caller set: the store fills a
+ * full entry of the library's, and the caller gets the members its version
+ * has (later versions append members); 0 is refused. */
+ms_status ms_sts_store_get(struct ms_sts_store *s, const char *domain,
+			   struct ms_sts_entry *e, uint8_t *polbuf,
+			   size_t polbufsize, int *found)
+{
+	if (found)
+		*found = 0;
+	if (e == NULL || e->version < 1)
+		return MS_ERR_INVALID;
+	struct ms_sts_entry full;
+	ms_status st = sts_store_get_full(s, domain, &full, polbuf, polbufsize, found);
+	unsigned v = e->version;
+	memcpy(e, &full, sizeof(*e)); /* version 1 is the whole struct */
+	e->version = v;
+	return st;
 }
 
 ms_status ms_sts_store_put(struct ms_sts_store *s, const struct ms_sts_entry *e)

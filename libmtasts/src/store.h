@@ -11,6 +11,10 @@ struct ms_sts_store {
 };
 
 ms_status sts_store_del(struct ms_sts_store *s, const char *domain);
+/* ms_sts_store_get on the library's own (current-version) entry. */
+ms_status sts_store_get_full(struct ms_sts_store *s, const char *domain,
+			    struct ms_sts_entry *e, uint8_t *polbuf,
+			    size_t polbufsize, int *found);
 ms_status sts_store_list(struct ms_sts_store *s,
 			 void (*cb)(void *user, const struct ms_sts_entry *e),
 			 void *user);

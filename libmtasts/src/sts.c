@@ -116,14 +116,14 @@ static void log_event(const struct ms_sts *s, enum ms_log_level lvl, const char 
  * Returns 1 with `id` set, 0 with the reason in `note`, or -1 when memory
  * ran out (the record is unknown, not absent: never "no policy").
  */
-static int txt_lookup(struct ms_sts *s, const char *domain, char id[MS_STS_ID_MAX + 1],
-		      char *note, size_t notelen)
+int sts_txt_lookup(struct ms_sts *s, struct ms_dns_ctx *dns, const char *domain,
+		   char id[MS_STS_ID_MAX + 1], char *note, size_t notelen)
 {
 	char name[300], why[200] = "";
 	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
 	struct ms_dns_result *r = NULL;
 	id[0] = '\0';
-	ms_status st = ms_dns_lookup(s->dns, name, MS_DNS_T_TXT, &r, why, sizeof(why));
+	ms_status st = ms_dns_lookup(dns, name, MS_DNS_T_TXT, &r, why, sizeof(why));
 	if (st != MS_OK) {
 		snprintf(note, notelen, "TXT lookup failed: %s", why[0] ? why : ms_status_str(st));
 		return st == MS_ERR_NOMEM ? -1 : 0;
@@ -207,6 +207,11 @@ static uint32_t backoff_for(const struct ms_sts *s, uint32_t failures)
 	return (uint32_t)d;
 }
 
+static ms_status after_fetch(struct ms_sts *s, ms_status st, size_t len, const char *domain,
+			     const char *id, struct ms_sts_entry *e, int found, int64_t now,
+			     int64_t used_at, uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
+			     enum ms_tlsrpt_result *failure, char *detail, size_t dlen);
+
 /*
  * Fetch and validate the policy of `domain` for record `id`; on success
  * store it (last_used: `used_at`, or the entry's own when 0) and return MS_OK with the text in polbuf;
@@ -216,11 +221,21 @@ static uint32_t backoff_for(const struct ms_sts *s, uint32_t failures)
 static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const char *id,
 				 struct ms_sts_entry *e, int found, int64_t now,
 				 int64_t used_at, uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
-				 enum ms_sts_failure *failure, char *detail, size_t dlen)
+				 enum ms_tlsrpt_result *failure, char *detail, size_t dlen)
 {
 	size_t len = 0;
 	ms_status st = ms_sts_fetch_dns(&s->env, &s->fetch, s->dns, domain, polbuf,
 					MS_STS_POLICY_MAX, &len, failure, detail, dlen);
+	return after_fetch(s, st, len, domain, id, e, found, now, used_at, polbuf, pollen, max_age,
+			   failure, detail, dlen);
+}
+
+/* The second half of fetch_and_store: judge, store, back off. */
+static ms_status after_fetch(struct ms_sts *s, ms_status st, size_t len, const char *domain,
+			     const char *id, struct ms_sts_entry *e, int found, int64_t now,
+			     int64_t used_at, uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
+			     enum ms_tlsrpt_result *failure, char *detail, size_t dlen)
+{
 	struct ms_sts_policy *p = NULL;
 	if (st == MS_OK) {
 		char pwhy[200] = "";
@@ -228,7 +243,7 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 		if (st == MS_ERR_NOMEM)
 			return st;
 		if (st != MS_OK) {
-			*failure = MS_STS_FAIL_INVALID;
+			*failure = MS_TLSRPT_STS_POLICY_INVALID;
 			snprintf(detail, dlen, "%s", pwhy);
 		}
 	}
@@ -253,7 +268,7 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 		log_event(s, MS_LOG_INFO, "policy fetched", domain, "id", id);
 		return MS_OK;
 	}
-	count(s, "mtasts_fetch_total", ms_sts_failure_str(*failure));
+	count(s, "mtasts_fetch_total", ms_tlsrpt_result_name(*failure));
 	uint32_t failures = (found && strcmp(e->backoff_id, id) == 0) ? e->failures + 1 : 1;
 	uint32_t delay = backoff_for(s, failures);
 	if (s->store) {
@@ -277,10 +292,188 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 	}
 	struct ms_kv kv[] = {
 		{ "domain", domain }, { "id", id },
-		{ "failure", ms_sts_failure_str(*failure) }, { "why", detail },
+		{ "failure", ms_tlsrpt_result_name(*failure) }, { "why", detail },
 	};
 	ms_log(&s->env, MS_LOG_WARNING, STS_SUBSYS, "policy fetch failed", kv, 4);
 	return st;
+}
+
+/*
+ * The first half of a discovery: the TXT record (through `dns`), the cache,
+ * and the decision.  MS_OK with d->need_fetch set when the policy must be
+ * fetched (then sts_disc_fetched), else the result is decided (then
+ * sts_disc_done).  An error: sts_disc_done with it.
+ */
+ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *dom,
+			 struct sts_disc *d)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dom, sizeof(d->dom), "%s", dom);
+	d->res = ms_calloc(&s->env, 1, sizeof(*d->res));
+	if (d->res == NULL)
+		return MS_ERR_NOMEM;
+	d->res->env = s->env;   /* before anything can fail: the free uses it */
+	d->polbuf = ms_malloc(&s->env, MS_STS_POLICY_MAX);
+	if (d->polbuf == NULL)
+		return MS_ERR_NOMEM;
+	struct ms_sts_result *res = d->res;
+	int64_t now = d->now = ms_now(&s->env);
+
+	char *id = d->id;
+	int valid = sts_txt_lookup(s, dns, dom, id, res->record_note, sizeof(res->record_note));
+	if (valid < 0)
+		return MS_ERR_NOMEM;
+	snprintf(res->record_id, sizeof(res->record_id), "%s", valid ? id : "");
+
+	struct ms_sts_entry *e = &d->e;
+	int found = 0;
+	if (s->store && sts_store_get_full(s->store, dom, e, d->polbuf, MS_STS_POLICY_MAX,
+					 &found) != MS_OK) {
+		log_event(s, MS_LOG_WARNING, "cannot read the policy cache", dom, NULL, NULL);
+		found = 0;
+	}
+	d->found = found;
+	int fresh = found && e->policy_len > 0 && now < e->expires_at;
+	/* A cached policy that no longer parses (a store written by another
+	 * version, or tampered with) is as good as none. */
+	if (fresh) {
+		struct ms_sts_policy *chk = NULL;
+		if (ms_sts_policy_parse(&s->env, e->policy, e->policy_len, &chk, NULL, 0) != MS_OK)
+			fresh = 0;
+		ms_sts_policy_free(chk);
+	}
+	d->fresh = fresh;
+
+	if (!valid || (fresh && strcmp(e->id, id) == 0)) {
+		if (fresh) {
+			/* s5.1: an unexpired cached policy applies even when the
+			 * record is gone or unreadable. */
+			count(s, "mtasts_cache_total", valid ? "hit" : "hit_no_record");
+			ms_status st = set_policy(res, e->policy, e->policy_len, e->id,
+						  e->expires_at, MS_STS_SRC_CACHE);
+			if (st == MS_OK && s->store && now - e->last_used >= STS_TOUCH_EVERY) {
+				e->last_used = now;
+				ms_sts_store_put(s->store, e);
+			}
+			return st;
+		}
+		count(s, "mtasts_cache_total", found && e->policy_len ? "expired" : "miss");
+		return MS_OK;
+	}
+
+	/* A valid record with a new id, or nothing (fresh) cached: fetch,
+	 * unless this id is backing off after a failed fetch. */
+	if (found && strcmp(e->backoff_id, id) == 0 && now < e->backoff_until) {
+		count(s, "mtasts_cache_total", "backoff");
+		res->backoff = 1;
+		res->failure = e->last_failure ? (enum ms_tlsrpt_result)e->last_failure
+					       : MS_TLSRPT_STS_POLICY_FETCH_ERROR;
+		snprintf(res->failure_detail, sizeof(res->failure_detail),
+			 "fetch for id %s failed %u time(s); next attempt in %lld s", id,
+			 e->failures, (long long)(e->backoff_until - now));
+		if (fresh)
+			return set_policy(res, e->policy, e->policy_len, e->id, e->expires_at,
+					  MS_STS_SRC_CACHE);
+		return MS_OK;
+	}
+	count(s, "mtasts_cache_total", fresh ? "id_changed" : (found && e->policy_len ? "expired" : "miss"));
+
+	/* Keep the old entry's policy: the fetch reuses polbuf. */
+	if (found && e->policy_len) {
+		d->oldpol = ms_malloc(&s->env, e->policy_len);
+		if (d->oldpol == NULL)
+			return MS_ERR_NOMEM;
+		memcpy(d->oldpol, e->policy, e->policy_len);
+		e->policy = d->oldpol;
+	}
+	d->need_fetch = 1;
+	return MS_OK;
+}
+
+/* The second half, after the fetch (its status, body length in polbuf,
+ * failure and detail in d->res->failure_detail). */
+ms_status sts_disc_fetched(struct ms_sts *s, struct sts_disc *d, ms_status fst, size_t len,
+			   enum ms_tlsrpt_result failure)
+{
+	struct ms_sts_result *res = d->res;
+	uint32_t max_age = 0;
+	size_t pollen = 0;
+	ms_status st = after_fetch(s, fst, len, d->dom, d->id, &d->e, d->found, d->now, d->now,
+				   d->polbuf, &pollen, &max_age, &failure, res->failure_detail,
+				   sizeof(res->failure_detail));
+	if (st == MS_OK) {
+		st = set_policy(res, d->polbuf, pollen, d->id, d->now + (int64_t)max_age,
+				MS_STS_SRC_FETCHED);
+	} else if (st != MS_ERR_NOMEM) {
+		res->failure = failure;
+		res->backoff = 1;
+		st = MS_OK;
+		if (d->fresh)
+			st = set_policy(res, d->e.policy, d->e.policy_len, d->e.id, d->e.expires_at,
+					MS_STS_SRC_CACHE);
+	}
+	return st;
+}
+
+/* Hand out the result (MS_OK) or free everything and report `st`. */
+ms_status sts_disc_done(struct ms_sts *s, struct sts_disc *d, ms_status st,
+			struct ms_sts_result **out, char *why, size_t whylen)
+{
+	ms_free(&s->env, d->oldpol);
+	ms_free(&s->env, d->polbuf);
+	d->oldpol = NULL;
+	d->polbuf = NULL;
+	if (st != MS_OK) {
+		ms_sts_result_free(d->res);
+		d->res = NULL;
+		return ms_why(why, whylen, st, "%s", ms_status_str(st));
+	}
+	*out = d->res;
+	d->res = NULL;
+	return MS_OK;
+}
+
+const struct ms_env *sts_env(const struct ms_sts *s)
+{
+	return &s->env;
+}
+
+const struct ms_sts_fetch_config *sts_fetch_config(const struct ms_sts *s)
+{
+	return &s->fetch;
+}
+
+struct ms_dns_ctx *sts_dns(const struct ms_sts *s)
+{
+	return s->dns;
+}
+
+/* 1 when a discovery with record id `id` would fetch now (no side effects:
+ * the async discovery asks this in its DNS rounds to look up the policy
+ * host's addresses beside the TXT record's). */
+int sts_would_fetch(struct ms_sts *s, const char *dom, const char *id)
+{
+	if (s->store == NULL)
+		return 1;
+	uint8_t *buf = ms_malloc(&s->env, MS_STS_POLICY_MAX);
+	if (buf == NULL)
+		return 1;
+	struct ms_sts_entry e;
+	int found = 0;
+	memset(&e, 0, sizeof(e));
+	int64_t now = ms_now(&s->env);
+	int fetch = 1;
+	if (sts_store_get_full(s->store, dom, &e, buf, MS_STS_POLICY_MAX, &found) == MS_OK && found) {
+		struct ms_sts_policy *chk = NULL;
+		if (e.policy_len > 0 && now < e.expires_at && strcmp(e.id, id) == 0 &&
+		    ms_sts_policy_parse(&s->env, e.policy, e.policy_len, &chk, NULL, 0) == MS_OK)
+			fetch = 0;
+		ms_sts_policy_free(chk);
+		if (strcmp(e.backoff_id, id) == 0 && now < e.backoff_until)
+			fetch = 0;
+	}
+	ms_free(&s->env, buf);
+	return fetch;
 }
 
 ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
@@ -295,114 +488,18 @@ ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
 	ms_status vst = sts_domain_normalize(domain, dom, sizeof(dom), why, whylen);
 	if (vst != MS_OK)
 		return vst; /* before any lookup: the domain is not a host name */
-
-	struct ms_sts_result *res = ms_calloc(&s->env, 1, sizeof(*res));
-	uint8_t *polbuf = ms_malloc(&s->env, MS_STS_POLICY_MAX);
-	if (res == NULL || polbuf == NULL) {
-		ms_free(&s->env, res);
-		ms_free(&s->env, polbuf);
-		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	struct sts_disc d;
+	ms_status st = sts_disc_begin(s, s->dns, dom, &d);
+	if (st == MS_OK && d.need_fetch) {
+		size_t len = 0;
+		enum ms_tlsrpt_result failure = MS_TLSRPT_SUCCESS;
+		ms_status fst = ms_sts_fetch_dns(&s->env, &s->fetch, s->dns, dom, d.polbuf,
+						 MS_STS_POLICY_MAX, &len, &failure,
+						 d.res->failure_detail,
+						 sizeof(d.res->failure_detail));
+		st = sts_disc_fetched(s, &d, fst, len, failure);
 	}
-	res->env = s->env;
-	int64_t now = ms_now(&s->env);
-	ms_status st = MS_OK;
-
-	char id[MS_STS_ID_MAX + 1];
-	int valid = txt_lookup(s, dom, id, res->record_note, sizeof(res->record_note));
-	if (valid < 0) {
-		st = MS_ERR_NOMEM;
-		goto done;
-	}
-	snprintf(res->record_id, sizeof(res->record_id), "%s", valid ? id : "");
-
-	struct ms_sts_entry e;
-	int found = 0;
-	memset(&e, 0, sizeof(e));
-	if (s->store && ms_sts_store_get(s->store, dom, &e, polbuf, MS_STS_POLICY_MAX,
-					 &found) != MS_OK) {
-		log_event(s, MS_LOG_WARNING, "cannot read the policy cache", dom, NULL, NULL);
-		found = 0;
-	}
-	int fresh = found && e.policy_len > 0 && now < e.expires_at;
-	/* A cached policy that no longer parses (a store written by another
-	 * version, or tampered with) is as good as none. */
-	if (fresh) {
-		struct ms_sts_policy *chk = NULL;
-		if (ms_sts_policy_parse(&s->env, e.policy, e.policy_len, &chk, NULL, 0) != MS_OK)
-			fresh = 0;
-		ms_sts_policy_free(chk);
-	}
-
-	if (!valid || (fresh && strcmp(e.id, id) == 0)) {
-		if (fresh) {
-			/* s5.1: an unexpired cached policy applies even when the
-			 * record is gone or unreadable. */
-			count(s, "mtasts_cache_total", valid ? "hit" : "hit_no_record");
-			st = set_policy(res, e.policy, e.policy_len, e.id, e.expires_at,
-					MS_STS_SRC_CACHE);
-			if (st == MS_OK && s->store && now - e.last_used >= STS_TOUCH_EVERY) {
-				e.last_used = now;
-				ms_sts_store_put(s->store, &e);
-			}
-		} else {
-			count(s, "mtasts_cache_total",
-			      found && e.policy_len ? "expired" : "miss");
-		}
-		goto done;
-	}
-
-	/* A valid record with a new id, or nothing (fresh) cached: fetch,
-	 * unless this id is backing off after a failed fetch. */
-	if (found && strcmp(e.backoff_id, id) == 0 && now < e.backoff_until) {
-		count(s, "mtasts_cache_total", "backoff");
-		res->backoff = 1;
-		res->failure = e.last_failure ? (enum ms_sts_failure)e.last_failure
-					      : MS_STS_FAIL_FETCH;
-		snprintf(res->failure_detail, sizeof(res->failure_detail),
-			 "fetch for id %s failed %u time(s); next attempt in %lld s", id,
-			 e.failures, (long long)(e.backoff_until - now));
-		if (fresh)
-			st = set_policy(res, e.policy, e.policy_len, e.id, e.expires_at,
-					MS_STS_SRC_CACHE);
-		goto done;
-	}
-	count(s, "mtasts_cache_total", fresh ? "id_changed" : (found && e.policy_len ? "expired" : "miss"));
-
-	/* Keep the old entry's policy: fetch_and_store reuses polbuf. */
-	uint8_t *oldpol = NULL;
-	if (found && e.policy_len) {
-		oldpol = ms_malloc(&s->env, e.policy_len);
-		if (oldpol == NULL) {
-			st = MS_ERR_NOMEM;
-			goto done;
-		}
-		memcpy(oldpol, e.policy, e.policy_len);
-		e.policy = oldpol;
-	}
-	size_t len = 0;
-	uint32_t max_age = 0;
-	enum ms_sts_failure failure = MS_STS_FAIL_NONE;
-	st = fetch_and_store(s, dom, id, &e, found, now, now, polbuf, &len, &max_age, &failure,
-			     res->failure_detail, sizeof(res->failure_detail));
-	if (st == MS_OK) {
-		st = set_policy(res, polbuf, len, id, now + (int64_t)max_age, MS_STS_SRC_FETCHED);
-	} else if (st != MS_ERR_NOMEM) {
-		res->failure = failure;
-		res->backoff = 1;
-		st = MS_OK;
-		if (fresh)
-			st = set_policy(res, e.policy, e.policy_len, e.id, e.expires_at,
-					MS_STS_SRC_CACHE);
-	}
-	ms_free(&s->env, oldpol);
-done:
-	ms_free(&s->env, polbuf);
-	if (st != MS_OK) {
-		ms_sts_result_free(res);
-		return ms_why(why, whylen, st, "%s", ms_status_str(st));
-	}
-	*out = res;
-	return MS_OK;
+	return sts_disc_done(s, &d, st, out, why, whylen);
 }
 
 ms_status ms_sts_purge(struct ms_sts *s, const char *domain)
@@ -472,7 +569,7 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 				ndrop++;
 			continue;
 		}
-		if (ms_sts_store_get(s->store, dom, &e, polbuf, MS_STS_POLICY_MAX, &found) != MS_OK ||
+		if (sts_store_get_full(s->store, dom, &e, polbuf, MS_STS_POLICY_MAX, &found) != MS_OK ||
 		    !found)
 			continue;
 		int unused = now - e.last_used > (int64_t)s->drop_unused_after;
@@ -485,13 +582,13 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 		if (e.policy_len == 0)
 			continue; /* only back-off state: nothing in use to refresh */
 		char id[MS_STS_ID_MAX + 1], note[192];
-		if (txt_lookup(s, dom, id, note, sizeof(note)) != 1)
+		if (sts_txt_lookup(s, s->dns, dom, id, note, sizeof(note)) != 1)
 			continue; /* keep the cached policy until it expires */
 		if (strcmp(e.backoff_id, id) == 0 && now < e.backoff_until)
 			continue;
 		size_t len = 0;
 		uint32_t max_age = 0;
-		enum ms_sts_failure failure;
+		enum ms_tlsrpt_result failure;
 		char detail[320];
 		ms_status fs = fetch_and_store(s, dom, id, &e, 1, now, 0, newbuf, &len, &max_age,
 					       &failure, detail, sizeof(detail));

@@ -52,6 +52,55 @@ ms_status sts_domain_normalize(const char *domain, char *out, size_t outlen,
 ms_status sts_resolve_host(struct ms_dns_ctx *dns, const char *host, char *out, size_t outlen,
 			   char *why, size_t whylen);
 
+/* ---- fetch.c: one HTTPS policy transfer, for the synchronous fetch and
+ * the async discovery (sts_async.c) ---- */
+struct sts_xfer;
+/* curl_global_init, once per process: MS_OK or MS_ERR_INTERNAL. */
+ms_status sts_curl_global(void);
+/* 1 when a fetch of mta-sts.DOMAIN (`host`) resolves it through the
+ * handle's DNS (no injected fetch, no proxy, no connect_to address). */
+int sts_fetch_needs_dns(const struct ms_sts_fetch_config *cfg, const char *host);
+/* The easy handle for domain `norm` (normalised), the body going to
+ * buf[bufsize]; its addresses through `dns` as in ms_sts_fetch_dns (a
+ * failed lookup is the returned fetch failure).  `env` must outlive it. */
+ms_status sts_xfer_prepare(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
+			   struct ms_dns_ctx *dns, const char *norm, uint8_t *buf, size_t bufsize,
+			   struct sts_xfer **out, enum ms_tlsrpt_result *failure, char *why,
+			   size_t whylen);
+/* The CURL * of the transfer (void * to keep curl.h out of this header). */
+void *sts_xfer_easy(struct sts_xfer *x);
+/* Judge a finished transfer (`curl_rc`: its CURLcode) as ms_sts_fetch_dns
+ * does, and log it; *len set on MS_OK. */
+ms_status sts_xfer_finish(struct sts_xfer *x, int curl_rc, size_t *len,
+			  enum ms_tlsrpt_result *failure, char *why, size_t whylen);
+void sts_xfer_log(const struct sts_xfer *x, ms_status st, enum ms_tlsrpt_result failure,
+		  const char *why);
+void sts_xfer_free(struct sts_xfer *x);
+
+/* ---- sts.c: one policy discovery in two halves around the fetch ---- */
+struct ms_sts_result;
+struct ms_sts;
+struct sts_disc {
+	struct ms_sts_result *res;
+	uint8_t *polbuf, *oldpol;
+	int64_t now;
+	char dom[256], id[MS_STS_ID_MAX + 1];
+	struct ms_sts_entry e;
+	int found, fresh, need_fetch;
+};
+int sts_txt_lookup(struct ms_sts *s, struct ms_dns_ctx *dns, const char *domain,
+		   char id[MS_STS_ID_MAX + 1], char *note, size_t notelen);
+ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *dom,
+			 struct sts_disc *d);
+ms_status sts_disc_fetched(struct ms_sts *s, struct sts_disc *d, ms_status fst, size_t len,
+			   enum ms_tlsrpt_result failure);
+ms_status sts_disc_done(struct ms_sts *s, struct sts_disc *d, ms_status st,
+			struct ms_sts_result **out, char *why, size_t whylen);
+int sts_would_fetch(struct ms_sts *s, const char *dom, const char *id);
+const struct ms_env *sts_env(const struct ms_sts *s);
+const struct ms_sts_fetch_config *sts_fetch_config(const struct ms_sts *s);
+struct ms_dns_ctx *sts_dns(const struct ms_sts *s);
+
 /* Whole-string host compare ignoring ASCII case and one trailing dot. */
 size_t sts_host_len(const char *s);
 

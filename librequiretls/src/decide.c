@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *nz(const char *s, const char *dflt)
@@ -97,12 +98,13 @@ static void plan_skip(struct ms_rtls_plan *p, const struct ms_rtls_domain *d,
 	memcpy(p->text, o.text, sizeof(p->text));
 }
 
-ms_status ms_rtls_plan(const struct ms_rtls_domain *d,
-		       const struct ms_rtls_host *h, struct ms_rtls_plan *out)
+ms_status rtls_plan_fill(const struct ms_rtls_domain *d,
+			 const struct ms_rtls_host *h, struct ms_rtls_plan *out)
 {
 	if (d == NULL || h == NULL || out == NULL)
 		return MS_ERR_INVALID;
 	memset(out, 0, sizeof(*out));
+	out->version = MS_RTLS_PLAN_VERSION;
 	const char *dom = nz(d->domain, "the recipient domain");
 	const char *host = nz(h->name, "the MX host");
 	/* RFC 8689 s5: a DSN about a REQUIRETLS message carries only the
@@ -237,12 +239,13 @@ void ms_rtls_observe_ehlo(const struct ms_rtls_ehlo *set,
 		o->starttls_offered = ms_rtls_ehlo_has(set, "STARTTLS");
 }
 
-void ms_rtls_outcome_from_plan(const struct ms_rtls_plan *p,
-			       struct ms_rtls_outcome *out)
+void rtls_outcome_from_plan_fill(const struct ms_rtls_plan *p,
+				 struct ms_rtls_outcome *out)
 {
 	if (out == NULL)
 		return;
 	memset(out, 0, sizeof(*out));
+	out->version = MS_RTLS_OUTCOME_VERSION;
 	if (p == NULL || p->mode != MS_RTLS_MODE_SKIP) {
 		out->verdict = MS_RTLS_DELIVER;
 		return;
@@ -294,17 +297,18 @@ static enum ms_rtls_reason first_failure(enum ms_rtls_tls_mode mode, int vdane,
 	return MS_RTLS_R_NONE;
 }
 
-ms_status ms_rtls_judge(const struct ms_rtls_domain *d,
-			const struct ms_rtls_host *h,
-			const struct ms_rtls_plan *p,
-			const struct ms_rtls_observed *o,
-			struct ms_rtls_outcome *out)
+ms_status rtls_judge_fill(const struct ms_rtls_domain *d,
+			  const struct ms_rtls_host *h,
+			  const struct ms_rtls_plan *p,
+			  const struct ms_rtls_observed *o,
+			  struct ms_rtls_outcome *out)
 {
 	if (d == NULL || h == NULL || p == NULL || o == NULL || out == NULL)
 		return MS_ERR_INVALID;
 	memset(out, 0, sizeof(*out));
+	out->version = MS_RTLS_OUTCOME_VERSION;
 	if (p->mode == MS_RTLS_MODE_SKIP) {
-		ms_rtls_outcome_from_plan(p, out);
+		rtls_outcome_from_plan_fill(p, out);
 		return MS_OK;
 	}
 	const char *host = nz(h->name, "the MX host");
@@ -391,12 +395,13 @@ ms_status ms_rtls_judge(const struct ms_rtls_domain *d,
 	return MS_OK;
 }
 
-ms_status ms_rtls_conclude(const struct ms_rtls_outcome *fails, size_t n,
-			   struct ms_rtls_outcome *out)
+ms_status rtls_conclude_fill(const struct ms_rtls_outcome *fails, size_t n,
+			     struct ms_rtls_outcome *out)
 {
 	if (out == NULL || (fails == NULL && n > 0))
 		return MS_ERR_INVALID;
 	memset(out, 0, sizeof(*out));
+	out->version = MS_RTLS_OUTCOME_VERSION;
 	if (n == 0) {
 		out->verdict = MS_RTLS_TEMPFAIL;
 		out->temporary = 1;
@@ -420,10 +425,134 @@ ms_status ms_rtls_conclude(const struct ms_rtls_outcome *fails, size_t n,
 	 * verified path, REQUIRETLS not offered) is it returned now. */
 	size_t k = first_temp < n ? first_temp : 0;
 	*out = fails[k];
+	out->version = MS_RTLS_OUTCOME_VERSION;
 	out->verdict = first_temp < n ? MS_RTLS_TEMPFAIL : MS_RTLS_PERMFAIL;
 	out->mail_requiretls = 0;
 	out->ignored = MS_RTLS_R_NONE;
 	return MS_OK;
+}
+
+/* ---- the public calls: the caller's struct version --------------------
+ *
+ * struct ms_rtls_plan and struct ms_rtls_outcome belong to the caller, who
+ * sets `version`.  A later version appends members; the library fills a
+ * full struct of its own and copies out only the bytes the caller's version
+ * has, and never rewrites `version`.  A version-0 output is refused (it
+ * would be a caller who did not set it).  Inputs are read leniently: a
+ * plan or outcome the caller passes in is read as version 1 (its first
+ * members) when its version is 0, and as much as both sides know
+ * otherwise.
+ */
+
+/* Bytes of each version (0: unknown).  When version 2 appends members,
+ * version 1 keeps today's sizeof as a constant here. */
+static size_t plan_size(unsigned version)
+{
+	return version >= 1 ? sizeof(struct ms_rtls_plan) : 0;
+}
+
+static size_t outcome_size(unsigned version)
+{
+	return version >= 1 ? sizeof(struct ms_rtls_outcome) : 0;
+}
+
+/* A caller's input plan as a full one (members it lacks are zero). */
+static void plan_in(const struct ms_rtls_plan *p, struct ms_rtls_plan *full)
+{
+	size_t n = plan_size(p->version ? p->version : 1);
+	memset(full, 0, sizeof(*full));
+	memcpy(full, p, n < sizeof(*full) ? n : sizeof(*full));
+}
+
+static void plan_out(const struct ms_rtls_plan *full, struct ms_rtls_plan *out)
+{
+	unsigned v = out->version;
+	memcpy(out, full, plan_size(v));
+	out->version = v;
+}
+
+static void outcome_out(const struct ms_rtls_outcome *full, struct ms_rtls_outcome *out)
+{
+	unsigned v = out->version;
+	memcpy(out, full, outcome_size(v));
+	out->version = v;
+}
+
+ms_status ms_rtls_plan(const struct ms_rtls_domain *d,
+		       const struct ms_rtls_host *h, struct ms_rtls_plan *out)
+{
+	if (out == NULL || plan_size(out->version) == 0)
+		return MS_ERR_INVALID;
+	struct ms_rtls_plan full;
+	ms_status st = rtls_plan_fill(d, h, &full);
+	if (st == MS_OK)
+		plan_out(&full, out);
+	return st;
+}
+
+ms_status ms_rtls_judge(const struct ms_rtls_domain *d,
+			const struct ms_rtls_host *h,
+			const struct ms_rtls_plan *p,
+			const struct ms_rtls_observed *o,
+			struct ms_rtls_outcome *out)
+{
+	if (p == NULL || out == NULL || outcome_size(out->version) == 0)
+		return MS_ERR_INVALID;
+	struct ms_rtls_plan pin;
+	struct ms_rtls_outcome full;
+	plan_in(p, &pin);
+	ms_status st = rtls_judge_fill(d, h, &pin, o, &full);
+	if (st == MS_OK)
+		outcome_out(&full, out);
+	return st;
+}
+
+ms_status ms_rtls_outcome_from_plan(const struct ms_rtls_plan *p,
+				    struct ms_rtls_outcome *out)
+{
+	if (out == NULL || outcome_size(out->version) == 0)
+		return MS_ERR_INVALID;
+	struct ms_rtls_plan pin;
+	struct ms_rtls_outcome full;
+	if (p != NULL)
+		plan_in(p, &pin);
+	rtls_outcome_from_plan_fill(p ? &pin : NULL, &full);
+	outcome_out(&full, out);
+	return MS_OK;
+}
+
+ms_status ms_rtls_conclude(const struct ms_rtls_outcome *fails, size_t n,
+			   struct ms_rtls_outcome *out)
+{
+	if (out == NULL || outcome_size(out->version) == 0 || (fails == NULL && n > 0))
+		return MS_ERR_INVALID;
+	/* The array's elements are the caller's size: its stride is the
+	 * size of fails[0]'s version, and every element must say the same. */
+	unsigned fv = n ? (fails[0].version ? fails[0].version : 1) : 1;
+	size_t stride = outcome_size(fv);
+	if (stride == 0)
+		return MS_ERR_INVALID;
+	struct ms_rtls_outcome *tmp = NULL;
+	if (n > 0) {
+		tmp = calloc(n, sizeof(*tmp));
+		if (tmp == NULL)
+			return MS_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct ms_rtls_outcome *e =
+			(const struct ms_rtls_outcome *)(const void *)((const char *)fails + i * stride);
+		if ((e->version ? e->version : 1) != fv) {
+			free(tmp);
+			return MS_ERR_INVALID;
+		}
+		memcpy(&tmp[i], e, stride < sizeof(tmp[i]) ? stride : sizeof(tmp[i]));
+	}
+	struct ms_rtls_outcome full;
+	ms_status st = rtls_conclude_fill(tmp, n, &full);
+	free(tmp);
+	if (st == MS_OK)
+		outcome_out(&full, out);
+	return st;
 }
 
 ms_status ms_rtls_outcome_apply(const struct ms_rtls_outcome *o,

@@ -5,6 +5,7 @@
  * for, the metrics, the recipient-domain memory, and the conclusion.
  */
 #include "deliver_internal.h"
+#include "route_internal.h"
 
 #include <openssl/err.h>
 #include <string.h>
@@ -40,7 +41,7 @@ ms_status ms_rtls_deliver_new(const struct ms_env *env, const struct ms_rtls_rou
 	if (out == NULL || route == NULL || m == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "NULL argument");
 	*out = NULL;
-	if (opts && opts->version != MS_RTLS_DELIVER_OPTS_VERSION)
+	if (opts && (opts->version < 1 || opts->version > MS_RTLS_DELIVER_OPTS_VERSION))
 		return ms_why(why, whylen, MS_ERR_INVALID, "unknown options version %u",
 			      opts->version);
 	if (m->nrcpt == 0 || m->nrcpt > MS_RTLS_DELIVER_MAX_RCPT || m->rcpt == NULL ||
@@ -69,6 +70,10 @@ ms_status ms_rtls_deliver_new(const struct ms_env *env, const struct ms_rtls_rou
 	d->now = opts ? opts->now : 0;
 	d->timeout_ms = opts ? opts->timeout_ms : 0;
 	d->memory = opts ? opts->memory : NULL;
+	if (opts && opts->version >= 2) {
+		d->observer = opts->observer;
+		d->observer_arg = opts->observer_arg;
+	}
 	d->tls = opts ? (SSL_CTX *)opts->tls : NULL;
 	d->from = ms_strdup(&e, m->from);
 	d->helo = ms_strdup(&e, helo);
@@ -128,9 +133,9 @@ static void finish(struct ms_rtls_delivery *d)
 {
 	struct ms_rtls_outcome loop;
 	if (d->nfails == 0)
-		ms_rtls_route_no_host_outcome(d->route, &loop);
+		rtls_route_no_host_outcome_fill(d->route, &loop);
 	else
-		ms_rtls_conclude(d->fails, d->nfails, &loop);
+		rtls_conclude_fill(d->fails, d->nfails, &loop);
 	/* ms_rtls_conclude's rule over the recipients' outcomes (without an
 	 * array of them): the first temporary one keeps the message queued,
 	 * else the first one returns it. */
@@ -213,14 +218,16 @@ ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why, size_t why
 		memset(a, 0, sizeof(*a));
 		a->host = h;
 		a->mode = plan->mode;
-		ms_rtls_outcome_from_plan(plan, &a->out);
+		rtls_outcome_from_plan_fill(plan, &a->out);
 		ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
+		rtls_tlsrpt_notify(d, a);
 		d->fails[d->nfails++] = a->out;
 		goto next;
 	}
 	rtls_attempt_run(d, h, 0, NULL, a);
 	ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
 	remember(d, a);
+	rtls_tlsrpt_notify(d, a);
 	if (a->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
 		/* RFC 7435 / RFC 8689 s4.2.2: plaintext after a failed
 		 * handshake, on the same host, as the engine allowed. */

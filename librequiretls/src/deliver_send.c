@@ -9,6 +9,8 @@
 
 #include <mailsec/dns.h>
 
+#include <poll.h>
+#include <stddef.h>
 #include <string.h>
 
 struct domain {
@@ -34,6 +36,7 @@ struct ms_rtls_send {
 	size_t ndomains, current;
 	size_t *rcpt_domain; /* per caller recipient: its domain */
 	size_t *rcpt_index;  /* ... and its index in that domain's list */
+	int wait_ms;         /* a pending route's: when to step at the latest */
 };
 
 static size_t find_domain(const struct ms_rtls_send *s, const char *name)
@@ -70,7 +73,12 @@ ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_ctx *dns, str
 	s->msg = *m;
 	s->opts = *opts;
 	if (opts->route) {
-		s->route_opts = *opts->route;
+		/* a version-1 caller's struct ends before deadline_ms */
+		if (opts->route->version == 1)
+			memcpy(&s->route_opts, opts->route,
+			       offsetof(struct ms_rtls_route_opts, deadline_ms));
+		else
+			s->route_opts = *opts->route;
 		s->have_route_opts = 1;
 	}
 	s->domains = ms_calloc(&e, m->nrcpt, sizeof(*s->domains));
@@ -165,14 +173,27 @@ ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen)
 	if (ms_rtls_send_done(s))
 		return ms_why(why, whylen, MS_ERR_STATE, "send already done");
 	struct domain *dm = &s->domains[s->current];
+	s->wait_ms = 0;
 	if (dm->route == NULL) {
-		/* The route is this step's lookup work (async: the route's
-		 * own step machine). */
-		ms_status st = ms_rtls_route_new(&s->env, s->dns, s->sts, dm->name, s->requirement,
-						 s->have_route_opts ? &s->route_opts : NULL,
-						 &dm->route, why, whylen);
-		if (st != MS_OK)
+		/* The route's lookups go out; the next steps drive them
+		 * (ms_rtls_route_step: never blocks, not even for MTA-STS). */
+		return ms_rtls_route_start(&s->env, s->dns, s->sts, dm->name, s->requirement,
+					   s->have_route_opts ? &s->route_opts : NULL, NULL, NULL,
+					   &dm->route, why, whylen);
+	}
+	if (dm->delivery == NULL) {
+		int t = 0;
+		if (ms_rtls_route_step(dm->route, &t) == MS_RTLS_ROUTE_PENDING) {
+			s->wait_ms = t;
+			return MS_OK;
+		}
+		ms_status st = ms_rtls_route_status(dm->route, why, whylen);
+		if (st != MS_OK) {
+			/* as ms_rtls_route_new's failure: no route */
+			ms_rtls_route_free(dm->route);
+			dm->route = NULL;
 			return st;
+		}
 		struct ms_rtls_envelope m = s->msg;
 		m.rcpt = dm->rcpt;
 		m.nrcpt = dm->nrcpt;
@@ -185,6 +206,19 @@ ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen)
 	return st;
 }
 
+int ms_rtls_send_fd(const struct ms_rtls_send *s)
+{
+	if (ms_rtls_send_done(s))
+		return -1;
+	const struct domain *dm = &s->domains[s->current];
+	return dm->route && dm->delivery == NULL ? ms_rtls_route_fd(dm->route) : -1;
+}
+
+int ms_rtls_send_timeout_ms(const struct ms_rtls_send *s)
+{
+	return ms_rtls_send_done(s) ? -1 : s->wait_ms;
+}
+
 ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen)
 {
 	if (s == NULL)
@@ -193,6 +227,13 @@ ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen)
 		ms_status st = ms_rtls_send_step(s, why, whylen);
 		if (st != MS_OK)
 			return st;
+		int t = ms_rtls_send_timeout_ms(s), fd = ms_rtls_send_fd(s);
+		if (t > 0) {
+			/* a route pending: wait on its descriptor, in short slices
+			 * (another thread may deliver on a shared DNS context) */
+			struct pollfd p = { .fd = fd, .events = POLLIN };
+			poll(&p, fd >= 0 ? 1 : 0, t < 10 ? t : 10);
+		}
 	}
 	return MS_OK;
 }

@@ -26,7 +26,7 @@ static void print_result(struct ms_out *o, const struct ms_dane_result *res,
 	char rec[MAX_TLSA_TEXT] = "";
 	if (res->matched >= 0)
 		record_text(&t[res->matched], rec, sizeof(rec));
-	const char *rpt = ms_dane_tlsrpt_str(res->tlsrpt);
+	const char *rpt = ms_tlsrpt_result_name(res->tlsrpt);
 	mo_str(o, "verdict", "verdict", ms_dane_verdict_str(res->verdict));
 	mo_bool(o, "verified", res->verdict == MS_DANE_VERIFIED);
 	mo_str(o, "matched", "matched", res->matched >= 0 ? rec : NULL);
@@ -111,7 +111,7 @@ ms_status ms_rtls_dane_probe_render(const struct ms_rtls_dane_probe *pr, const c
 		mo_null(&o, "matched");
 		mo_null(&o, "depth");
 		mo_str(&o, "tlsrpt_result", NULL,
-			ms_dane_tlsrpt_str(ms_rtls_dane_probe_result(pr)->tlsrpt));
+			ms_tlsrpt_result_name(ms_rtls_dane_probe_result(pr)->tlsrpt));
 	}
 	return mo_end(&o, out, len);
 }

@@ -91,7 +91,7 @@ static void route_report(struct ms_out *o, const struct ms_rtls_route *r)
 	mo_bool(o, "implicit_mx", (flags & MS_RTLS_ROUTE_IMPLICIT_MX) != 0);
 	mo_str(o, "mta_sts_mode", NULL, ms_rtls_sts_mode_str(d->sts_mode));
 	mo_str(o, "mta_sts_note", NULL, sts_note);
-	struct ms_rtls_outcome oc;
+	struct ms_rtls_outcome oc = { .version = MS_RTLS_OUTCOME_VERSION };
 	if (ms_rtls_route_count(r) == 0) {
 		ms_rtls_route_no_host_outcome(r, &oc);
 		mo_line(o, NULL, "no host to try: %s %s", oc.enhanced, oc.text);

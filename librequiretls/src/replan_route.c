@@ -94,14 +94,14 @@ static ms_status undeliverable_for(const struct ms_rtls_route *route,
 			return MS_ERR_NOMEM;
 		for (size_t i = 0; i < route->nhosts; i++) {
 			tmp.hosts[i] = route->hosts[i];
-			if (ms_rtls_plan(&tmp.in, &tmp.hosts[i].in, &tmp.hosts[i].plan) != MS_OK) {
+			if (rtls_plan_fill(&tmp.in, &tmp.hosts[i].in, &tmp.hosts[i].plan) != MS_OK) {
 				ms_free(&route->env, tmp.hosts);
 				return MS_ERR_INTERNAL;
 			}
 		}
 	}
 	tmp.nalloc = route->nhosts;
-	*undeliverable = ms_rtls_route_undeliverable(&tmp, o);
+	*undeliverable = rtls_route_undeliverable_fill(&tmp, o);
 	if (!*undeliverable)
 		memset(o, 0, sizeof(*o));
 	ms_free(&route->env, tmp.hosts);
@@ -143,7 +143,7 @@ ms_status ms_rtls_replan_route(struct ms_rtls_replan *rp, const struct ms_rtls_r
 		h->name = d->text[i].name;
 		h->preference = rh->preference;
 		h->before = rh->plan;
-		if (ms_rtls_plan(&after_in, &rh->in, &h->after) != MS_OK) {
+		if (rtls_plan_fill(&after_in, &rh->in, &h->after) != MS_OK) {
 			st = MS_ERR_INTERNAL;
 			break;
 		}
@@ -156,7 +156,7 @@ ms_status ms_rtls_replan_route(struct ms_rtls_replan *rp, const struct ms_rtls_r
 	}
 	if (st == MS_OK) {
 		d->pub.undeliverable_before =
-			ms_rtls_route_undeliverable(route, &d->pub.outcome_before);
+			rtls_route_undeliverable_fill(route, &d->pub.outcome_before);
 		if (!d->pub.undeliverable_before)
 			memset(&d->pub.outcome_before, 0, sizeof(d->pub.outcome_before));
 		st = undeliverable_for(route, rp->after, &d->pub.undeliverable_after,

@@ -32,7 +32,7 @@ ms_status rtls_route_step(struct ms_rtls_route *r)
 		return MS_OK;
 	case ROUTE_PLAN:
 		for (size_t i = 0; i < r->nhosts; i++) {
-			if (ms_rtls_plan(&r->in, &r->hosts[i].in, &r->hosts[i].plan) != MS_OK)
+			if (rtls_plan_fill(&r->in, &r->hosts[i].in, &r->hosts[i].plan) != MS_OK)
 				return MS_ERR_INTERNAL;
 			rtls_route_reasons(r, &r->hosts[i]);
 		}
@@ -53,7 +53,7 @@ ms_status rtls_route_init(const struct ms_env *env, struct ms_dns_ctx *dns, stru
 		*out = NULL;
 	if (dns == NULL || domain == NULL || out == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "route: NULL argument");
-	if (opts && opts->version != MS_RTLS_ROUTE_OPTS_VERSION)
+	if (opts && opts->version != MS_RTLS_ROUTE_OPTS_VERSION && opts->version != 1)
 		return ms_why(why, whylen, MS_ERR_INVALID, "route: unknown options version %u",
 			      opts->version);
 	if (requirement != MS_RTLS_REQ_DEFAULT && requirement != MS_RTLS_REQ_REQUIRED &&
@@ -81,6 +81,7 @@ ms_status rtls_route_init(const struct ms_env *env, struct ms_dns_ctx *dns, stru
 	r->in.domain = r->domain;
 	r->in.requirement = requirement;
 	r->in.dsn_of_requiretls = opts ? opts->dsn_of_requiretls : 0;
+	r->deadline_ms = opts && opts->version >= 2 ? opts->deadline_ms : 0;
 	r->dns = dns;
 	r->sts = sts;
 	*out = r;

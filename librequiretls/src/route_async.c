@@ -3,56 +3,49 @@
  * _fd, _step, _status, and the cancel of ms_rtls_route_free.
  *
  * Design (the one of libspfdkim's auth_async.c): the lookup steps of the
- * machine (MX, then every host's addresses and DANE lookup) run against a
- * private "view" context (ms_dns_ctx_new_custom) whose resolver answers
- * from the route's table of fetched results.  A name the table does not
- * hold yet is recorded as wanted and answered "timeout" for now; at the
- * end of such a round the route is reset to its initial state and every
- * wanted name is submitted to the real context with ms_dns_submit, all at
- * once.  When answers arrive the next step runs another round.  So the MX
- * lookup goes first, then the A and AAAA of every host together, then
- * every host's TLSA together.  A round that wanted nothing read only real
- * answers: its results are exactly those of the synchronous lookups, with
- * the same fail-closed mapping (route_lookup.c is the only code that reads
- * them; a "timeout" placeholder never survives into a finished route).
- * A submit that fails gives the lookup's error, as a direct lookup would.
- * The MTA-STS step (libmtasts, on the sts handle's own DNS context and
- * HTTPS) then runs synchronously, and the plans.
+ * machine (MX, then every host's addresses and DANE lookup) run in rounds
+ * against the view of a lookup batch (libdnssec-stub, ms_dns_batch_*),
+ * which answers from the lookups fetched so far and records every other
+ * name as wanted ("timeout" for now).  Each round starts from the route's
+ * initial state; the batch submits what a round wanted, all at once.  So
+ * the MX lookup goes first, then the A and AAAA of every host together,
+ * then every host's TLSA together.  A round that wanted nothing read only
+ * real answers (the batch settled): its results are exactly those of the
+ * synchronous lookups, with the same fail-closed mapping (route_lookup.c
+ * is the only code that reads them; a "timeout" placeholder never
+ * survives into a finished route).
+ *
+ * The MTA-STS discovery (libmtasts ms_sts_get_*, on the sts handle's own
+ * resolver and a libcurl multi handle) starts with the route and is
+ * stepped beside the rounds; when both ended, its result goes into the
+ * route and the ROUTE_STS step and the plans run (CPU only).  The caller
+ * polls one descriptor: with sts, an epoll set of ours holding the DNS
+ * context's descriptor and the discovery's (itself an epoll set).
+ *
+ * The deadline (opts v2) is the batch's too: at it, pending lookups read
+ * as timeouts (the usual fail-closed deferrals); a discovery still
+ * pending fails the build with MS_ERR_TIMEOUT, never "no policy".
  *
  * Answers arrive in whichever thread calls ms_dns_process on the shared
- * context, so the table is locked; a free cancels what it can and waits
- * for deliveries already under way.
+ * context (the batch locks its table); a free cancels what it can and
+ * waits for deliveries already under way.
  */
 #include "route_internal.h"
 
-#include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-
-enum { E_WANTED = 0, E_INFLIGHT = 1, E_DONE = 2 };
-
-struct route_entry {
-	struct route_entry *next;
-	struct route_async *as;
-	char name[256];
-	uint16_t type;
-	int state;
-	uint64_t id;
-	ms_status err;              /* a submit that failed: the lookup's error */
-	struct ms_dns_result *res;  /* E_DONE with err == MS_OK */
-};
+#include <sys/epoll.h>
+#include <unistd.h>
 
 struct route_async {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct route_entry *entries;
-	size_t inflight;
-	unsigned long arrived, seen;
-	int missed, nomem;
-	struct ms_dns_ctx *view;
+	struct ms_dns_batch *batch;   /* the table, its locking (libdnssec-stub) */
 	struct ms_dns_ctx *dns;       /* borrowed until done */
 	struct ms_sts *sts;
+	struct ms_sts_get *sg;        /* the MTA-STS discovery, beside the lookups */
+	int sg_done, settled;
+	int epfd;                     /* the one fd with sts: dns fd + sg's fd */
+	uint64_t deadline_ns;         /* 0: none */
 	struct ms_rtls_route pristine; /* the state before the first step */
 	ms_rtls_route_done_fn done;
 	void *user;
@@ -61,101 +54,20 @@ struct route_async {
 	char why[200];
 };
 
-static struct route_entry *find(struct route_async *as, const char *name, uint16_t type)
-{
-	for (struct route_entry *e = as->entries; e; e = e->next)
-		if (e->type == type && strcasecmp(e->name, name) == 0)
-			return e;
-	return NULL;
-}
-
-/* The view's resolver (runs in the stepping thread, inside a step). */
-static ms_status serve(void *user, const char *name, uint16_t type, struct ms_dns_result **out)
-{
-	struct ms_rtls_route *r = user;
-	struct route_async *as = r->as;
-	pthread_mutex_lock(&as->mu);
-	struct route_entry *e = find(as, name, type);
-	if (e && e->state == E_DONE) {
-		ms_status st = e->err != MS_OK ? e->err : ms_dns_result_dup(&r->env, e->res, out);
-		pthread_mutex_unlock(&as->mu);
-		return st;
-	}
-	if (e == NULL && strlen(name) >= sizeof(e->name)) {
-		/* never asked by the view (it checks names); not "missed", or
-		 * the rounds would never end */
-		pthread_mutex_unlock(&as->mu);
-		return MS_ERR_INVALID;
-	}
-	as->missed = 1;
-	if (e == NULL) {
-		e = ms_calloc(&r->env, 1, sizeof(*e));
-		if (e == NULL) {
-			as->nomem = 1;
-			pthread_mutex_unlock(&as->mu);
-			return MS_ERR_NOMEM;
-		}
-		e->as = as;
-		memcpy(e->name, name, strlen(name) + 1);
-		e->type = type;
-		e->next = as->entries;
-		as->entries = e;
-	}
-	pthread_mutex_unlock(&as->mu);
-	/* a placeholder: this round is thrown away */
-	return ms_dns_result_create(&r->env, name, type, MS_DNS_TIMEOUT, MS_DNS_INDETERMINATE, out);
-}
-
-static void on_answer(void *user, struct ms_dns_result *res)
-{
-	struct route_entry *e = user;
-	struct route_async *as = e->as;
-	pthread_mutex_lock(&as->mu);
-	e->res = res;
-	e->state = E_DONE;
-	as->inflight--;
-	as->arrived++;
-	pthread_cond_broadcast(&as->cv);
-	pthread_mutex_unlock(&as->mu);
-}
-
-/* Submit every wanted name to the real context, all at once. */
-static void submit_wanted(struct route_async *as)
-{
-	for (struct route_entry *e = as->entries; e; e = e->next) {
-		pthread_mutex_lock(&as->mu);
-		int go = e->state == E_WANTED;
-		if (go) {
-			e->state = E_INFLIGHT;
-			as->inflight++;   /* before submit: another thread may deliver */
-		}
-		pthread_mutex_unlock(&as->mu);
-		if (!go)
-			continue;
-		uint64_t id = 0;
-		ms_status st = ms_dns_submit(as->dns, e->name, e->type, on_answer, e, &id, NULL, 0);
-		pthread_mutex_lock(&as->mu);
-		if (st == MS_OK) {
-			e->id = id;
-		} else {
-			e->err = st;
-			e->state = E_DONE;
-			as->inflight--;
-			as->arrived++;
-		}
-		pthread_mutex_unlock(&as->mu);
-	}
-}
-
 static void complete(struct ms_rtls_route *r, ms_status st)
 {
 	struct route_async *as = r->as;
 	as->finished = 1;
 	as->status = st;
-	if (st != MS_OK)
+	if (st == MS_ERR_TIMEOUT)
+		snprintf(as->why, sizeof(as->why),
+			 "route: the MTA-STS policy discovery was still pending at the deadline");
+	else if (st != MS_OK)
 		snprintf(as->why, sizeof(as->why), "route: %s",
 			 st == MS_ERR_NOMEM ? "out of memory" : "the engine refused its input");
-	/* dns and sts were lent for the build only */
+	/* dns and sts were lent for the build only: the discovery goes */
+	ms_sts_get_free(as->sg);
+	as->sg = NULL;
 	r->dns = NULL;
 	r->sts = NULL;
 }
@@ -167,41 +79,90 @@ static ms_status round_run(struct ms_rtls_route *r)
 	rtls_route_clear(r);
 	*r = as->pristine;
 	r->as = as;
-	r->dns = as->view;
-	as->missed = 0;
+	r->dns = ms_dns_batch_view(as->batch);
 	ms_status st = MS_OK;
 	while (st == MS_OK && (r->step == ROUTE_MX || r->step == ROUTE_HOST))
 		st = rtls_route_step(r);
-	return as->nomem ? MS_ERR_NOMEM : st;
+	return st;
+}
+
+/* The MTA-STS discovery, stepped beside the lookups. */
+static void step_sts(struct route_async *as, int *timeout_ms)
+{
+	if (as->sg == NULL || as->sg_done)
+		return;
+	int t = -1;
+	if (ms_sts_get_step(as->sg, &t) == MS_STS_GET_DONE) {
+		as->sg_done = 1;
+		/* its descriptor leaves our set: nothing more to wait for there */
+		if (as->epfd >= 0)
+			epoll_ctl(as->epfd, EPOLL_CTL_DEL, ms_sts_get_fd(as->sg), NULL);
+	}
+	else if (timeout_ms && t >= 0 && t < *timeout_ms)
+		*timeout_ms = t;
+}
+
+/* The lookups settled and the discovery ended: its result into the
+ * route, then the MTA-STS step and the plans. */
+static void conclude(struct ms_rtls_route *r)
+{
+	struct route_async *as = r->as;
+	r->sts = NULL;   /* the ROUTE_STS step reads the discovery's outcome */
+	if (as->sts) {
+		r->sts_asked = 1;
+		/* without sg, the start refused: sts_status and sts_why were
+		 * set then (and kept by every round's reset) */
+		if (as->sg != NULL)
+			r->sts_status = ms_sts_get_result(as->sg, &r->sts_result, r->sts_why,
+							  sizeof(r->sts_why));
+		if (r->sts_status == MS_ERR_NOMEM) {
+			complete(r, MS_ERR_NOMEM);
+			return;
+		}
+	}
+	ms_status st = MS_OK;
+	while (st == MS_OK && r->step != ROUTE_DONE)
+		st = rtls_route_step(r);
+	complete(r, st);
+}
+
+static int past_deadline(const struct route_async *as)
+{
+	return as->deadline_ns && ms_monotonic_ns() >= as->deadline_ns;
 }
 
 /* Advance as far as possible without waiting. */
 static void advance(struct ms_rtls_route *r)
 {
 	struct route_async *as = r->as;
-	for (;;) {
-		pthread_mutex_lock(&as->mu);
-		unsigned long arrived = as->arrived;
-		size_t inflight = as->inflight;
-		pthread_mutex_unlock(&as->mu);
-		if (arrived == as->seen && inflight > 0)
-			return;   /* wait for answers */
-		as->seen = arrived;
-		ms_status st = round_run(r);
+	while (!as->settled) {
+		enum ms_dns_batch_state bs;
+		ms_status st = ms_dns_batch_step(as->batch, &bs);
 		if (st != MS_OK) {
+			/* a round wanted a name the table could not record */
 			complete(r, st);
 			return;
 		}
-		if (as->missed) {
-			submit_wanted(as);
-			continue;   /* a failed submit counts as an arrival */
+		if (bs == MS_DNS_BATCH_PENDING)
+			break;   /* wait for answers */
+		if (bs == MS_DNS_BATCH_ROUND) {
+			if ((st = round_run(r)) != MS_OK) {
+				complete(r, st);
+				return;
+			}
+			continue;
 		}
-		/* every lookup answered: MTA-STS (synchronous) and the plans */
-		r->sts = as->sts;
-		while (st == MS_OK && r->step != ROUTE_DONE)
-			st = rtls_route_step(r);
-		complete(r, st);
+		as->settled = 1;
+	}
+	if (as->settled && (as->sg == NULL || as->sg_done)) {
+		conclude(r);
 		return;
+	}
+	if (past_deadline(as)) {
+		/* the batch closed itself (its deadline is ours); a discovery
+		 * still pending is a temporary failure, never "no policy" */
+		if (as->settled)
+			complete(r, MS_ERR_TIMEOUT);
 	}
 }
 
@@ -210,31 +171,11 @@ void rtls_route_async_free(struct ms_rtls_route *r)
 	struct route_async *as = r->as;
 	if (as == NULL)
 		return;
-	/* cancel what is in flight, then wait for deliveries under way */
-	for (struct route_entry *e = as->entries; e; e = e->next) {
-		pthread_mutex_lock(&as->mu);
-		int inflight = e->state == E_INFLIGHT;
-		pthread_mutex_unlock(&as->mu);
-		if (inflight && ms_dns_cancel(as->dns, e->id) == MS_OK) {
-			pthread_mutex_lock(&as->mu);
-			e->state = E_WANTED;
-			as->inflight--;
-			pthread_mutex_unlock(&as->mu);
-		}
-	}
-	pthread_mutex_lock(&as->mu);
-	while (as->inflight > 0)
-		pthread_cond_wait(&as->cv, &as->mu);
-	pthread_mutex_unlock(&as->mu);
-	while (as->entries) {
-		struct route_entry *e = as->entries;
-		as->entries = e->next;
-		ms_dns_result_free(e->res);
-		ms_free(&r->env, e);
-	}
-	ms_dns_ctx_free(as->view);
-	pthread_cond_destroy(&as->cv);
-	pthread_mutex_destroy(&as->mu);
+	/* cancels what is in flight, waits for deliveries under way */
+	ms_dns_batch_free(as->batch);
+	ms_sts_get_free(as->sg);
+	if (as->epfd >= 0)
+		close(as->epfd);
 	ms_free(&r->env, as);
 	r->as = NULL;
 }
@@ -255,25 +196,47 @@ ms_status ms_rtls_route_start(const struct ms_env *env, struct ms_dns_ctx *dns,
 	struct route_async *as = ms_calloc(&r->env, 1, sizeof(*as));
 	if (as == NULL)
 		goto nomem;
-	if (pthread_mutex_init(&as->mu, NULL) != 0) {
-		ms_free(&r->env, as);
-		goto nomem;
-	}
-	if (pthread_cond_init(&as->cv, NULL) != 0) {
-		pthread_mutex_destroy(&as->mu);
-		ms_free(&r->env, as);
-		goto nomem;
-	}
 	r->as = as;
+	as->epfd = -1;
 	as->dns = dns;
 	as->sts = sts;
 	as->done = done;
 	as->user = user;
-	if (ms_dns_ctx_new_custom(&r->env, serve, r, &as->view) != MS_OK)
+	if (ms_dns_batch_new(&r->env, dns, 0, &as->batch, NULL, 0) != MS_OK)
 		goto nomem;
+	if (r->deadline_ms) {
+		/* the batch's first: it has closed when ours has passed */
+		ms_dns_batch_set_deadline(as->batch, r->deadline_ms);
+		as->deadline_ns = ms_monotonic_ns() + (uint64_t)r->deadline_ms * 1000000u;
+	}
+	if (sts) {
+		/* the discovery runs beside the lookups; a refusal other than
+		 * out of memory is the discovery's outcome (no usable policy,
+		 * RFC 8461 s5.1), as ms_sts_get_policy's would be */
+		char swhy[200] = "";
+		ms_status sst = ms_sts_get_start(sts, r->domain, &as->sg, swhy, sizeof(swhy));
+		if (sst == MS_ERR_NOMEM)
+			goto nomem;
+		if (sst != MS_OK) {
+			as->sg_done = 1;
+			r->sts_status = sst;
+			snprintf(r->sts_why, sizeof(r->sts_why), "%s", swhy);
+		}
+		/* one descriptor for the caller: the DNS context's and the
+		 * discovery's (itself an epoll set) in an epoll set of ours */
+		as->epfd = epoll_create1(EPOLL_CLOEXEC);
+		if (as->epfd < 0)
+			goto nomem;
+		int fds[2] = { ms_dns_fd(dns), ms_sts_get_fd(as->sg) };
+		for (int i = 0; i < 2; i++) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.fd = fds[i] };
+			if (fds[i] >= 0 && epoll_ctl(as->epfd, EPOLL_CTL_ADD, fds[i], &ev) != 0 &&
+			    errno != EEXIST)
+				goto nomem;
+		}
+	}
 	as->pristine = *r;
-	as->seen = (unsigned long)-1;   /* the first round runs now */
-	advance(r);
+	advance(r);   /* the first round runs now */
 	*out = r;
 	return MS_OK;
 nomem:
@@ -283,7 +246,9 @@ nomem:
 
 int ms_rtls_route_fd(const struct ms_rtls_route *r)
 {
-	return r && r->as && !r->as->finished ? ms_dns_fd(r->as->dns) : -1;
+	if (r == NULL || r->as == NULL || r->as->finished)
+		return -1;
+	return r->as->epfd >= 0 ? r->as->epfd : ms_dns_fd(r->as->dns);
 }
 
 enum ms_rtls_route_state ms_rtls_route_step(struct ms_rtls_route *r, int *timeout_ms)
@@ -293,8 +258,10 @@ enum ms_rtls_route_state ms_rtls_route_step(struct ms_rtls_route *r, int *timeou
 	if (r == NULL || r->as == NULL)
 		return MS_RTLS_ROUTE_DONE;
 	struct route_async *as = r->as;
+	int t = 1000;   /* another thread may deliver: look again soon */
 	if (!as->finished) {
 		ms_dns_process(as->dns);
+		step_sts(as, &t);
 		advance(r);
 	}
 	if (as->finished) {
@@ -306,12 +273,17 @@ enum ms_rtls_route_state ms_rtls_route_step(struct ms_rtls_route *r, int *timeou
 		return MS_RTLS_ROUTE_DONE;
 	}
 	if (timeout_ms) {
-		int d = ms_dns_next_timeout_ms(as->dns);
-		pthread_mutex_lock(&as->mu);
-		int now = as->arrived != as->seen;
-		pthread_mutex_unlock(&as->mu);
-		/* no deadline of our own: another thread may deliver, look again soon */
-		*timeout_ms = now ? 0 : d >= 0 && d < 1000 ? d : 1000;
+		int d = as->settled ? -1 : ms_dns_batch_timeout_ms(as->batch);
+		if (d >= 0 && d < t)
+			t = d;
+		if (as->deadline_ns) {
+			uint64_t now = ms_monotonic_ns();
+			int left = now >= as->deadline_ns ? 0
+				   : (int)((as->deadline_ns - now + 999999u) / 1000000u);
+			if (left < t)
+				t = left;
+		}
+		*timeout_ms = t;
 	}
 	return MS_RTLS_ROUTE_PENDING;
 }

@@ -38,6 +38,12 @@ struct ms_rtls_route {
 	char domain[256];
 	struct ms_sts_result *sts_result;
 	char sts_note[256];
+	/* the MTA-STS discovery's outcome, obtained by route_async.c
+	 * (ms_sts_get_*) and read by the ROUTE_STS step */
+	int sts_asked;
+	ms_status sts_status;
+	char sts_why[200];
+	unsigned deadline_ms;          /* opts v2; 0: none */
 	unsigned flags;
 	size_t mx_total;
 	char mx_note[256];
@@ -67,5 +73,10 @@ void rtls_route_host(struct ms_rtls_route *r, struct ms_rtls_route_host *h);
 void rtls_route_sts(struct ms_rtls_route *r);
 /* route_reasons.c */
 void rtls_route_reasons(const struct ms_rtls_route *r, struct ms_rtls_route_host *h);
+
+/* ms_rtls_route_no_host_outcome / ms_rtls_route_undeliverable on the
+ * library's own full outcome (route_reasons.c). */
+void rtls_route_no_host_outcome_fill(const struct ms_rtls_route *r, struct ms_rtls_outcome *out);
+int rtls_route_undeliverable_fill(const struct ms_rtls_route *r, struct ms_rtls_outcome *out);
 
 #endif

@@ -165,24 +165,26 @@ void rtls_route_host(struct ms_rtls_route *r, struct ms_rtls_route_host *h)
 	}
 }
 
+/* The discovery ran beside the lookups (route_async.c, ms_sts_get_*): its
+ * result is in r->sts_result, or its error in sts_status/sts_why. */
 void rtls_route_sts(struct ms_rtls_route *r)
 {
-	char why[200] = "";
 	r->in.sts_mode = MS_RTLS_STS_NO_POLICY;
-	if (r->sts == NULL)
+	if (!r->sts_asked)
 		return;
-	if (ms_sts_get_policy(r->sts, r->domain, &r->sts_result, why, sizeof(why)) != MS_OK) {
+	if (r->sts_status != MS_OK || r->sts_result == NULL) {
 		/* RFC 8461 s5.1: no usable (fetched or cached) policy means
 		 * the domain is treated as having none. */
-		snprintf(r->sts_note, sizeof(r->sts_note), "MTA-STS discovery impossible: %s", why);
+		snprintf(r->sts_note, sizeof(r->sts_note), "MTA-STS discovery impossible: %s",
+			 r->sts_why);
 		return;
 	}
 	const struct ms_sts_result *res = r->sts_result;
 	if (ms_sts_result_state(res) != MS_STS_POLICY) {
-		if (ms_sts_result_failure(res) != MS_STS_FAIL_NONE)
+		if (ms_sts_result_failure(res) != MS_TLSRPT_SUCCESS)
 			snprintf(r->sts_note, sizeof(r->sts_note), "no usable MTA-STS policy: %s (%s)",
 				 ms_sts_result_failure_detail(res),
-				 ms_sts_failure_str(ms_sts_result_failure(res)));
+				 ms_tlsrpt_result_name(ms_sts_result_failure(res)));
 		else
 			snprintf(r->sts_note, sizeof(r->sts_note), "no MTA-STS (%s)",
 				 ms_sts_result_record_note(res));

@@ -72,13 +72,14 @@ void rtls_route_reasons(const struct ms_rtls_route *r, struct ms_rtls_route_host
 		    ms_rtls_mode_str(p->policy_mode));
 }
 
-void ms_rtls_route_no_host_outcome(const struct ms_rtls_route *r, struct ms_rtls_outcome *out)
+void rtls_route_no_host_outcome_fill(const struct ms_rtls_route *r, struct ms_rtls_outcome *out)
 {
 	if (out == NULL)
 		return;
 	memset(out, 0, sizeof(*out));
+	out->version = MS_RTLS_OUTCOME_VERSION;
 	if (r == NULL) {
-		ms_rtls_conclude(NULL, 0, out);
+		rtls_conclude_fill(NULL, 0, out);
 		return;
 	}
 	if (r->in.mx_security == MS_DNS_BOGUS || r->in.mx_security == MS_DNS_INDETERMINATE) {
@@ -86,8 +87,8 @@ void ms_rtls_route_no_host_outcome(const struct ms_rtls_route *r, struct ms_rtls
 		 * depend on the host (RFC 7672 s2.1.1). */
 		struct ms_rtls_host h = { .name = r->domain, .addr_security = MS_DNS_INDETERMINATE };
 		struct ms_rtls_plan p;
-		if (ms_rtls_plan(&r->in, &h, &p) == MS_OK && p.mode == MS_RTLS_MODE_SKIP) {
-			ms_rtls_outcome_from_plan(&p, out);
+		if (rtls_plan_fill(&r->in, &h, &p) == MS_OK && p.mode == MS_RTLS_MODE_SKIP) {
+			rtls_outcome_from_plan_fill(&p, out);
 			out->verdict = p.skip_verdict;
 			return;
 		}
@@ -110,17 +111,18 @@ void ms_rtls_route_no_host_outcome(const struct ms_rtls_route *r, struct ms_rtls
 		snprintf(out->text, sizeof(out->text), "%.200s does not exist (NXDOMAIN)", r->domain);
 		return;
 	}
-	ms_rtls_conclude(NULL, 0, out);
+	rtls_conclude_fill(NULL, 0, out);
 }
 
-int ms_rtls_route_undeliverable(const struct ms_rtls_route *r, struct ms_rtls_outcome *out)
+int rtls_route_undeliverable_fill(const struct ms_rtls_route *r, struct ms_rtls_outcome *out)
 {
 	struct ms_rtls_outcome tmp;
 	if (out == NULL)
 		out = &tmp;
 	memset(out, 0, sizeof(*out));
+	out->version = MS_RTLS_OUTCOME_VERSION;
 	if (r == NULL || r->nhosts == 0) {
-		ms_rtls_route_no_host_outcome(r, out);
+		rtls_route_no_host_outcome_fill(r, out);
 		return 1;
 	}
 	for (size_t i = 0; i < r->nhosts; i++)
@@ -130,14 +132,40 @@ int ms_rtls_route_undeliverable(const struct ms_rtls_route *r, struct ms_rtls_ou
 	if (fails == NULL) {
 		/* out of memory: the first skip alone (the hosts agree on the
 		 * class in the common case); never "deliverable" */
-		ms_rtls_outcome_from_plan(&r->hosts[0].plan, out);
+		rtls_outcome_from_plan_fill(&r->hosts[0].plan, out);
 		out->verdict = r->hosts[0].plan.skip_verdict == MS_RTLS_PERMFAIL ? MS_RTLS_PERMFAIL
 										  : MS_RTLS_TEMPFAIL;
 		return 1;
 	}
 	for (size_t i = 0; i < r->nhosts; i++)
-		ms_rtls_outcome_from_plan(&r->hosts[i].plan, &fails[i]);
-	ms_rtls_conclude(fails, r->nhosts, out);
+		rtls_outcome_from_plan_fill(&r->hosts[i].plan, &fails[i]);
+	rtls_conclude_fill(fails, r->nhosts, out);
 	ms_free(&r->env, fails);
 	return 1;
+}
+
+/* The public calls fill the caller's outcome only as far as its version
+ * goes (requiretls_decide.h); version 0 gets nothing written. */
+static void outcome_copy_out(const struct ms_rtls_outcome *full, struct ms_rtls_outcome *out)
+{
+	if (out == NULL || out->version == 0)
+		return;
+	unsigned v = out->version;
+	memcpy(out, full, sizeof(*out)); /* version 1 is the whole struct */
+	out->version = v;
+}
+
+void ms_rtls_route_no_host_outcome(const struct ms_rtls_route *r, struct ms_rtls_outcome *out)
+{
+	struct ms_rtls_outcome full;
+	rtls_route_no_host_outcome_fill(r, &full);
+	outcome_copy_out(&full, out);
+}
+
+int ms_rtls_route_undeliverable(const struct ms_rtls_route *r, struct ms_rtls_outcome *out)
+{
+	struct ms_rtls_outcome full;
+	int u = rtls_route_undeliverable_fill(r, &full);
+	outcome_copy_out(&full, out);
+	return u;
 }

@@ -31,4 +31,21 @@ static inline int rtls_ascii_upper(int c)
 /* Case-insensitive comparison of a counted buffer with a C string. */
 int rtls_memcaseeq(const uint8_t *p, size_t n, const char *s);
 
+/* The decision engine on the library's own (full, current-version) plans
+ * and outcomes; the public ms_rtls_plan/judge/conclude/outcome_from_plan
+ * wrap these for the caller's struct version (decide.c). */
+struct ms_rtls_domain;
+struct ms_rtls_host;
+struct ms_rtls_plan;
+struct ms_rtls_observed;
+struct ms_rtls_outcome;
+ms_status rtls_plan_fill(const struct ms_rtls_domain *d, const struct ms_rtls_host *h,
+			 struct ms_rtls_plan *out);
+ms_status rtls_judge_fill(const struct ms_rtls_domain *d, const struct ms_rtls_host *h,
+			  const struct ms_rtls_plan *p, const struct ms_rtls_observed *o,
+			  struct ms_rtls_outcome *out);
+ms_status rtls_conclude_fill(const struct ms_rtls_outcome *fails, size_t n,
+			     struct ms_rtls_outcome *out);
+void rtls_outcome_from_plan_fill(const struct ms_rtls_plan *p, struct ms_rtls_outcome *out);
+
 #endif

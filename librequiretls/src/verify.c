@@ -16,9 +16,8 @@ static void verify_dane(const struct ms_env *env, const struct ms_dane_cert *cha
 {
 	struct ms_dane_ctx *ctx = NULL;
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[200] = "";
-	memset(&res, 0, sizeof(res));
 	ms_dane_lookup_input(l, &in);
 	in.chain = chain;
 	in.nchain = n;
@@ -47,10 +46,11 @@ static void verify_dane(const struct ms_env *env, const struct ms_dane_cert *cha
 	ms_dane_ctx_free(ctx);
 }
 
-ms_status ms_rtls_verify_chain(const struct ms_env *env, const struct ms_dane_cert *chain,
-			       size_t n, const char *mx_name, const struct ms_dane_lookup *dane,
-			       const struct ms_rtls_verify_opts *opts, struct ms_rtls_peer *out,
-			       char *why, size_t whylen)
+static ms_status verify_chain_full(const struct ms_env *env, const struct ms_dane_cert *chain,
+				   size_t n, const char *mx_name,
+				   const struct ms_dane_lookup *dane,
+				   const struct ms_rtls_verify_opts *opts,
+				   struct ms_rtls_peer *out, char *why, size_t whylen)
 {
 	if (out)
 		memset(out, 0, sizeof(*out));
@@ -92,10 +92,10 @@ static size_t chain_of(SSL *ssl, struct ms_dane_cert *certs, size_t max)
 	return n;
 }
 
-ms_status ms_rtls_verify_peer(const struct ms_env *env, SSL *ssl,
-			      const struct ms_rtls_route_host *h,
-			      const struct ms_rtls_verify_opts *opts, struct ms_rtls_peer *out,
-			      char *why, size_t whylen)
+static ms_status verify_peer_full(const struct ms_env *env, SSL *ssl,
+				  const struct ms_rtls_route_host *h,
+				  const struct ms_rtls_verify_opts *opts,
+				  struct ms_rtls_peer *out, char *why, size_t whylen)
 {
 	if (out)
 		memset(out, 0, sizeof(*out));
@@ -125,10 +125,53 @@ ms_status ms_rtls_verify_peer(const struct ms_env *env, SSL *ssl,
 			st = MS_OK;
 		}
 	} else {
-		st = ms_rtls_verify_chain(env, certs, n, h->name, h->dane, opts, out, why, whylen);
+		st = verify_chain_full(env, certs, n, h->name, h->dane, opts, out, why, whylen);
 	}
 	for (size_t i = 0; i < n; i++)
 		OPENSSL_free((void *)certs[i].der);
+	return st;
+}
+
+/* struct ms_rtls_peer belongs to the caller, who sets its version: the
+ * checks fill a full struct of the library's, and the caller gets only
+ * the members its version has (requiretls_verify.h). */
+static size_t peer_size(unsigned version)
+{
+	return version >= 1 ? sizeof(struct ms_rtls_peer) : 0;
+}
+
+static void peer_out(const struct ms_rtls_peer *full, struct ms_rtls_peer *out)
+{
+	unsigned v = out->version;
+	memcpy(out, full, peer_size(v));
+	out->version = v;
+}
+
+ms_status ms_rtls_verify_chain(const struct ms_env *env, const struct ms_dane_cert *chain,
+			       size_t n, const char *mx_name, const struct ms_dane_lookup *dane,
+			       const struct ms_rtls_verify_opts *opts, struct ms_rtls_peer *out,
+			       char *why, size_t whylen)
+{
+	if (out == NULL || peer_size(out->version) == 0)
+		return ms_why(why, whylen, MS_ERR_INVALID,
+			      "verify: result version not set (MS_RTLS_PEER_VERSION)");
+	struct ms_rtls_peer full;
+	ms_status st = verify_chain_full(env, chain, n, mx_name, dane, opts, &full, why, whylen);
+	peer_out(&full, out);
+	return st;
+}
+
+ms_status ms_rtls_verify_peer(const struct ms_env *env, SSL *ssl,
+			      const struct ms_rtls_route_host *h,
+			      const struct ms_rtls_verify_opts *opts, struct ms_rtls_peer *out,
+			      char *why, size_t whylen)
+{
+	if (out == NULL || peer_size(out->version) == 0)
+		return ms_why(why, whylen, MS_ERR_INVALID,
+			      "verify: result version not set (MS_RTLS_PEER_VERSION)");
+	struct ms_rtls_peer full;
+	ms_status st = verify_peer_full(env, ssl, h, opts, &full, why, whylen);
+	peer_out(&full, out);
 	return st;
 }
 

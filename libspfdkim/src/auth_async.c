@@ -3,29 +3,25 @@
  * deadline, driven by an event loop (ms_auth_start / ms_auth_step).
  *
  * Design: the evaluators the handle owns (SPF, iprev, DMARC, the DKIM
- * verifier) are bound to a private "view" context (ms_dns_ctx_new_custom)
- * whose resolver answers from the handle's table of fetched results.  A
- * name the table does not hold yet is recorded as wanted and answered
- * "timeout" for now.  A round re-runs the cheap evaluators (SPF, iprev and
- * DMARC's policy discovery) against the table; every name they wanted is
- * then submitted to the real context with ms_dns_submit, all at once.
- * Whenever answers arrive, the next step runs another round: each chain
- * (SPF's includes, iprev's PTR then A/AAAA, DMARC's organisational
- * fallback) advances one link per round trip, all chains and every DKIM
- * key (taken from the DKIM-Signature fields before the first round) in
- * parallel.  When a round wants nothing new and nothing is in flight, the
- * final step verifies DKIM (keys from the table), runs DMARC with the real
- * DKIM results and writes the fields.
+ * verifier) are bound to the view of a lookup batch (libdnssec-stub,
+ * ms_dns_batch_*: dns.h and docs/dns.md), whose resolver answers from the
+ * batch's table of fetched results and records every other name as wanted.
+ * A round re-runs the cheap evaluators (SPF, iprev and DMARC's policy
+ * discovery) against the table; the batch then submits what they wanted,
+ * all at once.  Whenever answers arrive the next step runs another round:
+ * each chain (SPF's includes, iprev's PTR then A/AAAA, DMARC's
+ * organisational fallback) advances one link per round trip, all chains
+ * and every DKIM key (taken from the DKIM-Signature fields before the
+ * first round) in parallel.  When the batch settles (a round wanted
+ * nothing new and nothing is in flight), the final step verifies DKIM
+ * (keys from the table), runs DMARC with the real DKIM results and writes
+ * the fields.
  *
- * The deadline closes the table: the last round and the final step then
- * read every name not answered in time as "timeout", so that method is
- * temperror (RFC 7208 s2.6.6, RFC 6376 s6.1.2, RFC 7489 s6.6.3) and never
- * "absent"; the other methods are reported as usual.  Lookups still in
- * flight are cancelled.
- *
- * Answers arrive in whichever thread calls ms_dns_process on the shared
- * context, so the table is locked; ms_auth_free cancels what it can and
- * waits for deliveries already under way before freeing.
+ * The deadline (the batch's) closes the table: the last round and the
+ * final step then read every name not answered in time as "timeout", so
+ * that method is temperror (RFC 7208 s2.6.6, RFC 6376 s6.1.2, RFC 7489
+ * s6.6.3) and never "absent"; the other methods are reported as usual.
+ * Lookups still in flight are cancelled; ms_auth_free cancels too.
  */
 #include "auth_internal.h"
 
@@ -34,81 +30,21 @@
 #include <string.h>
 #include <strings.h>
 
-/* Entry states */
-enum { E_WANTED = 0, E_INFLIGHT = 1, E_DONE = 2 };
-
-struct auth_entry {
-	struct auth_entry *next;
-	struct ms_auth *a;
-	char name[256];
-	uint16_t type;
-	int state;
-	uint64_t id;
-	ms_status err;               /* a submit that failed: the lookup's error */
-	struct ms_dns_result *r;     /* E_DONE with err == MS_OK */
-};
-
-static struct auth_entry *find(struct ms_auth *a, const char *name, uint16_t type)
-{
-	for (struct auth_entry *e = a->entries; e; e = e->next)
-		if (e->type == type && strcasecmp(e->name, name) == 0)
-			return e;
-	return NULL;
-}
-
-static struct auth_entry *want(struct ms_auth *a, const char *name, uint16_t type)
-{
-	struct auth_entry *e = find(a, name, type);
-	if (e != NULL || strlen(name) >= sizeof(e->name))
-		return e;
-	if ((e = ms_calloc(&a->env, 1, sizeof(*e))) == NULL)
-		return NULL;
-	e->a = a;
-	memcpy(e->name, name, strlen(name) + 1);
-	e->type = type;
-	e->next = a->entries;
-	a->entries = e;
-	a->nwanted++;
-	return e;
-}
-
-/* The view's resolver (runs in the stepping thread, inside an evaluator). */
-static ms_status serve(void *user, const char *name, uint16_t type, struct ms_dns_result **out)
-{
-	struct ms_auth *a = user;
-	pthread_mutex_lock(&a->mu);
-	struct auth_entry *e = find(a, name, type);
-	ms_status st = MS_OK;
-	if (e && e->state == E_DONE) {
-		st = e->err != MS_OK ? e->err : ms_dns_result_dup(&a->env, e->r, out);
-		pthread_mutex_unlock(&a->mu);
-		return st;
-	}
-	int fallback = e == NULL && a->final && !a->closed;
-	if (e == NULL && !a->final && !a->closed && want(a, name, type) == NULL)
-		st = MS_ERR_NOMEM;
-	a->missed = 1;
-	pthread_mutex_unlock(&a->mu);
-	if (st != MS_OK)
-		return st;
-	/* A name first asked in the final step (a DKIM-Signature our scan read
-	 * differently from the verifier): ask the real context directly. */
-	if (fallback)
-		return ms_dns_lookup(a->dns, name, type, out, NULL, 0);
-	return ms_dns_result_create(&a->env, name, type, MS_DNS_TIMEOUT, MS_DNS_INDETERMINATE,
-				    out);
-}
-
 ms_status ms_auth_view_new(struct ms_auth *a)
 {
-	if (pthread_mutex_init(&a->mu, NULL) != 0)
-		return MS_ERR_NOMEM;
-	if (pthread_cond_init(&a->cv, NULL) != 0) {
-		pthread_mutex_destroy(&a->mu);
-		return MS_ERR_NOMEM;
-	}
-	a->mu_ok = 1;
-	return ms_dns_ctx_new_custom(&a->env, serve, a, &a->view);
+	ms_status st = ms_dns_batch_new(&a->env, a->dns, MS_DNS_BATCH_LATE_LOOKUP, &a->batch,
+					NULL, 0);
+	a->view = ms_dns_batch_view(a->batch);
+	return st;
+}
+
+/* Free the table (cancels lookups in flight; waits for deliveries another
+ * thread has already taken off the context's queue). */
+void ms_auth_view_free(struct ms_auth *a)
+{
+	ms_dns_batch_free(a->batch);
+	a->batch = NULL;
+	a->view = NULL;
 }
 
 /* ---- DKIM keys named by the header section ---------------------------- */
@@ -152,9 +88,8 @@ static void want_key(struct ms_auth *a, const char *v, size_t n)
 	char name[400];
 	if (d[0] && s[0] && (size_t)snprintf(name, sizeof(name), "%s._domainkey.%s", s, d) <
 	    sizeof(name)) {
-		char norm[256];
-		if (ms_dns_name_normalize(name, norm, sizeof(norm), NULL, 0) == MS_OK)
-			want(a, norm, MS_DNS_T_TXT);
+		/* a refused name or allocation: the verifier asks again in a round */
+		(void)ms_dns_batch_want(a->batch, name, MS_DNS_T_TXT, NULL, 0);
 	}
 }
 
@@ -194,95 +129,10 @@ static void want_keys(struct ms_auth *a)
 
 /* ---- rounds ----------------------------------------------------------- */
 
-static void on_answer(void *user, struct ms_dns_result *r)
-{
-	struct auth_entry *e = user;
-	struct ms_auth *a = e->a;
-	pthread_mutex_lock(&a->mu);
-	e->r = r;
-	e->state = E_DONE;
-	a->inflight--;
-	a->arrived++;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
-}
-
-/* Submit every wanted name to the real context. */
-static void submit_wanted(struct ms_auth *a)
-{
-	for (struct auth_entry *e = a->entries; e; e = e->next) {
-		pthread_mutex_lock(&a->mu);
-		int go = e->state == E_WANTED;
-		if (go) {
-			e->state = E_INFLIGHT;
-			a->inflight++;   /* before submit: another thread may deliver */
-		}
-		pthread_mutex_unlock(&a->mu);
-		if (!go)
-			continue;
-		uint64_t id = 0;
-		ms_status st = ms_dns_submit(a->dns, e->name, e->type, on_answer, e, &id, NULL, 0);
-		pthread_mutex_lock(&a->mu);
-		if (st == MS_OK) {
-			e->id = id;
-		} else {
-			/* the evaluator sees the error a direct lookup would give */
-			e->err = st;
-			e->state = E_DONE;
-			a->inflight--;
-			a->arrived++;
-		}
-		pthread_mutex_unlock(&a->mu);
-	}
-}
-
-/* Cancel what is in flight (the deadline, or ms_auth_free). */
-void ms_auth_cancel_lookups(struct ms_auth *a)
-{
-	for (struct auth_entry *e = a->entries; e; e = e->next) {
-		pthread_mutex_lock(&a->mu);
-		int inflight = e->state == E_INFLIGHT;
-		pthread_mutex_unlock(&a->mu);
-		if (inflight && ms_dns_cancel(a->dns, e->id) == MS_OK) {
-			pthread_mutex_lock(&a->mu);
-			e->state = E_WANTED;
-			a->inflight--;
-			pthread_mutex_unlock(&a->mu);
-		}
-	}
-}
-
-/* Free the table, after waiting for deliveries another thread has
- * already taken off the context's queue. */
-void ms_auth_view_free(struct ms_auth *a)
-{
-	if (a->mu_ok) {
-		ms_auth_cancel_lookups(a);
-		pthread_mutex_lock(&a->mu);
-		while (a->inflight > 0)
-			pthread_cond_wait(&a->cv, &a->mu);
-		pthread_mutex_unlock(&a->mu);
-	}
-	while (a->entries) {
-		struct auth_entry *e = a->entries;
-		a->entries = e->next;
-		ms_dns_result_free(e->r);
-		ms_free(&a->env, e);
-	}
-	ms_dns_ctx_free(a->view);
-	a->view = NULL;
-	if (a->mu_ok) {
-		pthread_cond_destroy(&a->cv);
-		pthread_mutex_destroy(&a->mu);
-		a->mu_ok = 0;
-	}
-}
-
 /* One round: SPF, iprev and DMARC's policy discovery against the table. */
 static ms_status round_run(struct ms_auth *a)
 {
 	char w[256] = "";
-	a->missed = 0;
 	if (a->spf == a->spf_own) {
 		ms_spf_verdict_free(a->sv);
 		a->sv = NULL;
@@ -313,14 +163,6 @@ static ms_status round_run(struct ms_auth *a)
 	return MS_OK;
 }
 
-static int left_ms(const struct ms_auth *a)
-{
-	uint64_t now = ms_monotonic_ns();
-	if (now >= a->deadline_ns)
-		return 0;
-	return (int)((a->deadline_ns - now + 999999u) / 1000000u);
-}
-
 static void complete(struct ms_auth *a, ms_status st)
 {
 	a->state = MS_AUTH_DONE;
@@ -329,37 +171,26 @@ static void complete(struct ms_auth *a, ms_status st)
 		a->why[0] = '\0';
 }
 
-/* Advance as far as possible without waiting. */
+/* Advance as far as possible without waiting: rounds while the batch asks
+ * for them, the final step once it settled. */
 static void advance(struct ms_auth *a)
 {
 	for (;;) {
-		pthread_mutex_lock(&a->mu);
-		unsigned long arrived = a->arrived;
-		size_t inflight = a->inflight;
-		pthread_mutex_unlock(&a->mu);
-		if (!a->closed && left_ms(a) == 0)
-			a->closed = 1;
-		if (a->closed) {
-			ms_auth_cancel_lookups(a);
-		} else if (arrived == a->seen && inflight > 0) {
-			return;  /* wait for answers */
-		}
-		a->seen = arrived;
-		ms_status st = round_run(a);
+		enum ms_dns_batch_state bs;
+		ms_status st = ms_dns_batch_step(a->batch, &bs);
 		if (st != MS_OK) {
-			complete(a, st);
+			complete(a, ms_why(a->why, sizeof(a->why), st, "out of memory"));
 			return;
 		}
-		if (!a->closed && a->missed) {
-			submit_wanted(a);
-			continue;   /* a failed submit counts as an arrival */
+		if (bs == MS_DNS_BATCH_PENDING)
+			return;   /* wait for answers */
+		if (bs == MS_DNS_BATCH_ROUND) {
+			if ((st = round_run(a)) != MS_OK) {
+				complete(a, st);
+				return;
+			}
+			continue;
 		}
-		pthread_mutex_lock(&a->mu);
-		inflight = a->inflight;
-		arrived = a->arrived;
-		pthread_mutex_unlock(&a->mu);
-		if (!a->closed && (inflight > 0 || arrived != a->seen))
-			continue;   /* a DKIM key still on its way */
 		a->final = 1;
 		complete(a, ms_auth_conclude(a));
 		return;
@@ -377,7 +208,7 @@ ms_status ms_auth_start(struct ms_auth *a, ms_auth_done_fn done, void *user, cha
 	a->done = done;
 	a->done_user = user;
 	a->state = MS_AUTH_PENDING;
-	a->deadline_ns = ms_monotonic_ns() + (uint64_t)a->deadline_ms * 1000000u;
+	ms_dns_batch_set_deadline(a->batch, a->deadline_ms);
 	ms_status st = ms_auth_scan_from(a);
 	if (st != MS_OK) {
 		complete(a, st);
@@ -386,9 +217,7 @@ ms_status ms_auth_start(struct ms_auth *a, ms_auth_done_fn done, void *user, cha
 	}
 	if (a->dkim == a->dkim_own)
 		want_keys(a);
-	submit_wanted(a);
-	a->seen = (unsigned long)-1;   /* the first round runs now, with the keys in flight */
-	advance(a);
+	advance(a);   /* the first round runs now, with the keys in flight */
 	return MS_OK;
 }
 
@@ -416,12 +245,9 @@ enum ms_auth_state ms_auth_step(struct ms_auth *a, int *timeout_ms)
 		return MS_AUTH_DONE;
 	}
 	if (timeout_ms) {
-		int t = left_ms(a), d = ms_dns_next_timeout_ms(a->dns);
-		pthread_mutex_lock(&a->mu);
-		if (a->arrived != a->seen)
-			t = 0;
-		pthread_mutex_unlock(&a->mu);
-		*timeout_ms = d >= 0 && d < t ? d : t;
+		/* the batch has a deadline, so this is never -1 while pending */
+		int t = ms_dns_batch_timeout_ms(a->batch);
+		*timeout_ms = t < 0 ? 0 : t;
 	}
 	return MS_AUTH_PENDING;
 }

@@ -10,9 +10,6 @@
 #include "ms_common.h"
 #include "mailsec/auth.h"
 
-#include <pthread.h>
-
-struct auth_entry;
 
 struct ms_auth {
 	struct ms_env env;
@@ -22,17 +19,11 @@ struct ms_auth {
 	int finished;
 
 	/* the async engine (auth_async.c): the evaluators the handle owns
-	 * resolve through `view`, which answers from `entries`; mu guards
-	 * the entries and counters (answers may arrive in another thread) */
+	 * resolve through `view`, the view of `batch` (libdnssec-stub's
+	 * lookup batch: the table, its locking, the deadline) */
+	struct ms_dns_batch *batch;
 	struct ms_dns_ctx *view;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int mu_ok;
-	struct auth_entry *entries;
-	size_t nwanted, inflight;
-	unsigned long arrived, seen;
-	int missed, final, closed, notified;
-	uint64_t deadline_ns;
+	int final, notified;
 	enum ms_auth_state state;
 	ms_status status;
 	char why[256];
@@ -62,10 +53,9 @@ struct ms_auth {
 	enum ms_auth_disposition disposition;
 };
 
-/* auth_async.c: the view context and its table */
+/* auth_async.c: the lookup batch and its view */
 ms_status ms_auth_view_new(struct ms_auth *a);
 void ms_auth_view_free(struct ms_auth *a);
-void ms_auth_cancel_lookups(struct ms_auth *a);
 /* auth.c: the From scan (at start) and the final step (DKIM, DMARC,
  * disposition, fields), with a->why set on failure */
 ms_status ms_auth_scan_from(struct ms_auth *a);

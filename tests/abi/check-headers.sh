@@ -11,6 +11,7 @@ for d in "$@"; do
   for h in "$d"/mailsec/*.h; do
     [ -e "$h" ] || continue
     name=mailsec/$(basename "$h")
+    echo "header: $name"
     printf '#include <%s>\n#include <%s>\nint main(void) { return 0; }\n' "$name" "$name" > "$tmp/t.c"
     if ${CC:-cc} -std=c99 -pedantic -Werror -Wall -Wextra $incs -c "$tmp/t.c" -o "$tmp/t.o" 2> "$tmp/err"; then
       pass=$((pass+1))

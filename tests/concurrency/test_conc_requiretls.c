@@ -13,6 +13,9 @@
 #include "conc.h"
 #include <mailsec/requiretls_route.h>
 #include <mailsec/requiretls_store.h>
+#include <poll.h>
+
+#include "../mtasts/helpers.h"
 
 #define OWN 20     /* domains only one thread writes */
 #define SHARED 6   /* domains every thread writes */
@@ -219,6 +222,94 @@ START_TEST(route_shared_context)
 }
 END_TEST
 
+/*
+ * Routes with one shared MTA-STS handle (issue 15): 8 threads each start
+ * routes to example.test whose policy is fetched over HTTPS from the
+ * loopback policy host (no store: every route fetches, each on its own
+ * libcurl multi handle) while the lookups run on a shared DNS context;
+ * each thread polls its routes' descriptors.  Every route ends with the
+ * enforce policy; one route of some batches is freed mid-fetch.
+ */
+struct sts_shared {
+	struct ms_dns_ctx *dns;
+	struct ms_sts *sts;
+};
+
+static void *route_sts_worker(void *arg)
+{
+	struct conc_thread *t = arg;
+	struct sts_shared *sh = t->shared;
+	conc_wait_start(t);
+	for (unsigned i = 0; i < 2; i++) {
+		struct ms_rtls_route *r[2] = { 0 };
+		int done[2] = { 0 };
+		for (int k = 0; k < 2; k++)
+			CONC_CHECK(t, ms_rtls_route_start(NULL, sh->dns, sh->sts, "example.test",
+							  MS_RTLS_REQ_DEFAULT, NULL, route_done,
+							  &done[k], &r[k], NULL, 0) == MS_OK,
+				   "op %u start", i);
+		for (int pending = 1, guard = 0; pending && guard < 100000; guard++) {
+			pending = 0;
+			struct pollfd p[2];
+			int np = 0, tmo = 50;
+			for (int k = 0; k < 2; k++) {
+				int tk = 0;
+				if (r[k] && ms_rtls_route_step(r[k], &tk) == MS_RTLS_ROUTE_PENDING) {
+					pending = 1;
+					p[np].fd = ms_rtls_route_fd(r[k]);
+					p[np++].events = POLLIN;
+					tmo = tk < tmo ? tk : tmo;
+				}
+			}
+			if (pending && i == 1 && r[0] && guard == 3) {
+				ms_rtls_route_free(r[0]);   /* cancelled mid-build */
+				r[0] = NULL;
+			}
+			if (pending)
+				poll(p, (nfds_t)np, tmo);
+		}
+		for (int k = 0; k < 2; k++) {
+			if (r[k] == NULL)
+				continue;
+			CONC_CHECK(t, done[k] == 1 && ms_rtls_route_status(r[k], NULL, 0) == MS_OK &&
+				      (ms_rtls_route_flags(r[k]) & MS_RTLS_ROUTE_STS_POLICY) &&
+				      ms_rtls_route_engine_domain(r[k])->sts_mode ==
+					      MS_RTLS_STS_ENFORCE,
+				   "op %u route %d: done %d, sts %s", i, k, done[k],
+				   ms_rtls_route_sts_note(r[k]));
+			ms_rtls_route_free(r[k]);
+		}
+		t->ops++;
+	}
+	return NULL;
+}
+
+START_TEST(route_sts_shared)
+{
+	struct policy_host host;
+	policy_host_start(&host);
+	char connect_to[64];
+	snprintf(connect_to, sizeof(connect_to), ":::%d", host.port);
+	struct sts_shared sh;
+	sh.dns = mstest_world_resolver(NULL, mstest_scale_ms(20000), 0);
+	struct ms_sts_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.version = MS_STS_CONFIG_VERSION;
+	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
+	cfg.fetch.ca_file = world_path("pki/mtasts/ca.pem");
+	cfg.fetch.connect_to = connect_to;
+	cfg.fetch.timeout_ms = mstest_scale_ms(20000);
+	char why[300] = "";
+	ck_assert_msg(ms_sts_new(NULL, &cfg, sh.dns, NULL, &sh.sts, why, sizeof(why)) == MS_OK,
+		      "%s", why);
+	conc_run(route_sts_worker, &sh, 2);
+	ck_assert_uint_eq(ms_dns_pending(sh.dns), 0);
+	ms_sts_free(sh.sts);
+	ms_dns_ctx_free(sh.dns);
+	policy_host_stop(&host);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("concurrency-requiretls");
@@ -226,6 +317,7 @@ int main(void)
 	tcase_set_timeout(tc, mstest_scale_ms(300000) / 1000.0);
 	tcase_add_test(tc, shared_store);
 	tcase_add_test(tc, route_shared_context);
+	tcase_add_test(tc, route_sts_shared);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);
 }

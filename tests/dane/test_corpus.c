@@ -154,7 +154,7 @@ static int run_file(const char *file, const char *base)
 			.names = names, .nnames = 1,
 			.now = now,
 		};
-		struct ms_dane_result res;
+		struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 		char why[256] = "";
 		ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, why, sizeof(why)), MS_OK);
 

@@ -75,7 +75,7 @@ static int pkix(const struct chain *c, char *detail, size_t len)
 	fclose(f);
 	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION, .ca_file = path,
 					 .now = NOW };
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	ck_assert_int_eq(ms_rtls_verify_chain(NULL, c->certs, 2, HOST, NULL, &o, &p, NULL, 0), MS_OK);
 	snprintf(detail, len, "%.150s", p.pkix_detail);
 	unlink(path);
@@ -94,7 +94,7 @@ static enum ms_dane_verdict dane(const struct chain *c, int usage)
 		.ntlsa = 1, .authentic = 1, .names = names, .nnames = 1, .now = NOW,
 	};
 	struct ms_dane_ctx *ctx = NULL;
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[160];
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, why, sizeof(why)), MS_OK);

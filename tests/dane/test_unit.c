@@ -196,8 +196,8 @@ END_TEST
 START_TEST(strings_and_ctx)
 {
 	ck_assert_str_eq(ms_dane_verdict_str(MS_DANE_ALL_UNUSABLE), "all-unusable");
-	ck_assert_str_eq(ms_dane_tlsrpt_str(MS_DANE_RPT_HOST_MISMATCH), "certificate-host-mismatch");
-	ck_assert_str_eq(ms_dane_tlsrpt_str(MS_DANE_RPT_NONE), "");
+	ck_assert_str_eq(ms_tlsrpt_result_name(MS_TLSRPT_CERTIFICATE_HOST_MISMATCH), "certificate-host-mismatch");
+	ck_assert_str_eq(ms_tlsrpt_result_name(MS_TLSRPT_SUCCESS), "");
 	struct ms_dane_ctx *ctx = NULL;
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
 	ck_assert_int_eq(ms_dane_ctx_set_mtype_rank(ctx, 0, 1), MS_ERR_INVALID);
@@ -210,7 +210,7 @@ START_TEST(strings_and_ctx)
 	struct ms_dane_cert c = { der, 4 };
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
 				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
 	ck_assert_int_eq(res.verdict, MS_DANE_ALL_UNUSABLE);
 	ms_dane_ctx_free(ctx);
@@ -255,12 +255,147 @@ START_TEST(env_hooks)
 	struct ms_dane_cert c = { der, 4 };
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
 				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
 	ck_assert_int_eq(seen.metrics, 1);
 	ck_assert_int_eq(seen.logs, 1);
 	ck_assert_str_eq(seen.verdict, "all-unusable");
 	ms_dane_ctx_free(ctx);
+}
+END_TEST
+
+/* Version 2 of struct ms_env: the log and the metric callbacks each get
+ * their own user pointer; NULL ones, and a version-1 struct (whose members
+ * past `now` the library must not read), fall back to `user`. */
+static int verify_once(const struct ms_env *env)
+{
+	struct ms_dane_ctx *ctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(env, &ctx), MS_OK);
+	uint8_t d[32] = { 0 };
+	struct ms_dane_tlsa t = { 1, 1, 1, d, 32 };
+	uint8_t der[4] = { 0x30, 0x02, 0x05, 0x00 };
+	struct ms_dane_cert c = { der, 4 };
+	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
+				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
+	ms_status st = ms_dane_verify(ctx, &in, &res, NULL, 0);
+	ms_dane_ctx_free(ctx);
+	return st;
+}
+
+START_TEST(env_separate_users)
+{
+	struct seen shared = { 0, 0, "" }, logs = { 0, 0, "" }, metrics = { 0, 0, "" };
+	struct ms_env env = { .version = MS_ENV_VERSION, .user = &shared, .log = on_log,
+			      .log_level = MS_LOG_DEBUG, .metric = on_metric,
+			      .log_user = &logs, .metric_user = &metrics };
+	ck_assert_int_eq(verify_once(&env), MS_OK);
+	ck_assert_int_eq(logs.logs, 1);
+	ck_assert_int_eq(logs.metrics, 0);
+	ck_assert_int_eq(metrics.metrics, 1);
+	ck_assert_int_eq(metrics.logs, 0);
+	ck_assert_int_eq(shared.logs + shared.metrics, 0);
+	/* only the log one set: metrics go to `user` */
+	env.metric_user = NULL;
+	ck_assert_int_eq(verify_once(&env), MS_OK);
+	ck_assert_int_eq(logs.logs, 2);
+	ck_assert_int_eq(shared.metrics, 1);
+	ck_assert_int_eq(shared.logs, 0);
+	/* a version-1 caller: log_user is past its struct, never read */
+	env.version = 1;
+	env.metric_user = &metrics;
+	ck_assert_int_eq(verify_once(&env), MS_OK);
+	ck_assert_int_eq(shared.logs, 1);
+	ck_assert_int_eq(shared.metrics, 2);
+	ck_assert_int_eq(logs.logs, 2);
+	ck_assert_int_eq(metrics.metrics, 1);
+}
+END_TEST
+
+/* The caller owns ms_dane_result's version: 0 is refused, the library
+ * never rewrites it, and a newer caller's version gets what this library
+ * has (the members past it are left alone). */
+START_TEST(result_version_caller_set)
+{
+	struct ms_dane_ctx *ctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
+	uint8_t d[32] = { 0 };
+	struct ms_dane_tlsa t = { 1, 1, 1, d, 32 };
+	uint8_t der[4] = { 0x30, 0x02, 0x05, 0x00 };
+	struct ms_dane_cert c = { der, 4 };
+	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION, .chain = &c, .nchain = 1,
+				    .tlsa = &t, .ntlsa = 1, .authentic = 1 };
+	struct {
+		struct ms_dane_result r;
+		unsigned char canary[16];
+	} big;
+	char why[200] = "";
+	memset(&big, 0xA5, sizeof(big));
+	big.r.version = 0;
+	ck_assert_int_eq(ms_dane_verify(ctx, &in, &big.r, why, sizeof(why)), MS_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(why, "MS_DANE_RESULT_VERSION"));
+	ck_assert_int_eq(big.r.version, 0);
+	ck_assert_int_eq(big.r.matched, (int)0xA5A5A5A5); /* nothing written */
+	big.r.version = MS_DANE_RESULT_VERSION + 7;
+	ck_assert_int_eq(ms_dane_verify(ctx, &in, &big.r, why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(big.r.version, MS_DANE_RESULT_VERSION + 7);
+	ck_assert_int_eq(big.r.verdict, MS_DANE_ALL_UNUSABLE);
+	for (size_t i = 0; i < sizeof(big.canary); i++)
+		ck_assert_int_eq(big.canary[i], 0xA5);
+	ms_dane_ctx_free(ctx);
+}
+END_TEST
+
+/* Strings libdane returns come from the env allocator and go back to it
+ * through ms_dane_string_free: every block allocated is freed by the hook. */
+struct str_alloc {
+	int allocs, frees;
+};
+
+static void *sa_alloc(void *user, size_t n)
+{
+	((struct str_alloc *)user)->allocs++;
+	return malloc(n);
+}
+
+static void *sa_realloc(void *user, void *p, size_t n)
+{
+	if (p == NULL)
+		((struct str_alloc *)user)->allocs++;
+	return realloc(p, n);
+}
+
+static void sa_free(void *user, void *p)
+{
+	if (p != NULL)
+		((struct str_alloc *)user)->frees++;
+	free(p);
+}
+
+START_TEST(strings_env_allocator)
+{
+	struct str_alloc sa = { 0, 0 };
+	struct ms_env env = { .version = MS_ENV_VERSION, .user = &sa, .alloc = sa_alloc,
+			      .realloc = sa_realloc, .free = sa_free };
+	char *key = NULL, *csr = NULL, why[200] = "";
+	ck_assert_int_eq(ms_dane_keygen_env(&env, "p256", &key, why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(sa.allocs, 1);
+	const char *names[] = { "mx.example.test" };
+	ck_assert_int_eq(ms_dane_csr_env(&env, (const uint8_t *)key, strlen(key), names, 1, &csr,
+					 why, sizeof(why)), MS_OK);
+	ck_assert_ptr_nonnull(strstr(csr, "BEGIN CERTIFICATE REQUEST"));
+	ck_assert_int_eq(sa.allocs, 2);
+	ck_assert_int_eq(sa.frees, 0);
+	ms_dane_string_free(&env, csr);
+	ms_dane_string_free(&env, key);
+	ck_assert_int_eq(sa.frees, 2);
+	ms_dane_string_free(&env, NULL);
+	ck_assert_int_eq(sa.frees, 2);
+	/* a failure allocates nothing and leaves *pem NULL */
+	ck_assert_int_eq(ms_dane_keygen_env(&env, "dsa512", &key, why, sizeof(why)),
+			 MS_ERR_UNSUPPORTED);
+	ck_assert_ptr_null(key);
+	ck_assert_int_eq(sa.allocs, 2);
 }
 END_TEST
 
@@ -274,8 +409,11 @@ int main(void)
 	tcase_add_test(tc, usable);
 	tcase_add_test(tc, der_walker);
 	tcase_add_test(tc, from_pem_keygen_csr);
+	tcase_add_test(tc, strings_env_allocator);
 	tcase_add_test(tc, strings_and_ctx);
 	tcase_add_test(tc, env_hooks);
+	tcase_add_test(tc, result_version_caller_set);
+	tcase_add_test(tc, env_separate_users);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);
 }

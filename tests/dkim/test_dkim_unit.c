@@ -1056,6 +1056,57 @@ START_TEST(key_loading)
 }
 END_TEST
 
+/* The strings a key hands out come from the key's env allocator and go
+ * back to it through ms_dkim_string_free (which takes no env). */
+struct str_count {
+	int allocs, frees;
+};
+
+static void *sc_alloc(void *user, size_t n)
+{
+	((struct str_count *)user)->allocs++;
+	return malloc(n);
+}
+
+static void *sc_realloc(void *user, void *p, size_t n)
+{
+	if (p == NULL)
+		((struct str_count *)user)->allocs++;
+	return realloc(p, n);
+}
+
+static void sc_free(void *user, void *p)
+{
+	if (p != NULL)
+		((struct str_count *)user)->frees++;
+	free(p);
+}
+
+START_TEST(strings_env_allocator)
+{
+	struct str_count sc = { 0, 0 };
+	struct ms_env env = { .version = MS_ENV_VERSION, .user = &sc, .alloc = sc_alloc,
+			      .realloc = sc_realloc, .free = sc_free };
+	struct ms_dkim_key *k = NULL;
+	char why[200] = "";
+	ck_assert_int_eq(ms_dkim_key_generate(&env, MS_DKIM_ED25519_SHA256, 0, &k, why,
+					      sizeof(why)), MS_OK);
+	int base = sc.allocs, freed = sc.frees;
+	char *pem = NULL, *txt = NULL;
+	ck_assert_int_eq(ms_dkim_key_private_pem(k, &pem), MS_OK);
+	ck_assert_int_eq(ms_dkim_key_txt_record(k, &txt), MS_OK);
+	ck_assert_ptr_nonnull(strstr(pem, "PRIVATE KEY"));
+	ck_assert_ptr_nonnull(strstr(txt, "k=ed25519"));
+	ck_assert_int_eq(sc.allocs, base + 2);
+	ms_dkim_key_free(k); /* the strings outlive the key */
+	ms_dkim_string_free(pem);
+	ms_dkim_string_free(txt);
+	ms_dkim_string_free(NULL);
+	ck_assert_int_eq(sc.frees, freed + 3); /* the key and both strings */
+	ck_assert_int_eq(sc.allocs, sc.frees);
+}
+END_TEST
+
 int main(void)
 {
 	char why[256] = "";
@@ -1099,6 +1150,7 @@ int main(void)
 	tcase_add_test(t, big_body);
 	tcase_add_test(t, constant_memory);
 	tcase_add_test(t, key_loading);
+	tcase_add_test(t, strings_env_allocator);
 	suite_add_tcase(s, t);
 	SRunner *r = srunner_create(s);
 	srunner_run_all(r, CK_NORMAL);

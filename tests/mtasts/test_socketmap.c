@@ -1,5 +1,5 @@
 /*
- * test_socketmap.c - examples/mtasts-socketmap end to end: the daemon on a
+ * test_socketmap.c - mailsec-policyd's MTA-STS answers end to end: the daemon on a
  * kernel-chosen loopback port, queried by Postfix's own
  * `postmap -q DOMAIN socketmap:inet:127.0.0.1:PORT:NAME`, over the offline
  * DNSSEC world and the loopback policy host.  Plus the raw protocol.
@@ -28,19 +28,20 @@ static void daemon_start(struct daemon *d, int strict)
 {
 	int fds[2];
 	ck_assert_int_eq(pipe(fds), 0);
-	char exe[1024], auth[1024], ca[1024];
-	snprintf(exe, sizeof(exe), "%s", build_path("examples/mtasts-socketmap/mtasts-socketmap"));
-	snprintf(auth, sizeof(auth), "%s", world_path("auth.conf"));
-	snprintf(ca, sizeof(ca), "%s", world_path("pki/mtasts/ca.pem"));
+	char exe[1024], dns[1100], ca[1100], conn[200];
+	snprintf(exe, sizeof(exe), "%s", build_path("daemons/mailsec-policyd/mailsec-policyd"));
+	snprintf(dns, sizeof(dns), "dns_config=%s", world_path("auth.conf"));
+	snprintf(ca, sizeof(ca), "ca_file=%s", world_path("pki/mtasts/ca.pem"));
+	snprintf(conn, sizeof(conn), "connect_to=%s", host.connect_to);
 	d->pid = fork();
 	ck_assert_int_ge(d->pid, 0);
 	if (d->pid == 0) {
 		dup2(fds[1], 1);
 		close(fds[0]);
 		close(fds[1]);
-		execl(exe, exe, "--listen", "127.0.0.1:0", "--dns-config", auth, "--ca-file", ca,
-		      "--connect-to", host.connect_to, "--name", "mtasts",
-		      strict ? "--strict-testing" : (char *)NULL, (char *)NULL);
+		execl(exe, exe, "-c", "/dev/null", "--print-port", "-o", "listen_tcp=127.0.0.1:0",
+		      "-o", dns, "-o", ca, "-o", conn, "-o", "map_name=mtasts", "-o",
+		      strict ? "testing_as_enforce=yes" : "testing_as_enforce=no", (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -137,7 +138,7 @@ START_TEST(test_postmap)
 			      " servername=hostname");
 	/* signed domain whose MX has secure TLSA: DANE wins over MTA-STS */
 	ck_assert_int_eq(postmap(&d, "mtasts", "example.test", out, sizeof(out)), 0);
-	ck_assert_str_eq(out, "dane");
+	ck_assert_str_eq(out, "dane-only");
 	/* testing and none: nothing (main.cf defaults apply) */
 	ck_assert_int_eq(postmap(&d, "mtasts", "testing.stsplain.example.test", out, sizeof(out)), 1);
 	ck_assert_str_eq(out, "");
@@ -187,11 +188,12 @@ START_TEST(test_raw_protocol)
 	/* a lookup the resolver refuses is not "no policy": Postfix defers
 	 * (issue 13.2) */
 	xfer(s, "12:mtasts x.com,", out, sizeof(out));
-	ck_assert_msg(strncmp(out, "41:TEMP MX lookup for x.com failed", 34) == 0, "%s", out);
+	const char *colon = strchr(out, ':');
+	ck_assert_msg(colon && strncmp(colon, ":TEMP MX lookup for x.com failed", 32) == 0, "%s", out);
 	xfer(s, "18:other example.test,", out, sizeof(out));
 	ck_assert_str_eq(out, "21:PERM unknown map name,");
 	xfer(s, "19:mtasts example.test,", out, sizeof(out));
-	ck_assert_str_eq(out, "7:OK dane,");
+	ck_assert_str_eq(out, "12:OK dane-only,");
 	/* malformed framing: the connection is dropped */
 	xfer(s, "99999999999:x,", out, sizeof(out));
 	ck_assert_str_eq(out, "");

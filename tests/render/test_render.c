@@ -22,6 +22,7 @@
 #include <mailsec/requiretls_route.h>
 #include <mailsec/requiretls_smtp.h>
 #include <mailsec/spf.h>
+#include <mailsec/tlsrpt.h>
 
 #define NOW 1767225600 /* inside the world's signature validity */
 
@@ -42,8 +43,8 @@ static const char msg[] = "From: a@good.test\r\nTo: b@good.test\r\nSubject: t\r\
 	t_ = out_; \
 	check_json(j_, keys_); \
 	ck_assert_msg(t_ && t_[0] && t_[0] != '{', "text rendering: '%s'", t_ ? t_ : "(null)"); \
-	free(j_); \
-	free(t_); \
+	ms_render_free(j_); \
+	ms_render_free(t_); \
 } while (0)
 
 static void check_json(const char *doc, const char *const *keys)
@@ -69,7 +70,7 @@ START_TEST(test_writer_escapes)
 						  &out_, NULL), MS_OK);
 	check_json(out_, (const char *const[]){ "result", "reason", NULL });
 	ck_assert_ptr_nonnull(strstr(out_, "\\u0001"));
-	free(out_);
+	ms_render_free(out_);
 }
 END_TEST
 
@@ -94,7 +95,8 @@ START_TEST(test_dane_result)
 	static uint8_t data[32];
 	struct ms_dane_tlsa t = { .usage = 3, .selector = 1, .mtype = 1, .data = data,
 				  .datalen = sizeof(data) };
-	struct ms_dane_result res = { .verdict = MS_DANE_VERIFIED, .matched = 0, .depth = 0,
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION,
+				      .verdict = MS_DANE_VERIFIED, .matched = 0, .depth = 0,
 				      .usable = 1 };
 	char *out_ = NULL;
 	CHECK_RENDER(ms_dane_result_render(&res, &t, 1, fmt, &out_, NULL), "verdict", "verified",
@@ -141,7 +143,7 @@ START_TEST(test_mtasts)
 	ck_assert_int_eq(ms_sts_match_render(p, "mx.other.test", &matched, MS_RENDER_TEXT, &out_,
 					     NULL), MS_OK);
 	ck_assert_int_eq(matched, 0);
-	free(out_);
+	ms_render_free(out_);
 	/* A discovery over the world (no _mta-sts record: no policy). */
 	struct ms_dns_ctx *dns = world();
 	struct ms_sts_config cfg = { .version = MS_STS_CONFIG_VERSION };
@@ -196,7 +198,7 @@ START_TEST(test_spf_iprev_dmarc)
 						  NULL), MS_OK);
 	ck_assert_ptr_nonnull(strstr(out_, "\"result\":\"permerror\""));
 	ck_assert_ptr_nonnull(strstr(out_, "\"disposition\":\"reject\""));
-	free(out_);
+	ms_render_free(out_);
 	ms_dmarc_verdict_free(dv);
 	ms_dmarc_free(d);
 	ms_iprev_verdict_free(iv);
@@ -234,7 +236,7 @@ START_TEST(test_dkim_auth)
 	ck_assert_int_eq(ms_dkim_signer_render(s, (const uint8_t *)lf, strlen(lf), MS_RENDER_TEXT,
 					       &out_, &len), MS_OK);
 	ck_assert_ptr_null(memchr(out_, '\r', len));
-	free(out_);
+	ms_render_free(out_);
 	ck_assert_int_eq(ms_dkim_signer_render(s, (const uint8_t *)lf, strlen(lf), MS_RENDER_TEXT,
 					       &out_, NULL), MS_ERR_INVALID);
 	ck_assert_int_eq(ms_dkim_verifier_new(NULL, dns, &v), MS_OK);
@@ -276,7 +278,8 @@ START_TEST(test_requiretls)
 	 * requirement is REQUIRED, and none when every host is skipped. */
 	ck_assert_int_eq(ms_rtls_route_mail_params(r, params, sizeof(params)), 1);
 	ck_assert_str_eq(params, "REQUIRETLS");
-	struct ms_rtls_plan plain = { .mode = MS_RTLS_MODE_OPPORTUNISTIC };
+	struct ms_rtls_plan plain = { .version = MS_RTLS_PLAN_VERSION,
+				      .mode = MS_RTLS_MODE_OPPORTUNISTIC };
 	ms_rtls_plan_mail_params(&plain, params, sizeof(params));
 	ck_assert_str_eq(params, "");
 	plain.need_requiretls = 1;
@@ -340,13 +343,83 @@ START_TEST(test_dmarc_report)
 	ck_assert_int_eq(ms_dmarcrep_report_text(r, &text, why, sizeof(why)), MS_OK);
 	ck_assert_ptr_nonnull(strstr(text, "org:      o <e@x>\n"));
 	ck_assert_ptr_nonnull(strstr(text, "192.0.2.1"));
-	ms_dmarcrep_buf_free(text);
+	ms_render_free(text);
 	ck_assert_int_eq(ms_dmarcrep_report_text(NULL, &text, why, sizeof(why)), MS_ERR_INVALID);
 	int64_t b = 0, e = 0;
 	ms_dmarcrep_default_period(86400 * 3 + 5, &b, &e);
 	ck_assert_int_eq(e, 86400 * 3);
 	ck_assert_int_eq(b, 86400 * 2);
 	ms_dmarcrep_report_free(r);
+}
+END_TEST
+
+START_TEST(test_tlsrpt)
+{
+	/* A built report's delivery (what `mailsec tlsrpt send` prints). */
+	char json[] = "{}", gz[] = "x", fn[] = "s.test!d.test!1!2.json.gz", id[] = "r@s.test",
+	     dom[] = "d.test", sub[] = "s.test";
+	struct ms_tlsrpt_report rep = { .json = json, .json_len = 2, .gz = (uint8_t *)gz,
+					.gz_len = 1, .filename = fn, .report_id = id,
+					.policy_domain = dom, .submitter = sub, .sessions = 7 };
+	struct ms_tlsrpt_send_result res = { .n = 2 };
+	snprintf(res.dest[0].uri, sizeof(res.dest[0].uri), "https://r.d.test/x");
+	snprintf(res.dest[0].detail, sizeof(res.dest[0].detail), "HTTP 200");
+	res.dest[1].status = MS_ERR_NETWORK;
+	snprintf(res.dest[1].uri, sizeof(res.dest[1].uri), "mailto:tls\"rpt@d.test");
+	snprintf(res.dest[1].detail, sizeof(res.dest[1].detail), "550 no");
+	char *out_ = NULL;
+	CHECK_RENDER(ms_tlsrpt_send_render(&rep, &res, NULL, fmt, &out_, NULL), "domain",
+		     "report_id", "filename", "sessions", "rua_note", "destinations");
+	size_t len = 0;
+	ck_assert_int_eq(ms_tlsrpt_send_render(&rep, &res, NULL, MS_RENDER_JSON, &out_, &len),
+			 MS_OK);
+	ck_assert_uint_eq(len, strlen(out_));
+	ck_assert_ptr_nonnull(strstr(out_, "\"sessions\":7"));
+	ck_assert_ptr_nonnull(strstr(out_, "\"ok\":true"));
+	ck_assert_ptr_nonnull(strstr(out_, "\"ok\":false"));
+	ck_assert_ptr_nonnull(strstr(out_, "tls\\\"rpt"));
+	ms_render_free(out_);
+	ck_assert_int_eq(ms_tlsrpt_send_render(&rep, &res, NULL, MS_RENDER_TEXT, &out_, NULL),
+			 MS_OK);
+	ck_assert_ptr_nonnull(strstr(out_, "FAILED: 550 no"));
+	ck_assert_ptr_nonnull(strstr(out_, "sent: HTTP 200"));
+	ms_render_free(out_);
+	res.n = 0;
+	ck_assert_int_eq(ms_tlsrpt_send_render(&rep, &res, "no rua", MS_RENDER_TEXT, &out_, NULL),
+			 MS_OK);
+	ck_assert_ptr_nonnull(strstr(out_, "not sent: no rua"));
+	ms_render_free(out_);
+	ck_assert_int_eq(ms_tlsrpt_send_render(NULL, &res, NULL, MS_RENDER_JSON, &out_, NULL),
+			 MS_ERR_INVALID);
+	ck_assert_ptr_null(out_);
+	res.n = MS_TLSRPT_MAX_RUA + 1;
+	ck_assert_int_eq(ms_tlsrpt_send_render(&rep, &res, NULL, MS_RENDER_JSON, &out_, NULL),
+			 MS_ERR_INVALID);
+
+	/* A received report (what `mailsec tlsrpt parse` prints). */
+	static const char rpt[] = "{\"organization-name\":\"o\",\"contact-info\":\"c\","
+		"\"report-id\":\"r\",\"date-range\":{\"start-datetime\":\"2026-01-01T00:00:00Z\","
+		"\"end-datetime\":\"2026-01-01T23:59:59Z\"},\"policies\":[{\"policy\":{"
+		"\"policy-type\":\"no-policy-found\",\"policy-domain\":\"d.example\"},"
+		"\"summary\":{\"total-successful-session-count\":1,"
+		"\"total-failure-session-count\":0}}]}";
+	struct ms_tlsrpt_parsed *p = NULL;
+	char why[256] = "";
+	ck_assert_msg(ms_tlsrpt_parse(NULL, (const uint8_t *)rpt, strlen(rpt), &p, why,
+				      sizeof(why)) == MS_OK, "%s", why);
+	CHECK_RENDER(ms_tlsrpt_parsed_render(p, fmt, &out_, NULL), "organization-name",
+		     "report-id", "start", "end", "policies");
+	ck_assert_int_eq(ms_tlsrpt_parsed_render(p, MS_RENDER_TEXT, &out_, &len), MS_OK);
+	ck_assert_uint_eq(len, strlen(out_));
+	ck_assert_int_eq(out_[len - 1], '\n');
+	ck_assert_ptr_nonnull(strstr(out_, "d.example"));
+	ms_render_free(out_);
+	ck_assert_int_eq(ms_tlsrpt_parsed_render(NULL, MS_RENDER_TEXT, &out_, NULL),
+			 MS_ERR_INVALID);
+	ck_assert_int_eq(ms_tlsrpt_parsed_render(p, (enum ms_render_format)9, &out_, NULL),
+			 MS_ERR_INVALID);
+	ms_tlsrpt_parsed_free(p);
+	ms_render_free(NULL); /* NULL-safe */
 }
 END_TEST
 
@@ -364,6 +437,7 @@ int main(void)
 	tcase_add_test(tc, test_dkim_auth);
 	tcase_add_test(tc, test_requiretls);
 	tcase_add_test(tc, test_dmarc_report);
+	tcase_add_test(tc, test_tlsrpt);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <mailsec/requiretls_decide.h>
+#include <mailsec/requiretls_verify.h>
 
 enum obs {
 	O_NONE,       /* plan skips the host: no attempt */
@@ -253,13 +254,85 @@ static const struct row rows[] = {
 	 M_DANE, 1, 0, 0, O_DANEFAIL, V_NEXT, "4.7.5", 0, MS_RTLS_R_DANE_VERIFY, R_NONE, 0},
 };
 
+/* Plans and outcomes belong to the caller, who sets their version: 0 is
+ * refused with nothing written, the library never rewrites it, and a
+ * caller of a newer version than the library's gets what the library has
+ * without anything past the library's struct touched. */
+START_TEST(test_caller_versions)
+{
+	struct ms_rtls_domain d = { MS_RTLS_REQ_REQUIRED, "example.org", MS_DNS_INSECURE,
+				    MS_RTLS_STS_NONE, 0 };
+	struct ms_rtls_host h = { "mx1.example.org", MS_DNS_INSECURE, MS_RTLS_DANE_NONE, 0 };
+	struct {
+		struct ms_rtls_plan p;
+		unsigned char canary[16];
+	} bp;
+	struct {
+		struct ms_rtls_outcome o;
+		unsigned char canary[16];
+	} bo;
+	memset(&bp, 0x5A, sizeof(bp));
+	memset(&bo, 0x5A, sizeof(bo));
+	bp.p.version = 0;
+	bo.o.version = 0;
+	ck_assert_int_eq(ms_rtls_plan(&d, &h, &bp.p), MS_ERR_INVALID);
+	ck_assert_int_eq((int)bp.p.mode, (int)0x5A5A5A5A);
+	bp.p.version = MS_RTLS_PLAN_VERSION + 3;
+	ck_assert_int_eq(ms_rtls_plan(&d, &h, &bp.p), MS_OK);
+	ck_assert_int_eq(bp.p.version, MS_RTLS_PLAN_VERSION + 3);
+	ck_assert_int_eq(bp.p.mode, MS_RTLS_MODE_SKIP); /* REQUIRETLS, no verified path */
+	ck_assert_int_eq(ms_rtls_outcome_from_plan(&bp.p, &bo.o), MS_ERR_INVALID);
+	ck_assert_int_eq((int)bo.o.verdict, (int)0x5A5A5A5A);
+	struct ms_rtls_observed x = { 0 };
+	ck_assert_int_eq(ms_rtls_judge(&d, &h, &bp.p, &x, &bo.o), MS_ERR_INVALID);
+	struct ms_rtls_outcome one = { .version = MS_RTLS_OUTCOME_VERSION };
+	ck_assert_int_eq(ms_rtls_conclude(NULL, 0, &bo.o), MS_ERR_INVALID);
+	bo.o.version = MS_RTLS_OUTCOME_VERSION + 3;
+	ck_assert_int_eq(ms_rtls_outcome_from_plan(&bp.p, &bo.o), MS_OK);
+	ck_assert_int_eq(bo.o.version, MS_RTLS_OUTCOME_VERSION + 3);
+	ck_assert_int_eq(bo.o.verdict, MS_RTLS_TRY_NEXT);
+	ck_assert_str_eq(bo.o.enhanced, "5.7.30");
+	/* an input plan of version 0 reads as version 1 */
+	struct ms_rtls_plan p0 = bp.p;
+	p0.version = 0;
+	ck_assert_int_eq(ms_rtls_outcome_from_plan(&p0, &one), MS_OK);
+	ck_assert_int_eq(one.verdict, MS_RTLS_TRY_NEXT);
+	/* conclude: the array's elements must agree on their version */
+	struct ms_rtls_outcome f[2] = { one, one };
+	f[1].version = MS_RTLS_OUTCOME_VERSION + 1;
+	ck_assert_int_eq(ms_rtls_conclude(f, 2, &bo.o), MS_ERR_INVALID);
+	f[1].version = MS_RTLS_OUTCOME_VERSION;
+	ck_assert_int_eq(ms_rtls_conclude(f, 2, &bo.o), MS_OK);
+	ck_assert_int_eq(bo.o.verdict, MS_RTLS_PERMFAIL);
+	for (size_t i = 0; i < sizeof(bp.canary); i++) {
+		ck_assert_int_eq(bp.canary[i], 0x5A);
+		ck_assert_int_eq(bo.canary[i], 0x5A);
+	}
+	/* the peer facts of ms_rtls_verify_chain likewise */
+	struct ms_rtls_peer peer;
+	char why[200] = "";
+	memset(&peer, 0x5A, sizeof(peer));
+	peer.version = 0;
+	ck_assert_int_eq(ms_rtls_verify_chain(NULL, NULL, 0, "mx1.example.org", NULL, NULL, &peer,
+					      why, sizeof(why)), MS_ERR_INVALID);
+	ck_assert_ptr_nonnull(strstr(why, "MS_RTLS_PEER_VERSION"));
+	ck_assert_int_eq((int)peer.pkix, (int)0x5A5A5A5A);
+	peer.version = MS_RTLS_PEER_VERSION;
+	ck_assert_int_eq(ms_rtls_verify_chain(NULL, NULL, 0, "mx1.example.org", NULL, NULL, &peer,
+					      why, sizeof(why)), MS_OK);
+	ck_assert_int_eq(peer.version, MS_RTLS_PEER_VERSION);
+	ck_assert_int_eq(peer.dane, MS_RTLS_STEP_NOT_DONE);
+	ck_assert_int_eq(peer.pkix, MS_RTLS_STEP_FAILED); /* no certificate at all */
+}
+END_TEST
+
 START_TEST(test_matrix)
 {
 	const struct row *r = &rows[_i];
 	struct ms_rtls_domain d = {r->req, "example.org", r->mx, r->sts, r->dsn};
 	struct ms_rtls_host h = {"mx1.example.org", r->addr, r->dane, r->match};
-	struct ms_rtls_plan p;
-	struct ms_rtls_outcome o;
+	struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_plan(&d, &h, &p), MS_OK);
 	ck_assert_msg(p.mode == r->mode, "%s: mode %s, want %s", r->rule,
 		      ms_rtls_mode_str(p.mode), ms_rtls_mode_str(r->mode));
@@ -309,8 +382,10 @@ START_TEST(test_conclude)
 	struct ms_rtls_domain d = {REQ, "example.org", INS, S_ENF, 0};
 	struct ms_rtls_host h1 = {"mx1.example.org", INS, D_NONE, 1};
 	struct ms_rtls_host h2 = {"mx2.example.org", INS, D_NONE, 1};
-	struct ms_rtls_plan p;
-	struct ms_rtls_outcome f[2], fin;
+	struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };
+	struct ms_rtls_outcome f[2] = { { .version = MS_RTLS_OUTCOME_VERSION },
+					 { .version = MS_RTLS_OUTCOME_VERSION } },
+			       fin = { .version = MS_RTLS_OUTCOME_VERSION };
 	struct ms_rtls_observed nort = observe(O_NORT), hs = observe(O_HSFAIL);
 
 	/* every host lacks REQUIRETLS: returned now with 5.7.30 */
@@ -360,8 +435,8 @@ START_TEST(test_apply_params)
 {
 	struct ms_rtls_domain d = {REQ, "example.org", SEC, S_NOP, 0};
 	struct ms_rtls_host h = {"mx1.example.org", SEC, D_USE, 0};
-	struct ms_rtls_plan p;
-	struct ms_rtls_outcome o;
+	struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	struct ms_rtls_observed good = observe(O_GOOD);
 	struct ms_rtls_mail *m = NULL;
 	char out[128];
@@ -421,8 +496,8 @@ START_TEST(test_fallback_metrics)
 	env.metric = on_fallback_metric;
 	struct ms_rtls_domain d = {DEF, "example.org", INS, S_NOP, 0};
 	struct ms_rtls_host h = {"mx1.example.org", INS, D_NONE, 0};
-	struct ms_rtls_plan p;
-	struct ms_rtls_outcome o;
+	struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	struct ms_rtls_observed x = observe(O_PLAIN_AFTER_HS);
 	ms_rtls_plan(&d, &h, &p);
 	ms_rtls_judge(&d, &h, &p, &x, &o);
@@ -448,8 +523,8 @@ START_TEST(test_metrics)
 	env.metric = on_metric;
 	struct ms_rtls_domain d = {NOT, "example.org", SEC, S_NOP, 0};
 	struct ms_rtls_host h = {"mx1.example.org", SEC, D_USE, 0};
-	struct ms_rtls_plan p;
-	struct ms_rtls_outcome o;
+	struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	struct ms_rtls_observed x = observe(O_DANEFAIL);
 	ms_rtls_plan(&d, &h, &p);
 	ms_rtls_judge(&d, &h, &p, &x, &o);
@@ -541,7 +616,7 @@ START_TEST(test_exhaustive_invariants)
 		struct ms_rtls_domain d = {(enum ms_rtls_requirement)req, "example.org", secs[mx],
 					   (enum ms_rtls_sts_mode)sts, dsn};
 		struct ms_rtls_host h = {"mx1.example.org", secs[ad], (enum ms_rtls_dane)dane, match};
-		struct ms_rtls_plan p;
+		struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };
 		MUST(ms_rtls_plan(&d, &h, &p) == MS_OK);
 		int dane_usable = secs[mx] == SEC && secs[ad] == SEC && dane == D_USE;
 		int mx_bad = secs[mx] == BOG || secs[mx] == IND;
@@ -568,7 +643,7 @@ START_TEST(test_exhaustive_invariants)
 			o.pkix = steps[k % 3]; k /= 3;
 			o.requiretls_offered = k % 2; k /= 2;
 			o.plaintext = k % 2;
-			struct ms_rtls_outcome out;
+			struct ms_rtls_outcome out = { .version = MS_RTLS_OUTCOME_VERSION };
 			MUST(ms_rtls_judge(&d, &h, &p, &o, &out) == MS_OK);
 			n++;
 			int tls = o.connected && o.starttls_offered && !o.plaintext &&
@@ -652,6 +727,7 @@ static Suite *suite(void)
 	TCase *tc = tcase_create("decide");
 	tcase_add_loop_test(tc, test_matrix, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_test(tc, test_conclude);
+	tcase_add_test(tc, test_caller_versions);
 	tcase_add_test(tc, test_apply_params);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_fallback_metrics);

@@ -325,8 +325,9 @@ static void deliver(struct peer *p, const struct ms_rtls_domain *d,
 		    const struct ms_rtls_host *h, const unsigned char *tlsa,
 		    size_t tlsalen, struct delivery *r)
 {
-	struct ms_rtls_plan plan;
+	struct ms_rtls_plan plan = { .version = MS_RTLS_PLAN_VERSION };
 	memset(r, 0, sizeof(*r));
+	r->out.version = MS_RTLS_OUTCOME_VERSION;
 	ck_assert_int_eq(ms_rtls_plan(d, h, &plan), MS_OK);
 	if (plan.mode == MS_RTLS_MODE_SKIP) {
 		ms_rtls_outcome_from_plan(&plan, &r->out);
@@ -469,7 +470,7 @@ START_TEST(test_requiretls_not_offered)
 	ck_assert(!r.delivered);
 	ms_rtls_outcome_count(&env, d.requirement, &r.out);
 	ck_assert_str_eq(metric_seen, "requiretls_errors_total{reason=requiretls_missing} ");
-	struct ms_rtls_outcome fin;
+	struct ms_rtls_outcome fin = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_conclude(&r.out, 1, &fin), MS_OK);
 	ck_assert_int_eq(fin.verdict, MS_RTLS_PERMFAIL);
 	ck_assert_str_eq(fin.enhanced, "5.7.30");

@@ -70,7 +70,7 @@ START_TEST(route_dane_domain)
 	ck_assert_ptr_null(ms_rtls_route_host_reason(h, MS_RTLS_ROUTE_MAX_REASONS));
 	ck_assert_str_eq(ms_rtls_route_host_name(ms_rtls_route_host(r, 1)), "mx2.good.test");
 	ck_assert_ptr_null(ms_rtls_route_host(r, 2));
-	struct ms_rtls_outcome o;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_route_undeliverable(r, &o), 0);
 	ms_rtls_route_free(r);
 }
@@ -78,7 +78,7 @@ END_TEST
 
 /* The MTA-STS policy of stsgap.test as its HTTPS host serves it. */
 static ms_status gap_policy(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			    size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			    size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)user;
 	(void)failure;
@@ -138,7 +138,8 @@ static void expect_no_host(const char *domain, unsigned flag, enum ms_rtls_verdi
 	struct ms_rtls_route *r = route(domain, MS_RTLS_REQ_DEFAULT);
 	ck_assert_msg(ms_rtls_route_flags(r) & flag, "%s: flags %#x", domain, ms_rtls_route_flags(r));
 	ck_assert_uint_eq(ms_rtls_route_count(r), 0);
-	struct ms_rtls_outcome o, u;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION },
+			       u = { .version = MS_RTLS_OUTCOME_VERSION };
 	ms_rtls_route_no_host_outcome(r, &o);
 	ck_assert_msg(o.verdict == v, "%s: %s", domain, ms_rtls_verdict_str(o.verdict));
 	ck_assert_str_eq(o.enhanced, status);
@@ -350,7 +351,7 @@ START_TEST(verify_dane_and_pkix_match)
 {
 	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_REQUIRED);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	serve_world("mx1.good.test", h, &p);
 	ck_assert_msg(p.dane == MS_RTLS_STEP_OK, "%s", p.dane_detail);
 	ck_assert_int_eq(p.dane_verdict, MS_DANE_VERIFIED);
@@ -363,7 +364,7 @@ START_TEST(verify_dane_and_pkix_match)
 	struct ms_rtls_observed obs = { .connected = 1, .starttls_offered = 1,
 					.handshake = MS_RTLS_STEP_OK, .requiretls_offered = 1 };
 	ms_rtls_peer_observe(&p, &obs);
-	struct ms_rtls_outcome out;
+	struct ms_rtls_outcome out = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_judge(ms_rtls_route_engine_domain(r), ms_rtls_route_host_engine(h),
 				       ms_rtls_route_host_plan(h), &obs, &out), MS_OK);
 	ck_assert_int_eq(out.verdict, MS_RTLS_DELIVER);
@@ -378,7 +379,7 @@ START_TEST(verify_dane_mismatch_wrong_name)
 	 * records do not match its key, and the name is not mx1.good.test */
 	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	serve_world("mx1.stsgap.test", h, &p);
 	ck_assert_int_eq(p.dane, MS_RTLS_STEP_FAILED);
 	ck_assert_int_eq(p.dane_verdict, MS_DANE_NO_MATCH);
@@ -387,7 +388,7 @@ START_TEST(verify_dane_mismatch_wrong_name)
 	struct ms_rtls_observed obs = { .connected = 1, .starttls_offered = 1,
 					.handshake = MS_RTLS_STEP_OK };
 	ms_rtls_peer_observe(&p, &obs);
-	struct ms_rtls_outcome out;
+	struct ms_rtls_outcome out = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_judge(ms_rtls_route_engine_domain(r), ms_rtls_route_host_engine(h),
 				       ms_rtls_route_host_plan(h), &obs, &out), MS_OK);
 	ck_assert_int_eq(out.verdict, MS_RTLS_TRY_NEXT);
@@ -403,7 +404,7 @@ START_TEST(verify_pkix_only)
 	struct ms_sts *sts = gap_sts(&dns);
 	struct ms_rtls_route *r = route_sts("stsgap.test", MS_RTLS_REQ_DEFAULT, 0, sts);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	serve_world("mx1.stsgap.test", h, &p);
 	ck_assert_int_eq(p.dane, MS_RTLS_STEP_NOT_DONE);
 	ck_assert_str_eq(p.dane_detail, "");
@@ -451,7 +452,7 @@ START_TEST(verify_wildcards)
 {
 	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0); /* mx1.good.test */
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	/* RFC 6125 s6.4.3: "*" as the whole left-most label, one label */
 	serve_issued("DNS:*.good.test", NULL, h, &p);
 	ck_assert_msg(p.pkix == MS_RTLS_STEP_OK, "*.good.test: %s", p.pkix_detail);
@@ -510,7 +511,7 @@ START_TEST(verify_client_auth_only)
 	 * (RFC 7671 s5.1), so the 3 1 1 record of the same key still matches */
 	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	serve_issued("DNS:mx1.good.test", "clientAuth", h, &p);
 	ck_assert_int_eq(p.pkix, MS_RTLS_STEP_FAILED);
 	ck_assert_int_eq(p.pkix_error, X509_V_ERR_INVALID_PURPOSE);
@@ -523,7 +524,7 @@ END_TEST
 
 START_TEST(verify_bad_input)
 {
-	struct ms_rtls_peer p;
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
 	ck_assert_int_eq(ms_rtls_verify_peer(NULL, NULL, NULL, NULL, &p, NULL, 0), MS_ERR_INVALID);
 	ck_assert_int_eq(ms_rtls_verify_chain(NULL, NULL, 0, NULL, NULL, NULL, &p, NULL, 0),
 			 MS_ERR_INVALID);

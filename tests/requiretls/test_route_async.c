@@ -9,8 +9,13 @@
  */
 #include "mstest.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +28,7 @@ static const char *const domains[] = { "good.test", "stsgap.test", "bogus.test",
 
 /* The MTA-STS policy of stsgap.test as its HTTPS host serves it. */
 static ms_status gap_policy(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			    size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			    size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)user;
 	(void)failure;
@@ -95,7 +100,7 @@ static void fingerprint(const struct ms_rtls_route *r, char *out, size_t outlen)
 		k += snprintf(out + k, outlen - (size_t)k, "%s\n", hosts[i]);
 		free(hosts[i]);
 	}
-	struct ms_rtls_outcome o;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	int u = ms_rtls_route_undeliverable(r, &o);
 	snprintf(out + k, outlen - (size_t)k, "undeliverable=%d verdict=%d", u, (int)o.verdict);
 }
@@ -142,26 +147,28 @@ START_TEST(routes_in_one_loop)
 						  sizeof(why)) == MS_OK, "%s: %s", domains[i], why);
 	size_t left = NDOM, maxpending = 0;
 	while (left > 0) {
-		int t = 1000, fd = -1;
+		int t = 1000;
+		struct pollfd p[NDOM];
 		left = 0;
 		for (size_t i = 0; i < NDOM; i++) {
 			int ti = 0;
 			if (s[i].calls == 0 &&
 			    ms_rtls_route_step(s[i].r, &ti) == MS_RTLS_ROUTE_PENDING) {
-				left++;
 				t = ti < t ? ti : t;
-				/* a finished route has no fd: poll a pending one's */
-				fd = ms_rtls_route_fd(s[i].r);
+				/* with an MTA-STS handle each route has its own
+				 * descriptor (an epoll set holding the DNS
+				 * context's and the discovery's) */
+				p[left].fd = ms_rtls_route_fd(s[i].r);
+				p[left].events = POLLIN;
+				ck_assert_int_ge(p[left].fd, 0);
+				ck_assert_int_ne(p[left].fd, ms_dns_fd(dns));
+				left++;
 			}
 		}
 		size_t pend = ms_dns_pending(dns);
 		maxpending = pend > maxpending ? pend : maxpending;
-		if (left) {
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			ck_assert_int_eq(fd, ms_dns_fd(dns));
-			ck_assert_int_ge(p.fd, 0);
-			poll(&p, 1, t);
-		}
+		if (left)
+			poll(p, left, t);
 	}
 	/* every MX host's A, AAAA (and later TLSA) go out together */
 	ck_assert_uint_ge(maxpending, 4);
@@ -254,6 +261,70 @@ START_TEST(start_bad_arguments)
 }
 END_TEST
 
+/* The route's deadline over a lookup that never ends: the world plus a
+ * zone hang.test whose server never answers (a loopback UDP socket nobody
+ * reads, reached through a stub-zone).  At the deadline the MX lookup
+ * reads as failed (timeout): the route completes (MS_OK) with
+ * MS_RTLS_ROUTE_MX_FAILED and a temporary verdict, in deadline time, not
+ * the context's 8 s lookup timeout; never "no MX" (which would mean the
+ * domain's own address, RFC 5321 s5.1) nor a permanent failure. */
+START_TEST(deadline_defers_a_pending_lookup)
+{
+	int hole = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ge(hole, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(hole, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	socklen_t sl = sizeof(sa);
+	ck_assert_int_eq(getsockname(hole, (struct sockaddr *)&sa, &sl), 0);
+	char src[4096], conf[4096], buf[8192];
+	mstest_world_path(src, sizeof(src), "auth.conf");
+	snprintf(conf, sizeof(conf), "%s/route-hang-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	int fd = mkstemp(conf);
+	ck_assert_int_ge(fd, 0);
+	FILE *in = fopen(src, "r"), *out = fdopen(fd, "w");
+	ck_assert_ptr_nonnull(in);
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		fwrite(buf, 1, n, out);
+	fclose(in);
+	fprintf(out, "server:\n    local-zone: \"hang.test.\" transparent\n"
+		     "    domain-insecure: \"hang.test\"\n"
+		     "stub-zone:\n    name: \"hang.test\"\n    stub-addr: 127.0.0.1@%u\n",
+		(unsigned)ntohs(sa.sin_port));
+	fclose(out);
+	struct ms_dns_config cfg = { .version = MS_DNS_CONFIG_VERSION,
+				     .mode = MS_DNS_MODE_CONFIG_FILE, .config_file = conf,
+				     .timeout_ms = 8000 };
+	struct ms_dns_ctx *dns = NULL;
+	char why[256] = "";
+	ck_assert_msg(ms_dns_ctx_new(NULL, &cfg, &dns, why, sizeof(why)) == MS_OK, "%s", why);
+	struct ms_rtls_route_opts o = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
+					.deadline_ms = mstest_scale_ms(700) };
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct ms_rtls_route *r = NULL;
+	ck_assert_msg(ms_rtls_route_new(NULL, dns, NULL, "mx.hang.test", MS_RTLS_REQ_REQUIRED, &o,
+					&r, why, sizeof(why)) == MS_OK, "%s", why);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(ms >= 650 && ms < (long)mstest_scale_ms(3000), "took %ld ms", ms);
+	ck_assert_msg(ms_rtls_route_flags(r) & MS_RTLS_ROUTE_MX_FAILED, "flags %#x, %s",
+		      ms_rtls_route_flags(r), ms_rtls_route_mx_note(r));
+	ck_assert(!(ms_rtls_route_flags(r) & (MS_RTLS_ROUTE_IMPLICIT_MX | MS_RTLS_ROUTE_NXDOMAIN)));
+	ck_assert_uint_eq(ms_rtls_route_count(r), 0);
+	struct ms_rtls_outcome oc = { .version = MS_RTLS_OUTCOME_VERSION };
+	ck_assert_int_eq(ms_rtls_route_undeliverable(r, &oc), 1);
+	ck_assert_int_eq(oc.verdict, MS_RTLS_TEMPFAIL);
+	ms_rtls_route_free(r);
+	ck_assert_uint_eq(ms_dns_pending(dns), 0);   /* the MX lookup was cancelled */
+	ms_dns_ctx_free(dns);
+	close(hole);
+	unlink(conf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("requiretls-route-async");
@@ -263,6 +334,7 @@ int main(void)
 	tcase_add_test(tc, routes_expected_plans);
 	tcase_add_test(tc, free_while_pending_cancels);
 	tcase_add_test(tc, start_bad_arguments);
+	tcase_add_test(tc, deadline_defers_a_pending_lookup);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/status.h - status codes shared by every mailsec library.
  *
  * Functions that can fail return an ms_status: MS_OK (0) on success, a
@@ -18,23 +19,23 @@ extern "C" {
 
 typedef enum ms_status {
 	MS_OK = 0,
-	MS_ERR_INVALID = -1,     /* the caller passed a bad argument (permanent) */
-	MS_ERR_NOMEM = -2,       /* an allocation failed (temporary) */
-	MS_ERR_PARSE = -3,       /* malformed input data (permanent) */
-	MS_ERR_LIMIT = -4,       /* input exceeds a hard bound (permanent) */
-	MS_ERR_TIMEOUT = -5,     /* a deadline passed (temporary) */
-	MS_ERR_NETWORK = -6,     /* connection or transport failure (temporary) */
-	MS_ERR_TLS = -7,         /* TLS handshake or record failure (temporary) */
-	MS_ERR_CONFIG = -8,      /* configuration cannot be loaded (permanent) */
-	MS_ERR_IO = -9,          /* file or storage I/O failed (temporary) */
-	MS_ERR_UNSUPPORTED = -10, /* feature or algorithm not supported (permanent) */
-	MS_ERR_STATE = -11,      /* call not valid in the handle's state (permanent) */
-	MS_ERR_CANCELLED = -12,  /* the operation was cancelled by the caller */
-	MS_ERR_PROTOCOL = -13,   /* the peer broke the protocol (temporary) */
-	MS_ERR_INTERNAL = -14    /* a bug or an unexpected library failure */
+	MS_ERR_INVALID = -1,     /**< the caller passed a bad argument (permanent) */
+	MS_ERR_NOMEM = -2,       /**< an allocation failed (temporary) */
+	MS_ERR_PARSE = -3,       /**< malformed input data (permanent) */
+	MS_ERR_LIMIT = -4,       /**< input exceeds a hard bound (permanent) */
+	MS_ERR_TIMEOUT = -5,     /**< a deadline passed (temporary) */
+	MS_ERR_NETWORK = -6,     /**< connection or transport failure (temporary) */
+	MS_ERR_TLS = -7,         /**< TLS handshake or record failure (temporary) */
+	MS_ERR_CONFIG = -8,      /**< configuration cannot be loaded (permanent) */
+	MS_ERR_IO = -9,          /**< file or storage I/O failed (temporary) */
+	MS_ERR_UNSUPPORTED = -10, /**< feature or algorithm not supported (permanent) */
+	MS_ERR_STATE = -11,      /**< call not valid in the handle's state (permanent) */
+	MS_ERR_CANCELLED = -12,  /**< the operation was cancelled by the caller */
+	MS_ERR_PROTOCOL = -13,   /**< the peer broke the protocol (temporary) */
+	MS_ERR_INTERNAL = -14    /**< a bug or an unexpected library failure */
 } ms_status;
 
-/*
+/**
  * Whether retrying the same call later may succeed.  MTAs map this to a 4xx
  * (temporary) versus 5xx (permanent) outcome.
  */
@@ -54,15 +55,15 @@ static inline int ms_status_is_temporary(ms_status s)
 	}
 }
 
-/* The renderings of a result object (the libraries' *_render() calls):
+/** The renderings of a result object (the libraries' *_render() calls):
  * human-readable text, or one compact JSON object on one line ending in a
  * newline (the keys are listed with each call). */
 enum ms_render_format {
-	MS_RENDER_TEXT = 0,
-	MS_RENDER_JSON = 1
+	MS_RENDER_TEXT = 0, /**< human-readable text */
+	MS_RENDER_JSON = 1  /**< one compact JSON object on one line */
 };
 
-/* A short, static, lower-case name for a status ("ok", "timeout", ...). */
+/** A short, static, lower-case name for a status ("ok", "timeout", ...). */
 static inline const char *ms_status_str(ms_status s)
 {
 	switch (s) {

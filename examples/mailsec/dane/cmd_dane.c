@@ -1,10 +1,7 @@
 /*
- * cmd_dane.c - `mailsec dane`: DANE for SMTP with libdane.
- *   verify --chain FILE.pem --name HOST... --tlsa "U S M HEX"... [--insecure]
- *   tlsa [--usage U --selector S --mtype M] FILE.pem
- *   probe HOST [--port N] [--connect ADDR:PORT]
- *   keygen ALG | csr KEY.pem NAME... | rollover CURRENT.pem NEXT.pem [--ca CA.pem]
- * verify and probe exit 0 when verified, 1 otherwise.
+ * cmd_dane.c - `mailsec dane verify|tlsa|probe|keygen|csr|rollover` (usage:
+ * the table below): DANE for SMTP with libdane.  verify and probe exit 0
+ * when verified, 1 otherwise.
  */
 #include "cli.h"
 
@@ -71,7 +68,7 @@ static int dane_verify(struct cli *cli, int argc, char **argv)
 		.tlsa = t, .ntlsa = tl.n, .authentic = !insecure, .names = names,
 		.nnames = nl.n, .now = cli_now(cli),
 	};
-	struct ms_dane_result res;
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ms_status st = ms_dane_ctx_new(&cli->env, &ctx);
 	if (st == MS_OK)
 		st = ms_dane_verify(ctx, &in, &res, why, sizeof(why));
@@ -125,15 +122,13 @@ static int dane_tlsa(struct cli *cli, int argc, char **argv)
 /* keygen and csr: the PEM text, or {"KEY": PEM} with --json. */
 static int print_pem(const struct cli *cli, const char *alg, const char *key, char *pem)
 {
-	if (!cli->json)
-		fputs(pem, stdout);
-	else if (alg)
+	if (cli->json && alg)
 		cli_json_str("{\"algorithm\":", alg, ",");
 	if (cli->json)
-		printf("%s\"%s\":", alg ? "" : "{", key);
-	if (cli->json)
-		cli_json_str("", pem, "}\n");
-	free(pem);
+		printf("%s\"%s\":", alg ? "" : "{", key), cli_json_str("", pem, "}\n");
+	else
+		fputs(pem, stdout);
+	ms_dane_string_free(NULL, pem);
 	return CLI_EXIT_OK;
 }
 

@@ -1,11 +1,7 @@
 /*
- * cmd_dkim.c - `mailsec dkim verify [FILE]`, `mailsec dkim sign --domain D
- * --selector S --key FILE [--algo A] [FILE]` and `mailsec dkim keygen
- * --algo rsa|ed25519`: DKIM (RFC 6376, 8301, 8463) with libspfdkim.
- *
- * verify prints one line per DKIM-Signature (result, d=, s=, a=, DNSSEC
- * status of the key record, reason) and exits 0 if at least one signature
- * passed, 1 otherwise (also for an unsigned message).  The message is
+ * cmd_dkim.c - `mailsec dkim verify|sign|keygen` (usage: the table below):
+ * DKIM (RFC 6376, 8301, 8463) with libspfdkim.  verify exits 0 if at least
+ * one signature passed, 1 otherwise (also unsigned); the message is
  * streamed: memory does not grow with the body.
  */
 #include "dkim_cli.h"
@@ -184,7 +180,7 @@ out:
 	for (size_t i = 0; i < kl.n; i++)
 		ms_dkim_key_free(k[i]);
 	free(msg);
-	free(out);
+	ms_render_free(out);
 	return rc;
 }
 

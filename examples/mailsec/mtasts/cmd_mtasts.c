@@ -1,15 +1,8 @@
 /*
- * cmd_mtasts.c - `mailsec mtasts ...`: MTA-STS (RFC 8461) with libmtasts.
- *
- *   fetch DOMAIN [--ca-file F] [--connect-to HOST:PORT:ADDR:PORT]
- *                [--cache FILE]        record, policy, cache state
- *   parse FILE                         exit 0 valid, 1 invalid (reason)
- *   match FILE MXHOST                  exit 0 match, 1 no match
- *   purge --cache FILE [DOMAIN]        drop cached policies
- *   refresh --cache FILE               the periodic refresh, once
- *
- * The TXT record is looked up through libdnssec-stub with the global
- * resolver options; the policy host is reached with libcurl.
+ * cmd_mtasts.c - `mailsec mtasts fetch|parse|match|purge|refresh` (usage:
+ * the table below): MTA-STS (RFC 8461) with libmtasts.  The TXT record is
+ * looked up through libdnssec-stub with the global resolver options; the
+ * policy host is reached with libcurl.
  */
 #include "cli.h"
 

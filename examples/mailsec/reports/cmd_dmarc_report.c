@@ -1,16 +1,9 @@
 /*
- * cmd_dmarc_report.c - `mailsec dmarc-report record|report|send|parse`:
- * thin wrappers of libreports's DMARC aggregate reports
- * (mailsec/dmarc_report.h).  Every decision (what is a row, which
- * destination is authorised, the size limit) is the library's.
- *   record --db FILE --ip IP --helo NAME --sender ADDR [--no-policy] [FILE]
- *   report --db FILE --domain D --org-name N --email E [--begin T --end T]
- *          [--out FILE]          (.gz: gzip; default: the XML on stdout)
- *   send   --db FILE --domain D --org-name N --email E --from ADDR
- *          --receiver DOMAIN [--begin T --end T] [--port N] [--ca-file F]
- *          [--rua URI]...
- *   parse  FILE                  (XML, gzip or zip)
- * The period defaults to the UTC day before --now.
+ * cmd_dmarc_report.c - `mailsec dmarc-report record|report|send|parse`
+ * (usage: the table below): thin wrappers of libreports's DMARC aggregate
+ * reports (mailsec/dmarc_report.h).  Every decision (what is a row, which
+ * destination is authorised, the size limit, the default period: the UTC
+ * day before --now) is the library's.
  */
 #include "cli.h"
 
@@ -134,7 +127,7 @@ static int do_parse(struct cli *cli, int argc, char **argv)
 		       : ms_dmarcrep_report_text(r, &text, why, sizeof(why));
 	if (st == MS_OK)
 		printf("%s%s", text, cli->json ? "\n" : "");
-	ms_dmarcrep_buf_free(text);
+	ms_render_free(text);
 	ms_dmarcrep_report_free(r);
 	return st == MS_OK ? CLI_EXIT_OK : cli_fail(cli, st, "dmarc-report parse", why);
 }

@@ -1,14 +1,10 @@
 /*
- * cmd_replan.c - `mailsec replan --message FILE [--mail-params PARAMS]
- *                 --to ADDR [--to ADDR]... --requirement REQ [--write OUT]
- *                 [--ca-file F] [--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]`
- *
- * The operator's override for a queued message: what changes per recipient
- * domain and MX host when its TLS requirement becomes REQ, and (--write)
- * the message with the header that carries REQ and the new MAIL FROM
- * parameters.  The re-plan and the rewrite are librequiretls's
- * (requiretls_replan.h); the lookups are the route's (route_cli.c).  Exit 0
- * when the re-plan was computed, 2 on usage errors and unreadable input.
+ * cmd_replan.c - `mailsec replan` (usage: main.c's table): the operator's
+ * override for a queued message: what changes per recipient domain and MX
+ * host when its TLS requirement becomes REQ, and (--write) the message
+ * with the header that carries REQ and the new MAIL FROM parameters.  The
+ * re-plan and rewrite are librequiretls's (requiretls_replan.h), the
+ * lookups the route's.  Exit 0 re-plan computed, 2 usage/unreadable input.
  */
 #include "route_cli.h"
 

@@ -1,23 +1,20 @@
 /*
- * cmd_send.c - `mailsec send --from ADDR --to ADDR [--to ADDR ...]
- *   [--requiretls] [--tls-required-no] [--auto-requiretls] [--port N]
- *   [--ca-file F] [--connect-to H:P:A:P] [--cache FILE] [--helo NAME]
- *   [--memory FILE] [--memory-max-age SECONDS] FILE`
- *
- * A minimal outbound client, an example of the libraries together, not a
- * queue: librequiretls's ms_rtls_send does the work (route per recipient
- * domain, hosts in MX order, the engine's verdicts, the memory); this file
- * only parses options and prints the library's report (ms_rtls_send_render).  Exit 0 when every
- * recipient was delivered, 1 when one was not, 2 usage, 3 internal.
+ * cmd_send.c - `mailsec send` (usage: the command table in main.c): a
+ * minimal outbound client, not a queue.  librequiretls's ms_rtls_send does
+ * the work (route per recipient domain, hosts in MX order, the engine's
+ * verdicts, the memory); this file parses options and prints the library's
+ * report (ms_rtls_send_render).  Exit 0 every recipient delivered, 1 one
+ * was not, 2 usage, 3 internal.
  */
 #include "route_cli.h"
-
-#include <mailsec/requiretls_deliver.h>
 
 #include <openssl/err.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+
+ms_rtls_attempt_observer_fn send_observer;
+void *send_observer_arg;
 
 #define MAX_MESSAGE (10u * 1024 * 1024)
 /* A month: older memory records do not raise the requirement. */
@@ -56,6 +53,9 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	d->ca_file = ro.ca_file;
 	d->now = cli_now(cli);
 	d->timeout_ms = cli->timeout_ms ? cli->timeout_ms : 30000;
+	/* `mailsec tlsrpt record`: the recorder observes every attempt */
+	d->observer = send_observer;
+	d->observer_arg = send_observer_arg;
 	struct ms_rtls_route_opts rto = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
 					  .max_mx = ROUTE_MAX_MX };
 	so.route = &rto;

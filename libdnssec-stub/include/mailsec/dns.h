@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/dns.h - libdnssec-stub: DNS lookups that know what DNSSEC proved.
  *
  * A thin, validating layer over libunbound.  Every result says how the
@@ -27,18 +28,16 @@
 
 #include <mailsec/env.h>
 #include <mailsec/status.h>
+#include <mailsec/export.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#if defined(MS_DNS_BUILDING) && defined(__GNUC__)
-#define MS_DNS_API __attribute__((visibility("default")))
-#else
-#define MS_DNS_API
-#endif
+/** The shared export macro (mailsec/export.h). */
+#define MS_DNS_API MS_API
 
-/* Record types with typed accessors; any other type works through rdata. */
+/** Record types with typed accessors; any other type works through rdata. */
 enum ms_dns_type {
 	MS_DNS_T_A = 1,
 	MS_DNS_T_NS = 2,
@@ -53,67 +52,68 @@ enum ms_dns_type {
 	MS_DNS_T_TLSA = 52
 };
 
-/* How the lookup ended. */
+/** How the lookup ended. */
 enum ms_dns_outcome {
-	MS_DNS_ANSWER = 0,   /* records of the asked type exist */
-	MS_DNS_NXDOMAIN = 1, /* the name does not exist */
-	MS_DNS_NODATA = 2,   /* the name exists, without records of this type */
-	MS_DNS_SERVFAIL = 3, /* the resolver failed (includes every bogus answer) */
-	MS_DNS_TIMEOUT = 4,  /* no answer within the context's timeout */
-	MS_DNS_REFUSED = 5   /* the resolver or policy refused the query */
+	MS_DNS_ANSWER = 0,   /**< records of the asked type exist */
+	MS_DNS_NXDOMAIN = 1, /**< the name does not exist */
+	MS_DNS_NODATA = 2,   /**< the name exists, without records of this type */
+	MS_DNS_SERVFAIL = 3, /**< the resolver failed (includes every bogus answer) */
+	MS_DNS_TIMEOUT = 4,  /**< no answer within the context's timeout */
+	MS_DNS_REFUSED = 5   /**< the resolver or policy refused the query */
 };
 
-/* What DNSSEC validation established (RFC 4033 s5). */
+/** What DNSSEC validation established (RFC 4033 s5). */
 enum ms_dns_security {
-	MS_DNS_SECURE = 0,        /* validated from a trust anchor */
-	MS_DNS_INSECURE = 1,      /* provably unsigned (or no anchor covers it) */
-	MS_DNS_BOGUS = 2,         /* validation failed: the data must not be used */
-	MS_DNS_INDETERMINATE = 3  /* could not find out (timeout, SERVFAIL) */
+	MS_DNS_SECURE = 0,        /**< validated from a trust anchor */
+	MS_DNS_INSECURE = 1,      /**< provably unsigned (or no anchor covers it) */
+	MS_DNS_BOGUS = 2,         /**< validation failed: the data must not be used */
+	MS_DNS_INDETERMINATE = 3  /**< could not find out (timeout, SERVFAIL) */
 };
 
-/* How the resolver context finds DNS servers. */
+/** How the resolver context finds DNS servers. */
 enum ms_dns_mode {
-	MS_DNS_MODE_SYSTEM = 0,  /* forward to resolv.conf servers, validate locally */
-	MS_DNS_MODE_RECURSIVE,   /* full recursion from the root, validate locally */
-	MS_DNS_MODE_FORWARD,     /* forward to `forwarders`, validate locally */
-	MS_DNS_MODE_CONFIG_FILE  /* an unbound.conf file is the whole configuration */
+	MS_DNS_MODE_SYSTEM = 0,  /**< forward to resolv.conf servers, validate locally */
+	MS_DNS_MODE_RECURSIVE,   /**< full recursion from the root, validate locally */
+	MS_DNS_MODE_FORWARD,     /**< forward to `forwarders`, validate locally */
+	MS_DNS_MODE_CONFIG_FILE  /**< an unbound.conf file is the whole configuration */
 };
 
 #define MS_DNS_CONFIG_VERSION 1
 
-/*
+/**
  * Resolver configuration.  Zero-initialise, set `version`, fill what you
  * need; NULL/0 members mean the documented default.  Strings are copied.
  */
 struct ms_dns_config {
-	unsigned version;              /* MS_DNS_CONFIG_VERSION */
+	unsigned version;              /**< MS_DNS_CONFIG_VERSION */
 	enum ms_dns_mode mode;
-	/* MS_DNS_MODE_FORWARD (and optionally CONFIG_FILE): "ADDR" or
+	/** MS_DNS_MODE_FORWARD (and optionally CONFIG_FILE): "ADDR" or
 	 * "ADDR@PORT" (IPv4 or IPv6). */
 	const char *const *forwarders;
 	size_t nforwarders;
-	/* MS_DNS_MODE_CONFIG_FILE: path of an unbound.conf-format file. */
+	/** MS_DNS_MODE_CONFIG_FILE: path of an unbound.conf-format file. */
 	const char *config_file;
-	/*
+	/**
 	 * Root trust anchor file (DS or DNSKEY lines).  NULL: Debian's
 	 * dns-root-data (/usr/share/dns/root.key).  Ignored in CONFIG_FILE mode,
 	 * where the file must name its own anchors.
 	 */
 	const char *root_anchor_file;
-	/* Extra anchors: a file, and/or single RR strings ("zone. DS ..."). */
+	/** Extra anchors: a file, and/or single RR strings ("zone. DS ..."). */
 	const char *trust_anchor_file;
 	const char *const *trust_anchors;
 	size_t ntrust_anchors;
-	/* Validate signatures as at this Unix time (0: the real clock). */
+	/** Validate signatures as at this Unix time (0: the real clock). */
 	int64_t validation_time;
-	/* Per-lookup deadline in milliseconds (0: 5000). */
+	/** Per-lookup deadline in milliseconds (0: 5000). */
 	unsigned timeout_ms;
 };
 
 struct ms_dns_ctx;
 struct ms_dns_result;
 
-/* A parsed TLSA record (RFC 6698 s2.1); `data` is borrowed from its owner. */
+/** A parsed TLSA record (RFC 6698 s2.1); `data` is borrowed from its owner.
+ * The one TLSA type of the suite: mailsec/dane.h names it ms_dane_tlsa. */
 struct ms_dns_tlsa {
 	uint8_t usage;
 	uint8_t selector;
@@ -124,7 +124,7 @@ struct ms_dns_tlsa {
 
 /* ---- context -------------------------------------------------------- */
 
-/*
+/**
  * Create a resolver context.  `env` and `cfg` may be NULL (defaults: system
  * mode with the root anchor).  On failure *out is NULL and `why` (optional)
  * says what went wrong, e.g. that no trust anchor could be loaded
@@ -143,11 +143,11 @@ MS_DNS_API ms_status ms_dns_ctx_new(const struct ms_env *env,
 				    struct ms_dns_ctx **out,
 				    char *why, size_t whylen);
 
-/* Free a context; NULL-safe.  Outstanding async lookups are cancelled
+/** Free a context; NULL-safe.  Outstanding async lookups are cancelled
  * without their callbacks being called. */
 MS_DNS_API void ms_dns_ctx_free(struct ms_dns_ctx *ctx);
 
-/*
+/**
  * An injected resolver: for unit tests, and for callers that have their own
  * DNS stack.  `resolve` must return MS_OK with a result built with
  * ms_dns_result_create() (ownership passes to the library), or an error.
@@ -171,12 +171,12 @@ MS_DNS_API ms_status ms_dns_ctx_new_custom(const struct ms_env *env,
  * MS_ERR_INTERNAL for a libunbound failure.  The caller frees *out.
  */
 
-/* Lookup by numeric RR type (class IN). */
+/** Lookup by numeric RR type (class IN). */
 MS_DNS_API ms_status ms_dns_lookup(struct ms_dns_ctx *ctx, const char *name,
 				   uint16_t type, struct ms_dns_result **out,
 				   char *why, size_t whylen);
 
-/*
+/**
  * Address lookup for both families (A, then AAAA); the result holds the A
  * records then the AAAA records.
  *
@@ -196,7 +196,7 @@ MS_DNS_API ms_status ms_dns_lookup_addr(struct ms_dns_ctx *ctx,
 					struct ms_dns_result **out,
 					char *why, size_t whylen);
 
-/*
+/**
  * How one family of an ms_dns_lookup_addr() result ended: `type` is
  * MS_DNS_T_A or MS_DNS_T_AAAA; either output may be NULL.  MS_ERR_INVALID
  * for any other type or for a result of another lookup.
@@ -206,7 +206,7 @@ MS_DNS_API ms_status ms_dns_result_family(const struct ms_dns_result *r,
 					  enum ms_dns_outcome *outcome,
 					  enum ms_dns_security *security);
 
-/*
+/**
  * The DNSSEC status of the records the result holds: the result's own
  * security, except for a failed combined address lookup that kept the
  * other family's records, where it is that family's security.  This is
@@ -216,7 +216,7 @@ MS_DNS_API ms_status ms_dns_result_family(const struct ms_dns_result *r,
  */
 MS_DNS_API enum ms_dns_security ms_dns_result_records_security(const struct ms_dns_result *r);
 
-/* PTR lookup for an IPv4 or IPv6 address in text form (RFC 1035 s3.5, RFC 3596 s2.5). */
+/** PTR lookup for an IPv4 or IPv6 address in text form (RFC 1035 s3.5, RFC 3596 s2.5). */
 MS_DNS_API ms_status ms_dns_lookup_ptr(struct ms_dns_ctx *ctx,
 				       const char *ip,
 				       struct ms_dns_result **out,
@@ -235,37 +235,161 @@ MS_DNS_API ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name,
 				   uint16_t type, ms_dns_callback cb,
 				   void *user, uint64_t *id,
 				   char *why, size_t whylen);
-/* The descriptor to poll for readability; -1 if none. */
+/** The descriptor to poll for readability; -1 if none. */
 MS_DNS_API int ms_dns_fd(struct ms_dns_ctx *ctx);
-/* Deliver finished and timed-out lookups.  Returns MS_OK or an error if
+/** Deliver finished and timed-out lookups.  Returns MS_OK or an error if
  * libunbound failed. */
 MS_DNS_API ms_status ms_dns_process(struct ms_dns_ctx *ctx);
-/* Milliseconds until the nearest async deadline, -1 if none is pending. */
+/** Milliseconds until the nearest async deadline, -1 if none is pending. */
 MS_DNS_API int ms_dns_next_timeout_ms(struct ms_dns_ctx *ctx);
-/* Number of async lookups whose callback has not yet run. */
+/** Number of async lookups whose callback has not yet run. */
 MS_DNS_API size_t ms_dns_pending(struct ms_dns_ctx *ctx);
-/* Cancel a pending lookup: its callback will not run.  MS_ERR_INVALID if
+/** Cancel a pending lookup: its callback will not run.  MS_ERR_INVALID if
  * `id` is unknown or already delivered. */
 MS_DNS_API ms_status ms_dns_cancel(struct ms_dns_ctx *ctx, uint64_t id);
+
+/* ---- lookup batches (prefetch views) ------------------------------------
+ * The engine behind the async compositions (libspfdkim's ms_auth_start,
+ * librequiretls' ms_rtls_route_start): code written against synchronous
+ * lookups (evaluators, state machines) runs in "rounds" against a private
+ * view context whose resolver answers from the batch's table.  A name the
+ * table does not hold yet is recorded as wanted and answered "timeout" for
+ * that round; after the round every wanted name is submitted to the real
+ * context at once (ms_dns_submit).  When answers arrive the caller runs
+ * another round, so independent lookups of one round go out together and
+ * each chain (an SPF include, an MX then its hosts' addresses) advances one
+ * link per round trip.  A round that asked only answered names settles the
+ * batch: its results are those the synchronous lookups would have given.
+ *
+ *   ms_dns_batch_new(env, dns, 0, &b, ...);   bind evaluators to the view
+ *   ms_dns_batch_set_deadline(b, 5000);       optional, from now
+ *   for (;;) switch (ms_dns_batch_step(b, &state)) ... :
+ *     MS_DNS_BATCH_ROUND:   run the evaluators against the view, loop
+ *     MS_DNS_BATCH_PENDING: poll ms_dns_fd(dns) for at most
+ *                           ms_dns_batch_timeout_ms(b), ms_dns_process(dns)
+ *     MS_DNS_BATCH_SETTLED: the last round's results stand
+ *
+ * Deadline: when it passes (or on ms_dns_batch_close) the lookups still in
+ * flight are cancelled and the batch is closed: one more round runs, in
+ * which every name not answered in time reads as a failed lookup (outcome
+ * TIMEOUT, security indeterminate, ms_dns_result_failed() true), never as
+ * "absent" or "insecure" (fail closed: temperror, RFC 7208 s2.6.6); the
+ * batch then settles.  A lookup the real context timed out is a timeout
+ * result like any other answer.  A submit that failed gives the round the
+ * error a direct lookup would have returned.
+ *
+ * Ownership: the batch borrows `dns` (which must outlive it) and owns the
+ * view (valid until ms_dns_batch_free) and every result in its table; the
+ * view hands out deep copies (ms_dns_result_dup), owned by whoever asked.
+ *
+ * Threads: one thread at a time calls the ms_dns_batch_* functions of one
+ * batch and runs its rounds; answers are delivered by whichever thread
+ * calls ms_dns_process() on the real context, which may be shared by many
+ * threads and batches (the table is locked).  ms_dns_batch_free cancels
+ * what it can and waits for deliveries already under way in other
+ * threads, so it must not be called from inside a callback run by
+ * ms_dns_process() on the same context.
+ */
+struct ms_dns_batch;
+
+enum ms_dns_batch_state {
+	MS_DNS_BATCH_ROUND = 0,    /**< run a round against the view now */
+	MS_DNS_BATCH_PENDING = 1,  /**< lookups in flight: wait, then step again */
+	MS_DNS_BATCH_SETTLED = 2   /**< the last round's results stand */
+};
+
+/* ms_dns_batch_new flags */
+/** Once settled, a name the batch never fetched (asked by a final step that
+ * reads something the rounds did not) is looked up synchronously on the
+ * real context (this blocks for one lookup).  Without the flag, and always
+ * once the batch was closed by its deadline, such a name reads as a failed
+ * lookup (timeout). */
+#define MS_DNS_BATCH_LATE_LOOKUP 0x1u
+
+/**
+ * A new batch over the real context `dns`, no deadline.  MS_ERR_INVALID,
+ * MS_ERR_NOMEM (`why` optional).
+ */
+MS_DNS_API ms_status ms_dns_batch_new(const struct ms_env *env,
+				      struct ms_dns_ctx *dns, unsigned flags,
+				      struct ms_dns_batch **out,
+				      char *why, size_t whylen);
+/** The view context to bind evaluators to (owned by the batch). */
+MS_DNS_API struct ms_dns_ctx *ms_dns_batch_view(const struct ms_dns_batch *b);
+/** Close the batch `ms` milliseconds from now (0: no deadline). */
+MS_DNS_API void ms_dns_batch_set_deadline(struct ms_dns_batch *b, unsigned ms);
+/**
+ * Ask for a name before any round does (e.g. every DKIM key named by the
+ * header section): submitted by the next ms_dns_batch_step.  Names are
+ * normalised (ms_dns_name_normalize); asking twice is one lookup.
+ * MS_ERR_INVALID (bad name), MS_ERR_STATE (batch closed or settled),
+ * MS_ERR_NOMEM.
+ */
+MS_DNS_API ms_status ms_dns_batch_want(struct ms_dns_batch *b, const char *name,
+				       uint16_t type, char *why, size_t whylen);
+/**
+ * Submit what the last round wanted, check the deadline, and say what to
+ * do next in *state.  The first call always asks for a round.  Returns
+ * MS_ERR_NOMEM when the last round wanted a name the table could not
+ * record (that round's results must not be used), MS_ERR_INVALID for a
+ * NULL argument; else MS_OK.
+ */
+MS_DNS_API ms_status ms_dns_batch_step(struct ms_dns_batch *b,
+				       enum ms_dns_batch_state *state);
+/**
+ * Milliseconds the caller may wait before the next ms_dns_batch_step: 0
+ * when answers arrived since the last round (delivered by any thread) or
+ * the deadline passed; else the sooner of the deadline and the real
+ * context's next lookup timeout; -1 when neither applies.
+ */
+MS_DNS_API int ms_dns_batch_timeout_ms(struct ms_dns_batch *b);
+/** Close now, as the deadline does (idempotent). */
+MS_DNS_API void ms_dns_batch_close(struct ms_dns_batch *b);
+/** 1 once the batch was closed (deadline or ms_dns_batch_close), else 0. */
+MS_DNS_API int ms_dns_batch_closed(const struct ms_dns_batch *b);
+/**
+ * The table's answer for (name, type), a deep copy the caller frees.
+ * MS_ERR_STATE when it was wanted but not answered (in flight, or cut by
+ * the deadline), MS_ERR_INVALID when the batch never asked for it; a
+ * submit that failed returns that error.
+ */
+MS_DNS_API ms_status ms_dns_batch_get(struct ms_dns_batch *b, const char *name,
+				      uint16_t type, struct ms_dns_result **out);
+/** Free the batch and its view; cancels lookups in flight (their results
+ * are dropped).  NULL-safe. */
+MS_DNS_API void ms_dns_batch_free(struct ms_dns_batch *b);
 
 /* ---- results ---------------------------------------------------------
  * Getters return borrowed pointers valid until ms_dns_result_free().
  */
-/*
+/**
  * A result as `mailsec dns` shows it: name and type (ADDR for the
  * combined lookup), outcome, security, extended error (RFC 8914),
  * canonical name, TTL, the records in presentation form (malformed rdata
  * marked) and the null MX note (RFC 7505); or one JSON object on one line
  * (newline-terminated), keys name, type, outcome, security, ede,
  * ede_text, canonical, cname_secure, ttl, duration_ms, null_mx, records[],
- * record_types[], malformed_records.  *out malloc'd (free() it), *len (may
+ * record_types[], malformed_records.  *out freed with ms_render_free, *len (may
  * be NULL) its length.  MS_ERR_INVALID, MS_ERR_NOMEM, MS_ERR_LIMIT
  * (16 MiB).
  */
 MS_DNS_API ms_status ms_dns_result_render(const struct ms_dns_result *r,
 					  enum ms_render_format fmt, char **out, size_t *len);
+/**
+ * Free a buffer that any library's renderer returned in `*out`
+ * (ms_dns_result_render, ms_dane_result_render, ms_sts_*_render,
+ * ms_spf/iprev/dmarc/dkim/auth renderers, ms_rtls_*_render,
+ * ms_check_report_render, ms_setup_render, ms_dmarcrep_report_json/_text,
+ * ms_tlsrpt_send_render, ms_tlsrpt_parsed_render): the one free call for
+ * every rendering (issue 16), so a program never calls free() on library
+ * memory.  Render buffers come from the C library allocator, not the env
+ * allocator (a rendering is a short-lived printable copy); this call is
+ * where that is decided, so it may change without touching callers.
+ * @param buf the rendering (NULL: nothing).
+ */
+MS_DNS_API void ms_render_free(char *buf);
 MS_DNS_API void ms_dns_result_free(struct ms_dns_result *r);
-/* A deep copy of `r` (every field, records, texts; both halves of a
+/** A deep copy of `r` (every field, records, texts; both halves of a
  * combined address lookup), allocated through `env` (NULL: r's allocator).
  * For callers that serve one answer to several consumers, each of which
  * frees its own.  MS_ERR_INVALID, MS_ERR_NOMEM. */
@@ -274,23 +398,23 @@ MS_DNS_API ms_status ms_dns_result_dup(const struct ms_env *env,
 				       struct ms_dns_result **out);
 MS_DNS_API enum ms_dns_outcome ms_dns_result_outcome(const struct ms_dns_result *r);
 MS_DNS_API enum ms_dns_security ms_dns_result_security(const struct ms_dns_result *r);
-/* RFC 8914 INFO-CODE, or -1 when there is none. */
+/** RFC 8914 INFO-CODE, or -1 when there is none. */
 MS_DNS_API int ms_dns_result_ede(const struct ms_dns_result *r);
-/* Human text for the extended error (e.g. libunbound's why_bogus), or NULL. */
+/** Human text for the extended error (e.g. libunbound's why_bogus), or NULL. */
 MS_DNS_API const char *ms_dns_result_ede_text(const struct ms_dns_result *r);
 MS_DNS_API uint32_t ms_dns_result_ttl(const struct ms_dns_result *r);
-/* The queried name (normalised) and type. */
+/** The queried name (normalised) and type. */
 MS_DNS_API const char *ms_dns_result_qname(const struct ms_dns_result *r);
 MS_DNS_API uint16_t ms_dns_result_qtype(const struct ms_dns_result *r);
-/* The name the records belong to after following CNAMEs (== qname if none). */
+/** The name the records belong to after following CNAMEs (== qname if none). */
 MS_DNS_API const char *ms_dns_result_canonical(const struct ms_dns_result *r);
-/* 1 if a CNAME chain was followed and every CNAME in it was secure, 0 if
+/** 1 if a CNAME chain was followed and every CNAME in it was secure, 0 if
  * some CNAME was not secure, -1 if there was no CNAME. */
 MS_DNS_API int ms_dns_result_cname_secure(const struct ms_dns_result *r);
-/* Milliseconds the lookup took. */
+/** Milliseconds the lookup took. */
 MS_DNS_API uint32_t ms_dns_result_duration_ms(const struct ms_dns_result *r);
 
-/*
+/**
  * 1 if the lookup failed: outcome SERVFAIL, TIMEOUT or REFUSED, security
  * bogus or indeterminate, or (combined address lookups) either half failed.
  * The one test every consumer uses before reading a result as "insecure"
@@ -299,26 +423,26 @@ MS_DNS_API uint32_t ms_dns_result_duration_ms(const struct ms_dns_result *r);
  */
 MS_DNS_API int ms_dns_result_failed(const struct ms_dns_result *r);
 
-/* Number of records (0 unless outcome is ANSWER, except a failed combined
+/** Number of records (0 unless outcome is ANSWER, except a failed combined
  * address lookup, which keeps the records of the half that answered). */
 MS_DNS_API size_t ms_dns_result_count(const struct ms_dns_result *r);
-/* Type of record i (differs from qtype only in ms_dns_lookup_addr results). */
+/** Type of record i (differs from qtype only in ms_dns_lookup_addr results). */
 MS_DNS_API uint16_t ms_dns_result_rtype(const struct ms_dns_result *r, size_t i);
-/* Raw wire rdata of record i, names uncompressed. */
+/** Raw wire rdata of record i, names uncompressed. */
 MS_DNS_API const uint8_t *ms_dns_result_rdata(const struct ms_dns_result *r,
 					       size_t i, size_t *len);
 
 /* Typed accessors: MS_ERR_INVALID for a wrong index or type, MS_ERR_PARSE
  * for malformed rdata (which is kept and reported, never dropped). */
-/* A or AAAA as text ("192.0.2.1", "2001:db8::1"); buf of 46 bytes suffices. */
+/** A or AAAA as text ("192.0.2.1", "2001:db8::1"); buf of 46 bytes suffices. */
 MS_DNS_API ms_status ms_dns_result_addr(const struct ms_dns_result *r, size_t i,
 					char *buf, size_t buflen);
-/* MX: preference and exchange (A-label, no trailing dot; "" for the root,
+/** MX: preference and exchange (A-label, no trailing dot; "" for the root,
  * i.e. an RFC 7505 null MX). */
 MS_DNS_API ms_status ms_dns_result_mx(const struct ms_dns_result *r, size_t i,
 				      uint16_t *preference, char *host,
 				      size_t hostlen);
-/*
+/**
  * The order in which to try an MX set (RFC 5321 s5.1): writes to
  * order[0..*n) the record indices of at most `cap` MX records, lowest
  * preference first, equal preferences in a fresh random order on every
@@ -329,25 +453,25 @@ MS_DNS_API ms_status ms_dns_result_mx(const struct ms_dns_result *r, size_t i,
 MS_DNS_API ms_status ms_dns_result_mx_order(const struct ms_dns_result *r,
 					    size_t *order, size_t cap,
 					    size_t *n);
-/* 1 if the MX set is exactly one record "0 ." (RFC 7505 s3), else 0. */
+/** 1 if the MX set is exactly one record "0 ." (RFC 7505 s3), else 0. */
 MS_DNS_API int ms_dns_result_is_null_mx(const struct ms_dns_result *r);
-/* CNAME, PTR or NS target name. */
+/** CNAME, PTR or NS target name. */
 MS_DNS_API ms_status ms_dns_result_name(const struct ms_dns_result *r, size_t i,
 					char *buf, size_t buflen);
-/* TXT: the character-strings joined without separators (RFC 7208 s3.3),
+/** TXT: the character-strings joined without separators (RFC 7208 s3.3),
  * as bytes; NUL bytes inside are kept, `buf` is NUL-terminated. */
 MS_DNS_API ms_status ms_dns_result_txt(const struct ms_dns_result *r, size_t i,
 				       char *buf, size_t buflen, size_t *outlen);
-/* TXT: the number of character-strings of record i, and string j. */
+/** TXT: the number of character-strings of record i, and string j. */
 MS_DNS_API ms_status ms_dns_result_txt_strings(const struct ms_dns_result *r,
 					       size_t i, size_t *count);
 MS_DNS_API ms_status ms_dns_result_txt_string(const struct ms_dns_result *r,
 					      size_t i, size_t j,
 					      const uint8_t **s, size_t *len);
-/* TLSA: `tlsa->data` borrows from the result. */
+/** TLSA: `tlsa->data` borrows from the result. */
 MS_DNS_API ms_status ms_dns_result_tlsa(const struct ms_dns_result *r, size_t i,
 					struct ms_dns_tlsa *tlsa);
-/* Any record in presentation format ("10 mx.example.test." style). */
+/** Any record in presentation format ("10 mx.example.test." style). */
 MS_DNS_API ms_status ms_dns_result_rdata_text(const struct ms_dns_result *r,
 					      size_t i, char *buf, size_t buflen);
 
@@ -361,10 +485,10 @@ MS_DNS_API ms_status ms_dns_result_create(const struct ms_env *env,
 					  enum ms_dns_outcome outcome,
 					  enum ms_dns_security security,
 					  struct ms_dns_result **out);
-/* Append one record (wire rdata, names uncompressed); copies the bytes. */
+/** Append one record (wire rdata, names uncompressed); copies the bytes. */
 MS_DNS_API ms_status ms_dns_result_add(struct ms_dns_result *r, uint16_t type,
 				       const uint8_t *rdata, size_t len);
-/* Set TTL, canonical name (NULL: qname), CNAME security (-1, 0, 1) and
+/** Set TTL, canonical name (NULL: qname), CNAME security (-1, 0, 1) and
  * extended error (-1 for none, text may be NULL). */
 MS_DNS_API ms_status ms_dns_result_set_meta(struct ms_dns_result *r,
 					    uint32_t ttl,
@@ -373,27 +497,27 @@ MS_DNS_API ms_status ms_dns_result_set_meta(struct ms_dns_result *r,
 					    const char *ede_text);
 
 /* ---- rdata parsers (untrusted input; also used by the fuzz targets) ---- */
-/* TLSA rdata: usage, selector, mtype, then at least one byte of data. */
+/** TLSA rdata: usage, selector, mtype, then at least one byte of data. */
 MS_DNS_API ms_status ms_dns_parse_tlsa(const uint8_t *rdata, size_t len,
 				       struct ms_dns_tlsa *out);
-/* MX rdata: preference + uncompressed name. */
+/** MX rdata: preference + uncompressed name. */
 MS_DNS_API ms_status ms_dns_parse_mx(const uint8_t *rdata, size_t len,
 				     uint16_t *preference, char *host,
 				     size_t hostlen);
-/* An uncompressed wire name spanning exactly `len` bytes, to text. */
+/** An uncompressed wire name spanning exactly `len` bytes, to text. */
 MS_DNS_API ms_status ms_dns_parse_name(const uint8_t *rdata, size_t len,
 				       char *buf, size_t buflen);
-/* TXT rdata: join the character-strings; fails on a truncated string. */
+/** TXT rdata: join the character-strings; fails on a truncated string. */
 MS_DNS_API ms_status ms_dns_parse_txt(const uint8_t *rdata, size_t len,
 				      char *buf, size_t buflen, size_t *outlen);
 
-/* Any rdata in presentation format (RFC 1035 s5.1; RFC 3597 "\\# len hex"
+/** Any rdata in presentation format (RFC 1035 s5.1; RFC 3597 "\\# len hex"
  * for types without a specific format).  MS_ERR_LIMIT if buf is too small. */
 MS_DNS_API ms_status ms_dns_rdata_to_text(uint16_t type, const uint8_t *rdata,
 					  size_t len, char *buf, size_t buflen);
 
 /* ---- names and strings ------------------------------------------------ */
-/*
+/**
  * Normalise a domain name: U-labels are converted to A-labels (IDNA2008,
  * UTS #46 non-transitional mapping), ASCII is lower-cased, one trailing dot
  * removed.  Labels of 1-63 octets, 253 octets in all, of printable ASCII
@@ -406,7 +530,7 @@ MS_DNS_API ms_status ms_dns_name_normalize(const char *name, char *buf,
 					   size_t buflen, char *why,
 					   size_t whylen);
 
-/*
+/**
  * The same, then host-name syntax (RFC 5321 s4.1.2, RFC 1123 s2.1):
  * letters, digits and hyphens, no label starting or ending with '-'.  For
  * every name that names a mail domain or a host and may be pasted into a
@@ -417,18 +541,18 @@ MS_DNS_API ms_status ms_dns_name_normalize(const char *name, char *buf,
 MS_DNS_API ms_status ms_dns_hostname_normalize(const char *name, char *buf,
 					       size_t buflen, char *why,
 					       size_t whylen);
-/* The reverse-lookup name for an IP address ("1.2.0.192.in-addr.arpa"). */
+/** The reverse-lookup name for an IP address ("1.2.0.192.in-addr.arpa"). */
 MS_DNS_API ms_status ms_dns_reverse_name(const char *ip, char *buf, size_t buflen);
 
-MS_DNS_API const char *ms_dns_outcome_str(enum ms_dns_outcome o);  /* "answer", "nxdomain", ... */
-MS_DNS_API const char *ms_dns_security_str(enum ms_dns_security s); /* "secure", ... */
-MS_DNS_API const char *ms_dns_type_str(uint16_t type, char *buf, size_t buflen); /* "MX", "TYPE65" */
-/* Parse "MX", "mx", "TYPE65" or "65"; 0 if unknown. */
+MS_DNS_API const char *ms_dns_outcome_str(enum ms_dns_outcome o);  /**< "answer", "nxdomain", ... */
+MS_DNS_API const char *ms_dns_security_str(enum ms_dns_security s); /**< "secure", ... */
+MS_DNS_API const char *ms_dns_type_str(uint16_t type, char *buf, size_t buflen); /**< "MX", "TYPE65" */
+/** Parse "MX", "mx", "TYPE65" or "65"; 0 if unknown. */
 MS_DNS_API uint16_t ms_dns_type_from_str(const char *s);
-/* RFC 8914 name of an INFO-CODE ("Signature Expired"), "" if unknown. */
+/** RFC 8914 name of an INFO-CODE ("Signature Expired"), "" if unknown. */
 MS_DNS_API const char *ms_dns_ede_str(int code);
 
-/* The weaker of two security states: bogus > indeterminate > insecure > secure. */
+/** The weaker of two security states: bogus > indeterminate > insecure > secure. */
 MS_DNS_API enum ms_dns_security ms_dns_security_combine(enum ms_dns_security a,
 							enum ms_dns_security b);
 

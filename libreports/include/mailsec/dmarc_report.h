@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/dmarc_report.h - DMARC aggregate reports (RFC 7489 s7.2 and
  * Appendix C; DMARCbis aggregate-reporting draft), recorded, generated,
  * sent and received.
@@ -14,7 +15,7 @@
  *        and period -> ms_dmarcrep_report_xml() (libxml2), gzip
  *     -> ms_dmarcrep_send(): the rua= destinations of the domain's
  *        current record, each checked (external destinations need
- *        <domain>._report._dmarc.<dest> TXT "v=DMARC1", RFC 7489 s7.1;
+ *        DOMAIN._report._dmarc.DEST TXT "v=DMARC1", RFC 7489 s7.1;
  *        a failed lookup means "not sent", never "authorised"), its size
  *        limit (!10m) honoured, mailed through librequiretls.
  *   Receiving: ms_dmarcrep_parse() reads a report (XML, gzip or zip) into
@@ -52,57 +53,57 @@ struct ms_auth;
 struct ms_sts;
 struct ms_rtls_send_opts;
 
-#define MS_DMARCREP_MAX_NAME 254   /* a domain name and its NUL */
-#define MS_DMARCREP_MAX_DKIM 8     /* DKIM results kept per row */
+#define MS_DMARCREP_MAX_NAME 254   /**< a domain name and its NUL */
+#define MS_DMARCREP_MAX_DKIM 8     /**< DKIM results kept per row */
 #define MS_DMARCREP_ROW_VERSION 1
 
-/* One DKIM result of a row (auth_results/dkim). */
+/** One DKIM result of a row (auth_results/dkim). */
 struct ms_dmarcrep_dkim {
-	char domain[MS_DMARCREP_MAX_NAME];   /* d= */
-	char selector[64];                   /* s= ("" when unknown) */
-	char result[12];                     /* none|pass|fail|policy|neutral|
+	char domain[MS_DMARCREP_MAX_NAME];   /**< d= */
+	char selector[64];                   /**< s= ("" when unknown) */
+	char result[12];                     /**< none|pass|fail|policy|neutral|
 						temperror|permerror */
 };
 
-/*
+/**
  * One report row: the tuple that identifies a class of messages and how
  * many there were.  Rows that are equal in every field but `count` are
  * one row (their counts add up).  A value struct: zero it, set `version`.
  */
 struct ms_dmarcrep_row {
-	unsigned version;                     /* MS_DMARCREP_ROW_VERSION */
-	int64_t hour;       /* store: Unix time of the UTC hour the messages
+	unsigned version;                     /**< MS_DMARCREP_ROW_VERSION */
+	int64_t hour;       /**< store: Unix time of the UTC hour the messages
 			       arrived in (a multiple of 3600); 0 in reports */
-	char policy_domain[MS_DMARCREP_MAX_NAME]; /* whose _dmarc record applied */
-	/* The published policy that applied: "p=reject sp=none adkim=r
+	char policy_domain[MS_DMARCREP_MAX_NAME]; /**< whose _dmarc record applied */
+	/** The published policy that applied: "p=reject sp=none adkim=r
 	 * aspf=r pct=100" (np= when present), as recorded. */
 	char policy[96];
-	char source_ip[46];                   /* row/source_ip */
-	char header_from[MS_DMARCREP_MAX_NAME];   /* identifiers/header_from */
-	char envelope_from[MS_DMARCREP_MAX_NAME]; /* identifiers/envelope_from
+	char source_ip[46];                   /**< row/source_ip */
+	char header_from[MS_DMARCREP_MAX_NAME];   /**< identifiers/header_from */
+	char envelope_from[MS_DMARCREP_MAX_NAME]; /**< identifiers/envelope_from
 						     ("" for the null sender) */
-	char disposition[12];  /* policy_evaluated: none|quarantine|reject */
-	char dkim_eval[6];     /* policy_evaluated/dkim: pass|fail (aligned) */
-	char spf_eval[6];      /* policy_evaluated/spf: pass|fail (aligned) */
-	/* policy_evaluated/reason/type when the disposition differs from the
+	char disposition[12];  /**< policy_evaluated: none|quarantine|reject */
+	char dkim_eval[6];     /**< policy_evaluated/dkim: pass|fail (aligned) */
+	char spf_eval[6];      /**< policy_evaluated/spf: pass|fail (aligned) */
+	/** policy_evaluated/reason/type when the disposition differs from the
 	 * policy: local_policy|sampled_out|forwarded|trusted_forwarder|
 	 * mailing_list|other; "" for none. */
 	char reason[20];
-	char spf_domain[MS_DMARCREP_MAX_NAME];    /* auth_results/spf/domain */
-	char spf_scope[6];     /* mfrom|helo ("": not given; written as mfrom) */
-	char spf_result[12];   /* none|neutral|pass|fail|softfail|temperror|
+	char spf_domain[MS_DMARCREP_MAX_NAME];    /**< auth_results/spf/domain */
+	char spf_scope[6];     /**< mfrom|helo ("": not given; written as mfrom) */
+	char spf_result[12];   /**< none|neutral|pass|fail|softfail|temperror|
 				  permerror */
 	size_t ndkim;
 	struct ms_dmarcrep_dkim dkim[MS_DMARCREP_MAX_DKIM];
-	uint64_t count;        /* messages (>= 1) */
+	uint64_t count;        /**< messages (>= 1) */
 };
 
-/* Check a row: every keyword known, strings non-empty where the schema
+/** Check a row: every keyword known, strings non-empty where the schema
  * requires them, an IP address in source_ip.  MS_ERR_INVALID with `why`. */
 MS_DMARCREP_API ms_status ms_dmarcrep_row_check(const struct ms_dmarcrep_row *row,
 						char *why, size_t whylen);
 
-/*
+/**
  * The row of one finished inbound verdict (ms_auth_finish returned MS_OK)
  * received at `when` (Unix time; the row's hour is taken from it), with
  * count 1.  *reportable = 0 (row untouched) when there is nothing to
@@ -119,12 +120,12 @@ MS_DMARCREP_API ms_status ms_dmarcrep_row_from_auth(const struct ms_auth *a, int
 
 /* ---- the store ------------------------------------------------------------ */
 
-/* Called for each row; return nonzero to stop. */
+/** Called for each row; return nonzero to stop. */
 typedef int (*ms_dmarcrep_row_fn)(void *user, const struct ms_dmarcrep_row *row);
 
 #define MS_DMARCREP_STORE_OPS_VERSION 1
 
-/*
+/**
  * A store (the shape every mailsec store takes, issue 19).  Rows passed in
  * are checked (ms_dmarcrep_row_check) and valid only during the call.
  *  - open:   open or create the store at `location` (its meaning is the
@@ -139,7 +140,7 @@ typedef int (*ms_dmarcrep_row_fn)(void *user, const struct ms_dmarcrep_row *row)
  * Errors return a negative ms_status (MS_ERR_IO: temporary) and fill why.
  */
 struct ms_dmarcrep_store_ops {
-	unsigned version;  /* MS_DMARCREP_STORE_OPS_VERSION */
+	unsigned version;  /**< MS_DMARCREP_STORE_OPS_VERSION */
 	ms_status (*open)(const struct ms_env *env, const char *location, void **impl,
 			  char *why, size_t whylen);
 	ms_status (*get)(void *impl, const char *domain, int64_t begin, int64_t end,
@@ -154,12 +155,12 @@ struct ms_dmarcrep_store_ops {
 
 struct ms_dmarcrep_store;
 
-/* The SQLite store: `location` is a file path; WAL mode, busy timeout 5 s,
+/** The SQLite store: `location` is a file path; WAL mode, busy timeout 5 s,
  * a schema version (user_version) checked on open; a batch is one
  * transaction of upserts (count = count + excluded.count).  Static. */
 MS_DMARCREP_API const struct ms_dmarcrep_store_ops *ms_dmarcrep_store_sqlite(void);
 
-/* Open a store through `ops` (copied; NULL: SQLite) at `location`.
+/** Open a store through `ops` (copied; NULL: SQLite) at `location`.
  * Caller frees *out with ms_dmarcrep_store_free. */
 MS_DMARCREP_API ms_status ms_dmarcrep_store_open(const struct ms_env *env,
 						 const struct ms_dmarcrep_store_ops *ops,
@@ -167,7 +168,7 @@ MS_DMARCREP_API ms_status ms_dmarcrep_store_open(const struct ms_env *env,
 						 struct ms_dmarcrep_store **out,
 						 char *why, size_t whylen);
 MS_DMARCREP_API void ms_dmarcrep_store_free(struct ms_dmarcrep_store *s);
-/* The store's get and expire (see the ops). */
+/** The store's get and expire (see the ops). */
 MS_DMARCREP_API ms_status ms_dmarcrep_store_each(struct ms_dmarcrep_store *s, const char *domain,
 						 int64_t begin, int64_t end,
 						 ms_dmarcrep_row_fn fn, void *user,
@@ -179,7 +180,7 @@ MS_DMARCREP_API ms_status ms_dmarcrep_store_expire(struct ms_dmarcrep_store *s, 
 
 struct ms_dmarcrep_recorder;
 
-/* Batching: up to `batch_max` distinct rows (0: 256) are aggregated in
+/** Batching: up to `batch_max` distinct rows (0: 256) are aggregated in
  * memory and written with one ops->batch call when full, on
  * ms_dmarcrep_flush and on free.  `store` is borrowed. */
 MS_DMARCREP_API ms_status ms_dmarcrep_recorder_new(const struct ms_env *env,
@@ -187,15 +188,15 @@ MS_DMARCREP_API ms_status ms_dmarcrep_recorder_new(const struct ms_env *env,
 						   size_t batch_max,
 						   struct ms_dmarcrep_recorder **out,
 						   char *why, size_t whylen);
-/* Flushes (a failed last write is logged through the env, and lost:
+/** Flushes (a failed last write is logged through the env, and lost:
  * call ms_dmarcrep_flush first to see it).  NULL-safe. */
 MS_DMARCREP_API void ms_dmarcrep_recorder_free(struct ms_dmarcrep_recorder *r);
-/* Record one row (checked).  A failed batch write keeps the rows in
+/** Record one row (checked).  A failed batch write keeps the rows in
  * memory for the next try and returns the store's error. */
 MS_DMARCREP_API ms_status ms_dmarcrep_record(struct ms_dmarcrep_recorder *r,
 					     const struct ms_dmarcrep_row *row,
 					     char *why, size_t whylen);
-/* The one-call recorder: ms_dmarcrep_row_from_auth + ms_dmarcrep_record.
+/** The one-call recorder: ms_dmarcrep_row_from_auth + ms_dmarcrep_record.
  * *recorded (may be NULL): 1 when a row was recorded. */
 MS_DMARCREP_API ms_status ms_dmarcrep_record_auth(struct ms_dmarcrep_recorder *r,
 						  const struct ms_auth *a, int64_t when,
@@ -207,42 +208,42 @@ MS_DMARCREP_API ms_status ms_dmarcrep_flush(struct ms_dmarcrep_recorder *r,
 
 #define MS_DMARCREP_META_VERSION 1
 
-/* report_metadata and policy_published (RFC 7489 Appendix C). */
+/** report_metadata and policy_published (RFC 7489 Appendix C). */
 struct ms_dmarcrep_meta {
-	unsigned version;         /* MS_DMARCREP_META_VERSION */
-	char org_name[128];       /* the reporting organisation */
-	char email[256];          /* its contact address */
-	char extra_contact_info[256]; /* optional ("") */
-	char report_id[128];      /* unique per report ("" when generating:
+	unsigned version;         /**< MS_DMARCREP_META_VERSION */
+	char org_name[128];       /**< the reporting organisation */
+	char email[256];          /**< its contact address */
+	char extra_contact_info[256]; /**< optional ("") */
+	char report_id[128];      /**< unique per report ("" when generating:
 				     one is made from domain, period and a
 				     random part) */
-	int64_t begin, end;       /* date_range (Unix time) */
-	/* policy_published */
+	int64_t begin, end;       /**< date_range (Unix time) */
+	/** policy_published */
 	char domain[MS_DMARCREP_MAX_NAME];
-	char adkim[2], aspf[2];   /* "r" | "s" */
-	char p[12], sp[12];       /* none|quarantine|reject */
-	char np[12];              /* DMARCbis; "" when not published */
-	unsigned pct;             /* 0-100 */
-	char fo[8];               /* "0" when not known */
+	char adkim[2], aspf[2];   /**< "r" | "s" */
+	char p[12], sp[12];       /**< none|quarantine|reject */
+	char np[12];              /**< DMARCbis; "" when not published */
+	unsigned pct;             /**< 0-100 */
+	char fo[8];               /**< "0" when not known */
 };
 
 struct ms_dmarcrep_report;
 
-/* An empty report: org_name, email, begin < end and domain required
+/** An empty report: org_name, email, begin < end and domain required
  * (policy_published defaults: p=none, adkim=r, aspf=r, pct=100). */
 MS_DMARCREP_API ms_status ms_dmarcrep_report_new(const struct ms_env *env,
 						 const struct ms_dmarcrep_meta *meta,
 						 struct ms_dmarcrep_report **out,
 						 char *why, size_t whylen);
 MS_DMARCREP_API void ms_dmarcrep_report_free(struct ms_dmarcrep_report *r);
-/* Add a row (checked; its hour and policy_domain are not part of the
+/** Add a row (checked; its hour and policy_domain are not part of the
  * report row: rows equal otherwise are merged).  MS_ERR_LIMIT past
  * MS_DMARCREP_MAX_ROWS rows. */
 #define MS_DMARCREP_MAX_ROWS 100000u
 MS_DMARCREP_API ms_status ms_dmarcrep_report_add(struct ms_dmarcrep_report *r,
 						 const struct ms_dmarcrep_row *row,
 						 char *why, size_t whylen);
-/*
+/**
  * The report of `meta->domain` for [meta->begin, meta->end) from the
  * store: every row of that policy domain whose hour is in the period;
  * policy_published from the rows' recorded policy (the most recent hour's).
@@ -254,18 +255,19 @@ MS_DMARCREP_API ms_status ms_dmarcrep_report_from_store(const struct ms_env *env
 							const struct ms_dmarcrep_meta *meta,
 							struct ms_dmarcrep_report **out,
 							char *why, size_t whylen);
-/* Borrowed, valid until the report is freed. */
+/** Borrowed, valid until the report is freed. */
 MS_DMARCREP_API const struct ms_dmarcrep_meta *ms_dmarcrep_report_meta(const struct ms_dmarcrep_report *r);
 MS_DMARCREP_API size_t ms_dmarcrep_report_row_count(const struct ms_dmarcrep_report *r);
 MS_DMARCREP_API const struct ms_dmarcrep_row *ms_dmarcrep_report_row(const struct ms_dmarcrep_report *r,
 								     size_t i);
-/* Messages over all rows. */
+/** Messages over all rows. */
 MS_DMARCREP_API uint64_t ms_dmarcrep_report_messages(const struct ms_dmarcrep_report *r);
 
-/* Buffers returned by the calls below; free with this.  NULL-safe. */
+/** Buffers returned by the calls below; free with this (or
+ * ms_render_free, the same: C library allocator).  NULL-safe. */
 MS_DMARCREP_API void ms_dmarcrep_buf_free(void *p);
 
-/*
+/**
  * The XML aggregate report (RFC 7489 Appendix C: feedback with
  * report_metadata, policy_published and one record per row), UTF-8,
  * written with libxml2's writer (escaping is libxml2's).  *out is
@@ -274,20 +276,20 @@ MS_DMARCREP_API void ms_dmarcrep_buf_free(void *p);
 MS_DMARCREP_API ms_status ms_dmarcrep_report_xml(const struct ms_dmarcrep_report *r,
 						 uint8_t **out, size_t *len,
 						 char *why, size_t whylen);
-/* A JSON view: {"org_name", "email", "report_id", "begin", "end",
+/** A JSON view: {"org_name", "email", "report_id", "begin", "end",
  * "policy": {...}, "messages", "records": [{"source_ip", "count", ...}]}. */
 MS_DMARCREP_API ms_status ms_dmarcrep_report_json(const struct ms_dmarcrep_report *r,
 						  char **out, char *why, size_t whylen);
-/* The default report period: the UTC day before `now` ([begin, end),
+/** The default report period: the UTC day before `now` ([begin, end),
  * end at 00:00 UTC of now's day; RFC 7489 s7.2 asks for daily reports). */
 MS_DMARCREP_API void ms_dmarcrep_default_period(int64_t now, int64_t *begin, int64_t *end);
-/* A text view (what `mailsec dmarc-report parse` prints): lines org,
+/** A text view (what `mailsec dmarc-report parse` prints): lines org,
  * report, period, policy, messages, then one line per record (source IP,
  * count, disposition, dkim, spf, reason, header from).  Free *out with
- * ms_dmarcrep_buf_free. */
+ * ms_render_free (mailsec/dns.h) or ms_dmarcrep_buf_free. */
 MS_DMARCREP_API ms_status ms_dmarcrep_report_text(const struct ms_dmarcrep_report *r,
 						  char **out, char *why, size_t whylen);
-/*
+/**
  * The file name of RFC 7489 s7.2.1.1:
  *   receiver "!" policy-domain "!" begin "!" end [ "!" unique-id ] "." ext
  * with `receiver` the reporting domain, `unique_id` optional (NULL), ext
@@ -299,10 +301,10 @@ MS_DMARCREP_API ms_status ms_dmarcrep_filename(const struct ms_dmarcrep_report *
 					       const char *receiver, const char *unique_id,
 					       const char *ext, char *buf, size_t buflen);
 
-/* gzip (RFC 1952) of `len` bytes. */
+/** gzip (RFC 1952) of `len` bytes. */
 MS_DMARCREP_API ms_status ms_dmarcrep_gzip(const uint8_t *in, size_t len, uint8_t **out,
 					   size_t *outlen, char *why, size_t whylen);
-/*
+/**
  * Unpack a received report: gzip (1f 8b), zip ("PK\3\4": the first entry
  * whose name ends in ".xml", stored or deflated; no zip64, no encryption)
  * or plain XML (returned as a copy).  At most `max_out` bytes of output
@@ -313,7 +315,7 @@ MS_DMARCREP_API ms_status ms_dmarcrep_gzip(const uint8_t *in, size_t len, uint8_
 MS_DMARCREP_API ms_status ms_dmarcrep_unpack(const uint8_t *in, size_t len, size_t max_out,
 					     uint8_t **out, size_t *outlen,
 					     char *why, size_t whylen);
-/*
+/**
  * Parse a received aggregate report (XML, gzip or zip as in
  * ms_dmarcrep_unpack, `max_xml` bytes of XML at most, 0: the default)
  * into a report.  Hostile input: a document type declaration (and with
@@ -336,42 +338,42 @@ MS_DMARCREP_API ms_status ms_dmarcrep_parse(const struct ms_env *env, const uint
 #define MS_DMARCREP_SEND_OPTS_VERSION 1
 
 struct ms_dmarcrep_send_opts {
-	unsigned version;             /* MS_DMARCREP_SEND_OPTS_VERSION */
-	struct ms_dns_ctx *dns;       /* required, borrowed */
-	struct ms_sts *sts;           /* MTA-STS for the delivery; NULL: none */
-	const char *from;             /* required: the report's sender address */
-	const char *receiver;         /* required: the reporting domain (file
+	unsigned version;             /**< MS_DMARCREP_SEND_OPTS_VERSION */
+	struct ms_dns_ctx *dns;       /**< required, borrowed */
+	struct ms_sts *sts;           /**< MTA-STS for the delivery; NULL: none */
+	const char *from;             /**< required: the report's sender address */
+	const char *receiver;         /**< required: the reporting domain (file
 					 name, Subject Submitter, Message-ID) */
-	/* Delivery options (port, CA file, timeouts); NULL: defaults. */
+	/** Delivery options (port, CA file, timeouts); NULL: defaults. */
 	const struct ms_rtls_send_opts *send;
-	/* Send to these URIs instead of the record's rua= (tests, operator
+	/** Send to these URIs instead of the record's rua= (tests, operator
 	 * overrides); they are still verified as rua= entries.  NULL: rua=. */
 	const char *const *rua;
 	size_t nrua;
-	int64_t now;                  /* Date header; 0: the env clock */
+	int64_t now;                  /**< Date header; 0: the env clock */
 };
 
 enum ms_dmarcrep_dest_status {
-	MS_DMARCREP_SENT = 0,            /* accepted by the destination's MX */
-	MS_DMARCREP_NOT_AUTHORIZED = 1,  /* external, no _report._dmarc record */
-	MS_DMARCREP_LOOKUP_FAILED = 2,   /* the authorisation lookup failed:
+	MS_DMARCREP_SENT = 0,            /**< accepted by the destination's MX */
+	MS_DMARCREP_NOT_AUTHORIZED = 1,  /**< external, no _report._dmarc record */
+	MS_DMARCREP_LOOKUP_FAILED = 2,   /**< the authorisation lookup failed:
 					    not sent (retry later) */
-	MS_DMARCREP_TOO_LARGE = 3,       /* the message exceeds the !size */
-	MS_DMARCREP_UNSUPPORTED = 4,     /* not a mailto: URI */
-	MS_DMARCREP_DELIVERY_FAILED = 5  /* the delivery failed (detail) */
+	MS_DMARCREP_TOO_LARGE = 3,       /**< the message exceeds the !size */
+	MS_DMARCREP_UNSUPPORTED = 4,     /**< not a mailto: URI */
+	MS_DMARCREP_DELIVERY_FAILED = 5  /**< the delivery failed (detail) */
 };
 
-/* One destination's outcome. */
+/** One destination's outcome. */
 struct ms_dmarcrep_dest {
-	char uri[300];                 /* the rua= entry */
+	char uri[300];                 /**< the rua= entry */
 	enum ms_dmarcrep_dest_status status;
-	uint64_t limit;                /* its !size in bytes, 0: none */
-	size_t size;                   /* the message size */
+	uint64_t limit;                /**< its !size in bytes, 0: none */
+	size_t size;                   /**< the message size */
 	char detail[300];
 };
 MS_DMARCREP_API const char *ms_dmarcrep_dest_status_str(enum ms_dmarcrep_dest_status s);
 
-/*
+/**
  * Send a report (with rows) by mail to the destinations of
  * meta->domain: its current DMARC record's rua= (or opts->rua), each
  * verified (RFC 7489 s7.1), size-checked and delivered through
@@ -389,7 +391,7 @@ MS_DMARCREP_API ms_status ms_dmarcrep_send(const struct ms_env *env,
 					   const struct ms_dmarcrep_send_opts *opts,
 					   struct ms_dmarcrep_dest *dests, size_t maxdest,
 					   size_t *ndest, char *why, size_t whylen);
-/*
+/**
  * The mail message ms_dmarcrep_send sends to `to` (CRLF line ends):
  * headers, a text part and the base64 gzip attachment.
  */
@@ -399,7 +401,7 @@ MS_DMARCREP_API ms_status ms_dmarcrep_message(const struct ms_env *env,
 					      const char *receiver, int64_t now,
 					      uint8_t **out, size_t *len,
 					      char *why, size_t whylen);
-/* The !size suffix of a rua URI in bytes (k, m, g, t: powers of 2 as in
+/** The !size suffix of a rua URI in bytes (k, m, g, t: powers of 2 as in
  * RFC 7489 s6.2), 0 when there is none; -1 for a malformed suffix. */
 MS_DMARCREP_API int64_t ms_dmarcrep_uri_limit(const char *uri);
 

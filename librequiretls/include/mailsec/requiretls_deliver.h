@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/requiretls_deliver.h - outbound delivery of one message, as a
  * sending MTA does it, composed from the route (requiretls_route.h), the
  * SMTP client transport (requiretls_smtp.h), the peer verification
@@ -48,8 +49,10 @@
  *
  * Async shape (issue 15): the handles hold the whole state and advance by
  * ms_rtls_deliver_step() / ms_rtls_send_step(), one SMTP session (one
- * attempt on one host) or one route per step, with done() saying when to
- * stop; *_run() is the synchronous loop "while (!done) step".  The async
+ * attempt on one host) or one non-blocking step of a route per step, with
+ * done() saying when to stop (ms_rtls_send_fd/_timeout_ms: what to wait
+ * for while a route is pending); *_run() is the synchronous loop "while
+ * (!done) step, wait".  The SMTP session inside a step still blocks.  The async
  * form keeps new() as start(), turns the session inside a step into the
  * transport's own async steps (fd + events + deadline, step on readiness),
  * calls a completion callback where done() turns 1, and cancel = free.
@@ -65,6 +68,7 @@
 #include <mailsec/requiretls_decide.h>
 #include <mailsec/requiretls_route.h>
 #include <mailsec/requiretls_store.h>
+#include <mailsec/tlsrpt_result.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,71 +76,126 @@ extern "C" {
 
 struct ssl_ctx_st;
 
-#define MS_RTLS_DELIVER_OPTS_VERSION 1
-#define MS_RTLS_DELIVER_MAX_RCPT 1000 /* recipients per message */
+/**
+ * One attempt as SMTP TLS Reporting (RFC 8460) counts it, handed to the
+ * attempt observer of ms_rtls_deliver_opts.  All pointers are borrowed and
+ * valid only during the call (copy what is kept).
+ *  - policy_domain: the recipient domain (s4.4 "policy-domain").
+ *  - policy_type: TLSA when the host has a DNSSEC-secure TLSA RRset (or its
+ *    TLSA lookup failed: dnssec-invalid), else STS when an MTA-STS policy
+ *    applies to the domain, else no-policy-found (RFC 8461 s2: DANE wins
+ *    when both apply).
+ *  - policy_strings: the TLSA records in presentation form ("3 1 1 ab..")
+ *    or the MTA-STS policy's lines (s4.4 "policy-string"); none for
+ *    no-policy-found.  mx_patterns: the policy's "mx" values (s4.4
+ *    "mx-host", STS only).
+ *  - mx_host: the MX host name; addr: the address connected to ("" when
+ *    the attempt never connected, e.g. a host skipped by its policy).
+ *  - result: MS_TLSRPT_SUCCESS when TLS was established and the policy's
+ *    checks passed, else the s4.3 result type; reason: one sentence ("" on
+ *    success), the report's failure-reason-code.
+ * Attempts that never reached EHLO (no TCP connection, no greeting) have no
+ * TLS outcome and are not observed; neither is the plaintext retry (the
+ * failed TLS attempt before it was).  A host skipped because its TLSA
+ * lookup failed (dnssec-invalid) or because the MTA-STS policy does not
+ * list it (validation-failure) is observed.  When the domain publishes
+ * MTA-STS but no policy could be fetched (and none was cached), delivery
+ * goes on without a policy (RFC 8461 s5.1) and every observed attempt is
+ * reported under "sts" with libmtasts's failure (sts-policy-fetch-error,
+ * sts-policy-invalid, sts-webpki-invalid) and no policy strings.
+ */
+struct ms_rtls_tlsrpt_event {
+	const char *policy_domain;
+	enum ms_tlsrpt_policy_type policy_type;
+	const char *const *policy_strings;
+	size_t npolicy_strings;
+	const char *const *mx_patterns;
+	size_t nmx_patterns;
+	const char *mx_host;
+	const char *addr;
+	enum ms_tlsrpt_result result;
+	const char *reason;
+};
+
+/** The observer: called synchronously in the delivery step, once per
+ * observed attempt; it must be cheap (libreports' recorder only buffers). */
+typedef void (*ms_rtls_attempt_observer_fn)(void *arg, const struct ms_rtls_tlsrpt_event *ev);
+
+/** 2: the TLSRPT attempt observer (observer, observer_arg) was added at the
+ * end; version 1 structs are still accepted by ms_rtls_deliver_new. */
+#define MS_RTLS_DELIVER_OPTS_VERSION 2
+#define MS_RTLS_DELIVER_MAX_RCPT 1000 /**< recipients per message */
 
 struct ms_rtls_deliver_opts {
-	unsigned version;          /* MS_RTLS_DELIVER_OPTS_VERSION */
-	const char *helo;          /* EHLO name; NULL: "localhost" */
-	uint16_t port;             /* 0: 25 (another port for tests) */
-	/* TLS client context for STARTTLS (borrowed).  NULL: one is made
+	unsigned version;          /**< MS_RTLS_DELIVER_OPTS_VERSION */
+	const char *helo;          /**< EHLO name; NULL: "localhost" */
+	uint16_t port;             /**< 0: 25 (another port for tests) */
+	/** TLS client context for STARTTLS (borrowed).  NULL: one is made
 	 * (TLS 1.2 or later, no verification in the handshake: DANE and PKIX
 	 * are judged afterwards by ms_rtls_verify_peer). */
 	struct ssl_ctx_st *tls;
-	const char *ca_file;       /* PKIX trust anchors; NULL: system store */
-	int64_t now;               /* certificate dates; 0: the env clock */
-	unsigned timeout_ms;       /* per SMTP step; 0: the transport's default */
-	/* The recipient-domain memory (borrowed; NULL: nothing recorded) and
+	const char *ca_file;       /**< PKIX trust anchors; NULL: system store */
+	int64_t now;               /**< certificate dates; 0: the env clock */
+	unsigned timeout_ms;       /**< per SMTP step; 0: the transport's default */
+	/** The recipient-domain memory (borrowed; NULL: nothing recorded) and
 	 * the sender account to record under (NULL: the MAIL FROM address). */
 	struct ms_rtls_store *memory;
 	const char *account;
+	/** Version 2: every observed attempt (struct ms_rtls_tlsrpt_event) is
+	 * handed to observer(observer_arg, ev); NULL: none. */
+	ms_rtls_attempt_observer_fn observer;
+	void *observer_arg;
 };
 
-/* What one MAIL/RCPT/DATA envelope carries (all borrowed). */
+/** What one MAIL/RCPT/DATA envelope carries (all borrowed). */
 struct ms_rtls_envelope {
-	const char *from;                /* MAIL FROM address, "" for <> */
-	const char *const *rcpt;         /* recipient addresses */
-	size_t nrcpt;                    /* 1 .. MS_RTLS_DELIVER_MAX_RCPT */
-	const uint8_t *msg;              /* the message (headers and body) */
+	const char *from;                /**< MAIL FROM address, "" for <> */
+	const char *const *rcpt;         /**< recipient addresses */
+	size_t nrcpt;                    /**< 1 .. MS_RTLS_DELIVER_MAX_RCPT */
+	const uint8_t *msg;              /**< the message (headers and body) */
 	size_t msglen;
 };
 
-/* One attempt: one SMTP session on one host. */
+/** One attempt: one SMTP session on one host. */
 struct ms_rtls_attempt {
-	const struct ms_rtls_route_host *host; /* borrowed from the route */
-	enum ms_rtls_tls_mode mode;  /* the host's plan */
-	char addr[64];               /* the address connected to ("" if none) */
-	struct ms_rtls_observed o;   /* o.plaintext: the plaintext retry */
-	int greeted;                 /* 220 greeting and EHLO answered */
-	char tls[96];                /* "PROTOCOL CIPHER" when TLS was up */
-	char dane[300];              /* DANE check detail ("" when not run) */
-	char pkix[300];              /* PKIX check detail ("" when not run) */
-	char error[300];             /* the transport/protocol step that failed */
-	struct ms_rtls_outcome out;  /* the engine's judgement, or the server's
+	const struct ms_rtls_route_host *host; /**< borrowed from the route */
+	enum ms_rtls_tls_mode mode;  /**< the host's plan */
+	char addr[64];               /**< the address connected to ("" if none) */
+	struct ms_rtls_observed o;   /**< o.plaintext: the plaintext retry */
+	int greeted;                 /**< 220 greeting and EHLO answered */
+	char tls[96];                /**< "PROTOCOL CIPHER" when TLS was up */
+	char dane[300];              /**< DANE check detail ("" when not run) */
+	char pkix[300];              /**< PKIX check detail ("" when not run) */
+	char error[300];             /**< the transport/protocol step that failed */
+	struct ms_rtls_outcome out;  /**< the engine's judgement, or the server's
 					refusal (verdict PERMFAIL/TRY_NEXT) */
-	int delivered;               /* the final "." got a 2xx (for the
+	int delivered;               /**< the final "." got a 2xx (for the
 					recipients accepted at RCPT) */
-	size_t rcpt_accepted;        /* recipients that got a 2xx to RCPT */
-	char mail_params[128];       /* what MAIL FROM carried */
-	char reply[300];             /* the server's last reply */
+	size_t rcpt_accepted;        /**< recipients that got a 2xx to RCPT */
+	char mail_params[128];       /**< what MAIL FROM carried */
+	char reply[300];             /**< the server's last reply */
+	/** The RFC 8460 s4.3 result type of the attempt (what
+	 * ms_rtls_tlsrpt_event.result says): STARTTLS refused (454) or not
+	 * offered is starttls-not-supported, never validation-failure. */
+	enum ms_tlsrpt_result tlsrpt;
 };
 
-/* One recipient's result. */
+/** One recipient's result. */
 struct ms_rtls_rcpt_result {
-	const char *address;         /* as given (copied) */
+	const char *address;         /**< as given (copied) */
 	int delivered;
-	/* Not delivered: why (a refused RCPT, or the domain's conclusion). */
+	/** Not delivered: why (a refused RCPT, or the domain's conclusion). */
 	struct ms_rtls_outcome out;
-	char reply[300];             /* the RCPT reply when refused, the
+	char reply[300];             /**< the RCPT reply when refused, the
 					final DATA reply when delivered */
-	const struct ms_rtls_attempt *attempt; /* the deciding attempt, or NULL */
+	const struct ms_rtls_attempt *attempt; /**< the deciding attempt, or NULL */
 };
 
 /* ---- one recipient domain ---------------------------------------------- */
 
 struct ms_rtls_delivery;
 
-/*
+/**
  * Prepare the delivery of `env_msg` to its recipients of one domain over
  * `route` (borrowed; planned for `requirement`, which is the message's
  * and labels the metrics).  No I/O.  `opts` may be NULL (defaults).
@@ -148,25 +207,25 @@ MS_RTLS_API ms_status ms_rtls_deliver_new(const struct ms_env *env,
 					  const struct ms_rtls_deliver_opts *opts,
 					  struct ms_rtls_delivery **out,
 					  char *why, size_t whylen);
-/* NULL-safe. */
+/** NULL-safe. */
 MS_RTLS_API void ms_rtls_deliver_free(struct ms_rtls_delivery *d);
-/* One host (one attempt, and the plaintext retry when the engine asks for
+/** One host (one attempt, and the plaintext retry when the engine asks for
  * it); MS_OK also when the attempt failed.  MS_ERR_STATE when done. */
 MS_RTLS_API ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why,
 					   size_t whylen);
-/* 1 when every recipient has its result. */
+/** 1 when every recipient has its result. */
 MS_RTLS_API int ms_rtls_deliver_done(const struct ms_rtls_delivery *d);
-/* Step until done. */
+/** Step until done. */
 MS_RTLS_API ms_status ms_rtls_deliver_run(struct ms_rtls_delivery *d, char *why,
 					  size_t whylen);
 
-/* Results (meaningful once done). */
+/** Results (meaningful once done). */
 MS_RTLS_API const struct ms_rtls_route *ms_rtls_deliver_route(const struct ms_rtls_delivery *d);
-/* 1 when every recipient of the domain was delivered. */
+/** 1 when every recipient of the domain was delivered. */
 MS_RTLS_API int ms_rtls_deliver_delivered(const struct ms_rtls_delivery *d);
-/* The attempt that delivered (the first one, if several), or NULL. */
+/** The attempt that delivered (the first one, if several), or NULL. */
 MS_RTLS_API const struct ms_rtls_attempt *ms_rtls_deliver_success(const struct ms_rtls_delivery *d);
-/* The domain's outcome when a recipient was not delivered: the host loop's
+/** The domain's outcome when a recipient was not delivered: the host loop's
  * conclusion (ms_rtls_conclude, or the route's no-host outcome), or for
  * refused recipients ms_rtls_conclude over their outcomes; zeroed (verdict
  * DELIVER) when all were delivered.  bounce_enhanced and text make the
@@ -184,10 +243,10 @@ MS_RTLS_API const struct ms_rtls_rcpt_result *ms_rtls_deliver_rcpt(const struct 
 #define MS_RTLS_SEND_OPTS_VERSION 1
 
 struct ms_rtls_send_opts {
-	unsigned version;                    /* MS_RTLS_SEND_OPTS_VERSION */
-	struct ms_rtls_deliver_opts deliver; /* per domain (version set too) */
-	const struct ms_rtls_route_opts *route; /* NULL: defaults */
-	/* Raise a DEFAULT requirement to REQUIRED when deliver.memory knows
+	unsigned version;                    /**< MS_RTLS_SEND_OPTS_VERSION */
+	struct ms_rtls_deliver_opts deliver; /**< per domain (version set too) */
+	const struct ms_rtls_route_opts *route; /**< NULL: defaults */
+	/** Raise a DEFAULT requirement to REQUIRED when deliver.memory knows
 	 * every recipient domain supports REQUIRETLS within memory_max_age
 	 * seconds (0: any age), ms_rtls_auto_requirement. */
 	int auto_requiretls;
@@ -196,7 +255,7 @@ struct ms_rtls_send_opts {
 
 struct ms_rtls_send;
 
-/*
+/**
  * Prepare a message: check the addresses, group the recipients by
  * normalised domain (first-seen order; a recipient given twice is kept
  * once), and apply the auto-REQUIRETLS rule.  `dns` (required) and `sts`
@@ -210,44 +269,56 @@ MS_RTLS_API ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_c
 				       const struct ms_rtls_send_opts *opts,
 				       struct ms_rtls_send **out, char *why, size_t whylen);
 MS_RTLS_API void ms_rtls_send_free(struct ms_rtls_send *s);
-/* One step: the next domain's route, or one host of the current domain. */
+/**
+ * One step: start the next domain's route (ms_rtls_route_start), or one
+ * step of that route (never blocks: its lookups and MTA-STS discovery are
+ * asynchronous; when it ends, the domain's delivery is made), or one host
+ * of the current domain (one SMTP session: this still blocks up to the
+ * delivery's timeouts).  A route that fails returns its error, as
+ * ms_rtls_route_new would (the domain keeps no route).
+ */
 MS_RTLS_API ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen);
 MS_RTLS_API int ms_rtls_send_done(const struct ms_rtls_send *s);
+/** While a route is pending: the descriptor to poll for readability
+ * (ms_rtls_route_fd) and when to step at the latest (ms); else -1 and 0:
+ * step again at once.  Done: -1 and -1. */
+MS_RTLS_API int ms_rtls_send_fd(const struct ms_rtls_send *s);
+MS_RTLS_API int ms_rtls_send_timeout_ms(const struct ms_rtls_send *s);
 MS_RTLS_API ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen);
 
-/* The requirement every domain was planned with, whether it was raised
+/** The requirement every domain was planned with, whether it was raised
  * by the memory (then it is REQUIRED), and the memory's note ("" when it
  * was read; else why it was not and the requirement was kept). */
 MS_RTLS_API enum ms_rtls_requirement ms_rtls_send_requirement(const struct ms_rtls_send *s);
 MS_RTLS_API int ms_rtls_send_raised(const struct ms_rtls_send *s);
 MS_RTLS_API const char *ms_rtls_send_raise_note(const struct ms_rtls_send *s);
-/* 1 when every recipient was delivered. */
+/** 1 when every recipient was delivered. */
 MS_RTLS_API int ms_rtls_send_delivered(const struct ms_rtls_send *s);
-/* Domains in first-seen order; the domain's name, its delivery (NULL
+/** Domains in first-seen order; the domain's name, its delivery (NULL
  * until its route was built). */
 MS_RTLS_API size_t ms_rtls_send_domain_count(const struct ms_rtls_send *s);
 MS_RTLS_API const char *ms_rtls_send_domain(const struct ms_rtls_send *s, size_t i);
 MS_RTLS_API const struct ms_rtls_delivery *ms_rtls_send_delivery(const struct ms_rtls_send *s,
 								  size_t i);
-/* Recipients in the caller's order (duplicates included): the result
+/** Recipients in the caller's order (duplicates included): the result
  * (NULL before its domain was done) and *domain its domain's index. */
 MS_RTLS_API size_t ms_rtls_send_rcpt_count(const struct ms_rtls_send *s);
 MS_RTLS_API const struct ms_rtls_rcpt_result *ms_rtls_send_rcpt(const struct ms_rtls_send *s,
 								size_t i, size_t *domain);
 
-/* What the report of a send shows besides the send itself (the caller's
+/** What the report of a send shows besides the send itself (the caller's
  * envelope and message header). */
 #define MS_RTLS_SEND_VIEW_VERSION 1
 struct ms_rtls_send_view {
-	unsigned version;                /* MS_RTLS_SEND_VIEW_VERSION */
-	const char *from;                /* the MAIL FROM address */
-	const char *const *to;           /* the recipients as given (nto of them) */
-	size_t nto;                      /* at least ms_rtls_send_rcpt_count() */
-	enum ms_rtls_tlsreq header;      /* the message's TLS-Required field */
-	int auto_requiretls;             /* the memory rule was asked for */
+	unsigned version;                /**< MS_RTLS_SEND_VIEW_VERSION */
+	const char *from;                /**< the MAIL FROM address */
+	const char *const *to;           /**< the recipients as given (nto of them) */
+	size_t nto;                      /**< at least ms_rtls_send_rcpt_count() */
+	enum ms_rtls_tlsreq header;      /**< the message's TLS-Required field */
+	int auto_requiretls;             /**< the memory rule was asked for */
 };
 
-/*
+/**
  * The report of a finished send (after ms_rtls_send_run or the last
  * step).  MS_RENDER_TEXT: per domain each attempt (host, address, mode,
  * STARTTLS, TLS, DANE, PKIX, REQUIRETLS, the verdict), the delivery or the
@@ -259,7 +330,7 @@ struct ms_rtls_send_view {
  * bounce_status, action, dsn, reply, attempts[]), recipients[] (address,
  * domain, delivered, status, bounce_status, action, dsn, host, reply) and
  * domains[] (delivered and the domain keys); docs/cli.md lists them.
- * *out is malloc'd and NUL-terminated (free() it), *len (may be NULL) its
+ * *out is NUL-terminated (free it with ms_render_free), *len (may be NULL) its
  * length, at most 16 MiB (else MS_ERR_LIMIT).  MS_ERR_INVALID for a bad
  * argument, MS_ERR_STATE before the send is done, MS_ERR_NOMEM.
  */

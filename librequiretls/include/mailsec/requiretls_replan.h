@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/requiretls_replan.h - the operator's re-plan of a queued message
  * with a changed TLS requirement (issue 14).
  *
@@ -62,44 +63,44 @@
 extern "C" {
 #endif
 
-#define MS_RTLS_REPLAN_MAX_HEADER (1024 * 1024) /* header section bound */
-#define MS_RTLS_REPLAN_MAX_DOMAINS 100          /* routes per handle */
+#define MS_RTLS_REPLAN_MAX_HEADER (1024 * 1024) /**< header section bound */
+#define MS_RTLS_REPLAN_MAX_DOMAINS 100          /**< routes per handle */
 
 struct ms_rtls_replan;
 
-/* One MX host, before and after (plans as ms_rtls_plan fills them). */
+/** One MX host, before and after (plans as ms_rtls_plan fills them). */
 struct ms_rtls_replan_host {
-	const char *name;              /* the MX host name */
+	const char *name;              /**< the MX host name */
 	uint16_t preference;
-	struct ms_rtls_plan before;    /* the plan for the stored requirement */
-	struct ms_rtls_plan after;     /* the plan for the new requirement */
-	/* Plaintext may be used: the mode is opportunistic (no STARTTLS
+	struct ms_rtls_plan before;    /**< the plan for the stored requirement */
+	struct ms_rtls_plan after;     /**< the plan for the new requirement */
+	/** Plaintext may be used: the mode is opportunistic (no STARTTLS
 	 * offered) or opportunistic-fallback (also after a failed handshake). */
 	int plaintext_before;
 	int plaintext_after;
-	int changed;                   /* mode, verification, REQUIRETLS,
+	int changed;                   /**< mode, verification, REQUIRETLS,
 					  plaintext or skip status differ */
-	/* "mx1.good.test: dane -> opportunistic-fallback: DANE and MTA-STS
+	/** "mx1.good.test: dane -> opportunistic-fallback: DANE and MTA-STS
 	 * failures ignored, plaintext allowed", or "...: unchanged (dane)". */
 	const char *summary;
 };
 
-/* One recipient domain. */
+/** One recipient domain. */
 struct ms_rtls_replan_domain {
-	const char *domain;            /* normalised, as the route has it */
+	const char *domain;            /**< normalised, as the route has it */
 	size_t nhosts;
-	const struct ms_rtls_replan_host *hosts; /* in delivery order */
-	/* Whether the plan alone already says the message cannot go
+	const struct ms_rtls_replan_host *hosts; /**< in delivery order */
+	/** Whether the plan alone already says the message cannot go
 	 * (ms_rtls_route_undeliverable), before and after, with the verdict
 	 * (zeroed when deliverable). */
 	int undeliverable_before;
 	int undeliverable_after;
 	struct ms_rtls_outcome outcome_before;
 	struct ms_rtls_outcome outcome_after;
-	int changed;                   /* a host or the domain verdict changed */
+	int changed;                   /**< a host or the domain verdict changed */
 };
 
-/*
+/**
  * Read a stored message and prepare its rewrite for `requirement`.
  *  - msg, len: the stored message, or only its header section (reading
  *    stops at the first empty line; without one the whole input is the
@@ -119,28 +120,28 @@ MS_RTLS_API ms_status ms_rtls_replan_new(const struct ms_env *env, const uint8_t
 					 size_t len, const char *mail_params,
 					 enum ms_rtls_requirement requirement,
 					 struct ms_rtls_replan **out, char *why, size_t whylen);
-/* NULL-safe. */
+/** NULL-safe. */
 MS_RTLS_API void ms_rtls_replan_free(struct ms_rtls_replan *rp);
 
-/* The stored requirement, the new one, and what the header scan said of
+/** The stored requirement, the new one, and what the header scan said of
  * the stored TLS-Required fields (ms_rtls_tlsreq_scan). */
 MS_RTLS_API enum ms_rtls_requirement ms_rtls_replan_before(const struct ms_rtls_replan *rp);
 MS_RTLS_API enum ms_rtls_requirement ms_rtls_replan_after(const struct ms_rtls_replan *rp);
 MS_RTLS_API enum ms_rtls_tlsreq ms_rtls_replan_tlsreq(const struct ms_rtls_replan *rp);
 
-/* The rewritten header section (with its empty separator line when the
+/** The rewritten header section (with its empty separator line when the
  * stored one had it), *len its length; not NUL-terminated. */
 MS_RTLS_API const uint8_t *ms_rtls_replan_header(const struct ms_rtls_replan *rp, size_t *len);
-/* Where the body starts in the stored bytes (len when there is none). */
+/** Where the body starts in the stored bytes (len when there is none). */
 MS_RTLS_API size_t ms_rtls_replan_body_offset(const struct ms_rtls_replan *rp);
-/* The new MAIL FROM parameters, e.g. "SIZE=298 REQUIRETLS", "" for none. */
+/** The new MAIL FROM parameters, e.g. "SIZE=298 REQUIRETLS", "" for none. */
 MS_RTLS_API const char *ms_rtls_replan_mail_params(const struct ms_rtls_replan *rp);
-/* How many TLS-Required fields the rewrite removed, and whether it added
+/** How many TLS-Required fields the rewrite removed, and whether it added
  * "TLS-Required: No". */
 MS_RTLS_API size_t ms_rtls_replan_removed(const struct ms_rtls_replan *rp);
 MS_RTLS_API int ms_rtls_replan_added(const struct ms_rtls_replan *rp);
 
-/*
+/**
  * Re-plan one recipient domain: `route` (borrowed for the call) must have
  * been built by ms_rtls_route_new for this message's stored requirement
  * (ms_rtls_replan_before).  Its lookups are reused: every host is planned
@@ -154,12 +155,12 @@ MS_RTLS_API ms_status ms_rtls_replan_route(struct ms_rtls_replan *rp,
 					   const struct ms_rtls_route *route,
 					   char *why, size_t whylen);
 
-/* The domains re-planned, in the order they were added; NULL past the end. */
+/** The domains re-planned, in the order they were added; NULL past the end. */
 MS_RTLS_API size_t ms_rtls_replan_domain_count(const struct ms_rtls_replan *rp);
 MS_RTLS_API const struct ms_rtls_replan_domain *ms_rtls_replan_domain(
 	const struct ms_rtls_replan *rp, size_t i);
 
-/*
+/**
  * The re-plan as `mailsec replan` shows it: the requirement and the MAIL
  * FROM parameters before and after (`mail_params` the stored ones, NULL:
  * ""), the header change, per domain and host the plan before and after
@@ -170,7 +171,7 @@ MS_RTLS_API const struct ms_rtls_replan_domain *ms_rtls_replan_domain(
  * header_field_added, domains[] (domain, changed, hosts[] (host,
  * preference, changed, summary, before{...}, after{...}),
  * undeliverable_before, undeliverable_after), written; docs/cli.md.
- * *out malloc'd (free() it), *len (may be NULL) its length, at most
+ * *out freed with ms_render_free, *len (may be NULL) its length, at most
  * 16 MiB.  MS_ERR_INVALID, MS_ERR_NOMEM, MS_ERR_LIMIT.
  */
 MS_RTLS_API ms_status ms_rtls_replan_render(const struct ms_rtls_replan *rp,

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/requiretls_server.h - the receiving side of REQUIRETLS as one
  * per-connection session object (RFC 8689 s2, s4.1, s4.3; RFC 3207;
  * RFC 8314; RFC 5321 s4.4).
@@ -37,46 +38,46 @@
 extern "C" {
 #endif
 
-/* The kind of listener a connection arrived on. */
+/** The kind of listener a connection arrived on. */
 enum ms_rtls_listener {
-	/* Port 25 relay (RFC 5321): STARTTLS offered when a certificate is
+	/** Port 25 relay (RFC 5321): STARTTLS offered when a certificate is
 	 * configured; TLS is never required (RFC 3207 s4: a publicly
 	 * referenced server MUST NOT require it). */
 	MS_RTLS_LISTEN_SMTP = 0,
-	/* Port 587 submission (RFC 6409) with STARTTLS: mail is accepted only
+	/** Port 587 submission (RFC 6409) with STARTTLS: mail is accepted only
 	 * over TLS (RFC 8314 s3.3 / RFC 3207 s4: 530 5.7.0 "Must issue a
 	 * STARTTLS command first") unless `submission_plaintext` is set. */
 	MS_RTLS_LISTEN_SUBMISSION = 1,
-	/* Port 465 submissions, TLS from the first byte (RFC 8314 s3.3):
+	/** Port 465 submissions, TLS from the first byte (RFC 8314 s3.3):
 	 * STARTTLS is never advertised; mail only after the handshake. */
 	MS_RTLS_LISTEN_SUBMISSIONS = 2
 };
 
 #define MS_RTLS_SERVER_CONFIG_VERSION 1
 
-/* Listener configuration; zero-initialise, set `version`, fill.  The
+/** Listener configuration; zero-initialise, set `version`, fill.  The
  * zero values are the safe defaults.  Copied by ms_rtls_server_new(). */
 struct ms_rtls_server_config {
-	unsigned version;           /* MS_RTLS_SERVER_CONFIG_VERSION */
+	unsigned version;           /**< MS_RTLS_SERVER_CONFIG_VERSION */
 	enum ms_rtls_listener kind;
-	const char *hostname;       /* this server's name: the Received "by"
+	const char *hostname;       /**< this server's name: the Received "by"
 				     * (required, header-safe token) */
-	int tls_available;          /* a certificate is loaded: STARTTLS can
+	int tls_available;          /**< a certificate is loaded: STARTTLS can
 				     * be offered (required for SUBMISSIONS) */
-	int disable_requiretls;     /* 1: never advertise nor accept
+	int disable_requiretls;     /**< 1: never advertise nor accept
 				     * REQUIRETLS (MAIL ... REQUIRETLS then
 				     * gets 555 5.5.4) */
-	int submission_plaintext;   /* SUBMISSION only: accept mail without
+	int submission_plaintext;   /**< SUBMISSION only: accept mail without
 				     * TLS (not recommended, RFC 8314 s3.3) */
 };
 
-/* The EHLO keywords this library decides on (ms_rtls_server_caps). */
+/** The EHLO keywords this library decides on (ms_rtls_server_caps). */
 #define MS_RTLS_CAP_STARTTLS 0x1u
 #define MS_RTLS_CAP_REQUIRETLS 0x2u
 
 struct ms_rtls_server;
 
-/*
+/**
  * Create a session for one accepted connection from `client_ip` (the
  * peer address in text form, required; the Received "from" literal).
  * `env` may be NULL (its clock dates the Received field).  The config and
@@ -91,10 +92,10 @@ MS_RTLS_API ms_status ms_rtls_server_new(const struct ms_env *env,
 					 struct ms_rtls_server **out,
 					 char *why, size_t whylen);
 
-/* Free a session; NULL-safe. */
+/** Free a session; NULL-safe. */
 MS_RTLS_API void ms_rtls_server_free(struct ms_rtls_server *s);
 
-/*
+/**
  * The client said EHLO (`esmtp` 1) or HELO (0) with `name` (the argument,
  * without CRLF).  Any open transaction is dropped (RFC 5321 s4.1.4).
  * Returns MS_ERR_PARSE for an empty name or one with bytes not allowed in
@@ -104,7 +105,7 @@ MS_RTLS_API void ms_rtls_server_free(struct ms_rtls_server *s);
 MS_RTLS_API ms_status ms_rtls_server_hello(struct ms_rtls_server *s,
 					   const char *name, int esmtp);
 
-/*
+/**
  * The keywords to list in the EHLO reply now, as MS_RTLS_CAP_* bits:
  * STARTTLS before TLS when a certificate is available and the listener is
  * not SUBMISSIONS (RFC 3207 s4, never again after TLS); REQUIRETLS only
@@ -113,14 +114,14 @@ MS_RTLS_API ms_status ms_rtls_server_hello(struct ms_rtls_server *s,
  */
 MS_RTLS_API unsigned ms_rtls_server_caps(const struct ms_rtls_server *s);
 
-/*
+/**
  * The same as keyword strings ("STARTTLS", "REQUIRETLS"; static) into
  * out[0..max); returns how many there are (may exceed max).
  */
 MS_RTLS_API size_t ms_rtls_server_keywords(const struct ms_rtls_server *s,
 					   const char **out, size_t max);
 
-/*
+/**
  * Answer a STARTTLS command: 220 2.0.0 to go ahead (RFC 3207 s4); 502
  * 5.5.1 when STARTTLS is not offered (no certificate, or SUBMISSIONS);
  * 503 5.5.1 when TLS is already active or a mail transaction is open.
@@ -133,7 +134,7 @@ MS_RTLS_API size_t ms_rtls_server_keywords(const struct ms_rtls_server *s,
 MS_RTLS_API ms_status ms_rtls_server_starttls(struct ms_rtls_server *s,
 					      struct ms_rtls_reply *out);
 
-/*
+/**
  * The TLS handshake completed (after STARTTLS, or at once on SUBMISSIONS).
  * `version` and `cipher` (may be NULL; e.g. SSL_get_version() and
  * SSL_get_cipher_name()) go into the Received field.  RFC 3207 s4.2: the
@@ -146,10 +147,10 @@ MS_RTLS_API ms_status ms_rtls_server_tls_started(struct ms_rtls_server *s,
 						 const char *version,
 						 const char *cipher);
 
-/* Whether the session is protected by TLS now. */
+/** Whether the session is protected by TLS now. */
 MS_RTLS_API int ms_rtls_server_tls_active(const struct ms_rtls_server *s);
 
-/*
+/**
  * Answer a MAIL command: `line` is the whole command without CRLF
  * ("MAIL FROM:<a@b> SIZE=10 REQUIRETLS").  In this order:
  *   503 5.5.1  a transaction is already open (RFC 5321 s4.1.4);
@@ -176,20 +177,20 @@ MS_RTLS_API ms_status ms_rtls_server_mail(struct ms_rtls_server *s,
 					  struct ms_rtls_reply *out,
 					  char *why, size_t whylen);
 
-/* Whether a transaction is open (a MAIL command was accepted). */
+/** Whether a transaction is open (a MAIL command was accepted). */
 MS_RTLS_API int ms_rtls_server_in_transaction(const struct ms_rtls_server *s);
 
-/* The parsed MAIL command of the open transaction (reverse-path and
+/** The parsed MAIL command of the open transaction (reverse-path and
  * parameters), borrowed until the next MAIL, reset, hello, TLS start or
  * free; NULL when no transaction is open. */
 MS_RTLS_API const struct ms_rtls_mail *ms_rtls_server_mail_params(
 	const struct ms_rtls_server *s);
 
-/* Whether the open transaction's MAIL carried REQUIRETLS (the message
+/** Whether the open transaction's MAIL carried REQUIRETLS (the message
  * must then be relayed only with REQUIRETLS, RFC 8689 s4.1). */
 MS_RTLS_API int ms_rtls_server_requiretls(const struct ms_rtls_server *s);
 
-/*
+/**
  * The requirement to store with the received message, from the MAIL
  * parameter and the message's header section (`hdrs`, may be the whole
  * message: the scan stops at the first empty line): REQUIRED with
@@ -200,7 +201,7 @@ MS_RTLS_API int ms_rtls_server_requiretls(const struct ms_rtls_server *s);
 MS_RTLS_API enum ms_rtls_requirement ms_rtls_server_requirement(
 	const struct ms_rtls_server *s, const uint8_t *hdrs, size_t len);
 
-/*
+/**
  * Format the Received field for the open transaction's message into
  * `out` (ms_rtls_received_format: folded, without the final CRLF).  The
  * session fills helo, client_ip, by, tls, tls_version, tls_cipher,
@@ -218,11 +219,11 @@ MS_RTLS_API ms_status ms_rtls_server_received(const struct ms_rtls_server *s,
 					      size_t *needed,
 					      char *why, size_t whylen);
 
-/* End the transaction (RSET, after the message was accepted or refused,
+/** End the transaction (RSET, after the message was accepted or refused,
  * or when the MTA refuses MAIL for its own reasons).  NULL-safe. */
 MS_RTLS_API void ms_rtls_server_reset(struct ms_rtls_server *s);
 
-/* Static name of a listener kind: "smtp", "submission", "submissions". */
+/** Static name of a listener kind: "smtp", "submission", "submissions". */
 MS_RTLS_API const char *ms_rtls_listener_str(enum ms_rtls_listener k);
 
 #ifdef __cplusplus

@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/requiretls_smtp.h - the outbound SMTP/STARTTLS client transport
  * of librequiretls (RFC 5321, STARTTLS RFC 3207), and the STARTTLS probe
  * built on it (what `mailsec dane probe` and `mailsec check` report).
@@ -53,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mailsec/tlsrpt_result.h>
 #include <mailsec/dane.h>
 #include <mailsec/requiretls.h>
 
@@ -60,27 +62,27 @@
 extern "C" {
 #endif
 
-/* OpenSSL's types, without pulling its headers in (SSL_CTX, SSL). */
+/** OpenSSL's types, without pulling its headers in (SSL_CTX, SSL). */
 struct ssl_ctx_st;
 struct ssl_st;
 
-#define MS_RTLS_SMTP_MAX_LINES 1000           /* lines of one reply */
-#define MS_RTLS_SMTP_MIN_PROGRESS (64 * 1024) /* bytes a write must move per period */
+#define MS_RTLS_SMTP_MAX_LINES 1000           /**< lines of one reply */
+#define MS_RTLS_SMTP_MIN_PROGRESS (64 * 1024) /**< bytes a write must move per period */
 #define MS_RTLS_SMTP_DEFAULT_TIMEOUT_MS 30000
 
-/* One complete SMTP reply (RFC 5321 s4.2). */
+/** One complete SMTP reply (RFC 5321 s4.2). */
 struct ms_rtls_smtp_reply {
-	int code;          /* 200..599; 0 when no reply was read */
-	char enhanced[16]; /* RFC 3463 "c.d.e" at the start of the last line's
+	int code;          /**< 200..599; 0 when no reply was read */
+	char enhanced[16]; /**< RFC 3463 "c.d.e" at the start of the last line's
 			    * text when its class is the code's first digit
 			    * (RFC 2034 s3), else "" */
-	char text[MS_RTLS_MAX_LINE + 1]; /* the last line's text (after
+	char text[MS_RTLS_MAX_LINE + 1]; /**< the last line's text (after
 					  * "NNN " or "NNN-"), enhanced code
 					  * included, NUL-terminated */
-	size_t lines;      /* number of lines */
+	size_t lines;      /**< number of lines */
 };
 
-/*
+/**
  * Parse one complete reply at the start of buf[0..len): every line
  * "NNN-text" then a final "NNN text" or "NNN", the same code on every line
  * (RFC 5321 s4.2.1), CRLF or bare LF line ends.  *used gets the bytes the
@@ -98,10 +100,10 @@ MS_RTLS_API ms_status ms_rtls_smtp_reply_parse(const uint8_t *buf, size_t len,
 #define MS_RTLS_SMTP_OPTS_VERSION 1
 
 struct ms_rtls_smtp_opts {
-	unsigned version;    /* MS_RTLS_SMTP_OPTS_VERSION */
-	unsigned timeout_ms; /* the deadline of each step (see above);
+	unsigned version;    /**< MS_RTLS_SMTP_OPTS_VERSION */
+	unsigned timeout_ms; /**< the deadline of each step (see above);
 			      * 0: MS_RTLS_SMTP_DEFAULT_TIMEOUT_MS */
-	/* Optional: called with the new SSL* after SNI is set and before the
+	/** Optional: called with the new SSL* after SNI is set and before the
 	 * handshake, for per-connection settings (OpenSSL's own DANE or host
 	 * checks, ALPN, a session to resume).  Non-zero fails STARTTLS with
 	 * MS_ERR_TLS.  NULL: none. */
@@ -111,7 +113,7 @@ struct ms_rtls_smtp_opts {
 
 struct ms_rtls_smtp;
 
-/*
+/**
  * Create an unconnected session.  `env` (may be NULL) is copied: its
  * allocator is used for the handle.  opts may be NULL (defaults).  Free
  * with ms_rtls_smtp_free().  MS_ERR_INVALID, MS_ERR_NOMEM.
@@ -120,11 +122,11 @@ MS_RTLS_API ms_status ms_rtls_smtp_new(const struct ms_env *env,
 				       const struct ms_rtls_smtp_opts *opts,
 				       struct ms_rtls_smtp **out);
 
-/* Close the connection (TLS close_notify when TLS is up, no QUIT) and
+/** Close the connection (TLS close_notify when TLS is up, no QUIT) and
  * free everything the handle owns; NULL-safe. */
 MS_RTLS_API void ms_rtls_smtp_free(struct ms_rtls_smtp *s);
 
-/*
+/**
  * Connect to `addr` (an IPv4 or IPv6 literal, no brackets) port `port`
  * within the timeout.  MS_ERR_INVALID for an address that is not a
  * literal, MS_ERR_TIMEOUT, MS_ERR_NETWORK.  Only once per handle.
@@ -133,13 +135,13 @@ MS_RTLS_API ms_status ms_rtls_smtp_connect(struct ms_rtls_smtp *s,
 					   const char *addr, uint16_t port,
 					   char *why, size_t whylen);
 
-/* Read the server's greeting (RFC 5321 s4.3.1) into *r; MS_OK for any
+/** Read the server's greeting (RFC 5321 s4.3.1) into *r; MS_OK for any
  * well-formed reply (a usable server says 220). */
 MS_RTLS_API ms_status ms_rtls_smtp_greeting(struct ms_rtls_smtp *s,
 					    struct ms_rtls_smtp_reply *r,
 					    char *why, size_t whylen);
 
-/*
+/**
  * EHLO `helo` (RFC 5321 s4.1.1.1) and parse the reply with
  * ms_rtls_ehlo_parse() into the session's capability set (marked as
  * received over TLS once TLS is up).  MS_OK for a parsed 250; MS_ERR_STATE
@@ -151,12 +153,12 @@ MS_RTLS_API ms_status ms_rtls_smtp_ehlo(struct ms_rtls_smtp *s,
 					struct ms_rtls_smtp_reply *r,
 					char *why, size_t whylen);
 
-/* The capabilities of the last EHLO (borrowed, valid until the next
+/** The capabilities of the last EHLO (borrowed, valid until the next
  * EHLO/STARTTLS/free); an empty set (code 0) after STARTTLS until EHLO is
  * sent again (RFC 3207 s4.2). */
 MS_RTLS_API const struct ms_rtls_ehlo *ms_rtls_smtp_caps(const struct ms_rtls_smtp *s);
 
-/*
+/**
  * STARTTLS (RFC 3207 s4): send the command; on 220 run the TLS handshake
  * with `ctx` (the caller's; certificates are not checked here: DANE and
  * PKIX are judged on the peer chain afterwards) and SNI `sni` (may be
@@ -173,17 +175,17 @@ MS_RTLS_API ms_status ms_rtls_smtp_starttls(struct ms_rtls_smtp *s,
 					    struct ms_rtls_smtp_reply *r,
 					    char *why, size_t whylen);
 
-/* The TLS session (borrowed; NULL before STARTTLS succeeded), for
+/** The TLS session (borrowed; NULL before STARTTLS succeeded), for
  * peer verification after the handshake. */
 MS_RTLS_API struct ssl_st *ms_rtls_smtp_ssl(const struct ms_rtls_smtp *s);
-/* The chain the peer sent, DER, [0] the leaf (borrowed, valid until
+/** The chain the peer sent, DER, [0] the leaf (borrowed, valid until
  * free); 0 before TLS. */
 MS_RTLS_API size_t ms_rtls_smtp_chain(const struct ms_rtls_smtp *s,
 				      const struct ms_dane_cert **chain);
-/* "PROTOCOL CIPHER" of the TLS session, "" before TLS (borrowed). */
+/** "PROTOCOL CIPHER" of the TLS session, "" before TLS (borrowed). */
 MS_RTLS_API const char *ms_rtls_smtp_tls(const struct ms_rtls_smtp *s);
 
-/*
+/**
  * Send one command line (without CRLF; no CR or LF inside, at most
  * MS_RTLS_MAX_LINE - 2 bytes, else MS_ERR_INVALID) and read its reply.
  * For commands the calls below do not cover (RSET, NOOP, ...).
@@ -193,22 +195,22 @@ MS_RTLS_API ms_status ms_rtls_smtp_command(struct ms_rtls_smtp *s,
 					   struct ms_rtls_smtp_reply *r,
 					   char *why, size_t whylen);
 
-/* "MAIL FROM:<from>[ params]" (RFC 5321 s4.1.1.2; params as formatted by
+/** "MAIL FROM:<from>[ params]" (RFC 5321 s4.1.1.2; params as formatted by
  * ms_rtls_mail_format(), may be NULL or "").  MS_ERR_STATE before a
  * successful EHLO, and over TLS before the post-STARTTLS EHLO. */
 MS_RTLS_API ms_status ms_rtls_smtp_mail(struct ms_rtls_smtp *s,
 					const char *from, const char *params,
 					struct ms_rtls_smtp_reply *r,
 					char *why, size_t whylen);
-/* "RCPT TO:<to>" (RFC 5321 s4.1.1.3). */
+/** "RCPT TO:<to>" (RFC 5321 s4.1.1.3). */
 MS_RTLS_API ms_status ms_rtls_smtp_rcpt(struct ms_rtls_smtp *s, const char *to,
 					struct ms_rtls_smtp_reply *r,
 					char *why, size_t whylen);
-/* "DATA" (RFC 5321 s4.1.1.4); a 354 reply allows ms_rtls_smtp_message(). */
+/** "DATA" (RFC 5321 s4.1.1.4); a 354 reply allows ms_rtls_smtp_message(). */
 MS_RTLS_API ms_status ms_rtls_smtp_data(struct ms_rtls_smtp *s,
 					struct ms_rtls_smtp_reply *r,
 					char *why, size_t whylen);
-/*
+/**
  * After a 354: send msg[0..len) with CRLF line ends (bare LF becomes
  * CRLF) and dot-stuffing (RFC 5321 s4.5.2), then ".", wait (by the
  * progress rule) until the peer has read what the kernel still queues
@@ -219,7 +221,7 @@ MS_RTLS_API ms_status ms_rtls_smtp_message(struct ms_rtls_smtp *s,
 					   const uint8_t *msg, size_t len,
 					   struct ms_rtls_smtp_reply *r,
 					   char *why, size_t whylen);
-/* "QUIT" (RFC 5321 s4.1.1.10); the session is over afterwards whatever
+/** "QUIT" (RFC 5321 s4.1.1.10); the session is over afterwards whatever
  * the answer.  r may be NULL. */
 MS_RTLS_API ms_status ms_rtls_smtp_quit(struct ms_rtls_smtp *s,
 					struct ms_rtls_smtp_reply *r,
@@ -230,16 +232,16 @@ MS_RTLS_API ms_status ms_rtls_smtp_quit(struct ms_rtls_smtp *s,
 #define MS_RTLS_PROBE_VERSION 1
 
 struct ms_rtls_probe_opts {
-	unsigned version;    /* MS_RTLS_PROBE_VERSION */
-	const char *connect; /* "ADDR:PORT" or "[V6]:PORT" (required) */
-	const char *helo;    /* EHLO name; NULL: "localhost" */
-	const char *sni;     /* SNI (the TLSA base domain, RFC 7672 s8.1); may be NULL */
-	unsigned timeout_ms; /* per step; 0: 10000 */
+	unsigned version;    /**< MS_RTLS_PROBE_VERSION */
+	const char *connect; /**< "ADDR:PORT" or "[V6]:PORT" (required) */
+	const char *helo;    /**< EHLO name; NULL: "localhost" */
+	const char *sni;     /**< SNI (the TLSA base domain, RFC 7672 s8.1); may be NULL */
+	unsigned timeout_ms; /**< per step; 0: 10000 */
 };
 
 struct ms_rtls_probe;
 
-/*
+/**
  * OpenSSL writes with write(2): a peer that closes mid-write raises
  * SIGPIPE, so callers of the transport and the probe must ignore it, as
  * MTAs do (plaintext writes use MSG_NOSIGNAL).
@@ -257,13 +259,25 @@ MS_RTLS_API ms_status ms_rtls_probe_run(const struct ms_env *env,
 					const struct ms_rtls_probe_opts *opts,
 					struct ms_rtls_probe **out,
 					char *why, size_t whylen);
+/**
+ * The same, and *failure (may be NULL) says what a failed probe means for
+ * SMTP TLS reporting (RFC 8460 s4.3): starttls-not-supported when the
+ * server refused STARTTLS (454, 554, 502: not offered), validation-failure
+ * for any other failure (handshake, no banner, plaintext after the 220),
+ * MS_TLSRPT_SUCCESS on MS_OK.
+ */
+MS_RTLS_API ms_status ms_rtls_probe_run_classify(const struct ms_env *env,
+						 const struct ms_rtls_probe_opts *opts,
+						 struct ms_rtls_probe **out,
+						 enum ms_tlsrpt_result *failure,
+						 char *why, size_t whylen);
 MS_RTLS_API void ms_rtls_probe_free(struct ms_rtls_probe *p);
-/* The chain the server sent, [0] the leaf (borrowed). */
+/** The chain the server sent, [0] the leaf (borrowed). */
 MS_RTLS_API size_t ms_rtls_probe_chain(const struct ms_rtls_probe *p,
 				       const struct ms_dane_cert **chain);
-/* The capabilities of the post-TLS EHLO (borrowed; over_tls is 1). */
+/** The capabilities of the post-TLS EHLO (borrowed; over_tls is 1). */
 MS_RTLS_API const struct ms_rtls_ehlo *ms_rtls_probe_ehlo(const struct ms_rtls_probe *p);
-/* Negotiated protocol and cipher, "PROTOCOL CIPHER" (borrowed). */
+/** Negotiated protocol and cipher, "PROTOCOL CIPHER" (borrowed). */
 MS_RTLS_API const char *ms_rtls_probe_tls(const struct ms_rtls_probe *p);
 
 /* ---- DANE probe of one MX host (`mailsec dane probe`, like
@@ -272,16 +286,16 @@ MS_RTLS_API const char *ms_rtls_probe_tls(const struct ms_rtls_probe *p);
 #define MS_RTLS_DANE_PROBE_VERSION 1
 
 struct ms_rtls_dane_probe_opts {
-	unsigned version;     /* MS_RTLS_DANE_PROBE_VERSION */
-	uint16_t port;        /* TLSA port (_PORT._tcp) and the port connected to; 0: 25 */
-	const char *connect;  /* "ADDR:PORT" / "[V6]:PORT"; NULL: the host's first address */
-	unsigned timeout_ms;  /* per probe step; 0: the probe's default */
-	int64_t now;          /* certificate dates; 0: the env clock */
+	unsigned version;     /**< MS_RTLS_DANE_PROBE_VERSION */
+	uint16_t port;        /**< TLSA port (_PORT._tcp) and the port connected to; 0: 25 */
+	const char *connect;  /**< "ADDR:PORT" / "[V6]:PORT"; NULL: the host's first address */
+	unsigned timeout_ms;  /**< per probe step; 0: the probe's default */
+	int64_t now;          /**< certificate dates; 0: the env clock */
 };
 
 struct ms_rtls_dane_probe;
 
-/*
+/**
  * The DANE facts of MX host `host` (a host reached through a secure MX, or
  * named directly): ms_dane_lookup_env() of its TLSA records through `dns`,
  * then, only when that lookup did not fail (RFC 7672 s2.2: a bogus or
@@ -301,7 +315,7 @@ MS_RTLS_API ms_status ms_rtls_dane_probe_run(const struct ms_env *env, struct ms
 					     const struct ms_rtls_dane_probe_opts *opts,
 					     struct ms_rtls_dane_probe **out,
 					     char *why, size_t whylen);
-/*
+/**
  * The probe of `host` as `mailsec dane probe` shows it (posttls-finger
  * style): host, the TLSA lookup (state, reason, base, records), the
  * connection, TLS, the chain (depth, subject, SHA-256 of each
@@ -309,35 +323,35 @@ MS_RTLS_API ms_status ms_rtls_dane_probe_run(const struct ms_env *env, struct ms
  * host, dns_state, dns_reason, tlsa_base, tlsa[], connect, tls, error,
  * chain[] ({depth, subject, sha256}), verdict, verified, matched, depth,
  * tlsrpt_result and, after a session, usable_records and reason
- * (docs/cli.md).  *out malloc'd (free() it), *len (may be NULL) its
+ * (docs/cli.md).  *out freed with ms_render_free, *len (may be NULL) its
  * length.  MS_ERR_INVALID, MS_ERR_NOMEM.
  */
 MS_RTLS_API ms_status ms_rtls_dane_probe_render(const struct ms_rtls_dane_probe *p,
 						const char *host, enum ms_render_format fmt,
 						char **out, size_t *len);
 MS_RTLS_API void ms_rtls_dane_probe_free(struct ms_rtls_dane_probe *p);
-/* The TLSA lookup: state, reason, base domain, records (borrowed). */
+/** The TLSA lookup: state, reason, base domain, records (borrowed). */
 MS_RTLS_API const struct ms_dane_lookup *ms_rtls_dane_probe_lookup(
 	const struct ms_rtls_dane_probe *p);
-/* The address connected to (or that would have been), NULL when the host
+/** The address connected to (or that would have been), NULL when the host
  * has none (borrowed). */
 MS_RTLS_API const char *ms_rtls_dane_probe_connect(const struct ms_rtls_dane_probe *p);
-/* The STARTTLS session's facts (chain, TLS, capabilities), NULL when no
+/** The STARTTLS session's facts (chain, TLS, capabilities), NULL when no
  * session was made: TLSA lookup failed, no address, or the probe failed. */
 MS_RTLS_API const struct ms_rtls_probe *ms_rtls_dane_probe_session(
 	const struct ms_rtls_dane_probe *p);
-/* Why no session was made ("no address for HOST", the probe's reason), or
+/** Why no session was made ("no address for HOST", the probe's reason), or
  * NULL (borrowed). */
 MS_RTLS_API const char *ms_rtls_dane_probe_error(const struct ms_rtls_dane_probe *p);
-/* libdane's result for the session's chain.  Without a session: verdict
+/** libdane's result for the session's chain.  Without a session: verdict
  * unset, matched and depth -1, and the RFC 8460 result type of the
  * failure: dnssec-invalid for a failed TLSA lookup, validation-failure for
  * no connection (borrowed). */
 MS_RTLS_API const struct ms_dane_result *ms_rtls_dane_probe_result(
 	const struct ms_rtls_dane_probe *p);
-/* 1 when a session was made and libdane verified its chain. */
+/** 1 when a session was made and libdane verified its chain. */
 MS_RTLS_API int ms_rtls_dane_probe_verified(const struct ms_rtls_dane_probe *p);
-/* libdane's verdict word with a session, else "dns-tempfail" (TLSA lookup
+/** libdane's verdict word with a session, else "dns-tempfail" (TLSA lookup
  * failed: host not contacted) or "connect-failed". */
 MS_RTLS_API const char *ms_rtls_dane_probe_verdict_str(const struct ms_rtls_dane_probe *p);
 

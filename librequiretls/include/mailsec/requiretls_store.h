@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/requiretls_store.h - recipient-domain memory for REQUIRETLS.
  *
  * After each delivery attempt an MTA records, per sender account and
@@ -25,27 +26,27 @@
 extern "C" {
 #endif
 
-#define MS_RTLS_MAX_ACCOUNT 320  /* bytes of a sender account key */
-#define MS_RTLS_MAX_DOMAIN 253   /* bytes of a domain name, no final dot */
-#define MS_RTLS_MAX_QUERY 1000   /* domains per ms_rtls_store_query() */
+#define MS_RTLS_MAX_ACCOUNT 320  /**< bytes of a sender account key */
+#define MS_RTLS_MAX_DOMAIN 253   /**< bytes of a domain name, no final dot */
+#define MS_RTLS_MAX_QUERY 1000   /**< domains per ms_rtls_store_query() */
 
-/* What is known about one (account, domain) pair. */
+/** What is known about one (account, domain) pair. */
 struct ms_rtls_capability {
-	int starttls;            /* STARTTLS offered at the last attempt */
-	int requiretls;          /* REQUIRETLS offered after STARTTLS then */
-	int64_t updated;         /* Unix time of the last attempt */
-	int64_t requiretls_last; /* last time REQUIRETLS was seen (0: never) */
+	int starttls;            /**< STARTTLS offered at the last attempt */
+	int requiretls;          /**< REQUIRETLS offered after STARTTLS then */
+	int64_t updated;         /**< Unix time of the last attempt */
+	int64_t requiretls_last; /**< last time REQUIRETLS was seen (0: never) */
 };
 
 enum ms_rtls_support {
-	MS_RTLS_SUPPORT_UNKNOWN = 0, /* no (fresh enough) record */
-	MS_RTLS_SUPPORT_YES = 1,     /* REQUIRETLS offered at the last attempt */
-	MS_RTLS_SUPPORT_NO = 2       /* last attempt: no REQUIRETLS */
+	MS_RTLS_SUPPORT_UNKNOWN = 0, /**< no (fresh enough) record */
+	MS_RTLS_SUPPORT_YES = 1,     /**< REQUIRETLS offered at the last attempt */
+	MS_RTLS_SUPPORT_NO = 2       /**< last attempt: no REQUIRETLS */
 };
 
 #define MS_RTLS_STORE_OPS_VERSION 1
 
-/*
+/**
  * A custom store.  Strings passed in are normalised (domain lower-case,
  * no final dot) and NUL-terminated, valid only during the call.
  *  - record: merge one observation atomically: set starttls, requiretls
@@ -56,7 +57,7 @@ enum ms_rtls_support {
  * Errors return a negative ms_status and may fill `why`.
  */
 struct ms_rtls_store_ops {
-	unsigned version; /* MS_RTLS_STORE_OPS_VERSION */
+	unsigned version; /**< MS_RTLS_STORE_OPS_VERSION */
 	ms_status (*record)(void *impl, const char *account, const char *domain,
 			    int starttls, int requiretls, int64_t now,
 			    char *why, size_t whylen);
@@ -68,14 +69,14 @@ struct ms_rtls_store_ops {
 
 struct ms_rtls_store;
 
-/* Wrap a custom store; `ops` is copied, `impl` is owned by the store from
+/** Wrap a custom store; `ops` is copied, `impl` is owned by the store from
  * now on (closed by ms_rtls_store_free, also when this call fails). */
 MS_RTLS_API ms_status ms_rtls_store_new(const struct ms_env *env,
 					const struct ms_rtls_store_ops *ops,
 					void *impl, struct ms_rtls_store **out,
 					char *why, size_t whylen);
 
-/*
+/**
  * Open (creating if needed) the SQLite store at `path`, in WAL mode.
  * MS_ERR_IO when the file cannot be opened or is not a store of a
  * compatible schema (why says which).
@@ -85,10 +86,10 @@ MS_RTLS_API ms_status ms_rtls_store_open_sqlite(const struct ms_env *env,
 						struct ms_rtls_store **out,
 						char *why, size_t whylen);
 
-/* Close and free; NULL-safe. */
+/** Close and free; NULL-safe. */
 MS_RTLS_API void ms_rtls_store_free(struct ms_rtls_store *store);
 
-/*
+/**
  * Record what the server of `domain` offered at an attempt made now (the
  * env clock) for `account` ("" allowed).  MS_ERR_INVALID for a bad domain
  * or account, MS_ERR_IO for storage failures.
@@ -99,13 +100,13 @@ MS_RTLS_API ms_status ms_rtls_store_record(struct ms_rtls_store *store,
 					   int requiretls, char *why,
 					   size_t whylen);
 
-/* Look one pair up: *found = 0 when there is no record. */
+/** Look one pair up: *found = 0 when there is no record. */
 MS_RTLS_API ms_status ms_rtls_store_get(struct ms_rtls_store *store,
 					const char *account, const char *domain,
 					struct ms_rtls_capability *out,
 					int *found, char *why, size_t whylen);
 
-/*
+/**
  * For `n` recipient domains: *all_supported = 1 when every one is known to
  * support REQUIRETLS (n == 0: 1); `each` (optional, n entries) says per
  * domain YES, NO or UNKNOWN.  Records older than `max_age` seconds count as
@@ -119,7 +120,7 @@ MS_RTLS_API ms_status ms_rtls_store_query(struct ms_rtls_store *store,
 					  int *all_supported, char *why,
 					  size_t whylen);
 
-/*
+/**
  * The requirement to deliver a message with (RFC 8689 s4.3): `asked` (from
  * its MAIL FROM parameter and TLS-Required header, ms_rtls_requirement_of)
  * raised to MS_RTLS_REQ_REQUIRED when `allow_raise` is set, `asked` is

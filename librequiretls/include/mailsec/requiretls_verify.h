@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/requiretls_verify.h - verifying an SMTP server after the TLS
  * handshake: DANE (libdane, RFC 7672 s3) and PKIX with the MX host name
  * (RFC 8461 s4.2), giving the observed facts ms_rtls_judge() takes.
@@ -41,16 +42,16 @@ extern "C" {
 #define MS_RTLS_VERIFY_OPTS_VERSION 1
 
 struct ms_rtls_verify_opts {
-	unsigned version;        /* MS_RTLS_VERIFY_OPTS_VERSION */
-	/* The PKIX trust store, first that is set: `ca_store` (borrowed,
+	unsigned version;        /**< MS_RTLS_VERIFY_OPTS_VERSION */
+	/** The PKIX trust store, first that is set: `ca_store` (borrowed,
 	 * up-referenced for the call), `ca_file` (PEM bundle) and/or `ca_path`
 	 * (hashed directory), else OpenSSL's default paths. */
 	X509_STORE *ca_store;
 	const char *ca_file;
 	const char *ca_path;
-	/* Unix seconds for certificate dates; 0: the env clock. */
+	/** Unix seconds for certificate dates; 0: the env clock. */
 	int64_t now;
-	/* Skip the PKIX check when the plan neither requires nor reports it
+	/** Skip the PKIX check when the plan neither requires nor reports it
 	 * (default 0: always run it, so that TLS-Required: No and reports can
 	 * say what was let through). */
 	int pkix_only_when_planned;
@@ -58,29 +59,35 @@ struct ms_rtls_verify_opts {
 
 #define MS_RTLS_CHAIN_MAX 16
 
-/* What the checks found; caller-owned, filled by the library. */
+#define MS_RTLS_PEER_VERSION 1
+
+/** What the checks found; caller-owned, filled by the library.  The caller
+ * sets `version` to MS_RTLS_PEER_VERSION (later versions append members;
+ * the library fills only those the caller's version has, never rewrites
+ * `version`, and refuses 0 with MS_ERR_INVALID). */
 struct ms_rtls_peer {
-	/* The facts ms_rtls_judge() takes: copy them into ms_rtls_observed
+	unsigned version;            /**< MS_RTLS_PEER_VERSION, set by the caller */
+	/** The facts ms_rtls_judge() takes: copy them into ms_rtls_observed
 	 * (.dane, .pkix), or use ms_rtls_peer_observe(). */
-	enum ms_rtls_step dane;      /* NOT_DONE: no secure TLSA records */
-	enum ms_rtls_step pkix;      /* NOT_DONE: skipped by the options */
-	/* DANE details (valid when dane != NOT_DONE): dane_status is MS_OK
+	enum ms_rtls_step dane;      /**< NOT_DONE: no secure TLSA records */
+	enum ms_rtls_step pkix;      /**< NOT_DONE: skipped by the options */
+	/** DANE details (valid when dane != NOT_DONE): dane_status is MS_OK
 	 * when libdane reached a verdict, else the error of ms_dane_verify
 	 * (then dane is FAILED and dane_reason says why). */
 	ms_status dane_status;
 	enum ms_dane_verdict dane_verdict;
-	enum ms_dane_tlsrpt dane_tlsrpt;
+	enum ms_tlsrpt_result dane_tlsrpt;
 	int dane_depth;              /* -1 when no match */
-	int dane_matched;            /* index into the lookup's records, -1 */
-	/* PKIX details: X509_V_ERR_* (0 when valid or not run). */
+	int dane_matched;            /**< index into the lookup's records, -1 */
+	/** PKIX details: X509_V_ERR_* (0 when valid or not run). */
 	int pkix_error;
-	size_t chain_len;            /* certificates the server sent */
-	char dane_reason[160];       /* libdane's sentence (or the error) */
-	char dane_detail[300];       /* "verified at depth 0: ...", "" when not run */
-	char pkix_detail[300];       /* "valid for HOST" or the OpenSSL reason */
+	size_t chain_len;            /**< certificates the server sent */
+	char dane_reason[160];       /**< libdane's sentence (or the error) */
+	char dane_detail[300];       /**< "verified at depth 0: ...", "" when not run */
+	char pkix_detail[300];       /**< "valid for HOST" or the OpenSSL reason */
 };
 
-/*
+/**
  * Verify the server of a finished handshake on `ssl` for route host `h`:
  * DANE against h's TLSA records when the lookup is secure, PKIX against
  * h's MX name.  `opts` may be NULL (system CA store, env clock).
@@ -93,7 +100,7 @@ MS_RTLS_API ms_status ms_rtls_verify_peer(const struct ms_env *env, SSL *ssl,
 					  const struct ms_rtls_verify_opts *opts,
 					  struct ms_rtls_peer *out, char *why, size_t whylen);
 
-/*
+/**
  * The same on a chain the caller holds (leaf first, DER, borrowed), for a
  * host that is not from a route: `mx_name` is the PKIX reference identity
  * (A-labels), `dane` the host's TLSA lookup (NULL: no DANE check).
@@ -105,7 +112,7 @@ MS_RTLS_API ms_status ms_rtls_verify_chain(const struct ms_env *env,
 					   const struct ms_rtls_verify_opts *opts,
 					   struct ms_rtls_peer *out, char *why, size_t whylen);
 
-/* Copy the facts into the engine's observations (dane, pkix only). */
+/** Copy the facts into the engine's observations (dane, pkix only). */
 MS_RTLS_API void ms_rtls_peer_observe(const struct ms_rtls_peer *p, struct ms_rtls_observed *o);
 
 #ifdef __cplusplus

@@ -3,11 +3,13 @@
  * wrong or weak keys, generation, and the key record to publish
  * (RFC 6376 s3.6.1; RFC 8463 s4.2 for the raw Ed25519 form).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -123,7 +125,43 @@ enum ms_dkim_algorithm ms_dkim_key_algorithm(const struct ms_dkim_key *k)
 
 unsigned ms_dkim_key_bits(const struct ms_dkim_key *k) { return k ? k->bits : 0; }
 
-void ms_dkim_string_free(char *s) { free(s); }
+/*
+ * Strings handed to the caller (the PEM, the key record) come from the
+ * key's env allocator.  ms_dkim_string_free() takes no env, so each string
+ * carries a header in front of its text that remembers the free hook and
+ * its user pointer (and the length, to wipe a private key).
+ */
+union dkim_str {
+	struct {
+		void (*free)(void *user, void *p);
+		void *user;
+		size_t len;
+	} h;
+	max_align_t align;
+};
+
+static char *str_new(const struct ms_env *env, size_t len)
+{
+	union dkim_str *u = ms_malloc(env, sizeof(*u) + len + 1);
+	if (u == NULL)
+		return NULL;
+	u->h.free = env->alloc ? env->free : NULL;
+	u->h.user = env->user;
+	u->h.len = len;
+	return (char *)(u + 1);
+}
+
+void ms_dkim_string_free(char *s)
+{
+	if (s == NULL)
+		return;
+	union dkim_str *u = (union dkim_str *)(void *)s - 1;
+	OPENSSL_cleanse(s, u->h.len);
+	if (u->h.free)
+		u->h.free(u->h.user, u);
+	else
+		free(u);
+}
 
 ms_status ms_dkim_key_private_pem(const struct ms_dkim_key *k, char **out)
 {
@@ -138,8 +176,7 @@ ms_status ms_dkim_key_private_pem(const struct ms_dkim_key *k, char **out)
 	}
 	char *data;
 	long n = BIO_get_mem_data(b, &data);
-	/* Plain malloc: ms_dkim_string_free() needs no env. */
-	*out = malloc((size_t)n + 1);
+	*out = str_new(&k->env, (size_t)n);
 	if (*out) {
 		memcpy(*out, data, (size_t)n);
 		(*out)[n] = '\0';
@@ -168,7 +205,7 @@ ms_status ms_dkim_key_txt_record(const struct ms_dkim_key *k, char **out)
 		dlen = (size_t)n;
 	}
 	size_t cap = 4 * ((dlen + 2) / 3) + 64;
-	char *s = malloc(cap);
+	char *s = str_new(&k->env, cap);
 	if (s == NULL)
 		return MS_ERR_NOMEM;
 	int o = snprintf(s, cap, "v=DKIM1; k=%s; p=",

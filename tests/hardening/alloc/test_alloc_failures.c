@@ -341,6 +341,44 @@ static ms_status dns_nx_call(void *ctx, int *same)
 	return st;
 }
 
+/* A lookup batch (ms_dns_batch_*): a prefetched name and two rounds of
+ * lookups against its view, stepped until it settles.  Every refused
+ * allocation (table entry, submit, copy, placeholder) is MS_ERR_NOMEM
+ * from the batch or from a lookup on the view, never an answer. */
+static ms_status dns_batch_call(void *ctx, int *same)
+{
+	struct ms_dns_batch *b = NULL;
+	ms_status st = ms_dns_batch_new(&env, ctx, 0, &b, NULL, 0);
+	if (st == MS_OK)
+		st = ms_dns_batch_want(b, "nowhere.example.test", MS_DNS_T_MX, NULL, 0);
+	int txt_ok = 0, addr_ok = 0, rounds = 0;
+	while (st == MS_OK) {
+		enum ms_dns_batch_state bs;
+		if ((st = ms_dns_batch_step(b, &bs)) != MS_OK || bs == MS_DNS_BATCH_SETTLED)
+			break;
+		if (bs == MS_DNS_BATCH_PENDING) {
+			st = ms_dns_process(ctx);
+			continue;
+		}
+		rounds++;
+		int same_txt = 0, same_addr = 0;
+		st = dns_lookup_call(ms_dns_batch_view(b), &same_txt);
+		if (st == MS_OK)
+			st = dns_addr_call(ms_dns_batch_view(b), &same_addr);
+		txt_ok = same_txt;
+		addr_ok = same_addr;
+	}
+	if (st == MS_OK) {
+		struct ms_dns_result *r = NULL;
+		st = ms_dns_batch_get(b, "nowhere.example.test", MS_DNS_T_MX, &r);
+		*same = st == MS_OK && txt_ok && addr_ok && rounds == 2 &&
+			ms_dns_result_outcome(r) == MS_DNS_NXDOMAIN;
+		ms_dns_result_free(r);
+	}
+	ms_dns_batch_free(b);
+	return st;
+}
+
 START_TEST(dns)
 {
 	fail_loop("ms_dns_ctx_new_custom", dns_ctx_call, NULL);
@@ -348,6 +386,7 @@ START_TEST(dns)
 	fail_loop("ms_dns_lookup TXT", dns_lookup_call, d);
 	fail_loop("ms_dns_lookup_addr", dns_addr_call, d);
 	fail_loop("ms_dns_lookup NXDOMAIN", dns_nx_call, d);
+	fail_loop("ms_dns_batch (want, rounds, settle)", dns_batch_call, d);
 	ms_dns_ctx_free(d);
 	ck_assert_int_eq(cnt.live, 0);
 }
@@ -375,7 +414,7 @@ static ms_status sts_parse_call(void *ctx, int *same)
 }
 
 static ms_status cb_fetch(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			  size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			  size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)user;
 	(void)url;
@@ -416,7 +455,7 @@ static ms_status sts_get_call(void *ctx, int *same)
 		const struct ms_sts_policy *p = ms_sts_result_policy(r);
 		*same = ms_sts_result_state(r) == MS_STS_POLICY && p != NULL &&
 			ms_sts_policy_mode(p) == MS_STS_MODE_ENFORCE &&
-			ms_sts_result_failure(r) == MS_STS_FAIL_NONE &&
+			ms_sts_result_failure(r) == MS_TLSRPT_SUCCESS &&
 			strcmp(ms_sts_result_policy_id(r), "20261128T1") == 0;
 		ms_sts_result_free(r);
 	}
@@ -504,8 +543,7 @@ struct dane_case {
 static ms_status dane_verify_call(void *ctx, int *same)
 {
 	struct dane_case *c = ctx;
-	struct ms_dane_result res;
-	memset(&res, 0, sizeof(res));
+	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	char why[200];
 	ms_status st = ms_dane_verify(c->ctx, &c->in, &res, why, sizeof(why));
 	*same = st == MS_OK && res.verdict == c->want && res.depth == c->want_depth;
@@ -584,8 +622,7 @@ START_TEST(dane)
 	c.in.tlsa = &t_ta;
 	c.in.names = names;
 	c.in.nnames = 2;
-	struct ms_dane_result ref;
-	memset(&ref, 0, sizeof(ref));
+	struct ms_dane_result ref = { .version = MS_DANE_RESULT_VERSION };
 	char why[200] = "";
 	ck_assert_msg(ms_dane_verify(c.ctx, &c.in, &ref, why, sizeof(why)) == MS_OK, "%s", why);
 	c.want = ref.verdict;
@@ -669,7 +706,7 @@ static ms_status route_check(struct ms_rtls_route *r, int *same)
 {
 	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
 	const struct ms_rtls_host *in = ms_rtls_route_host_engine(h);
-	struct ms_rtls_outcome o;
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
 	int stop = ms_rtls_route_undeliverable(r, &o);
 	*same = ms_rtls_route_count(r) == 1 && in->dane == MS_RTLS_DANE_USABLE &&
 		in->addr_security == MS_DNS_SECURE && !stop ? 1 :
@@ -719,11 +756,61 @@ static ms_status route_async_call(void *ctx, int *same)
 	return st;
 }
 
+/* The async route with an MTA-STS handle (issue 15): the discovery
+ * (ms_sts_get_*: its lookup batch, the injected fetch) runs beside the
+ * lookups.  A refused allocation anywhere is out of memory for the whole
+ * build, never a route without its policy. */
+static struct ms_sts *route_sts;
+
+static ms_status route_sts_call(void *ctx, int *same)
+{
+	struct ms_rtls_route *r = NULL;
+	char why[200];
+	int calls = 0;
+	struct ms_rtls_route_opts o = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
+					.deadline_ms = 60000 };
+	ms_status st = ms_rtls_route_start(&env, ctx, route_sts, "example.test",
+					   MS_RTLS_REQ_REQUIRED, &o, route_done, &calls, &r, why,
+					   sizeof(why));
+	if (st == MS_OK) {
+		int t = 0, guard = 0;
+		while (ms_rtls_route_step(r, &t) == MS_RTLS_ROUTE_PENDING && guard++ < 1000)
+			;
+		st = ms_rtls_route_status(r, why, sizeof(why));
+		if (calls != (st == MS_OK ? 1 : 100))
+			st = MS_ERR_INTERNAL;   /* the callback ran not exactly once */
+	}
+	if (st == MS_OK) {
+		route_check(r, same);
+		if (!(ms_rtls_route_flags(r) & MS_RTLS_ROUTE_STS_POLICY) ||
+		    ms_rtls_route_engine_domain(r)->sts_mode != MS_RTLS_STS_ENFORCE) {
+			fprintf(stderr, "route: no MTA-STS policy: %s\n", ms_rtls_route_sts_note(r));
+			*same = 0;
+		}
+	}
+	ms_rtls_route_free(r);
+	return st;
+}
+
 START_TEST(requiretls)
 {
 	struct ms_dns_ctx *rd = new_dns();
 	fail_loop("ms_rtls_route_new", route_call, rd);
 	fail_loop("ms_rtls_route async (start, step, done)", route_async_call, rd);
+	{
+		struct ms_sts_config cfg;
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.version = MS_STS_CONFIG_VERSION;
+		cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
+		cfg.fetch.fetch = cb_fetch;
+		char why[200];
+		arm(0);
+		ck_assert_int_eq(ms_sts_new(&env, &cfg, rd, NULL, &route_sts, why, sizeof(why)),
+				 MS_OK);
+		fail_loop("ms_rtls_route async with MTA-STS (ms_sts_get_*)", route_sts_call, rd);
+		ms_sts_free(route_sts);
+		route_sts = NULL;
+	}
 	ms_dns_ctx_free(rd);
 	fail_loop("ms_rtls_ehlo_new", ehlo_new_call, NULL);
 	fail_loop("ms_rtls_mail_new", mail_new_call, NULL);

@@ -272,6 +272,7 @@ static int sts_check(void *h, const struct ack *a)
 	sts_fill(&want, pol, sizeof(pol), a->kind, a->key, a->seq);
 	int found = 0;
 	memset(&got, 0, sizeof(got));
+	got.version = MS_STS_ENTRY_VERSION;
 	if (ms_sts_store_get(h, want.domain, &got, polbuf, sizeof(polbuf), &found) != MS_OK ||
 	    !found) {
 		fprintf(stderr, "%s: missing\n", want.domain);

@@ -6,7 +6,8 @@
 #   mx1.good.test            leaf (issuer) whose key is published as 3 1 1,
 #                            next.key: the pre-generated next key, also published
 #   mx2.good.test            leaf (issuer); TLSA 2 1 1 on the issuing CA
-#   mta-sts.pem              HTTPS policy host for every demo domain
+#   mta-sts.pem              HTTPS policy host for every demo domain (and
+#                            v6good.test, setup.example: 60-check.sh)
 #   mx.badtlsa.test          leaf (issuer); DNS publishes another key
 #   mx1/mx2.stsgap.test      leaves (issuer)
 #   mx.nostarttls.test       leaf (issuer), never used: the server has no STARTTLS
@@ -49,7 +50,7 @@ done
 # one policy-host certificate for every demo domain
 key mta-sts.key
 openssl req -new -key mta-sts.key -subj "/CN=mta-sts.good.test" -out mta-sts.csr 2>/dev/null
-printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:mta-sts.good.test,DNS:mta-sts.stsgap.test,DNS:mta-sts.badtlsa.test\n' > mta-sts.ext
+printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:mta-sts.good.test,DNS:mta-sts.stsgap.test,DNS:mta-sts.badtlsa.test,DNS:mta-sts.v6good.test,DNS:mta-sts.setup.example\n' > mta-sts.ext
 openssl x509 -req -in mta-sts.csr -CA issuer.pem -CAkey issuer.key -set_serial 0x4d5453 \
   -days 3650 -extfile mta-sts.ext -out mta-sts.pem 2>/dev/null
 cat mta-sts.pem issuer.pem > mta-sts.chain.pem
