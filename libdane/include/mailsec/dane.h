@@ -236,6 +236,20 @@ MS_DANE_API ms_status ms_dane_cert_spki(const uint8_t *der, size_t len,
  * ms_dane_result.tlsrpt is ms_tlsrpt_result_name() (libmailsec-dns). */
 MS_DANE_API const char *ms_dane_verdict_str(enum ms_dane_verdict v);
 
+/**
+ * A verification result as `mailsec dane verify` shows it (`tlsa`: the
+ * ntlsa records verified, for the matched one's text).  MS_RENDER_TEXT:
+ * lines verdict, matched, depth, tlsrpt, reason.  MS_RENDER_JSON: one
+ * object, keys verdict, verified, matched (record text or null), depth
+ * (null: none), tlsrpt_result (RFC 8460 result type or null),
+ * usable_records, reason.  *out freed with ms_render_free, *len (may be NULL)
+ * its length.  MS_ERR_INVALID (also for a matched index past ntlsa),
+ * MS_ERR_NOMEM.
+ */
+MS_DANE_API ms_status ms_dane_result_render(const struct ms_dane_result *res,
+					    const struct ms_dane_tlsa *tlsa, size_t ntlsa,
+					    enum ms_render_format fmt, char **out, size_t *len);
+
 /* ---- DNS side (RFC 7672 s2.2) ------------------------------------------ */
 
 struct ms_dane_lookup;
