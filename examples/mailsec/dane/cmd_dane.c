@@ -6,7 +6,9 @@
 #include "cli.h"
 
 #include <mailsec/dane.h>
+#ifdef MS_CLI_HAVE_RTLS_PROBE
 #include <mailsec/requiretls_smtp.h>
+#endif
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <signal.h>
