@@ -38,15 +38,10 @@ void ms_dns_ub_callback(void *arg, int err, struct ub_result *result)
 		 * it is still in flight: a lookup that ms_dns_process() expired
 		 * or ms_dns_cancel() took out is being abandoned by that thread,
 		 * which frees it once it sees `done`. */
-		int in_flight = 0;
-		for (struct ms_dns_pending **pp = &ctx->pending; *pp; pp = &(*pp)->next)
-			if (*pp == p) {
-				*pp = p->next;
-				in_flight = 1;
-				break;
-			}
-		if (in_flight)
+		if (p->in_flight) {
+			ms_dns_pending_unlink(ctx, p);
 			ms_dns_pending_enqueue_done(ctx, p);
+		}
 	}
 	pthread_cond_broadcast(&ctx->cond);
 	pthread_mutex_unlock(&ctx->lock);
