@@ -1,7 +1,9 @@
 /*
  * bench_dns.c - libdnssec-stub against raw libunbound in the same run.
  *
- *   bench-dns AUTH.CONF      (a make-world.sh output; see docs/PERFORMANCE.md)
+ *   bench-dns AUTH.CONF [CASE]   (a make-world.sh output; see docs/PERFORMANCE.md;
+ *                                 CASE "cached" or "async" runs only that one,
+ *                                 e.g. under valgrind --tool=callgrind)
  *
  * cached-a/ubresolve: a cached, validated A lookup through ms_dns_lookup()
  *   versus the same lookup through ub_resolve() on a context with the same
@@ -171,11 +173,14 @@ static void bench_async(const char *conf)
 
 int main(int argc, char **argv)
 {
-	if (argc != 2) {
-		fprintf(stderr, "usage: bench-dns AUTH.CONF (from tests/world/make-world.sh)\n");
+	if (argc != 2 && argc != 3) {
+		fprintf(stderr, "usage: bench-dns AUTH.CONF [cached|async] "
+				"(from tests/world/make-world.sh)\n");
 		return 2;
 	}
-	bench_cached(argv[1]);
-	bench_async(argv[1]);
+	if (argc == 2 || strcmp(argv[2], "cached") == 0)
+		bench_cached(argv[1]);
+	if (argc == 2 || strcmp(argv[2], "async") == 0)
+		bench_async(argv[1]);
 	return 0;
 }
