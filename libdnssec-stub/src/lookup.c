@@ -42,15 +42,8 @@ struct ms_dns_result *ms_dns_from_ub(struct ms_dns_ctx *ctx, const char *qname,
 		r->ede_text = ms_strdup(&r->env, ub_strerror(err));
 		return r;
 	}
-	/* Most answers have no alias: the canonical name is the query name
-	 * with libunbound's trailing dot, already normalised, which
-	 * ms_dns_result_alloc copied; normalise only a different name. */
-	if (ub->canonname) {
-		size_t n = strlen(r->qname);
-		if (!(strncmp(ub->canonname, r->qname, n) == 0 && ub->canonname[n] == '.' &&
-		      ub->canonname[n + 1] == '\0'))
-			copy_name(r->canonical, ub->canonname);
-	}
+	if (ub->canonname)
+		copy_name(r->canonical, ub->canonname);
 	r->ttl = ub->ttl > 0 ? (uint32_t)ub->ttl : 0;
 
 	if (ub->bogus) {
