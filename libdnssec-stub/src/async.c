@@ -120,7 +120,10 @@ ms_status ms_dns_process(struct ms_dns_ctx *ctx)
 	if (ctx == NULL)
 		return MS_ERR_INVALID;
 	ms_status st = MS_OK;
-	if (ctx->ub && ub_poll(ctx->ub) && ub_process(ctx->ub) != 0)
+	/* ub_process reads the answer pipe without blocking until it is
+	 * empty (unbound.h: it may be called "whenever"); a ub_poll first
+	 * was one more system call per round on top of the caller's poll. */
+	if (ctx->ub && ub_process(ctx->ub) != 0)
 		st = MS_ERR_INTERNAL;
 
 	/* Take expired lookups out of flight; they are answered "timeout". */
