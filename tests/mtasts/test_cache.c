@@ -723,7 +723,7 @@ END_TEST
  * another connection to the file is seen at the next read (no read stays
  * open between calls). */
 static struct ms_sts_store *race_store;
-static volatile int race_stop;
+static int race_stop; /* __atomic: the writer polls it */
 
 static void put_entry(struct ms_sts_store *st, const char *id, const char *pol)
 {
@@ -764,7 +764,7 @@ static void *reader(void *arg)
 static void *writer(void *arg)
 {
 	(void)arg;
-	for (int i = 0; !race_stop; i++)
+	for (int i = 0; !__atomic_load_n(&race_stop, __ATOMIC_RELAXED); i++)
 		put_entry(race_store, i & 1 ? "b" : "a", i & 1 ? POL_B : POL_A);
 	return NULL;
 }
@@ -775,7 +775,7 @@ START_TEST(test_store_prepared_get)
 	ck_assert_msg(ms_sts_store_new_sqlite(NULL, w.dbpath, &race_store, why, sizeof(why)) ==
 		      MS_OK, "%s", why);
 	put_entry(race_store, "a", POL_A);
-	race_stop = 0;
+	__atomic_store_n(&race_stop, 0, __ATOMIC_RELAXED);
 	pthread_t wr, rd[3];
 	ck_assert_int_eq(pthread_create(&wr, NULL, writer, NULL), 0);
 	for (int k = 0; k < 3; k++)
@@ -785,7 +785,7 @@ START_TEST(test_store_prepared_get)
 		pthread_join(rd[k], &bad);
 		ck_assert_ptr_null(bad);
 	}
-	race_stop = 1;
+	__atomic_store_n(&race_stop, 1, __ATOMIC_RELAXED);
 	pthread_join(wr, NULL);
 
 	/* another connection replaces the row: the next read sees it */
