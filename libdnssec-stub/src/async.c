@@ -22,11 +22,12 @@ ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 	ms_status st = ms_dns_name_normalize(name, norm, sizeof(norm), why, whylen);
 	if (st != MS_OK)
 		return st;
-	struct ms_dns_pending *p = ms_calloc(&ctx->env, 1, sizeof(*p));
+	size_t nl = strlen(norm);
+	struct ms_dns_pending *p = ms_calloc(&ctx->env, 1, sizeof(*p) + nl + 1);
 	if (p == NULL)
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 	p->ctx = ctx;
-	memcpy(p->name, norm, sizeof(norm));
+	memcpy(p->name, norm, nl + 1);
 	p->type = type;
 	p->async = 1;
 	p->cb = cb;

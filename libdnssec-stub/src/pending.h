@@ -9,7 +9,6 @@ struct ms_dns_pending {
 	struct ms_dns_pending *prev;  /* in ctx->pending only */
 	int in_flight;                /* linked in ctx->pending (under ctx->lock) */
 	struct ms_dns_ctx *ctx;
-	char name[MS_DNS_NAME_MAX];
 	uint16_t type;
 	int ubid;
 	uint64_t id;              /* async id handed to the caller */
@@ -26,6 +25,9 @@ struct ms_dns_pending {
 	ms_dns_callback cb;
 	void *user;
 	struct ms_dns_result *result; /* prepared result (custom or timeout) */
+	/* the normalised name, allocated to its length: with 1,000 lookups in
+	 * flight a fixed MS_DNS_NAME_MAX buffer tripled the records' size */
+	char name[];
 };
 
 /* Append `p` to the context's done queue (async results waiting for

@@ -119,11 +119,13 @@ ms_status ms_dns_sync_lookup(struct ms_dns_ctx *ctx, const char *name,
 		return MS_OK;
 	}
 
-	struct ms_dns_pending *p = ms_calloc(&ctx->env, 1, sizeof(*p));
+	size_t nl = strnlen(name, MS_DNS_NAME_MAX - 1);
+	struct ms_dns_pending *p = ms_calloc(&ctx->env, 1, sizeof(*p) + nl + 1);
 	if (p == NULL)
 		return MS_ERR_NOMEM;
 	p->ctx = ctx;
-	snprintf(p->name, sizeof(p->name), "%s", name);
+	memcpy(p->name, name, nl);
+	p->name[nl] = '\0';
 	p->type = type;
 	p->started_ns = started;
 	p->deadline_ns = started + (uint64_t)ctx->timeout_ms * 1000000u;
