@@ -22,17 +22,19 @@ ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 	ms_status st = ms_dns_name_normalize(name, norm, sizeof(norm), why, whylen);
 	if (st != MS_OK)
 		return st;
-	struct ms_dns_pending *p = ms_calloc(&ctx->env, 1, sizeof(*p));
+	size_t nl = strlen(norm);
+	struct ms_dns_pending *p = ms_calloc(&ctx->env, 1, sizeof(*p) + nl + 1);
 	if (p == NULL)
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 	p->ctx = ctx;
-	memcpy(p->name, norm, sizeof(norm));
+	memcpy(p->name, norm, nl + 1);
 	p->type = type;
 	p->async = 1;
 	p->cb = cb;
 	p->user = user;
 	p->started_ns = ms_monotonic_ns();
 	p->deadline_ns = p->started_ns + (uint64_t)ctx->timeout_ms * 1000000u;
+	uint64_t timeout_ns = (uint64_t)ctx->timeout_ms * 1000000u;
 
 	if (ctx->custom) {
 		/* Injected resolvers answer at once; deliver on the next process. */
@@ -58,19 +60,18 @@ ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 	/* Link first: the callback may run in another thread at once. */
 	pthread_mutex_lock(&ctx->lock);
 	p->id = ctx->next_id++;
-	p->next = ctx->pending;
-	ctx->pending = p;
+	/* the deadline is taken under the lock so the list stays in deadline
+	 * order even when threads submit at once */
+	p->deadline_ns = ms_monotonic_ns() + timeout_ns;
+	ms_dns_pending_link(ctx, p);
 	uint64_t myid = p->id;
 	pthread_mutex_unlock(&ctx->lock);
 	int rc = ub_resolve_async(ctx->ub, norm, type, 1, p, ms_dns_ub_callback,
 				  &p->ubid);
 	if (rc != 0) {
 		pthread_mutex_lock(&ctx->lock);
-		for (struct ms_dns_pending **pp = &ctx->pending; *pp; pp = &(*pp)->next)
-			if (*pp == p) {
-				*pp = p->next;
-				break;
-			}
+		if (p->in_flight)
+			ms_dns_pending_unlink(ctx, p);
 		pthread_mutex_unlock(&ctx->lock);
 		ms_free(&ctx->env, p);
 		return ms_why(why, whylen, MS_ERR_INTERNAL, "ub_resolve_async: %s",
@@ -105,13 +106,11 @@ int ms_dns_next_timeout_ms(struct ms_dns_ctx *ctx)
 	pthread_mutex_lock(&ctx->lock);
 	if (ctx->done_head) {
 		ms = 0;
-	} else {
-		for (struct ms_dns_pending *p = ctx->pending; p; p = p->next) {
-			uint64_t left = p->deadline_ns > now ? p->deadline_ns - now : 0;
-			int l = (int)((left + 999999u) / 1000000u);
-			if (ms < 0 || l < ms)
-				ms = l;
-		}
+	} else if (ctx->pending) {
+		/* the head has the nearest deadline (see dns_internal.h) */
+		uint64_t d = ctx->pending->deadline_ns;
+		uint64_t left = d > now ? d - now : 0;
+		ms = (int)((left + 999999u) / 1000000u);
 	}
 	pthread_mutex_unlock(&ctx->lock);
 	return ms;
@@ -122,22 +121,24 @@ ms_status ms_dns_process(struct ms_dns_ctx *ctx)
 	if (ctx == NULL)
 		return MS_ERR_INVALID;
 	ms_status st = MS_OK;
-	if (ctx->ub && ub_poll(ctx->ub) && ub_process(ctx->ub) != 0)
+	/* ub_process reads the answer pipe without blocking until it is
+	 * empty (unbound.h: it may be called "whenever"); a ub_poll first
+	 * was one more system call per round on top of the caller's poll. */
+	if (ctx->ub && ub_process(ctx->ub) != 0)
 		st = MS_ERR_INTERNAL;
 
 	/* Take expired lookups out of flight; they are answered "timeout". */
 	uint64_t now = ms_monotonic_ns();
 	struct ms_dns_pending *expired = NULL;
 	pthread_mutex_lock(&ctx->lock);
-	for (struct ms_dns_pending **pp = &ctx->pending; *pp;) {
-		struct ms_dns_pending *p = *pp;
-		if (p->deadline_ns <= now) {
-			*pp = p->next;
-			p->next = expired;
-			expired = p;
-		} else {
-			pp = &p->next;
-		}
+	/* in deadline order: stop at the first lookup still in time, so a
+	 * round costs nothing per lookup in flight */
+	struct ms_dns_pending **etail = &expired;
+	while (ctx->pending && ctx->pending->deadline_ns <= now) {
+		struct ms_dns_pending *p = ctx->pending;
+		ms_dns_pending_unlink(ctx, p);
+		*etail = p;
+		etail = &p->next;
 	}
 	struct ms_dns_pending *ready = ctx->done_head;
 	ctx->done_head = ctx->done_tail = NULL;
@@ -185,10 +186,9 @@ ms_status ms_dns_cancel(struct ms_dns_ctx *ctx, uint64_t id)
 	if (ctx == NULL)
 		return MS_ERR_INVALID;
 	pthread_mutex_lock(&ctx->lock);
-	for (struct ms_dns_pending **pp = &ctx->pending; *pp; pp = &(*pp)->next) {
-		struct ms_dns_pending *p = *pp;
+	for (struct ms_dns_pending *p = ctx->pending; p; p = p->next) {
 		if (p->id == id) {
-			*pp = p->next;
+			ms_dns_pending_unlink(ctx, p);
 			pthread_mutex_unlock(&ctx->lock);
 			ms_dns_pending_abandon(ctx, p);
 			return MS_OK;

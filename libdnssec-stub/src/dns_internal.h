@@ -65,7 +65,11 @@ struct ms_dns_ctx {
 	pthread_cond_t cond;          /* signalled after each ub_process round */
 	int leader;                   /* a sync waiter is polling the ub fd */
 	uint64_t next_id;
-	struct ms_dns_pending *pending;   /* async, in flight */
+	/* async, in flight: doubly linked in submission order, so an answer
+	 * leaves it in O(1) and, every lookup having the context's timeout,
+	 * the oldest deadline is always at the head */
+	struct ms_dns_pending *pending;
+	struct ms_dns_pending *pending_tail;
 	struct ms_dns_pending *done_head; /* async, finished, not yet delivered */
 	struct ms_dns_pending *done_tail;
 };

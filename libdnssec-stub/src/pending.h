@@ -6,8 +6,9 @@
 
 struct ms_dns_pending {
 	struct ms_dns_pending *next;
+	struct ms_dns_pending *prev;  /* in ctx->pending only */
+	int in_flight;                /* linked in ctx->pending (under ctx->lock) */
 	struct ms_dns_ctx *ctx;
-	char name[MS_DNS_NAME_MAX];
 	uint16_t type;
 	int ubid;
 	uint64_t id;              /* async id handed to the caller */
@@ -24,6 +25,9 @@ struct ms_dns_pending {
 	ms_dns_callback cb;
 	void *user;
 	struct ms_dns_result *result; /* prepared result (custom or timeout) */
+	/* the normalised name, allocated to its length: with 1,000 lookups in
+	 * flight a fixed MS_DNS_NAME_MAX buffer tripled the records' size */
+	char name[];
 };
 
 /* Append `p` to the context's done queue (async results waiting for
@@ -37,6 +41,34 @@ static inline void ms_dns_pending_enqueue_done(struct ms_dns_ctx *ctx,
 	else
 		ctx->done_head = p;
 	ctx->done_tail = p;
+}
+
+/* Append `p` to the in-flight list.  Call with ctx->lock held. */
+static inline void ms_dns_pending_link(struct ms_dns_ctx *ctx, struct ms_dns_pending *p)
+{
+	p->next = NULL;
+	p->prev = ctx->pending_tail;
+	if (ctx->pending_tail)
+		ctx->pending_tail->next = p;
+	else
+		ctx->pending = p;
+	ctx->pending_tail = p;
+	p->in_flight = 1;
+}
+
+/* Take `p` out of the in-flight list.  Call with ctx->lock held. */
+static inline void ms_dns_pending_unlink(struct ms_dns_ctx *ctx, struct ms_dns_pending *p)
+{
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		ctx->pending = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		ctx->pending_tail = p->prev;
+	p->next = p->prev = NULL;
+	p->in_flight = 0;
 }
 
 /* The libunbound callback for every query we submit. */

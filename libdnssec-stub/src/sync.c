@@ -38,15 +38,10 @@ void ms_dns_ub_callback(void *arg, int err, struct ub_result *result)
 		 * it is still in flight: a lookup that ms_dns_process() expired
 		 * or ms_dns_cancel() took out is being abandoned by that thread,
 		 * which frees it once it sees `done`. */
-		int in_flight = 0;
-		for (struct ms_dns_pending **pp = &ctx->pending; *pp; pp = &(*pp)->next)
-			if (*pp == p) {
-				*pp = p->next;
-				in_flight = 1;
-				break;
-			}
-		if (in_flight)
+		if (p->in_flight) {
+			ms_dns_pending_unlink(ctx, p);
 			ms_dns_pending_enqueue_done(ctx, p);
+		}
 	}
 	pthread_cond_broadcast(&ctx->cond);
 	pthread_mutex_unlock(&ctx->lock);
@@ -124,11 +119,13 @@ ms_status ms_dns_sync_lookup(struct ms_dns_ctx *ctx, const char *name,
 		return MS_OK;
 	}
 
-	struct ms_dns_pending *p = ms_calloc(&ctx->env, 1, sizeof(*p));
+	size_t nl = strnlen(name, MS_DNS_NAME_MAX - 1);
+	struct ms_dns_pending *p = ms_calloc(&ctx->env, 1, sizeof(*p) + nl + 1);
 	if (p == NULL)
 		return MS_ERR_NOMEM;
 	p->ctx = ctx;
-	snprintf(p->name, sizeof(p->name), "%s", name);
+	memcpy(p->name, name, nl);
+	p->name[nl] = '\0';
 	p->type = type;
 	p->started_ns = started;
 	p->deadline_ns = started + (uint64_t)ctx->timeout_ms * 1000000u;

@@ -29,9 +29,10 @@ ms_status rtls_route_mx(struct ms_rtls_route *r)
 {
 	struct ms_dns_result *res = NULL;
 	char why[200] = "";
-	ms_status st = hosts_alloc(r, r->max_mx);
-	if (st != MS_OK)
-		return st;
+	/* hosts are allocated for what the answer holds, not for max_mx: a
+	 * host is about 4 KB (reasons, notes) and zeroing max_mx of them was
+	 * the largest single cost of a warm route */
+	ms_status st;
 	r->mx_outcome = MS_DNS_SERVFAIL;
 	r->mx_ede = -1;
 	if (ms_dns_lookup(r->dns, r->domain, MS_DNS_T_MX, &res, why, sizeof(why)) != MS_OK) {
@@ -39,7 +40,7 @@ ms_status rtls_route_mx(struct ms_rtls_route *r)
 		r->in.mx_security = MS_DNS_INDETERMINATE;
 		r->flags |= MS_RTLS_ROUTE_MX_FAILED;
 		snprintf(r->mx_note, sizeof(r->mx_note), "MX lookup impossible: %s", why);
-		return MS_OK;
+		return hosts_alloc(r, 0);
 	}
 	r->in.mx_security = ms_dns_result_security(res);
 	enum ms_dns_outcome o = ms_dns_result_outcome(res);
@@ -58,15 +59,19 @@ ms_status rtls_route_mx(struct ms_rtls_route *r)
 			r->in.mx_security = MS_DNS_INDETERMINATE;
 		r->flags |= failed ? MS_RTLS_ROUTE_MX_FAILED : MS_RTLS_ROUTE_NXDOMAIN;
 		ms_dns_result_free(res);
-		return MS_OK;
+		return hosts_alloc(r, 0);
 	}
 	if (ms_dns_result_is_null_mx(res)) {
 		r->flags |= MS_RTLS_ROUTE_NULL_MX; /* RFC 7505 s3: no mail */
 		ms_dns_result_free(res);
-		return MS_OK;
+		return hosts_alloc(r, 0);
 	}
 	if (o == MS_DNS_NODATA) {
 		/* RFC 5321 s5.1: no MX, the domain itself is the host. */
+		if ((st = hosts_alloc(r, 1)) != MS_OK) {
+			ms_dns_result_free(res);
+			return st;
+		}
 		r->flags |= MS_RTLS_ROUTE_IMPLICIT_MX;
 		snprintf(r->hosts[0].name, sizeof(r->hosts[0].name), "%s", r->domain);
 		r->nhosts = 1;
@@ -81,6 +86,11 @@ ms_status rtls_route_mx(struct ms_rtls_route *r)
 		ms_free(&r->env, order);
 		ms_dns_result_free(res);
 		return MS_ERR_NOMEM;
+	}
+	if ((st = hosts_alloc(r, n)) != MS_OK) {
+		ms_free(&r->env, order);
+		ms_dns_result_free(res);
+		return st;
 	}
 	for (size_t i = 0; i < ms_dns_result_count(res); i++) {
 		uint16_t pref;

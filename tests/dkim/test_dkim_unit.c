@@ -219,6 +219,93 @@ static void run_body(const char *in, enum ms_dkim_canon c, const char *want)
 	}
 }
 
+/* dkim_pubkey_decode's DER walk for rsaEncryption SPKI (the fast path)
+ * against d2i_PUBKEY: the same key for a well-formed record, and exactly
+ * d2i_PUBKEY's verdict (through the fallback) for the altered ones. */
+static EVP_PKEY *decode_der(const uint8_t *der, size_t n)
+{
+	static char b64[4096];
+	EVP_EncodeBlock((unsigned char *)b64, der, (int)n);
+	struct dkim_keyrec kr = { .h_sha1 = 1, .h_sha256 = 1,
+				  .p = (const uint8_t *)b64, .plen = strlen(b64) };
+	return dkim_pubkey_decode(&kr, NULL, 0);
+}
+
+/* d2i_PUBKEY's reading of the bytes (NULL: refused), as before the walk */
+static EVP_PKEY *openssl_key(const uint8_t *der, size_t n)
+{
+	const unsigned char *q = der;
+	EVP_PKEY *pk = d2i_PUBKEY(NULL, &q, (long)n);
+	if (pk && (q != der + n || EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA)) {
+		EVP_PKEY_free(pk);
+		pk = NULL;
+	}
+	return pk;
+}
+
+START_TEST(rsa_spki_fast_path)
+{
+	static const int bits[] = { 1024, 2048 }; /* 0x81 and 0x82 length forms */
+	for (size_t b = 0; b < sizeof(bits) / sizeof(bits[0]); b++) {
+		EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits[b]);
+		ck_assert_ptr_nonnull(key);
+		unsigned char *der = NULL;
+		int n = i2d_PUBKEY(key, &der);
+		ck_assert_int_gt(n, 0);
+		EVP_PKEY *got = decode_der(der, (size_t)n);
+		ck_assert_ptr_nonnull(got);
+		ck_assert_int_eq(EVP_PKEY_eq(got, key), 1);
+		ck_assert_int_eq(EVP_PKEY_get_bits(got), bits[b]);
+		EVP_PKEY_free(got);
+
+		uint8_t alt[1200];
+		ck_assert_uint_lt((size_t)n + 1, sizeof(alt));
+		/* trailing byte; truncated; unused bits in the BIT STRING;
+		 * the rsaEncryption OID changed to RSASSA-PSS (1.2.840.113549.1.1.10);
+		 * parameters other than NULL */
+		struct { size_t len; size_t at; uint8_t val; } mut[] = {
+			{ (size_t)n + 1, (size_t)n, 0x00 },
+			{ (size_t)n - 1, 0, 0x30 },
+			{ (size_t)n, 0, 0 },  /* unused-bits byte, found below */
+			{ (size_t)n, 0, 0x0a },
+			{ (size_t)n, 0, 0x04 },
+		};
+		size_t oid_last = 0, unused = 0, null_tag = 0;
+		for (int i = 0; i + 1 < n; i++)
+			if (der[i] == 0x01 && der[i + 1] == 0x05 && !oid_last)
+				oid_last = (size_t)i, null_tag = (size_t)i + 1;
+		for (int i = (int)null_tag + 2; i < n; i++)
+			if (der[i] == 0x03) {
+				unused = (size_t)i + (der[i + 1] == 0x82 ? 4 : der[i + 1] == 0x81 ? 3 : 2);
+				break;
+			}
+		ck_assert(oid_last && unused);
+		mut[2].at = unused, mut[2].val = 0x01;
+		mut[3].at = oid_last;
+		mut[4].at = null_tag;
+		for (size_t m = 0; m < sizeof(mut) / sizeof(mut[0]); m++) {
+			memcpy(alt, der, (size_t)n);
+			alt[(size_t)n] = 0;
+			if (mut[m].at || m == 1)
+				alt[mut[m].at] = mut[m].val;
+			EVP_PKEY *pk = decode_der(alt, mut[m].len);
+			EVP_PKEY *want = openssl_key(alt, mut[m].len);
+			/* a PKCS#1 reading of the altered bytes is not possible here;
+			 * OpenSSL clears the unused bits (the exponent changes) */
+			ck_assert_msg((pk != NULL) == (want != NULL),
+				      "%d bits, change %zu: ours %d openssl %d", bits[b], m,
+				      pk != NULL, want != NULL);
+			if (pk)
+				ck_assert_int_eq(EVP_PKEY_eq(pk, want), 1);
+			EVP_PKEY_free(pk);
+			EVP_PKEY_free(want);
+		}
+		OPENSSL_free(der);
+		EVP_PKEY_free(key);
+	}
+}
+END_TEST
+
 START_TEST(body_canon)
 {
 	for (size_t i = 0; i < sizeof(body_vectors) / sizeof(body_vectors[0]); i++) {
@@ -1123,6 +1210,7 @@ int main(void)
 	tcase_add_test(p, taglist_ok);
 	tcase_add_test(p, taglist_errors);
 	tcase_add_test(p, base64);
+	tcase_add_test(p, rsa_spki_fast_path);
 	tcase_add_test(p, q_list);
 	tcase_add_test(p, body_canon);
 	tcase_add_test(p, body_canon_differential);

@@ -130,6 +130,51 @@ START_TEST(async_deadline)
 }
 END_TEST
 
+/* The in-flight list in submission order: answers leave it from the middle,
+ * a cancel from anywhere, expiry from the head; every lookup is delivered
+ * exactly once and the next timeout is the oldest lookup's. */
+START_TEST(mixed_answers_cancels_and_deadlines)
+{
+	struct ms_dns_ctx *ctx = mstest_world_resolver(NULL, 900, 0);
+	enum { N = 12 };
+	static struct slot fast[N];
+	int slow[N];
+	uint64_t slow_id[N];
+	memset(fast, 0, sizeof(fast));
+	for (int i = 0; i < N; i++) {
+		slow[i] = -1;
+		ck_assert_int_eq(ms_dns_submit(ctx, "www.slow.example.test", MS_DNS_T_A,
+					       on_timeout_result, &slow[i], &slow_id[i], NULL,
+					       0), MS_OK);
+		fast[i].index = i;
+		ck_assert_int_eq(ms_dns_submit(ctx, cases[i % NCASES].name,
+					       cases[i % NCASES].type, on_result, &fast[i],
+					       NULL, NULL, 0), MS_OK);
+	}
+	ck_assert_uint_eq(ms_dns_pending(ctx), 2 * N);
+	int t = ms_dns_next_timeout_ms(ctx);
+	ck_assert(t > 0 && t <= 900);
+	/* the oldest, one in the middle and the newest slow lookup */
+	ck_assert_int_eq(ms_dns_cancel(ctx, slow_id[0]), MS_OK);
+	ck_assert_int_eq(ms_dns_cancel(ctx, slow_id[N / 2]), MS_OK);
+	ck_assert_int_eq(ms_dns_cancel(ctx, slow_id[N - 1]), MS_OK);
+	ck_assert_int_eq(ms_dns_cancel(ctx, slow_id[N / 2]), MS_ERR_INVALID);
+	ck_assert_uint_eq(ms_dns_pending(ctx), 2 * N - 3);
+	run_loop(ctx, 15000);
+	for (int i = 0; i < N; i++) {
+		ck_assert_msg(fast[i].answered == 1 && fast[i].correct, "fast %d: %d answers", i,
+			      fast[i].answered);
+		if (i == 0 || i == N / 2 || i == N - 1)
+			ck_assert_int_eq(slow[i], -1);
+		else
+			ck_assert_msg(slow[i] == MS_DNS_TIMEOUT || slow[i] == MS_DNS_SERVFAIL,
+				      "slow %d: outcome %d", i, slow[i]);
+	}
+	ck_assert_int_eq(ms_dns_next_timeout_ms(ctx), -1);
+	ms_dns_ctx_free(ctx);
+}
+END_TEST
+
 START_TEST(free_with_lookups_pending)
 {
 	struct ms_dns_ctx *ctx = mstest_world_resolver(NULL, 5000, 0);
@@ -192,6 +237,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, thousand_lookups_in_flight);
 	tcase_add_test(tc, cancel_suppresses_callback);
 	tcase_add_test(tc, async_deadline);
+	tcase_add_test(tc, mixed_answers_cancels_and_deadlines);
 	tcase_add_test(tc, free_with_lookups_pending);
 	suite_add_tcase(s, tc);
 	TCase *tt = tcase_create("threads");

@@ -718,6 +718,98 @@ START_TEST(test_threads_share_handle)
 }
 END_TEST
 
+/* The SQLite store keeps its SELECT prepared: readers in several threads
+ * take turns on it and always see a whole row, and a row written through
+ * another connection to the file is seen at the next read (no read stays
+ * open between calls). */
+static struct ms_sts_store *race_store;
+static int race_stop; /* __atomic: the writer polls it */
+
+static void put_entry(struct ms_sts_store *st, const char *id, const char *pol)
+{
+	struct ms_sts_entry e;
+	memset(&e, 0, sizeof(e));
+	e.version = MS_STS_ENTRY_VERSION;
+	snprintf(e.domain, sizeof(e.domain), "race.example");
+	snprintf(e.id, sizeof(e.id), "%s", id);
+	e.policy = (const uint8_t *)pol;
+	e.policy_len = strlen(pol);
+	e.fetched_at = e.last_used = 1800000000;
+	e.expires_at = e.fetched_at + 600;
+	ck_assert_int_eq(ms_sts_store_put(st, &e), MS_OK);
+}
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	intptr_t bad = 0;
+	static _Thread_local uint8_t buf[MS_STS_POLICY_MAX];
+	for (int i = 0; i < 400; i++) {
+		struct ms_sts_entry e;
+		memset(&e, 0, sizeof(e));
+		e.version = MS_STS_ENTRY_VERSION;
+		int found = 0;
+		if (ms_sts_store_get(race_store, "race.example", &e, buf, sizeof(buf), &found) !=
+		    MS_OK || !found)
+			bad++;
+		else if (!((strcmp(e.id, "a") == 0 && e.policy_len == strlen(POL_A) &&
+			    memcmp(e.policy, POL_A, e.policy_len) == 0) ||
+			   (strcmp(e.id, "b") == 0 && e.policy_len == strlen(POL_B) &&
+			    memcmp(e.policy, POL_B, e.policy_len) == 0)))
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	for (int i = 0; !__atomic_load_n(&race_stop, __ATOMIC_RELAXED); i++)
+		put_entry(race_store, i & 1 ? "b" : "a", i & 1 ? POL_B : POL_A);
+	return NULL;
+}
+
+START_TEST(test_store_prepared_get)
+{
+	char why[256] = "";
+	ck_assert_msg(ms_sts_store_new_sqlite(NULL, w.dbpath, &race_store, why, sizeof(why)) ==
+		      MS_OK, "%s", why);
+	put_entry(race_store, "a", POL_A);
+	__atomic_store_n(&race_stop, 0, __ATOMIC_RELAXED);
+	pthread_t wr, rd[3];
+	ck_assert_int_eq(pthread_create(&wr, NULL, writer, NULL), 0);
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(pthread_create(&rd[k], NULL, reader, NULL), 0);
+	for (int k = 0; k < 3; k++) {
+		void *bad = NULL;
+		pthread_join(rd[k], &bad);
+		ck_assert_ptr_null(bad);
+	}
+	__atomic_store_n(&race_stop, 1, __ATOMIC_RELAXED);
+	pthread_join(wr, NULL);
+
+	/* another connection replaces the row: the next read sees it */
+	struct ms_sts_store *other = NULL;
+	ck_assert_int_eq(ms_sts_store_new_sqlite(NULL, w.dbpath, &other, why, sizeof(why)),
+			 MS_OK);
+	static uint8_t buf[MS_STS_POLICY_MAX];
+	struct ms_sts_entry e = { .version = MS_STS_ENTRY_VERSION };
+	int found = 0;
+	ck_assert_int_eq(ms_sts_store_get(race_store, "race.example", &e, buf, sizeof(buf),
+					  &found), MS_OK);
+	put_entry(other, "c", POL_T);
+	ck_assert_int_eq(ms_sts_store_get(race_store, "race.example", &e, buf, sizeof(buf),
+					  &found), MS_OK);
+	ck_assert_int_eq(found, 1);
+	ck_assert_str_eq(e.id, "c");
+	ck_assert_int_eq(ms_sts_store_get(race_store, "nosuch.example", &e, buf, sizeof(buf),
+					  &found), MS_OK);
+	ck_assert_int_eq(found, 0);
+	ms_sts_store_free(other);
+	ms_sts_store_free(race_store);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mtasts-cache");
@@ -736,6 +828,7 @@ int main(void)
 	tcase_add_test(tc, test_crash_mid_write);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_refresh);
+	tcase_add_test(tc, test_store_prepared_get);
 	tcase_add_test(tc, test_no_store_and_args);
 	tcase_add_test(tc, test_custom_store);
 	tcase_add_test(tc, test_threads_share_handle);
