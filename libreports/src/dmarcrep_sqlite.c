@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mailsec/store.h>
 #include <sqlite3.h>
 
 #define SCHEMA_VERSION 1
@@ -66,7 +67,7 @@ static ms_status sq_open(const struct ms_env *env, const char *location, void **
 			    q->db ? sqlite3_errmsg(q->db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(q->db, 5000);
+	sqlite3_busy_timeout(q->db, MS_STORE_BUSY_TIMEOUT_MS);
 	int ver = -1;
 	sqlite3_stmt *s = NULL;
 	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
@@ -109,7 +110,7 @@ fail:
 
 /* DKIM results in one column: "result domain selector" lines (the row
  * check keeps spaces and newlines out of each field). */
-static void dkim_text(const struct ms_dmarcrep_row *r, char *buf, size_t len)
+void dmarcrep_dkim_text(const struct ms_dmarcrep_row *r, char *buf, size_t len)
 {
 	size_t off = 0;
 	buf[0] = '\0';
@@ -118,7 +119,7 @@ static void dkim_text(const struct ms_dmarcrep_row *r, char *buf, size_t len)
 					r->dkim[i].result, r->dkim[i].domain, r->dkim[i].selector);
 }
 
-static int dkim_parse(struct ms_dmarcrep_row *r, const char *t)
+int dmarcrep_dkim_parse(struct ms_dmarcrep_row *r, const char *t)
 {
 	r->ndkim = 0;
 	while (t && *t) {
@@ -152,7 +153,7 @@ static ms_status put_locked(struct sq *q, const struct ms_dmarcrep_row *r, char 
 	if (st != MS_OK)
 		return st;
 	char dk[MS_DMARCREP_MAX_DKIM * 340];
-	dkim_text(r, dk, sizeof(dk));
+	dmarcrep_dkim_text(r, dk, sizeof(dk));
 	const char *txt[] = { r->policy_domain, r->policy, r->source_ip, r->header_from,
 			      r->envelope_from, r->disposition, r->dkim_eval, r->spf_eval,
 			      r->reason, r->spf_domain, r->spf_scope, r->spf_result, dk };
@@ -247,7 +248,7 @@ static ms_status sq_get(void *impl, const char *domain, int64_t begin, int64_t e
 		int ok = 1;
 		for (int i = 0; i < 12; i++)
 			ok &= dmarcrep_copy(f[i].dst, f[i].len, col(s, i + 1));
-		ok &= dkim_parse(&r, col(s, 13));
+		ok &= dmarcrep_dkim_parse(&r, col(s, 13));
 		sqlite3_int64 c = sqlite3_column_int64(s, 14);
 		r.count = c > 0 ? (uint64_t)c : 0;
 		/* a row another writer damaged is reported, not passed on */

@@ -7,6 +7,7 @@
 #include "rtls_internal.h"
 
 #include <pthread.h>
+#include <mailsec/store.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -36,10 +37,14 @@ static const char put_sql[] =
 	" updated, requiretls_last) VALUES (?1, ?2, ?3, ?4, ?5,"
 	" CASE WHEN ?4 THEN ?5 ELSE 0 END)"
 	" ON CONFLICT (account, domain) DO UPDATE SET"
-	" starttls = excluded.starttls, requiretls = excluded.requiretls,"
-	" updated = excluded.updated,"
-	" requiretls_last = CASE WHEN excluded.requiretls THEN excluded.updated"
-	" ELSE rtls_capability.requiretls_last END;";
+	/* the newer observation wins, as in the PostgreSQL store: an MTA
+	 * whose attempt is older does not overwrite a later one */
+	" starttls = CASE WHEN excluded.updated >= rtls_capability.updated"
+	" THEN excluded.starttls ELSE rtls_capability.starttls END,"
+	" requiretls = CASE WHEN excluded.updated >= rtls_capability.updated"
+	" THEN excluded.requiretls ELSE rtls_capability.requiretls END,"
+	" updated = max(rtls_capability.updated, excluded.updated),"
+	" requiretls_last = max(rtls_capability.requiretls_last, excluded.requiretls_last);";
 
 static const char get_sql[] =
 	"SELECT starttls, requiretls, updated, requiretls_last"
@@ -177,7 +182,7 @@ ms_status ms_rtls_store_open_sqlite(const struct ms_env *env, const char *path,
 		st = sq_err(s, why, whylen, "open");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_timeout(s->db, MS_STORE_BUSY_TIMEOUT_MS);
 	/* WAL: concurrent readers, atomic commits; NORMAL sync is durable
 	 * across application crashes, which is what a cache needs.  Two
 	 * processes opening a new file at once can get SQLITE_BUSY from the

@@ -261,6 +261,19 @@ MS_STS_API ms_status ms_sts_store_new_sqlite(const struct ms_env *env,
 					     const char *path,
 					     struct ms_sts_store **out,
 					     char *why, size_t whylen);
+/**
+ * Open the store `location` names (mailsec/store.h): a path or
+ * "sqlite:PATH" (the SQLite store above), or "postgresql://..." (one
+ * database shared by a fleet of MTAs, when built with libpq).  In both,
+ * two MTAs writing the same domain keep the newer entry (RFC 8461 s5.1:
+ * the policy fetched last; the latest use; the longer back-off).  A
+ * PostgreSQL store that cannot be reached answers MS_ERR_UNAVAILABLE
+ * (temporary) from here and from its operations, and discovery treats it
+ * as "cache unknown" (ms_sts_get_policy()).  MS_ERR_INVALID (location),
+ * MS_ERR_UNSUPPORTED (no libpq), MS_ERR_IO (schema).
+ */
+MS_STS_API ms_status ms_sts_store_open(const struct ms_env *env, const char *location,
+				       struct ms_sts_store **out, char *why, size_t whylen);
 MS_STS_API void ms_sts_store_free(struct ms_sts_store *s);
 /** Direct access, e.g. for tools: same contracts as the ops above.  For
  * ms_sts_store_get the caller sets e->version (MS_STS_ENTRY_VERSION): the
