@@ -78,6 +78,16 @@ static void conn_reset(struct pg_conn *k)
 	k->prepared = 0;
 }
 
+static void notice(void *arg, const char *message)
+{
+	struct ms_pg *pg = arg;
+	char m[300];
+	snprintf(m, sizeof(m), "%s", message);
+	m[strcspn(m, "\n")] = '\0';
+	struct ms_kv kv[] = { { "notice", m } };
+	ms_log(&pg->env, MS_LOG_DEBUG, "store", "postgresql notice", kv, 1);
+}
+
 static ms_status conn_connect(struct ms_pg *pg, struct pg_conn *k, char *why, size_t whylen)
 {
 	/* connect_timeout first: a value in the URI overrides it */
@@ -86,6 +96,9 @@ static ms_status conn_connect(struct ms_pg *pg, struct pg_conn *k, char *why, si
 	k->c = PQconnectdbParams(keys, vals, 1);
 	if (k->c == NULL)
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	/* libpq prints server notices ("relation already exists, skipping")
+	 * to stderr by default; a library never prints: they go to the log */
+	PQsetNoticeProcessor(k->c, notice, pg);
 	if (PQstatus(k->c) != CONNECTION_OK) {
 		ms_status st = pg_why(why, whylen, MS_ERR_UNAVAILABLE, "connect",
 				      PQerrorMessage(k->c));

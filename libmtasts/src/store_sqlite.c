@@ -12,6 +12,8 @@
 
 #include <mailsec/store.h>
 #include <sqlite3.h>
+
+#include "ms_sqlite_schema.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -20,8 +22,7 @@ struct sqlite_store {
 	sqlite3 *db;
 };
 
-/* PRAGMA user_version of the file; bump with a migration step.  Files
- * from before the version was kept (0) have the same table. */
+/* The version in mailsec_schema (ms_sqlite_schema.h); bump with a step. */
 #define STS_SCHEMA_VERSION 1
 
 static const char schema[] =
@@ -195,29 +196,8 @@ static const struct ms_sts_store_ops sqlite_ops = {
  * transaction: a second process waits on the lock, then finds it). */
 static int migrate(sqlite3 *db, char **err)
 {
-	sqlite3_stmt *q = NULL;
-	int ver = -1, rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-		ver = sqlite3_column_int(q, 0);
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_OK)
-		return rc;
-	if (ver > STS_SCHEMA_VERSION) {
-		*err = sqlite3_mprintf("schema version %d is newer than this library's %d", ver,
-				       STS_SCHEMA_VERSION);
-		return SQLITE_ERROR;
-	}
-	if (ver == STS_SCHEMA_VERSION)
-		return SQLITE_OK;
-	if ((rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, err)) != SQLITE_OK)
-		return rc;
-	if ((rc = sqlite3_exec(db, schema, NULL, NULL, err)) == SQLITE_OK &&
-	    (rc = sqlite3_exec(db, "PRAGMA user_version = 1", NULL, NULL, err)) == SQLITE_OK)
-		return sqlite3_exec(db, "COMMIT", NULL, NULL, err);
-	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	return rc;
+	static const char *const steps[] = { schema };
+	return ms_sqlite_schema(db, "mtasts", steps, STS_SCHEMA_VERSION, err);
 }
 
 /*

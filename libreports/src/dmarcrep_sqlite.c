@@ -13,6 +13,8 @@
 #include <mailsec/store.h>
 #include <sqlite3.h>
 
+#include "ms_sqlite_schema.h"
+
 #define SCHEMA_VERSION 1
 
 struct sq {
@@ -68,28 +70,24 @@ static ms_status sq_open(const struct ms_env *env, const char *location, void **
 		goto fail;
 	}
 	sqlite3_busy_timeout(q->db, MS_STORE_BUSY_TIMEOUT_MS);
-	int ver = -1;
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		ver = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	if (ver < 0) {
-		st = dberr(q, why, whylen, "not a database");
-		goto fail;
-	}
-	if (ver != 0 && ver != SCHEMA_VERSION) {
-		st = ms_why(why, whylen, MS_ERR_IO, "sqlite: %s has schema version %d, not %d",
-			    location, ver, SCHEMA_VERSION);
-		goto fail;
-	}
 	char *err = NULL;
-	if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
-			 NULL, &err) != SQLITE_OK ||
-	    sqlite3_exec(q->db, SCHEMA, NULL, NULL, &err) != SQLITE_OK ||
-	    sqlite3_exec(q->db, "PRAGMA user_version=1", NULL, NULL, &err) != SQLITE_OK) {
+	static const char *const steps[] = { SCHEMA };
+	int rc = SQLITE_BUSY;
+	/* a new file: the journal-mode switch can be BUSY without the busy
+	 * handler being asked (as in the other stores): retried for 10 s */
+	for (int i = 0; i < 1000 && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); i++) {
+		sqlite3_free(err);
+		err = NULL;
+		rc = sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+				  NULL, NULL, &err);
+		if (rc == SQLITE_OK)
+			rc = ms_sqlite_schema(q->db, "dmarc-report", steps, SCHEMA_VERSION, &err);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(10);
+	}
+	if (rc != SQLITE_OK) {
 		st = ms_why(why, whylen, MS_ERR_IO, "sqlite: %s: %s", location,
-			    err ? err : "schema");
+			    err ? err : sqlite3_errmsg(q->db));
 		sqlite3_free(err);
 		goto fail;
 	}

@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <mailsec/store.h>
 #include <sqlite3.h>
+
+#include "ms_sqlite_schema.h"
 #include <string.h>
 
 /* Bump together with a migration when the table changes. */
@@ -125,35 +127,18 @@ static ms_status sq_exec(struct sq *s, const char *sql, char *why, size_t whylen
 	return MS_OK;
 }
 
-/* Create the schema, or check that an existing file has ours. */
+/* Create the schema, or check that an existing file has ours (its version
+ * in mailsec_schema: stores of other components may share the file). */
 static ms_status sq_schema(struct sq *s, char *why, size_t whylen)
 {
-	sqlite3_stmt *q = NULL;
-	int ver = -1;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version;", -1, &q, NULL) != SQLITE_OK)
-		return sq_err(s, why, whylen, "open");
-	if (sqlite3_step(q) == SQLITE_ROW)
-		ver = sqlite3_column_int(q, 0);
-	sqlite3_finalize(q);
-	if (ver < 0)
-		return sq_err(s, why, whylen, "open");
-	if (ver > RTLS_SCHEMA_VERSION)
-		return ms_why(why, whylen, MS_ERR_IO,
-			      "store schema version %d is newer than this library's %d",
-			      ver, RTLS_SCHEMA_VERSION);
-	if (ver == RTLS_SCHEMA_VERSION)
+	static const char *const steps[] = { schema_sql };
+	char *err = NULL;
+	if (ms_sqlite_schema(s->db, "requiretls", steps, RTLS_SCHEMA_VERSION, &err) == SQLITE_OK)
 		return MS_OK;
-	/* One transaction: a second process creating it at the same time
-	 * waits on the lock and then finds the table. */
-	ms_status st = sq_exec(s, "BEGIN IMMEDIATE;", why, whylen);
-	if (st != MS_OK)
-		return st;
-	if ((st = sq_exec(s, schema_sql, why, whylen)) != MS_OK ||
-	    (st = sq_exec(s, "PRAGMA user_version = 1;", why, whylen)) != MS_OK) {
-		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
-		return st;
-	}
-	return sq_exec(s, "COMMIT;", why, whylen);
+	ms_status st = err ? ms_why(why, whylen, MS_ERR_IO, "sqlite: %s", err)
+			   : sq_err(s, why, whylen, "schema");
+	sqlite3_free(err);
+	return st;
 }
 
 ms_status ms_rtls_store_open_sqlite(const struct ms_env *env, const char *path,

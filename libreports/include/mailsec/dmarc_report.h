@@ -156,7 +156,7 @@ struct ms_dmarcrep_store_ops {
 struct ms_dmarcrep_store;
 
 /** The SQLite store: `location` is a file path; WAL mode, busy timeout 5 s,
- * a schema version (user_version) checked on open; a batch is one
+ * a schema version (table mailsec_schema) checked on open; a batch is one
  * transaction of upserts (count = count + excluded.count).  Static. */
 MS_DMARCREP_API const struct ms_dmarcrep_store_ops *ms_dmarcrep_store_sqlite(void);
 
