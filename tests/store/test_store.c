@@ -24,6 +24,11 @@
 #include <mailsec/requiretls_store.h>
 #include <mailsec/store.h>
 
+#include <mailsec/requiretls_route.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "mstest.h"
 #include "pgtest.h"
 
 static struct pgtest pg;
@@ -633,6 +638,101 @@ START_TEST(pg_unreachable_open)
 }
 END_TEST
 
+/* A policy host that takes the connection and never answers: a listening
+ * socket nobody accepts on (the kernel completes the handshake). */
+static int stalled_host(int *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* The route of stsgap.test (signed, publishes _mta-sts) with the policy
+ * host stalled and `store` as the cache; the Postfix answer's kind. */
+static enum ms_rtls_postfix_kind stalled_route(struct ms_sts_store *store, int port,
+					       unsigned *flags, int *all_tempfail, char *reply,
+					       size_t replylen)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	ck_assert_ptr_nonnull(dns);
+	char connect_to[128];
+	snprintf(connect_to, sizeof(connect_to), "mta-sts.stsgap.test:443:127.0.0.1:%d", port);
+	struct ms_sts_config cfg = { .version = MS_STS_CONFIG_VERSION };
+	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
+	cfg.fetch.connect_to = connect_to;
+	cfg.fetch.timeout_ms = 1500;
+	struct ms_sts *sts = NULL;
+	ck_assert_msg(ms_sts_new(NULL, &cfg, dns, store, &sts, why, sizeof(why)) == MS_OK, "%s",
+		      why);
+	struct ms_rtls_route *r = NULL;
+	ck_assert_msg(ms_rtls_route_new(NULL, dns, sts, "stsgap.test", MS_RTLS_REQ_DEFAULT, NULL,
+					&r, why, sizeof(why)) == MS_OK, "%s", why);
+	*flags = ms_rtls_route_flags(r);
+	size_t n = ms_rtls_route_count(r);
+	ck_assert_uint_gt(n, 0);
+	*all_tempfail = 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct ms_rtls_plan *p = ms_rtls_route_host_plan(ms_rtls_route_host(r, i));
+		if (!(p->mode == MS_RTLS_MODE_SKIP && p->reason == MS_RTLS_R_STS_UNKNOWN &&
+		      p->skip_verdict == MS_RTLS_TEMPFAIL))
+			*all_tempfail = 0;
+	}
+	enum ms_rtls_postfix_kind kind = (enum ms_rtls_postfix_kind)-1;
+	ck_assert_int_eq(ms_rtls_route_postfix_policy(r, 0, &kind, reply, replylen), MS_OK);
+	ms_rtls_route_free(r);
+	ms_sts_free(sts);
+	ms_dns_ctx_free(dns);
+	return kind;
+}
+
+/* Fail closed (issue 19): the policy store is a stopped PostgreSQL and the
+ * domain's policy host stalls: the route defers the domain (every host
+ * TEMPFAIL, Postfix's answer TEMP) instead of delivering as if no policy
+ * had ever been seen.  The control: with no store configured at all (no
+ * cache, RFC 8461 s5.1) the same domain is "no policy" (NOTFOUND). */
+START_TEST(pg_down_defers_sts_domain)
+{
+	int port = 0;
+	int fd = stalled_host(&port);
+	struct ms_sts_store *store = NULL;
+	ck_assert_msg(ms_sts_store_open(NULL, pg.uri, &store, why, sizeof(why)) == MS_OK, "%s",
+		      why);
+	ck_assert_int_eq(pgtest_halt(&pg), 0);
+	char reply[MS_RTLS_POSTFIX_REPLY_MAX];
+	unsigned flags = 0;
+	int all_temp = 0;
+	enum ms_rtls_postfix_kind k = stalled_route(store, port, &flags, &all_temp, reply,
+						    sizeof(reply));
+	ck_assert_int_eq(pgtest_resume(&pg), 0);
+	ck_assert_msg(flags & MS_RTLS_ROUTE_STS_UNKNOWN, "flags %#x", flags);
+	ck_assert(all_temp);
+	ck_assert_int_eq(k, MS_RTLS_POSTFIX_TEMP);
+	ck_assert_msg(strncmp(reply, "TEMP ", 5) == 0 && strstr(reply, "MTA-STS"), "%s", reply);
+
+	/* control: no store, the same stalled host */
+	k = stalled_route(NULL, port, &flags, &all_temp, reply, sizeof(reply));
+	ck_assert(!(flags & MS_RTLS_ROUTE_STS_UNKNOWN));
+	ck_assert(!all_temp);
+	ck_assert_int_eq(k, MS_RTLS_POSTFIX_NOTFOUND);
+
+	/* and the store back up: the fetch failure is backed off, no defer */
+	k = stalled_route(store, port, &flags, &all_temp, reply, sizeof(reply));
+	ck_assert(!(flags & MS_RTLS_ROUTE_STS_UNKNOWN));
+	ck_assert_int_eq(k, MS_RTLS_POSTFIX_NOTFOUND);
+	ms_sts_store_free(store);
+	close(fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("store");
@@ -656,6 +756,7 @@ int main(void)
 		tcase_add_test(tc, pg_newer_schema_refused);
 		tcase_add_test(tc, pg_killed_client);
 		tcase_add_test(tc, pg_restart_under_load);
+		tcase_add_test(tc, pg_down_defers_sts_domain);
 	}
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);

@@ -105,7 +105,7 @@ int cli_sts_open(struct cli *cli, const char *ca_file, const char *connect_to,
 {
 	char why[512] = "";
 	memset(s, 0, sizeof(*s));
-	if (cache && ms_sts_store_new_sqlite(&cli->env, cache, &s->store, why,
+	if (cache && ms_sts_store_open(&cli->env, cache, &s->store, why,
 					     sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "--cache %s: %s", cache, why);
 	if ((s->dns = cli_dns_ctx(cli)) == NULL) {
@@ -186,8 +186,11 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 	if (p)
 		out_line(&o, "policy", "id=%s from %s, expires %lld", ms_sts_result_policy_id(res),
 			 src, (long long)ms_sts_result_expires(res));
+	else if (ms_sts_result_state(res) == MS_STS_UNKNOWN)
+		out_line(&o, "policy", "unknown: not fetched and the cache is unreachable (defer)");
 	else
 		out_line(&o, "policy", "none");
+	out_bool(&o, "unknown", ms_sts_result_state(res) == MS_STS_UNKNOWN);
 	out_policy(&o, p);
 	if (p)
 		out_int(&o, "expires", NULL, ms_sts_result_expires(res));
@@ -202,9 +205,11 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 			 ms_sts_result_failure_detail(res),
 			 ms_sts_result_backoff(res) ? " (backing off)" : "");
 	out_end(&o);
+	/* a policy that may exist but cannot be known: the check could not run */
+	int unknown = ms_sts_result_state(res) == MS_STS_UNKNOWN;
 	ms_sts_result_free(res);
 	cli_sts_close(&r);
-	return CLI_EXIT_OK;
+	return unknown ? CLI_EXIT_ERROR : CLI_EXIT_OK;
 }
 
 static int cmd_purge(struct cli *cli, int argc, char **argv)

@@ -316,7 +316,13 @@ MS_STS_API void ms_sts_free(struct ms_sts *sts);
 /** What a ms_sts_get_policy() call concluded. */
 enum ms_sts_state {
 	MS_STS_NO_POLICY = 0,   /**< no MTA-STS for this domain now */
-	MS_STS_POLICY = 1       /**< ms_sts_result_policy() applies */
+	MS_STS_POLICY = 1,      /**< ms_sts_result_policy() applies */
+	/** The domain publishes an MTA-STS record, its policy could not be
+	 * fetched and the policy store could not be read (a shared database
+	 * down, MS_ERR_UNAVAILABLE): a cached enforce policy may exist, so the
+	 * MTA defers (temporary failure) instead of delivering as if there were
+	 * none (issue 19).  ms_sts_result_failure() says what the fetch hit. */
+	MS_STS_UNKNOWN = 2
 };
 
 /** Where the applying policy (or the absence of one) came from. */
@@ -342,7 +348,9 @@ struct ms_sts_result;
  *     cached policy still applies; otherwise no policy.
  * Returns MS_OK with a result whatever the verdict; errors only when the
  * call could not be made (MS_ERR_INVALID domain, MS_ERR_NOMEM).  Store
- * failures degrade to "no cache" and are logged.  Free the result with
+ * failures are logged; a store that cannot be read makes the cache
+ * unknown, not empty: when the domain has a valid record and the fetch
+ * fails too, the state is MS_STS_UNKNOWN (defer), never "no policy".  Free the result with
  * ms_sts_result_free().
  */
 MS_STS_API ms_status ms_sts_get_policy(struct ms_sts *sts, const char *domain,
