@@ -56,7 +56,7 @@ const EVP_MD *ms_dane_md(const struct ms_dane_ctx *ctx, uint8_t mtype)
 }
 
 void ms_dane_set(struct ms_dane_result *res, enum ms_dane_verdict v,
-		 enum ms_dane_tlsrpt rpt, const char *fmt, ...)
+		 enum ms_tlsrpt_result rpt, const char *fmt, ...)
 {
 	res->verdict = v;
 	res->tlsrpt = rpt;
@@ -81,17 +81,3 @@ const char *ms_dane_verdict_str(enum ms_dane_verdict v)
 	return "unknown";
 }
 
-const char *ms_dane_tlsrpt_str(enum ms_dane_tlsrpt r)
-{
-	switch (r) {
-	case MS_DANE_RPT_NONE: return "";
-	case MS_DANE_RPT_HOST_MISMATCH: return "certificate-host-mismatch";
-	case MS_DANE_RPT_EXPIRED: return "certificate-expired";
-	case MS_DANE_RPT_NOT_TRUSTED: return "certificate-not-trusted";
-	case MS_DANE_RPT_VALIDATION_FAILURE: return "validation-failure";
-	case MS_DANE_RPT_TLSA_INVALID: return "tlsa-invalid";
-	case MS_DANE_RPT_DNSSEC_INVALID: return "dnssec-invalid";
-	case MS_DANE_RPT_DANE_REQUIRED: return "dane-required";
-	}
-	return "";
-}

@@ -42,6 +42,6 @@ int ms_dane_cert_names(const uint8_t *der, size_t len, size_t names[2][2]);
 
 /* Fill a result with a verdict and a reason. */
 void ms_dane_set(struct ms_dane_result *res, enum ms_dane_verdict v,
-		 enum ms_dane_tlsrpt rpt, const char *fmt, ...) MS_PRINTF(4, 5);
+		 enum ms_tlsrpt_result rpt, const char *fmt, ...) MS_PRINTF(4, 5);
 
 #endif

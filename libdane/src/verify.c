@@ -104,24 +104,24 @@ static void map_error(struct ms_dane_result *res, int err, int depth)
 	const char *s = X509_verify_cert_error_string(err);
 	switch (err) {
 	case X509_V_ERR_HOSTNAME_MISMATCH:
-		ms_dane_set(res, MS_DANE_NAME_MISMATCH, MS_DANE_RPT_HOST_MISMATCH,
+		ms_dane_set(res, MS_DANE_NAME_MISMATCH, MS_TLSRPT_CERTIFICATE_HOST_MISMATCH,
 			    "DANE-TA matched but the certificate has none of the reference names");
 		break;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_DANE_RPT_EXPIRED,
+		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_TLSRPT_CERTIFICATE_EXPIRED,
 			    "certificate at depth %d: %s", depth, s);
 		break;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 			    "the chain does not lead to a DANE-TA anchor (%s at depth %d)",
 			    s, depth);
 		break;
 	default:
-		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_DANE_RPT_VALIDATION_FAILURE,
+		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_TLSRPT_VALIDATION_FAILURE,
 			    "certificate at depth %d: %s", depth, s);
 		break;
 	}
@@ -195,7 +195,7 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 		X509 *x = d2i_X509(NULL, &p, (long)in->chain[j].len);
 		if (x == NULL || (size_t)(p - in->chain[j].der) != in->chain[j].len) {
 			X509_free(x);
-			ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+			ms_dane_set(res, MS_DANE_MALFORMED, MS_TLSRPT_VALIDATION_FAILURE,
 				    "certificate %zu of the chain is not valid DER", j);
 			goto out;
 		}
@@ -259,7 +259,7 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 	}
 
 	if (s.nanchors == 0) {
-		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 			    "no usable TLSA record matched the certificate chain");
 		goto out;
 	}
@@ -294,7 +294,7 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 				break;
 			}
 		}
-		ms_dane_set(res, MS_DANE_VERIFIED, MS_DANE_RPT_NONE,
+		ms_dane_set(res, MS_DANE_VERIFIED, MS_TLSRPT_SUCCESS,
 			    "DANE-TA record matched at depth %d", res->depth);
 	} else {
 		map_error(res, X509_STORE_CTX_get_error(sctx),
@@ -342,7 +342,7 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 			if (ms_dane_cert_names(in->chain[j].der, in->chain[j].len, nm) != 0)
 				return verify_ta_with(ctx, in, keep, now, anchor_rec, use, res,
 						      why, whylen);
-		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 			    "no usable TLSA record matched the certificate chain");
 		return MS_OK;
 	}
@@ -388,11 +388,11 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 	res->depth = -1;
 
 	if (in->ntlsa == 0) {
-		ms_dane_set(res, MS_DANE_NO_RECORDS, MS_DANE_RPT_NONE, "no TLSA records");
+		ms_dane_set(res, MS_DANE_NO_RECORDS, MS_TLSRPT_SUCCESS, "no TLSA records");
 		return MS_OK;
 	}
 	if (!in->authentic) {
-		ms_dane_set(res, MS_DANE_INSECURE, MS_DANE_RPT_NONE,
+		ms_dane_set(res, MS_DANE_INSECURE, MS_TLSRPT_SUCCESS,
 			    "TLSA records are not DNSSEC-secure: DANE does not apply");
 		return MS_OK;
 	}
@@ -401,12 +401,12 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 	if (res->usable == 0) {
 		/* RFC 7672 s2.2: TLS stays mandatory, no certificate check, and
 		 * never a fall-back to PKIX. */
-		ms_dane_set(res, MS_DANE_ALL_UNUSABLE, MS_DANE_RPT_TLSA_INVALID,
+		ms_dane_set(res, MS_DANE_ALL_UNUSABLE, MS_TLSRPT_TLSA_INVALID,
 			    "none of the %zu TLSA records is usable for SMTP", in->ntlsa);
 		return MS_OK;
 	}
 	if (in->nchain == 0) {
-		ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+		ms_dane_set(res, MS_DANE_MALFORMED, MS_TLSRPT_VALIDATION_FAILURE,
 			    "the server sent no certificate");
 		return MS_OK;
 	}
@@ -425,7 +425,7 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 		if (record_matches(ctx, &in->tlsa[i], leaf, leaflen)) {
 			res->matched = (int)i;
 			res->depth = 0;
-			ms_dane_set(res, MS_DANE_VERIFIED, MS_DANE_RPT_NONE,
+			ms_dane_set(res, MS_DANE_VERIFIED, MS_TLSRPT_SUCCESS,
 				    "DANE-EE record matched the leaf");
 			return MS_OK;
 		}
@@ -433,10 +433,10 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 	if (!have_ta) {
 		size_t off, slen;
 		if (ms_dane_cert_spki(leaf, leaflen, &off, &slen) != MS_OK)
-			ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+			ms_dane_set(res, MS_DANE_MALFORMED, MS_TLSRPT_VALIDATION_FAILURE,
 				    "the leaf certificate is not valid DER");
 		else
-			ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+			ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 				    "no DANE-EE record matched the leaf certificate");
 		return MS_OK;
 	}

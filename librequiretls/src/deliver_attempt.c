@@ -112,6 +112,10 @@ static int go_tls(struct ms_rtls_delivery *d, const struct ms_rtls_route_host *h
 					     sizeof(why));
 	if (st != MS_OK) {
 		a->o.handshake = MS_RTLS_STEP_FAILED;
+		/* RFC 8460 s4.3.1: a refused STARTTLS (454, MS_ERR_STATE) is
+		 * starttls-not-supported; a failed handshake is not. */
+		a->tlsrpt = st == MS_ERR_STATE ? MS_TLSRPT_STARTTLS_NOT_SUPPORTED
+					       : MS_TLSRPT_VALIDATION_FAILURE;
 		snprintf(a->error, sizeof(a->error), "%s", why);
 		return st == MS_ERR_STATE; /* a refused STARTTLS leaves plaintext usable */
 	}
@@ -125,15 +129,19 @@ static int go_tls(struct ms_rtls_delivery *d, const struct ms_rtls_route_host *h
 	if (ms_rtls_verify_peer(&d->env, ms_rtls_smtp_ssl(c->s), h, &vo, &peer, why,
 				sizeof(why)) == MS_OK) {
 		ms_rtls_peer_observe(&peer, &a->o);
+		a->tlsrpt = rtls_tlsrpt_of_peer(rtls_tlsrpt_policy(d->route, h), &peer);
 		snprintf(a->dane, sizeof(a->dane), "%s", peer.dane_detail);
 		snprintf(a->pkix, sizeof(a->pkix), "%s", peer.pkix_detail);
 	} else {
 		a->o.dane = a->o.pkix = MS_RTLS_STEP_FAILED;
+		a->tlsrpt = MS_TLSRPT_VALIDATION_FAILURE;
 		snprintf(a->pkix, sizeof(a->pkix), "verification impossible: %.200s", why);
 	}
 	/* RFC 3207 s4.2: the transport forgot what was learnt before TLS. */
 	if (!ehlo(d, c, a)) {
 		a->o.handshake = MS_RTLS_STEP_FAILED;
+		if (a->tlsrpt == MS_TLSRPT_SUCCESS)
+			a->tlsrpt = MS_TLSRPT_VALIDATION_FAILURE;
 		return 0;
 	}
 	return 1;
@@ -280,6 +288,8 @@ void rtls_attempt_run(struct ms_rtls_delivery *d, const struct ms_rtls_route_hos
 	if (connect_host(d, h, c, a) && ehlo(d, c, a)) {
 		a->o.connected = 1;
 		a->greeted = 1;
+		if (!plaintext && !a->o.starttls_offered)
+			a->tlsrpt = MS_TLSRPT_STARTTLS_NOT_SUPPORTED; /* RFC 8460 s4.3.1 */
 		if (!plaintext && a->o.starttls_offered && !go_tls(d, h, c, a)) {
 			ms_rtls_smtp_free(c->s);
 			c->s = NULL;

@@ -41,7 +41,7 @@ ms_status ms_rtls_deliver_new(const struct ms_env *env, const struct ms_rtls_rou
 	if (out == NULL || route == NULL || m == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "NULL argument");
 	*out = NULL;
-	if (opts && opts->version != MS_RTLS_DELIVER_OPTS_VERSION)
+	if (opts && (opts->version < 1 || opts->version > MS_RTLS_DELIVER_OPTS_VERSION))
 		return ms_why(why, whylen, MS_ERR_INVALID, "unknown options version %u",
 			      opts->version);
 	if (m->nrcpt == 0 || m->nrcpt > MS_RTLS_DELIVER_MAX_RCPT || m->rcpt == NULL ||
@@ -70,6 +70,10 @@ ms_status ms_rtls_deliver_new(const struct ms_env *env, const struct ms_rtls_rou
 	d->now = opts ? opts->now : 0;
 	d->timeout_ms = opts ? opts->timeout_ms : 0;
 	d->memory = opts ? opts->memory : NULL;
+	if (opts && opts->version >= 2) {
+		d->observer = opts->observer;
+		d->observer_arg = opts->observer_arg;
+	}
 	d->tls = opts ? (SSL_CTX *)opts->tls : NULL;
 	d->from = ms_strdup(&e, m->from);
 	d->helo = ms_strdup(&e, helo);
@@ -216,12 +220,14 @@ ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why, size_t why
 		a->mode = plan->mode;
 		rtls_outcome_from_plan_fill(plan, &a->out);
 		ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
+		rtls_tlsrpt_notify(d, a);
 		d->fails[d->nfails++] = a->out;
 		goto next;
 	}
 	rtls_attempt_run(d, h, 0, NULL, a);
 	ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
 	remember(d, a);
+	rtls_tlsrpt_notify(d, a);
 	if (a->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
 		/* RFC 7435 / RFC 8689 s4.2.2: plaintext after a failed
 		 * handshake, on the same host, as the engine allowed. */

@@ -127,17 +127,17 @@ static void *worker(void *arg)
 		CONC_CHECK(t, res.usable == in.ntlsa, "op %u kind %d: usable %zu", i, kind,
 			   res.usable);
 		if (kind == 3)
-			CONC_CHECK(t, res.tlsrpt == MS_DANE_RPT_HOST_MISMATCH &&
+			CONC_CHECK(t, res.tlsrpt == MS_TLSRPT_CERTIFICATE_HOST_MISMATCH &&
 				   res.x509_error == X509_V_ERR_HOSTNAME_MISMATCH,
-				   "op %u: tlsrpt %s x509 %d", i, ms_dane_tlsrpt_str(res.tlsrpt),
+				   "op %u: tlsrpt %s x509 %d", i, ms_tlsrpt_result_name(res.tlsrpt),
 				   res.x509_error);
 		else if (kind == 1)
-			CONC_CHECK(t, res.tlsrpt == MS_DANE_RPT_NOT_TRUSTED,
-				   "op %u: tlsrpt %s", i, ms_dane_tlsrpt_str(res.tlsrpt));
+			CONC_CHECK(t, res.tlsrpt == MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
+				   "op %u: tlsrpt %s", i, ms_tlsrpt_result_name(res.tlsrpt));
 		else
-			CONC_CHECK(t, res.tlsrpt == MS_DANE_RPT_NONE && res.x509_error == 0,
+			CONC_CHECK(t, res.tlsrpt == MS_TLSRPT_SUCCESS && res.x509_error == 0,
 				   "op %u kind %d: tlsrpt %s x509 %d", i, kind,
-				   ms_dane_tlsrpt_str(res.tlsrpt), res.x509_error);
+				   ms_tlsrpt_result_name(res.tlsrpt), res.x509_error);
 		t->ops++;
 	}
 	return NULL;

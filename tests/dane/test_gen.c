@@ -57,7 +57,7 @@ struct gcase {
 	int authentic;
 	enum ms_dane_verdict want;
 	int want_depth;
-	enum ms_dane_tlsrpt want_rpt;  /* checked when nonzero */
+	enum ms_tlsrpt_result want_rpt;  /* checked when nonzero */
 	const char *rule;  /* set when OpenSSL differs by design */
 };
 
@@ -108,7 +108,7 @@ static void run_case(const struct gcase *c)
 		      ms_dane_verdict_str(c->want), c->want_depth);
 	if (c->want_rpt)
 		ck_assert_msg(res.tlsrpt == c->want_rpt, "%s: tlsrpt %s", c->label,
-			      ms_dane_tlsrpt_str(res.tlsrpt));
+			      ms_tlsrpt_result_name(res.tlsrpt));
 	if (res.verdict == MS_DANE_VERIFIED)
 		ck_assert_int_ge(res.matched, 0);
 
@@ -223,7 +223,7 @@ START_TEST(ta_depths)
 					} else {
 						c.want = MS_DANE_NO_MATCH;
 						c.want_depth = -1;
-						c.want_rpt = MS_DANE_RPT_NOT_TRUSTED;
+						c.want_rpt = MS_TLSRPT_CERTIFICATE_NOT_TRUSTED;
 					}
 					run_case(&c);
 				}
@@ -273,7 +273,7 @@ START_TEST(ee_and_dates)
 		c.nrecs = 1;
 		c.want = MS_DANE_CHAIN_INVALID;
 		c.want_depth = -1;
-		c.want_rpt = MS_DANE_RPT_EXPIRED;
+		c.want_rpt = MS_TLSRPT_CERTIFICATE_EXPIRED;
 		run_case(&c);
 		pki_free(&p);
 	}
@@ -317,7 +317,7 @@ START_TEST(names_and_wildcards)
 		c.nnames = nc[i].nnames;
 		c.want = nc[i].ok ? MS_DANE_VERIFIED : MS_DANE_NAME_MISMATCH;
 		c.want_depth = nc[i].ok ? 2 : -1;
-		c.want_rpt = nc[i].ok ? 0 : MS_DANE_RPT_HOST_MISMATCH;
+		c.want_rpt = nc[i].ok ? 0 : MS_TLSRPT_CERTIFICATE_HOST_MISMATCH;
 		c.rule = nc[i].rule;
 		run_case(&c);
 		pki_free(&p);
@@ -395,7 +395,7 @@ START_TEST(records)
 		c.recs[0].s = bad[i].s;
 		c.recs[0].m = bad[i].m;
 		c.want = MS_DANE_ALL_UNUSABLE; c.want_depth = -1;
-		c.want_rpt = MS_DANE_RPT_TLSA_INVALID;
+		c.want_rpt = MS_TLSRPT_TLSA_INVALID;
 		run_case(&c);
 		/* ... and next to a usable matching record it is ignored. */
 		CASE(bad[i].what);
@@ -472,7 +472,7 @@ START_TEST(expired_anchor)
 	c.nrecs = 1;
 	c.want = MS_DANE_CHAIN_INVALID;
 	c.want_depth = -1;
-	c.want_rpt = MS_DANE_RPT_EXPIRED;
+	c.want_rpt = MS_TLSRPT_CERTIFICATE_EXPIRED;
 	run_case(&c);
 	X509_free(ca1);
 	X509_free(ca2);

@@ -138,7 +138,7 @@ START_TEST(async_discovery_fetches_then_uses_the_cache)
 	ms_sts_get_free(g);
 	ck_assert_msg(ms_sts_result_state(r) == MS_STS_POLICY, "%s / %s / %s",
 		      ms_sts_result_record_note(r), ms_sts_result_failure_detail(r),
-		      ms_sts_failure_str(ms_sts_result_failure(r)));
+		      ms_tlsrpt_result_name(ms_sts_result_failure(r)));
 	ck_assert_int_eq(ms_sts_result_source(r), MS_STS_SRC_FETCHED);
 	ck_assert_int_eq(ms_sts_policy_mode(ms_sts_result_policy(r)), MS_STS_MODE_ENFORCE);
 	ck_assert_str_eq(ms_sts_result_policy_id(r), "r1");

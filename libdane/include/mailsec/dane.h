@@ -29,6 +29,7 @@
 #include <mailsec/env.h>
 #include <mailsec/status.h>
 #include <mailsec/export.h>
+#include <mailsec/tlsrpt_result.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,17 +80,8 @@ enum ms_dane_verdict {
 	MS_DANE_MALFORMED = 7      /**< the certificate chain could not be parsed */
 };
 
-/** RFC 8460 s4.3 result types. */
-enum ms_dane_tlsrpt {
-	MS_DANE_RPT_NONE = 0,              /**< success, or DANE does not apply */
-	MS_DANE_RPT_HOST_MISMATCH,         /**< certificate-host-mismatch */
-	MS_DANE_RPT_EXPIRED,               /**< certificate-expired */
-	MS_DANE_RPT_NOT_TRUSTED,           /**< certificate-not-trusted */
-	MS_DANE_RPT_VALIDATION_FAILURE,    /**< validation-failure */
-	MS_DANE_RPT_TLSA_INVALID,          /**< tlsa-invalid */
-	MS_DANE_RPT_DNSSEC_INVALID,        /**< dnssec-invalid */
-	MS_DANE_RPT_DANE_REQUIRED          /**< dane-required */
-};
+/** RFC 8460 s4.3 result types: enum ms_tlsrpt_result of mailsec/tlsrpt_result.h
+ * (libmailsec-dns), the one result type of the suite. */
 
 #define MS_DANE_INPUT_VERSION 1
 
@@ -121,7 +113,7 @@ struct ms_dane_input {
 struct ms_dane_result {
 	unsigned version;                    /**< set by the caller */
 	enum ms_dane_verdict verdict;
-	enum ms_dane_tlsrpt tlsrpt;
+	enum ms_tlsrpt_result tlsrpt;
 	int matched;         /**< index into input->tlsa of the matching record, -1 */
 	int depth;           /**< depth the match is at (0 = leaf), -1 */
 	int x509_error;      /**< OpenSSL X509_V_ERR_* behind CHAIN_INVALID/NAME_MISMATCH, 0 */
@@ -211,10 +203,9 @@ MS_DANE_API ms_status ms_dane_tlsa_to_text(const struct ms_dane_tlsa *t,
 MS_DANE_API ms_status ms_dane_cert_spki(const uint8_t *der, size_t len,
 					size_t *off, size_t *spki_len);
 
-/** Static names: "verified", "no-match", ...; RFC 8460 strings for tlsrpt
- * ("certificate-host-mismatch", ...; "" for NONE). */
+/** Static names: "verified", "no-match", ...; the RFC 8460 string of
+ * ms_dane_result.tlsrpt is ms_tlsrpt_result_name() (libmailsec-dns). */
 MS_DANE_API const char *ms_dane_verdict_str(enum ms_dane_verdict v);
-MS_DANE_API const char *ms_dane_tlsrpt_str(enum ms_dane_tlsrpt r);
 
 /* ---- DNS side (RFC 7672 s2.2) ------------------------------------------ */
 

@@ -414,7 +414,7 @@ static ms_status sts_parse_call(void *ctx, int *same)
 }
 
 static ms_status cb_fetch(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			  size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			  size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)user;
 	(void)url;
@@ -455,7 +455,7 @@ static ms_status sts_get_call(void *ctx, int *same)
 		const struct ms_sts_policy *p = ms_sts_result_policy(r);
 		*same = ms_sts_result_state(r) == MS_STS_POLICY && p != NULL &&
 			ms_sts_policy_mode(p) == MS_STS_MODE_ENFORCE &&
-			ms_sts_result_failure(r) == MS_STS_FAIL_NONE &&
+			ms_sts_result_failure(r) == MS_TLSRPT_SUCCESS &&
 			strcmp(ms_sts_result_policy_id(r), "20261128T1") == 0;
 		ms_sts_result_free(r);
 	}
