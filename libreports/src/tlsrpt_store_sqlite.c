@@ -7,6 +7,7 @@
 #include "tlsrpt_internal.h"
 
 #include <pthread.h>
+#include <mailsec/store.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -41,7 +42,7 @@ static ms_status lite_open(void *impl, char *why, size_t whylen)
 	if (sqlite3_open_v2(l->path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					       SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		return fail(l, why, whylen, "open");
-	sqlite3_busy_timeout(l->db, 5000);
+	sqlite3_busy_timeout(l->db, MS_STORE_BUSY_TIMEOUT_MS);
 	if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(l->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
 		return fail(l, why, whylen, "schema");

@@ -187,7 +187,7 @@ void rtls_route_sts(struct ms_rtls_route *r)
 		snprintf(r->sts_note, sizeof(r->sts_note),
 			 "MTA-STS policy unknown: %s (%s); delivery deferred",
 			 ms_sts_result_failure_detail(res),
-			 ms_sts_failure_str(ms_sts_result_failure(res)));
+			 ms_tlsrpt_result_name(ms_sts_result_failure(res)));
 		return;
 	}
 	if (ms_sts_result_state(res) != MS_STS_POLICY) {

@@ -23,6 +23,7 @@
 #include <mailsec/mtasts.h>
 #include <mailsec/requiretls_store.h>
 #include <mailsec/store.h>
+#include <mailsec/tlsrpt.h>
 
 #include <mailsec/requiretls_route.h>
 #include <netinet/in.h>
@@ -328,6 +329,64 @@ START_TEST(dmarc_rows)
 }
 END_TEST
 
+static struct ms_tlsrpt_row trow(const char *day, const char *domain, const char *host,
+				  enum ms_tlsrpt_result res, uint64_t count)
+{
+	struct ms_tlsrpt_row r;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.day, sizeof(r.day), "%s", day);
+	r.policy_domain = domain;
+	r.policy_type = MS_TLSRPT_POLICY_STS;
+	r.policy_strings = "version: STSv1\nmode: enforce\nmx: *.t.example\nmax_age: 86400";
+	r.mx_patterns = "*.t.example";
+	r.mx_host = host;
+	r.addr = "192.0.2.7";
+	r.result = res;
+	r.reason = res == MS_TLSRPT_SUCCESS ? "" : "certificate expired";
+	r.count = count;
+	return r;
+}
+
+static int tsum(void *arg, const struct ms_tlsrpt_row *r)
+{
+	struct tally *t = arg;
+	t->sum += r->count;
+	t->rows++;
+	return 0;
+}
+
+/* TLSRPT rows: counts add per key, a day's rows by domain, expire. */
+START_TEST(tlsrpt_rows)
+{
+	char loc[256];
+	location(_i, loc, sizeof(loc));
+	struct ms_tlsrpt_store *s = NULL;
+	ck_assert_msg(ms_tlsrpt_store_open(NULL, loc, &s, why, sizeof(why)) == MS_OK, "%s", why);
+	struct ms_tlsrpt_row rows[3] = {
+		trow("2026-12-01", "t.example", "mx1.t.example", MS_TLSRPT_SUCCESS, 3),
+		trow("2026-12-01", "t.example", "mx2.t.example", MS_TLSRPT_CERTIFICATE_EXPIRED, 1),
+		trow("2026-12-02", "t.example", "mx1.t.example", MS_TLSRPT_SUCCESS, 5),
+	};
+	ck_assert_msg(ms_tlsrpt_store_batch(s, rows, 3, why, sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_msg(ms_tlsrpt_store_put(s, &rows[0], why, sizeof(why)) == MS_OK, "%s", why);
+	struct tally t = { 0, 0 };
+	ck_assert_int_eq(ms_tlsrpt_store_get(s, "2026-12-01", "t.example", tsum, &t, why,
+					     sizeof(why)), MS_OK);
+	ck_assert_uint_eq(t.rows, 2);
+	ck_assert_uint_eq(t.sum, 7);
+	ck_assert_int_eq(ms_tlsrpt_store_expire(s, "2026-12-02", why, sizeof(why)), MS_OK);
+	t = (struct tally){ 0, 0 };
+	ck_assert_int_eq(ms_tlsrpt_store_get(s, "2026-12-01", NULL, tsum, &t, why, sizeof(why)),
+			 MS_OK);
+	ck_assert_uint_eq(t.rows, 0);
+	t = (struct tally){ 0, 0 };
+	ck_assert_int_eq(ms_tlsrpt_store_get(s, "2026-12-02", NULL, tsum, &t, why, sizeof(why)),
+			 MS_OK);
+	ck_assert_uint_eq(t.sum, 5);
+	ms_tlsrpt_store_free(s);
+}
+END_TEST
+
 /* Two processes ("two MTAs") write the same domains at once: every DMARC
  * message is counted, every REQUIRETLS observation and MTA-STS policy ends
  * as the newest either wrote. */
@@ -338,8 +397,10 @@ static int writer(const char *loc, int w)
 	struct ms_dmarcrep_store *d = NULL;
 	struct ms_sts_store *c = NULL;
 	struct ms_rtls_store *r = NULL;
+	struct ms_tlsrpt_store *tr = NULL;
 	struct ms_env env = env_at();
-	if (ms_dmarcrep_store_open(NULL, NULL, loc, &d, e, sizeof(e)) != MS_OK ||
+	if (ms_tlsrpt_store_open(NULL, loc, &tr, e, sizeof(e)) != MS_OK ||
+	    ms_dmarcrep_store_open(NULL, NULL, loc, &d, e, sizeof(e)) != MS_OK ||
 	    ms_sts_store_open(NULL, loc, &c, e, sizeof(e)) != MS_OK ||
 	    ms_rtls_store_open(&env, loc, &r, e, sizeof(e)) != MS_OK) {
 		fprintf(stderr, "writer %d: %s\n", w, e);
@@ -361,6 +422,10 @@ static int writer(const char *loc, int w)
 		struct ms_sts_entry en = entry(dom, id, 10 * i + w, 0, 10 * i + w);
 		if (ms_sts_store_put(c, &en) != MS_OK)
 			bad++;
+		struct ms_tlsrpt_row tw = trow("2026-12-03", dom, "mx.two.example",
+					       MS_TLSRPT_SUCCESS, 1);
+		if (ms_tlsrpt_store_put(tr, &tw, e, sizeof(e)) != MS_OK)
+			bad++;
 		clock_now = 10 * i + w;
 		if (ms_rtls_store_record(r, "two", dom, 1, w, e, sizeof(e)) != MS_OK)
 			bad++;
@@ -368,6 +433,7 @@ static int writer(const char *loc, int w)
 	ms_dmarcrep_store_free(d);
 	ms_sts_store_free(c);
 	ms_rtls_store_free(r);
+	ms_tlsrpt_store_free(tr);
 	if (bad)
 		fprintf(stderr, "writer %d: %d failed writes, last: %s\n", w, bad, e);
 	return bad ? 1 : 0;
@@ -381,6 +447,8 @@ START_TEST(two_writers)
 	struct ms_dmarcrep_store *d = NULL;
 	ck_assert_msg(ms_dmarcrep_store_open(NULL, NULL, loc, &d, why, sizeof(why)) == MS_OK,
 		      "%s", why);
+	struct ms_tlsrpt_store *tr = NULL;
+	ck_assert_msg(ms_tlsrpt_store_open(NULL, loc, &tr, why, sizeof(why)) == MS_OK, "%s", why);
 	pid_t p[2];
 	for (int w = 0; w < 2; w++) {
 		p[w] = fork();
@@ -399,7 +467,13 @@ START_TEST(two_writers)
 		struct tally t = dmarc_tally(d, dom);
 		ck_assert_uint_eq(t.rows, 1);
 		ck_assert_uint_eq(t.sum, 2 * WRITES / 10);
+		t = (struct tally){ 0, 0 };
+		ck_assert_int_eq(ms_tlsrpt_store_get(tr, "2026-12-03", dom, tsum, &t, why,
+						     sizeof(why)), MS_OK);
+		ck_assert_uint_eq(t.rows, 1);
+		ck_assert_uint_eq(t.sum, 2 * WRITES / 10);
 	}
+	ms_tlsrpt_store_free(tr);
 	ms_dmarcrep_store_free(d);
 	struct ms_sts_store *c = NULL;
 	ck_assert_msg(ms_sts_store_open(NULL, loc, &c, why, sizeof(why)) == MS_OK, "%s", why);
@@ -750,6 +824,7 @@ int main(void)
 	tcase_add_loop_test(tc, sts_cache, 0, nb);
 	tcase_add_loop_test(tc, rtls_memory, 0, nb);
 	tcase_add_loop_test(tc, dmarc_rows, 0, nb);
+	tcase_add_loop_test(tc, tlsrpt_rows, 0, nb);
 	tcase_add_loop_test(tc, two_writers, 0, nb);
 	if (nb == 2) {
 		tcase_add_test(tc, pg_unreachable_open);

@@ -58,7 +58,7 @@ static int build(struct cli *cli, const struct ropts *o, struct ms_tlsrpt_store 
 	time_t t = (time_t)now;
 	gmtime_r(&t, &tm);
 	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
-	if (ms_tlsrpt_store_open_sqlite(&cli->env, o->db, st, why, sizeof(why)) != MS_OK)
+	if (ms_tlsrpt_store_open(&cli->env, o->db, st, why, sizeof(why)) != MS_OK)
 		return cli_error(cli, CLI_EXIT_ERROR, "--db %s: %s", o->db, why);
 	struct ms_tlsrpt_report_opts ro = { .version = MS_TLSRPT_REPORT_OPTS_VERSION,
 					    .org_name = o->org, .contact = o->contact,
@@ -96,7 +96,7 @@ static int do_record(struct cli *cli, int argc, char **argv)
 	char why[300] = "";
 	struct ms_tlsrpt_store *st = NULL;
 	struct ms_tlsrpt_recorder *rec = NULL;
-	if (ms_tlsrpt_store_open_sqlite(&cli->env, db, &st, why, sizeof(why)) != MS_OK ||
+	if (ms_tlsrpt_store_open(&cli->env, db, &st, why, sizeof(why)) != MS_OK ||
 	    ms_tlsrpt_recorder_new(&cli->env, st, NULL, &rec, why, sizeof(why)) != MS_OK) {
 		ms_tlsrpt_store_free(st);
 		free(rest);
