@@ -20,4 +20,9 @@ struct rtls_store_key {
 	const char *domain;
 };
 
+/* The store's two backends in that shape (store_sqlite.c, store_pg.c). */
+struct ms_store_ops;
+extern const struct ms_store_ops rtls_store_sqlite_ops;
+extern const struct ms_store_ops rtls_store_pg_ops;
+
 #endif

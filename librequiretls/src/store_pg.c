@@ -217,18 +217,13 @@ ms_status ms_rtls_store_open(const struct ms_env *env, const char *location,
 {
 	if (out != NULL)
 		*out = NULL;
-	enum ms_store_backend b;
-	const char *path = NULL;
-	ms_status st = ms_store_parse_location(location, &b, &path, why, whylen);
-	if (st != MS_OK)
-		return st;
-	if (b == MS_STORE_SQLITE)
-		return ms_rtls_store_open_sqlite(env, path, out, why, whylen);
+	/* both backends through the one store shape (mailsec/store.h) */
 	static const struct ms_store_backends backends = {
-		MS_STORE_OPS_VERSION, NULL, &rtls_store_pg_ops,
+		MS_STORE_OPS_VERSION, &rtls_store_sqlite_ops, &rtls_store_pg_ops,
 	};
 	struct ms_store *g = NULL;
-	if ((st = ms_store_open(env, location, &backends, &g, why, whylen)) != MS_OK)
+	ms_status st = ms_store_open(env, location, &backends, &g, why, whylen);
+	if (st != MS_OK)
 		return st;
 	static const struct ms_rtls_store_ops ops = {
 		MS_RTLS_STORE_OPS_VERSION, gen_record, gen_get, gen_close,

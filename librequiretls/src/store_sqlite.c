@@ -5,6 +5,7 @@
  */
 #include "mailsec/requiretls_store.h"
 #include "rtls_internal.h"
+#include "rtls_store.h"
 
 #include <pthread.h>
 #include <mailsec/store.h>
@@ -141,13 +142,11 @@ static ms_status sq_schema(struct sq *s, char *why, size_t whylen)
 	return st;
 }
 
-ms_status ms_rtls_store_open_sqlite(const struct ms_env *env, const char *path,
-				    struct ms_rtls_store **out, char *why,
-				    size_t whylen)
+/* Open (create, migrate) the file; *out is the store's state. */
+static ms_status sq_open_impl(const struct ms_env *env, const char *path, struct sq **out,
+			      char *why, size_t whylen)
 {
-	if (out != NULL)
-		*out = NULL;
-	if (path == NULL || *path == '\0' || out == NULL)
+	if (path == NULL || *path == '\0')
 		return ms_why(why, whylen, MS_ERR_INVALID, "no path");
 	struct ms_env e;
 	ms_env_init(&e, env);
@@ -155,7 +154,13 @@ ms_status ms_rtls_store_open_sqlite(const struct ms_env *env, const char *path,
 	if (s == NULL)
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 	s->env = e;
-	if (pthread_mutex_init(&s->lock, NULL) != 0) {
+	/* recursive: a batch holds it across the records it makes */
+	pthread_mutexattr_t ma;
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+	int mrc = pthread_mutex_init(&s->lock, &ma);
+	pthread_mutexattr_destroy(&ma);
+	if (mrc != 0) {
 		ms_free(&e, s);
 		return ms_why(why, whylen, MS_ERR_INTERNAL, "mutex");
 	}
@@ -192,10 +197,124 @@ ms_status ms_rtls_store_open_sqlite(const struct ms_env *env, const char *path,
 		st = sq_err(s, why, whylen, "prepare");
 		goto fail;
 	}
-	static const struct ms_rtls_store_ops ops = {
-		MS_RTLS_STORE_OPS_VERSION, sq_record, sq_get, sq_close};
-	return ms_rtls_store_new(&e, &ops, s, out, why, whylen);
+	*out = s;
+	return MS_OK;
 fail:
 	sq_close(s);
 	return st;
 }
+
+ms_status ms_rtls_store_open_sqlite(const struct ms_env *env, const char *path,
+				    struct ms_rtls_store **out, char *why,
+				    size_t whylen)
+{
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "no path");
+	struct sq *s = NULL;
+	ms_status st = sq_open_impl(env, path, &s, why, whylen);
+	if (st != MS_OK)
+		return st;
+	static const struct ms_rtls_store_ops ops = {
+		MS_RTLS_STORE_OPS_VERSION, sq_record, sq_get, sq_close};
+	return ms_rtls_store_new(&s->env, &ops, s, out, why, whylen);
+}
+
+/* ---- the same store in the shape of mailsec/store.h (rtls_store.h) ---- */
+
+static ms_status g_open(const struct ms_env *env, const char *location, void **impl,
+			char *why, size_t whylen)
+{
+	struct sq *s = NULL;
+	ms_status st = sq_open_impl(env, location, &s, why, whylen);
+	if (st == MS_OK)
+		*impl = s;
+	return st;
+}
+
+static ms_status g_get(void *impl, const void *query, ms_store_rec_fn fn, void *user,
+		       char *why, size_t whylen)
+{
+	const struct rtls_store_key *k = query;
+	if (k == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "no key");
+	struct ms_rtls_capability c;
+	int found = 0;
+	ms_status st = sq_get(impl, k->account, k->domain, &c, &found, why, whylen);
+	if (st == MS_OK && found)
+		fn(user, &c);
+	return st;
+}
+
+static ms_status g_put(void *impl, const void *rec, char *why, size_t whylen)
+{
+	const struct rtls_store_obs *o = rec;
+	return sq_record(impl, o->account, o->domain, o->starttls, o->requiretls, o->now, why,
+			 whylen);
+}
+
+static ms_status g_batch(void *impl, const void *recs, size_t n, char *why, size_t whylen)
+{
+	struct sq *s = impl;
+	const struct rtls_store_obs *o = recs;
+	pthread_mutex_lock(&s->lock);
+	ms_status st = sq_exec(s, "BEGIN IMMEDIATE;", why, whylen);
+	for (size_t i = 0; st == MS_OK && i < n; i++)
+		st = g_put(s, &o[i], why, whylen);
+	if (st == MS_OK)
+		st = sq_exec(s, "COMMIT;", why, whylen);
+	if (st != MS_OK)
+		sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
+static ms_status g_expire(void *impl, int64_t before, char *why, size_t whylen)
+{
+	struct sq *s = impl;
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "DELETE FROM rtls_capability WHERE updated < ?1", -1,
+				    &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, before);
+		rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	ms_status st = rc == SQLITE_DONE ? MS_OK : sq_err(s, why, whylen, "expire");
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
+static ms_status g_del(void *impl, const void *query, char *why, size_t whylen)
+{
+	struct sq *s = impl;
+	const struct rtls_store_key *k = query;
+	if (k == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "no key");
+	pthread_mutex_lock(&s->lock);
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "DELETE FROM rtls_capability WHERE account = ?1 AND"
+				    " domain = ?2", -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, k->account, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, k->domain, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	ms_status st = rc == SQLITE_DONE ? MS_OK : sq_err(s, why, whylen, "delete");
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
+const struct ms_store_ops rtls_store_sqlite_ops = {
+	.version = MS_STORE_OPS_VERSION,
+	.open = g_open,
+	.get = g_get,
+	.put = g_put,
+	.batch = g_batch,
+	.expire = g_expire,
+	.close = sq_close,
+	.del = g_del,
+};
