@@ -122,19 +122,6 @@ ms_status rtls_plan_fill(const struct ms_rtls_domain *d,
 		return MS_OK;
 	}
 
-	/* Issue 19, fail closed: the domain publishes MTA-STS, its policy
-	 * could not be fetched and the store that may cache it (RFC 8461 s5.1)
-	 * is unreachable: an enforce policy may apply, so the domain waits
-	 * (unless the sender opted out of TLS requirements, RFC 8689 s4.2.2). */
-	if (d->sts_mode == MS_RTLS_STS_UNKNOWN && d->requirement != MS_RTLS_REQ_NOT_REQUIRED) {
-		plan_skip(out, d, MS_RTLS_R_STS_UNKNOWN, MS_RTLS_TEMPFAIL, 1, "4.7.5",
-			  "the MTA-STS policy of %s is unknown (fetch failed, policy store "
-			  "unreachable); delivery deferred", dom);
-		out->policy_mode = MS_RTLS_MODE_SKIP;
-		out->policy_reason = MS_RTLS_R_STS_UNKNOWN;
-		return MS_OK;
-	}
-
 	/* RFC 7672 s2.2.1: a failed or bogus address lookup is not an
 	 * "insecure" one; with no usable address the host is skipped now
 	 * (whatever the message requires: there is nothing to connect to). */
@@ -158,6 +145,21 @@ ms_status rtls_plan_fill(const struct ms_rtls_domain *d,
 	int dane_failed = dane_applies && h->dane == MS_RTLS_DANE_FAILED;
 	int dane_usable = dane_applies && h->dane == MS_RTLS_DANE_USABLE;
 	int dane_unusable = dane_applies && h->dane == MS_RTLS_DANE_UNUSABLE;
+	/* Issue 19, fail closed: the domain publishes MTA-STS, its policy
+	 * could not be fetched and the store that may cache it (RFC 8461 s5.1)
+	 * is unreachable: an enforce policy may apply, so the host waits -
+	 * unless DANE authenticates it (RFC 8461 s2: DANE is used in
+	 * preference) or the sender opted out of TLS requirements (RFC 8689
+	 * s4.2.2). */
+	if (d->sts_mode == MS_RTLS_STS_UNKNOWN && !dane_usable &&
+	    d->requirement != MS_RTLS_REQ_NOT_REQUIRED) {
+		plan_skip(out, d, MS_RTLS_R_STS_UNKNOWN, MS_RTLS_TEMPFAIL, 1, "4.7.5",
+			  "the MTA-STS policy of %s is unknown (fetch failed, policy store "
+			  "unreachable); delivery deferred", dom);
+		out->policy_mode = MS_RTLS_MODE_SKIP;
+		out->policy_reason = MS_RTLS_R_STS_UNKNOWN;
+		return MS_OK;
+	}
 	int enforce = d->sts_mode == MS_RTLS_STS_ENFORCE;
 	int sts_mismatch = enforce && !h->sts_match;
 
