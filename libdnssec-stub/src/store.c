@@ -28,9 +28,12 @@ ms_status ms_store_parse_location(const char *location, enum ms_store_backend *b
 	} else if (strncmp(location, "sqlite:", 7) == 0) {
 		b = MS_STORE_SQLITE;
 		p = location + 7;
-		/* sqlite:///abs/path and sqlite://localhost/... are URI forms */
-		if (strncmp(p, "//", 2) == 0)
+		/* "sqlite:///abs/path": the URI form of "sqlite:/abs/path" */
+		if (strncmp(p, "///", 3) == 0)
 			p += 2;
+		else if (strncmp(p, "//", 2) == 0)
+			return ms_why(why, whylen, MS_ERR_INVALID,
+				      "sqlite: location with a host; use sqlite:/PATH");
 		if (*p == '\0')
 			return ms_why(why, whylen, MS_ERR_INVALID, "sqlite: location without a path");
 	} else {

@@ -108,6 +108,11 @@ START_TEST(location_parsing)
 						 sizeof(why)), MS_OK);
 	ck_assert_int_eq(b, MS_STORE_SQLITE);
 	ck_assert_str_eq(path, "/var/x.db");
+	ck_assert_int_eq(ms_store_parse_location("sqlite:///var/z.db", &b, &path, why,
+						 sizeof(why)), MS_OK);
+	ck_assert_str_eq(path, "/var/z.db");
+	ck_assert_int_eq(ms_store_parse_location("sqlite://host/z.db", &b, &path, why,
+						 sizeof(why)), MS_ERR_INVALID);
 	ck_assert_int_eq(ms_store_parse_location("/var/y.db", &b, &path, why, sizeof(why)), MS_OK);
 	ck_assert_int_eq(b, MS_STORE_SQLITE);
 	ck_assert_str_eq(path, "/var/y.db");
