@@ -1,4 +1,5 @@
-/*
+/**
+ * @file
  * mailsec/dkim_signtab.h - which outgoing message to DKIM-sign, and with
  * which keys: the signing policy of an MTA or milter, in the shape of
  * OpenDKIM's KeyTable, SigningTable and InternalHosts (opendkim.conf(5)).
@@ -17,11 +18,11 @@
  *
  * Patterns (matched against the author domain, ASCII case-insensitively):
  *   example.com     exactly that domain
- *   *@example.com   the same (OpenDKIM refile spelling)
+ *   *\@example.com   the same (OpenDKIM refile spelling)
  *   *.example.com   any subdomain of example.com, not example.com itself
  *   .example.com    the same
  *   *               any domain
- * Local-part patterns (user@example.com) are refused: the decision is per
+ * Local-part patterns (user\@example.com) are refused: the decision is per
  * domain.
  *
  * The key files are read by the caller (a library never reads a config
@@ -52,12 +53,12 @@ extern "C" {
 #define MS_SIGNTAB_API
 #endif
 
-/* Hard bounds. */
-#define MS_DKIM_SIGNTAB_MAX_KEYS 256u      /* KeyTable entries */
-#define MS_DKIM_SIGNTAB_MAX_RULES 1024u    /* SigningTable entries */
-#define MS_DKIM_SIGNTAB_MAX_NETWORKS 256u  /* internal networks */
-#define MS_DKIM_SIGNTAB_MAX_RULE_KEYS 4u   /* keys named by one rule */
-#define MS_DKIM_SIGNTAB_MAX_NAME 64u       /* bytes in a key name */
+/** Hard bounds. */
+#define MS_DKIM_SIGNTAB_MAX_KEYS 256u      /**< KeyTable entries */
+#define MS_DKIM_SIGNTAB_MAX_RULES 1024u    /**< SigningTable entries */
+#define MS_DKIM_SIGNTAB_MAX_NETWORKS 256u  /**< internal networks */
+#define MS_DKIM_SIGNTAB_MAX_RULE_KEYS 4u   /**< keys named by one rule */
+#define MS_DKIM_SIGNTAB_MAX_NAME 64u       /**< bytes in a key name */
 
 /** The decision for one message. */
 enum ms_dkim_signtab_decision {
@@ -82,12 +83,15 @@ MS_SIGNTAB_API void ms_dkim_signtab_free(struct ms_dkim_signtab *t);
 
 /**
  * Add a KeyTable entry.
+ * @param t the table
  * @param name key name: 1..MS_DKIM_SIGNTAB_MAX_NAME bytes of letters,
  *        digits, '.', '-', '_'; unique in the table
  * @param domain d= (RFC 6376 s3.5), a domain name
  * @param selector s= (RFC 6376 s3.1)
  * @param key on MS_OK the table takes ownership; on failure the caller
  *        keeps it
+ * @param why optional buffer for the reason of a failure
+ * @param whylen its size
  * @return MS_OK; MS_ERR_INVALID with `why` for a bad or duplicate name, a
  *         bad domain or selector, a NULL key; MS_ERR_LIMIT beyond
  *         MS_DKIM_SIGNTAB_MAX_KEYS; MS_ERR_NOMEM
@@ -121,6 +125,7 @@ MS_SIGNTAB_API ms_status ms_dkim_signtab_add_network(struct ms_dkim_signtab *t,
 
 /**
  * Is mail from this client outgoing?
+ * @param t the table
  * @param client_ip the SMTP client's address (text); NULL or unparsable
  *        is never internal
  * @param authenticated nonzero when the client authenticated (SMTP AUTH)
@@ -131,10 +136,18 @@ MS_SIGNTAB_API int ms_dkim_signtab_outgoing(const struct ms_dkim_signtab *t,
 
 /**
  * Decide for one message.
+ * @param t the table
+ * @param client_ip the SMTP client's address (text); NULL or unparsable
+ *        is never internal
+ * @param authenticated nonzero when the client authenticated (SMTP AUTH)
  * @param from_values the bodies of every From field (after the colon),
- *        n of them, lens[i] bytes each (not NUL-terminated)
+ *        n of them, from_lens[i] bytes each (not NUL-terminated)
+ * @param from_lens the lengths of from_values
+ * @param n how many From fields
  * @param decision receives the decision
  * @param nkeys receives the number of keys to sign with (0 unless SIGN)
+ * @param why optional buffer for the reason of a failure
+ * @param whylen its size
  * @return MS_OK once *decision is set; MS_ERR_INVALID for bad arguments
  */
 MS_SIGNTAB_API ms_status ms_dkim_signtab_decide(const struct ms_dkim_signtab *t,
@@ -149,6 +162,15 @@ MS_SIGNTAB_API ms_status ms_dkim_signtab_decide(const struct ms_dkim_signtab *t,
  * of the matching rule (relaxed/relaxed canonicalization, the default
  * signed and over-signed header sets of mailsec/dkim.h), ready for
  * ms_dkim_signer_feed.  *out is NULL for any other decision.
+ * @param t the table
+ * @param client_ip as for ms_dkim_signtab_decide
+ * @param authenticated as for ms_dkim_signtab_decide
+ * @param from_values as for ms_dkim_signtab_decide
+ * @param from_lens as for ms_dkim_signtab_decide
+ * @param n as for ms_dkim_signtab_decide
+ * @param decision receives the decision
+ * @param why optional buffer for the reason of a failure
+ * @param whylen its size
  * @param out receives the signer; caller frees with ms_dkim_signer_free()
  * @return MS_OK once *decision is set; MS_ERR_INVALID, MS_ERR_NOMEM
  */
