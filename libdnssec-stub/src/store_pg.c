@@ -290,18 +290,40 @@ ms_status ms_pg_exec(struct ms_pg *pg, size_t stmt, int nparams, const char *con
 		*affected = 0;
 	if (pg == NULL || stmt >= pg->schema->nstatements || nparams < 0)
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	/* A read on a connection the server dropped while it sat idle (a
+	 * restart, a failover) is tried once more on a new connection: it
+	 * changes nothing, so the first caller after a restart is not failed
+	 * for nothing.  Writes are not repeated (a lost answer could hide a
+	 * commit: an upsert that adds a count must not run twice). */
+	int readonly = strncmp(pg->schema->statements[stmt], "SELECT", 6) == 0;
 	struct pg_conn *k = NULL;
-	ms_status st = conn_get(pg, &k, why, whylen);
-	if (st != MS_OK)
-		return st;
-	if (!k->prepared && (st = prepare_all(pg, k, why, whylen)) != MS_OK)
-		return st;
-	char name[32];
-	snprintf(name, sizeof(name), "ms%zu", stmt);
-	PGresult *r = PQexecPrepared(k->c, name, nparams, params, NULL, NULL, 0);
-	ExecStatusType want = r && PQresultStatus(r) == PGRES_TUPLES_OK ? PGRES_TUPLES_OK
-									 : PGRES_COMMAND_OK;
-	st = res_status(k, r, want, "statement", why, whylen);
+	ms_status st;
+	PGresult *r = NULL;
+	ExecStatusType want = PGRES_COMMAND_OK;
+	for (int attempt = 0;; attempt++) {
+		struct pg_conn *k0 = conn_find(pg);
+		int reused = k0 != NULL && k0->c != NULL &&
+			     PQtransactionStatus(k0->c) == PQTRANS_IDLE;
+		if ((st = conn_get(pg, &k, why, whylen)) != MS_OK)
+			return st;
+		if (!k->prepared && (st = prepare_all(pg, k, why, whylen)) != MS_OK) {
+			if (st == MS_ERR_UNAVAILABLE && reused && readonly && attempt == 0)
+				continue;
+			return st;
+		}
+		char name[32];
+		snprintf(name, sizeof(name), "ms%zu", stmt);
+		r = PQexecPrepared(k->c, name, nparams, params, NULL, NULL, 0);
+		want = r && PQresultStatus(r) == PGRES_TUPLES_OK ? PGRES_TUPLES_OK
+								 : PGRES_COMMAND_OK;
+		st = res_status(k, r, want, "statement", why, whylen);
+		if (st == MS_ERR_UNAVAILABLE && reused && readonly && attempt == 0) {
+			PQclear(r);
+			r = NULL;
+			continue;
+		}
+		break;
+	}
 	if (st == MS_OK && want == PGRES_TUPLES_OK && fn != NULL) {
 		int nr = PQntuples(r), nc = PQnfields(r);
 		const char *vals[32];

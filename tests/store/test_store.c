@@ -623,6 +623,34 @@ START_TEST(pg_restart_under_load)
 }
 END_TEST
 
+/* After a restart the first read is answered (it is tried once more on a
+ * new connection); the first write fails cleanly and the next succeeds. */
+START_TEST(pg_read_after_restart)
+{
+	struct ms_sts_store *c = NULL;
+	ck_assert_msg(ms_sts_store_open(NULL, pg.uri, &c, why, sizeof(why)) == MS_OK, "%s", why);
+	struct ms_sts_entry in = entry("restart.example", "r1", 100, 0, 100);
+	ck_assert_int_eq(ms_sts_store_put(c, &in), MS_OK);
+	ck_assert_int_eq(pgtest_halt(&pg), 0);
+	ck_assert_int_eq(pgtest_resume(&pg), 0);
+	uint8_t buf[MS_STS_POLICY_MAX];
+	int found = 0;
+	struct ms_sts_entry e = get_entry(c, "restart.example", buf, &found);
+	ck_assert_int_eq(found, 1);
+	ck_assert_str_eq(e.id, "r1");
+	ck_assert_int_eq(pgtest_halt(&pg), 0);
+	ck_assert_int_eq(pgtest_resume(&pg), 0);
+	in = entry("restart.example", "r2", 200, 0, 200);
+	ms_status st = ms_sts_store_put(c, &in);
+	ck_assert_msg(st == MS_OK || st == MS_ERR_UNAVAILABLE, "%d", st);
+	if (st != MS_OK)
+		ck_assert_int_eq(ms_sts_store_put(c, &in), MS_OK);
+	e = get_entry(c, "restart.example", buf, &found);
+	ck_assert_str_eq(e.id, "r2");
+	ms_sts_store_free(c);
+}
+END_TEST
+
 /* A client killed in the middle of a batch leaves no half-written data:
  * the batch's rows are all there or none is. */
 #define KILL_BATCH 4000
@@ -834,6 +862,7 @@ int main(void)
 	if (nb == 2) {
 		tcase_add_test(tc, pg_unreachable_open);
 		tcase_add_test(tc, pg_newer_schema_refused);
+		tcase_add_test(tc, pg_read_after_restart);
 		tcase_add_test(tc, pg_killed_client);
 		tcase_add_test(tc, pg_restart_under_load);
 		tcase_add_test(tc, pg_down_defers_sts_domain);
