@@ -87,6 +87,16 @@ int cli_fail(const struct cli *cli, ms_status st, const char *what, const char *
 			 why && why[0] ? why : ms_status_str(st));
 }
 
+int cli_put(const struct cli *cli, ms_status st, char **text, const char *what)
+{
+	if (st != MS_OK)
+		return cli_fail(cli, st, what, NULL);
+	fputs(*text, stdout);
+	ms_render_free(*text);
+	*text = NULL;
+	return CLI_EXIT_OK;
+}
+
 /* ---- subcommand tables ------------------------------------------------- */
 
 void cli_list_cmds(FILE *f, const struct cli_cmd *cmds)
@@ -206,73 +216,23 @@ int cli_parse(const struct cli *cli, int argc, char **argv, const struct cli_opt
 	return rc;
 }
 
-/* ---- one report, human or JSON ---------------------------------------- */
+/* ---- JSON strings ------------------------------------------------------ */
 
-void out_begin(struct cli_out *o, const struct cli *cli, const char *indent, int width)
+void cli_json_str(const char *before, const char *s, const char *after)
 {
-	o->json = cli->json;
-	o->indent = indent;
-	o->width = width;
-	if (o->json) {
-		json_init(&o->j, stdout);
-		json_object_begin(&o->j, NULL);
+	fputs(before, stdout);
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c == '\n' || c == '\r' || c == '\t')
+			printf("\\%c", c == '\n' ? 'n' : c == '\r' ? 'r' : 't');
+		else if (c < 0x20 || c == 0x7f)
+			printf("\\u%04x", c);
+		else
+			putchar(c); /* UTF-8 passes through */
 	}
-}
-
-void out_end(struct cli_out *o)
-{
-	if (o->json) {
-		json_object_end(&o->j);
-		json_finish(&o->j);
-	}
-}
-
-static void human(struct cli_out *o, const char *label)
-{
-	int pad = o->width - (int)strlen(label ? label : "") - 1;
-	if (label)
-		printf("%s%s:%*s", o->indent, label, pad < 1 ? 1 : pad, "");
-}
-
-void out_str(struct cli_out *o, const char *key, const char *label, const char *v)
-{
-	if (o->json && key)
-		json_string(&o->j, key[0] ? key : NULL, v);
-	else if (!o->json && label && v)
-		out_line(o, label, "%s", v);
-}
-
-void out_int(struct cli_out *o, const char *key, const char *label, long long v)
-{
-	if (o->json && key)
-		json_int(&o->j, key, v);
-	else if (!o->json && label)
-		out_line(o, label, "%lld", v);
-}
-
-void out_line(struct cli_out *o, const char *label, const char *fmt, ...)
-{
-	if (o->json)
-		return;
-	va_list ap;
-	human(o, label);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-/* JSON only: a bool, a null, and the nesting (no-ops for human text). */
-void out_bool(struct cli_out *o, const char *key, int v) { if (o->json) json_bool(&o->j, key, v); }
-void out_null(struct cli_out *o, const char *key) { if (o->json) json_null(&o->j, key); }
-void out_obj(struct cli_out *o, const char *key) { if (o->json) json_object_begin(&o->j, key); }
-void out_arr(struct cli_out *o, const char *key) { if (o->json) json_array_begin(&o->j, key); }
-void out_close(struct cli_out *o) { if (o->json) json_object_end(&o->j); }
-void out_close_arr(struct cli_out *o) { if (o->json) json_array_end(&o->j); }
-
-void cli_put_nocr(const char *s)
-{
-	for (; *s; s++)
-		if (*s != '\r')
-			putchar(*s);
+	putchar('"');
+	fputs(after, stdout);
 }

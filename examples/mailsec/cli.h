@@ -1,7 +1,8 @@
 /*
  * cli.h - shared plumbing of the `mailsec` example CLI: the global options
  * of the CLI contract (docs/cli.md), exit codes, resolver set-up and a tiny
- * JSON writer.  Each subcommand lives in its own cmd_*.c file.
+ * JSON string writer; the reports themselves are the libraries' renderings.
+ * Each subcommand lives in its own cmd_*.c file.
  */
 #ifndef MAILSEC_CLI_H
 #define MAILSEC_CLI_H
@@ -59,6 +60,15 @@ uint8_t *cli_read_file(const char *path, size_t max, size_t *len);
 /* A library call failed: "mailsec: WHAT: WHY" on stderr; exit 2 for bad
  * input (MS_ERR_INVALID, _LIMIT, _UNSUPPORTED), else 3. */
 int cli_fail(const struct cli *cli, ms_status st, const char *what, const char *why);
+
+/* The rendering --json asks for. */
+static inline enum ms_render_format cli_format(const struct cli *cli)
+{
+	return cli->json ? MS_RENDER_JSON : MS_RENDER_TEXT;
+}
+/* A library's rendering (st its status, *text read after the call that set
+ * it): print it, free it with ms_render_free, CLI_EXIT_OK; else cli_fail. */
+int cli_put(const struct cli *cli, ms_status st, char **text, const char *what);
 
 /* The MTA-STS discovery handle of `mtasts`, `plan`, `send` and `replan`:
  * the resolver, the --cache SQLite policy store (NULL: none) and the HTTPS
@@ -120,59 +130,8 @@ struct cli_list {
 int cli_parse(const struct cli *cli, int argc, char **argv, const struct cli_opt *opts,
 	      struct cli_list *pos);
 
-/* ---- JSON writer: compact, one document on one line ---------------- */
-#define JSON_MAX_DEPTH 32
-struct json {
-	FILE *f;
-	int depth;
-	int count[JSON_MAX_DEPTH];
-};
-void json_init(struct json *j, FILE *f);
-void json_object_begin(struct json *j, const char *key);
-void json_object_end(struct json *j);
-void json_array_begin(struct json *j, const char *key);
-void json_array_end(struct json *j);
-void json_string(struct json *j, const char *key, const char *value); /* NULL: null */
-void json_stringn(struct json *j, const char *key, const char *value, size_t len);
-void json_int(struct json *j, const char *key, long long value);
-void json_bool(struct json *j, const char *key, int value);
-void json_null(struct json *j, const char *key);
-/* End the document with a newline. */
-void json_finish(struct json *j);
-
-/* ---- one report, human or JSON ------------------------------------- */
-/* Each fact is printed once: as "KEY":value in the JSON object and/or as a
- * human line INDENT LABEL: VALUE (label padded to `width`).  A NULL key
- * leaves it out of JSON (OUT_ELEM: an array element), a NULL label out of
- * the human text, a NULL string value out of the human text (JSON null). */
-#define OUT_ELEM ""
-struct cli_out {
-	int json;
-	const char *indent;
-	int width;
-	struct json j;
-};
-/* Start a report (the JSON object opens). */
-void out_begin(struct cli_out *o, const struct cli *cli, const char *indent, int width);
-/* Close the JSON document; no-op for human text. */
-void out_end(struct cli_out *o);
-void out_str(struct cli_out *o, const char *key, const char *label, const char *v);
-void out_int(struct cli_out *o, const char *key, const char *label, long long v);
-/* JSON only (a human line for a bool is written with out_line). */
-void out_bool(struct cli_out *o, const char *key, int v);
-/* JSON null; human: nothing. */
-void out_null(struct cli_out *o, const char *key);
-/* A human line only: INDENT LABEL: printf(fmt...) (label NULL: the bare
- * formatted line). */
-void out_line(struct cli_out *o, const char *label, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* Nested JSON objects and arrays (no-ops for human text). */
-void out_obj(struct cli_out *o, const char *key);
-void out_arr(struct cli_out *o, const char *key);
-void out_close(struct cli_out *o);      /* ends the innermost object */
-void out_close_arr(struct cli_out *o);  /* ends the innermost array */
-/* Write a string without its CRs (a folded header field on a terminal). */
-void cli_put_nocr(const char *s);
+/* BEFORE, S as a JSON string, AFTER on stdout (dane's key/TLSA lines). */
+void cli_json_str(const char *before, const char *s, const char *after);
 
 /* Subcommands: argv[0] is the subcommand name. */
 int cmd_dns(struct cli *cli, int argc, char **argv);
@@ -185,11 +144,11 @@ int cmd_send(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_setup(struct cli *cli, int argc, char **argv);
 int cmd_replan(struct cli *cli, int argc, char **argv);
-int cmd_dmarc_report(struct cli *cli, int argc, char **argv);
 /* Groups of subcommands (NULL-terminated tables). */
 extern const struct cli_cmd cli_dane_cmds[];
 extern const struct cli_cmd cli_mtasts_cmds[];
 extern const struct cli_cmd cli_dkim_cmds[];
+extern const struct cli_cmd cli_dmarc_report_cmds[];
 extern const struct cli_cmd cli_tlsrpt_cmds[];
 
 #endif

@@ -58,7 +58,7 @@ static const struct cli_cmd commands[] = {
 	{ "tlsrpt", NULL, "", "SMTP TLS reports (RFC 8460)", cli_tlsrpt_cmds },
 #endif
 #ifdef MS_CLI_HAVE_DMARC_REPORT
-	{ "dmarc-report", cmd_dmarc_report, "record | report | send | parse", "DMARC aggregate reports", NULL },
+	{ "dmarc-report", NULL, "", "DMARC aggregate reports", cli_dmarc_report_cmds },
 #endif
 	{ NULL, NULL, NULL, NULL, NULL }
 };

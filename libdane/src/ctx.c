@@ -34,6 +34,7 @@ void ms_dane_ctx_free(struct ms_dane_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	ms_dane_certcache_free(ctx->cache);
 	EVP_MD_free(ctx->sha256);
 	EVP_MD_free(ctx->sha512);
 	struct ms_env e = ctx->env;
@@ -47,6 +48,26 @@ ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx, uint8_t mtype,
 		return MS_ERR_INVALID;
 	ctx->mtype_rank[mtype] = rank;
 	return MS_OK;
+}
+
+ms_status ms_dane_ctx_set_cert_cache(struct ms_dane_ctx *ctx, size_t max_entries)
+{
+	if (ctx == NULL || max_entries > MS_DANE_MAX_CERT_CACHE)
+		return MS_ERR_INVALID;
+	struct ms_dane_certcache *c = NULL;
+	if (max_entries > 0) {
+		ms_status st = ms_dane_certcache_new(&ctx->env, max_entries, &c);
+		if (st != MS_OK)
+			return st; /* the old cache, if any, stays */
+	}
+	ms_dane_certcache_free(ctx->cache);
+	ctx->cache = c;
+	return MS_OK;
+}
+
+size_t ms_dane_ctx_cert_cache_count(const struct ms_dane_ctx *ctx)
+{
+	return ctx && ctx->cache ? ms_dane_certcache_count(ctx->cache) : 0;
 }
 
 const EVP_MD *ms_dane_md(const struct ms_dane_ctx *ctx, uint8_t mtype)

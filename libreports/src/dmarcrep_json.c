@@ -100,3 +100,32 @@ ms_status ms_dmarcrep_report_json(const struct ms_dmarcrep_report *r, char **out
 	*out = ms_buf_steal(&b);
 	return *out ? MS_OK : ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 }
+
+ms_status ms_dmarcrep_report_text(const struct ms_dmarcrep_report *r, char **out, char *why,
+				  size_t whylen)
+{
+	if (r == NULL || out == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	*out = NULL;
+	struct ms_buf b;
+	ms_buf_init(&b, NULL, (size_t)r->rows.n * 4096 + 65536);
+	const struct ms_dmarcrep_meta *m = &r->meta;
+	ms_status st = ms_buf_printf(&b, "org:      %s <%s>\nreport:   %s\nperiod:   %lld .. %lld\n"
+		      "policy:   %s p=%s sp=%s adkim=%s aspf=%s pct=%u\nmessages: %llu\n",
+		      m->org_name, m->email, m->report_id, (long long)m->begin, (long long)m->end,
+		      m->domain, m->p, m->sp, m->adkim, m->aspf, m->pct,
+		      (unsigned long long)ms_dmarcrep_report_messages(r));
+	for (size_t i = 0; st == MS_OK && i < r->rows.n; i++) {
+		const struct ms_dmarcrep_row *w = &r->rows.rows[i];
+		st = ms_buf_printf(&b, "  %-39s count=%llu disposition=%s dkim=%s spf=%s%s%s from=%s\n",
+			      w->source_ip, (unsigned long long)w->count, w->disposition,
+			      w->dkim_eval, w->spf_eval, w->reason[0] ? " reason=" : "", w->reason,
+			      w->header_from);
+	}
+	if (st != MS_OK) {
+		ms_buf_free(&b);
+		return ms_why(why, whylen, MS_ERR_NOMEM, "text view: out of memory");
+	}
+	*out = ms_buf_steal(&b);
+	return *out ? MS_OK : ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+}

@@ -247,3 +247,14 @@ ms_status ms_dmarcrep_filename(const struct ms_dmarcrep_report *r, const char *r
 	}
 	return MS_OK;
 }
+
+void ms_dmarcrep_default_period(int64_t now, int64_t *begin, int64_t *end)
+{
+	/* The UTC day before `now` (RFC 7489 s7.2: reports cover 24 hours by
+	 * default, aligned to UTC midnight). */
+	int64_t e = (now - (now % 86400 + 86400) % 86400);
+	if (end)
+		*end = e;
+	if (begin)
+		*begin = e - 86400;
+}

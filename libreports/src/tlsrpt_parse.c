@@ -298,7 +298,7 @@ ms_status ms_tlsrpt_parse(const struct ms_env *env, const uint8_t *buf, size_t l
 
 /* ---- views --------------------------------------------------------------- */
 
-static char *view_json(const struct ms_tlsrpt_parsed *p)
+static char *view_json(const struct ms_tlsrpt_parsed *p, size_t flags)
 {
 	json_t *pols = json_array();
 	for (size_t i = 0; i < p->npolicies; i++) {
@@ -321,7 +321,7 @@ static char *view_json(const struct ms_tlsrpt_parsed *p)
 	json_t *root = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "organization-name", p->org_name,
 				 "contact-info", p->contact, "report-id", p->report_id, "start",
 				 p->start, "end", p->end, "policies", pols);
-	char *s = root ? json_dumps(root, JSON_PRESERVE_ORDER | JSON_INDENT(2)) : NULL;
+	char *s = root ? json_dumps(root, JSON_PRESERVE_ORDER | flags) : NULL;
 	json_decref(root);
 	return s;
 }
@@ -357,6 +357,7 @@ ms_status ms_tlsrpt_parsed_view(const struct ms_tlsrpt_parsed *p, int json, char
 		*out = NULL;
 	if (p == NULL || out == NULL)
 		return MS_ERR_INVALID;
-	*out = json ? view_json(p) : view_table(p);
+	/* json 2: compact, one line (ms_tlsrpt_parsed_render) */
+	*out = json ? view_json(p, json == 2 ? JSON_COMPACT : JSON_INDENT(2)) : view_table(p);
 	return *out ? MS_OK : MS_ERR_NOMEM;
 }

@@ -148,7 +148,6 @@ ms_status ms_tlsrpt_report_build(const struct ms_env *env, struct ms_tlsrpt_stor
 				 const struct ms_tlsrpt_report_opts *o,
 				 struct ms_tlsrpt_report **out, char *why, size_t whylen)
 {
-	(void)env;
 	if (out)
 		*out = NULL;
 	if (store == NULL || o == NULL || out == NULL || o->version != MS_TLSRPT_REPORT_OPTS_VERSION)
@@ -157,10 +156,14 @@ ms_status ms_tlsrpt_report_build(const struct ms_env *env, struct ms_tlsrpt_stor
 		return ms_why(why, whylen, MS_ERR_INVALID, "organization-name and contact-info are required");
 	if (!tlsrpt_hostname_ok(o->submitter) || !tlsrpt_hostname_ok(o->policy_domain))
 		return ms_why(why, whylen, MS_ERR_INVALID, "submitter and policy domain must be host names");
-	int64_t begin = tlsrpt_day_start(o->day);
+	/* No day: the UTC day of the env clock (what a daily job reports). */
+	char today[11];
+	if (o->day == NULL)
+		tlsrpt_day_of(ms_now(env), today);
+	const char *day = o->day ? o->day : today;
+	int64_t begin = tlsrpt_day_start(day);
 	if (begin < 0)
-		return ms_why(why, whylen, MS_ERR_INVALID, "day '%.20s' is not YYYY-MM-DD",
-			      o->day ? o->day : "(null)");
+		return ms_why(why, whylen, MS_ERR_INVALID, "day '%.20s' is not YYYY-MM-DD", day);
 	int64_t end = begin + 86399; /* the day's last second, as RFC 8460's examples */
 	char domain[254];
 	size_t dl = strlen(o->policy_domain);
@@ -168,7 +171,7 @@ ms_status ms_tlsrpt_report_build(const struct ms_env *env, struct ms_tlsrpt_stor
 		domain[i] = (char)ms_ascii_lower((unsigned char)o->policy_domain[i]);
 
 	struct build b = { .policies = json_array(), .st = MS_OK };
-	ms_status st = ms_tlsrpt_store_get(store, o->day, domain, on_row, &b, why, whylen);
+	ms_status st = ms_tlsrpt_store_get(store, day, domain, on_row, &b, why, whylen);
 	if (st == MS_OK && b.st != MS_OK)
 		st = ms_why(why, whylen, b.st, "%s", b.err[0] ? b.err : "out of memory");
 	if (st == MS_OK)
@@ -189,7 +192,7 @@ ms_status ms_tlsrpt_report_build(const struct ms_env *env, struct ms_tlsrpt_stor
 	tlsrpt_rfc3339(end, end_s);
 	/* Report-ID: unique per day, domain and submitter, a valid msg-id
 	 * (dot-atom "@" domain) for the mail's Report-ID (s5.3). */
-	snprintf(id, sizeof(id), "%.4s%.2s%.2s.%s@%s", o->day, o->day + 5, o->day + 8, domain,
+	snprintf(id, sizeof(id), "%.4s%.2s%.2s.%s@%s", day, day + 5, day + 8, domain,
 		 o->submitter);
 	json_t *root = json_pack("{s:s,s:{s:s,s:s},s:s,s:s,s:o}", "organization-name", o->org_name,
 				 "date-range", "start-datetime", start_s, "end-datetime", end_s,
@@ -228,4 +231,24 @@ ms_status ms_tlsrpt_report_build(const struct ms_env *env, struct ms_tlsrpt_stor
 	}
 	*out = r;
 	return MS_OK;
+}
+
+ms_status ms_tlsrpt_report_write(const struct ms_tlsrpt_report *rep, const char *dir, char *why,
+				 size_t whylen)
+{
+	if (rep == NULL || dir == NULL || rep->filename == NULL || rep->gz == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "NULL argument");
+	/* The s5.1 name never holds a '/' (host names and digits only). */
+	size_t pl = strlen(dir) + strlen(rep->filename) + 2;
+	char *path = malloc(pl);
+	if (path == NULL)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	snprintf(path, pl, "%s/%s", dir, rep->filename);
+	FILE *f = fopen(path, "wb");
+	int ok = f && fwrite(rep->gz, 1, rep->gz_len, f) == rep->gz_len;
+	if (f && fclose(f) != 0)
+		ok = 0;
+	ms_status st = ok ? MS_OK : ms_why(why, whylen, MS_ERR_IO, "cannot write %s", path);
+	free(path);
+	return st;
 }

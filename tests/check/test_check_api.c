@@ -122,8 +122,8 @@ START_TEST(report_of_weakauth)
 	ck_assert_ptr_nonnull(strstr(text, "overall: fail"));
 	ck_assert_ptr_null(strchr(text, '\033'));
 	ck_assert_int_eq(ms_check_report_render(r, (enum ms_check_format)7, &json, NULL), MS_ERR_INVALID);
-	free(json);
-	free(text);
+	ms_render_free(json);
+	ms_render_free(text);
 	ms_check_report_free(r);
 	ms_dns_ctx_free(dns);
 }
@@ -247,7 +247,7 @@ START_TEST(setup_records)
 	ck_assert_ptr_nonnull(strstr(out, "_mta-sts.example.test. IN TXT \"v=STSv1; id=20270115T080000;\"\n"));
 	ck_assert_ptr_nonnull(strstr(out, "example.test. IN MX 20 mx2.example.test.\n"));
 	ck_assert_ptr_nonnull(strstr(out, "mode: enforce\nmx: mx1.example.test\nmx: mx2.example.test\nmax_age: 604800\n"));
-	free(out);
+	ms_render_free(out);
 
 	cfg.sts_mode = "strict";
 	ck_assert_int_eq(ms_setup_render(NULL, &cfg, MS_CHECK_TEXT, &out, why, sizeof(why)), MS_ERR_INVALID);

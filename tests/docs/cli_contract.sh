@@ -46,7 +46,8 @@ for c in $(cat "$T/listed"); do
       echo "$line" | grep -q "[ |]$s[ :]" && ok || bad "top-level help of $c omits $s"
       run "$c $s --help" 0 "$M" "$c" "$s" --help
       grep -q "^usage: mailsec $c $s" "$T/out" && ok || bad "$c $s --help: no usage"
-      sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$MAN" | grep -q "^\.BI* \"$c $s\|, $c $s " && ok ||
+      sed -n '/^\.SH COMMANDS/,/^\.SH /p' "$MAN" | sed 's/\\-/-/g' |
+        grep -q "^\.BI* \"$c $s\|, $c $s " && ok ||
         bad "$c $s is not in the man page"
     done
     run "$c nosuch" 2 "$M" "$c" nosuch-command

@@ -182,7 +182,7 @@ START_TEST(stalled_policy_host_never_blocks_a_step)
 	ms_sts_get_free(g);   /* cancel: the transfer is dropped */
 	ck_assert_uint_lt(now_ms() - t0, 200);
 	/* nothing was cached for it */
-	struct ms_sts_entry e;
+	struct ms_sts_entry e = { .version = MS_STS_ENTRY_VERSION };
 	static uint8_t buf[MS_STS_POLICY_MAX];
 	int found = 1;
 	ck_assert_int_eq(ms_sts_store_get(store, "slow.test", &e, buf, sizeof(buf), &found), MS_OK);

@@ -57,6 +57,14 @@ static inline int ms_status_is_temporary(ms_status s)
 	}
 }
 
+/** The renderings of a result object (the libraries' *_render() calls):
+ * human-readable text, or one compact JSON object on one line ending in a
+ * newline (the keys are listed with each call). */
+enum ms_render_format {
+	MS_RENDER_TEXT = 0, /**< human-readable text */
+	MS_RENDER_JSON = 1  /**< one compact JSON object on one line */
+};
+
 /** A short, static, lower-case name for a status ("ok", "timeout", ...). */
 static inline const char *ms_status_str(ms_status s)
 {

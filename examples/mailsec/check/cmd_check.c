@@ -1,14 +1,8 @@
 /*
- * cmd_check.c - `mailsec check DOMAIN`: the options of the CLI contract
- * turned into ms_check_opts, libmscheck's report printed as text or JSON.
- * Every decision is the library's (libmscheck, docs/check.md).
- *
- *   mailsec check DOMAIN [--port N] [--no-probe] [--ca-file F]
- *                 [--connect-to HOST:PORT:ADDR:PORT] [--dkim-selector S]...
- *                 [--progress]
- *
- * Exit 0 when the check ran, whatever it found; 2 on usage errors; 3 when
- * no report could be built.
+ * cmd_check.c - `mailsec check DOMAIN` (usage: main.c's table): the CLI
+ * contract's options turned into ms_check_opts, libmscheck's report
+ * printed as text or JSON; every decision is the library's (docs/check.md).
+ * Exit 0 when the check ran, whatever it found; 2 usage; 3 no report.
  */
 #include "cli.h"
 
@@ -90,6 +84,6 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		return cli_error(cli, CLI_EXIT_ERROR, "check: %s%s%s", ms_status_str(st),
 				 why[0] ? ": " : "", why);
 	fputs(text, stdout);
-	free(text);
+	ms_render_free(text);
 	return CLI_EXIT_OK;
 }

@@ -1,13 +1,8 @@
 /*
- * cmd_setup.c - `mailsec setup DOMAIN`: the records and files a domain
- * publishes to receive mail securely (libmscheck's ms_setup_render).
- *
- *   mailsec setup DOMAIN --mx HOST [--key FILE] [--next-key FILE]
- *                 [--mx HOST ...] --rua ADDRESS [--sts-mode MODE]
- *                 [--max-age SECONDS] [--dkim-selector S --dkim-key FILE]
- *
- * --key/--next-key apply to the --mx before them.  Exit 0 with the
- * records printed, 2 on usage errors or unreadable keys.
+ * cmd_setup.c - `mailsec setup DOMAIN` (usage: main.c's table): the
+ * records and files a domain publishes to receive mail securely
+ * (libmscheck's ms_setup_render).  --key/--next-key apply to the --mx
+ * before them.  Exit 0 with the records printed, 2 usage or unreadable keys.
  */
 #include "cli.h"
 
@@ -69,6 +64,6 @@ int cmd_setup(struct cli *cli, int argc, char **argv)
 	if (st != MS_OK)
 		return cli_usage_error(cli, "%s: %s", ms_status_str(st), why);
 	fputs(out, stdout);
-	free(out);
+	ms_render_free(out);
 	return CLI_EXIT_OK;
 }

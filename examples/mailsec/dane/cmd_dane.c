@@ -1,16 +1,14 @@
 /*
- * cmd_dane.c - `mailsec dane`: DANE for SMTP with libdane.
- *   verify --chain FILE.pem --name HOST... --tlsa "U S M HEX"... [--insecure]
- *   tlsa [--usage U --selector S --mtype M] FILE.pem
- *   probe HOST [--port N] [--connect ADDR:PORT]
- *   keygen ALG | csr KEY.pem NAME... | rollover CURRENT.pem NEXT.pem [--ca CA.pem]
- * verify and probe exit 0 when verified, 1 otherwise.
+ * cmd_dane.c - `mailsec dane verify|tlsa|probe|keygen|csr|rollover` (usage:
+ * the table below): DANE for SMTP with libdane.  verify and probe exit 0
+ * when verified, 1 otherwise.
  */
 #include "cli.h"
 
 #include <mailsec/dane.h>
+#ifdef MS_CLI_HAVE_RTLS_PROBE
 #include <mailsec/requiretls_smtp.h>
-#include <openssl/evp.h>
+#endif
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <signal.h>
@@ -39,36 +37,6 @@ static size_t read_chain(const char *path, struct ms_dane_cert *chain, unsigned 
 	if (f)
 		fclose(f);
 	return n;
-}
-
-static void record_text(const struct ms_dane_tlsa *t, char *buf, size_t len)
-{
-	if (ms_dane_tlsa_to_text(t, buf, len) != MS_OK)
-		snprintf(buf, len, "%u %u %u (%zu bytes)", t->usage, t->selector, t->mtype,
-			 t->datalen);
-}
-
-static void print_result(struct cli_out *o, const struct ms_dane_result *res,
-			 const struct ms_dane_tlsa *t)
-{
-	char rec[MAX_TLSA_TEXT] = "";
-	if (res->matched >= 0)
-		record_text(&t[res->matched], rec, sizeof(rec));
-	const char *rpt = ms_tlsrpt_result_name(res->tlsrpt);
-	out_str(o, "verdict", "verdict", ms_dane_verdict_str(res->verdict));
-	out_bool(o, "verified", res->verdict == MS_DANE_VERIFIED);
-	out_str(o, "matched", "matched", res->matched >= 0 ? rec : NULL);
-	if (res->matched < 0)
-		out_line(o, "matched", "none");
-	if (res->depth >= 0)
-		out_int(o, "depth", "depth", res->depth);
-	else
-		out_null(o, "depth");
-	if (res->depth < 0)
-		out_line(o, "depth", "none");
-	out_str(o, "tlsrpt_result", "tlsrpt", rpt[0] ? rpt : NULL);
-	out_int(o, "usable_records", NULL, (long long)res->usable);
-	out_str(o, "reason", "reason", res->reason);
 }
 
 static int dane_verify(struct cli *cli, int argc, char **argv)
@@ -111,11 +79,10 @@ static int dane_verify(struct cli *cli, int argc, char **argv)
 		OPENSSL_free(der[i]);
 	if (st != MS_OK)
 		return cli_fail(cli, st, "verify failed", why);
-	struct cli_out o;
-	out_begin(&o, cli, "", 9);
-	print_result(&o, &res, t);
-	out_end(&o);
-	return res.verdict == MS_DANE_VERIFIED ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	char *text = NULL;
+	rc = cli_put(cli, ms_dane_result_render(&res, t, tl.n, cli_format(cli), &text, NULL), &text,
+		     "verify");
+	return rc != CLI_EXIT_OK ? rc : res.verdict == MS_DANE_VERIFIED ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /* The TLSA record of a PEM file's certificate or key, into out. */
@@ -147,23 +114,21 @@ static int dane_tlsa(struct cli *cli, int argc, char **argv)
 	static char out[MAX_TLSA_TEXT * 4];
 	if ((rc = tlsa_of(cli, p[0], u, s, m, out, sizeof(out))) != CLI_EXIT_OK)
 		return rc;
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	out_str(&o, "record", NULL, out);
-	out_line(&o, NULL, "%s", out);
-	out_end(&o);
+	if (cli->json)
+		cli_json_str("{\"record\":", out, "}\n");
+	else
+		puts(out);
 	return CLI_EXIT_OK;
 }
 
 /* keygen and csr: the PEM text, or {"KEY": PEM} with --json. */
 static int print_pem(const struct cli *cli, const char *alg, const char *key, char *pem)
 {
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	out_str(&o, alg ? "algorithm" : NULL, NULL, alg);
-	out_str(&o, key, NULL, pem);
-	out_end(&o);
-	if (!cli->json)
+	if (cli->json && alg)
+		cli_json_str("{\"algorithm\":", alg, ",");
+	if (cli->json)
+		printf("%s\"%s\":", alg ? "" : "{", key), cli_json_str("", pem, "}\n");
+	else
 		fputs(pem, stdout);
 	ms_dane_string_free(NULL, pem);
 	return CLI_EXIT_OK;
@@ -214,43 +179,26 @@ static int dane_rollover(struct cli *cli, int argc, char **argv)
 		return rc >= 0 ? rc : cli_usage(cli);
 	static char out[3][1024];
 	static const char *const what[3] = { "current", "next", "ca" };
-	struct cli_out o;
 	for (int i = 0; i < 3; i++)
 		if (files[i] && (rc = tlsa_of(cli, files[i], i == 2 ? 2 : 3, 1, 1, out[i],
 					      sizeof(out[i]))) != CLI_EXIT_OK)
 			return rc;
-	out_begin(&o, cli, "", 0);
-	out_arr(&o, "records");
+	const char *sep = "{\"records\":[";
 	for (int i = 0; i < 3; i++) {
-		if (files[i] == NULL)
-			continue;
-		out_str(&o, OUT_ELEM, NULL, out[i]);
-		out_line(&o, NULL, "%s ; %s", out[i], what[i]);
+		if (files[i] && cli->json)
+			cli_json_str(sep, out[i], "");
+		else if (files[i])
+			printf("%s ; %s\n", out[i], what[i]);
+		sep = files[i] ? "," : sep;
 	}
-	out_close_arr(&o);
-	out_end(&o);
+	if (cli->json)
+		puts("]}"); /* CURRENT and NEXT are required: never empty */
 	return CLI_EXIT_OK;
 }
 
 #ifdef MS_CLI_HAVE_RTLS_PROBE
-static void fingerprint(const struct ms_dane_cert *c, char *subject, size_t slen, char *fp,
-			size_t fplen)
-{
-	const unsigned char *p = c->der;
-	X509 *x = d2i_X509(NULL, &p, (long)c->len);
-	subject[0] = '\0';
-	if (x)
-		X509_NAME_oneline(X509_get_subject_name(x), subject, (int)slen);
-	X509_free(x);
-	unsigned char d[32];
-	unsigned int dl = 0;
-	EVP_Digest(c->der, c->len, d, &dl, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < dl && 2 * i + 3 <= fplen; i++)
-		snprintf(fp + 2 * i, fplen - 2 * i, "%02x", d[i]);
-}
-
-/* The lookup, the STARTTLS probe and the verification are librequiretls's
- * (ms_rtls_dane_probe_run). */
+/* The lookup, the STARTTLS probe, the verification and the report are
+ * librequiretls's (ms_rtls_dane_probe_run, ms_rtls_dane_probe_render). */
 static int dane_probe(struct cli *cli, int argc, char **argv)
 {
 	const char *p[1], *connect = NULL;
@@ -269,58 +217,16 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 					      .port = (uint16_t)port, .connect = connect,
 					      .timeout_ms = cli->timeout_ms, .now = cli_now(cli) };
 	struct ms_rtls_dane_probe *pr = NULL;
-	char why[512] = "", rec[MAX_TLSA_TEXT], subj[256], fp[80];
+	char why[512] = "";
 	ms_status st = ms_rtls_dane_probe_run(&cli->env, dns, p[0], &po, &pr, why, sizeof(why));
 	ms_dns_ctx_free(dns);
 	if (st != MS_OK)
 		return cli_fail(cli, st, "TLSA lookup failed", why);
-	const struct ms_dane_lookup *l = ms_rtls_dane_probe_lookup(pr);
-	const struct ms_rtls_probe *session = ms_rtls_dane_probe_session(pr);
-	const struct ms_dane_tlsa *recs;
-	const struct ms_dane_cert *chain = NULL;
-	size_t nrecs = ms_dane_lookup_records(l, &recs), nchain = ms_rtls_probe_chain(session, &chain);
-	const char *err = ms_rtls_dane_probe_error(pr);
-	struct cli_out o;
-	out_begin(&o, cli, "", 9);
-	out_str(&o, "host", "host", p[0]);
-	out_str(&o, "dns_state", NULL, ms_dane_dns_state_str(ms_dane_lookup_state(l)));
-	out_str(&o, "dns_reason", "dns", ms_dane_lookup_reason(l));
-	out_str(&o, "tlsa_base", "base", ms_dane_lookup_base(l));
-	out_arr(&o, "tlsa");
-	for (size_t i = 0; i < nrecs; i++) {
-		record_text(&recs[i], rec, sizeof(rec));
-		out_str(&o, OUT_ELEM, "tlsa", rec);
-	}
-	out_close_arr(&o);
-	out_str(&o, "connect", "connect", ms_rtls_dane_probe_connect(pr));
-	out_str(&o, "tls", "tls", session ? ms_rtls_probe_tls(session) : NULL);
-	out_str(&o, "error", NULL, err);
-	out_arr(&o, "chain");
-	for (size_t i = 0; i < nchain; i++) {
-		fingerprint(&chain[i], subj, sizeof(subj), fp, sizeof(fp));
-		out_obj(&o, NULL);
-		out_int(&o, "depth", NULL, (long long)i);
-		out_str(&o, "subject", NULL, subj);
-		out_str(&o, "sha256", NULL, fp);
-		out_close(&o);
-		out_line(&o, NULL, "cert %zu:  %s sha256=%s", i, subj, fp);
-	}
-	out_close_arr(&o);
-	if (session) {
-		print_result(&o, ms_rtls_dane_probe_result(pr), recs);
-	} else {
-		const char *v = ms_rtls_dane_probe_verdict_str(pr);
-		out_str(&o, "verdict", NULL, v);
-		out_line(&o, "verdict", "%s%s%s", v, err ? ": " : " (host unusable now)",
-			 err ? err : "");
-		out_bool(&o, "verified", 0);
-		out_null(&o, "matched");
-		out_null(&o, "depth");
-		out_str(&o, "tlsrpt_result", NULL,
-			ms_tlsrpt_result_name(ms_rtls_dane_probe_result(pr)->tlsrpt));
-	}
-	out_end(&o);
-	rc = ms_rtls_dane_probe_verified(pr) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	char *text = NULL;
+	rc = cli_put(cli, ms_rtls_dane_probe_render(pr, p[0], cli_format(cli), &text, NULL), &text,
+		     "probe");
+	if (rc == CLI_EXIT_OK)
+		rc = ms_rtls_dane_probe_verified(pr) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 	ms_rtls_dane_probe_free(pr);
 	return rc;
 }

@@ -1,11 +1,7 @@
 /*
- * cmd_dkim.c - `mailsec dkim verify [FILE]`, `mailsec dkim sign --domain D
- * --selector S --key FILE [--algo A] [FILE]` and `mailsec dkim keygen
- * --algo rsa|ed25519`: DKIM (RFC 6376, 8301, 8463) with libspfdkim.
- *
- * verify prints one line per DKIM-Signature (result, d=, s=, a=, DNSSEC
- * status of the key record, reason) and exits 0 if at least one signature
- * passed, 1 otherwise (also for an unsigned message).  The message is
+ * cmd_dkim.c - `mailsec dkim verify|sign|keygen` (usage: the table below):
+ * DKIM (RFC 6376, 8301, 8463) with libspfdkim.  verify exits 0 if at least
+ * one signature passed, 1 otherwise (also unsigned); the message is
  * streamed: memory does not grow with the body.
  */
 #include "dkim_cli.h"
@@ -16,23 +12,6 @@
 #define MAX_KEYS 8
 #define MAX_MESSAGE (64u << 20)
 #define MAX_PEM (1u << 20)
-
-void dkim_sig_out(struct cli_out *o, const struct ms_dkim_sig *s, const char *label)
-{
-	const char *d = ms_dkim_sig_domain(s), *sel = ms_dkim_sig_selector(s);
-	const char *r = ms_dkim_sig_reason(s), *res = ms_dkim_result_str(ms_dkim_sig_result(s));
-	const char *alg = ms_dkim_algorithm_str(ms_dkim_sig_algorithm(s));
-	const char *sec = ms_dns_security_str(ms_dkim_sig_dnssec(s));
-	out_obj(o, NULL);
-	out_str(o, "result", NULL, res);
-	out_str(o, "domain", NULL, d);
-	out_str(o, "selector", NULL, sel);
-	out_str(o, "algorithm", NULL, alg);
-	out_str(o, "dnssec", NULL, sec);
-	out_str(o, "reason", NULL, r);
-	out_line(o, label, "%s d=%s s=%s a=%s dnssec=%s%s%s", res, d ? d : "-", sel ? sel : "-",
-		 alg, sec, r && *r ? " reason=" : "", r ? r : "");
-}
 
 int dkim_stream(const struct cli *cli, const char *file,
 		ms_status (*feed)(void *h, const uint8_t *buf, size_t len, char *why, size_t wl),
@@ -90,26 +69,13 @@ static int do_verify(struct cli *cli, int argc, char **argv)
 		rc = cli_error(cli, CLI_EXIT_ERROR, "dkim verify: %s", why);
 		goto out;
 	}
-	size_t count = ms_dkim_verify_count(vf);
+	char *text = NULL;
+	rc = cli_put(cli, ms_dkim_verify_render(vf, cli_format(cli), &text, NULL), &text, "dkim");
 	int passed = 0;
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	if (count == 0)
-		out_line(&o, NULL, "none (no DKIM-Signature)");
-	out_arr(&o, "signatures");
-	for (size_t i = 0; i < count; i++) {
-		const struct ms_dkim_sig *s = ms_dkim_verify_sig(vf, i);
-		passed |= ms_dkim_sig_result(s) == MS_DKIM_PASS;
-		dkim_sig_out(&o, s, NULL);
-		out_str(&o, "identity", NULL, ms_dkim_sig_identity(s));
-		out_bool(&o, "testing", ms_dkim_sig_testing(s));
-		out_int(&o, "key_bits", NULL, ms_dkim_sig_key_bits(s));
-		out_close(&o);
-	}
-	out_close_arr(&o);
-	out_int(&o, "ignored", NULL, (long long)ms_dkim_verify_ignored(vf));
-	out_end(&o);
-	rc = passed ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	for (size_t i = 0; i < ms_dkim_verify_count(vf); i++)
+		passed |= ms_dkim_sig_result(ms_dkim_verify_sig(vf, i)) == MS_DKIM_PASS;
+	if (rc == CLI_EXIT_OK)
+		rc = passed ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
 	ms_dkim_verify_free(vf);
 	ms_dkim_verifier_free(v);
@@ -160,13 +126,14 @@ static int do_sign(struct cli *cli, int argc, char **argv)
 	uint8_t *msg = NULL, *pem;
 	char why[256] = "", *out = NULL;
 	size_t len = 0;
+	ms_status st;
 	rc = CLI_EXIT_USAGE;
 	for (size_t i = 0; i < kl.n; i++) {
 		if ((pem = cli_read_file(keys[i], MAX_PEM, &len)) == NULL) {
 			cli_error(cli, rc, "dkim sign: cannot read %s", keys[i]);
 			goto out;
 		}
-		ms_status st = ms_dkim_key_load_pem(&cli->env, pem, len, &k[i], why, sizeof(why));
+		st = ms_dkim_key_load_pem(&cli->env, pem, len, &k[i], why, sizeof(why));
 		free(pem);
 		if (st != MS_OK) {
 			cli_error(cli, rc, "dkim sign: %s: %s", keys[i], why);
@@ -201,34 +168,19 @@ static int do_sign(struct cli *cli, int argc, char **argv)
 		cli_error(cli, rc, "dkim sign: %s", why);
 		goto out;
 	}
-	/* Keep the file's own line ends: LF-only files get LF-only fields. */
-	const char *h = ms_dkim_signer_headers(s), *nl = memchr(msg, '\n', len);
-	int lf_only = nl && (nl == (char *)msg || nl[-1] != '\r');
-	size_t hl = 0, hn = strlen(h);
-	if ((out = malloc(hn + len + 1)) == NULL) {
-		rc = cli_error(cli, CLI_EXIT_ERROR, "dkim sign: out of memory");
+	size_t outlen = 0;
+	if ((st = ms_dkim_signer_render(s, msg, len, cli_format(cli), &out, &outlen)) != MS_OK) {
+		rc = cli_fail(cli, st, "dkim sign", NULL);
 		goto out;
 	}
-	for (; *h; h++)
-		if (!(lf_only && *h == '\r'))
-			out[hl++] = *h;
-	memcpy(out + hl, msg, len);
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	if (o.json) {
-		json_stringn(&o.j, "signatures", out, hl);
-		json_stringn(&o.j, "message", out, hl + len);
-	} else {
-		fwrite(out, 1, hl + len, stdout);
-	}
-	out_end(&o);
+	fwrite(out, 1, outlen, stdout);
 	rc = CLI_EXIT_OK;
 out:
 	ms_dkim_signer_free(s);
 	for (size_t i = 0; i < kl.n; i++)
 		ms_dkim_key_free(k[i]);
 	free(msg);
-	free(out);
+	ms_render_free(out);
 	return rc;
 }
 
@@ -246,34 +198,12 @@ static int do_keygen(struct cli *cli, int argc, char **argv)
 	if (alg != MS_DKIM_RSA_SHA256 && alg != MS_DKIM_ED25519_SHA256)
 		return cli_usage(cli);
 	struct ms_dkim_key *k = NULL;
-	char why[256] = "", *pem = NULL, *txt = NULL, name[600];
+	char why[256] = "";
 	if (ms_dkim_key_generate(&cli->env, alg, (unsigned)bits, &k, why, sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "dkim keygen: %s", why);
-	rc = CLI_EXIT_OK;
-	if (ms_dkim_key_private_pem(k, &pem) != MS_OK || ms_dkim_key_txt_record(k, &txt) != MS_OK) {
-		rc = cli_error(cli, CLI_EXIT_ERROR, "dkim keygen: cannot encode the key");
-		goto out;
-	}
-	snprintf(name, sizeof(name), "%s._domainkey.%s.", sel, domain);
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	out_str(&o, "algorithm", NULL, ms_dkim_algorithm_str(alg));
-	out_int(&o, "bits", NULL, ms_dkim_key_bits(k));
-	out_str(&o, "private_key", NULL, pem);
-	out_str(&o, "name", NULL, name);
-	out_str(&o, "txt", NULL, txt);
-	out_end(&o);
-	if (!o.json) {
-		/* Zone-file syntax, in character-strings of at most 255 bytes
-		 * (a 2048-bit RSA key does not fit in one). */
-		printf("%s%s IN TXT (", pem, name);
-		for (size_t i = 0, n = strlen(txt); i < n; i += 255)
-			printf(" \"%.*s\"", (int)(n - i < 255 ? n - i : 255), txt + i);
-		printf(" )\n");
-	}
-out:
-	ms_dkim_string_free(pem);
-	ms_dkim_string_free(txt);
+	char *text = NULL;
+	rc = cli_put(cli, ms_dkim_key_render(k, sel, domain, cli_format(cli), &text, NULL), &text,
+		     "dkim keygen");
 	ms_dkim_key_free(k);
 	return rc;
 }

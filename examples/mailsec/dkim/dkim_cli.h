@@ -1,4 +1,5 @@
-/* dkim_cli.h - what `mailsec dkim` and `mailsec auth` print alike. */
+/* dkim_cli.h - what `mailsec dkim` and `mailsec auth` share: streaming a
+ * message file into a library handle. */
 #ifndef MAILSEC_DKIM_CLI_H
 #define MAILSEC_DKIM_CLI_H
 
@@ -6,10 +7,6 @@
 
 #include <mailsec/dkim.h>
 
-/* Open a JSON object for signature s with its result, domain, selector,
- * algorithm, dnssec and reason (the caller closes it), or print the
- * human line "[LABEL: ]RESULT d= s= a= dnssec= [reason=]". */
-void dkim_sig_out(struct cli_out *o, const struct ms_dkim_sig *s, const char *label);
 /* Feed FILE (NULL or "-": stdin) to `feed` in chunks: CLI_EXIT_OK, or the
  * exit code after printing the reason. */
 int dkim_stream(const struct cli *cli, const char *file,

@@ -1,15 +1,8 @@
 /*
- * cmd_mtasts.c - `mailsec mtasts ...`: MTA-STS (RFC 8461) with libmtasts.
- *
- *   fetch DOMAIN [--ca-file F] [--connect-to HOST:PORT:ADDR:PORT]
- *                [--cache FILE]        record, policy, cache state
- *   parse FILE                         exit 0 valid, 1 invalid (reason)
- *   match FILE MXHOST                  exit 0 match, 1 no match
- *   purge --cache FILE [DOMAIN]        drop cached policies
- *   refresh --cache FILE               the periodic refresh, once
- *
- * The TXT record is looked up through libdnssec-stub with the global
- * resolver options; the policy host is reached with libcurl.
+ * cmd_mtasts.c - `mailsec mtasts fetch|parse|match|purge|refresh` (usage:
+ * the table below): MTA-STS (RFC 8461) with libmtasts.  The TXT record is
+ * looked up through libdnssec-stub with the global resolver options; the
+ * policy host is reached with libcurl.
  */
 #include "cli.h"
 
@@ -37,19 +30,6 @@ static int load_policy(struct cli *cli, int argc, char **argv, size_t npos,
 	return st == MS_ERR_NOMEM ? cli_error(cli, CLI_EXIT_ERROR, "out of memory") : -1;
 }
 
-static void out_policy(struct cli_out *o, const struct ms_sts_policy *p)
-{
-	out_str(o, "mode", "mode", p ? ms_sts_mode_str(ms_sts_policy_mode(p)) : NULL);
-	if (p)
-		out_int(o, "max_age", "max_age", ms_sts_policy_max_age(p));
-	else
-		out_null(o, "max_age");
-	out_arr(o, "mx");
-	for (size_t i = 0; p && i < ms_sts_policy_mx_count(p); i++)
-		out_str(o, OUT_ELEM, "mx", ms_sts_policy_mx(p, i));
-	out_close_arr(o);
-}
-
 static int cmd_parse(struct cli *cli, int argc, char **argv)
 {
 	const char *pos[1];
@@ -58,15 +38,10 @@ static int cmd_parse(struct cli *cli, int argc, char **argv)
 	int rc = load_policy(cli, argc, argv, 1, pos, &p, why, sizeof(why));
 	if (rc >= 0)
 		return rc;
-	struct cli_out o;
-	out_begin(&o, cli, "  ", 11);
-	out_bool(&o, "valid", p != NULL);
-	out_str(&o, "error", NULL, p ? NULL : why);
-	out_line(&o, NULL, p ? "valid policy" : "invalid policy: %s", why);
-	out_policy(&o, p);
-	out_end(&o);
+	char *text = NULL;
+	rc = cli_put(cli, ms_sts_policy_render(p, why, cli_format(cli), &text, NULL), &text, "parse");
 	ms_sts_policy_free(p);
-	return p ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	return rc != CLI_EXIT_OK ? rc : p ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 static int cmd_match(struct cli *cli, int argc, char **argv)
@@ -79,25 +54,12 @@ static int cmd_match(struct cli *cli, int argc, char **argv)
 		return rc;
 	if (p == NULL)
 		return cli_usage_error(cli, "%s: invalid policy: %s", pos[0], why);
-	const char *host = pos[1], *pattern = NULL, *mode = ms_sts_mode_str(ms_sts_policy_mode(p));
-	for (size_t i = 0; i < ms_sts_policy_mx_count(p) && !pattern; i++)
-		if (ms_sts_mx_pattern_match(ms_sts_policy_mx(p, i), host))
-			pattern = ms_sts_policy_mx(p, i);
-	const char *v = ms_sts_verdict_str(ms_sts_verdict_for(ms_sts_policy_mode(p), !pattern));
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	out_str(&o, "mx", NULL, host);
-	out_bool(&o, "match", pattern != NULL);
-	out_str(&o, "pattern", NULL, pattern);
-	out_str(&o, "mode", NULL, mode);
-	out_str(&o, "verdict", NULL, v);
-	if (pattern)
-		out_line(&o, NULL, "%s matches %s", host, pattern);
-	else
-		out_line(&o, NULL, "%s matches no mx pattern (mode %s: %s)", host, mode, v);
-	out_end(&o);
+	char *text = NULL;
+	int matched = 0;
+	rc = cli_put(cli, ms_sts_match_render(p, pos[1], &matched, cli_format(cli), &text, NULL),
+		     &text, "match");
 	ms_sts_policy_free(p);
-	return pattern ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	return rc != CLI_EXIT_OK ? rc : matched ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 int cli_sts_open(struct cli *cli, const char *ca_file, const char *connect_to,
@@ -150,11 +112,6 @@ static int sts_cmd_open(struct cli *cli, int argc, char **argv, size_t maxpos, i
 	return rc == CLI_EXIT_OK ? -1 : rc;
 }
 
-static const char *source_str(enum ms_sts_source s)
-{
-	return s == MS_STS_SRC_FETCHED ? "fetched" : s == MS_STS_SRC_CACHE ? "cache" : "none";
-}
-
 static int cmd_fetch(struct cli *cli, int argc, char **argv)
 {
 	const char *pos[1];
@@ -170,46 +127,15 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 		cli_sts_close(&r);
 		return cli_fail(cli, st, "fetch", why);
 	}
-	const struct ms_sts_policy *p = ms_sts_result_policy(res);
-	enum ms_tlsrpt_result f = ms_sts_result_failure(res);
-	const char *id = ms_sts_result_record_id(res), *src = source_str(ms_sts_result_source(res));
-	struct cli_out o;
-	out_begin(&o, cli, "  ", 11);
-	out_str(&o, "domain", NULL, pos[0]);
-	out_line(&o, NULL, "%s", pos[0]);
-	out_str(&o, "record_id", NULL, id[0] ? id : NULL);
-	out_str(&o, "record", NULL, ms_sts_result_record_note(res));
-	out_line(&o, "record", "%s%s%s", ms_sts_result_record_note(res), id[0] ? ", id=" : "", id);
-	out_bool(&o, "policy", p != NULL);
-	out_str(&o, "source", NULL, src);
-	out_str(&o, "policy_id", NULL, ms_sts_result_policy_id(res));
-	if (p)
-		out_line(&o, "policy", "id=%s from %s, expires %lld", ms_sts_result_policy_id(res),
-			 src, (long long)ms_sts_result_expires(res));
-	else if (ms_sts_result_state(res) == MS_STS_UNKNOWN)
-		out_line(&o, "policy", "unknown: not fetched and the cache is unreachable (defer)");
-	else
-		out_line(&o, "policy", "none");
-	out_bool(&o, "unknown", ms_sts_result_state(res) == MS_STS_UNKNOWN);
-	out_policy(&o, p);
-	if (p)
-		out_int(&o, "expires", NULL, ms_sts_result_expires(res));
-	else
-		out_null(&o, "expires");
-	out_str(&o, "failure", NULL, f ? ms_tlsrpt_result_name(f) : NULL);
-	out_str(&o, "failure_detail", NULL, f ? ms_sts_result_failure_detail(res) : NULL);
-	out_bool(&o, "backoff", ms_sts_result_backoff(res));
-	out_str(&o, "policy_text", NULL, ms_sts_result_policy_text(res));
-	if (f)
-		out_line(&o, "failure", "%s: %s%s", ms_tlsrpt_result_name(f),
-			 ms_sts_result_failure_detail(res),
-			 ms_sts_result_backoff(res) ? " (backing off)" : "");
-	out_end(&o);
+	char *text = NULL;
+	rc = cli_put(cli, ms_sts_result_render(res, pos[0], cli_format(cli), &text, NULL), &text,
+		     "fetch");
 	/* a policy that may exist but cannot be known: the check could not run */
-	int unknown = ms_sts_result_state(res) == MS_STS_UNKNOWN;
+	if (rc == CLI_EXIT_OK && ms_sts_result_state(res) == MS_STS_UNKNOWN)
+		rc = CLI_EXIT_ERROR;
 	ms_sts_result_free(res);
 	cli_sts_close(&r);
-	return unknown ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+	return rc;
 }
 
 static int cmd_purge(struct cli *cli, int argc, char **argv)

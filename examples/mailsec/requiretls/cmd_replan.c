@@ -1,14 +1,10 @@
 /*
- * cmd_replan.c - `mailsec replan --message FILE [--mail-params PARAMS]
- *                 --to ADDR [--to ADDR]... --requirement REQ [--write OUT]
- *                 [--ca-file F] [--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]`
- *
- * The operator's override for a queued message: what changes per recipient
- * domain and MX host when its TLS requirement becomes REQ, and (--write)
- * the message with the header that carries REQ and the new MAIL FROM
- * parameters.  The re-plan and the rewrite are librequiretls's
- * (requiretls_replan.h); the lookups are the route's (route_cli.c).  Exit 0
- * when the re-plan was computed, 2 on usage errors and unreadable input.
+ * cmd_replan.c - `mailsec replan` (usage: main.c's table): the operator's
+ * override for a queued message: what changes per recipient domain and MX
+ * host when its TLS requirement becomes REQ, and (--write) the message
+ * with the header that carries REQ and the new MAIL FROM parameters.  The
+ * re-plan and rewrite are librequiretls's (requiretls_replan.h), the
+ * lookups the route's.  Exit 0 re-plan computed, 2 usage/unreadable input.
  */
 #include "route_cli.h"
 
@@ -32,96 +28,6 @@ static int write_message(const char *out, const struct ms_rtls_replan *rp, const
 	size_t off = ms_rtls_replan_body_offset(rp);
 	int bad = fwrite(h, 1, hl, f) != hl || fwrite(msg + off, 1, len - off, f) != len - off;
 	return fclose(f) != 0 || bad ? -1 : 0;
-}
-
-/* One host's plan: a JSON object under `key`, or a human line. */
-static void out_plan(struct cli_out *o, const char *key, const char *label,
-		     const struct ms_rtls_plan *p, int plaintext)
-{
-	int skip = p->mode == MS_RTLS_MODE_SKIP;
-	out_obj(o, key);
-	out_str(o, "mode", NULL, ms_rtls_mode_str(p->mode));
-	out_bool(o, "verify_dane", p->verify_dane);
-	out_bool(o, "verify_pkix", p->verify_pkix);
-	out_bool(o, "need_requiretls", p->need_requiretls);
-	out_bool(o, "plaintext", plaintext);
-	out_str(o, "skip_status", NULL, skip ? p->enhanced : NULL);
-	out_str(o, "skip_reason", NULL, skip ? ms_rtls_reason_str(p->reason) : NULL);
-	out_close(o);
-	if (skip)
-		out_line(o, NULL, "    %s %s %s (%s): %s", label, ms_rtls_mode_str(p->mode),
-			 p->enhanced, ms_rtls_reason_str(p->reason), p->text);
-	else
-		out_line(o, NULL, "    %s %s: verify DANE %s, PKIX %s, REQUIRETLS needed %s, "
-			 "plaintext %s", label, ms_rtls_mode_str(p->mode),
-			 p->verify_dane ? "yes" : "no", p->verify_pkix ? "yes" : "no",
-			 p->need_requiretls ? "yes" : "no", plaintext ? "allowed" : "no");
-}
-
-static void out_undeliverable(struct cli_out *o, const char *when, int set,
-			      const struct ms_rtls_outcome *oc)
-{
-	char key[32];
-	snprintf(key, sizeof(key), "undeliverable_%s", when);
-	route_out_outcome(o, key, set, oc);
-	if (set)
-		out_line(o, NULL, "  undeliverable %s: %s %s", when, oc->enhanced, oc->text);
-}
-
-static void print(const struct cli *cli, const struct ms_rtls_replan *rp, const char *params,
-		  const char *written)
-{
-	const char *np = ms_rtls_replan_mail_params(rp);
-	const char *before = ms_rtls_requirement_str(ms_rtls_replan_before(rp));
-	const char *after = ms_rtls_requirement_str(ms_rtls_replan_after(rp));
-	const char *tlsreq = ms_rtls_tlsreq_str(ms_rtls_replan_tlsreq(rp));
-	struct cli_out o;
-	out_begin(&o, cli, "", 0);
-	out_str(&o, "requirement_before", NULL, before);
-	out_str(&o, "requirement_after", NULL, after);
-	out_str(&o, "tls_required_header", NULL, tlsreq);
-	out_str(&o, "mail_params_before", NULL, params);
-	out_str(&o, "mail_params_after", NULL, np);
-	out_int(&o, "header_fields_removed", NULL, (long long)ms_rtls_replan_removed(rp));
-	out_bool(&o, "header_field_added", ms_rtls_replan_added(rp));
-	out_line(&o, NULL, "message requirement: %s -> %s (TLS-Required header %s)\n"
-		 "MAIL FROM parameters: %s -> %s\nheader: %zu TLS-Required field(s) removed%s",
-		 before, after, tlsreq, params[0] ? params : "(none)", np[0] ? np : "(none)",
-		 ms_rtls_replan_removed(rp),
-		 ms_rtls_replan_added(rp) ? ", \"TLS-Required: No\" added" : "");
-	out_arr(&o, "domains");
-	for (size_t i = 0; i < ms_rtls_replan_domain_count(rp); i++) {
-		const struct ms_rtls_replan_domain *d = ms_rtls_replan_domain(rp, i);
-		out_line(&o, NULL, "\ndomain %s: %s", d->domain, d->changed ? "changed" : "unchanged");
-		if (d->nhosts == 0)
-			out_line(&o, NULL, "  no host to try");
-		out_obj(&o, NULL);
-		out_str(&o, "domain", NULL, d->domain);
-		out_bool(&o, "changed", d->changed);
-		out_arr(&o, "hosts");
-		for (size_t k = 0; k < d->nhosts; k++) {
-			const struct ms_rtls_replan_host *h = &d->hosts[k];
-			out_line(&o, NULL, "  MX %u %s", h->preference, h->summary);
-			out_obj(&o, NULL);
-			out_str(&o, "host", NULL, h->name);
-			out_int(&o, "preference", NULL, h->preference);
-			out_bool(&o, "changed", h->changed);
-			out_str(&o, "summary", NULL, h->summary);
-			out_plan(&o, "before", "before:", &h->before, h->plaintext_before);
-			out_plan(&o, "after", "after: ", &h->after, h->plaintext_after);
-			out_close(&o);
-		}
-		out_close_arr(&o);
-		out_undeliverable(&o, "before", d->undeliverable_before, &d->outcome_before);
-		out_undeliverable(&o, "after", d->undeliverable_after, &d->outcome_after);
-		out_close(&o);
-	}
-	out_close_arr(&o);
-	out_str(&o, "written", NULL, written);
-	if (written)
-		out_line(&o, NULL, "\nwrote %s; requeue it with MAIL FROM parameters: %s", written,
-			 np[0] ? np : "(none)");
-	out_end(&o);
 }
 
 /* The recipient domain of ADDR (after the last '@'), normalised; 0 when
@@ -197,8 +103,10 @@ int cmd_replan(struct cli *cli, int argc, char **argv)
 	}
 	if (rc == CLI_EXIT_OK && out_file && write_message(out_file, rp, msg, len) != 0)
 		rc = cli_usage_error(cli, "--write %s: cannot write", out_file);
+	char *text = NULL;
 	if (rc == CLI_EXIT_OK)
-		print(cli, rp, params, out_file);
+		rc = cli_put(cli, ms_rtls_replan_render(rp, params, out_file, cli_format(cli),
+							&text, NULL), &text, "replan");
 	ms_rtls_replan_free(rp);
 	free(msg);
 	return rc;

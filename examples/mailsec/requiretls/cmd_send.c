@@ -1,16 +1,12 @@
 /*
- * cmd_send.c - `mailsec send --from ADDR --to ADDR [--to ADDR ...]
- *   [--requiretls] [--tls-required-no] [--auto-requiretls] [--port N]
- *   [--ca-file F] [--connect-to H:P:A:P] [--cache FILE] [--helo NAME]
- *   [--memory FILE] [--memory-max-age SECONDS] FILE`
- *
- * A minimal outbound client, an example of the libraries together, not a
- * queue: librequiretls's ms_rtls_send does the work (route per recipient
- * domain, hosts in MX order, the engine's verdicts, the memory); this file
- * only parses options and send_report.c prints.  Exit 0 when every
- * recipient was delivered, 1 when one was not, 2 usage, 3 internal.
+ * cmd_send.c - `mailsec send` (usage: the command table in main.c): a
+ * minimal outbound client, not a queue.  librequiretls's ms_rtls_send does
+ * the work (route per recipient domain, hosts in MX order, the engine's
+ * verdicts, the memory); this file parses options and prints the library's
+ * report (ms_rtls_send_render).  Exit 0 every recipient delivered, 1 one
+ * was not, 2 usage, 3 internal.
  */
-#include "send.h"
+#include "route_cli.h"
 
 #include <openssl/err.h>
 #include <signal.h>
@@ -95,10 +91,13 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 		rc = cli_fail(cli, st, "send", why);
 		goto out;
 	}
-	struct send_report r = { .cli = cli, .from = from, .to = to, .nto = tl.n,
-				 .header = hdr, .auto_requiretls = auto_rtls, .send = send };
-	send_report(&r);
-	rc = ms_rtls_send_delivered(send) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+	struct ms_rtls_send_view v = { .version = MS_RTLS_SEND_VIEW_VERSION, .from = from,
+				       .to = to, .nto = tl.n, .header = hdr,
+				       .auto_requiretls = auto_rtls };
+	char *text = NULL;
+	st = ms_rtls_send_render(send, &v, cli_format(cli), &text, NULL);
+	if ((rc = cli_put(cli, st, &text, "send")) == CLI_EXIT_OK)
+		rc = ms_rtls_send_delivered(send) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 out:
 	ms_rtls_send_free(send);
 	cli_sts_close(&rctx);

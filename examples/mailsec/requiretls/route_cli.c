@@ -27,31 +27,3 @@ int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
 	cli_sts_close(&c);
 	return rc;
 }
-
-void route_mail_params(int requiretls, char *out, size_t outsize)
-{
-	struct ms_rtls_mail *m = NULL;
-	out[0] = '\0';
-	if (ms_rtls_mail_new(NULL, &m) != MS_OK)
-		return;
-	if (requiretls)
-		ms_rtls_mail_set(m, "REQUIRETLS", NULL);
-	if (ms_rtls_mail_format(m, out, outsize, NULL) != MS_OK)
-		out[0] = '\0';
-	ms_rtls_mail_free(m);
-}
-
-void route_out_outcome(struct cli_out *o, const char *key, int set,
-		       const struct ms_rtls_outcome *oc)
-{
-	if (!set) {
-		out_null(o, key);
-		return;
-	}
-	out_obj(o, key);
-	out_str(o, "verdict", NULL, ms_rtls_verdict_str(oc->verdict));
-	out_str(o, "status", NULL, oc->enhanced);
-	out_str(o, "bounce_status", NULL, oc->bounce_enhanced);
-	out_str(o, "text", NULL, oc->text);
-	out_close(o);
-}

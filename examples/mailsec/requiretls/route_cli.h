@@ -10,6 +10,7 @@
 
 #include <mailsec/requiretls.h>
 #include <mailsec/requiretls_decide.h>
+#include <mailsec/requiretls_deliver.h>
 #include <mailsec/requiretls_route.h>
 
 /* The MX hosts plan and send consider (the library orders the whole set
@@ -39,11 +40,9 @@ struct route_opts {
 int route_open(struct cli *cli, const char *domain, const struct route_opts *o,
 	       enum ms_rtls_requirement requirement, struct ms_rtls_route **out);
 
-/* The MAIL FROM parameters a plan leads to (e.g. "REQUIRETLS", or ""). */
-void route_mail_params(int requiretls, char *out, size_t outsize);
-
-/* An RFC 3463 outcome as a JSON object under `key` (null when !set). */
-void route_out_outcome(struct cli_out *o, const char *key, int set,
-		       const struct ms_rtls_outcome *oc);
+/* `mailsec tlsrpt record` runs `send` with this delivery attempt observer
+ * (libreports's TLSRPT recorder); NULL for a plain send. */
+extern ms_rtls_attempt_observer_fn send_observer;
+extern void *send_observer_arg;
 
 #endif

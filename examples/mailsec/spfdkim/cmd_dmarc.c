@@ -4,7 +4,7 @@
  * authentication results.  First stdout line: the DMARC result.  A From
  * header that cannot name one author domain (several headers, several
  * domains, malformed, none) is reported as permerror with disposition
- * reject, the outcome dmarc.h defines for it.
+ * reject, the outcome dmarc.h defines for it (ms_dmarc_bad_from_render).
  */
 #include "cli.h"
 
@@ -30,51 +30,6 @@ static int split(const char *arg, char *buf, size_t len, char **dom, char **sel)
 	if (sel)
 		*sel = c2 ? c2 + 1 : NULL;
 	return 0;
-}
-
-static void print(const struct cli *cli, struct ms_dmarc *d, const struct ms_dmarc_verdict *v)
-{
-	const struct ms_dmarc_record *rec = ms_dmarc_verdict_record(v);
-	const char *pol = rec ? ms_dmarc_policy_str(ms_dmarc_verdict_policy(v)) : NULL;
-	const char *res = ms_dmarc_result_str(ms_dmarc_verdict_result(v));
-	int spf_al = ms_dmarc_verdict_spf_aligned(v), dkim_al = ms_dmarc_verdict_dkim_aligned(v);
-	struct cli_out o;
-	out_begin(&o, cli, "  ", 13);
-	out_str(&o, "result", NULL, res);
-	out_line(&o, NULL, "%s", res);
-	out_str(&o, "from_outcome", NULL, "ok");
-	out_str(&o, "policy", NULL, pol);
-	out_str(&o, "policy_tag", NULL, ms_dmarc_verdict_policy_tag(v));
-	out_line(&o, "domain", "%s (organizational: %s)", ms_dmarc_verdict_domain(v),
-		 ms_dmarc_verdict_org_domain(v));
-	if (rec)
-		out_line(&o, "policy", "%s=%s from _dmarc.%s", ms_dmarc_verdict_policy_tag(v), pol,
-			 ms_dmarc_verdict_policy_domain(v));
-	out_str(&o, "disposition", "disposition",
-		ms_dmarc_policy_str(ms_dmarc_verdict_disposition(v)));
-	out_str(&o, "domain", NULL, ms_dmarc_verdict_domain(v));
-	out_str(&o, "org_domain", NULL, ms_dmarc_verdict_org_domain(v));
-	out_str(&o, "policy_domain", NULL, ms_dmarc_verdict_policy_domain(v));
-	out_bool(&o, "spf_aligned", spf_al);
-	out_bool(&o, "dkim_aligned", dkim_al);
-	out_line(&o, "aligned", "spf=%s dkim=%s", spf_al ? "yes" : "no", dkim_al ? "yes" : "no");
-	out_str(&o, "reason", "reason", ms_dmarc_verdict_reason(v));
-	out_str(&o, "dnssec", "dnssec", ms_dns_security_str(ms_dmarc_verdict_dnssec(v)));
-	out_arr(&o, "rua");
-	for (size_t i = 0; i < ms_dmarc_record_rua_count(rec); i++) {
-		int ok = 0;
-		const char *uri = ms_dmarc_record_rua(rec, i);
-		ms_dmarc_report_dest_verify(d, ms_dmarc_verdict_policy_domain(v), uri, &ok, NULL,
-					    NULL, 0);
-		const char *auth = ok > 0 ? "authorized" : ok < 0 ? "temperror" : "unauthorized";
-		out_obj(&o, NULL);
-		out_str(&o, "uri", NULL, uri);
-		out_str(&o, "destination", NULL, auth);
-		out_close(&o);
-		out_line(&o, "rua", "%s (%s)", uri, auth);
-	}
-	out_close_arr(&o);
-	out_end(&o);
 }
 
 int cmd_dmarc(struct cli *cli, int argc, char **argv)
@@ -115,23 +70,10 @@ int cmd_dmarc(struct cli *cli, int argc, char **argv)
 					     domain, sizeof(domain), why, sizeof(why));
 	if (st != MS_OK && st != MS_ERR_LIMIT)
 		return cli_error(cli, CLI_EXIT_ERROR, "dmarc: %s", why);
-	if (st == MS_ERR_LIMIT || fo != MS_DMARC_FROM_OK) {
-		const char *fos = ms_dmarc_from_outcome_str(st == MS_ERR_LIMIT ?
-							    MS_DMARC_FROM_MALFORMED : fo);
-		struct cli_out o;
-		out_begin(&o, cli, "  ", 13);
-		out_str(&o, "result", NULL, "permerror");
-		out_str(&o, "from_outcome", NULL, fos);
-		out_null(&o, "policy");
-		out_str(&o, "disposition", NULL, "reject");
-		out_null(&o, "domain");
-		out_null(&o, "org_domain");
-		out_str(&o, "reason", NULL, why);
-		out_line(&o, NULL, "permerror\n  from:        %s (%s)\n  disposition: reject", fos,
-			 why);
-		out_end(&o);
-		return CLI_EXIT_OK;
-	}
+	char *text = NULL;
+	if (st == MS_ERR_LIMIT || fo != MS_DMARC_FROM_OK) /* no lookup: permerror, reject */
+		return cli_put(cli, ms_dmarc_bad_from_render(fo, why, cli_format(cli), &text, NULL),
+			       &text, "dmarc");
 	struct ms_dns_ctx *dns = cli_dns_ctx(cli);
 	if (dns == NULL)
 		return CLI_EXIT_USAGE;
@@ -147,9 +89,10 @@ int cmd_dmarc(struct cli *cli, int argc, char **argv)
 	if (st != MS_OK)
 		rc = cli_fail(cli, st, "dmarc", why);
 	else
-		print(cli, d, v);
+		rc = cli_put(cli, ms_dmarc_verdict_render(d, v, cli_format(cli), &text, NULL), &text,
+			     "dmarc");
 	ms_dmarc_verdict_free(v);
 	ms_dmarc_free(d);
 	ms_dns_ctx_free(dns);
-	return st == MS_OK ? CLI_EXIT_OK : rc;
+	return rc;
 }

@@ -8,38 +8,6 @@
 
 #include <mailsec/spf.h>
 
-static void print(const struct cli *cli, const struct ms_spf_verdict *v, const char *hdr)
-{
-	const char *id = ms_spf_verdict_identity(v) == MS_SPF_ID_HELO ? "helo" : "mailfrom";
-	const char *mech = ms_spf_verdict_mechanism(v);
-	struct cli_out o;
-	out_begin(&o, cli, "  ", 13);
-	out_str(&o, "result", NULL, ms_spf_result_str(ms_spf_verdict_result(v)));
-	out_line(&o, NULL, "%s", ms_spf_result_str(ms_spf_verdict_result(v)));
-	out_str(&o, "identity", NULL, id);
-	out_line(&o, "identity", "%s %s", id, ms_spf_verdict_sender(v));
-	out_str(&o, "domain", "domain", ms_spf_verdict_domain(v));
-	out_str(&o, "sender", NULL, ms_spf_verdict_sender(v));
-	out_str(&o, "ip", NULL, ms_spf_verdict_ip(v));
-	out_str(&o, NULL, "explanation", ms_spf_verdict_explanation(v));
-	out_str(&o, "mechanism", "mechanism", mech ? mech : o.json ? NULL : "(none)");
-	out_str(&o, "explanation", NULL, ms_spf_verdict_explanation(v));
-	out_str(&o, "problem", "problem", ms_spf_verdict_problem(v));
-	out_int(&o, "dns_lookups", NULL, ms_spf_verdict_dns_lookups(v));
-	out_int(&o, "void_lookups", NULL, ms_spf_verdict_void_lookups(v));
-	out_line(&o, "lookups", "%u dns, %u void", ms_spf_verdict_dns_lookups(v),
-		 ms_spf_verdict_void_lookups(v));
-	out_str(&o, "dnssec", "dnssec", ms_dns_security_str(ms_spf_verdict_dnssec(v)));
-	out_str(&o, "received_spf", NULL, hdr);
-	if (hdr && !o.json) {
-		/* the folded header on the terminal, without its CRs */
-		printf("  ");
-		cli_put_nocr(hdr);
-		putchar('\n');
-	}
-	out_end(&o);
-}
-
 int cmd_spf(struct cli *cli, int argc, char **argv)
 {
 	const char *ip = NULL, *sender = NULL, *helo = NULL, *receiver = NULL;
@@ -57,7 +25,7 @@ int cmd_spf(struct cli *cli, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	struct ms_spf *spf = NULL;
 	struct ms_spf_verdict *v = NULL;
-	char why[256] = "", hdr[2048];
+	char why[256] = "", *text = NULL;
 	ms_status st = ms_spf_new(&cli->env, dns, &spf);
 	if (st == MS_OK && receiver)
 		ms_spf_set_receiver(spf, receiver);
@@ -67,10 +35,10 @@ int cmd_spf(struct cli *cli, int argc, char **argv)
 	if (st != MS_OK)
 		rc = cli_fail(cli, st, "spf", why);
 	else
-		print(cli, v, ms_spf_received_header(v, receiver, hdr, sizeof(hdr)) == MS_OK ?
-			      hdr : NULL);
+		rc = cli_put(cli, ms_spf_verdict_render(v, receiver, cli_format(cli), &text, NULL),
+			     &text, "spf");
 	ms_spf_verdict_free(v);
 	ms_spf_free(spf);
 	ms_dns_ctx_free(dns);
-	return st == MS_OK ? CLI_EXIT_OK : rc;
+	return rc;
 }

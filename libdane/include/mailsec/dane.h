@@ -17,7 +17,8 @@
  *
  * Thread safety: a struct ms_dane_ctx is read-only after its setters and may
  * be shared by any number of threads; each call uses its own OpenSSL
- * objects.  Verification results are plain caller-owned structs.
+ * objects (the optional certificate cache is locked internally and shares
+ * decoded CA certificates read-only).  Verification results are plain caller-owned structs.
  */
 #ifndef MAILSEC_DANE_H
 #define MAILSEC_DANE_H
@@ -136,6 +137,34 @@ MS_DANE_API void ms_dane_ctx_free(struct ms_dane_ctx *ctx);
 MS_DANE_API ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx,
 						 uint8_t mtype, unsigned rank);
 
+/** Upper bound for ms_dane_ctx_set_cert_cache(). */
+#define MS_DANE_MAX_CERT_CACHE 100000
+
+/**
+ * Cache decoded CA certificates (DANE-TA): a bounded LRU keyed by the
+ * SHA-256 of each certificate's DER, so a chain seen before is not decoded
+ * again.  Only the decoding is reused: dates, names, key usage, signatures
+ * and the chain build are checked on every verification, and a hit needs
+ * the very same DER bytes (a copy is kept and compared), so a certificate
+ * replaced under the same subject is always decoded afresh.  The leaf is
+ * never cached.  Thread-safe (a mutex); entries and DER copies come from
+ * the env allocator, at most `max_entries` certificates of at most
+ * MS_DANE_MAX_CERT bytes each.  Off by default.  Call it before the
+ * context is shared (like the other setters); a new call replaces the
+ * cache (emptying it).
+ * @param ctx         the context
+ * @param max_entries 0 turns the cache off; at most MS_DANE_MAX_CERT_CACHE
+ * @return MS_OK, MS_ERR_INVALID, MS_ERR_NOMEM (the previous cache stays)
+ */
+MS_DANE_API ms_status ms_dane_ctx_set_cert_cache(struct ms_dane_ctx *ctx,
+						 size_t max_entries);
+/**
+ * How many certificates the cache holds now (0 when it is off).
+ * @param ctx the context (NULL: 0)
+ * @return the number of cached certificates
+ */
+MS_DANE_API size_t ms_dane_ctx_cert_cache_count(const struct ms_dane_ctx *ctx);
+
 /* ---- verification core (no DNS, no TLS) --------------------------------- */
 
 /**
@@ -206,6 +235,20 @@ MS_DANE_API ms_status ms_dane_cert_spki(const uint8_t *der, size_t len,
 /** Static names: "verified", "no-match", ...; the RFC 8460 string of
  * ms_dane_result.tlsrpt is ms_tlsrpt_result_name() (libmailsec-dns). */
 MS_DANE_API const char *ms_dane_verdict_str(enum ms_dane_verdict v);
+
+/**
+ * A verification result as `mailsec dane verify` shows it (`tlsa`: the
+ * ntlsa records verified, for the matched one's text).  MS_RENDER_TEXT:
+ * lines verdict, matched, depth, tlsrpt, reason.  MS_RENDER_JSON: one
+ * object, keys verdict, verified, matched (record text or null), depth
+ * (null: none), tlsrpt_result (RFC 8460 result type or null),
+ * usable_records, reason.  *out freed with ms_render_free, *len (may be NULL)
+ * its length.  MS_ERR_INVALID (also for a matched index past ntlsa),
+ * MS_ERR_NOMEM.
+ */
+MS_DANE_API ms_status ms_dane_result_render(const struct ms_dane_result *res,
+					    const struct ms_dane_tlsa *tlsa, size_t ntlsa,
+					    enum ms_render_format fmt, char **out, size_t *len);
 
 /* ---- DNS side (RFC 7672 s2.2) ------------------------------------------ */
 

@@ -362,6 +362,32 @@ MS_DNS_API void ms_dns_batch_free(struct ms_dns_batch *b);
 /* ---- results ---------------------------------------------------------
  * Getters return borrowed pointers valid until ms_dns_result_free().
  */
+/**
+ * A result as `mailsec dns` shows it: name and type (ADDR for the
+ * combined lookup), outcome, security, extended error (RFC 8914),
+ * canonical name, TTL, the records in presentation form (malformed rdata
+ * marked) and the null MX note (RFC 7505); or one JSON object on one line
+ * (newline-terminated), keys name, type, outcome, security, ede,
+ * ede_text, canonical, cname_secure, ttl, duration_ms, null_mx, records[],
+ * record_types[], malformed_records.  *out freed with ms_render_free, *len (may
+ * be NULL) its length.  MS_ERR_INVALID, MS_ERR_NOMEM, MS_ERR_LIMIT
+ * (16 MiB).
+ */
+MS_DNS_API ms_status ms_dns_result_render(const struct ms_dns_result *r,
+					  enum ms_render_format fmt, char **out, size_t *len);
+/**
+ * Free a buffer that any library's renderer returned in `*out`
+ * (ms_dns_result_render, ms_dane_result_render, ms_sts_*_render,
+ * ms_spf/iprev/dmarc/dkim/auth renderers, ms_rtls_*_render,
+ * ms_check_report_render, ms_setup_render, ms_dmarcrep_report_json/_text,
+ * ms_tlsrpt_send_render, ms_tlsrpt_parsed_render): the one free call for
+ * every rendering (issue 16), so a program never calls free() on library
+ * memory.  Render buffers come from the C library allocator, not the env
+ * allocator (a rendering is a short-lived printable copy); this call is
+ * where that is decided, so it may change without touching callers.
+ * @param buf the rendering (NULL: nothing).
+ */
+MS_DNS_API void ms_render_free(char *buf);
 MS_DNS_API void ms_dns_result_free(struct ms_dns_result *r);
 /** A deep copy of `r` (every field, records, texts; both halves of a
  * combined address lookup), allocated through `env` (NULL: r's allocator).

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mailsec/dns.h> /* ms_render_free */
 #include <mailsec/env.h>
 #include <mailsec/status.h>
 
@@ -125,7 +126,7 @@ enum ms_check_format {
 };
 
 /**
- * Render the report.  *out is a malloc'd NUL-terminated string (free it),
+ * Render the report.  *out is a NUL-terminated string (free it with ms_render_free),
  * *len (may be NULL) its length.  MS_ERR_INVALID, MS_ERR_NOMEM.
  */
 MS_CHECK_API ms_status ms_check_report_render(const struct ms_check_report *r,
@@ -160,7 +161,7 @@ struct ms_setup_config {
  * https://mta-sts.DOMAIN/.well-known/mta-sts.txt, RFC 8460 TLSRPT, SPF
  * "mx -all", DMARC p=reject with the report address, the DKIM key record)
  * as zone-file text (MS_CHECK_TEXT) or one JSON object (MS_CHECK_JSON).
- * *out is malloc'd (free it).  MS_ERR_INVALID for a bad config,
+ * free *out with ms_render_free.  MS_ERR_INVALID for a bad config,
  * MS_ERR_IO / MS_ERR_PARSE for an unreadable key file, with `why`.
  */
 MS_CHECK_API ms_status ms_setup_render(const struct ms_env *env,

@@ -463,6 +463,33 @@ MS_STS_API ms_status ms_sts_refresh(struct ms_sts *sts, size_t *refreshed,
  * random jitter, so a fleet does not refresh in lockstep. */
 MS_STS_API uint32_t ms_sts_refresh_delay(void);
 
+/* ---- renderings (what `mailsec mtasts` prints) --------------------------- */
+/**
+ * Each writes human-readable text or one JSON object on one line
+ * (MS_RENDER_JSON, newline-terminated) into *out (free it with ms_render_free),
+ * *len (may be NULL) its length; MS_ERR_INVALID for bad arguments,
+ * MS_ERR_NOMEM, MS_ERR_LIMIT past 16 MiB.
+ *
+ * ms_sts_result_render: a discovery of `domain` (ms_sts_get_policy): the
+ * record, the policy and where it came from, the failure; JSON keys
+ * domain, record_id, record, policy (bool), source (fetched, cache,
+ * none), policy_id, mode, max_age, mx[], expires, failure,
+ * failure_detail, backoff, policy_text.
+ * ms_sts_policy_render: a policy file's check, p NULL when it was invalid
+ * (`why` from ms_sts_policy_parse); JSON keys valid, error, mode,
+ * max_age, mx[].
+ * ms_sts_match_render: `mxhost` against p's patterns (RFC 8461 s4.1) and
+ * the verdict its mode gives a miss; *matched (may be NULL) 1 on a match;
+ * JSON keys mx, match, pattern, mode, verdict.
+ */
+MS_STS_API ms_status ms_sts_result_render(const struct ms_sts_result *res, const char *domain,
+					  enum ms_render_format fmt, char **out, size_t *len);
+MS_STS_API ms_status ms_sts_policy_render(const struct ms_sts_policy *p, const char *why,
+					  enum ms_render_format fmt, char **out, size_t *len);
+MS_STS_API ms_status ms_sts_match_render(const struct ms_sts_policy *p, const char *mxhost,
+					 int *matched, enum ms_render_format fmt, char **out,
+					 size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -273,7 +273,8 @@ MS_DMARCREP_API const struct ms_dmarcrep_row *ms_dmarcrep_report_row(const struc
 /** Messages over all rows. */
 MS_DMARCREP_API uint64_t ms_dmarcrep_report_messages(const struct ms_dmarcrep_report *r);
 
-/** Buffers returned by the calls below; free with this.  NULL-safe. */
+/** Buffers returned by the calls below; free with this (or
+ * ms_render_free, the same: C library allocator).  NULL-safe. */
 MS_DMARCREP_API void ms_dmarcrep_buf_free(void *p);
 
 /**
@@ -288,6 +289,15 @@ MS_DMARCREP_API ms_status ms_dmarcrep_report_xml(const struct ms_dmarcrep_report
 /** A JSON view: {"org_name", "email", "report_id", "begin", "end",
  * "policy": {...}, "messages", "records": [{"source_ip", "count", ...}]}. */
 MS_DMARCREP_API ms_status ms_dmarcrep_report_json(const struct ms_dmarcrep_report *r,
+						  char **out, char *why, size_t whylen);
+/** The default report period: the UTC day before `now` ([begin, end),
+ * end at 00:00 UTC of now's day; RFC 7489 s7.2 asks for daily reports). */
+MS_DMARCREP_API void ms_dmarcrep_default_period(int64_t now, int64_t *begin, int64_t *end);
+/** A text view (what `mailsec dmarc-report parse` prints): lines org,
+ * report, period, policy, messages, then one line per record (source IP,
+ * count, disposition, dkim, spf, reason, header from).  Free *out with
+ * ms_render_free (mailsec/dns.h) or ms_dmarcrep_buf_free. */
+MS_DMARCREP_API ms_status ms_dmarcrep_report_text(const struct ms_dmarcrep_report *r,
 						  char **out, char *why, size_t whylen);
 /**
  * The file name of RFC 7489 s7.2.1.1:

@@ -221,7 +221,8 @@ struct ms_tlsrpt_report_opts {
 	/** The sending domain (the report's "sender" in the s5.1 file name and
 	 * the right side of the Report-ID; required, a host name). */
 	const char *submitter;
-	const char *day;           /**< "YYYY-MM-DD", the UTC day reported */
+	const char *day;           /**< "YYYY-MM-DD", the UTC day reported (NULL: the UTC
+	                                 day of the env clock) */
 	const char *policy_domain; /**< the domain reported on */
 };
 
@@ -254,6 +255,14 @@ MS_TLSRPT_API ms_status ms_tlsrpt_report_build(const struct ms_env *env,
 					       struct ms_tlsrpt_report **out, char *why,
 					       size_t whylen);
 MS_TLSRPT_API void ms_tlsrpt_report_free(struct ms_tlsrpt_report *r);
+/**
+ * Write the report's gzip file (s5.1) into directory `dir` under its s5.1
+ * file name (rep->filename), replacing a file of that name.
+ * @return MS_OK; MS_ERR_INVALID (NULL argument), MS_ERR_NOMEM, MS_ERR_IO
+ *         (cannot create or write the file; `why` names it).
+ */
+MS_TLSRPT_API ms_status ms_tlsrpt_report_write(const struct ms_tlsrpt_report *rep,
+					       const char *dir, char *why, size_t whylen);
 
 /**
  * The s5.1 file name "sender!policy-domain!begin!end[!unique].json[.gz]"
@@ -354,6 +363,28 @@ MS_TLSRPT_API ms_status ms_tlsrpt_send(const struct ms_env *env, struct ms_dns_c
 				       const struct ms_tlsrpt_send_opts *opts,
 				       struct ms_tlsrpt_send_result *res, char *why,
 				       size_t whylen);
+/**
+ * What `mailsec tlsrpt send` prints: the report (`rep`) and what each
+ * destination did with it (`res`, from ms_tlsrpt_send; `why` its message,
+ * shown when nothing was sent; may be NULL).  MS_RENDER_TEXT: a line for
+ * the report, one per destination (sent or FAILED with the detail).
+ * MS_RENDER_JSON: one object on one line, keys domain, report_id,
+ * filename, sessions, rua_note (null when found), destinations[] (uri, ok,
+ * detail).
+ * @param rep the report sent.
+ * @param res what ms_tlsrpt_send said per destination.
+ * @param why ms_tlsrpt_send's message (may be NULL).
+ * @param fmt MS_RENDER_TEXT or MS_RENDER_JSON.
+ * @param out the rendering, NUL-terminated, ending in a newline; free it
+ *        with ms_render_free (mailsec/dns.h).
+ * @param len its length (may be NULL).
+ * @return MS_OK; MS_ERR_INVALID (NULL argument, bad format), MS_ERR_NOMEM,
+ *         MS_ERR_LIMIT (16 MiB).
+ */
+MS_TLSRPT_API ms_status ms_tlsrpt_send_render(const struct ms_tlsrpt_report *rep,
+					      const struct ms_tlsrpt_send_result *res,
+					      const char *why, enum ms_render_format fmt,
+					      char **out, size_t *len);
 
 /**
  * The report mail (s5.3) as sent to `rcpt`, without DKIM: CRLF line ends;
@@ -412,13 +443,26 @@ MS_TLSRPT_API ms_status ms_tlsrpt_parse(const struct ms_env *env, const uint8_t 
 					size_t whylen);
 MS_TLSRPT_API void ms_tlsrpt_parsed_free(struct ms_tlsrpt_parsed *p);
 /**
- * A view of a parsed report: `json` nonzero gives
+ * A view of a parsed report: `json` nonzero gives (2: compact on one line)
  * {"organization-name","report-id","start","end","policies":[{"policy-type",
  * "policy-domain","successful","failed","failures":[...]}]} (docs/cli.md),
  * else an aligned text table.  *out freed with ms_tlsrpt_free.
  */
 MS_TLSRPT_API ms_status ms_tlsrpt_parsed_view(const struct ms_tlsrpt_parsed *p, int json,
 					      char **out);
+/**
+ * What `mailsec tlsrpt parse` prints: ms_tlsrpt_parsed_view as a rendering
+ * (MS_RENDER_JSON: the view's JSON object, compact on one line;
+ * MS_RENDER_TEXT: its table), always ending in a newline.
+ * @param p the parsed report.
+ * @param fmt MS_RENDER_TEXT or MS_RENDER_JSON.
+ * @param out the rendering; free it with ms_render_free (mailsec/dns.h).
+ * @param len its length (may be NULL).
+ * @return MS_OK; MS_ERR_INVALID, MS_ERR_NOMEM.
+ */
+MS_TLSRPT_API ms_status ms_tlsrpt_parsed_render(const struct ms_tlsrpt_parsed *p,
+						enum ms_render_format fmt, char **out,
+						size_t *len);
 
 #ifdef __cplusplus
 }

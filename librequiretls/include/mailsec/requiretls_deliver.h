@@ -306,6 +306,38 @@ MS_RTLS_API size_t ms_rtls_send_rcpt_count(const struct ms_rtls_send *s);
 MS_RTLS_API const struct ms_rtls_rcpt_result *ms_rtls_send_rcpt(const struct ms_rtls_send *s,
 								size_t i, size_t *domain);
 
+/** What the report of a send shows besides the send itself (the caller's
+ * envelope and message header). */
+#define MS_RTLS_SEND_VIEW_VERSION 1
+struct ms_rtls_send_view {
+	unsigned version;                /**< MS_RTLS_SEND_VIEW_VERSION */
+	const char *from;                /**< the MAIL FROM address */
+	const char *const *to;           /**< the recipients as given (nto of them) */
+	size_t nto;                      /**< at least ms_rtls_send_rcpt_count() */
+	enum ms_rtls_tlsreq header;      /**< the message's TLS-Required field */
+	int auto_requiretls;             /**< the memory rule was asked for */
+};
+
+/**
+ * The report of a finished send (after ms_rtls_send_run or the last
+ * step).  MS_RENDER_TEXT: per domain each attempt (host, address, mode,
+ * STARTTLS, TLS, DANE, PKIX, REQUIRETLS, the verdict), the delivery or the
+ * DSN that would be sent (RFC 3464 Final-Recipient, Action, Status,
+ * Diagnostic-Code), then one line per recipient.  MS_RENDER_JSON: one
+ * object, keys delivered, requirement, tls_required_header,
+ * requiretls_raised, memory_note, the first recipient's domain's keys
+ * (domain, host, address, tls, requiretls, mail_params, verdict, status,
+ * bounce_status, action, dsn, reply, attempts[]), recipients[] (address,
+ * domain, delivered, status, bounce_status, action, dsn, host, reply) and
+ * domains[] (delivered and the domain keys); docs/cli.md lists them.
+ * *out is NUL-terminated (free it with ms_render_free), *len (may be NULL) its
+ * length, at most 16 MiB (else MS_ERR_LIMIT).  MS_ERR_INVALID for a bad
+ * argument, MS_ERR_STATE before the send is done, MS_ERR_NOMEM.
+ */
+MS_RTLS_API ms_status ms_rtls_send_render(const struct ms_rtls_send *s,
+					  const struct ms_rtls_send_view *v,
+					  enum ms_render_format fmt, char **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -160,6 +160,24 @@ MS_RTLS_API size_t ms_rtls_replan_domain_count(const struct ms_rtls_replan *rp);
 MS_RTLS_API const struct ms_rtls_replan_domain *ms_rtls_replan_domain(
 	const struct ms_rtls_replan *rp, size_t i);
 
+/**
+ * The re-plan as `mailsec replan` shows it: the requirement and the MAIL
+ * FROM parameters before and after (`mail_params` the stored ones, NULL:
+ * ""), the header change, per domain and host the plan before and after
+ * and whether the domain became undeliverable, and `written` (NULL: none)
+ * the file the rewritten message went to.  MS_RENDER_JSON keys:
+ * requirement_before, requirement_after, tls_required_header,
+ * mail_params_before, mail_params_after, header_fields_removed,
+ * header_field_added, domains[] (domain, changed, hosts[] (host,
+ * preference, changed, summary, before{...}, after{...}),
+ * undeliverable_before, undeliverable_after), written; docs/cli.md.
+ * *out freed with ms_render_free, *len (may be NULL) its length, at most
+ * 16 MiB.  MS_ERR_INVALID, MS_ERR_NOMEM, MS_ERR_LIMIT.
+ */
+MS_RTLS_API ms_status ms_rtls_replan_render(const struct ms_rtls_replan *rp,
+					    const char *mail_params, const char *written,
+					    enum ms_render_format fmt, char **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -261,6 +261,35 @@ MS_RTLS_API void ms_rtls_route_no_host_outcome(const struct ms_rtls_route *r,
 MS_RTLS_API int ms_rtls_route_undeliverable(const struct ms_rtls_route *r,
 					    struct ms_rtls_outcome *out);
 
+/* ---- MAIL FROM parameters and the report -------------------------------- */
+
+/** The MAIL FROM parameters a plan leads to (RFC 8689 s4.2: "REQUIRETLS"
+ * when the plan needs it, else ""), into out (NUL-terminated, "" when it
+ * does not fit). */
+MS_RTLS_API void ms_rtls_plan_mail_params(const struct ms_rtls_plan *p, char *out,
+					  size_t outsize);
+/** The MAIL FROM parameters of the first host that may be tried (hosts in
+ * delivery order, skipped ones passed over): 1 with out set, 0 (out "")
+ * when every host is skipped or there is none. */
+MS_RTLS_API int ms_rtls_route_mail_params(const struct ms_rtls_route *r, char *out,
+					  size_t outsize);
+/**
+ * The route as `mailsec plan` shows it.  MS_RENDER_TEXT: the domain, its
+ * requirement, the MX and MTA-STS notes, per host its mode, reasons and
+ * MAIL FROM parameters.  MS_RENDER_JSON: one object, keys domain,
+ * requirement, mx_security, null_mx, implicit_mx, mta_sts_mode,
+ * mta_sts_note, hosts[] (host, preference, addresses[], addr_security,
+ * mode, dane, mta_sts{mode, match, verdict}, verify_dane, verify_pkix,
+ * report_pkix, need_requiretls, policy_mode, skip_reason/status/text when
+ * skipped, mail_params, reasons[]), mail_params (the first usable host's,
+ * null when none) and undeliverable (null, or {verdict, status,
+ * bounce_status, text}); docs/cli.md.  *out freed with ms_render_free, *len
+ * (may be NULL) its length, at most 16 MiB.  MS_ERR_INVALID, MS_ERR_NOMEM,
+ * MS_ERR_LIMIT.
+ */
+MS_RTLS_API ms_status ms_rtls_route_render(const struct ms_rtls_route *r,
+					   enum ms_render_format fmt, char **out, size_t *len);
+
 /** Static names of the engine's inputs for reports: "none", "usable",
  * "unusable", "insecure", "failed"; "no-policy", "none", "testing",
  * "enforce". */

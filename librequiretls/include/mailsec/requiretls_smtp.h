@@ -315,6 +315,20 @@ MS_RTLS_API ms_status ms_rtls_dane_probe_run(const struct ms_env *env, struct ms
 					     const struct ms_rtls_dane_probe_opts *opts,
 					     struct ms_rtls_dane_probe **out,
 					     char *why, size_t whylen);
+/**
+ * The probe of `host` as `mailsec dane probe` shows it (posttls-finger
+ * style): host, the TLSA lookup (state, reason, base, records), the
+ * connection, TLS, the chain (depth, subject, SHA-256 of each
+ * certificate) and the verification.  MS_RENDER_JSON: one object, keys
+ * host, dns_state, dns_reason, tlsa_base, tlsa[], connect, tls, error,
+ * chain[] ({depth, subject, sha256}), verdict, verified, matched, depth,
+ * tlsrpt_result and, after a session, usable_records and reason
+ * (docs/cli.md).  *out freed with ms_render_free, *len (may be NULL) its
+ * length.  MS_ERR_INVALID, MS_ERR_NOMEM.
+ */
+MS_RTLS_API ms_status ms_rtls_dane_probe_render(const struct ms_rtls_dane_probe *p,
+						const char *host, enum ms_render_format fmt,
+						char **out, size_t *len);
 MS_RTLS_API void ms_rtls_dane_probe_free(struct ms_rtls_dane_probe *p);
 /** The TLSA lookup: state, reason, base domain, records (borrowed). */
 MS_RTLS_API const struct ms_dane_lookup *ms_rtls_dane_probe_lookup(

@@ -240,6 +240,19 @@ MS_AUTH_API const char *ms_auth_iprev_name(const struct ms_auth *a);
 MS_AUTH_API enum ms_dns_security ms_auth_iprev_dnssec(const struct ms_auth *a);
 MS_AUTH_API const struct ms_iprev_verdict *ms_auth_iprev(const struct ms_auth *a);
 
+/**
+ * The verdict as `mailsec auth` shows it: the Authentication-Results
+ * field (CRs removed in text), then spf, dkim (one line per signature),
+ * dmarc, iprev; or one JSON object (newline-terminated), keys
+ * authentication_results, spf{result, domain, dnssec}, dkim[]{result,
+ * domain, selector, algorithm, dnssec, reason}, dmarc{result,
+ * from_domain, reason, disposition}, iprev{result, name}.  After the
+ * verdict is done.  *out freed with ms_render_free, *len (may be NULL) its
+ * length.  MS_ERR_INVALID, MS_ERR_NOMEM, MS_ERR_LIMIT (16 MiB).
+ */
+MS_AUTH_API ms_status ms_auth_render(const struct ms_auth *a, enum ms_render_format fmt,
+				     char **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -256,6 +256,31 @@ MS_DMARC_API ms_status ms_dmarc_report_dest_verify(struct ms_dmarc *d,
 						   enum ms_dns_security *sec,
 						   char *why, size_t whylen);
 
+/**
+ * A verdict as `mailsec dmarc` shows it (RFC 7489): the result line, then
+ * domain, policy, disposition, alignment, reason, dnssec and each rua
+ * destination with its authorization (RFC 7489 s7.1, verified through d's
+ * resolver: this call may look up DNS); or one JSON object, keys result,
+ * from_outcome ("ok"), policy, policy_tag, disposition, domain,
+ * org_domain, policy_domain, spf_aligned, dkim_aligned, reason, dnssec,
+ * rua[]{uri, destination}.  *out freed with ms_render_free, *len (may be NULL)
+ * its length.  MS_ERR_INVALID, MS_ERR_NOMEM, MS_ERR_LIMIT (16 MiB).
+ */
+MS_DMARC_API ms_status ms_dmarc_verdict_render(struct ms_dmarc *d,
+					       const struct ms_dmarc_verdict *v,
+					       enum ms_render_format fmt, char **out, size_t *len);
+/**
+ * The answer for a message whose From names no single author domain (the
+ * outcome fo of ms_dmarc_from_headers/_parse, not MS_DMARC_FROM_OK, and
+ * its `why`): result permerror, disposition reject (RFC 7489 s6.6.1: such
+ * a message cannot pass DMARC).  JSON keys result, from_outcome, policy
+ * (null), disposition, domain (null), org_domain (null), reason.  Output
+ * as ms_dmarc_verdict_render; MS_ERR_INVALID for MS_DMARC_FROM_OK.
+ */
+MS_DMARC_API ms_status ms_dmarc_bad_from_render(enum ms_dmarc_from_outcome fo, const char *why,
+						enum ms_render_format fmt, char **out,
+						size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -67,6 +67,16 @@ MS_IPREV_API enum ms_dns_security ms_iprev_verdict_dnssec(const struct ms_iprev_
 /** "pass", "fail", "temperror", "permerror". */
 MS_IPREV_API const char *ms_iprev_result_str(enum ms_iprev_result r);
 
+/**
+ * A verdict as `mailsec iprev` shows it: the result keyword, then ip,
+ * name, the PTR names, the names over the cap, problem, DNSSEC status; or
+ * one JSON object on one line, keys result, ip, name, ptr_names[],
+ * ignored_names, problem, dnssec.  *out freed with ms_render_free, *len (may be
+ * NULL) its length.  MS_ERR_INVALID, MS_ERR_NOMEM, MS_ERR_LIMIT.
+ */
+MS_IPREV_API ms_status ms_iprev_verdict_render(const struct ms_iprev_verdict *v,
+					       enum ms_render_format fmt, char **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

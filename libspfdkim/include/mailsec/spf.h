@@ -185,6 +185,19 @@ MS_SPF_API ms_status ms_spf_received_header(const struct ms_spf_verdict *v,
 MS_SPF_API ms_status ms_spf_record_check(const uint8_t *buf, size_t len,
 					 char *why, size_t whylen);
 
+/**
+ * A verdict as `mailsec spf` shows it: the result keyword on the first
+ * line, then identity, domain, explanation, mechanism, problem, lookup
+ * counts, DNSSEC status and the Received-SPF field (for `receiver`, may be
+ * NULL; CRs removed); or one JSON object on one line, keys result,
+ * identity, domain, sender, ip, mechanism, explanation, problem,
+ * dns_lookups, void_lookups, dnssec, received_spf.  *out freed with
+ * ms_render_free, *len (may be NULL) its length.  MS_ERR_INVALID, MS_ERR_NOMEM,
+ * MS_ERR_LIMIT (16 MiB).
+ */
+MS_SPF_API ms_status ms_spf_verdict_render(const struct ms_spf_verdict *v, const char *receiver,
+					   enum ms_render_format fmt, char **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -293,6 +293,35 @@ MS_DKIM_API ms_status ms_dkim_signer_finish(struct ms_dkim_signer *s,
  */
 MS_DKIM_API const char *ms_dkim_signer_headers(const struct ms_dkim_signer *s);
 
+/* ---- renderings (what `mailsec dkim` prints) ----------------------------- */
+/*
+ * Each writes one result as human-readable text or one JSON object on one
+ * line (MS_RENDER_JSON, newline-terminated) into *out,
+ * NUL-terminated (free it with ms_render_free), *len its length (may be NULL unless noted);
+ * at most 16 MiB (MS_ERR_LIMIT).  MS_ERR_INVALID for bad arguments,
+ * MS_ERR_NOMEM.
+ */
+/** A finished verification: one line per signature "RESULT d= s= a=
+ * dnssec= [reason=]" ("none (no DKIM-Signature)" when there is none);
+ * JSON keys signatures[] ({result, domain, selector, algorithm, dnssec,
+ * reason, identity, testing, key_bits}) and ignored. */
+MS_DKIM_API ms_status ms_dkim_verify_render(const struct ms_dkim_verify *vf,
+					    enum ms_render_format fmt, char **out, size_t *len);
+/** A key and its record: the PKCS#8 PEM and the zone-file TXT record at
+ * SELECTOR._domainkey.DOMAIN. (NULL: the words SELECTOR, DOMAIN) in
+ * character-strings of at most 255 bytes; JSON keys algorithm, bits,
+ * private_key, name, txt. */
+MS_DKIM_API ms_status ms_dkim_key_render(const struct ms_dkim_key *k, const char *selector,
+					 const char *domain, enum ms_render_format fmt,
+					 char **out, size_t *len);
+/** A finished signer over msg: the DKIM-Signature fields then the message,
+ * the fields with LF line ends when the message's first line ends in a
+ * bare LF; JSON keys signatures (the fields) and message (both).  len is
+ * required (the message may hold NUL bytes). */
+MS_DKIM_API ms_status ms_dkim_signer_render(const struct ms_dkim_signer *s, const uint8_t *msg,
+					    size_t msglen, enum ms_render_format fmt, char **out,
+					    size_t *len);
+
 #ifdef __cplusplus
 }
 #endif
