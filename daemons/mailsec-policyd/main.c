@@ -211,7 +211,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (cfg.cache[0] &&
-	    ms_sts_store_new_sqlite(&env, cfg.cache, &store, why, sizeof(why)) != MS_OK) {
+	    ms_sts_store_open(&env, cfg.cache, &store, why, sizeof(why)) != MS_OK) {
 		policyd_logf(&lg, MS_LOG_ERROR, NULL, 0, "cache %s: %s", cfg.cache, why);
 		goto out;
 	}

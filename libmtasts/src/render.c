@@ -49,8 +49,11 @@ ms_status ms_sts_result_render(const struct ms_sts_result *res, const char *doma
 	if (p)
 		mo_line(&o, "policy", "id=%s from %s, expires %lld", ms_sts_result_policy_id(res),
 			 src, (long long)ms_sts_result_expires(res));
+	else if (ms_sts_result_state(res) == MS_STS_UNKNOWN)
+		mo_line(&o, "policy", "unknown: not fetched and the cache is unreachable (defer)");
 	else
 		mo_line(&o, "policy", "none");
+	mo_bool(&o, "unknown", ms_sts_result_state(res) == MS_STS_UNKNOWN);
 	out_policy(&o, p);
 	if (p)
 		mo_int(&o, "expires", NULL, ms_sts_result_expires(res));

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include <stdio.h>
+#include <mailsec/store.h>
 #include <string.h>
 
 ms_status ms_sts_store_new_custom(const struct ms_env *env,
@@ -97,4 +98,128 @@ ms_status sts_store_list(struct ms_sts_store *s,
 			 void *user)
 {
 	return s->ops.list(s->self, cb, user);
+}
+
+/* ---- a store opened by location (mailsec/store.h) ----------------------
+ * The generic handle behind the ms_sts_store_ops the library calls. */
+
+static const struct ms_store_backends sts_backends = {
+	MS_STORE_OPS_VERSION, &sts_store_sqlite_ops, &sts_store_pg_ops,
+};
+
+struct gen_get {
+	struct ms_sts_entry *e;
+	uint8_t *polbuf;
+	size_t polbufsize;
+	int found;
+	int toolong;
+};
+
+static int gen_get_one(void *user, const void *rec)
+{
+	struct gen_get *g = user;
+	const struct ms_sts_entry *e = rec;
+	if (e->policy_len > g->polbufsize) {
+		g->toolong = 1;
+		return 1;
+	}
+	*g->e = *e;
+	if (e->policy_len)
+		memcpy(g->polbuf, e->policy, e->policy_len);
+	g->e->policy = g->polbuf;
+	g->found = 1;
+	return 1;
+}
+
+struct gen {
+	struct ms_env env;
+	struct ms_store *g;
+};
+
+/* The ms_sts_store_ops carry no `why`: a failure of the store is logged. */
+static ms_status gen_log(struct gen *g, ms_status st, const char *why)
+{
+	if (st != MS_OK) {
+		struct ms_kv kv[] = { { "status", ms_status_str(st) }, { "why", why } };
+		ms_log(&g->env, MS_LOG_WARNING, "mtasts", "policy store failed", kv, 2);
+	}
+	return st;
+}
+
+static ms_status gen_get(void *self, const char *domain, struct ms_sts_entry *e,
+			 uint8_t *polbuf, size_t polbufsize, int *found)
+{
+	struct gen_get g = { e, polbuf, polbufsize, 0, 0 };
+	char why[256] = "";
+	ms_status st = ms_store_get(((struct gen *)self)->g, domain, gen_get_one, &g, why, sizeof(why));
+	if (st == MS_OK && g.toolong)
+		st = MS_ERR_LIMIT;
+	*found = st == MS_OK && g.found;
+	return gen_log(self, st, why);
+}
+
+static ms_status gen_put(void *self, const struct ms_sts_entry *e)
+{
+	char why[256] = "";
+	return gen_log(self, ms_store_put(((struct gen *)self)->g, e, why, sizeof(why)), why);
+}
+
+static ms_status gen_del(void *self, const char *domain)
+{
+	char why[256] = "";
+	return gen_log(self, ms_store_del(((struct gen *)self)->g, domain, why, sizeof(why)), why);
+}
+
+struct gen_list {
+	void (*cb)(void *user, const struct ms_sts_entry *e);
+	void *user;
+};
+
+static int gen_list_one(void *user, const void *rec)
+{
+	struct gen_list *l = user;
+	l->cb(l->user, rec);
+	return 0;
+}
+
+static ms_status gen_list(void *self, void (*cb)(void *user, const struct ms_sts_entry *e),
+			  void *user)
+{
+	struct gen_list l = { cb, user };
+	char why[256] = "";
+	return gen_log(self, ms_store_get(((struct gen *)self)->g, NULL, gen_list_one, &l, why, sizeof(why)), why);
+}
+
+static void gen_close(void *self)
+{
+	struct gen *g = self;
+	ms_store_free(g->g);
+	struct ms_env e = g->env;
+	ms_free(&e, g);
+}
+
+static const struct ms_sts_store_ops gen_ops = {
+	MS_STS_STORE_VERSION, gen_get, gen_put, gen_del, gen_list, gen_close,
+};
+
+ms_status ms_sts_store_open(const struct ms_env *env, const char *location,
+			    struct ms_sts_store **out, char *why, size_t whylen)
+{
+	if (out == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
+	*out = NULL;
+	struct ms_env e;
+	ms_env_init(&e, env);
+	struct gen *g = ms_calloc(&e, 1, sizeof(*g));
+	if (g == NULL)
+		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+	g->env = e;
+	ms_status st = ms_store_open(&e, location, &sts_backends, &g->g, why, whylen);
+	if (st == MS_OK && (st = ms_sts_store_new_custom(&e, &gen_ops, g, out)) != MS_OK)
+		ms_why(why, whylen, st, "out of memory");
+	if (st != MS_OK) {
+		ms_store_free(g->g);
+		ms_free(&e, g);
+	}
+	return st;
 }

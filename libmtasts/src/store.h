@@ -19,4 +19,10 @@ ms_status sts_store_list(struct ms_sts_store *s,
 			 void (*cb)(void *user, const struct ms_sts_entry *e),
 			 void *user);
 
+/* The policy cache in the shape of mailsec/store.h (store_sqlite.c,
+ * store_pg.c): query const char *domain (NULL: all), rec struct ms_sts_entry. */
+struct ms_store_ops;
+extern const struct ms_store_ops sts_store_sqlite_ops;
+extern const struct ms_store_ops sts_store_pg_ops;
+
 #endif

@@ -11,7 +11,10 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <mailsec/store.h>
 #include <sqlite3.h>
+
+#include "ms_sqlite_schema.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -25,6 +28,9 @@ struct sqlite_store {
 	pthread_mutex_t get_lock;
 	sqlite3_stmt *get_q;
 };
+
+/* The version in mailsec_schema (ms_sqlite_schema.h); bump with a step. */
+#define STS_SCHEMA_VERSION 1
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS mtasts_policy ("
@@ -111,13 +117,28 @@ static ms_status sq_get(void *self, const char *domain, struct ms_sts_entry *e,
 	return st;
 }
 
+/* Newer wins, as in the PostgreSQL store (store_pg.c): the policy of the
+ * entry fetched last, the latest use, the back-off of a newer fetch or
+ * one that lasts at least as long (RFC 8461 s5.1). */
+#define NEWER "excluded.fetched_at >= mtasts_policy.fetched_at"
+#define BACKOFF "(excluded.fetched_at > mtasts_policy.fetched_at OR" \
+	" excluded.backoff_until >= mtasts_policy.backoff_until)"
+#define PICK(col, cond) " " col " = CASE WHEN " cond " THEN excluded." col \
+	" ELSE mtasts_policy." col " END"
+#define MERGE PICK("id", NEWER) "," PICK("policy", NEWER) "," PICK("expires_at", NEWER) "," \
+	" fetched_at = max(mtasts_policy.fetched_at, excluded.fetched_at)," \
+	" last_used = max(mtasts_policy.last_used, excluded.last_used)," \
+	PICK("backoff_id", BACKOFF) "," PICK("failures", BACKOFF) "," \
+	PICK("last_failure", BACKOFF) "," PICK("backoff_until", BACKOFF)
+
 static ms_status sq_put(void *self, const struct ms_sts_entry *e)
 {
 	struct sqlite_store *s = self;
 	sqlite3_stmt *q = NULL;
 	if (sqlite3_prepare_v2(s->db,
-			       "INSERT OR REPLACE INTO mtasts_policy (" COLUMNS ")"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+			       "INSERT INTO mtasts_policy (" COLUMNS ")"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+			       " ON CONFLICT (domain) DO UPDATE SET " MERGE,
 			       -1, &q, NULL) != SQLITE_OK)
 		return MS_ERR_IO;
 	sqlite3_bind_text(q, 1, e->domain, -1, SQLITE_STATIC);
@@ -192,6 +213,14 @@ static const struct ms_sts_store_ops sqlite_ops = {
 	MS_STS_STORE_VERSION, sq_get, sq_put, sq_del, sq_list, sq_close,
 };
 
+/* Create the table or check that the file's schema is ours (one
+ * transaction: a second process waits on the lock, then finds it). */
+static int migrate(sqlite3 *db, char **err)
+{
+	static const char *const steps[] = { schema };
+	return ms_sqlite_schema(db, "mtasts", steps, STS_SCHEMA_VERSION, err);
+}
+
 /*
  * Switch to WAL and create the table.  Two processes opening a new file at
  * once can get SQLITE_BUSY here without the busy handler being consulted
@@ -207,7 +236,7 @@ static int setup(sqlite3 *db, char **err)
 		rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 				  NULL, NULL, err);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(db, schema, NULL, NULL, err);
+			rc = migrate(db, err);
 		if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
 			break;
 		sqlite3_sleep(10);
@@ -215,12 +244,9 @@ static int setup(sqlite3 *db, char **err)
 	return rc;
 }
 
-ms_status ms_sts_store_new_sqlite(const struct ms_env *env, const char *path,
-				  struct ms_sts_store **out, char *why, size_t whylen)
+static ms_status sq_open_impl(const struct ms_env *env, const char *path,
+			     struct sqlite_store **out, char *why, size_t whylen)
 {
-	if (out == NULL || path == NULL)
-		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
-	*out = NULL;
 	struct ms_env e;
 	ms_env_init(&e, env);
 	struct sqlite_store *s = ms_calloc(&e, 1, sizeof(*s));
@@ -232,13 +258,12 @@ ms_status ms_sts_store_new_sqlite(const struct ms_env *env, const char *path,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				 SQLITE_OPEN_FULLMUTEX, NULL);
 	char *err = NULL;
-	ms_status st = MS_ERR_IO;
 	if (rc != SQLITE_OK) {
 		ms_why(why, whylen, MS_ERR_IO, "cannot open %s: %s", path,
 		       s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, 10000);
+	sqlite3_busy_timeout(s->db, MS_STORE_BUSY_TIMEOUT_MS);
 	/* journal_mode=WAL is persistent in the file; synchronous=NORMAL is
 	 * still atomic and consistent under WAL (only the latest commits may
 	 * roll back after a power cut, which a cache tolerates). */
@@ -248,15 +273,140 @@ ms_status ms_sts_store_new_sqlite(const struct ms_env *env, const char *path,
 		sqlite3_free(err);
 		goto fail;
 	}
-	st = ms_sts_store_new_custom(&e, &sqlite_ops, s, out);
-	if (st != MS_OK) {
-		ms_why(why, whylen, st, "out of memory");
-		goto fail;
-	}
+	*out = s;
 	return MS_OK;
 fail:
 	sqlite3_close(s->db);
 	pthread_mutex_destroy(&s->get_lock);
 	ms_free(&e, s);
+	return MS_ERR_IO;
+}
+
+ms_status ms_sts_store_new_sqlite(const struct ms_env *env, const char *path,
+				  struct ms_sts_store **out, char *why, size_t whylen)
+{
+	if (out == NULL || path == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
+	*out = NULL;
+	struct sqlite_store *s = NULL;
+	ms_status st = sq_open_impl(env, path, &s, why, whylen);
+	if (st != MS_OK)
+		return st;
+	st = ms_sts_store_new_custom(&s->env, &sqlite_ops, s, out);
+	if (st != MS_OK) {
+		sq_close(s);
+		return ms_why(why, whylen, st, "out of memory");
+	}
+	return MS_OK;
+}
+
+/* ---- the same store in the shape of mailsec/store.h --------------------
+ * query: const char *domain (NULL: every entry); rec: struct ms_sts_entry. */
+
+static ms_status g_open(const struct ms_env *env, const char *location, void **impl,
+			char *why, size_t whylen)
+{
+	struct sqlite_store *s = NULL;
+	ms_status st = sq_open_impl(env, location, &s, why, whylen);
+	if (st == MS_OK)
+		*impl = s;
 	return st;
 }
+
+struct g_walk {
+	ms_store_rec_fn fn;
+	void *user;
+	int stop;
+};
+
+static void g_each(void *user, const struct ms_sts_entry *e)
+{
+	struct g_walk *w = user;
+	if (!w->stop)
+		w->stop = w->fn(w->user, e);
+}
+
+static ms_status g_get(void *impl, const void *query, ms_store_rec_fn fn, void *user,
+		       char *why, size_t whylen)
+{
+	struct sqlite_store *s = impl;
+	ms_status st;
+	if (query == NULL) {
+		struct g_walk w = { fn, user, 0 };
+		st = sq_list(s, g_each, &w);
+	} else {
+		uint8_t *buf = ms_malloc(&s->env, MS_STS_POLICY_MAX);
+		if (buf == NULL)
+			return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
+		struct ms_sts_entry e;
+		int found = 0;
+		st = sq_get(s, query, &e, buf, MS_STS_POLICY_MAX, &found);
+		if (st == MS_OK && found)
+			fn(user, &e);
+		ms_free(&s->env, buf);
+	}
+	return st == MS_OK ? st : ms_why(why, whylen, st, "sqlite: %s", sqlite3_errmsg(s->db));
+}
+
+static ms_status g_put(void *impl, const void *rec, char *why, size_t whylen)
+{
+	struct sqlite_store *s = impl;
+	ms_status st = sq_put(s, rec);
+	return st == MS_OK ? st : ms_why(why, whylen, st, "sqlite: %s", sqlite3_errmsg(s->db));
+}
+
+static ms_status g_batch(void *impl, const void *recs, size_t n, char *why, size_t whylen)
+{
+	struct sqlite_store *s = impl;
+	const struct ms_sts_entry *e = recs;
+	/* the connection's own (recursive) mutex: no other thread's statement
+	 * lands inside this transaction */
+	sqlite3_mutex_enter(sqlite3_db_mutex(s->db));
+	ms_status st = MS_OK;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		st = MS_ERR_IO;
+	for (size_t i = 0; st == MS_OK && i < n; i++)
+		st = sq_put(s, &e[i]);
+	if (st == MS_OK && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		st = MS_ERR_IO;
+	if (st != MS_OK) {
+		ms_why(why, whylen, st, "sqlite batch: %s", sqlite3_errmsg(s->db));
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	sqlite3_mutex_leave(sqlite3_db_mutex(s->db));
+	return st;
+}
+
+static ms_status g_expire(void *impl, int64_t before, char *why, size_t whylen)
+{
+	struct sqlite_store *s = impl;
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "DELETE FROM mtasts_policy WHERE last_used < ?1", -1,
+				    &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(q, 1, before);
+		rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return ms_why(why, whylen, MS_ERR_IO, "sqlite expire: %s", sqlite3_errmsg(s->db));
+	return MS_OK;
+}
+
+static ms_status g_del(void *impl, const void *query, char *why, size_t whylen)
+{
+	struct sqlite_store *s = impl;
+	ms_status st = sq_del(s, query);
+	return st == MS_OK ? st : ms_why(why, whylen, st, "sqlite: %s", sqlite3_errmsg(s->db));
+}
+
+const struct ms_store_ops sts_store_sqlite_ops = {
+	.version = MS_STORE_OPS_VERSION,
+	.open = g_open,
+	.get = g_get,
+	.put = g_put,
+	.batch = g_batch,
+	.expire = g_expire,
+	.close = sq_close,
+	.del = g_del,
+};

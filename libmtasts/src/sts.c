@@ -331,6 +331,8 @@ ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *d
 					 &found) != MS_OK) {
 		log_event(s, MS_LOG_WARNING, "cannot read the policy cache", dom, NULL, NULL);
 		found = 0;
+		/* Not "nothing cached": an enforce policy may be in it (issue 19) */
+		d->store_down = 1;
 	}
 	d->found = found;
 	int fresh = found && e->policy_len > 0 && now < e->expires_at;
@@ -411,6 +413,18 @@ ms_status sts_disc_fetched(struct ms_sts *s, struct sts_disc *d, ms_status fst, 
 		if (d->fresh)
 			st = set_policy(res, d->e.policy, d->e.policy_len, d->e.id, d->e.expires_at,
 					MS_STS_SRC_CACHE);
+		else if (d->store_down) {
+			/* The domain publishes MTA-STS, the policy cannot be
+			 * fetched and the cache that may hold it cannot be
+			 * read: not "no policy" (RFC 8461 s5.1 would let a
+			 * cached enforce policy apply) but unknown: defer. */
+			res->state = MS_STS_UNKNOWN;
+			size_t l = strlen(res->failure_detail);
+			snprintf(res->failure_detail + l, sizeof(res->failure_detail) - l,
+				 "%s(policy cache unreachable)", l ? " " : "");
+			log_event(s, MS_LOG_WARNING, "policy unknown: cache unreachable and fetch failed",
+				  d->dom, "id", d->id);
+		}
 	}
 	return st;
 }

@@ -87,6 +87,7 @@ struct sts_disc {
 	char dom[256], id[MS_STS_ID_MAX + 1];
 	struct ms_sts_entry e;
 	int found, fresh, need_fetch;
+	int store_down;  /* the cache could not be read: what it holds is unknown */
 };
 int sts_txt_lookup(struct ms_sts *s, struct ms_dns_ctx *dns, const char *domain,
 		   char id[MS_STS_ID_MAX + 1], char *note, size_t notelen);

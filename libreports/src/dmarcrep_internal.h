@@ -12,6 +12,11 @@
 /* Copy a string into a fixed array; 0 when it does not fit. */
 int dmarcrep_copy(char *dst, size_t dstlen, const char *src);
 
+/* The DKIM results of a row in one stored column ("result domain selector"
+ * lines) and back (0: malformed); shared by the SQLite and PostgreSQL stores. */
+void dmarcrep_dkim_text(const struct ms_dmarcrep_row *r, char *buf, size_t len);
+int dmarcrep_dkim_parse(struct ms_dmarcrep_row *r, const char *t);
+
 /*
  * Rows aggregated by value: rows equal in every field but `count` (and,
  * with `report_key`, but `hour` and `policy_domain` too) share one entry.

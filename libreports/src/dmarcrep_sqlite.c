@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <mailsec/store.h>
 #include <sqlite3.h>
+
+#include "ms_sqlite_schema.h"
 
 #define SCHEMA_VERSION 1
 
@@ -66,29 +69,25 @@ static ms_status sq_open(const struct ms_env *env, const char *location, void **
 			    q->db ? sqlite3_errmsg(q->db) : "out of memory");
 		goto fail;
 	}
-	sqlite3_busy_timeout(q->db, 5000);
-	int ver = -1;
-	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		ver = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	if (ver < 0) {
-		st = dberr(q, why, whylen, "not a database");
-		goto fail;
-	}
-	if (ver != 0 && ver != SCHEMA_VERSION) {
-		st = ms_why(why, whylen, MS_ERR_IO, "sqlite: %s has schema version %d, not %d",
-			    location, ver, SCHEMA_VERSION);
-		goto fail;
-	}
+	sqlite3_busy_timeout(q->db, MS_STORE_BUSY_TIMEOUT_MS);
 	char *err = NULL;
-	if (sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
-			 NULL, &err) != SQLITE_OK ||
-	    sqlite3_exec(q->db, SCHEMA, NULL, NULL, &err) != SQLITE_OK ||
-	    sqlite3_exec(q->db, "PRAGMA user_version=1", NULL, NULL, &err) != SQLITE_OK) {
+	static const char *const steps[] = { SCHEMA };
+	int rc = SQLITE_BUSY;
+	/* a new file: the journal-mode switch can be BUSY without the busy
+	 * handler being asked (as in the other stores): retried for 10 s */
+	for (int i = 0; i < 1000 && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); i++) {
+		sqlite3_free(err);
+		err = NULL;
+		rc = sqlite3_exec(q->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+				  NULL, NULL, &err);
+		if (rc == SQLITE_OK)
+			rc = ms_sqlite_schema(q->db, "dmarc-report", steps, SCHEMA_VERSION, &err);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(10);
+	}
+	if (rc != SQLITE_OK) {
 		st = ms_why(why, whylen, MS_ERR_IO, "sqlite: %s: %s", location,
-			    err ? err : "schema");
+			    err ? err : sqlite3_errmsg(q->db));
 		sqlite3_free(err);
 		goto fail;
 	}
@@ -109,7 +108,7 @@ fail:
 
 /* DKIM results in one column: "result domain selector" lines (the row
  * check keeps spaces and newlines out of each field). */
-static void dkim_text(const struct ms_dmarcrep_row *r, char *buf, size_t len)
+void dmarcrep_dkim_text(const struct ms_dmarcrep_row *r, char *buf, size_t len)
 {
 	size_t off = 0;
 	buf[0] = '\0';
@@ -118,7 +117,7 @@ static void dkim_text(const struct ms_dmarcrep_row *r, char *buf, size_t len)
 					r->dkim[i].result, r->dkim[i].domain, r->dkim[i].selector);
 }
 
-static int dkim_parse(struct ms_dmarcrep_row *r, const char *t)
+int dmarcrep_dkim_parse(struct ms_dmarcrep_row *r, const char *t)
 {
 	r->ndkim = 0;
 	while (t && *t) {
@@ -152,7 +151,7 @@ static ms_status put_locked(struct sq *q, const struct ms_dmarcrep_row *r, char 
 	if (st != MS_OK)
 		return st;
 	char dk[MS_DMARCREP_MAX_DKIM * 340];
-	dkim_text(r, dk, sizeof(dk));
+	dmarcrep_dkim_text(r, dk, sizeof(dk));
 	const char *txt[] = { r->policy_domain, r->policy, r->source_ip, r->header_from,
 			      r->envelope_from, r->disposition, r->dkim_eval, r->spf_eval,
 			      r->reason, r->spf_domain, r->spf_scope, r->spf_result, dk };
@@ -247,7 +246,7 @@ static ms_status sq_get(void *impl, const char *domain, int64_t begin, int64_t e
 		int ok = 1;
 		for (int i = 0; i < 12; i++)
 			ok &= dmarcrep_copy(f[i].dst, f[i].len, col(s, i + 1));
-		ok &= dkim_parse(&r, col(s, 13));
+		ok &= dmarcrep_dkim_parse(&r, col(s, 13));
 		sqlite3_int64 c = sqlite3_column_int64(s, 14);
 		r.count = c > 0 ? (uint64_t)c : 0;
 		/* a row another writer damaged is reported, not passed on */

@@ -5,6 +5,7 @@
  */
 #include "dmarcrep_internal.h"
 
+#include <mailsec/store.h>
 #include <string.h>
 
 ms_status ms_dmarcrep_store_open(const struct ms_env *env, const struct ms_dmarcrep_store_ops *ops,
@@ -14,8 +15,18 @@ ms_status ms_dmarcrep_store_open(const struct ms_env *env, const struct ms_dmarc
 	if (out == NULL || location == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
 	*out = NULL;
-	if (ops == NULL)
-		ops = ms_dmarcrep_store_sqlite();
+	if (ops == NULL) {
+		/* the location picks the engine (mailsec/store.h) */
+		enum ms_store_backend b;
+		ms_status pst = ms_store_parse_location(location, &b, &location, why, whylen);
+		if (pst != MS_OK)
+			return pst;
+		if (b == MS_STORE_POSTGRESQL && !ms_store_have_postgresql())
+			return ms_why(why, whylen, MS_ERR_UNSUPPORTED,
+				      "mailsec was built without libpq: no PostgreSQL stores");
+		ops = b == MS_STORE_POSTGRESQL ? ms_dmarcrep_store_postgresql()
+					       : ms_dmarcrep_store_sqlite();
+	}
 	if (ops->version != MS_DMARCREP_STORE_OPS_VERSION || !ops->open || !ops->get ||
 	    !ops->put || !ops->batch || !ops->expire || !ops->close)
 		return ms_why(why, whylen, MS_ERR_INVALID, "incomplete store ops or unknown version");

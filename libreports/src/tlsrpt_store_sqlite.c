@@ -7,10 +7,13 @@
 #include "tlsrpt_internal.h"
 
 #include <pthread.h>
+#include <mailsec/store.h>
 #include <sqlite3.h>
+
+#include "ms_sqlite_schema.h"
 #include <string.h>
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION 1
 
 struct lite {
 	struct ms_env env;
@@ -20,15 +23,16 @@ struct lite {
 	char *path;
 };
 
+/* Step 1 of the schema, versioned per store in mailsec_schema
+ * (ms_sqlite_schema.h) like every mailsec SQLite store; a file from before
+ * (with its tlsrpt_meta table) has the same rows table and migrates. */
 static const char *const SCHEMA =
-	"CREATE TABLE IF NOT EXISTS tlsrpt_meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS tlsrpt_rows ("
 	" day TEXT NOT NULL, domain TEXT NOT NULL, ptype INTEGER NOT NULL,"
 	" strings TEXT NOT NULL, mx TEXT NOT NULL, host TEXT NOT NULL, addr TEXT NOT NULL,"
 	" result INTEGER NOT NULL, reason TEXT NOT NULL, count INTEGER NOT NULL,"
 	" PRIMARY KEY (day, domain, ptype, strings, mx, host, addr, result, reason))"
-	" WITHOUT ROWID;"
-	"INSERT OR IGNORE INTO tlsrpt_meta (k, v) VALUES ('schema', '" SCHEMA_VERSION "');";
+	" WITHOUT ROWID;";
 
 static ms_status fail(struct lite *l, char *why, size_t whylen, const char *what)
 {
@@ -41,20 +45,27 @@ static ms_status lite_open(void *impl, char *why, size_t whylen)
 	if (sqlite3_open_v2(l->path, &l->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					       SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
 		return fail(l, why, whylen, "open");
-	sqlite3_busy_timeout(l->db, 5000);
-	if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(l->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK)
-		return fail(l, why, whylen, "schema");
-	sqlite3_stmt *q = NULL;
-	if (sqlite3_prepare_v2(l->db, "SELECT v FROM tlsrpt_meta WHERE k = 'schema'", -1, &q,
-			       NULL) != SQLITE_OK)
-		return fail(l, why, whylen, "schema");
-	int ok = sqlite3_step(q) == SQLITE_ROW &&
-		 strcmp((const char *)sqlite3_column_text(q, 0), SCHEMA_VERSION) == 0;
-	sqlite3_finalize(q);
-	if (!ok)
-		return ms_why(why, whylen, MS_ERR_IO, "%s: not a TLSRPT store of schema %s", l->path,
-			      SCHEMA_VERSION);
+	sqlite3_busy_timeout(l->db, MS_STORE_BUSY_TIMEOUT_MS);
+	/* a new file: the journal-mode switch can be BUSY without the busy
+	 * handler being asked (as in the other stores): retried for 10 s */
+	static const char *const steps[] = { SCHEMA };
+	char *err = NULL;
+	int rc = SQLITE_BUSY;
+	for (int i = 0; i < 1000 && (rc == SQLITE_BUSY || rc == SQLITE_LOCKED); i++) {
+		sqlite3_free(err);
+		err = NULL;
+		rc = sqlite3_exec(l->db, "PRAGMA journal_mode=WAL", NULL, NULL, &err);
+		if (rc == SQLITE_OK)
+			rc = ms_sqlite_schema(l->db, "tlsrpt", steps, SCHEMA_VERSION, &err);
+		if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+			sqlite3_sleep(10);
+	}
+	if (rc != SQLITE_OK) {
+		ms_status st = ms_why(why, whylen, MS_ERR_IO, "%s: not a TLSRPT store of schema %d: %s",
+				      l->path, SCHEMA_VERSION, err ? err : sqlite3_errmsg(l->db));
+		sqlite3_free(err);
+		return st;
+	}
 	if (sqlite3_prepare_v2(l->db,
 			       "INSERT INTO tlsrpt_rows VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
 			       " ON CONFLICT (day, domain, ptype, strings, mx, host, addr, result,"

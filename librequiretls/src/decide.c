@@ -145,6 +145,21 @@ ms_status rtls_plan_fill(const struct ms_rtls_domain *d,
 	int dane_failed = dane_applies && h->dane == MS_RTLS_DANE_FAILED;
 	int dane_usable = dane_applies && h->dane == MS_RTLS_DANE_USABLE;
 	int dane_unusable = dane_applies && h->dane == MS_RTLS_DANE_UNUSABLE;
+	/* Issue 19, fail closed: the domain publishes MTA-STS, its policy
+	 * could not be fetched and the store that may cache it (RFC 8461 s5.1)
+	 * is unreachable: an enforce policy may apply, so the host waits -
+	 * unless DANE authenticates it (RFC 8461 s2: DANE is used in
+	 * preference) or the sender opted out of TLS requirements (RFC 8689
+	 * s4.2.2). */
+	if (d->sts_mode == MS_RTLS_STS_UNKNOWN && !dane_usable &&
+	    d->requirement != MS_RTLS_REQ_NOT_REQUIRED) {
+		plan_skip(out, d, MS_RTLS_R_STS_UNKNOWN, MS_RTLS_TEMPFAIL, 1, "4.7.5",
+			  "the MTA-STS policy of %s is unknown (fetch failed, policy store "
+			  "unreachable); delivery deferred", dom);
+		out->policy_mode = MS_RTLS_MODE_SKIP;
+		out->policy_reason = MS_RTLS_R_STS_UNKNOWN;
+		return MS_OK;
+	}
 	int enforce = d->sts_mode == MS_RTLS_STS_ENFORCE;
 	int sts_mismatch = enforce && !h->sts_match;
 
@@ -618,6 +633,7 @@ const char *ms_rtls_reason_str(enum ms_rtls_reason r)
 	case MS_RTLS_R_MX_LOOKUP: return "mx_lookup";
 	case MS_RTLS_R_TLSA_LOOKUP: return "tlsa_lookup";
 	case MS_RTLS_R_ADDR_LOOKUP: return "addr_lookup";
+	case MS_RTLS_R_STS_UNKNOWN: return "sts_unknown";
 	case MS_RTLS_R_STS_MX_MISMATCH: return "sts_mx_mismatch";
 	case MS_RTLS_R_NO_VERIFIED_PATH: return "no_verified_path";
 	case MS_RTLS_R_CONNECT: return "connect";

@@ -190,6 +190,16 @@ void rtls_route_sts(struct ms_rtls_route *r)
 		return;
 	}
 	const struct ms_sts_result *res = r->sts_result;
+	if (ms_sts_result_state(res) == MS_STS_UNKNOWN) {
+		/* issue 19: published, not fetched, cache unreachable: defer */
+		r->in.sts_mode = MS_RTLS_STS_UNKNOWN;
+		r->flags |= MS_RTLS_ROUTE_STS_UNKNOWN;
+		snprintf(r->sts_note, sizeof(r->sts_note),
+			 "MTA-STS policy unknown: %s (%s); delivery deferred",
+			 ms_sts_result_failure_detail(res),
+			 ms_tlsrpt_result_name(ms_sts_result_failure(res)));
+		return;
+	}
 	if (ms_sts_result_state(res) != MS_STS_POLICY) {
 		if (ms_sts_result_failure(res) != MS_TLSRPT_SUCCESS)
 			snprintf(r->sts_note, sizeof(r->sts_note), "no usable MTA-STS policy: %s (%s)",

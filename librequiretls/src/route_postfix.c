@@ -43,7 +43,7 @@ static int skip_is_failed_lookup(const struct ms_rtls_plan *p)
 {
 	return p->mode == MS_RTLS_MODE_SKIP &&
 	       (p->reason == MS_RTLS_R_TLSA_LOOKUP || p->reason == MS_RTLS_R_ADDR_LOOKUP ||
-		p->reason == MS_RTLS_R_MX_LOOKUP);
+		p->reason == MS_RTLS_R_MX_LOOKUP || p->reason == MS_RTLS_R_STS_UNKNOWN);
 }
 
 /* "secure match=P1:P2 servername=hostname" from the applying policy. */

@@ -28,6 +28,7 @@ const char *ms_rtls_sts_mode_str(enum ms_rtls_sts_mode m)
 	case MS_RTLS_STS_NONE: return "none";
 	case MS_RTLS_STS_TESTING: return "testing";
 	case MS_RTLS_STS_ENFORCE: return "enforce";
+	case MS_RTLS_STS_UNKNOWN: return "unknown";
 	}
 	return "unknown";
 }
@@ -45,7 +46,7 @@ void rtls_route_reasons(const struct ms_rtls_route *r, struct ms_rtls_route_host
 	ADD("MX RRset %s, host addresses %s", ms_dns_security_str(r->in.mx_security),
 	    ms_dns_security_str(h->in.addr_security));
 	ADD("DANE %s: %s", ms_rtls_dane_str(h->in.dane), h->dane_note);
-	if (r->in.sts_mode == MS_RTLS_STS_NO_POLICY)
+	if (r->in.sts_mode == MS_RTLS_STS_NO_POLICY || r->in.sts_mode == MS_RTLS_STS_UNKNOWN)
 		ADD("%s", r->sts_note);
 	else
 		ADD("MTA-STS %s: host %s the policy", ms_rtls_sts_mode_str(r->in.sts_mode),

@@ -673,7 +673,8 @@ START_TEST(store_refuses_foreign_files)
 	ck_assert_int_eq(ms_dmarcrep_store_open(NULL, NULL, path, &s, why, sizeof(why)), MS_OK);
 	ms_dmarcrep_store_free(s);
 	snprintf(cmd, sizeof(cmd), "python3 -c \"import sqlite3; c=sqlite3.connect('%s'); "
-		 "c.execute('PRAGMA user_version=7'); c.commit()\"", path);
+		 "c.execute(\\\"UPDATE mailsec_schema SET version = 7 WHERE component = "
+		 "'dmarc-report'\\\"); c.commit()\"", path);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(ms_dmarcrep_store_open(NULL, NULL, path, &s, why, sizeof(why)), MS_ERR_IO);
 	ck_assert_msg(strstr(why, "schema version 7"), "%s", why);

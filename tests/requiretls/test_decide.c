@@ -258,6 +258,42 @@ static const struct row rows[] = {
  * refused with nothing written, the library never rewrites it, and a
  * caller of a newer version than the library's gets what the library has
  * without anything past the library's struct touched. */
+/* Issue 19: an MTA-STS policy that is unknown (published, not fetched,
+ * the policy store unreachable) defers the host - not when DANE
+ * authenticates it, not for TLS-Required: No. */
+START_TEST(test_sts_unknown_defers)
+{
+	struct ms_rtls_domain d = { MS_RTLS_REQ_DEFAULT, "example.org", MS_DNS_SECURE,
+				    MS_RTLS_STS_UNKNOWN, 0 };
+	struct ms_rtls_host h = { "mx1.example.org", MS_DNS_SECURE, MS_RTLS_DANE_INSECURE, 0 };
+	struct ms_rtls_plan p = { .version = MS_RTLS_PLAN_VERSION };
+	ck_assert_int_eq(ms_rtls_plan(&d, &h, &p), MS_OK);
+	ck_assert_int_eq(p.mode, MS_RTLS_MODE_SKIP);
+	ck_assert_int_eq(p.reason, MS_RTLS_R_STS_UNKNOWN);
+	ck_assert_int_eq(p.skip_verdict, MS_RTLS_TEMPFAIL);
+	ck_assert_str_eq(ms_rtls_reason_str(p.reason), "sts_unknown");
+	struct ms_rtls_outcome o = { .version = MS_RTLS_OUTCOME_VERSION };
+	ck_assert_int_eq(ms_rtls_outcome_from_plan(&p, &o), MS_OK);
+	ck_assert_int_eq(o.verdict, MS_RTLS_TEMPFAIL);
+	ck_assert(o.temporary);
+	/* REQUIRED is held the same way */
+	d.requirement = MS_RTLS_REQ_REQUIRED;
+	ck_assert_int_eq(ms_rtls_plan(&d, &h, &p), MS_OK);
+	ck_assert_int_eq(p.reason, MS_RTLS_R_STS_UNKNOWN);
+	/* DANE authenticates the host: MTA-STS is not needed */
+	d.requirement = MS_RTLS_REQ_DEFAULT;
+	h.dane = MS_RTLS_DANE_USABLE;
+	ck_assert_int_eq(ms_rtls_plan(&d, &h, &p), MS_OK);
+	ck_assert_int_eq(p.mode, MS_RTLS_MODE_DANE);
+	/* TLS-Required: No: the sender opted out */
+	h.dane = MS_RTLS_DANE_INSECURE;
+	d.requirement = MS_RTLS_REQ_NOT_REQUIRED;
+	ck_assert_int_eq(ms_rtls_plan(&d, &h, &p), MS_OK);
+	ck_assert_int_eq(p.mode, MS_RTLS_MODE_OPPORTUNISTIC_FALLBACK);
+	ck_assert_str_eq(ms_rtls_sts_mode_str(MS_RTLS_STS_UNKNOWN), "unknown");
+}
+END_TEST
+
 START_TEST(test_caller_versions)
 {
 	struct ms_rtls_domain d = { MS_RTLS_REQ_REQUIRED, "example.org", MS_DNS_INSECURE,
@@ -728,6 +764,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, test_matrix, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_test(tc, test_conclude);
 	tcase_add_test(tc, test_caller_versions);
+	tcase_add_test(tc, test_sts_unknown_defers);
 	tcase_add_test(tc, test_apply_params);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_fallback_metrics);

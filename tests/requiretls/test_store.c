@@ -247,7 +247,10 @@ START_TEST(test_sqlite_bad_files)
 	/* a newer schema than ours is refused, not overwritten */
 	sqlite3 *db = NULL;
 	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_exec(db, "PRAGMA user_version = 99;", NULL, NULL, NULL), SQLITE_OK);
+	/* the version is kept per store in mailsec_schema (issue 19) */
+	ck_assert_int_eq(sqlite3_exec(db, "CREATE TABLE mailsec_schema (component TEXT PRIMARY KEY,"
+				      " version INTEGER NOT NULL); INSERT INTO mailsec_schema"
+				      " VALUES ('requiretls', 99);", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	why[0] = '\0';
 	ck_assert_int_eq(ms_rtls_store_open_sqlite(NULL, path, &st, why, sizeof(why)), MS_ERR_IO);

@@ -32,7 +32,8 @@ typedef enum ms_status {
 	MS_ERR_STATE = -11,      /**< call not valid in the handle's state (permanent) */
 	MS_ERR_CANCELLED = -12,  /**< the operation was cancelled by the caller */
 	MS_ERR_PROTOCOL = -13,   /**< the peer broke the protocol (temporary) */
-	MS_ERR_INTERNAL = -14    /**< a bug or an unexpected library failure */
+	MS_ERR_INTERNAL = -14,   /**< a bug or an unexpected library failure */
+	MS_ERR_UNAVAILABLE = -15 /**< a shared store (database) cannot be reached (temporary) */
 } ms_status;
 
 /**
@@ -49,6 +50,7 @@ static inline int ms_status_is_temporary(ms_status s)
 	case MS_ERR_IO:
 	case MS_ERR_PROTOCOL:
 	case MS_ERR_CANCELLED:
+	case MS_ERR_UNAVAILABLE:
 		return 1;
 	default:
 		return 0;
@@ -82,6 +84,7 @@ static inline const char *ms_status_str(ms_status s)
 	case MS_ERR_CANCELLED: return "cancelled";
 	case MS_ERR_PROTOCOL: return "protocol error";
 	case MS_ERR_INTERNAL: return "internal error";
+	case MS_ERR_UNAVAILABLE: return "store unreachable";
 	}
 	return "unknown status";
 }

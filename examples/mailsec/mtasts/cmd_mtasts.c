@@ -67,7 +67,7 @@ int cli_sts_open(struct cli *cli, const char *ca_file, const char *connect_to,
 {
 	char why[512] = "";
 	memset(s, 0, sizeof(*s));
-	if (cache && ms_sts_store_new_sqlite(&cli->env, cache, &s->store, why,
+	if (cache && ms_sts_store_open(&cli->env, cache, &s->store, why,
 					     sizeof(why)) != MS_OK)
 		return cli_usage_error(cli, "--cache %s: %s", cache, why);
 	if ((s->dns = cli_dns_ctx(cli)) == NULL) {
@@ -130,6 +130,9 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 	char *text = NULL;
 	rc = cli_put(cli, ms_sts_result_render(res, pos[0], cli_format(cli), &text, NULL), &text,
 		     "fetch");
+	/* a policy that may exist but cannot be known: the check could not run */
+	if (rc == CLI_EXIT_OK && ms_sts_result_state(res) == MS_STS_UNKNOWN)
+		rc = CLI_EXIT_ERROR;
 	ms_sts_result_free(res);
 	cli_sts_close(&r);
 	return rc;

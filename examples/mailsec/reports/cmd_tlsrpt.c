@@ -35,7 +35,7 @@ static int build(struct cli *cli, int argc, char **argv, const struct cli_opt *o
 	if (rc >= 0 || !o->db || !o->domain || !o->org || !o->contact || !o->submitter ||
 	    (sending && !o->from))
 		return rc >= 0 ? rc : cli_usage(cli);
-	if (ms_tlsrpt_store_open_sqlite(&cli->env, o->db, st, why, sizeof(why)) != MS_OK)
+	if (ms_tlsrpt_store_open(&cli->env, o->db, st, why, sizeof(why)) != MS_OK)
 		return cli_error(cli, CLI_EXIT_ERROR, "--db %s: %s", o->db, why);
 	struct ms_tlsrpt_report_opts ro = {
 		.version = MS_TLSRPT_REPORT_OPTS_VERSION, .org_name = o->org, .contact = o->contact,
@@ -62,7 +62,7 @@ static int do_record(struct cli *cli, int argc, char **argv)
 	struct ms_tlsrpt_recorder *rec = NULL;
 	if (db == NULL)
 		return cli_usage(cli);
-	if (ms_tlsrpt_store_open_sqlite(&cli->env, db, &st, why, sizeof(why)) != MS_OK ||
+	if (ms_tlsrpt_store_open(&cli->env, db, &st, why, sizeof(why)) != MS_OK ||
 	    ms_tlsrpt_recorder_new(&cli->env, st, NULL, &rec, why, sizeof(why)) != MS_OK) {
 		ms_tlsrpt_store_free(st);
 		return cli_error(cli, CLI_EXIT_ERROR, "--db %s: %s", db, why);

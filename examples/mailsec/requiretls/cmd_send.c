@@ -71,7 +71,7 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 				   : ms_rtls_requirement_of(ro.requiretls, hdr);
 	struct ms_rtls_envelope env_msg = { .from = from, .rcpt = to, .nrcpt = tl.n,
 					    .msg = msg, .msglen = msglen };
-	if (memory && ms_rtls_store_open_sqlite(&cli->env, memory, &mem, why, sizeof(why)) != MS_OK) {
+	if (memory && ms_rtls_store_open(&cli->env, memory, &mem, why, sizeof(why)) != MS_OK) {
 		rc = cli_usage_error(cli, "--memory %s: %s", memory, why);
 		goto out;
 	}

@@ -642,12 +642,16 @@ def sts_policy_get(resolver: "Resolver", domain: str, cache: Optional[str] = Non
                    timeout_ms: int = 0) -> StsPolicy:
     """The MTA-STS policy that applies to `domain` now (RFC 8461 s5.1): the
     TXT record through the resolver (DNSSEC status kept), the policy over
-    HTTPS, cached in the SQLite file `cache` (None: no cache).  `connect_to`
-    is a curl CONNECT_TO entry ("HOST:PORT:ADDR:PORT", for tests)."""
+    HTTPS, cached in the store `cache` (a path, "sqlite:PATH" or a
+    "postgresql://..." URI shared by a fleet; None: no cache).  `connect_to`
+    is a curl CONNECT_TO entry ("HOST:PORT:ADDR:PORT", for tests).  A policy
+    that cannot be known (published, not fetched, the cache unreachable)
+    raises MailsecError with the temporary status -15 (defer), never "no
+    policy"."""
     if _mtasts is None:
         raise OSError("libmailsec-mtasts not available")
     L = _mtasts
-    store_new = _proto(L, "ms_sts_store_new_sqlite", ctypes.c_int, _vp, ctypes.c_char_p,
+    store_new = _proto(L, "ms_sts_store_open", ctypes.c_int, _vp, ctypes.c_char_p,
                        ctypes.POINTER(_vp), ctypes.c_char_p, ctypes.c_size_t)
     store_free = _proto(L, "ms_sts_store_free", None, _vp)
     new = _proto(L, "ms_sts_new", ctypes.c_int, _vp, ctypes.POINTER(_StsConfig), _vp, _vp,
@@ -688,6 +692,8 @@ def sts_policy_get(resolver: "Resolver", domain: str, cache: Optional[str] = Non
         st = get(sts, domain.encode(), ctypes.byref(res), why, len(why))
         if st != 0:
             raise MailsecError(st, why.value.decode())
+        if r_state(res) == 2:  # MS_STS_UNKNOWN: defer (issue 19)
+            raise MailsecError(-15, "MTA-STS policy unknown: %s" % (r_detail(res) or b"").decode())
         p = r_policy(res) if r_state(res) == 1 else None
         pid, det = r_id(res), r_detail(res)
         return StsPolicy(applies=p is not None, source=STS_SOURCES[r_source(res)],
@@ -711,7 +717,7 @@ except OSError:
 
 RTLS_REQUIREMENTS = {"default": 0, "required": 1, "not-required": 2}
 RTLS_DANE = {"none": 0, "usable": 1, "unusable": 2, "insecure": 3, "failed": 4}
-RTLS_STS = {"no-policy": 0, "none": 1, "testing": 2, "enforce": 3}
+RTLS_STS = {"no-policy": 0, "none": 1, "testing": 2, "enforce": 3, "unknown": 4}
 RTLS_VERDICTS = ["deliver", "retry-plaintext", "try-next", "tempfail", "permfail"]
 
 

@@ -258,6 +258,19 @@ MS_STS_API ms_status ms_sts_store_new_sqlite(const struct ms_env *env,
 					     const char *path,
 					     struct ms_sts_store **out,
 					     char *why, size_t whylen);
+/**
+ * Open the store `location` names (mailsec/store.h): a path or
+ * "sqlite:PATH" (the SQLite store above), or "postgresql://..." (one
+ * database shared by a fleet of MTAs, when built with libpq).  In both,
+ * two MTAs writing the same domain keep the newer entry (RFC 8461 s5.1:
+ * the policy fetched last; the latest use; the longer back-off).  A
+ * PostgreSQL store that cannot be reached answers MS_ERR_UNAVAILABLE
+ * (temporary) from here and from its operations, and discovery treats it
+ * as "cache unknown" (ms_sts_get_policy()).  MS_ERR_INVALID (location),
+ * MS_ERR_UNSUPPORTED (no libpq), MS_ERR_IO (schema).
+ */
+MS_STS_API ms_status ms_sts_store_open(const struct ms_env *env, const char *location,
+				       struct ms_sts_store **out, char *why, size_t whylen);
 MS_STS_API void ms_sts_store_free(struct ms_sts_store *s);
 /** Direct access, e.g. for tools: same contracts as the ops above.  For
  * ms_sts_store_get the caller sets e->version (MS_STS_ENTRY_VERSION): the
@@ -300,7 +313,13 @@ MS_STS_API void ms_sts_free(struct ms_sts *sts);
 /** What a ms_sts_get_policy() call concluded. */
 enum ms_sts_state {
 	MS_STS_NO_POLICY = 0,   /**< no MTA-STS for this domain now */
-	MS_STS_POLICY = 1       /**< ms_sts_result_policy() applies */
+	MS_STS_POLICY = 1,      /**< ms_sts_result_policy() applies */
+	/** The domain publishes an MTA-STS record, its policy could not be
+	 * fetched and the policy store could not be read (a shared database
+	 * down, MS_ERR_UNAVAILABLE): a cached enforce policy may exist, so the
+	 * MTA defers (temporary failure) instead of delivering as if there were
+	 * none (issue 19).  ms_sts_result_failure() says what the fetch hit. */
+	MS_STS_UNKNOWN = 2
 };
 
 /** Where the applying policy (or the absence of one) came from. */
@@ -326,7 +345,9 @@ struct ms_sts_result;
  *     cached policy still applies; otherwise no policy.
  * Returns MS_OK with a result whatever the verdict; errors only when the
  * call could not be made (MS_ERR_INVALID domain, MS_ERR_NOMEM).  Store
- * failures degrade to "no cache" and are logged.  Free the result with
+ * failures are logged; a store that cannot be read makes the cache
+ * unknown, not empty: when the domain has a valid record and the fetch
+ * fails too, the state is MS_STS_UNKNOWN (defer), never "no policy".  Free the result with
  * ms_sts_result_free().
  */
 MS_STS_API ms_status ms_sts_get_policy(struct ms_sts *sts, const char *domain,

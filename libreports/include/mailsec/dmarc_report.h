@@ -156,11 +156,21 @@ struct ms_dmarcrep_store_ops {
 struct ms_dmarcrep_store;
 
 /** The SQLite store: `location` is a file path; WAL mode, busy timeout 5 s,
- * a schema version (user_version) checked on open; a batch is one
+ * a schema version (table mailsec_schema) checked on open; a batch is one
  * transaction of upserts (count = count + excluded.count).  Static. */
 MS_DMARCREP_API const struct ms_dmarcrep_store_ops *ms_dmarcrep_store_sqlite(void);
 
-/** Open a store through `ops` (copied; NULL: SQLite) at `location`.
+/** The PostgreSQL store (issue 19, when built with libpq): `location` is
+ * a libpq URI ("postgresql://..."); the schema is created or migrated on
+ * open; a put is one upsert (count = count + EXCLUDED.count), a batch one
+ * transaction, so the MTAs of a fleet share the rows of each domain and
+ * day.  A server that cannot be reached: MS_ERR_UNAVAILABLE (temporary).
+ * Static. */
+MS_DMARCREP_API const struct ms_dmarcrep_store_ops *ms_dmarcrep_store_postgresql(void);
+
+/** Open a store through `ops` (copied) at `location`.  `ops` NULL: the
+ * location picks the store (mailsec/store.h): "postgresql://..." the
+ * PostgreSQL store, "sqlite:PATH" or a plain path the SQLite one.
  * Caller frees *out with ms_dmarcrep_store_free. */
 MS_DMARCREP_API ms_status ms_dmarcrep_store_open(const struct ms_env *env,
 						 const struct ms_dmarcrep_store_ops *ops,

@@ -140,6 +140,17 @@ MS_TLSRPT_API ms_status ms_tlsrpt_store_new(const struct ms_env *env,
 MS_TLSRPT_API ms_status ms_tlsrpt_store_open_sqlite(const struct ms_env *env, const char *path,
 						    struct ms_tlsrpt_store **out, char *why,
 						    size_t whylen);
+/**
+ * Open the store `location` names (mailsec/store.h): a path or
+ * "sqlite:PATH" (ms_tlsrpt_store_open_sqlite), or "postgresql://..." (one
+ * table shared by the MTAs of a fleet, when built with libpq; schema
+ * created or migrated on open; a put is one upsert with count = count +
+ * EXCLUDED.count).  A server that cannot be reached: MS_ERR_UNAVAILABLE
+ * (temporary).  MS_ERR_INVALID (location), MS_ERR_UNSUPPORTED (no libpq).
+ */
+MS_TLSRPT_API ms_status ms_tlsrpt_store_open(const struct ms_env *env, const char *location,
+					     struct ms_tlsrpt_store **out, char *why,
+					     size_t whylen);
 /** NULL-safe. */
 MS_TLSRPT_API void ms_tlsrpt_store_free(struct ms_tlsrpt_store *s);
 /** The store's get, put, batch and expire, argument-checked. */

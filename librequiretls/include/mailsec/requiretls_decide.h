@@ -40,7 +40,11 @@ enum ms_rtls_sts_mode {
 	MS_RTLS_STS_NO_POLICY = 0, /**< no (valid, cached) policy */
 	MS_RTLS_STS_NONE = 1,      /**< mode: none */
 	MS_RTLS_STS_TESTING = 2,   /**< mode: testing */
-	MS_RTLS_STS_ENFORCE = 3    /**< mode: enforce */
+	MS_RTLS_STS_ENFORCE = 3,   /**< mode: enforce */
+	/** The domain publishes MTA-STS but its policy is unknown now (fetch
+	 * failed and the policy store unreachable, MS_STS_UNKNOWN): the
+	 * domain is deferred (issue 19) */
+	MS_RTLS_STS_UNKNOWN = 4
 };
 
 /** What the domain's MX lookup established. */
@@ -99,7 +103,8 @@ enum ms_rtls_reason {
 	MS_RTLS_R_DANE_VERIFY,        /**< DANE authentication failed */
 	MS_RTLS_R_PKIX_VERIFY,        /**< PKIX authentication failed */
 	MS_RTLS_R_REQUIRETLS_MISSING, /**< REQUIRETLS not in the post-TLS EHLO */
-	MS_RTLS_R_ADDR_LOOKUP         /**< the host's address lookup failed or was bogus */
+	MS_RTLS_R_ADDR_LOOKUP,        /**< the host's address lookup failed or was bogus */
+	MS_RTLS_R_STS_UNKNOWN         /**< MTA-STS published, policy unknown (store down) */
 };
 
 /** Observations of a connection attempt. */

@@ -173,6 +173,9 @@ MS_RTLS_API const struct ms_rtls_domain *ms_rtls_route_engine_domain(const struc
 #define MS_RTLS_ROUTE_NULL_MX_MIXED 0x40 /**< a "0 ." among other MX records
 					    (ignored, RFC 7505 s3) */
 #define MS_RTLS_ROUTE_MX_MALFORMED 0x80  /**< an MX record could not be read */
+#define MS_RTLS_ROUTE_STS_UNKNOWN 0x100  /**< MTA-STS published but the policy is
+					    unknown (fetch failed, policy store
+					    unreachable): defer (issue 19) */
 MS_RTLS_API unsigned ms_rtls_route_flags(const struct ms_rtls_route *r);
 /** Number of usable MX records before the cut to max_mx. */
 MS_RTLS_API size_t ms_rtls_route_mx_total(const struct ms_rtls_route *r);

@@ -86,6 +86,19 @@ MS_RTLS_API ms_status ms_rtls_store_open_sqlite(const struct ms_env *env,
 						struct ms_rtls_store **out,
 						char *why, size_t whylen);
 
+/**
+ * Open the store `location` names (mailsec/store.h): a path or
+ * "sqlite:PATH" (ms_rtls_store_open_sqlite), or "postgresql://..." (one
+ * database shared by a fleet of MTAs, when built with libpq; each
+ * observation one upsert in which the newer observation wins).  A
+ * PostgreSQL server that cannot be reached gives MS_ERR_UNAVAILABLE
+ * (temporary) here and from record/get; ms_rtls_auto_requirement() then
+ * keeps the requirement asked.  MS_ERR_INVALID (location),
+ * MS_ERR_UNSUPPORTED (built without libpq).
+ */
+MS_RTLS_API ms_status ms_rtls_store_open(const struct ms_env *env, const char *location,
+					 struct ms_rtls_store **out, char *why, size_t whylen);
+
 /** Close and free; NULL-safe. */
 MS_RTLS_API void ms_rtls_store_free(struct ms_rtls_store *store);
 
