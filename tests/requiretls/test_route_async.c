@@ -314,7 +314,7 @@ START_TEST(deadline_defers_a_pending_lookup)
 		      ms_rtls_route_flags(r), ms_rtls_route_mx_note(r));
 	ck_assert(!(ms_rtls_route_flags(r) & (MS_RTLS_ROUTE_IMPLICIT_MX | MS_RTLS_ROUTE_NXDOMAIN)));
 	ck_assert_uint_eq(ms_rtls_route_count(r), 0);
-	struct ms_rtls_outcome oc;
+	struct ms_rtls_outcome oc = { .version = MS_RTLS_OUTCOME_VERSION };
 	ck_assert_int_eq(ms_rtls_route_undeliverable(r, &oc), 1);
 	ck_assert_int_eq(oc.verdict, MS_RTLS_TEMPFAIL);
 	ms_rtls_route_free(r);
