@@ -523,6 +523,43 @@ START_TEST(stall_after_data)
 }
 END_TEST
 
+/* Cancel = free: a send handle freed while its SMTP session waits for
+ * the EHLO reply of a stalled peer returns at once (the session, its
+ * socket and the attempt are freed: ASan/LSan runs see nothing left). */
+START_TEST(cancel_mid_session)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	const char *addrs[] = { "127.0.1.6", NULL };
+	struct peer p;
+	peer_start_mode(&p, addrs, "ehlosilent");
+	const char *to[] = { "bob@nostarttls.test", NULL };
+	struct ms_rtls_send *s = start(dns, to, MS_RTLS_REQ_DEFAULT, (uint16_t)p.port,
+				       mstest_scale_ms(30000));
+	char why[300] = "";
+	uint64_t t0 = now_ms();
+	int in_session = 0;
+	while (!in_session && now_ms() - t0 < 20000) {
+		ck_assert_msg(ms_rtls_send_step(s, why, sizeof(why)) == MS_OK, "%s", why);
+		int fd = ms_rtls_send_fd(s), t = ms_rtls_send_timeout_ms(s);
+		const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+		/* the EHLO sent, its reply awaited */
+		in_session = d && fd >= 0 && ms_rtls_send_events(s) == POLLIN &&
+			     peer_saw(&p, "CMD EHLO") == 1;
+		if (!in_session && t > 0) {
+			struct pollfd q = { .fd = fd, .events = (short)ms_rtls_send_events(s) };
+			poll(&q, fd >= 0 ? 1 : 0, t < 50 ? t : 50);
+		}
+	}
+	ck_assert(in_session);
+	ck_assert_int_eq(ms_rtls_send_done(s), 0);
+	uint64_t f0 = now_ms();
+	ms_rtls_send_free(s);
+	ck_assert_uint_lt(now_ms() - f0, mstest_scale_ms(200));
+	peer_stop(&p);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
 /* Two send handles in one poll loop (the shape of an event-loop MTA):
  * good.test and daneta.test over real STARTTLS with DANE against the
  * demo peers, their SMTP sessions open at the same time. */
@@ -620,6 +657,7 @@ int main(void)
 	tcase_add_test(tc, stall_in_tls_handshake);
 	tcase_add_test(tc, stall_after_data);
 	tcase_add_test(tc, two_domains_one_loop);
+	tcase_add_test(tc, cancel_mid_session);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_set_fork_status(sr, CK_NOFORK);
