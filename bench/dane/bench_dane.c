@@ -6,6 +6,11 @@
  * each of its operations includes SSL_new/SSL_free on a shared SSL_CTX.
  * Verdicts (and match depths) are asserted equal before timing.
  *
+ * The -warm cases run ours on a context with the decoded-certificate cache
+ * (ms_dane_ctx_set_cert_cache), primed by the verdict check: the CA
+ * certificates are not decoded again, everything else is done per call.
+ * OpenSSL has no such cache, so its side is the same as in the cold cases.
+ *
  * Output, one line per case and chain type (see docs/PERFORMANCE.md):
  *   bench <case>/openssl ours_ns=<median> openssl_ns=<median> ratio=<openssl/ours>
  */
@@ -125,12 +130,13 @@ struct bcase {
 	int ncerts;
 	struct rec recs[5];
 	int nrecs;
+	int warm; /* ours with the certificate cache */
 };
 
 static const char *const names[] = { "mx.example.test" };
 
 /* ---- ours ---- */
-static struct ms_dane_ctx *g_ctx;
+static struct ms_dane_ctx *g_ctx, *g_ctx_warm;
 
 static int ours(const struct chain *c, const struct bcase *b, int *depth)
 {
@@ -146,9 +152,11 @@ static int ours(const struct chain *c, const struct bcase *b, int *depth)
 				    .ntlsa = (size_t)b->nrecs, .authentic = 1, .names = names,
 				    .nnames = 1 };
 	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
-	if (ms_dane_verify(g_ctx, &in, &res, NULL, 0) != MS_OK)
+	if (ms_dane_verify(b->warm ? g_ctx_warm : g_ctx, &in, &res, NULL, 0) != MS_OK)
 		die("ms_dane_verify");
 	*depth = res.depth;
+	if (res.verdict != MS_DANE_VERIFIED && getenv("BENCH_DANE_VERBOSE"))
+		fprintf(stderr, "bench-dane: ours: %s\n", res.reason);
 	return res.verdict == MS_DANE_VERIFIED;
 }
 
@@ -236,7 +244,8 @@ static void medians(const struct chain *c, const struct bcase *b, uint64_t *o, u
 int main(int argc, char **argv)
 {
 	const char *only = argc > 1 ? argv[1] : NULL;
-	if (ms_dane_ctx_new(NULL, &g_ctx) != MS_OK)
+	if (ms_dane_ctx_new(NULL, &g_ctx) != MS_OK || ms_dane_ctx_new(NULL, &g_ctx_warm) != MS_OK ||
+	    ms_dane_ctx_set_cert_cache(g_ctx_warm, 64) != MS_OK)
 		die("ctx");
 	g_sctx = SSL_CTX_new(TLS_client_method());
 	if (g_sctx == NULL || SSL_CTX_dane_enable(g_sctx) <= 0)
@@ -244,7 +253,7 @@ int main(int argc, char **argv)
 	for (int rsa = 1; rsa >= 0; rsa--) {
 		struct chain c;
 		mkchain(&c, rsa);
-		struct bcase cases[7];
+		struct bcase cases[10];
 		memset(cases, 0, sizeof(cases));
 		cases[0] = (struct bcase){ .name = "ee-311-der", .ncerts = 2, .nrecs = 1 };
 		mkrec(&cases[0].recs[0], &c, 0, 3, 1, 1, 0);
@@ -266,7 +275,13 @@ int main(int argc, char **argv)
 		mkrec(&cases[6].recs[2], &c, 0, 3, 0, 2, 1);
 		mkrec(&cases[6].recs[3], &c, 2, 2, 1, 2, 1);
 		mkrec(&cases[6].recs[4], &c, 0, 3, 1, 2, 0);
-		for (int i = 0; i < 7; i++) {
+		const char *taw[3] = { "ta-depth1-warm", "ta-depth2-warm", "ta-depth4-warm" };
+		for (int i = 0; i < 3; i++) {
+			cases[7 + i] = cases[2 + i];
+			cases[7 + i].name = taw[i];
+			cases[7 + i].warm = 1;
+		}
+		for (int i = 0; i < 10; i++) {
 			char label[64];
 			snprintf(label, sizeof(label), "%s-%s", cases[i].name, rsa ? "rsa2048" : "p256");
 			if (only && strstr(label, only) == NULL)
@@ -291,5 +306,6 @@ int main(int argc, char **argv)
 	}
 	SSL_CTX_free(g_sctx);
 	ms_dane_ctx_free(g_ctx);
+	ms_dane_ctx_free(g_ctx_warm);
 	return 0;
 }

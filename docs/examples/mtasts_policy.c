@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	enum ms_sts_failure fail;
+	enum ms_tlsrpt_result fail;
 	enum ms_sts_verdict v = ms_sts_result_check_mx(r, mx, &fail);
 	printf("%s: mode %s; %s: %s\n", domain,
 	       ms_sts_mode_str(ms_sts_policy_mode(ms_sts_result_policy(r))), mx,

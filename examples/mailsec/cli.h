@@ -190,5 +190,6 @@ int cmd_dmarc_report(struct cli *cli, int argc, char **argv);
 extern const struct cli_cmd cli_dane_cmds[];
 extern const struct cli_cmd cli_mtasts_cmds[];
 extern const struct cli_cmd cli_dkim_cmds[];
+extern const struct cli_cmd cli_tlsrpt_cmds[];
 
 #endif

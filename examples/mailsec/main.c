@@ -54,6 +54,9 @@ static const struct cli_cmd commands[] = {
 	  "--requirement required|default|not-required [--write OUT] [--ca-file F] "
 	  "[--connect-to HOST:PORT:ADDR:PORT] [--cache FILE]", "re-plan a queued message", NULL },
 #endif
+#ifdef MS_CLI_HAVE_TLSRPT
+	{ "tlsrpt", NULL, "", "SMTP TLS reports (RFC 8460)", cli_tlsrpt_cmds },
+#endif
 #ifdef MS_CLI_HAVE_DMARC_REPORT
 	{ "dmarc-report", cmd_dmarc_report, "record | report | send | parse", "DMARC aggregate reports", NULL },
 #endif

@@ -34,6 +34,7 @@ void ms_dane_ctx_free(struct ms_dane_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	ms_dane_certcache_free(ctx->cache);
 	EVP_MD_free(ctx->sha256);
 	EVP_MD_free(ctx->sha512);
 	struct ms_env e = ctx->env;
@@ -49,6 +50,26 @@ ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx, uint8_t mtype,
 	return MS_OK;
 }
 
+ms_status ms_dane_ctx_set_cert_cache(struct ms_dane_ctx *ctx, size_t max_entries)
+{
+	if (ctx == NULL || max_entries > MS_DANE_MAX_CERT_CACHE)
+		return MS_ERR_INVALID;
+	struct ms_dane_certcache *c = NULL;
+	if (max_entries > 0) {
+		ms_status st = ms_dane_certcache_new(&ctx->env, max_entries, &c);
+		if (st != MS_OK)
+			return st; /* the old cache, if any, stays */
+	}
+	ms_dane_certcache_free(ctx->cache);
+	ctx->cache = c;
+	return MS_OK;
+}
+
+size_t ms_dane_ctx_cert_cache_count(const struct ms_dane_ctx *ctx)
+{
+	return ctx && ctx->cache ? ms_dane_certcache_count(ctx->cache) : 0;
+}
+
 const EVP_MD *ms_dane_md(const struct ms_dane_ctx *ctx, uint8_t mtype)
 {
 	return mtype == MS_DANE_MT_SHA256 ? ctx->sha256 :
@@ -56,7 +77,7 @@ const EVP_MD *ms_dane_md(const struct ms_dane_ctx *ctx, uint8_t mtype)
 }
 
 void ms_dane_set(struct ms_dane_result *res, enum ms_dane_verdict v,
-		 enum ms_dane_tlsrpt rpt, const char *fmt, ...)
+		 enum ms_tlsrpt_result rpt, const char *fmt, ...)
 {
 	res->verdict = v;
 	res->tlsrpt = rpt;
@@ -81,17 +102,3 @@ const char *ms_dane_verdict_str(enum ms_dane_verdict v)
 	return "unknown";
 }
 
-const char *ms_dane_tlsrpt_str(enum ms_dane_tlsrpt r)
-{
-	switch (r) {
-	case MS_DANE_RPT_NONE: return "";
-	case MS_DANE_RPT_HOST_MISMATCH: return "certificate-host-mismatch";
-	case MS_DANE_RPT_EXPIRED: return "certificate-expired";
-	case MS_DANE_RPT_NOT_TRUSTED: return "certificate-not-trusted";
-	case MS_DANE_RPT_VALIDATION_FAILURE: return "validation-failure";
-	case MS_DANE_RPT_TLSA_INVALID: return "tlsa-invalid";
-	case MS_DANE_RPT_DNSSEC_INVALID: return "dnssec-invalid";
-	case MS_DANE_RPT_DANE_REQUIRED: return "dane-required";
-	}
-	return "";
-}

@@ -5,6 +5,7 @@
 #define MS_DANE_INTERNAL_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "mailsec/dane.h"
 #include "ms_common.h"
@@ -16,7 +17,41 @@ struct ms_dane_ctx {
 	/* Digests fetched once: implicit fetches cost a lock per call. */
 	EVP_MD *sha256;
 	EVP_MD *sha512;
+	/* Decoded CA certificates by SHA-256 of their DER; NULL: off. */
+	struct ms_dane_certcache *cache;
 };
+
+/* ---- the decoded-certificate cache (certcache.c) ---- */
+struct ms_dane_certcache;
+/* A cache of at most `max` entries, our memory from `env` (borrowed: the
+ * context's copy, which outlives the cache). */
+ms_status ms_dane_certcache_new(const struct ms_env *env, size_t max,
+				struct ms_dane_certcache **out);
+void ms_dane_certcache_free(struct ms_dane_certcache *c);
+/* The X509 whose DER is exactly der/len (key: its SHA-256), with a
+ * reference for the caller; NULL when not cached. */
+X509 *ms_dane_certcache_get(struct ms_dane_certcache *c, const uint8_t key[32],
+			    const uint8_t *der, size_t len);
+/* Remember `x` (decoded from exactly der/len; a reference is taken),
+ * evicting the least recently used entry past the limit.  Out of memory
+ * only means the certificate is not cached (-1; 0: cached). */
+int ms_dane_certcache_put(struct ms_dane_certcache *c, const uint8_t key[32],
+			  const uint8_t *der, size_t len, X509 *x);
+size_t ms_dane_certcache_count(struct ms_dane_certcache *c);
+/*
+ * The signature memo.  A certificate's signature is a fixed function of
+ * its exact DER and its issuer's key, and the issuer's exact DER fixes its
+ * key: so once X509_verify() succeeded for the cached certificate `subject`
+ * (SHA-256 of its DER; its DER bytes were compared when it was served)
+ * with the key of the certificate whose DER hashes to `issuer`, the same
+ * pair verifies again.  `x` must be the very X509 the entry holds (the one
+ * decoded from the byte-compared DER).  Only successes are noted; one
+ * issuer per entry.
+ */
+int ms_dane_certcache_sig_known(struct ms_dane_certcache *c, const X509 *x,
+				const uint8_t subject[32], const uint8_t issuer[32]);
+void ms_dane_certcache_sig_note(struct ms_dane_certcache *c, const X509 *x,
+				const uint8_t subject[32], const uint8_t issuer[32]);
 
 /* The digest for matching type 1 or 2, NULL for others. */
 const EVP_MD *ms_dane_md(const struct ms_dane_ctx *ctx, uint8_t mtype);
@@ -42,6 +77,6 @@ int ms_dane_cert_names(const uint8_t *der, size_t len, size_t names[2][2]);
 
 /* Fill a result with a verdict and a reason. */
 void ms_dane_set(struct ms_dane_result *res, enum ms_dane_verdict v,
-		 enum ms_dane_tlsrpt rpt, const char *fmt, ...) MS_PRINTF(4, 5);
+		 enum ms_tlsrpt_result rpt, const char *fmt, ...) MS_PRINTF(4, 5);
 
 #endif

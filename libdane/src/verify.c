@@ -34,6 +34,26 @@ struct ta_state {
 	size_t nanchors;
 };
 
+/* SHA-256 of each sent certificate's DER, computed at most once per call:
+ * it is both the cache key and the digest a "2 0 1" record compares. */
+struct cert_hashes {
+	uint8_t h[MS_DANE_MAX_CHAIN][32];
+	unsigned char have[MS_DANE_MAX_CHAIN];
+};
+
+static const uint8_t *cert_sha256(const struct ms_dane_ctx *ctx, struct cert_hashes *ch,
+				  const struct ms_dane_input *in, size_t j)
+{
+	if (!ch->have[j]) {
+		unsigned int n = 0;
+		if (!EVP_Digest(in->chain[j].der, in->chain[j].len, ch->h[j], &n, ctx->sha256,
+				NULL) || n != 32)
+			return NULL;
+		ch->have[j] = 1;
+	}
+	return ch->h[j];
+}
+
 static void ta_state_free(struct ta_state *s)
 {
 	for (size_t i = 0; i < s->ncerts; i++)
@@ -55,10 +75,10 @@ static int record_matches(const struct ms_dane_ctx *ctx,
 	return ms_dane_match_data(ctx, t, der + off, slen);
 }
 
-static int add_anchor(struct ta_state *s, X509_STORE *store, X509 *x, int rec,
+static int add_anchor(struct ta_state *s, STACK_OF(X509) *trusted, X509 *x, int rec,
 		      int keyed)
 {
-	if (!X509_STORE_add_cert(store, x))
+	if (!sk_X509_push(trusted, x))
 		return -1;
 	s->anchors[s->nanchors].cert = x;
 	s->anchors[s->nanchors].rec = rec;
@@ -98,30 +118,152 @@ static int time_ok(X509 *x, int64_t now)
 	       X509_cmp_time(X509_get0_notAfter(x), &t) > 0;
 }
 
+/* What the chain-check function below needs to know about this call: the
+ * decoded chain and which of it came from (or went to) the cache. */
+struct sig_state {
+	const struct ms_dane_ctx *ctx;
+	X509 *const *certs;
+	size_t ncerts;
+	const struct cert_hashes *ch;
+	const unsigned char *cached;  /* certs[j] is in the cache under ch->h[j] */
+};
+
+static const uint8_t *cached_key(const struct sig_state *ss, const X509 *x)
+{
+	for (size_t j = 1; j < ss->ncerts; j++)
+		if (ss->certs[j] == x && ss->cached[j])
+			return ss->ch->h[j];
+	return NULL;
+}
+
+/* verify_cb_cert() of x509_vfy.c: report `err` for `x` at `depth`. */
+static int fail_at(X509_STORE_CTX *sctx, X509 *x, int depth, int err)
+{
+	X509_STORE_CTX_set_error_depth(sctx, depth);
+	X509_STORE_CTX_set_current_cert(sctx, x);
+	X509_STORE_CTX_set_error(sctx, err);
+	return verify_cb(0, sctx);
+}
+
+/* ossl_x509_check_cert_time() of x509_vfy.c. */
+static int check_time(X509_STORE_CTX *sctx, X509 *x, int depth)
+{
+	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(sctx);
+	unsigned long flags = X509_VERIFY_PARAM_get_flags(param);
+	time_t t, *ptime = NULL;
+	if (flags & X509_V_FLAG_USE_CHECK_TIME) {
+		t = X509_VERIFY_PARAM_get_time(param);
+		ptime = &t;
+	} else if (flags & X509_V_FLAG_NO_CHECK_TIME) {
+		return 1;
+	}
+	int i = X509_cmp_time(X509_get0_notBefore(x), ptime);
+	if (i == 0 && !fail_at(sctx, x, depth, X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD))
+		return 0;
+	if (i > 0 && !fail_at(sctx, x, depth, X509_V_ERR_CERT_NOT_YET_VALID))
+		return 0;
+	i = X509_cmp_time(X509_get0_notAfter(x), ptime);
+	if (i == 0 && !fail_at(sctx, x, depth, X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD))
+		return 0;
+	if (i < 0 && !fail_at(sctx, x, depth, X509_V_ERR_CERT_HAS_EXPIRED))
+		return 0;
+	return 1;
+}
+
+/*
+ * The signature and date pass of X509_verify_cert(), as OpenSSL 3's
+ * internal_verify() does it for our settings (a partial chain always
+ * allowed, no DANE state in the store context), with one difference: a
+ * signature between two cached CA certificates that was verified before
+ * (ms_dane_certcache_sig_known: the same subject DER, the same issuer DER)
+ * is not verified again.  Every other check runs in the same order with
+ * the same errors, depths and callbacks: key usage of the issuer, the
+ * issuer key, the signature, the dates of every certificate.
+ */
+static int chain_verify(X509_STORE_CTX *sctx)
+{
+	const struct sig_state *ss = X509_STORE_CTX_get_app_data(sctx);
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
+	unsigned long flags = X509_VERIFY_PARAM_get_flags(X509_STORE_CTX_get0_param(sctx));
+	int n = sk_X509_num(chain) - 1;
+	X509 *xi = sk_X509_value(chain, n);
+	X509 *xs = xi;
+	X509_STORE_CTX_set_error_depth(sctx, n);
+	/* The top is trusted (X509_V_FLAG_PARTIAL_CHAIN is always set), so no
+	 * step down for a top that is not self-issued. */
+	while (n >= 0) {
+		uint32_t xflags = X509_get_extension_flags(xi);
+		if (xs != xi || ((flags & X509_V_FLAG_CHECK_SS_SIGNATURE) && (xflags & EXFLAG_SS))) {
+			int issuer_depth = n + (xs == xi ? 0 : 1);
+			int ret = X509_V_OK;
+			if (!(xs == xi && (xflags & EXFLAG_CA) == 0)) {
+				/* ossl_x509_signing_allowed() */
+				uint32_t need = (X509_get_extension_flags(xs) & EXFLAG_PROXY) ?
+						KU_DIGITAL_SIGNATURE : KU_KEY_CERT_SIGN;
+				if ((xflags & EXFLAG_KUSAGE) && (X509_get_key_usage(xi) & need) == 0)
+					ret = need == KU_KEY_CERT_SIGN ?
+					      X509_V_ERR_KEYUSAGE_NO_CERTSIGN :
+					      X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE;
+			}
+			if (ret != X509_V_OK && !fail_at(sctx, xi, issuer_depth, ret))
+				return 0;
+			EVP_PKEY *pkey = X509_get0_pubkey(xi);
+			if (pkey == NULL) {
+				if (!fail_at(sctx, xi, issuer_depth,
+					     X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY))
+					return 0;
+			} else {
+				const uint8_t *ks = ss ? cached_key(ss, xs) : NULL;
+				const uint8_t *ki = ks && xs != xi ? cached_key(ss, xi) : NULL;
+				int ok = ki != NULL &&
+					 ms_dane_certcache_sig_known(ss->ctx->cache, xs, ks, ki);
+				if (!ok) {
+					ok = X509_verify(xs, pkey) > 0;
+					if (ok && ki != NULL)
+						ms_dane_certcache_sig_note(ss->ctx->cache, xs, ks, ki);
+				}
+				if (!ok && !fail_at(sctx, xs, n, X509_V_ERR_CERT_SIGNATURE_FAILURE))
+					return 0;
+			}
+		}
+		if (!check_time(sctx, xs, n))
+			return 0;
+		X509_STORE_CTX_set_current_cert(sctx, xs);
+		X509_STORE_CTX_set_error_depth(sctx, n);
+		if (!verify_cb(1, sctx))
+			return 0;
+		if (--n >= 0) {
+			xi = xs;
+			xs = sk_X509_value(chain, n);
+		}
+	}
+	return 1;
+}
+
 static void map_error(struct ms_dane_result *res, int err, int depth)
 {
 	res->x509_error = err;
 	const char *s = X509_verify_cert_error_string(err);
 	switch (err) {
 	case X509_V_ERR_HOSTNAME_MISMATCH:
-		ms_dane_set(res, MS_DANE_NAME_MISMATCH, MS_DANE_RPT_HOST_MISMATCH,
+		ms_dane_set(res, MS_DANE_NAME_MISMATCH, MS_TLSRPT_CERTIFICATE_HOST_MISMATCH,
 			    "DANE-TA matched but the certificate has none of the reference names");
 		break;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 	case X509_V_ERR_CERT_NOT_YET_VALID:
-		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_DANE_RPT_EXPIRED,
+		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_TLSRPT_CERTIFICATE_EXPIRED,
 			    "certificate at depth %d: %s", depth, s);
 		break;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 			    "the chain does not lead to a DANE-TA anchor (%s at depth %d)",
 			    s, depth);
 		break;
 	default:
-		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_DANE_RPT_VALIDATION_FAILURE,
+		ms_dane_set(res, MS_DANE_CHAIN_INVALID, MS_TLSRPT_VALIDATION_FAILURE,
 			    "certificate at depth %d: %s", depth, s);
 		break;
 	}
@@ -169,16 +311,53 @@ static int select_path(const struct ms_dane_input *in, const int *anchor_rec,
 	return 1;
 }
 
-/* One verification over the certificates selected by use[]. */
+/*
+ * Certificate j of the chain, decoded: from the cache when its exact DER
+ * was seen before, else by d2i_X509 (the whole DER must be consumed).  A
+ * CA certificate decoded here is cached; the leaf never is (it changes
+ * with every server, and only CA certificates repeat).  NULL: not DER.
+ */
+static X509 *decode_cert(const struct ms_dane_ctx *ctx, struct cert_hashes *ch,
+			 const struct ms_dane_input *in, size_t j, unsigned char *cached)
+{
+	const uint8_t *der = in->chain[j].der;
+	size_t len = in->chain[j].len;
+	const uint8_t *key = NULL;
+	if (ctx->cache != NULL && j > 0 && (key = cert_sha256(ctx, ch, in, j)) != NULL) {
+		X509 *x = ms_dane_certcache_get(ctx->cache, key, der, len);
+		struct ms_kv label = { "result", x ? "hit" : "miss" };
+		ms_metric(&ctx->env, MS_METRIC_COUNTER, "dane_cert_cache_total", &label, 1, 1);
+		if (x != NULL) {
+			*cached = 1;
+			return x;
+		}
+	}
+	const unsigned char *p = der;
+	X509 *x = d2i_X509(NULL, &p, (long)len);
+	if (x == NULL || (size_t)(p - der) != len) {
+		X509_free(x);
+		return NULL;
+	}
+	/* Fill the extension cache now (X509_verify_cert would, under the
+	 * certificate's lock): a cached X509 is then only read. */
+	if (key != NULL && X509_check_purpose(x, -1, 0) == 1)
+		*cached = ms_dane_certcache_put(ctx->cache, key, der, len, x) == 0;
+	return x;
+}
+
+/* One verification over the certificates selected by use[].  The trust
+ * anchors go into a trusted stack of this call's X509_STORE_CTX rather
+ * than an X509_STORE built and torn down per call. */
 static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 				const struct ms_dane_input *in,
 				const unsigned char *keep, int64_t now,
 				const int *anchor_rec, const unsigned char *use,
+				struct cert_hashes *ch,
 				struct ms_dane_result *res, char *why, size_t whylen)
 {
 	struct ta_state s;
 	memset(&s, 0, sizeof(s));
-	X509_STORE *store = X509_STORE_new();
+	STACK_OF(X509) *store = sk_X509_new_null(); /* the trust anchors */
 	STACK_OF(X509) *pool = sk_X509_new_null();
 	X509_STORE_CTX *sctx = X509_STORE_CTX_new();
 	ms_status st = MS_OK;
@@ -188,14 +367,13 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 	}
 
 	s.ncerts = in->nchain; /* certs[] is zeroed: frees stay exact on early exits */
+	unsigned char cached[MS_DANE_MAX_CHAIN] = { 0 };
 	for (size_t j = 0; j < in->nchain; j++) {
 		if (!use[j])
 			continue;
-		const unsigned char *p = in->chain[j].der;
-		X509 *x = d2i_X509(NULL, &p, (long)in->chain[j].len);
-		if (x == NULL || (size_t)(p - in->chain[j].der) != in->chain[j].len) {
-			X509_free(x);
-			ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+		X509 *x = decode_cert(ctx, ch, in, j, &cached[j]);
+		if (x == NULL) {
+			ms_dane_set(res, MS_DANE_MALFORMED, MS_TLSRPT_VALIDATION_FAILURE,
 				    "certificate %zu of the chain is not valid DER", j);
 			goto out;
 		}
@@ -259,13 +437,14 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 	}
 
 	if (s.nanchors == 0) {
-		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 			    "no usable TLSA record matched the certificate chain");
 		goto out;
 	}
 
-	if (!X509_STORE_CTX_init(sctx, store, s.certs[0], pool))
+	if (!X509_STORE_CTX_init(sctx, NULL, s.certs[0], pool))
 		goto nomem;
+	X509_STORE_CTX_set0_trusted_stack(sctx, store);
 	X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(sctx);
 	X509_STORE_CTX_set_default(sctx, "ssl_server");
 	X509_VERIFY_PARAM_set_time(param, (time_t)now);
@@ -282,6 +461,13 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 		}
 	}
 	X509_STORE_CTX_set_verify_cb(sctx, verify_cb);
+	struct sig_state ss = { ctx, s.certs, s.ncerts, ch, cached };
+	if (ctx->cache != NULL) {
+		/* the signature memo lives in the cache: without it, OpenSSL's
+		 * own pass runs unchanged */
+		X509_STORE_CTX_set_app_data(sctx, &ss);
+		X509_STORE_CTX_set_verify(sctx, chain_verify);
+	}
 
 	if (X509_verify_cert(sctx) == 1) {
 		STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(sctx);
@@ -294,7 +480,7 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 				break;
 			}
 		}
-		ms_dane_set(res, MS_DANE_VERIFIED, MS_DANE_RPT_NONE,
+		ms_dane_set(res, MS_DANE_VERIFIED, MS_TLSRPT_SUCCESS,
 			    "DANE-TA record matched at depth %d", res->depth);
 	} else {
 		map_error(res, X509_STORE_CTX_get_error(sctx),
@@ -306,7 +492,7 @@ nomem:
 out:
 	X509_STORE_CTX_free(sctx);
 	sk_X509_free(pool);
-	X509_STORE_free(store);
+	sk_X509_free(store);
 	ta_state_free(&s);
 	return st;
 }
@@ -319,13 +505,26 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 	/* Which sent CA certificates match a TA record: bytes only. */
 	int anchor_rec[MS_DANE_MAX_CHAIN];
 	int any = 0;
+	struct cert_hashes ch;
+	memset(ch.have, 0, sizeof(ch.have));
 	anchor_rec[0] = -1;
 	for (size_t j = 1; j < in->nchain; j++) {
 		anchor_rec[j] = -1;
-		for (size_t i = 0; i < in->ntlsa && anchor_rec[j] < 0; i++)
-			if (keep[i] && in->tlsa[i].usage == MS_DANE_DANE_TA &&
-			    record_matches(ctx, &in->tlsa[i], in->chain[j].der, in->chain[j].len))
+		for (size_t i = 0; i < in->ntlsa && anchor_rec[j] < 0; i++) {
+			const struct ms_dane_tlsa *t = &in->tlsa[i];
+			if (!keep[i] || t->usage != MS_DANE_DANE_TA)
+				continue;
+			int m;
+			if (t->selector == MS_DANE_SEL_CERT && t->mtype == MS_DANE_MT_SHA256) {
+				/* the digest the cache needs too: hashed once */
+				const uint8_t *h = cert_sha256(ctx, &ch, in, j);
+				m = h != NULL && t->datalen == 32 && CRYPTO_memcmp(h, t->data, 32) == 0;
+			} else {
+				m = record_matches(ctx, t, in->chain[j].der, in->chain[j].len);
+			}
+			if (m)
 				anchor_rec[j] = (int)i;
+		}
 		any |= anchor_rec[j] >= 0;
 	}
 	for (size_t i = 0; i < in->ntlsa; i++)
@@ -340,16 +539,16 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 		size_t nm[2][2];
 		for (size_t j = 0; j < in->nchain; j++)
 			if (ms_dane_cert_names(in->chain[j].der, in->chain[j].len, nm) != 0)
-				return verify_ta_with(ctx, in, keep, now, anchor_rec, use, res,
-						      why, whylen);
-		ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+				return verify_ta_with(ctx, in, keep, now, anchor_rec, use, &ch,
+						      res, why, whylen);
+		ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 			    "no usable TLSA record matched the certificate chain");
 		return MS_OK;
 	}
 	unsigned char path[MS_DANE_MAX_CHAIN];
 	if (select_path(in, anchor_rec, path) && memcmp(path, use, in->nchain) != 0) {
-		ms_status st = verify_ta_with(ctx, in, keep, now, anchor_rec, path, res, why,
-					      whylen);
+		ms_status st = verify_ta_with(ctx, in, keep, now, anchor_rec, path, &ch, res,
+					      why, whylen);
 		/* Only success is taken from the shortcut: any failure is
 		 * decided on the whole chain, exactly as without it. */
 		if (st != MS_OK || res->verdict == MS_DANE_VERIFIED)
@@ -358,7 +557,7 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 		res->depth = -1;
 		res->x509_error = 0;
 	}
-	return verify_ta_with(ctx, in, keep, now, anchor_rec, use, res, why, whylen);
+	return verify_ta_with(ctx, in, keep, now, anchor_rec, use, &ch, res, why, whylen);
 }
 
 static ms_status verify_core(const struct ms_dane_ctx *ctx,
@@ -388,11 +587,11 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 	res->depth = -1;
 
 	if (in->ntlsa == 0) {
-		ms_dane_set(res, MS_DANE_NO_RECORDS, MS_DANE_RPT_NONE, "no TLSA records");
+		ms_dane_set(res, MS_DANE_NO_RECORDS, MS_TLSRPT_SUCCESS, "no TLSA records");
 		return MS_OK;
 	}
 	if (!in->authentic) {
-		ms_dane_set(res, MS_DANE_INSECURE, MS_DANE_RPT_NONE,
+		ms_dane_set(res, MS_DANE_INSECURE, MS_TLSRPT_SUCCESS,
 			    "TLSA records are not DNSSEC-secure: DANE does not apply");
 		return MS_OK;
 	}
@@ -401,12 +600,12 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 	if (res->usable == 0) {
 		/* RFC 7672 s2.2: TLS stays mandatory, no certificate check, and
 		 * never a fall-back to PKIX. */
-		ms_dane_set(res, MS_DANE_ALL_UNUSABLE, MS_DANE_RPT_TLSA_INVALID,
+		ms_dane_set(res, MS_DANE_ALL_UNUSABLE, MS_TLSRPT_TLSA_INVALID,
 			    "none of the %zu TLSA records is usable for SMTP", in->ntlsa);
 		return MS_OK;
 	}
 	if (in->nchain == 0) {
-		ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+		ms_dane_set(res, MS_DANE_MALFORMED, MS_TLSRPT_VALIDATION_FAILURE,
 			    "the server sent no certificate");
 		return MS_OK;
 	}
@@ -425,7 +624,7 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 		if (record_matches(ctx, &in->tlsa[i], leaf, leaflen)) {
 			res->matched = (int)i;
 			res->depth = 0;
-			ms_dane_set(res, MS_DANE_VERIFIED, MS_DANE_RPT_NONE,
+			ms_dane_set(res, MS_DANE_VERIFIED, MS_TLSRPT_SUCCESS,
 				    "DANE-EE record matched the leaf");
 			return MS_OK;
 		}
@@ -433,10 +632,10 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 	if (!have_ta) {
 		size_t off, slen;
 		if (ms_dane_cert_spki(leaf, leaflen, &off, &slen) != MS_OK)
-			ms_dane_set(res, MS_DANE_MALFORMED, MS_DANE_RPT_VALIDATION_FAILURE,
+			ms_dane_set(res, MS_DANE_MALFORMED, MS_TLSRPT_VALIDATION_FAILURE,
 				    "the leaf certificate is not valid DER");
 		else
-			ms_dane_set(res, MS_DANE_NO_MATCH, MS_DANE_RPT_NOT_TRUSTED,
+			ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 				    "no DANE-EE record matched the leaf certificate");
 		return MS_OK;
 	}

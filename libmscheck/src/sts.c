@@ -27,15 +27,15 @@ void check_mtasts(struct ms_check_report *c)
 		ms_sts_free(sts);
 		return;
 	}
-	enum ms_sts_failure fail = ms_sts_result_failure(r);
+	enum ms_tlsrpt_result fail = ms_sts_result_failure(r);
 	if (ms_sts_result_state(r) != MS_STS_POLICY) {
-		if (fail != MS_STS_FAIL_NONE) {
+		if (fail != MS_TLSRPT_SUCCESS) {
 			check_add(c, "x_mta_sts", "mta-sts", "policy", CHECK_FAIL,
 				  "serve the policy at https://mta-sts.DOMAIN/.well-known/mta-sts.txt "
 				  "with a valid certificate",
 				  "record %s but no usable policy: %s (%s)",
 				  ms_sts_result_record_note(r), ms_sts_result_failure_detail(r),
-				  ms_sts_failure_str(fail));
+				  ms_tlsrpt_result_name(fail));
 		} else {
 			/* "DANE protects" only when it does: every MX host has
 			 * usable TLSA records and none failed verification. */
@@ -69,7 +69,7 @@ void check_mtasts(struct ms_check_report *c)
 	enum check_status bad = mode == MS_STS_MODE_ENFORCE ? CHECK_FAIL : CHECK_WARN;
 	for (size_t i = 0; i < c->nmx; i++) {
 		struct mx_host *m = &c->mx[i];
-		enum ms_sts_failure f = MS_STS_FAIL_NONE;
+		enum ms_tlsrpt_result f = MS_TLSRPT_SUCCESS;
 		enum ms_sts_verdict v = ms_sts_result_check_mx(r, m->name, &f);
 		if (v == MS_STS_PASS)
 			check_add(c, "x_mta_sts", "mta-sts", m->name, CHECK_PASS, NULL, "matches the policy");

@@ -100,7 +100,7 @@ static void verify(struct ms_check_report *c, struct mx_host *m, const struct ms
 			  "publish TLSA records for the certificate the server sends, or "
 			  "serve the certificate the records describe",
 			  "%s: %s (TLSRPT %s)", ms_dane_verdict_str(p.dane_verdict), p.dane_reason,
-			  ms_dane_tlsrpt_str(p.dane_tlsrpt));
+			  ms_tlsrpt_result_name(p.dane_tlsrpt));
 }
 
 /* Probe one address of the MX host.  The first address fills the host's

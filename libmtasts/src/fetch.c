@@ -119,7 +119,7 @@ static int is_text_plain(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
-static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
+static enum ms_tlsrpt_result classify(CURLcode rc, ms_status *st)
 {
 	switch (rc) {
 	case CURLE_PEER_FAILED_VERIFICATION:
@@ -129,25 +129,25 @@ static enum ms_sts_failure classify(CURLcode rc, ms_status *st)
 	case CURLE_SSL_INVALIDCERTSTATUS:
 	case CURLE_SSL_CRL_BADFILE:
 		*st = MS_ERR_TLS;
-		return MS_STS_FAIL_WEBPKI;
+		return MS_TLSRPT_STS_WEBPKI_INVALID;
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 		*st = MS_ERR_TLS;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_OPERATION_TIMEDOUT:
 		*st = MS_ERR_TIMEOUT;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_UNSUPPORTED_PROTOCOL:
 		*st = MS_ERR_PROTOCOL;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	case CURLE_OUT_OF_MEMORY:
 		/* libcurl's answer to a header line over its 100 KiB bound too */
 		*st = MS_ERR_LIMIT;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	default:
 		*st = MS_ERR_NETWORK;
-		return MS_STS_FAIL_FETCH;
+		return MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	}
 }
 
@@ -253,16 +253,16 @@ ms_status sts_curl_global(void)
 }
 
 static ms_status xfer_setup(struct sts_xfer *x, const struct ms_sts_fetch_config *cfg,
-			    struct ms_dns_ctx *dns, enum ms_sts_failure *failure, char *why,
+			    struct ms_dns_ctx *dns, enum ms_tlsrpt_result *failure, char *why,
 			    size_t whylen)
 {
 	if (sts_curl_global() != MS_OK) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_INTERNAL, "curl_global_init failed");
 	}
 	CURL *c = x->c = curl_easy_init();
 	if (c == NULL) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_NOMEM, "curl_easy_init failed");
 	}
 	unsigned timeout = (cfg && cfg->timeout_ms) ? cfg->timeout_ms : 60000;
@@ -296,7 +296,7 @@ static ms_status xfer_setup(struct sts_xfer *x, const struct ms_sts_fetch_config
 	if (cfg && cfg->connect_to) {
 		x->connect_to = curl_slist_append(NULL, cfg->connect_to);
 		if (x->connect_to == NULL) {
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 		}
 		curl_easy_setopt(c, CURLOPT_CONNECT_TO, x->connect_to);
@@ -308,7 +308,7 @@ static ms_status xfer_setup(struct sts_xfer *x, const struct ms_sts_fetch_config
 	    !connect_to_address(cfg ? cfg->connect_to : NULL, x->host, &port)) {
 		ms_status st = resolve_list(dns, x->host, port, &x->resolve, why, whylen);
 		if (st != MS_OK) {
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			return st;
 		}
 		curl_easy_setopt(c, CURLOPT_RESOLVE, x->resolve);
@@ -325,13 +325,13 @@ int sts_fetch_needs_dns(const struct ms_sts_fetch_config *cfg, const char *host)
 
 ms_status sts_xfer_prepare(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 			   struct ms_dns_ctx *dns, const char *norm, uint8_t *buf, size_t bufsize,
-			   struct sts_xfer **out, enum ms_sts_failure *failure, char *why,
+			   struct sts_xfer **out, enum ms_tlsrpt_result *failure, char *why,
 			   size_t whylen)
 {
 	*out = NULL;
 	struct sts_xfer *x = ms_calloc(env, 1, sizeof(*x));
 	if (x == NULL) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 	}
 	x->env = env;
@@ -351,7 +351,7 @@ ms_status sts_xfer_prepare(const struct ms_env *env, const struct ms_sts_fetch_c
 	return MS_OK;
 }
 
-void sts_xfer_log(const struct sts_xfer *x, ms_status st, enum ms_sts_failure failure,
+void sts_xfer_log(const struct sts_xfer *x, ms_status st, enum ms_tlsrpt_result failure,
 		  const char *why)
 {
 	if (!ms_log_enabled(x->env, MS_LOG_DEBUG))
@@ -360,14 +360,14 @@ void sts_xfer_log(const struct sts_xfer *x, ms_status st, enum ms_sts_failure fa
 	snprintf(ms, sizeof(ms), "%.1f", (double)(ms_monotonic_ns() - x->t0) / 1e6);
 	struct ms_kv kv[] = {
 		{ "domain", x->norm }, { "url", x->url }, { "status", ms_status_str(st) },
-		{ "failure", ms_sts_failure_str(failure) }, { "duration_ms", ms },
+		{ "failure", ms_tlsrpt_result_name(failure) }, { "duration_ms", ms },
 		{ "why", (st != MS_OK && why) ? why : "" },
 	};
 	ms_log(x->env, MS_LOG_DEBUG, STS_SUBSYS, "policy fetch", kv, 6);
 }
 
 ms_status sts_xfer_finish(struct sts_xfer *x, int curl_rc, size_t *len,
-			  enum ms_sts_failure *failure, char *why, size_t whylen)
+			  enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	CURLcode rc = (CURLcode)curl_rc;
 	CURL *c = x->c;
@@ -375,29 +375,29 @@ ms_status sts_xfer_finish(struct sts_xfer *x, int curl_rc, size_t *len,
 	long code = 0;
 	char *ct = NULL;
 	*len = 0;
-	*failure = MS_STS_FAIL_NONE;
+	*failure = MS_TLSRPT_SUCCESS;
 	if (rc == CURLE_OK || rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) {
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 		curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
 	}
 	if (x->sink.header_overflow) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		st = ms_why(why, whylen, MS_ERR_LIMIT, "response headers larger than %d bytes",
 			    HEADER_MAX);
 	} else if (rc == CURLE_OK || ((rc == CURLE_WRITE_ERROR || rc == CURLE_FILESIZE_EXCEEDED) &&
 				      code != 200)) {
 		/* The status decides first: a redirect or 404 is what it is. */
 		if (code != 200) {
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "HTTP status %ld (only 200 is accepted%s)", code,
 				    code >= 300 && code < 400 ? ", redirects are not followed" : "");
 		} else if (!is_text_plain(ct)) {
-			*failure = MS_STS_FAIL_INVALID;
+			*failure = MS_TLSRPT_STS_POLICY_INVALID;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "media type %s, not text/plain", ct ? ct : "(none)");
 		} else if (!body_delimited(c)) {
-			*failure = MS_STS_FAIL_FETCH;
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 			st = ms_why(why, whylen, MS_ERR_PROTOCOL,
 				    "body length not delimited (no Content-Length, not chunked): "
 				    "a truncated policy could not be detected");
@@ -405,7 +405,7 @@ ms_status sts_xfer_finish(struct sts_xfer *x, int curl_rc, size_t *len,
 			*len = x->sink.len;
 		}
 	} else if (x->sink.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		st = ms_why(why, whylen, MS_ERR_LIMIT, "policy body larger than %zu bytes",
 			    x->sink.size);
 	} else {
@@ -421,7 +421,7 @@ ms_status sts_xfer_finish(struct sts_xfer *x, int curl_rc, size_t *len,
 
 ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 		       const char *domain, uint8_t *buf, size_t bufsize, size_t *len,
-		       enum ms_sts_failure *failure, char *why, size_t whylen)
+		       enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	return ms_sts_fetch_dns(env, cfg, NULL, domain, buf, bufsize, len, failure, why, whylen);
 }
@@ -429,21 +429,21 @@ ms_status ms_sts_fetch(const struct ms_env *env, const struct ms_sts_fetch_confi
 ms_status ms_sts_fetch_dns(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 			   struct ms_dns_ctx *dns, const char *domain,
 			   uint8_t *buf, size_t bufsize, size_t *len,
-			   enum ms_sts_failure *failure, char *why, size_t whylen)
+			   enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
-	enum ms_sts_failure dummy;
+	enum ms_tlsrpt_result dummy;
 	if (failure == NULL)
 		failure = &dummy;
-	*failure = MS_STS_FAIL_NONE;
+	*failure = MS_TLSRPT_SUCCESS;
 	if (domain == NULL || buf == NULL || len == NULL || bufsize == 0) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return ms_why(why, whylen, MS_ERR_INVALID, "missing argument");
 	}
 	*len = 0;
 	char norm[256];
 	ms_status vst = sts_domain_normalize(domain, norm, sizeof(norm), why, whylen);
 	if (vst != MS_OK) {
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		return vst;
 	}
 	if (cfg && cfg->fetch) {
@@ -460,14 +460,14 @@ ms_status ms_sts_fetch_dns(const struct ms_env *env, const struct ms_sts_fetch_c
 		}
 		if (st == MS_OK)
 			*len = n;
-		else if (*failure == MS_STS_FAIL_NONE)
-			*failure = MS_STS_FAIL_FETCH;
+		else if (*failure == MS_TLSRPT_SUCCESS)
+			*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		if (ms_log_enabled(env, MS_LOG_DEBUG)) {
 			char ms[32];
 			snprintf(ms, sizeof(ms), "%.1f", (double)(ms_monotonic_ns() - t0) / 1e6);
 			struct ms_kv kv[] = {
 				{ "domain", norm }, { "url", url }, { "status", ms_status_str(st) },
-				{ "failure", ms_sts_failure_str(*failure) }, { "duration_ms", ms },
+				{ "failure", ms_tlsrpt_result_name(*failure) }, { "duration_ms", ms },
 				{ "why", (st != MS_OK && why) ? why : "" },
 			};
 			ms_log(env, MS_LOG_DEBUG, STS_SUBSYS, "policy fetch", kv, 6);

@@ -51,9 +51,9 @@ const char *ms_sts_result_record_note(const struct ms_sts_result *r)
 	return r ? r->record_note : "";
 }
 
-enum ms_sts_failure ms_sts_result_failure(const struct ms_sts_result *r)
+enum ms_tlsrpt_result ms_sts_result_failure(const struct ms_sts_result *r)
 {
-	return r ? r->failure : MS_STS_FAIL_NONE;
+	return r ? r->failure : MS_TLSRPT_SUCCESS;
 }
 
 const char *ms_sts_result_failure_detail(const struct ms_sts_result *r)
@@ -68,10 +68,10 @@ int ms_sts_result_backoff(const struct ms_sts_result *r)
 
 enum ms_sts_verdict ms_sts_result_check_mx(const struct ms_sts_result *r,
 					  const char *mxhost,
-					  enum ms_sts_failure *failure)
+					  enum ms_tlsrpt_result *failure)
 {
 	if (failure)
-		*failure = MS_STS_FAIL_NONE;
+		*failure = MS_TLSRPT_SUCCESS;
 	if (r == NULL || r->state != MS_STS_POLICY || r->policy == NULL)
 		return MS_STS_PASS;
 	enum ms_sts_mode mode = ms_sts_policy_mode(r->policy);
@@ -80,6 +80,6 @@ enum ms_sts_verdict ms_sts_result_check_mx(const struct ms_sts_result *r,
 	if (ms_sts_policy_match(r->policy, mxhost))
 		return MS_STS_PASS;
 	if (failure)
-		*failure = MS_STS_FAIL_MX;
+		*failure = MS_TLSRPT_VALIDATION_FAILURE;
 	return ms_sts_verdict_for(mode, 1);
 }

@@ -14,7 +14,7 @@ struct ms_sts_result {
 	int64_t expires;
 	char record_id[MS_STS_ID_MAX + 1];
 	char record_note[192];
-	enum ms_sts_failure failure;
+	enum ms_tlsrpt_result failure;
 	char failure_detail[320];
 	int backoff;
 };

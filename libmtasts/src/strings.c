@@ -1,18 +1,6 @@
 /* strings.c - names of the enums, and verdicts that depend only on a mode. */
 #include "sts_internal.h"
 
-const char *ms_sts_failure_str(enum ms_sts_failure f)
-{
-	switch (f) {
-	case MS_STS_FAIL_NONE: return "";
-	case MS_STS_FAIL_FETCH: return "sts-policy-fetch-error";
-	case MS_STS_FAIL_INVALID: return "sts-policy-invalid";
-	case MS_STS_FAIL_WEBPKI: return "sts-webpki-invalid";
-	case MS_STS_FAIL_MX: return "validation-failure";
-	}
-	return "";
-}
-
 enum ms_sts_verdict ms_sts_verdict_for(enum ms_sts_mode mode, int failed)
 {
 	if (!failed)

@@ -210,7 +210,7 @@ static uint32_t backoff_for(const struct ms_sts *s, uint32_t failures)
 static ms_status after_fetch(struct ms_sts *s, ms_status st, size_t len, const char *domain,
 			     const char *id, struct ms_sts_entry *e, int found, int64_t now,
 			     int64_t used_at, uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
-			     enum ms_sts_failure *failure, char *detail, size_t dlen);
+			     enum ms_tlsrpt_result *failure, char *detail, size_t dlen);
 
 /*
  * Fetch and validate the policy of `domain` for record `id`; on success
@@ -221,7 +221,7 @@ static ms_status after_fetch(struct ms_sts *s, ms_status st, size_t len, const c
 static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const char *id,
 				 struct ms_sts_entry *e, int found, int64_t now,
 				 int64_t used_at, uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
-				 enum ms_sts_failure *failure, char *detail, size_t dlen)
+				 enum ms_tlsrpt_result *failure, char *detail, size_t dlen)
 {
 	size_t len = 0;
 	ms_status st = ms_sts_fetch_dns(&s->env, &s->fetch, s->dns, domain, polbuf,
@@ -234,7 +234,7 @@ static ms_status fetch_and_store(struct ms_sts *s, const char *domain, const cha
 static ms_status after_fetch(struct ms_sts *s, ms_status st, size_t len, const char *domain,
 			     const char *id, struct ms_sts_entry *e, int found, int64_t now,
 			     int64_t used_at, uint8_t *polbuf, size_t *pollen, uint32_t *max_age,
-			     enum ms_sts_failure *failure, char *detail, size_t dlen)
+			     enum ms_tlsrpt_result *failure, char *detail, size_t dlen)
 {
 	struct ms_sts_policy *p = NULL;
 	if (st == MS_OK) {
@@ -243,7 +243,7 @@ static ms_status after_fetch(struct ms_sts *s, ms_status st, size_t len, const c
 		if (st == MS_ERR_NOMEM)
 			return st;
 		if (st != MS_OK) {
-			*failure = MS_STS_FAIL_INVALID;
+			*failure = MS_TLSRPT_STS_POLICY_INVALID;
 			snprintf(detail, dlen, "%s", pwhy);
 		}
 	}
@@ -268,7 +268,7 @@ static ms_status after_fetch(struct ms_sts *s, ms_status st, size_t len, const c
 		log_event(s, MS_LOG_INFO, "policy fetched", domain, "id", id);
 		return MS_OK;
 	}
-	count(s, "mtasts_fetch_total", ms_sts_failure_str(*failure));
+	count(s, "mtasts_fetch_total", ms_tlsrpt_result_name(*failure));
 	uint32_t failures = (found && strcmp(e->backoff_id, id) == 0) ? e->failures + 1 : 1;
 	uint32_t delay = backoff_for(s, failures);
 	if (s->store) {
@@ -292,7 +292,7 @@ static ms_status after_fetch(struct ms_sts *s, ms_status st, size_t len, const c
 	}
 	struct ms_kv kv[] = {
 		{ "domain", domain }, { "id", id },
-		{ "failure", ms_sts_failure_str(*failure) }, { "why", detail },
+		{ "failure", ms_tlsrpt_result_name(*failure) }, { "why", detail },
 	};
 	ms_log(&s->env, MS_LOG_WARNING, STS_SUBSYS, "policy fetch failed", kv, 4);
 	return st;
@@ -366,8 +366,8 @@ ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *d
 	if (found && strcmp(e->backoff_id, id) == 0 && now < e->backoff_until) {
 		count(s, "mtasts_cache_total", "backoff");
 		res->backoff = 1;
-		res->failure = e->last_failure ? (enum ms_sts_failure)e->last_failure
-					       : MS_STS_FAIL_FETCH;
+		res->failure = e->last_failure ? (enum ms_tlsrpt_result)e->last_failure
+					       : MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		snprintf(res->failure_detail, sizeof(res->failure_detail),
 			 "fetch for id %s failed %u time(s); next attempt in %lld s", id,
 			 e->failures, (long long)(e->backoff_until - now));
@@ -393,7 +393,7 @@ ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *d
 /* The second half, after the fetch (its status, body length in polbuf,
  * failure and detail in d->res->failure_detail). */
 ms_status sts_disc_fetched(struct ms_sts *s, struct sts_disc *d, ms_status fst, size_t len,
-			   enum ms_sts_failure failure)
+			   enum ms_tlsrpt_result failure)
 {
 	struct ms_sts_result *res = d->res;
 	uint32_t max_age = 0;
@@ -492,7 +492,7 @@ ms_status ms_sts_get_policy(struct ms_sts *s, const char *domain,
 	ms_status st = sts_disc_begin(s, s->dns, dom, &d);
 	if (st == MS_OK && d.need_fetch) {
 		size_t len = 0;
-		enum ms_sts_failure failure = MS_STS_FAIL_NONE;
+		enum ms_tlsrpt_result failure = MS_TLSRPT_SUCCESS;
 		ms_status fst = ms_sts_fetch_dns(&s->env, &s->fetch, s->dns, dom, d.polbuf,
 						 MS_STS_POLICY_MAX, &len, &failure,
 						 d.res->failure_detail,
@@ -588,7 +588,7 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 			continue;
 		size_t len = 0;
 		uint32_t max_age = 0;
-		enum ms_sts_failure failure;
+		enum ms_tlsrpt_result failure;
 		char detail[320];
 		ms_status fs = fetch_and_store(s, dom, id, &e, 1, now, 0, newbuf, &len, &max_age,
 					       &failure, detail, sizeof(detail));

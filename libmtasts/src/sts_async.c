@@ -130,7 +130,7 @@ static void start_fetch(struct ms_sts_get *g)
 	struct ms_dns_ctx *view = ms_dns_batch_view(g->batch);
 	char *detail = g->d.res->failure_detail;
 	size_t dlen = sizeof(g->d.res->failure_detail);
-	enum ms_sts_failure failure = MS_STS_FAIL_NONE;
+	enum ms_tlsrpt_result failure = MS_TLSRPT_SUCCESS;
 	size_t len = 0;
 	if (cfg->fetch) {
 		ms_status fst = ms_sts_fetch_dns(env, cfg, view, g->dom, g->d.polbuf,
@@ -214,7 +214,7 @@ static void advance_fetch(struct ms_sts_get *g)
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		size_t len = 0;
-		enum ms_sts_failure failure = MS_STS_FAIL_NONE;
+		enum ms_tlsrpt_result failure = MS_TLSRPT_SUCCESS;
 		ms_status fst = sts_xfer_finish(g->x, (int)m->data.result, &len, &failure,
 						g->d.res->failure_detail,
 						sizeof(g->d.res->failure_detail));

@@ -65,15 +65,15 @@ int sts_fetch_needs_dns(const struct ms_sts_fetch_config *cfg, const char *host)
  * failed lookup is the returned fetch failure).  `env` must outlive it. */
 ms_status sts_xfer_prepare(const struct ms_env *env, const struct ms_sts_fetch_config *cfg,
 			   struct ms_dns_ctx *dns, const char *norm, uint8_t *buf, size_t bufsize,
-			   struct sts_xfer **out, enum ms_sts_failure *failure, char *why,
+			   struct sts_xfer **out, enum ms_tlsrpt_result *failure, char *why,
 			   size_t whylen);
 /* The CURL * of the transfer (void * to keep curl.h out of this header). */
 void *sts_xfer_easy(struct sts_xfer *x);
 /* Judge a finished transfer (`curl_rc`: its CURLcode) as ms_sts_fetch_dns
  * does, and log it; *len set on MS_OK. */
 ms_status sts_xfer_finish(struct sts_xfer *x, int curl_rc, size_t *len,
-			  enum ms_sts_failure *failure, char *why, size_t whylen);
-void sts_xfer_log(const struct sts_xfer *x, ms_status st, enum ms_sts_failure failure,
+			  enum ms_tlsrpt_result *failure, char *why, size_t whylen);
+void sts_xfer_log(const struct sts_xfer *x, ms_status st, enum ms_tlsrpt_result failure,
 		  const char *why);
 void sts_xfer_free(struct sts_xfer *x);
 
@@ -93,7 +93,7 @@ int sts_txt_lookup(struct ms_sts *s, struct ms_dns_ctx *dns, const char *domain,
 ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *dom,
 			 struct sts_disc *d);
 ms_status sts_disc_fetched(struct ms_sts *s, struct sts_disc *d, ms_status fst, size_t len,
-			   enum ms_sts_failure failure);
+			   enum ms_tlsrpt_result failure);
 ms_status sts_disc_done(struct ms_sts *s, struct sts_disc *d, ms_status st,
 			struct ms_sts_result **out, char *why, size_t whylen);
 int sts_would_fetch(struct ms_sts *s, const char *dom, const char *id);

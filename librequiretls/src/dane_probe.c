@@ -63,11 +63,11 @@ ms_status ms_rtls_dane_probe_run(const struct ms_env *env, struct ms_dns_ctx *dn
 	if (ms_dane_lookup_state(p->lookup) == MS_DANE_DNS_TEMPFAIL) {
 		/* RFC 7672 s2.2: the host is unusable now; a TLSRPT failure of
 		 * the DNSSEC kind (RFC 8460 s4.3.1) */
-		p->result.tlsrpt = MS_DANE_RPT_DNSSEC_INVALID;
+		p->result.tlsrpt = MS_TLSRPT_DNSSEC_INVALID;
 		return MS_OK;
 	}
 	p->connect_failed = 1;
-	p->result.tlsrpt = MS_DANE_RPT_VALIDATION_FAILURE;
+	p->result.tlsrpt = MS_TLSRPT_VALIDATION_FAILURE;
 	if (p->connect[0] == '\0') {
 		snprintf(p->error, sizeof(p->error), "no address for %s", host);
 		return MS_OK;
@@ -75,8 +75,14 @@ ms_status ms_rtls_dane_probe_run(const struct ms_env *env, struct ms_dns_ctx *dn
 	struct ms_rtls_probe_opts po = { .version = MS_RTLS_PROBE_VERSION, .connect = p->connect,
 					 .sni = ms_dane_lookup_base(p->lookup),
 					 .timeout_ms = opts->timeout_ms };
-	if (ms_rtls_probe_run(&e, &po, &p->probe, p->error, sizeof(p->error)) != MS_OK)
+	/* a refused or missing STARTTLS is starttls-not-supported (RFC 8460
+	 * s4.3.1), not validation-failure */
+	enum ms_tlsrpt_result fail = MS_TLSRPT_VALIDATION_FAILURE;
+	if (ms_rtls_probe_run_classify(&e, &po, &p->probe, &fail, p->error, sizeof(p->error)) !=
+	    MS_OK) {
+		p->result.tlsrpt = fail;
 		return MS_OK;
+	}
 	p->connect_failed = 0;
 	struct ms_dane_ctx *ctx = NULL;
 	struct ms_dane_input in = { .version = MS_DANE_INPUT_VERSION };

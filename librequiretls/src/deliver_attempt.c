@@ -181,10 +181,12 @@ static void tls_up(struct rtls_attempt_sm *m)
 	if (ms_rtls_verify_peer(&d->env, ms_rtls_smtp_ssl(m->s), m->h, &vo, &peer, why,
 				sizeof(why)) == MS_OK) {
 		ms_rtls_peer_observe(&peer, &a->o);
+		a->tlsrpt = rtls_tlsrpt_of_peer(rtls_tlsrpt_policy(d->route, m->h), &peer);
 		snprintf(a->dane, sizeof(a->dane), "%s", peer.dane_detail);
 		snprintf(a->pkix, sizeof(a->pkix), "%s", peer.pkix_detail);
 	} else {
 		a->o.dane = a->o.pkix = MS_RTLS_STEP_FAILED;
+		a->tlsrpt = MS_TLSRPT_VALIDATION_FAILURE;
 		snprintf(a->pkix, sizeof(a->pkix), "verification impossible: %.200s", why);
 	}
 }
@@ -392,6 +394,8 @@ static void advance(struct rtls_attempt_sm *m, ms_status st, const char *why)
 		}
 		a->o.connected = 1;
 		a->greeted = 1;
+		if (!m->plaintext && !a->o.starttls_offered)
+			a->tlsrpt = MS_TLSRPT_STARTTLS_NOT_SUPPORTED; /* RFC 8460 s4.3.1 */
 		if (m->plaintext || !a->o.starttls_offered) {
 			m->state = A_JUDGE;
 			return;
@@ -405,6 +409,10 @@ static void advance(struct rtls_attempt_sm *m, ms_status st, const char *why)
 	case A_STARTTLS:
 		if (st != MS_OK) {
 			a->o.handshake = MS_RTLS_STEP_FAILED;
+			/* RFC 8460 s4.3.1: a refused STARTTLS (454, MS_ERR_STATE)
+			 * is starttls-not-supported; a failed handshake is not. */
+			a->tlsrpt = st == MS_ERR_STATE ? MS_TLSRPT_STARTTLS_NOT_SUPPORTED
+						       : MS_TLSRPT_VALIDATION_FAILURE;
 			snprintf(a->error, sizeof(a->error), "%s", why);
 			/* a refused STARTTLS leaves plaintext usable */
 			if (st != MS_ERR_STATE)
@@ -421,6 +429,8 @@ static void advance(struct rtls_attempt_sm *m, ms_status st, const char *why)
 	case A_EHLO_TLS:
 		if (!ehlo_done(m, st, why)) {
 			a->o.handshake = MS_RTLS_STEP_FAILED;
+			if (a->tlsrpt == MS_TLSRPT_SUCCESS)
+				a->tlsrpt = MS_TLSRPT_VALIDATION_FAILURE;
 			drop(m);
 		}
 		m->state = A_JUDGE;

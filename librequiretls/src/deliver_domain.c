@@ -43,7 +43,7 @@ ms_status ms_rtls_deliver_new(const struct ms_env *env, const struct ms_rtls_rou
 	if (out == NULL || route == NULL || m == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "NULL argument");
 	*out = NULL;
-	if (opts && opts->version != MS_RTLS_DELIVER_OPTS_VERSION)
+	if (opts && (opts->version < 1 || opts->version > MS_RTLS_DELIVER_OPTS_VERSION))
 		return ms_why(why, whylen, MS_ERR_INVALID, "unknown options version %u",
 			      opts->version);
 	if (m->nrcpt == 0 || m->nrcpt > MS_RTLS_DELIVER_MAX_RCPT || m->rcpt == NULL ||
@@ -72,6 +72,10 @@ ms_status ms_rtls_deliver_new(const struct ms_env *env, const struct ms_rtls_rou
 	d->now = opts ? opts->now : 0;
 	d->timeout_ms = opts ? opts->timeout_ms : 0;
 	d->memory = opts ? opts->memory : NULL;
+	if (opts && opts->version >= 2) {
+		d->observer = opts->observer;
+		d->observer_arg = opts->observer_arg;
+	}
 	d->tls = opts ? (SSL_CTX *)opts->tls : NULL;
 	d->from = ms_strdup(&e, m->from);
 	d->helo = ms_strdup(&e, helo);
@@ -205,21 +209,23 @@ static int attempt_over(struct ms_rtls_delivery *d, char *why, size_t whylen, ms
 	struct ms_rtls_attempt *a = d->cur;
 	d->cur = NULL;
 	ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
-	if (!a->o.plaintext) {
+	/* RFC 8460: every finished attempt to the observer (it keeps only
+	 * the TLS ones; a plaintext retry has no TLS result). */
+	if (!a->o.plaintext)
 		remember(d, a);
-		if (a->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
-			/* RFC 7435 / RFC 8689 s4.2.2: plaintext after a failed
-			 * handshake, on the same host, as the engine allowed. */
-			const struct ms_rtls_observed prev = a->o;
-			struct ms_rtls_attempt *b = &d->attempts[d->nattempts];
-			if ((*st = rtls_attempt_start(d, h, 1, &prev, b)) != MS_OK) {
-				ms_why(why, whylen, *st, "out of memory");
-				return 0;
-			}
-			d->nattempts++;
-			d->cur = b;
-			return 1;
+	rtls_tlsrpt_notify(d, a);
+	if (!a->o.plaintext && a->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
+		/* RFC 7435 / RFC 8689 s4.2.2: plaintext after a failed
+		 * handshake, on the same host, as the engine allowed. */
+		const struct ms_rtls_observed prev = a->o;
+		struct ms_rtls_attempt *b = &d->attempts[d->nattempts];
+		if ((*st = rtls_attempt_start(d, h, 1, &prev, b)) != MS_OK) {
+			ms_why(why, whylen, *st, "out of memory");
+			return 0;
 		}
+		d->nattempts++;
+		d->cur = b;
+		return 1;
 	}
 	if (a->delivered) {
 		if (d->temp_refusal.basic)
@@ -284,6 +290,7 @@ ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why, size_t why
 			a->mode = plan->mode;
 			rtls_outcome_from_plan_fill(plan, &a->out);
 			ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
+			rtls_tlsrpt_notify(d, a);
 			d->fails[d->nfails++] = a->out;
 			if (pending(d) == 0 || d->next_host >= ms_rtls_route_count(r))
 				finish(d);

@@ -30,6 +30,8 @@ struct ms_rtls_delivery {
 	int64_t now;
 	unsigned timeout_ms;
 	struct ms_rtls_store *memory;
+	ms_rtls_attempt_observer_fn observer; /* TLSRPT, NULL: none */
+	void *observer_arg;
 	SSL_CTX *tls;
 	int own_tls;
 	const uint8_t *msg;
@@ -77,5 +79,15 @@ void rtls_attempt_cancel(struct ms_rtls_delivery *d);
  * PERMFAIL, with the server's enhanced code when it gave one. */
 void rtls_refusal(struct ms_rtls_outcome *o, const char *host, int code, const char *text,
 		  const char *step);
+
+/* TLSRPT (deliver_tlsrpt.c): the policy type RFC 8460 reports host `h`
+ * under, the s4.3 result of a finished handshake's peer checks, and the
+ * hand-over of an attempt to the caller's observer (nothing without one). */
+struct ms_rtls_peer;
+enum ms_tlsrpt_policy_type rtls_tlsrpt_policy(const struct ms_rtls_route *r,
+					      const struct ms_rtls_route_host *h);
+enum ms_tlsrpt_result rtls_tlsrpt_of_peer(enum ms_tlsrpt_policy_type type,
+					  const struct ms_rtls_peer *peer);
+void rtls_tlsrpt_notify(struct ms_rtls_delivery *d, const struct ms_rtls_attempt *a);
 
 #endif

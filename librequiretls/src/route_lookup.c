@@ -181,10 +181,10 @@ void rtls_route_sts(struct ms_rtls_route *r)
 	}
 	const struct ms_sts_result *res = r->sts_result;
 	if (ms_sts_result_state(res) != MS_STS_POLICY) {
-		if (ms_sts_result_failure(res) != MS_STS_FAIL_NONE)
+		if (ms_sts_result_failure(res) != MS_TLSRPT_SUCCESS)
 			snprintf(r->sts_note, sizeof(r->sts_note), "no usable MTA-STS policy: %s (%s)",
 				 ms_sts_result_failure_detail(res),
-				 ms_sts_failure_str(ms_sts_result_failure(res)));
+				 ms_tlsrpt_result_name(ms_sts_result_failure(res)));
 		else
 			snprintf(r->sts_note, sizeof(r->sts_note), "no MTA-STS (%s)",
 				 ms_sts_result_record_note(res));

@@ -59,6 +59,19 @@ static ms_status expect(ms_status st, const struct ms_rtls_smtp_reply *r, int wa
 ms_status ms_rtls_probe_run(const struct ms_env *env, const struct ms_rtls_probe_opts *opts,
 			    struct ms_rtls_probe **out, char *why, size_t whylen)
 {
+	return ms_rtls_probe_run_classify(env, opts, out, NULL, why, whylen);
+}
+
+ms_status ms_rtls_probe_run_classify(const struct ms_env *env,
+				     const struct ms_rtls_probe_opts *opts,
+				     struct ms_rtls_probe **out, enum ms_tlsrpt_result *failure,
+				     char *why, size_t whylen)
+{
+	enum ms_tlsrpt_result dummy;
+	if (failure == NULL)
+		failure = &dummy;
+	/* until the probe got through: the general type (s4.3.1) */
+	*failure = MS_TLSRPT_VALIDATION_FAILURE;
 	if (out)
 		*out = NULL;
 	if (opts == NULL || out == NULL || opts->connect == NULL || opts->version < 1)
@@ -100,6 +113,10 @@ ms_status ms_rtls_probe_run(const struct ms_env *env, const struct ms_rtls_probe
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL); /* ms_dane_verify decides */
 	st = ms_rtls_smtp_starttls(p->s, ctx, opts->sni, &r, why, whylen);
+	/* RFC 8460 s4.3.1: a STARTTLS the server refuses (or does not know) is
+	 * starttls-not-supported; a handshake that fails after the 220 is not */
+	if (st == MS_ERR_STATE || (st == MS_OK && r.code != 220))
+		*failure = MS_TLSRPT_STARTTLS_NOT_SUPPORTED;
 	if ((st = expect(st, &r, 220, "STARTTLS", why, whylen)) != MS_OK)
 		goto fail;
 	/* RFC 3207 s4.2: everything learnt before TLS is forgotten. */
@@ -110,6 +127,7 @@ ms_status ms_rtls_probe_run(const struct ms_env *env, const struct ms_rtls_probe
 	rtls_smtp_close(p->s);
 	SSL_CTX_free(ctx);
 	*out = p;
+	*failure = MS_TLSRPT_SUCCESS;
 	return MS_OK;
 fail:
 	SSL_CTX_free(ctx);

@@ -7,6 +7,7 @@
 
 #include <libpsl.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -34,6 +35,21 @@ struct ms_dmarc_verdict {
 	int any_lookup;
 };
 
+/* The Public Suffix List is loaded once per process: psl_latest() reads
+ * and parses the system's list (Debian's publicsuffix), and the inbound
+ * call makes a DMARC evaluator for every message, so loading it in
+ * ms_dmarc_new cost a file open and a parse per message (a milter's
+ * largest per-message cost after the protocol itself).  A loaded psl_ctx_t
+ * is only read by lookups, which libpsl allows from any thread.  It lives
+ * until the process ends (a new list is picked up on restart). */
+static pthread_once_t psl_once = PTHREAD_ONCE_INIT;
+static psl_ctx_t *psl_shared;
+
+static void psl_load(void)
+{
+	psl_shared = psl_latest(NULL);
+}
+
 ms_status ms_dmarc_new(const struct ms_env *env, struct ms_dns_ctx *dns,
 		       struct ms_dmarc **out, char *why, size_t whylen)
 {
@@ -49,8 +65,9 @@ ms_status ms_dmarc_new(const struct ms_env *env, struct ms_dns_ctx *dns,
 	d->dns = dns;
 	d->sample = -1;
 	/* The newest of libpsl's built-in list and the system's file. */
-	d->psl_owned = psl_latest(NULL);
-	d->psl = d->psl_owned ? d->psl_owned : psl_builtin();
+	pthread_once(&psl_once, psl_load);
+	d->psl_owned = NULL;
+	d->psl = psl_shared ? psl_shared : psl_builtin();
 	if (d->psl == NULL) {
 		ms_free(&e, d);
 		return ms_why(why, whylen, MS_ERR_CONFIG, "no Public Suffix List available");

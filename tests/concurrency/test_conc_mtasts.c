@@ -31,7 +31,7 @@ struct sts_shared {
 };
 
 static ms_status fetch_cb(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			  size_t *len, enum ms_sts_failure *failure, char *why,
+			  size_t *len, enum ms_tlsrpt_result *failure, char *why,
 			  size_t whylen)
 {
 	struct sts_shared *s = user;
@@ -40,7 +40,7 @@ static ms_status fetch_cb(void *user, const char *url, uint8_t *buf, size_t bufs
 	if (sscanf(url, "https://mta-sts.d%u.test%63s", &d, tail) != 2 || d >= NDOM ||
 	    strcmp(tail, "/.well-known/mta-sts.txt") != 0) {
 		atomic_fetch_add(&s->bad_urls, 1);
-		*failure = MS_STS_FAIL_FETCH;
+		*failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		snprintf(why, whylen, "unexpected url %s", url);
 		return MS_ERR_PROTOCOL;
 	}
@@ -78,9 +78,9 @@ static void *worker(void *arg)
 		enum ms_sts_source src = ms_sts_result_source(r);
 		CONC_CHECK(t, src == MS_STS_SRC_FETCHED || src == MS_STS_SRC_CACHE,
 			   "op %u %s: source %d", i, dom, (int)src);
-		CONC_CHECK(t, ms_sts_result_failure(r) == MS_STS_FAIL_NONE,
+		CONC_CHECK(t, ms_sts_result_failure(r) == MS_TLSRPT_SUCCESS,
 			   "op %u %s: failure %s", i, dom,
-			   ms_sts_failure_str(ms_sts_result_failure(r)));
+			   ms_tlsrpt_result_name(ms_sts_result_failure(r)));
 		const char *pid = ms_sts_result_policy_id(r);
 		CONC_CHECK(t, pid != NULL && strcmp(pid, id) == 0, "op %u %s: policy id %s",
 			   i, dom, pid ? pid : "(null)");
@@ -90,15 +90,15 @@ static void *worker(void *arg)
 		CONC_CHECK(t, p != NULL && ms_sts_policy_mode(p) == MS_STS_MODE_ENFORCE &&
 			   ms_sts_policy_max_age(p) == 86400 && ms_sts_policy_mx_count(p) == 2,
 			   "op %u %s: wrong policy", i, dom);
-		enum ms_sts_failure f = MS_STS_FAIL_FETCH;
+		enum ms_tlsrpt_result f = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		CONC_CHECK(t, ms_sts_result_check_mx(r, mx, &f) == MS_STS_PASS,
 			   "op %u: %s refused", i, mx);
-		f = MS_STS_FAIL_FETCH;
+		f = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 		CONC_CHECK(t, ms_sts_result_check_mx(r, wild, &f) == MS_STS_PASS,
 			   "op %u: %s refused", i, wild);
-		f = MS_STS_FAIL_NONE;
+		f = MS_TLSRPT_SUCCESS;
 		CONC_CHECK(t, ms_sts_result_check_mx(r, foreign, &f) == MS_STS_FAIL &&
-			   f == MS_STS_FAIL_MX, "op %u: %s under %s not refused", i, foreign, dom);
+			   f == MS_TLSRPT_VALIDATION_FAILURE, "op %u: %s under %s not refused", i, foreign, dom);
 		ms_sts_result_free(r);
 		t->ops++;
 	}

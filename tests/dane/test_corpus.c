@@ -137,6 +137,9 @@ static int run_file(const char *file, const char *base)
 	/* As OpenSSL's driver: SHA-256 above SHA-512. */
 	ck_assert_int_eq(ms_dane_ctx_set_mtype_rank(ctx, MS_DANE_MT_SHA256, 2), MS_OK);
 	ck_assert_int_eq(ms_dane_ctx_set_mtype_rank(ctx, MS_DANE_MT_SHA512, 1), MS_OK);
+	/* The decoded-certificate cache on, shared by the file's cases (they
+	 * reuse the same CA certificates): verdicts must not change. */
+	ck_assert_int_eq(ms_dane_ctx_set_cert_cache(ctx, 32), MS_OK);
 	int64_t now = (int64_t)time(NULL);
 	int failures = 0;
 	for (size_t k = 0; k < n; k++) {
@@ -157,6 +160,16 @@ static int run_file(const char *file, const char *base)
 		struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 		char why[256] = "";
 		ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, why, sizeof(why)), MS_OK);
+		/* again, warm: the same result from cached certificates */
+		struct ms_dane_result again = { .version = MS_DANE_RESULT_VERSION };
+		ck_assert_int_eq(ms_dane_verify(ctx, &in, &again, why, sizeof(why)), MS_OK);
+		if (again.verdict != res.verdict || again.depth != res.depth ||
+		    again.x509_error != res.x509_error || again.matched != res.matched) {
+			fprintf(stderr, "%s case %d: warm %s depth %d, cold %s depth %d\n", file, num,
+				ms_dane_verdict_str(again.verdict), again.depth,
+				ms_dane_verdict_str(res.verdict), res.depth);
+			failures++;
+		}
 
 		/* The corpus expectation, as a verdict. */
 		enum ms_dane_verdict want = c->err == 0 ? MS_DANE_VERIFIED :

@@ -15,7 +15,10 @@
 #include <openssl/rand.h>
 
 static const int64_t NOW = 1900000000; /* 2030-03-17: fixed, and past 2038-safe */
-static struct ms_dane_ctx *g_ctx;
+/* g_ctx has the decoded-certificate cache on (shared by every case, so
+ * chains repeat across cases); g_ctx_plain has it off.  Each case runs on
+ * both, the cached one twice (cold, then warm), and all must agree. */
+static struct ms_dane_ctx *g_ctx, *g_ctx_plain;
 static EVP_PKEY *g_keys[ALG_COUNT][PKI_DEPTH];
 static int g_cases, g_oracle_runs, g_oracle_by_rule;
 
@@ -32,6 +35,29 @@ static void setup_keys(void)
 			g_keys[a][d] = pki_key(k);
 		}
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &g_ctx), MS_OK);
+	ck_assert_int_eq(ms_dane_ctx_set_cert_cache(g_ctx, 64), MS_OK);
+	ck_assert_int_eq(ms_dane_ctx_new(NULL, &g_ctx_plain), MS_OK);
+}
+
+/* The same input on the context without the cache, and again on the cached
+ * one (served from the cache now): every result field must be the same. */
+static void check_cache_agrees(const char *label, const struct ms_dane_input *in,
+			       const struct ms_dane_result *res)
+{
+	struct ms_dane_ctx *ctxs[2] = { g_ctx_plain, g_ctx };
+	for (int k = 0; k < 2; k++) {
+		struct ms_dane_result r = { .version = MS_DANE_RESULT_VERSION };
+		char why[256] = "";
+		ck_assert_int_eq(ms_dane_verify(ctxs[k], in, &r, why, sizeof(why)), MS_OK);
+		ck_assert_msg(r.verdict == res->verdict && r.depth == res->depth &&
+			      r.matched == res->matched && r.tlsrpt == res->tlsrpt &&
+			      r.x509_error == res->x509_error && r.usable == res->usable &&
+			      strcmp(r.reason, res->reason) == 0,
+			      "%s: the %s context differs: %s depth %d (%s) vs %s depth %d (%s)",
+			      label, k ? "cached (warm)" : "uncached", ms_dane_verdict_str(r.verdict),
+			      r.depth, r.reason, ms_dane_verdict_str(res->verdict), res->depth,
+			      res->reason);
+	}
 }
 
 struct rec {
@@ -57,7 +83,7 @@ struct gcase {
 	int authentic;
 	enum ms_dane_verdict want;
 	int want_depth;
-	enum ms_dane_tlsrpt want_rpt;  /* checked when nonzero */
+	enum ms_tlsrpt_result want_rpt;  /* checked when nonzero */
 	const char *rule;  /* set when OpenSSL differs by design */
 };
 
@@ -108,9 +134,10 @@ static void run_case(const struct gcase *c)
 		      ms_dane_verdict_str(c->want), c->want_depth);
 	if (c->want_rpt)
 		ck_assert_msg(res.tlsrpt == c->want_rpt, "%s: tlsrpt %s", c->label,
-			      ms_dane_tlsrpt_str(res.tlsrpt));
+			      ms_tlsrpt_result_name(res.tlsrpt));
 	if (res.verdict == MS_DANE_VERIFIED)
 		ck_assert_int_ge(res.matched, 0);
+	check_cache_agrees(c->label, &in, &res);
 
 	/*
 	 * All records unusable: by design not OpenSSL's outcome.  RFC 7672
@@ -223,7 +250,7 @@ START_TEST(ta_depths)
 					} else {
 						c.want = MS_DANE_NO_MATCH;
 						c.want_depth = -1;
-						c.want_rpt = MS_DANE_RPT_NOT_TRUSTED;
+						c.want_rpt = MS_TLSRPT_CERTIFICATE_NOT_TRUSTED;
 					}
 					run_case(&c);
 				}
@@ -273,7 +300,7 @@ START_TEST(ee_and_dates)
 		c.nrecs = 1;
 		c.want = MS_DANE_CHAIN_INVALID;
 		c.want_depth = -1;
-		c.want_rpt = MS_DANE_RPT_EXPIRED;
+		c.want_rpt = MS_TLSRPT_CERTIFICATE_EXPIRED;
 		run_case(&c);
 		pki_free(&p);
 	}
@@ -317,7 +344,7 @@ START_TEST(names_and_wildcards)
 		c.nnames = nc[i].nnames;
 		c.want = nc[i].ok ? MS_DANE_VERIFIED : MS_DANE_NAME_MISMATCH;
 		c.want_depth = nc[i].ok ? 2 : -1;
-		c.want_rpt = nc[i].ok ? 0 : MS_DANE_RPT_HOST_MISMATCH;
+		c.want_rpt = nc[i].ok ? 0 : MS_TLSRPT_CERTIFICATE_HOST_MISMATCH;
 		c.rule = nc[i].rule;
 		run_case(&c);
 		pki_free(&p);
@@ -395,7 +422,7 @@ START_TEST(records)
 		c.recs[0].s = bad[i].s;
 		c.recs[0].m = bad[i].m;
 		c.want = MS_DANE_ALL_UNUSABLE; c.want_depth = -1;
-		c.want_rpt = MS_DANE_RPT_TLSA_INVALID;
+		c.want_rpt = MS_TLSRPT_TLSA_INVALID;
 		run_case(&c);
 		/* ... and next to a usable matching record it is ignored. */
 		CASE(bad[i].what);
@@ -472,7 +499,7 @@ START_TEST(expired_anchor)
 	c.nrecs = 1;
 	c.want = MS_DANE_CHAIN_INVALID;
 	c.want_depth = -1;
-	c.want_rpt = MS_DANE_RPT_EXPIRED;
+	c.want_rpt = MS_TLSRPT_CERTIFICATE_EXPIRED;
 	run_case(&c);
 	X509_free(ca1);
 	X509_free(ca2);

@@ -196,8 +196,8 @@ END_TEST
 START_TEST(strings_and_ctx)
 {
 	ck_assert_str_eq(ms_dane_verdict_str(MS_DANE_ALL_UNUSABLE), "all-unusable");
-	ck_assert_str_eq(ms_dane_tlsrpt_str(MS_DANE_RPT_HOST_MISMATCH), "certificate-host-mismatch");
-	ck_assert_str_eq(ms_dane_tlsrpt_str(MS_DANE_RPT_NONE), "");
+	ck_assert_str_eq(ms_tlsrpt_result_name(MS_TLSRPT_CERTIFICATE_HOST_MISMATCH), "certificate-host-mismatch");
+	ck_assert_str_eq(ms_tlsrpt_result_name(MS_TLSRPT_SUCCESS), "");
 	struct ms_dane_ctx *ctx = NULL;
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &ctx), MS_OK);
 	ck_assert_int_eq(ms_dane_ctx_set_mtype_rank(ctx, 0, 1), MS_ERR_INVALID);

@@ -176,7 +176,7 @@ START_TEST(dns_port_and_unusable)
 	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
 	ck_assert_int_eq(ms_dane_verify(ctx, &in, &res, NULL, 0), MS_OK);
 	ck_assert_int_eq(res.verdict, MS_DANE_ALL_UNUSABLE);
-	ck_assert_str_eq(ms_dane_tlsrpt_str(res.tlsrpt), "tlsa-invalid");
+	ck_assert_str_eq(ms_tlsrpt_result_name(res.tlsrpt), "tlsa-invalid");
 	ms_dane_ctx_free(ctx);
 	ms_dane_lookup_free(l);
 }
@@ -546,7 +546,7 @@ START_TEST(dane_probe_library)
 	ck_assert_ptr_null(ms_rtls_dane_probe_error(p));
 	ck_assert(!ms_rtls_dane_probe_verified(p));
 	ck_assert_str_eq(ms_rtls_dane_probe_verdict_str(p), "dns-tempfail");
-	ck_assert_int_eq(ms_rtls_dane_probe_result(p)->tlsrpt, MS_DANE_RPT_DNSSEC_INVALID);
+	ck_assert_int_eq(ms_rtls_dane_probe_result(p)->tlsrpt, MS_TLSRPT_DNSSEC_INVALID);
 	ms_rtls_dane_probe_free(p);
 
 	/* Nobody listening: a fact, not an error. */
@@ -555,7 +555,7 @@ START_TEST(dane_probe_library)
 	ck_assert_ptr_null(ms_rtls_dane_probe_session(p));
 	ck_assert_ptr_nonnull(ms_rtls_dane_probe_error(p));
 	ck_assert_str_eq(ms_rtls_dane_probe_verdict_str(p), "connect-failed");
-	ck_assert_int_eq(ms_rtls_dane_probe_result(p)->tlsrpt, MS_DANE_RPT_VALIDATION_FAILURE);
+	ck_assert_int_eq(ms_rtls_dane_probe_result(p)->tlsrpt, MS_TLSRPT_VALIDATION_FAILURE);
 	ms_rtls_dane_probe_free(p);
 	ck_assert_int_eq(ms_rtls_dane_probe_run(NULL, dns, "x.test", NULL, &p, why, sizeof(why)),
 			 MS_ERR_INVALID);

@@ -26,7 +26,7 @@ static struct {
 	enum ms_dns_outcome outcome;   /* of the TXT lookup */
 	const char *txt[4];            /* TXT records when ANSWER */
 	const char *policy;            /* body served; NULL: fetch fails */
-	enum ms_sts_failure fail_as;
+	enum ms_tlsrpt_result fail_as;
 	int fetches;
 	int warnings;                  /* "policy fetch failed" log events */
 	int metric_fetch_err, metric_fetch_ok, metric_hits;
@@ -53,7 +53,7 @@ static ms_status fake_resolve(void *user, const char *name, uint16_t type,
 }
 
 static ms_status fake_fetch(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			    size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			    size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)user;
 	(void)url;
@@ -160,7 +160,7 @@ static void setup(void)
 	w.outcome = MS_DNS_ANSWER;
 	w.txt[0] = "v=STSv1; id=one;";
 	w.policy = POL_A;
-	w.fail_as = MS_STS_FAIL_FETCH;
+	w.fail_as = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
 	snprintf(w.dbpath, sizeof(w.dbpath), "%s", build_path("tests/mtasts/cache-XXXXXX"));
 	int fd = mkstemp(w.dbpath);
 	ck_assert_int_ge(fd, 0);
@@ -191,7 +191,7 @@ START_TEST(test_fetch_then_cache)
 	ck_assert_str_eq(ms_sts_result_policy_text(res), POL_A);
 	/* never lengthen max_age: expiry is exactly fetch time + max_age */
 	ck_assert_int_eq(ms_sts_result_expires(res), w.now + 600);
-	ck_assert_int_eq(ms_sts_result_failure(res), MS_STS_FAIL_NONE);
+	ck_assert_int_eq(ms_sts_result_failure(res), MS_TLSRPT_SUCCESS);
 	ms_sts_result_free(res);
 	w.now += 100;
 	res = get(&r, "A.Example.");
@@ -276,7 +276,7 @@ START_TEST(test_backoff_after_failure)
 	ck_assert_int_eq(ms_sts_result_state(res), MS_STS_POLICY);
 	ck_assert_int_eq(ms_sts_result_source(res), MS_STS_SRC_CACHE);
 	ck_assert_str_eq(ms_sts_result_policy_id(res), "one");
-	ck_assert_int_eq(ms_sts_result_failure(res), MS_STS_FAIL_FETCH);
+	ck_assert_int_eq(ms_sts_result_failure(res), MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 	ck_assert_int_eq(ms_sts_result_backoff(res), 1);
 	ms_sts_result_free(res);
 	/* within 5 minutes: no new attempt for that id */
@@ -285,7 +285,7 @@ START_TEST(test_backoff_after_failure)
 		res = get(&r, "a.example");
 		ck_assert_int_eq(ms_sts_result_source(res), MS_STS_SRC_CACHE);
 		ck_assert_int_eq(ms_sts_result_backoff(res), 1);
-		ck_assert_int_eq(ms_sts_result_failure(res), MS_STS_FAIL_FETCH);
+		ck_assert_int_eq(ms_sts_result_failure(res), MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 		ms_sts_result_free(res);
 	}
 	ck_assert_int_eq(w.fetches, 2);
@@ -307,11 +307,11 @@ START_TEST(test_failed_fetch_nothing_cached)
 	struct rig r;
 	rig_open(&r, NULL);
 	w.policy = NULL;
-	w.fail_as = MS_STS_FAIL_WEBPKI;
+	w.fail_as = MS_TLSRPT_STS_WEBPKI_INVALID;
 	struct ms_sts_result *res = get(&r, "a.example");
 	ck_assert_int_eq(ms_sts_result_state(res), MS_STS_NO_POLICY);
-	ck_assert_int_eq(ms_sts_result_failure(res), MS_STS_FAIL_WEBPKI);
-	ck_assert_str_eq(ms_sts_failure_str(ms_sts_result_failure(res)), "sts-webpki-invalid");
+	ck_assert_int_eq(ms_sts_result_failure(res), MS_TLSRPT_STS_WEBPKI_INVALID);
+	ck_assert_str_eq(ms_tlsrpt_result_name(ms_sts_result_failure(res)), "sts-webpki-invalid");
 	ck_assert_ptr_nonnull(strstr(ms_sts_result_failure_detail(res), "fake"));
 	ck_assert_int_eq(w.warnings, 1); /* the report event */
 	ms_sts_result_free(res);
@@ -320,14 +320,14 @@ START_TEST(test_failed_fetch_nothing_cached)
 	res = get(&r, "a.example");
 	ck_assert_int_eq(w.fetches, 1);
 	ck_assert_int_eq(ms_sts_result_state(res), MS_STS_NO_POLICY);
-	ck_assert_int_eq(ms_sts_result_failure(res), MS_STS_FAIL_WEBPKI);
+	ck_assert_int_eq(ms_sts_result_failure(res), MS_TLSRPT_STS_WEBPKI_INVALID);
 	ms_sts_result_free(res);
 	/* an invalid policy body */
 	w.txt[0] = "v=STSv1; id=three;";
 	w.policy = "version: STSv1\nmode: enforce\nmax_age: 5\n";
 	res = get(&r, "a.example");
 	ck_assert_int_eq(ms_sts_result_state(res), MS_STS_NO_POLICY);
-	ck_assert_int_eq(ms_sts_result_failure(res), MS_STS_FAIL_INVALID);
+	ck_assert_int_eq(ms_sts_result_failure(res), MS_TLSRPT_STS_POLICY_INVALID);
 	ck_assert_ptr_nonnull(strstr(ms_sts_result_failure_detail(res), "no mx"));
 	ms_sts_result_free(res);
 	rig_close(&r);
@@ -355,7 +355,7 @@ START_TEST(test_expiry_injected_clock)
 	w.policy = NULL;
 	res = get(&r, "a.example");
 	ck_assert_int_eq(ms_sts_result_state(res), MS_STS_NO_POLICY);
-	ck_assert_int_eq(ms_sts_result_failure(res), MS_STS_FAIL_FETCH);
+	ck_assert_int_eq(ms_sts_result_failure(res), MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 	ms_sts_result_free(res);
 	rig_close(&r);
 }
@@ -367,11 +367,11 @@ START_TEST(test_testing_mode_would_fail)
 	rig_open(&r, NULL);
 	w.policy = POL_T;
 	struct ms_sts_result *res = get(&r, "a.example");
-	enum ms_sts_failure f;
+	enum ms_tlsrpt_result f;
 	ck_assert_int_eq(ms_sts_result_check_mx(res, "mx.a.example", &f), MS_STS_PASS);
-	ck_assert_int_eq(f, MS_STS_FAIL_NONE);
+	ck_assert_int_eq(f, MS_TLSRPT_SUCCESS);
 	ck_assert_int_eq(ms_sts_result_check_mx(res, "evil.example", &f), MS_STS_WOULD_FAIL);
-	ck_assert_int_eq(f, MS_STS_FAIL_MX);
+	ck_assert_int_eq(f, MS_TLSRPT_VALIDATION_FAILURE);
 	ms_sts_result_free(res);
 	rig_close(&r);
 }

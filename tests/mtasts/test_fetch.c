@@ -16,7 +16,7 @@ static struct policy_host host;
 static uint8_t buf[MS_STS_POLICY_MAX];
 
 static ms_status fetch(const char *domain, const char *ca, unsigned timeout_ms,
-		       size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+		       size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	struct ms_sts_fetch_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
@@ -39,11 +39,11 @@ static struct ms_sts_policy *parse(size_t len)
 START_TEST(test_good_crlf)
 {
 	size_t len = 0;
-	enum ms_sts_failure f;
+	enum ms_tlsrpt_result f;
 	char why[300] = "";
 	ck_assert_msg(fetch("example.test", "pki/mtasts/ca.pem", 0, &len, &f, why,
 			    sizeof(why)) == MS_OK, "%s", why);
-	ck_assert_int_eq(f, MS_STS_FAIL_NONE);
+	ck_assert_int_eq(f, MS_TLSRPT_SUCCESS);
 	ck_assert_ptr_nonnull(memchr(buf, '\r', len));
 	struct ms_sts_policy *p = parse(len);
 	ck_assert_int_eq(ms_sts_policy_mode(p), MS_STS_MODE_ENFORCE);
@@ -55,7 +55,7 @@ END_TEST
 START_TEST(test_good_lf_charset)
 {
 	size_t len = 0;
-	enum ms_sts_failure f;
+	enum ms_tlsrpt_result f;
 	char why[300] = "";
 	/* LF endings, no final newline */
 	ck_assert_msg(fetch("lf.test", "pki/mtasts/ca.pem", 0, &len, &f, why, sizeof(why)) ==
@@ -77,38 +77,38 @@ struct bad_case {
 	const char *domain, *ca;
 	unsigned timeout_ms;
 	ms_status status;
-	enum ms_sts_failure failure;
+	enum ms_tlsrpt_result failure;
 	const char *why;
 };
 
 static const struct bad_case bad_cases[] = {
-	{ "redirect.test", "pki/mtasts/ca.pem", 0, MS_ERR_PROTOCOL, MS_STS_FAIL_FETCH,
+	{ "redirect.test", "pki/mtasts/ca.pem", 0, MS_ERR_PROTOCOL, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 	  "HTTP status 301" },
-	{ "notfound.test", "pki/mtasts/ca.pem", 0, MS_ERR_PROTOCOL, MS_STS_FAIL_FETCH,
+	{ "notfound.test", "pki/mtasts/ca.pem", 0, MS_ERR_PROTOCOL, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 	  "HTTP status 404" },
-	{ "html.test", "pki/mtasts/ca.pem", 0, MS_ERR_PROTOCOL, MS_STS_FAIL_INVALID,
+	{ "html.test", "pki/mtasts/ca.pem", 0, MS_ERR_PROTOCOL, MS_TLSRPT_STS_POLICY_INVALID,
 	  "text/html" },
-	{ "chunked.test", "pki/mtasts/ca.pem", 0, MS_ERR_LIMIT, MS_STS_FAIL_FETCH,
+	{ "chunked.test", "pki/mtasts/ca.pem", 0, MS_ERR_LIMIT, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 	  "larger than" },
-	{ "big.test", "pki/mtasts/ca.pem", 0, MS_ERR_LIMIT, MS_STS_FAIL_FETCH,
+	{ "big.test", "pki/mtasts/ca.pem", 0, MS_ERR_LIMIT, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 	  "larger than" },
-	{ "slow.test", "pki/mtasts/ca.pem", 1500, MS_ERR_TIMEOUT, MS_STS_FAIL_FETCH, "" },
+	{ "slow.test", "pki/mtasts/ca.pem", 1500, MS_ERR_TIMEOUT, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "" },
 	/* the certificate does not name mta-sts.wrongname.test */
-	{ "wrongname.test", "pki/mtasts/ca.pem", 0, MS_ERR_TLS, MS_STS_FAIL_WEBPKI, "" },
+	{ "wrongname.test", "pki/mtasts/ca.pem", 0, MS_ERR_TLS, MS_TLSRPT_STS_WEBPKI_INVALID, "" },
 	/* the chain does not lead to a trusted CA */
-	{ "example.test", "pki/mtasts/other-ca.pem", 0, MS_ERR_TLS, MS_STS_FAIL_WEBPKI, "" },
+	{ "example.test", "pki/mtasts/other-ca.pem", 0, MS_ERR_TLS, MS_TLSRPT_STS_WEBPKI_INVALID, "" },
 };
 
 START_TEST(test_bad_table)
 {
 	const struct bad_case *c = &bad_cases[_i];
 	size_t len = 12345;
-	enum ms_sts_failure f = MS_STS_FAIL_NONE;
+	enum ms_tlsrpt_result f = MS_TLSRPT_SUCCESS;
 	char why[300] = "";
 	ms_status st = fetch(c->domain, c->ca, c->timeout_ms, &len, &f, why, sizeof(why));
 	ck_assert_msg(st == c->status, "%s: status %d (%s), want %d", c->domain, st, why,
 		      c->status);
-	ck_assert_msg(f == c->failure, "%s: failure %s", c->domain, ms_sts_failure_str(f));
+	ck_assert_msg(f == c->failure, "%s: failure %s", c->domain, ms_tlsrpt_result_name(f));
 	ck_assert_msg(strstr(why, c->why) != NULL, "%s: why '%s'", c->domain, why);
 	ck_assert_uint_eq(len, 0);
 }
@@ -125,11 +125,11 @@ START_TEST(test_plain_http_never)
 	cfg.connect_to = "::127.0.0.1:1"; /* nothing listens on port 1 */
 	cfg.timeout_ms = 3000;
 	size_t len;
-	enum ms_sts_failure f;
+	enum ms_tlsrpt_result f;
 	char why[300];
 	ck_assert_int_eq(ms_sts_fetch(NULL, &cfg, "example.test", buf, sizeof(buf), &len, &f,
 				      why, sizeof(why)), MS_ERR_NETWORK);
-	ck_assert_int_eq(f, MS_STS_FAIL_FETCH);
+	ck_assert_int_eq(f, MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 }
 END_TEST
 
@@ -140,7 +140,7 @@ START_TEST(test_proxy_only_when_asked)
 	setenv("HTTPS_PROXY", "http://127.0.0.1:1", 1);
 	setenv("all_proxy", "http://127.0.0.1:1", 1);
 	size_t len = 0;
-	enum ms_sts_failure f;
+	enum ms_tlsrpt_result f;
 	char why[300] = "";
 	ck_assert_msg(fetch("example.test", "pki/mtasts/ca.pem", 0, &len, &f, why,
 			    sizeof(why)) == MS_OK, "%s", why);
@@ -153,17 +153,17 @@ START_TEST(test_proxy_only_when_asked)
 	cfg.proxy = "http://127.0.0.1:1";
 	ck_assert_int_eq(ms_sts_fetch(NULL, &cfg, "example.test", buf, sizeof(buf), &len, &f,
 				      why, sizeof(why)), MS_ERR_NETWORK);
-	ck_assert_int_eq(f, MS_STS_FAIL_FETCH);
+	ck_assert_int_eq(f, MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 }
 END_TEST
 
 static ms_status my_fetch(void *user, const char *url, uint8_t *b, size_t bufsize,
-			  size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			  size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	const char *body = "version: STSv1\nmode: none\nmax_age: 60\n";
 	snprintf(user, 256, "%s", url);
 	if (strstr(url, "fail")) {
-		*failure = MS_STS_FAIL_WEBPKI;
+		*failure = MS_TLSRPT_STS_WEBPKI_INVALID;
 		snprintf(why, whylen, "callback says no");
 		return MS_ERR_TLS;
 	}
@@ -182,7 +182,7 @@ START_TEST(test_callback)
 	cfg.fetch = my_fetch;
 	cfg.fetch_user = seen;
 	size_t len;
-	enum ms_sts_failure f;
+	enum ms_tlsrpt_result f;
 	char why[300];
 	ck_assert_int_eq(ms_sts_fetch(NULL, &cfg, "Example.TEST.", buf, sizeof(buf), &len, &f,
 				      why, sizeof(why)), MS_OK);
@@ -190,7 +190,7 @@ START_TEST(test_callback)
 	ck_assert_uint_eq(len, strlen("version: STSv1\nmode: none\nmax_age: 60\n"));
 	ck_assert_int_eq(ms_sts_fetch(NULL, &cfg, "fail.test", buf, sizeof(buf), &len, &f,
 				      why, sizeof(why)), MS_ERR_TLS);
-	ck_assert_int_eq(f, MS_STS_FAIL_WEBPKI);
+	ck_assert_int_eq(f, MS_TLSRPT_STS_WEBPKI_INVALID);
 	ck_assert_str_eq(why, "callback says no");
 	ck_assert_int_eq(ms_sts_fetch(NULL, &cfg, "bad..name", buf, sizeof(buf), &len, &f,
 				      why, sizeof(why)), MS_ERR_INVALID);

@@ -138,7 +138,7 @@ START_TEST(async_discovery_fetches_then_uses_the_cache)
 	ms_sts_get_free(g);
 	ck_assert_msg(ms_sts_result_state(r) == MS_STS_POLICY, "%s / %s / %s",
 		      ms_sts_result_record_note(r), ms_sts_result_failure_detail(r),
-		      ms_sts_failure_str(ms_sts_result_failure(r)));
+		      ms_tlsrpt_result_name(ms_sts_result_failure(r)));
 	ck_assert_int_eq(ms_sts_result_source(r), MS_STS_SRC_FETCHED);
 	ck_assert_int_eq(ms_sts_policy_mode(ms_sts_result_policy(r)), MS_STS_MODE_ENFORCE);
 	ck_assert_str_eq(ms_sts_result_policy_id(r), "r1");
@@ -182,7 +182,7 @@ START_TEST(stalled_policy_host_never_blocks_a_step)
 	ms_sts_get_free(g);   /* cancel: the transfer is dropped */
 	ck_assert_uint_lt(now_ms() - t0, 200);
 	/* nothing was cached for it */
-	struct ms_sts_entry e;
+	struct ms_sts_entry e = { .version = MS_STS_ENTRY_VERSION };
 	static uint8_t buf[MS_STS_POLICY_MAX];
 	int found = 1;
 	ck_assert_int_eq(ms_sts_store_get(store, "slow.test", &e, buf, sizeof(buf), &found), MS_OK);

@@ -285,9 +285,9 @@ START_TEST(test_verdicts)
 	ck_assert_int_eq(ms_sts_verdict_for(MS_STS_MODE_TESTING, 1), MS_STS_WOULD_FAIL);
 	ck_assert_int_eq(ms_sts_verdict_for(MS_STS_MODE_NONE, 1), MS_STS_PASS);
 	ck_assert_int_eq(ms_sts_verdict_for(MS_STS_MODE_ENFORCE, 0), MS_STS_PASS);
-	ck_assert_str_eq(ms_sts_failure_str(MS_STS_FAIL_FETCH), "sts-policy-fetch-error");
-	ck_assert_str_eq(ms_sts_failure_str(MS_STS_FAIL_INVALID), "sts-policy-invalid");
-	ck_assert_str_eq(ms_sts_failure_str(MS_STS_FAIL_WEBPKI), "sts-webpki-invalid");
+	ck_assert_str_eq(ms_tlsrpt_result_name(MS_TLSRPT_STS_POLICY_FETCH_ERROR), "sts-policy-fetch-error");
+	ck_assert_str_eq(ms_tlsrpt_result_name(MS_TLSRPT_STS_POLICY_INVALID), "sts-policy-invalid");
+	ck_assert_str_eq(ms_tlsrpt_result_name(MS_TLSRPT_STS_WEBPKI_INVALID), "sts-webpki-invalid");
 	ck_assert_str_eq(ms_sts_mode_str(MS_STS_MODE_TESTING), "testing");
 }
 END_TEST

@@ -143,13 +143,13 @@ START_TEST(test_crafted_domains)
 		struct ms_sts_fetch_config cfg;
 		cfg_init(&cfg, NULL);
 		size_t len = 0;
-		enum ms_sts_failure f = MS_STS_FAIL_NONE;
+		enum ms_tlsrpt_result f = MS_TLSRPT_SUCCESS;
 		why[0] = '\0';
 		ck_assert_msg(ms_sts_fetch(NULL, &cfg, all[i], buf, sizeof(buf), &len, &f, why,
 					   sizeof(why)) == MS_ERR_INVALID,
 			      "ms_sts_fetch accepted %s (%s)", all[i], why);
 		ck_assert_msg(strncmp(why, "bad domain: ", 12) == 0, "%s: %s", all[i], why);
-		ck_assert_int_eq(f, MS_STS_FAIL_FETCH);
+		ck_assert_int_eq(f, MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 		ck_assert_int_eq(ms_sts_fetch_dns(NULL, &cfg, dns, all[i], buf, sizeof(buf), &len,
 						  &f, why, sizeof(why)), MS_ERR_INVALID);
 		struct ms_sts_result *r = NULL;
@@ -189,7 +189,7 @@ START_TEST(test_crafted_domains)
 END_TEST
 
 static ms_status seen_fetch(void *user, const char *url, uint8_t *b, size_t bufsize,
-			    size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			    size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)b, (void)bufsize, (void)failure, (void)why, (void)whylen;
 	snprintf(user, 300, "%s", url);
@@ -214,7 +214,7 @@ START_TEST(test_host_names_accepted)
 		cfg.fetch = seen_fetch;
 		cfg.fetch_user = seen;
 		size_t len;
-		enum ms_sts_failure f;
+		enum ms_tlsrpt_result f;
 		ck_assert_msg(ms_sts_fetch(NULL, &cfg, in[i], buf, sizeof(buf), &len, &f, why,
 					   sizeof(why)) == MS_OK, "%s: %s", in[i], why);
 		ck_assert_str_eq(seen, url[i]);
@@ -226,7 +226,7 @@ END_TEST
  * its port only ("HOST:PORT::CPORT" keeps the name, so the address must
  * come from the resolver). */
 static ms_status fetch_dns(struct ms_dns_ctx *dns, const char *connect_to,
-			   enum ms_sts_failure *f, char *why, size_t whylen)
+			   enum ms_tlsrpt_result *f, char *why, size_t whylen)
 {
 	struct ms_sts_fetch_config cfg;
 	cfg_init(&cfg, connect_to);
@@ -241,7 +241,7 @@ START_TEST(test_address_from_resolver)
 {
 	struct ms_dns_ctx *dns = fake_dns();
 	char why[300] = "";
-	enum ms_sts_failure f;
+	enum ms_tlsrpt_result f;
 	/* A from the resolver, AAAA NODATA: fetched from 127.0.0.1 */
 	w.a = (struct answer){ MS_DNS_ANSWER, MS_DNS_SECURE, "127.0.0.1" };
 	w.aaaa = (struct answer){ MS_DNS_NODATA, MS_DNS_SECURE, NULL };
@@ -254,7 +254,7 @@ START_TEST(test_address_from_resolver)
 	/* the resolver's address is the one used: one where nothing listens */
 	w.a = (struct answer){ MS_DNS_ANSWER, MS_DNS_INSECURE, "127.0.2.78" };
 	ck_assert_int_eq(fetch_dns(dns, port_only, &f, why, sizeof(why)), MS_ERR_NETWORK);
-	ck_assert_int_eq(f, MS_STS_FAIL_FETCH);
+	ck_assert_int_eq(f, MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 	/* an override naming the address: no address lookup at all */
 	w.addr_queries = 0;
 	ck_assert_msg(fetch_dns(dns, host.connect_to, &f, why, sizeof(why)) == MS_OK, "%s", why);
@@ -287,11 +287,11 @@ START_TEST(test_address_lookup_failed)
 {
 	struct ms_dns_ctx *dns = fake_dns();
 	char why[300] = "";
-	enum ms_sts_failure f = MS_STS_FAIL_NONE;
+	enum ms_tlsrpt_result f = MS_TLSRPT_SUCCESS;
 	w.a = failed[_i].a;
 	w.aaaa = failed[_i].aaaa;
 	ck_assert_int_eq(fetch_dns(dns, port_only, &f, why, sizeof(why)), failed[_i].st);
-	ck_assert_int_eq(f, MS_STS_FAIL_FETCH);
+	ck_assert_int_eq(f, MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 	ck_assert_msg(strncmp(why, failed[_i].why, strlen(failed[_i].why)) == 0, "%s", why);
 
 	/* through discovery: a fetch failure (sts-policy-fetch-error, backing
@@ -304,7 +304,7 @@ START_TEST(test_address_lookup_failed)
 	struct ms_sts_result *r = NULL;
 	ck_assert_int_eq(ms_sts_new(NULL, &scfg, dns, NULL, &sts, why, sizeof(why)), MS_OK);
 	ck_assert_int_eq(ms_sts_get_policy(sts, "example.test", &r, why, sizeof(why)), MS_OK);
-	ck_assert_int_eq(ms_sts_result_failure(r), MS_STS_FAIL_FETCH);
+	ck_assert_int_eq(ms_sts_result_failure(r), MS_TLSRPT_STS_POLICY_FETCH_ERROR);
 	ck_assert_int_eq(ms_sts_result_backoff(r), 1);
 	ck_assert_msg(strstr(ms_sts_result_failure_detail(r), "mta-sts.example.test") != NULL,
 		      "%s", ms_sts_result_failure_detail(r));
@@ -349,12 +349,12 @@ START_TEST(test_fetch_needs_server_purpose)
 	struct ms_sts_fetch_config cfg;
 	cfg_init(&cfg, ca_host.connect_to);
 	size_t len = 0;
-	enum ms_sts_failure f = MS_STS_FAIL_NONE;
+	enum ms_tlsrpt_result f = MS_TLSRPT_SUCCESS;
 	char why[300] = "";
 	ms_status st = ms_sts_fetch(NULL, &cfg, "example.test", buf, sizeof(buf), &len, &f, why,
 				    sizeof(why));
 	policy_host_stop(&ca_host);
-	ck_assert_msg(st == MS_ERR_TLS && f == MS_STS_FAIL_WEBPKI, "%s", why);
+	ck_assert_msg(st == MS_ERR_TLS && f == MS_TLSRPT_STS_WEBPKI_INVALID, "%s", why);
 	ck_assert_msg(strstr(why, "purpose") != NULL, "%s", why);
 }
 END_TEST

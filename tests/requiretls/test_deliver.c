@@ -14,7 +14,11 @@
  *     returns at once while the caller polls the descriptor it names, and
  *     the stalled session ends at its deadline with a temporary failure;
  *     two send handles in one poll loop deliver to two DANE domains with
- *     their SMTP sessions open at the same time.
+ *     their SMTP sessions open at the same time;
+ *   - the TLSRPT attempt observer (RFC 8460): per attempt the policy
+ *     (TLSA records, no policy), host, address and result type; a 454 to
+ *     STARTTLS and a missing STARTTLS are starttls-not-supported, a broken
+ *     handshake is validation-failure, the plaintext retry is not observed.
  */
 #include "mstest.h"
 
@@ -110,6 +114,35 @@ static void metric(void *user, const struct ms_metric_event *ev)
 		c->ignored_handshake += (int)ev->value;
 }
 
+/* ---- TLSRPT events caught through the attempt observer ---- */
+struct event {
+	char domain[64], host[64], addr[64], reason[300], strings[4][200];
+	enum ms_tlsrpt_policy_type type;
+	enum ms_tlsrpt_result result;
+	size_t nstrings;
+};
+struct events {
+	struct event ev[8];
+	size_t n;
+};
+static struct events *observed; /* NULL: run() sets no observer */
+
+static void observe(void *arg, const struct ms_rtls_tlsrpt_event *ev)
+{
+	struct events *e = arg;
+	ck_assert_uint_lt(e->n, 8);
+	struct event *x = &e->ev[e->n++];
+	snprintf(x->domain, sizeof(x->domain), "%s", ev->policy_domain);
+	snprintf(x->host, sizeof(x->host), "%s", ev->mx_host);
+	snprintf(x->addr, sizeof(x->addr), "%s", ev->addr);
+	snprintf(x->reason, sizeof(x->reason), "%s", ev->reason);
+	x->type = ev->policy_type;
+	x->result = ev->result;
+	x->nstrings = ev->npolicy_strings;
+	for (size_t i = 0; i < ev->npolicy_strings && i < 4; i++)
+		snprintf(x->strings[i], sizeof(x->strings[i]), "%s", ev->policy_strings[i]);
+}
+
 /* Deliver `to` (NULL-terminated) with the library's multi-domain call. */
 static struct ms_rtls_send *run(const char *const *to, enum ms_rtls_requirement req,
 				struct ms_rtls_store *mem, int auto_rtls, uint16_t port,
@@ -129,7 +162,9 @@ static struct ms_rtls_send *run(const char *const *to, enum ms_rtls_requirement 
 	o.deliver = (struct ms_rtls_deliver_opts){ .version = MS_RTLS_DELIVER_OPTS_VERSION,
 						   .helo = "client.test", .port = port,
 						   .ca_file = ca, .memory = mem,
-						   .timeout_ms = mstest_scale_ms(10000) };
+						   .timeout_ms = mstest_scale_ms(10000),
+						   .observer = observed ? observe : NULL,
+						   .observer_arg = observed };
 	struct ms_rtls_send *s = NULL;
 	ck_assert_msg(ms_rtls_send_new(&env, dns, NULL, req, &m, &o, &s, why, sizeof(why)) == MS_OK,
 		      "%s", why);
@@ -246,14 +281,13 @@ struct peer {
 	char log[400];
 };
 
-static void peer_start_mode(struct peer *p, const char *const *addrs, const char *mode);
-
+static void peer_start_mode(struct peer *p, const char *mode, const char *const *addrs);
 static void peer_start(struct peer *p, const char *const *addrs)
 {
-	peer_start_mode(p, addrs, "badtls");
+	peer_start_mode(p, "badtls", addrs);
 }
 
-static void peer_start_mode(struct peer *p, const char *const *addrs, const char *mode)
+static void peer_start_mode(struct peer *p, const char *mode, const char *const *addrs)
 {
 	char cert[600], key[600];
 	mstest_world_path(cert, sizeof(cert), "pki/demo/mx1.good.test.chain.pem");
@@ -428,7 +462,7 @@ static const struct ms_rtls_delivery *stalled(struct ms_dns_ctx *dns, const char
 					      struct peer *p, struct ms_rtls_send **out,
 					      struct drive *dr)
 {
-	peer_start_mode(p, addrs, mode);
+	peer_start_mode(p, mode, addrs);
 	const char *to[] = { rcpt, NULL };
 	struct ms_rtls_send *s = start(dns, to, req, (uint16_t)p->port, timeout_ms);
 	drive(s, dr);
@@ -531,7 +565,7 @@ START_TEST(cancel_mid_session)
 	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
 	const char *addrs[] = { "127.0.1.6", NULL };
 	struct peer p;
-	peer_start_mode(&p, addrs, "ehlosilent");
+	peer_start_mode(&p, "ehlosilent", addrs);
 	const char *to[] = { "bob@nostarttls.test", NULL };
 	struct ms_rtls_send *s = start(dns, to, MS_RTLS_REQ_DEFAULT, (uint16_t)p.port,
 				       mstest_scale_ms(30000));
@@ -619,6 +653,72 @@ START_TEST(two_domains_one_loop)
 }
 END_TEST
 
+START_TEST(tlsrpt_observer)
+{
+	struct events e = { .n = 0 };
+	struct counts c = { 0 };
+	observed = &e;
+	/* DANE success on the demo peers: policy tlsa with the TLSA records */
+	const char *good[] = { "bob@good.test", NULL };
+	struct ms_rtls_send *s = run(good, MS_RTLS_REQ_DEFAULT, NULL, 0, (uint16_t)smtp_port, &c);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 1);
+	ms_rtls_send_free(s);
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_str_eq(e.ev[0].domain, "good.test");
+	ck_assert_str_eq(e.ev[0].host, "mx1.good.test");
+	ck_assert_str_eq(e.ev[0].addr, "127.0.1.1");
+	ck_assert_int_eq(e.ev[0].type, MS_TLSRPT_POLICY_TLSA);
+	ck_assert_int_eq(e.ev[0].result, MS_TLSRPT_SUCCESS);
+	ck_assert_str_eq(e.ev[0].reason, "");
+	ck_assert_uint_eq(e.ev[0].nstrings, 2); /* 3 1 1 now and next */
+	ck_assert_msg(strncmp(e.ev[0].strings[0], "3 1 1 ", 6) == 0, "%s", e.ev[0].strings[0]);
+
+	/* 454 to STARTTLS (opportunistic): starttls-not-supported, then the
+	 * plaintext retry delivers and is not observed */
+	const char *addrs[] = { "127.0.1.6", NULL };
+	const char *nost[] = { "bob@nostarttls.test", NULL };
+	struct peer p;
+	const char *modes[] = { "starttls454", "nostarttls", "badtls" };
+	const enum ms_tlsrpt_result want[] = { MS_TLSRPT_STARTTLS_NOT_SUPPORTED,
+					       MS_TLSRPT_STARTTLS_NOT_SUPPORTED,
+					       MS_TLSRPT_VALIDATION_FAILURE };
+	for (size_t m = 0; m < 3; m++) {
+		e.n = 0;
+		peer_start_mode(&p, modes[m], addrs);
+		s = run(nost, MS_RTLS_REQ_DEFAULT, NULL, 0, (uint16_t)p.port, &c);
+		peer_stop(&p);
+		ck_assert_msg(ms_rtls_send_delivered(s) == 1, "%s", modes[m]);
+		const struct ms_rtls_attempt *a0 = ms_rtls_deliver_attempt(ms_rtls_send_delivery(s, 0), 0);
+		ck_assert_msg(a0->tlsrpt == want[m], "%s: attempt %s", modes[m],
+			      ms_tlsrpt_result_name(a0->tlsrpt));
+		ms_rtls_send_free(s);
+		ck_assert_msg(e.n == 1, "%s: %zu events", modes[m], e.n);
+		ck_assert_msg(e.ev[0].result == want[m], "%s: %s (%s)", modes[m],
+			      ms_tlsrpt_result_name(e.ev[0].result), e.ev[0].reason);
+		ck_assert_int_eq(e.ev[0].type, MS_TLSRPT_POLICY_NONE);
+		ck_assert_uint_eq(e.ev[0].nstrings, 0);
+		ck_assert_str_eq(e.ev[0].addr, "127.0.1.6");
+		ck_assert(e.ev[0].reason[0] != '\0');
+	}
+
+	/* a broken handshake under DANE: both hosts, validation-failure, tlsa */
+	const char *both[] = { "127.0.1.1", "127.0.1.2" };
+	e.n = 0;
+	peer_start(&p, both);
+	s = run(good, MS_RTLS_REQ_DEFAULT, NULL, 0, (uint16_t)p.port, &c);
+	peer_stop(&p);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 0);
+	ms_rtls_send_free(s);
+	ck_assert_uint_eq(e.n, 2);
+	ck_assert_str_eq(e.ev[1].host, "mx2.good.test");
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(e.ev[i].type, MS_TLSRPT_POLICY_TLSA);
+		ck_assert_int_eq(e.ev[i].result, MS_TLSRPT_VALIDATION_FAILURE);
+	}
+	observed = NULL;
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
@@ -652,6 +752,7 @@ int main(void)
 	tcase_add_test(tc, auto_requiretls);
 	tcase_add_test(tc, opportunistic_fallback);
 	tcase_add_test(tc, no_fallback_under_dane);
+	tcase_add_test(tc, tlsrpt_observer);
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, stall_after_greeting);
 	tcase_add_test(tc, stall_in_tls_handshake);

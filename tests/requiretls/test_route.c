@@ -78,7 +78,7 @@ END_TEST
 
 /* The MTA-STS policy of stsgap.test as its HTTPS host serves it. */
 static ms_status gap_policy(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			    size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			    size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)user;
 	(void)failure;

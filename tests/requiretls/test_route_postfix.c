@@ -16,7 +16,7 @@
 static const char *policy_body;
 
 static ms_status serve_policy(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			      size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			      size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)user;
 	(void)url;

@@ -54,7 +54,7 @@ static void print_result(struct cli_out *o, const struct ms_dane_result *res,
 	char rec[MAX_TLSA_TEXT] = "";
 	if (res->matched >= 0)
 		record_text(&t[res->matched], rec, sizeof(rec));
-	const char *rpt = ms_dane_tlsrpt_str(res->tlsrpt);
+	const char *rpt = ms_tlsrpt_result_name(res->tlsrpt);
 	out_str(o, "verdict", "verdict", ms_dane_verdict_str(res->verdict));
 	out_bool(o, "verified", res->verdict == MS_DANE_VERIFIED);
 	out_str(o, "matched", "matched", res->matched >= 0 ? rec : NULL);
@@ -317,7 +317,7 @@ static int dane_probe(struct cli *cli, int argc, char **argv)
 		out_null(&o, "matched");
 		out_null(&o, "depth");
 		out_str(&o, "tlsrpt_result", NULL,
-			ms_dane_tlsrpt_str(ms_rtls_dane_probe_result(pr)->tlsrpt));
+			ms_tlsrpt_result_name(ms_rtls_dane_probe_result(pr)->tlsrpt));
 	}
 	out_end(&o);
 	rc = ms_rtls_dane_probe_verified(pr) ? CLI_EXIT_OK : CLI_EXIT_FAIL;

@@ -171,7 +171,7 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 		return cli_fail(cli, st, "fetch", why);
 	}
 	const struct ms_sts_policy *p = ms_sts_result_policy(res);
-	enum ms_sts_failure f = ms_sts_result_failure(res);
+	enum ms_tlsrpt_result f = ms_sts_result_failure(res);
 	const char *id = ms_sts_result_record_id(res), *src = source_str(ms_sts_result_source(res));
 	struct cli_out o;
 	out_begin(&o, cli, "  ", 11);
@@ -193,12 +193,12 @@ static int cmd_fetch(struct cli *cli, int argc, char **argv)
 		out_int(&o, "expires", NULL, ms_sts_result_expires(res));
 	else
 		out_null(&o, "expires");
-	out_str(&o, "failure", NULL, f ? ms_sts_failure_str(f) : NULL);
+	out_str(&o, "failure", NULL, f ? ms_tlsrpt_result_name(f) : NULL);
 	out_str(&o, "failure_detail", NULL, f ? ms_sts_result_failure_detail(res) : NULL);
 	out_bool(&o, "backoff", ms_sts_result_backoff(res));
 	out_str(&o, "policy_text", NULL, ms_sts_result_policy_text(res));
 	if (f)
-		out_line(&o, "failure", "%s: %s%s", ms_sts_failure_str(f),
+		out_line(&o, "failure", "%s: %s%s", ms_tlsrpt_result_name(f),
 			 ms_sts_result_failure_detail(res),
 			 ms_sts_result_backoff(res) ? " (backing off)" : "");
 	out_end(&o);

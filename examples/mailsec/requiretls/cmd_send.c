@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+ms_rtls_attempt_observer_fn send_observer;
+void *send_observer_arg;
+
 #define MAX_MESSAGE (10u * 1024 * 1024)
 /* A month: older memory records do not raise the requirement. */
 #define DEFAULT_MEMORY_MAX_AGE (30 * 86400)
@@ -54,6 +57,9 @@ int cmd_send(struct cli *cli, int argc, char **argv)
 	d->ca_file = ro.ca_file;
 	d->now = cli_now(cli);
 	d->timeout_ms = cli->timeout_ms ? cli->timeout_ms : 30000;
+	/* `mailsec tlsrpt record`: the recorder observes every attempt */
+	d->observer = send_observer;
+	d->observer_arg = send_observer_arg;
 	struct ms_rtls_route_opts rto = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
 					  .max_mx = ROUTE_MAX_MX };
 	so.route = &rto;

@@ -23,4 +23,9 @@ struct send_report {
 /* Print the result of a finished send (JSON with --json). */
 void send_report(const struct send_report *r);
 
+/* `mailsec tlsrpt record` runs `send` with this attempt observer (the
+ * TLSRPT recorder of libreports); NULL for a plain send. */
+extern ms_rtls_attempt_observer_fn send_observer;
+extern void *send_observer_arg;
+
 #endif

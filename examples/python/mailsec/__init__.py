@@ -308,7 +308,7 @@ def dane_verify(chain, records: Sequence[Tuple[int, int, int, bytes]], names: Se
     verify = _proto(_dane, "ms_dane_verify", ctypes.c_int, _vp, ctypes.POINTER(_DaneInput),
                     ctypes.POINTER(_DaneResult), ctypes.c_char_p, ctypes.c_size_t)
     vstr = _proto(_dane, "ms_dane_verdict_str", ctypes.c_char_p, ctypes.c_int)
-    rstr = _proto(_dane, "ms_dane_tlsrpt_str", ctypes.c_char_p, ctypes.c_int)
+    rstr = _proto(_dns, "ms_tlsrpt_result_name", ctypes.c_char_p, ctypes.c_int)
     ders = _der_chain(chain)
     bufs = [(ctypes.c_uint8 * len(d)).from_buffer_copy(d) for d in ders]
     certs = (_DaneCert * max(1, len(ders)))(*[_DaneCert(ctypes.cast(b, _c_uint8_p), len(d))
@@ -662,7 +662,7 @@ def sts_policy_get(resolver: "Resolver", domain: str, cache: Optional[str] = Non
     r_id = _proto(L, "ms_sts_result_policy_id", ctypes.c_char_p, _vp)
     r_fail = _proto(L, "ms_sts_result_failure", ctypes.c_int, _vp)
     r_detail = _proto(L, "ms_sts_result_failure_detail", ctypes.c_char_p, _vp)
-    fstr = _proto(L, "ms_sts_failure_str", ctypes.c_char_p, ctypes.c_int)
+    fstr = _proto(_dns, "ms_tlsrpt_result_name", ctypes.c_char_p, ctypes.c_int)
     p_mode = _proto(L, "ms_sts_policy_mode", ctypes.c_int, _vp)
     mstr = _proto(L, "ms_sts_mode_str", ctypes.c_char_p, ctypes.c_int)
     p_age = _proto(L, "ms_sts_policy_max_age", ctypes.c_uint32, _vp)

@@ -17,7 +17,8 @@
  *
  * Thread safety: a struct ms_dane_ctx is read-only after its setters and may
  * be shared by any number of threads; each call uses its own OpenSSL
- * objects.  Verification results are plain caller-owned structs.
+ * objects (the optional certificate cache is locked internally and shares
+ * decoded CA certificates read-only).  Verification results are plain caller-owned structs.
  */
 #ifndef MAILSEC_DANE_H
 #define MAILSEC_DANE_H
@@ -29,6 +30,7 @@
 #include <mailsec/env.h>
 #include <mailsec/status.h>
 #include <mailsec/export.h>
+#include <mailsec/tlsrpt_result.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -79,17 +81,8 @@ enum ms_dane_verdict {
 	MS_DANE_MALFORMED = 7      /**< the certificate chain could not be parsed */
 };
 
-/** RFC 8460 s4.3 result types. */
-enum ms_dane_tlsrpt {
-	MS_DANE_RPT_NONE = 0,              /**< success, or DANE does not apply */
-	MS_DANE_RPT_HOST_MISMATCH,         /**< certificate-host-mismatch */
-	MS_DANE_RPT_EXPIRED,               /**< certificate-expired */
-	MS_DANE_RPT_NOT_TRUSTED,           /**< certificate-not-trusted */
-	MS_DANE_RPT_VALIDATION_FAILURE,    /**< validation-failure */
-	MS_DANE_RPT_TLSA_INVALID,          /**< tlsa-invalid */
-	MS_DANE_RPT_DNSSEC_INVALID,        /**< dnssec-invalid */
-	MS_DANE_RPT_DANE_REQUIRED          /**< dane-required */
-};
+/** RFC 8460 s4.3 result types: enum ms_tlsrpt_result of mailsec/tlsrpt_result.h
+ * (libmailsec-dns), the one result type of the suite. */
 
 #define MS_DANE_INPUT_VERSION 1
 
@@ -121,7 +114,7 @@ struct ms_dane_input {
 struct ms_dane_result {
 	unsigned version;                    /**< set by the caller */
 	enum ms_dane_verdict verdict;
-	enum ms_dane_tlsrpt tlsrpt;
+	enum ms_tlsrpt_result tlsrpt;
 	int matched;         /**< index into input->tlsa of the matching record, -1 */
 	int depth;           /**< depth the match is at (0 = leaf), -1 */
 	int x509_error;      /**< OpenSSL X509_V_ERR_* behind CHAIN_INVALID/NAME_MISMATCH, 0 */
@@ -143,6 +136,34 @@ MS_DANE_API void ms_dane_ctx_free(struct ms_dane_ctx *ctx);
  */
 MS_DANE_API ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx,
 						 uint8_t mtype, unsigned rank);
+
+/** Upper bound for ms_dane_ctx_set_cert_cache(). */
+#define MS_DANE_MAX_CERT_CACHE 100000
+
+/**
+ * Cache decoded CA certificates (DANE-TA): a bounded LRU keyed by the
+ * SHA-256 of each certificate's DER, so a chain seen before is not decoded
+ * again.  Only the decoding is reused: dates, names, key usage, signatures
+ * and the chain build are checked on every verification, and a hit needs
+ * the very same DER bytes (a copy is kept and compared), so a certificate
+ * replaced under the same subject is always decoded afresh.  The leaf is
+ * never cached.  Thread-safe (a mutex); entries and DER copies come from
+ * the env allocator, at most `max_entries` certificates of at most
+ * MS_DANE_MAX_CERT bytes each.  Off by default.  Call it before the
+ * context is shared (like the other setters); a new call replaces the
+ * cache (emptying it).
+ * @param ctx         the context
+ * @param max_entries 0 turns the cache off; at most MS_DANE_MAX_CERT_CACHE
+ * @return MS_OK, MS_ERR_INVALID, MS_ERR_NOMEM (the previous cache stays)
+ */
+MS_DANE_API ms_status ms_dane_ctx_set_cert_cache(struct ms_dane_ctx *ctx,
+						 size_t max_entries);
+/**
+ * How many certificates the cache holds now (0 when it is off).
+ * @param ctx the context (NULL: 0)
+ * @return the number of cached certificates
+ */
+MS_DANE_API size_t ms_dane_ctx_cert_cache_count(const struct ms_dane_ctx *ctx);
 
 /* ---- verification core (no DNS, no TLS) --------------------------------- */
 
@@ -211,10 +232,9 @@ MS_DANE_API ms_status ms_dane_tlsa_to_text(const struct ms_dane_tlsa *t,
 MS_DANE_API ms_status ms_dane_cert_spki(const uint8_t *der, size_t len,
 					size_t *off, size_t *spki_len);
 
-/** Static names: "verified", "no-match", ...; RFC 8460 strings for tlsrpt
- * ("certificate-host-mismatch", ...; "" for NONE). */
+/** Static names: "verified", "no-match", ...; the RFC 8460 string of
+ * ms_dane_result.tlsrpt is ms_tlsrpt_result_name() (libmailsec-dns). */
 MS_DANE_API const char *ms_dane_verdict_str(enum ms_dane_verdict v);
-MS_DANE_API const char *ms_dane_tlsrpt_str(enum ms_dane_tlsrpt r);
 
 /* ---- DNS side (RFC 7672 s2.2) ------------------------------------------ */
 

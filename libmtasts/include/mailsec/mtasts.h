@@ -29,6 +29,7 @@
 #include <mailsec/env.h>
 #include <mailsec/status.h>
 #include <mailsec/export.h>
+#include <mailsec/tlsrpt_result.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -112,15 +113,11 @@ MS_STS_API int ms_sts_mx_pattern_match(const char *pattern, const char *mxhost);
 
 /* ---- failure types (RFC 8460 s4.3) --------------------------------- */
 
-enum ms_sts_failure {
-	MS_STS_FAIL_NONE = 0,
-	MS_STS_FAIL_FETCH = 1,    /**< sts-policy-fetch-error */
-	MS_STS_FAIL_INVALID = 2,  /**< sts-policy-invalid */
-	MS_STS_FAIL_WEBPKI = 3,   /**< sts-webpki-invalid */
-	MS_STS_FAIL_MX = 4        /**< validation-failure: MX host not in the policy */
-};
-/** The RFC 8460 result-type string, "" for MS_STS_FAIL_NONE. */
-MS_STS_API const char *ms_sts_failure_str(enum ms_sts_failure f);
+/** The failures of this library are enum ms_tlsrpt_result of
+ * mailsec/tlsrpt_result.h (libmailsec-dns): MS_TLSRPT_STS_POLICY_FETCH_ERROR,
+ * MS_TLSRPT_STS_POLICY_INVALID, MS_TLSRPT_STS_WEBPKI_INVALID, and
+ * MS_TLSRPT_VALIDATION_FAILURE for an MX host the policy does not list;
+ * ms_tlsrpt_result_name() gives the RFC 8460 string. */
 
 /* ---- fetching (RFC 8461 s3.3) -------------------------------------- */
 
@@ -130,12 +127,12 @@ MS_STS_API const char *ms_sts_failure_str(enum ms_sts_failure f);
  * s3.3 (TLS with PKIX validation for the host name, no redirects, only 200
  * with text/plain) and write at most `bufsize` body bytes into `buf`,
  * setting *len.  Return MS_OK, or an error with *failure set to
- * MS_STS_FAIL_FETCH, MS_STS_FAIL_WEBPKI or MS_STS_FAIL_INVALID and the
+ * MS_TLSRPT_STS_POLICY_FETCH_ERROR, MS_TLSRPT_STS_WEBPKI_INVALID or MS_TLSRPT_STS_POLICY_INVALID and the
  * reason in `why`.  Called synchronously from the thread making the call.
  */
 typedef ms_status (*ms_sts_fetch_fn)(void *user, const char *url,
 				     uint8_t *buf, size_t bufsize, size_t *len,
-				     enum ms_sts_failure *failure,
+				     enum ms_tlsrpt_result *failure,
 				     char *why, size_t whylen);
 
 #define MS_STS_FETCH_CONFIG_VERSION 1
@@ -176,7 +173,7 @@ struct ms_sts_fetch_config {
  * DNSSEC-validated where signed; bogus data is never used) and hands
  * libcurl the addresses; a failed address lookup (timeout, SERVFAIL,
  * bogus) or no address at all is a fetch failure (MS_ERR_TIMEOUT or
- * MS_ERR_NETWORK, MS_STS_FAIL_FETCH) naming the lookup.  No lookup is
+ * MS_ERR_NETWORK, MS_TLSRPT_STS_POLICY_FETCH_ERROR) naming the lookup.  No lookup is
  * made when `cfg->fetch` is set (the caller's client resolves), with a
  * `proxy` (the proxy resolves) or when `connect_to` names the address for
  * mta-sts.DOMAIN:443; a `connect_to` that only changes the port keeps the
@@ -186,13 +183,13 @@ MS_STS_API ms_status ms_sts_fetch(const struct ms_env *env,
 				  const struct ms_sts_fetch_config *cfg,
 				  const char *domain,
 				  uint8_t *buf, size_t bufsize, size_t *len,
-				  enum ms_sts_failure *failure,
+				  enum ms_tlsrpt_result *failure,
 				  char *why, size_t whylen);
 MS_STS_API ms_status ms_sts_fetch_dns(const struct ms_env *env,
 				      const struct ms_sts_fetch_config *cfg,
 				      struct ms_dns_ctx *dns, const char *domain,
 				      uint8_t *buf, size_t bufsize, size_t *len,
-				      enum ms_sts_failure *failure,
+				      enum ms_tlsrpt_result *failure,
 				      char *why, size_t whylen);
 
 /* ---- the policy store ----------------------------------------------- */
@@ -216,7 +213,7 @@ struct ms_sts_entry {
 	char backoff_id[MS_STS_ID_MAX + 1]; /**< id whose fetch failed ("" none) */
 	int64_t backoff_until;
 	uint32_t failures;               /**< consecutive failed fetches */
-	uint32_t last_failure;           /**< enum ms_sts_failure of the last one */
+	uint32_t last_failure;           /**< enum ms_tlsrpt_result of the last one */
 };
 
 #define MS_STS_STORE_VERSION 1
@@ -401,7 +398,7 @@ MS_STS_API const char *ms_sts_result_record_id(const struct ms_sts_result *r);
 /** A note on the DNS record ("ok", "no record", "2 STS records", reason). */
 MS_STS_API const char *ms_sts_result_record_note(const struct ms_sts_result *r);
 /** What failed on the way (for TLSRPT), with a human reason (borrowed). */
-MS_STS_API enum ms_sts_failure ms_sts_result_failure(const struct ms_sts_result *r);
+MS_STS_API enum ms_tlsrpt_result ms_sts_result_failure(const struct ms_sts_result *r);
 MS_STS_API const char *ms_sts_result_failure_detail(const struct ms_sts_result *r);
 /** 1 if the result came with a fetch attempt that is now backing off. */
 MS_STS_API int ms_sts_result_backoff(const struct ms_sts_result *r);
@@ -415,14 +412,14 @@ enum ms_sts_verdict {
 /**
  * Check `mxhost` (or the domain itself for an implicit MX) against the
  * applying policy.  For a mismatch, *failure (optional) is set to
- * MS_STS_FAIL_MX.  The certificate checks of s4.2 are the MTA's job: a
+ * MS_TLSRPT_VALIDATION_FAILURE.  The certificate checks of s4.2 are the MTA's job: a
  * failing one is reported with ms_sts_verdict_for(mode, 1).  Before
  * deferring a message on MS_STS_FAIL, call ms_sts_get_policy() again
  * (s5.1: check for an updated policy id first).
  */
 MS_STS_API enum ms_sts_verdict ms_sts_result_check_mx(const struct ms_sts_result *r,
 						     const char *mxhost,
-						     enum ms_sts_failure *failure);
+						     enum ms_tlsrpt_result *failure);
 /** The verdict under `mode` for a check that failed (1) or passed (0). */
 MS_STS_API enum ms_sts_verdict ms_sts_verdict_for(enum ms_sts_mode mode, int failed);
 MS_STS_API const char *ms_sts_verdict_str(enum ms_sts_verdict v);

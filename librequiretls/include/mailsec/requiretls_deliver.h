@@ -75,6 +75,7 @@
 #include <mailsec/requiretls_decide.h>
 #include <mailsec/requiretls_route.h>
 #include <mailsec/requiretls_store.h>
+#include <mailsec/tlsrpt_result.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -82,7 +83,54 @@ extern "C" {
 
 struct ssl_ctx_st;
 
-#define MS_RTLS_DELIVER_OPTS_VERSION 1
+/**
+ * One attempt as SMTP TLS Reporting (RFC 8460) counts it, handed to the
+ * attempt observer of ms_rtls_deliver_opts.  All pointers are borrowed and
+ * valid only during the call (copy what is kept).
+ *  - policy_domain: the recipient domain (s4.4 "policy-domain").
+ *  - policy_type: TLSA when the host has a DNSSEC-secure TLSA RRset (or its
+ *    TLSA lookup failed: dnssec-invalid), else STS when an MTA-STS policy
+ *    applies to the domain, else no-policy-found (RFC 8461 s2: DANE wins
+ *    when both apply).
+ *  - policy_strings: the TLSA records in presentation form ("3 1 1 ab..")
+ *    or the MTA-STS policy's lines (s4.4 "policy-string"); none for
+ *    no-policy-found.  mx_patterns: the policy's "mx" values (s4.4
+ *    "mx-host", STS only).
+ *  - mx_host: the MX host name; addr: the address connected to ("" when
+ *    the attempt never connected, e.g. a host skipped by its policy).
+ *  - result: MS_TLSRPT_SUCCESS when TLS was established and the policy's
+ *    checks passed, else the s4.3 result type; reason: one sentence ("" on
+ *    success), the report's failure-reason-code.
+ * Attempts that never reached EHLO (no TCP connection, no greeting) have no
+ * TLS outcome and are not observed; neither is the plaintext retry (the
+ * failed TLS attempt before it was).  A host skipped because its TLSA
+ * lookup failed (dnssec-invalid) or because the MTA-STS policy does not
+ * list it (validation-failure) is observed.  When the domain publishes
+ * MTA-STS but no policy could be fetched (and none was cached), delivery
+ * goes on without a policy (RFC 8461 s5.1) and every observed attempt is
+ * reported under "sts" with libmtasts's failure (sts-policy-fetch-error,
+ * sts-policy-invalid, sts-webpki-invalid) and no policy strings.
+ */
+struct ms_rtls_tlsrpt_event {
+	const char *policy_domain;
+	enum ms_tlsrpt_policy_type policy_type;
+	const char *const *policy_strings;
+	size_t npolicy_strings;
+	const char *const *mx_patterns;
+	size_t nmx_patterns;
+	const char *mx_host;
+	const char *addr;
+	enum ms_tlsrpt_result result;
+	const char *reason;
+};
+
+/** The observer: called synchronously in the delivery step, once per
+ * observed attempt; it must be cheap (libreports' recorder only buffers). */
+typedef void (*ms_rtls_attempt_observer_fn)(void *arg, const struct ms_rtls_tlsrpt_event *ev);
+
+/** 2: the TLSRPT attempt observer (observer, observer_arg) was added at the
+ * end; version 1 structs are still accepted by ms_rtls_deliver_new. */
+#define MS_RTLS_DELIVER_OPTS_VERSION 2
 #define MS_RTLS_DELIVER_MAX_RCPT 1000 /**< recipients per message */
 
 struct ms_rtls_deliver_opts {
@@ -100,6 +148,10 @@ struct ms_rtls_deliver_opts {
 	 * the sender account to record under (NULL: the MAIL FROM address). */
 	struct ms_rtls_store *memory;
 	const char *account;
+	/** Version 2: every observed attempt (struct ms_rtls_tlsrpt_event) is
+	 * handed to observer(observer_arg, ev); NULL: none. */
+	ms_rtls_attempt_observer_fn observer;
+	void *observer_arg;
 };
 
 /** What one MAIL/RCPT/DATA envelope carries (all borrowed). */
@@ -129,6 +181,10 @@ struct ms_rtls_attempt {
 	size_t rcpt_accepted;        /**< recipients that got a 2xx to RCPT */
 	char mail_params[128];       /**< what MAIL FROM carried */
 	char reply[300];             /**< the server's last reply */
+	/** The RFC 8460 s4.3 result type of the attempt (what
+	 * ms_rtls_tlsrpt_event.result says): STARTTLS refused (454) or not
+	 * offered is starttls-not-supported, never validation-failure. */
+	enum ms_tlsrpt_result tlsrpt;
 };
 
 /** One recipient's result. */

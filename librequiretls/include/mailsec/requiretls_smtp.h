@@ -54,6 +54,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <mailsec/tlsrpt_result.h>
 #include <mailsec/dane.h>
 #include <mailsec/requiretls.h>
 
@@ -258,6 +259,18 @@ MS_RTLS_API ms_status ms_rtls_probe_run(const struct ms_env *env,
 					const struct ms_rtls_probe_opts *opts,
 					struct ms_rtls_probe **out,
 					char *why, size_t whylen);
+/**
+ * The same, and *failure (may be NULL) says what a failed probe means for
+ * SMTP TLS reporting (RFC 8460 s4.3): starttls-not-supported when the
+ * server refused STARTTLS (454, 554, 502: not offered), validation-failure
+ * for any other failure (handshake, no banner, plaintext after the 220),
+ * MS_TLSRPT_SUCCESS on MS_OK.
+ */
+MS_RTLS_API ms_status ms_rtls_probe_run_classify(const struct ms_env *env,
+						 const struct ms_rtls_probe_opts *opts,
+						 struct ms_rtls_probe **out,
+						 enum ms_tlsrpt_result *failure,
+						 char *why, size_t whylen);
 MS_RTLS_API void ms_rtls_probe_free(struct ms_rtls_probe *p);
 /** The chain the server sent, [0] the leaf (borrowed). */
 MS_RTLS_API size_t ms_rtls_probe_chain(const struct ms_rtls_probe *p,

@@ -76,7 +76,7 @@ struct ms_rtls_peer {
 	 * (then dane is FAILED and dane_reason says why). */
 	ms_status dane_status;
 	enum ms_dane_verdict dane_verdict;
-	enum ms_dane_tlsrpt dane_tlsrpt;
+	enum ms_tlsrpt_result dane_tlsrpt;
 	int dane_depth;              /* -1 when no match */
 	int dane_matched;            /**< index into the lookup's records, -1 */
 	/** PKIX details: X509_V_ERR_* (0 when valid or not run). */

@@ -425,7 +425,7 @@ static ms_status sts_parse_call(void *ctx, int *same)
 }
 
 static ms_status cb_fetch(void *user, const char *url, uint8_t *buf, size_t bufsize,
-			  size_t *len, enum ms_sts_failure *failure, char *why, size_t whylen)
+			  size_t *len, enum ms_tlsrpt_result *failure, char *why, size_t whylen)
 {
 	(void)user;
 	(void)url;
@@ -466,7 +466,7 @@ static ms_status sts_get_call(void *ctx, int *same)
 		const struct ms_sts_policy *p = ms_sts_result_policy(r);
 		*same = ms_sts_result_state(r) == MS_STS_POLICY && p != NULL &&
 			ms_sts_policy_mode(p) == MS_STS_MODE_ENFORCE &&
-			ms_sts_result_failure(r) == MS_STS_FAIL_NONE &&
+			ms_sts_result_failure(r) == MS_TLSRPT_SUCCESS &&
 			strcmp(ms_sts_result_policy_id(r), "20261128T1") == 0;
 		ms_sts_result_free(r);
 	}
@@ -561,6 +561,30 @@ static ms_status dane_verify_call(void *ctx, int *same)
 	return st;
 }
 
+/* The decoded-certificate cache: a context with the cache (its table from
+ * env), a cold and a warm DANE-TA verification (entries and DER copies from
+ * env).  A refused cache entry only means it is not cached: the verdict
+ * stays; a refused table is MS_ERR_NOMEM from the setter. */
+static ms_status dane_cache_call(void *ctx, int *same)
+{
+	struct dane_case *c = ctx;
+	struct ms_dane_ctx *d = NULL;
+	ms_status st = ms_dane_ctx_new(&env, &d);
+	if (st != MS_OK)
+		return st;
+	st = ms_dane_ctx_set_cert_cache(d, 8);
+	int ok = 1;
+	for (int round = 0; st == MS_OK && round < 2; round++) {
+		struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
+		char why[200];
+		st = ms_dane_verify(d, &c->in, &res, why, sizeof(why));
+		ok &= st == MS_OK && res.verdict == c->want && res.depth == c->want_depth;
+	}
+	*same = ok;
+	ms_dane_ctx_free(d);
+	return st;
+}
+
 static struct ms_dns_ctx *dane_dns;
 
 static ms_status dane_lookup_call(void *ctx, int *same)
@@ -641,6 +665,9 @@ START_TEST(dane)
 	ck_assert_msg(ref.verdict == MS_DANE_VERIFIED && ref.depth == (int)nchain - 1,
 		      "DANE-TA reference: %s (%s)", ms_dane_verdict_str(ref.verdict), ref.reason);
 	fail_loop("ms_dane_verify DANE-TA", dane_verify_call, &c);
+	long n = fail_loop("DANE-TA with the certificate cache", dane_cache_call, &c);
+	/* the context, the cache and its table, one entry per CA certificate */
+	ck_assert_int_ge(n, 3 + (long)nchain - 1);
 	ms_dane_ctx_free(c.ctx);
 	OPENSSL_free(ee_der);
 	for (size_t i = 0; i < nchain; i++)

@@ -26,7 +26,7 @@ static uint8_t buf[MS_STS_POLICY_MAX];
 
 struct outcome {
 	ms_status st;
-	enum ms_sts_failure failure;
+	enum ms_tlsrpt_result failure;
 	size_t len;
 	char why[400];
 	double secs;
@@ -52,7 +52,7 @@ static void fetch_via(const char *listener, const char *domain, struct outcome *
 	cfg.timeout_ms = TIMEOUT_MS;
 	memset(o, 0, sizeof(*o));
 	o->len = 424242;
-	o->failure = MS_STS_FAIL_NONE;
+	o->failure = MS_TLSRPT_SUCCESS;
 	long rss0 = maxrss_kib();
 	double t0 = hard_now();
 	o->st = ms_sts_fetch(NULL, &cfg, domain, buf, sizeof(buf), &o->len, &o->failure, o->why,
@@ -76,7 +76,7 @@ static void warm_up(void)
 }
 
 static void expect_failure(const char *listener, const char *domain, ms_status st,
-			   enum ms_sts_failure failure, const char *why_part)
+			   enum ms_tlsrpt_result failure, const char *why_part)
 {
 	struct outcome o;
 	warm_up();
@@ -84,7 +84,7 @@ static void expect_failure(const char *listener, const char *domain, ms_status s
 	ck_assert_msg(o.st == st, "%s: status %s (%s), want %s", domain, ms_status_str(o.st),
 		      o.why, ms_status_str(st));
 	ck_assert_msg(o.failure == failure, "%s: failure '%s', want '%s'", domain,
-		      ms_sts_failure_str(o.failure), ms_sts_failure_str(failure));
+		      ms_tlsrpt_result_name(o.failure), ms_tlsrpt_result_name(failure));
 	ck_assert_msg(strstr(o.why, why_part) != NULL, "%s: why '%s' lacks '%s'", domain, o.why,
 		      why_part);
 	ck_assert_msg(o.len == 0, "%s: %zu body bytes handed back with an error", domain, o.len);
@@ -127,7 +127,7 @@ START_TEST(control_ok)
 	struct outcome o;
 	fetch_via("main", "ok.hard.test", &o);
 	ck_assert_msg(o.st == MS_OK, "%s", o.why);
-	ck_assert_int_eq(o.failure, MS_STS_FAIL_NONE);
+	ck_assert_int_eq(o.failure, MS_TLSRPT_SUCCESS);
 	struct ms_sts_policy *p = NULL;
 	char why[200] = "";
 	ck_assert_msg(ms_sts_policy_parse(NULL, buf, o.len, &p, why, sizeof(why)) == MS_OK, "%s",
@@ -140,65 +140,65 @@ END_TEST
 
 START_TEST(slow_drip_body)
 {
-	expect_failure("main", "drip.hard.test", MS_ERR_TIMEOUT, MS_STS_FAIL_FETCH, "");
+	expect_failure("main", "drip.hard.test", MS_ERR_TIMEOUT, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "");
 }
 END_TEST
 
 START_TEST(slow_drip_headers)
 {
-	expect_failure("main", "driphead.hard.test", MS_ERR_TIMEOUT, MS_STS_FAIL_FETCH, "");
+	expect_failure("main", "driphead.hard.test", MS_ERR_TIMEOUT, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "");
 }
 END_TEST
 
 START_TEST(reset_mid_body)
 {
-	expect_failure("main", "reset.hard.test", MS_ERR_NETWORK, MS_STS_FAIL_FETCH, "");
+	expect_failure("main", "reset.hard.test", MS_ERR_NETWORK, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "");
 }
 END_TEST
 
 START_TEST(close_mid_body)
 {
 	/* a clean TLS close before the declared Content-Length */
-	expect_failure("main", "closeshort.hard.test", MS_ERR_NETWORK, MS_STS_FAIL_FETCH, "");
+	expect_failure("main", "closeshort.hard.test", MS_ERR_NETWORK, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "");
 }
 END_TEST
 
 START_TEST(handshake_stall_tcp)
 {
 	/* TCP accepted, the ClientHello never read nor answered */
-	expect_failure("stall", "ok.hard.test", MS_ERR_TIMEOUT, MS_STS_FAIL_FETCH, "");
+	expect_failure("stall", "ok.hard.test", MS_ERR_TIMEOUT, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "");
 }
 END_TEST
 
 START_TEST(handshake_stall_hello)
 {
 	/* the ClientHello read, never answered */
-	expect_failure("stallhello", "ok.hard.test", MS_ERR_TIMEOUT, MS_STS_FAIL_FETCH, "");
+	expect_failure("stallhello", "ok.hard.test", MS_ERR_TIMEOUT, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "");
 }
 END_TEST
 
 START_TEST(body_10mib_http10)
 {
-	expect_failure("main", "huge10.hard.test", MS_ERR_LIMIT, MS_STS_FAIL_FETCH, "larger than");
+	expect_failure("main", "huge10.hard.test", MS_ERR_LIMIT, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "larger than");
 }
 END_TEST
 
 START_TEST(body_10mib_length)
 {
-	expect_failure("main", "hugecl.hard.test", MS_ERR_LIMIT, MS_STS_FAIL_FETCH, "larger than");
+	expect_failure("main", "hugecl.hard.test", MS_ERR_LIMIT, MS_TLSRPT_STS_POLICY_FETCH_ERROR, "larger than");
 }
 END_TEST
 
 START_TEST(body_10mib_chunked)
 {
-	expect_failure("main", "hugechunk.hard.test", MS_ERR_LIMIT, MS_STS_FAIL_FETCH,
+	expect_failure("main", "hugechunk.hard.test", MS_ERR_LIMIT, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 		       "larger than");
 }
 END_TEST
 
 START_TEST(redirect_loop)
 {
-	expect_failure("main", "loop.hard.test", MS_ERR_PROTOCOL, MS_STS_FAIL_FETCH,
+	expect_failure("main", "loop.hard.test", MS_ERR_PROTOCOL, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 		       "HTTP status 302");
 	int requests, maxreq;
 	peer_log("loop", &requests, &maxreq);
@@ -212,7 +212,7 @@ START_TEST(redirect_to_valid_policy)
 	int before, maxreq;
 	warm_up();
 	peer_log("ok", &before, &maxreq);
-	expect_failure("main", "loop301.hard.test", MS_ERR_PROTOCOL, MS_STS_FAIL_FETCH,
+	expect_failure("main", "loop301.hard.test", MS_ERR_PROTOCOL, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 		       "HTTP status 301");
 	int after;
 	peer_log("ok", &after, &maxreq);
@@ -222,13 +222,13 @@ END_TEST
 
 START_TEST(cert_for_another_name)
 {
-	expect_failure("wrongname", "ok.hard.test", MS_ERR_TLS, MS_STS_FAIL_WEBPKI, "");
+	expect_failure("wrongname", "ok.hard.test", MS_ERR_TLS, MS_TLSRPT_STS_WEBPKI_INVALID, "");
 }
 END_TEST
 
 START_TEST(cert_expired)
 {
-	expect_failure("expired", "ok.hard.test", MS_ERR_TLS, MS_STS_FAIL_WEBPKI, "");
+	expect_failure("expired", "ok.hard.test", MS_ERR_TLS, MS_TLSRPT_STS_WEBPKI_INVALID, "");
 }
 END_TEST
 
@@ -237,9 +237,9 @@ START_TEST(headers_10mib)
 	/* our bound on the header block (64 KiB), and libcurl's on one
 	 * header line (100 KiB, reported as "Out of memory"): both are
 	 * MS_ERR_LIMIT fetch errors that say what happened */
-	expect_failure("main", "hugeheaders.hard.test", MS_ERR_LIMIT, MS_STS_FAIL_FETCH,
+	expect_failure("main", "hugeheaders.hard.test", MS_ERR_LIMIT, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 		       "response headers larger than 65536 bytes");
-	expect_failure("main", "hugeheaderline.hard.test", MS_ERR_LIMIT, MS_STS_FAIL_FETCH,
+	expect_failure("main", "hugeheaderline.hard.test", MS_ERR_LIMIT, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 		       "header line over 100 KiB");
 }
 END_TEST
@@ -249,7 +249,7 @@ START_TEST(http10_no_length)
 	/* A body delimited only by the end of the connection: libcurl cannot
 	 * tell a complete body from one an attacker cut short (OpenSSL's
 	 * "unexpected EOF" is ignored), so no such body is taken. */
-	expect_failure("main", "http10.hard.test", MS_ERR_PROTOCOL, MS_STS_FAIL_FETCH,
+	expect_failure("main", "http10.hard.test", MS_ERR_PROTOCOL, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 		       "length");
 }
 END_TEST
@@ -258,7 +258,7 @@ START_TEST(http10_truncated)
 {
 	/* cut inside the mx list, TCP closed without close_notify: what is
 	 * left would parse as a policy with one MX fewer */
-	expect_failure("main", "http10trunc.hard.test", MS_ERR_PROTOCOL, MS_STS_FAIL_FETCH,
+	expect_failure("main", "http10trunc.hard.test", MS_ERR_PROTOCOL, MS_TLSRPT_STS_POLICY_FETCH_ERROR,
 		       "length");
 }
 END_TEST

@@ -96,6 +96,7 @@ static int peer_saw(const char *listener, const char *cmd)
 
 struct run {
 	ms_status st;
+	enum ms_tlsrpt_result failure; /* RFC 8460 type of a failed probe */
 	struct ms_rtls_probe *p;
 	char why[300];
 	double secs;
@@ -111,7 +112,8 @@ static void probe(const char *listener, struct run *r)
 	memset(r, 0, sizeof(*r));
 	r->p = (struct ms_rtls_probe *)&r->secs; /* must be reset to NULL on failure */
 	double t0 = hard_now();
-	r->st = ms_rtls_probe_run(NULL, &o, &r->p, r->why, sizeof(r->why));
+	r->failure = (enum ms_tlsrpt_result)99;
+	r->st = ms_rtls_probe_run_classify(NULL, &o, &r->p, &r->failure, r->why, sizeof(r->why));
 	r->secs = hard_now() - t0;
 	if (getenv("MS_HARD_VERBOSE"))
 		fprintf(stderr, "%s: %s after %.2f s: %s\n", listener, ms_status_str(r->st), r->secs,
@@ -143,9 +145,20 @@ START_TEST(control_good)
 	ck_assert(ms_rtls_ehlo_has(ms_rtls_probe_ehlo(r.p), "REQUIRETLS"));
 	ck_assert(ms_rtls_ehlo_over_tls(ms_rtls_probe_ehlo(r.p)));
 	ck_assert_int_eq(verdict_of(r.p), MS_DANE_VERIFIED);
+	ck_assert_int_eq(r.failure, MS_TLSRPT_SUCCESS);
 	ms_rtls_probe_free(r.p);
 }
 END_TEST
+
+/* The RFC 8460 s4.3 type of a failed probe (what `mailsec dane probe`
+ * reports as tlsrpt_result). */
+static void expect_tlsrpt(const char *listener, enum ms_tlsrpt_result want)
+{
+	struct run r;
+	probe(listener, &r);
+	ck_assert_msg(r.st != MS_OK && r.failure == want, "%s: %s, want %s (%s)", listener,
+		      ms_tlsrpt_result_name(r.failure), ms_tlsrpt_result_name(want), r.why);
+}
 
 START_TEST(silent)
 {
@@ -163,6 +176,8 @@ START_TEST(starttls_4xx)
 {
 	expect_failure("starttls454", MS_ERR_PROTOCOL, "STARTTLS refused: 454");
 	ck_assert_int_eq(peer_saw("starttls454", "EHLO"), 1); /* no plaintext session */
+	/* a 454 is starttls-not-supported, not validation-failure */
+	expect_tlsrpt("starttls454", MS_TLSRPT_STARTTLS_NOT_SUPPORTED);
 }
 END_TEST
 
@@ -170,6 +185,7 @@ START_TEST(starttls_5xx)
 {
 	expect_failure("starttls554", MS_ERR_PROTOCOL, "STARTTLS refused: 554");
 	ck_assert_int_eq(peer_saw("starttls554", "EHLO"), 1);
+	expect_tlsrpt("starttls554", MS_TLSRPT_STARTTLS_NOT_SUPPORTED);
 }
 END_TEST
 
@@ -216,6 +232,7 @@ END_TEST
 START_TEST(handshake_failure)
 {
 	expect_failure("handshakefail", MS_ERR_TLS, "TLS handshake failed");
+	expect_tlsrpt("handshakefail", MS_TLSRPT_VALIDATION_FAILURE);
 }
 END_TEST
 

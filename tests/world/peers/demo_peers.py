@@ -14,12 +14,18 @@ when a test wrote one (the policy `mailsec setup` printed).  SMTP servers offer
 STARTTLS (except mx.nostarttls.test) and advertise REQUIRETLS only after
 STARTTLS (RFC 8689); MAIL FROM ... REQUIRETLS on plaintext gets 530 5.7.10.
 RCPT TO:<unknown@...> gets 550 5.1.1 (one refused recipient among others).
-Received messages are appended to WORLD/peers.log.  READYFILE is written
+Received messages are appended to WORLD/peers.log; a message to tlsrpt@...
+is also kept whole as WORLD/tlsrpt-mail-N.eml.  The policy host also takes
+TLS reports (RFC 8460 s5.2): POST /tlsrpt with application/tlsrpt+gzip is
+checked (gzip, JSON with a report-id), kept as WORLD/tlsrpt-post-N.json.gz
+and logged to peers.log ("https-post ...").  READYFILE is written
 once everything listens; SIGTERM stops all.
 """
 import asyncio
-import http.server
+import gzip
 import errno
+import http.server
+import json
 import os
 import re
 import signal
@@ -101,7 +107,22 @@ class Handler:
             f.write(f"host={self.host} from={envelope.mail_from} rcpt={','.join(envelope.rcpt_tos)} "
                     f"tls={session.ssl is not None} requiretls={getattr(session, 'requiretls', False)} "
                     f"bytes={len(envelope.content or b'')}\n")
+        if any(r.lower().startswith("tlsrpt@") for r in envelope.rcpt_tos):
+            keep("tlsrpt-mail", ".eml", envelope.original_content or envelope.content or b"")
         return "250 2.0.0 queued"
+
+
+_kept = {"n": 0}
+_kept_lock = threading.Lock()
+
+
+def keep(prefix, suffix, data):
+    """Keep a received report whole for the tests (numbered, never overwritten)."""
+    with _kept_lock:
+        _kept["n"] += 1
+        path = os.path.join(WORLD, f"{prefix}-{_kept['n']}{suffix}")
+    with open(path, "wb") as f:
+        f.write(data)
 
 
 class PeerController(Controller):
@@ -124,6 +145,41 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+    def do_POST(self):
+        """TLSRPT by HTTPS (RFC 8460 s5.2): only the gzip media type, a
+        bounded body that is gzip of a JSON report; 200 when taken."""
+        host = (self.headers.get("Host") or "").split(":")[0].lower()
+        ctype = self.headers.get("Content-Type") or ""
+        try:
+            n = int(self.headers.get("Content-Length") or "-1")
+        except ValueError:
+            n = -1
+        code, note = 200, "ok"
+        body = b""
+        if self.path != "/tlsrpt" or host not in POLICIES:
+            code, note = 404, "no such endpoint"
+        elif ctype != "application/tlsrpt+gzip":
+            code, note = 415, "wrong media type"
+        elif n < 0 or n > 1 << 20:
+            code, note = 413, "no or too large body"
+        else:
+            body = self.rfile.read(n)
+            try:
+                report = json.loads(gzip.decompress(body))
+                note = "report-id=" + str(report["report-id"])
+            except (OSError, ValueError, KeyError, TypeError):
+                code, note = 400, "not a gzip JSON report"
+        if code == 200:
+            keep("tlsrpt-post", ".json.gz", body)
+        with open(os.path.join(WORLD, "peers.log"), "a") as f:
+            f.write(f"https-post host={host} path={self.path} content-type={ctype} "
+                    f"bytes={len(body)} status={code} {note}\n")
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\n")
 
     def do_GET(self):
         host = (self.headers.get("Host") or "").split(":")[0].lower()
