@@ -8,6 +8,8 @@
 #include "route_internal.h"
 
 #include <openssl/err.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Whether an address can stand in <...> of MAIL/RCPT without injecting
@@ -100,6 +102,7 @@ void ms_rtls_deliver_free(struct ms_rtls_delivery *d)
 {
 	if (d == NULL)
 		return;
+	rtls_attempt_cancel(d);
 	if (d->own_tls)
 		SSL_CTX_free(d->tls);
 	for (size_t i = 0; d->rcpts && i < d->nrcpt; i++)
@@ -196,45 +199,33 @@ static ms_status ensure_tls(struct ms_rtls_delivery *d, char *why, size_t whylen
 	return MS_OK;
 }
 
-ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why, size_t whylen)
+/* The host's attempt (and its plaintext retry) is over: count it,
+ * remember it, and decide what comes next.  Returns 1 when a plaintext
+ * retry was started. */
+static int attempt_over(struct ms_rtls_delivery *d, char *why, size_t whylen, ms_status *st)
 {
-	if (d == NULL)
-		return ms_why(why, whylen, MS_ERR_INVALID, "NULL delivery");
-	if (d->done)
-		return ms_why(why, whylen, MS_ERR_STATE, "delivery already done");
 	const struct ms_rtls_route *r = d->route;
-	if (d->next_host >= ms_rtls_route_count(r) || d->nattempts + 2 > DELIVER_MAX_ATTEMPTS) {
-		finish(d);
-		return MS_OK;
-	}
-	ms_status st = ensure_tls(d, why, whylen);
-	if (st != MS_OK)
-		return st;
-	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, d->next_host++);
-	const struct ms_rtls_plan *plan = ms_rtls_route_host_plan(h);
-	struct ms_rtls_attempt *a = &d->attempts[d->nattempts++];
-	memset(&d->temp_refusal, 0, sizeof(d->temp_refusal));
-	if (plan->mode == MS_RTLS_MODE_SKIP) {
-		memset(a, 0, sizeof(*a));
-		a->host = h;
-		a->mode = plan->mode;
-		rtls_outcome_from_plan_fill(plan, &a->out);
-		ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
-		rtls_tlsrpt_notify(d, a);
-		d->fails[d->nfails++] = a->out;
-		goto next;
-	}
-	rtls_attempt_run(d, h, 0, NULL, a);
+	const struct ms_rtls_route_host *h = d->cur_host;
+	struct ms_rtls_attempt *a = d->cur;
+	d->cur = NULL;
 	ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
-	remember(d, a);
+	/* RFC 8460: every finished attempt to the observer (it keeps only
+	 * the TLS ones; a plaintext retry has no TLS result). */
+	if (!a->o.plaintext)
+		remember(d, a);
 	rtls_tlsrpt_notify(d, a);
-	if (a->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
+	if (!a->o.plaintext && a->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
 		/* RFC 7435 / RFC 8689 s4.2.2: plaintext after a failed
 		 * handshake, on the same host, as the engine allowed. */
 		const struct ms_rtls_observed prev = a->o;
-		a = &d->attempts[d->nattempts++];
-		rtls_attempt_run(d, h, 1, &prev, a);
-		ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
+		struct ms_rtls_attempt *b = &d->attempts[d->nattempts];
+		if ((*st = rtls_attempt_start(d, h, 1, &prev, b)) != MS_OK) {
+			ms_why(why, whylen, *st, "out of memory");
+			return 0;
+		}
+		d->nattempts++;
+		d->cur = b;
+		return 1;
 	}
 	if (a->delivered) {
 		if (d->temp_refusal.basic)
@@ -247,7 +238,7 @@ ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why, size_t why
 		 * (RFC 5321 s4.2.1); recipients already got their outcome. */
 		d->fails[d->nfails++] = a->out;
 		finish(d);
-		return MS_OK;
+		return 0;
 	}
 	if (a->out.verdict == MS_RTLS_DELIVER || a->out.verdict == MS_RTLS_RETRY_PLAINTEXT) {
 		/* Cannot happen with a consistent engine; never read it as
@@ -264,7 +255,76 @@ ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why, size_t why
 next:
 	if (pending(d) == 0 || d->next_host >= ms_rtls_route_count(r))
 		finish(d);
+	return 0;
+}
+
+/*
+ * Never waits (issue 15): starts the next host's attempt, or advances the
+ * one in progress as far as its socket allows; between steps the caller
+ * waits on ms_rtls_deliver_fd/_events for at most _timeout_ms.
+ */
+ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why, size_t whylen)
+{
+	if (d == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "NULL delivery");
+	if (d->done)
+		return ms_why(why, whylen, MS_ERR_STATE, "delivery already done");
+	const struct ms_rtls_route *r = d->route;
+	ms_status st = MS_OK;
+	if (d->cur == NULL) {
+		if (d->next_host >= ms_rtls_route_count(r) || d->nattempts + 2 > DELIVER_MAX_ATTEMPTS) {
+			finish(d);
+			return MS_OK;
+		}
+		if ((st = ensure_tls(d, why, whylen)) != MS_OK)
+			return st;
+		const struct ms_rtls_route_host *h = ms_rtls_route_host(r, d->next_host);
+		const struct ms_rtls_plan *plan = ms_rtls_route_host_plan(h);
+		struct ms_rtls_attempt *a = &d->attempts[d->nattempts];
+		memset(&d->temp_refusal, 0, sizeof(d->temp_refusal));
+		if (plan->mode == MS_RTLS_MODE_SKIP) {
+			d->next_host++;
+			d->nattempts++;
+			memset(a, 0, sizeof(*a));
+			a->host = h;
+			a->mode = plan->mode;
+			rtls_outcome_from_plan_fill(plan, &a->out);
+			ms_rtls_outcome_count(&d->env, d->requirement, &a->out);
+			rtls_tlsrpt_notify(d, a);
+			d->fails[d->nfails++] = a->out;
+			if (pending(d) == 0 || d->next_host >= ms_rtls_route_count(r))
+				finish(d);
+			return MS_OK;
+		}
+		if ((st = rtls_attempt_start(d, h, 0, NULL, a)) != MS_OK)
+			return ms_why(why, whylen, st, "out of memory");
+		d->next_host++;
+		d->nattempts++;
+		d->cur = a;
+		d->cur_host = h;
+	}
+	while (d->cur != NULL && rtls_attempt_step(d)) {
+		if (!attempt_over(d, why, whylen, &st) && st != MS_OK)
+			return st;
+	}
 	return MS_OK;
+}
+
+int ms_rtls_deliver_fd(const struct ms_rtls_delivery *d)
+{
+	return d && !d->done && d->cur ? rtls_attempt_fd(d) : -1;
+}
+
+int ms_rtls_deliver_events(const struct ms_rtls_delivery *d)
+{
+	return d && !d->done && d->cur ? rtls_attempt_events(d) : 0;
+}
+
+int ms_rtls_deliver_timeout_ms(const struct ms_rtls_delivery *d)
+{
+	if (d == NULL || d->done)
+		return -1;
+	return d->cur ? rtls_attempt_wait_ms(d) : 0;
 }
 
 int ms_rtls_deliver_done(const struct ms_rtls_delivery *d)
@@ -280,6 +340,11 @@ ms_status ms_rtls_deliver_run(struct ms_rtls_delivery *d, char *why, size_t whyl
 		ms_status st = ms_rtls_deliver_step(d, why, whylen);
 		if (st != MS_OK)
 			return st;
+		int t = ms_rtls_deliver_timeout_ms(d), fd = ms_rtls_deliver_fd(d);
+		if (t > 0) {
+			struct pollfd p = { .fd = fd, .events = ms_rtls_deliver_events(d) };
+			(void)poll(&p, fd >= 0 ? 1 : 0, t);
+		}
 	}
 	return MS_OK;
 }

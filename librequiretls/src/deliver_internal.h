@@ -48,18 +48,32 @@ struct ms_rtls_delivery {
 	struct ms_rtls_outcome final;
 	/* a 4xx to RCPT in an attempt that delivered to others */
 	struct ms_rtls_outcome temp_refusal;
+	/* the attempt in progress (deliver_attempt.c), NULL between hosts */
+	struct rtls_attempt_sm *sm;
+	struct ms_rtls_attempt *cur; /* its attempt, NULL when none runs */
+	const struct ms_rtls_route_host *cur_host;
 };
+
+/* plain_address of deliver_domain.c, for the multi-domain call. */
+int rtls_plain_address(const char *a, int allow_empty);
 
 /* One attempt on `h` (never skipped by its plan): connect, EHLO,
  * STARTTLS, peer checks, EHLO, judge, and on DELIVER the transaction for
  * the pending recipients.  `plaintext`: the retry without STARTTLS, with
- * `prev` the TLS attempt's observations. */
-/* plain_address of deliver_domain.c, for the multi-domain call. */
-int rtls_plain_address(const char *a, int allow_empty);
-
-void rtls_attempt_run(struct ms_rtls_delivery *d, const struct ms_rtls_route_host *h,
-		      int plaintext, const struct ms_rtls_observed *prev,
-		      struct ms_rtls_attempt *a);
+ * `prev` the TLS attempt's observations.  Started here, advanced by
+ * rtls_attempt_step (MS_ERR_NOMEM: nothing started). */
+ms_status rtls_attempt_start(struct ms_rtls_delivery *d, const struct ms_rtls_route_host *h,
+			     int plaintext, const struct ms_rtls_observed *prev,
+			     struct ms_rtls_attempt *a);
+/* Advance the attempt as far as it goes without waiting: 1 when it is
+ * over (its session closed), 0 to wait for rtls_attempt_fd/_events (or
+ * only the time, fd -1) at most rtls_attempt_wait_ms. */
+int rtls_attempt_step(struct ms_rtls_delivery *d);
+int rtls_attempt_fd(const struct ms_rtls_delivery *d);
+short rtls_attempt_events(const struct ms_rtls_delivery *d);
+int rtls_attempt_wait_ms(const struct ms_rtls_delivery *d);
+/* Close the session of an attempt in progress and free the machine. */
+void rtls_attempt_cancel(struct ms_rtls_delivery *d);
 
 /* A server's refusal (code, text) as an outcome: 4xx TRY_NEXT, 5xx
  * PERMFAIL, with the server's enhanced code when it gave one. */

@@ -211,12 +211,27 @@ int ms_rtls_send_fd(const struct ms_rtls_send *s)
 	if (ms_rtls_send_done(s))
 		return -1;
 	const struct domain *dm = &s->domains[s->current];
-	return dm->route && dm->delivery == NULL ? ms_rtls_route_fd(dm->route) : -1;
+	if (dm->delivery)
+		return ms_rtls_deliver_fd(dm->delivery);
+	return dm->route ? ms_rtls_route_fd(dm->route) : -1;
+}
+
+int ms_rtls_send_events(const struct ms_rtls_send *s)
+{
+	if (ms_rtls_send_done(s))
+		return 0;
+	const struct domain *dm = &s->domains[s->current];
+	if (dm->delivery)
+		return ms_rtls_deliver_events(dm->delivery);
+	return dm->route && ms_rtls_route_fd(dm->route) >= 0 ? POLLIN : 0;
 }
 
 int ms_rtls_send_timeout_ms(const struct ms_rtls_send *s)
 {
-	return ms_rtls_send_done(s) ? -1 : s->wait_ms;
+	if (ms_rtls_send_done(s))
+		return -1;
+	const struct domain *dm = &s->domains[s->current];
+	return dm->delivery ? ms_rtls_deliver_timeout_ms(dm->delivery) : s->wait_ms;
 }
 
 ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen)
@@ -228,12 +243,15 @@ ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen)
 		if (st != MS_OK)
 			return st;
 		int t = ms_rtls_send_timeout_ms(s), fd = ms_rtls_send_fd(s);
-		if (t > 0) {
-			/* a route pending: wait on its descriptor, in short slices
-			 * (another thread may deliver on a shared DNS context) */
-			struct pollfd p = { .fd = fd, .events = POLLIN };
-			poll(&p, fd >= 0 ? 1 : 0, t < 10 ? t : 10);
-		}
+		if (t <= 0)
+			continue;
+		/* a route pending: its descriptor, in short slices (another
+		 * thread may deliver on a shared DNS context); an SMTP session:
+		 * its socket, until its step's deadline */
+		if (s->domains[s->current].delivery == NULL && t > 10)
+			t = 10;
+		struct pollfd p = { .fd = fd, .events = (short)ms_rtls_send_events(s) };
+		poll(&p, fd >= 0 ? 1 : 0, t);
 	}
 	return MS_OK;
 }

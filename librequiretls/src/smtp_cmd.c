@@ -7,6 +7,7 @@
 #include "smtp_internal.h"
 
 #include <openssl/err.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,70 +83,30 @@ static size_t leftover(const struct ms_rtls_smtp *s)
 	return n;
 }
 
-/* Read one complete reply under one deadline for all of it. */
-ms_status rtls_smtp_read_reply(struct ms_rtls_smtp *s, struct ms_rtls_smtp_reply *r, char *why,
-			       size_t whylen)
-{
-	rtls_smtp_set_deadline(s);
-	rtls_reply_reset(&s->acc);
-	ms_status st = MS_OK;
-	for (;;) {
-		if (s->inoff == s->inlen && (st = rtls_smtp_fill(s, why, whylen)) != MS_OK)
-			break;
-		enum rtls_reply_step step = rtls_reply_feed(&s->acc, s->in[s->inoff++], &st, why,
-							    whylen);
-		if (step == RTLS_REPLY_DONE)
-			break;
-		if (step == RTLS_REPLY_ERROR)
-			break;
-	}
-	if (st != MS_OK) {
-		/* no reply: nothing of a partial one may pass for an answer */
-		if (r)
-			memset(r, 0, sizeof(*r));
-		return rtls_smtp_broken(s, st);
-	}
-	if (r)
-		*r = s->acc.r;
-	return MS_OK;
-}
-
 /* The verb of a command line, for messages. */
 static int verb_len(const char *line)
 {
-	return (int)strcspn(line, " :");
+	return (int)strcspn(line, " :\r");
 }
 
-ms_status rtls_smtp_cmd(struct ms_rtls_smtp *s, const char *line, struct ms_rtls_smtp_reply *r,
-			char *why, size_t whylen)
+ms_status rtls_smtp_start_cmd(struct ms_rtls_smtp *s, const char *line, enum rtls_smtp_call call,
+			      char *why, size_t whylen)
 {
 	size_t len = strlen(line);
 	if (len > MS_RTLS_MAX_LINE - 2 || strpbrk(line, "\r\n"))
 		return ms_why(why, whylen, MS_ERR_INVALID,
 			      "command line too long or with a line break");
-	char buf[MS_RTLS_MAX_LINE + 1];
-	memcpy(buf, line, len);
-	memcpy(buf + len, "\r\n", 2);
+	memcpy(s->line, line, len);
+	memcpy(s->line + len, "\r\n", 2);
+	s->line[len + 2] = '\0';
+	s->linelen = len + 2;
+	s->lineoff = 0;
+	s->call = call;
+	s->phase = 0;
+	s->want = POLLOUT;
+	memset(&s->reply, 0, sizeof(s->reply));
 	rtls_smtp_begin_write(s);
-	ms_status st = rtls_smtp_write(s, buf, len + 2, why, whylen);
-	if (st != MS_OK)
-		return rtls_smtp_broken(s, st);
-	if ((st = rtls_smtp_read_reply(s, r, why, whylen)) != MS_OK)
-		return st;
-	size_t extra = leftover(s);
-	if (extra == 0)
-		return MS_OK;
-	/* RFC 3207 s4.2 / s5: nothing may follow the 220 to STARTTLS in
-	 * plaintext; a server (or attacker) that pipelines bytes there would
-	 * have them taken as the first TLS-protected replies. */
-	if (strncmp(line, "STARTTLS", 8) == 0)
-		return rtls_smtp_broken(s, ms_why(why, whylen, MS_ERR_PROTOCOL,
-						  "plaintext received after the STARTTLS reply "
-						  "(%zu bytes pipelined, possible injection); "
-						  "session abandoned", extra));
-	return rtls_smtp_broken(s, ms_why(why, whylen, MS_ERR_PROTOCOL,
-					  "%zu unsolicited bytes after the %.*s reply", extra,
-					  verb_len(line), line));
+	return MS_OK;
 }
 
 static int live(const struct ms_rtls_smtp *s)
@@ -159,27 +120,22 @@ static ms_status not_now(char *why, size_t whylen, const char *what)
 	return ms_why(why, whylen, MS_ERR_STATE, "%s not allowed in this session state", what);
 }
 
-ms_status ms_rtls_smtp_greeting(struct ms_rtls_smtp *s, struct ms_rtls_smtp_reply *r, char *why,
-				size_t whylen)
+ms_status rtls_smtp_start_greeting(struct ms_rtls_smtp *s, char *why, size_t whylen)
 {
 	if (s == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
 	if (s->state != RTLS_S_CONNECTED)
 		return not_now(why, whylen, "greeting");
-	ms_status st = rtls_smtp_read_reply(s, r, why, whylen);
-	if (st != MS_OK)
-		return st;
-	size_t extra = leftover(s);
-	if (extra)
-		return rtls_smtp_broken(s, ms_why(why, whylen, MS_ERR_PROTOCOL,
-						  "%zu unsolicited bytes after the greeting",
-						  extra));
-	s->state = RTLS_S_GREETED;
+	s->call = RTLS_C_GREETING;
+	s->phase = 1; /* the reply */
+	s->want = POLLIN;
+	memset(&s->reply, 0, sizeof(s->reply));
+	rtls_smtp_begin_reply(s);
 	return MS_OK;
 }
 
-ms_status ms_rtls_smtp_ehlo(struct ms_rtls_smtp *s, const char *helo, struct ms_rtls_smtp_reply *r,
-			    char *why, size_t whylen)
+ms_status rtls_smtp_start_ehlo(struct ms_rtls_smtp *s, const char *helo, char *why,
+			       size_t whylen)
 {
 	if (s == NULL || helo == NULL || strlen(helo) > 255 || strpbrk(helo, " \r\n"))
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad EHLO name");
@@ -187,26 +143,239 @@ ms_status ms_rtls_smtp_ehlo(struct ms_rtls_smtp *s, const char *helo, struct ms_
 		return not_now(why, whylen, "EHLO");
 	char line[300];
 	snprintf(line, sizeof(line), "EHLO %s", helo);
-	struct ms_rtls_smtp_reply tmp;
-	if (r == NULL)
-		r = &tmp;
-	ms_status st = rtls_smtp_cmd(s, line, r, why, whylen);
-	if (st != MS_OK)
-		return st;
-	if (r->code != 250) {
-		ms_rtls_ehlo_discard(s->caps);
-		return ms_why(why, whylen, MS_ERR_STATE, "EHLO refused: %d %s", r->code, r->text);
+	return rtls_smtp_start_cmd(s, line, RTLS_C_EHLO, why, whylen);
+}
+
+/* A command of the mail transaction: only after a successful EHLO, and
+ * over TLS only after the post-STARTTLS one (RFC 3207 s4.2). */
+static ms_status txn(struct ms_rtls_smtp *s, const char *line, enum rtls_smtp_call call,
+		     char *why, size_t whylen)
+{
+	if (s->state != RTLS_S_READY)
+		return not_now(why, whylen, "a mail transaction command");
+	return rtls_smtp_start_cmd(s, line, call, why, whylen);
+}
+
+ms_status rtls_smtp_start_mail(struct ms_rtls_smtp *s, const char *from, const char *params,
+			       char *why, size_t whylen)
+{
+	if (s == NULL || from == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	char line[MS_RTLS_MAX_LINE];
+	int n = snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", from,
+			 params && params[0] ? " " : "", params ? params : "");
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return ms_why(why, whylen, MS_ERR_INVALID, "MAIL FROM line too long");
+	return txn(s, line, RTLS_C_CMD, why, whylen);
+}
+
+ms_status rtls_smtp_start_rcpt(struct ms_rtls_smtp *s, const char *to, char *why, size_t whylen)
+{
+	if (s == NULL || to == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	char line[MS_RTLS_MAX_LINE];
+	int n = snprintf(line, sizeof(line), "RCPT TO:<%s>", to);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return ms_why(why, whylen, MS_ERR_INVALID, "RCPT TO line too long");
+	return txn(s, line, RTLS_C_CMD, why, whylen);
+}
+
+ms_status rtls_smtp_start_data(struct ms_rtls_smtp *s, char *why, size_t whylen)
+{
+	if (s == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	return txn(s, "DATA", RTLS_C_DATA, why, whylen);
+}
+
+ms_status rtls_smtp_start_quit(struct ms_rtls_smtp *s, char *why, size_t whylen)
+{
+	if (s == NULL)
+		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
+	if (!live(s))
+		return not_now(why, whylen, "QUIT");
+	return rtls_smtp_start_cmd(s, "QUIT", RTLS_C_QUIT, why, whylen);
+}
+
+/* The call's reply is complete: the checks every reply gets, then what
+ * the call itself does with it. */
+static ms_status replied(struct ms_rtls_smtp *s, char *why, size_t whylen)
+{
+	s->reply = s->acc.r;
+	size_t extra = leftover(s);
+	if (extra && s->call == RTLS_C_GREETING)
+		return ms_why(why, whylen, MS_ERR_PROTOCOL, "%zu unsolicited bytes after the greeting",
+			      extra);
+	/* RFC 3207 s4.2 / s5: nothing may follow the 220 to STARTTLS in
+	 * plaintext; a server (or attacker) that pipelines bytes there would
+	 * have them taken as the first TLS-protected replies. */
+	if (extra && s->call == RTLS_C_STARTTLS)
+		return ms_why(why, whylen, MS_ERR_PROTOCOL,
+			      "plaintext received after the STARTTLS reply "
+			      "(%zu bytes pipelined, possible injection); session abandoned",
+			      extra);
+	if (extra && s->call != RTLS_C_MESSAGE)
+		return ms_why(why, whylen, MS_ERR_PROTOCOL, "%zu unsolicited bytes after the %.*s reply",
+			      extra, verb_len(s->line), s->line);
+	const struct ms_rtls_smtp_reply *r = &s->reply;
+	switch (s->call) {
+	case RTLS_C_GREETING:
+		s->state = RTLS_S_GREETED;
+		break;
+	case RTLS_C_EHLO:
+		if (r->code != 250) {
+			ms_rtls_ehlo_discard(s->caps);
+			/* the session stays usable: not broken */
+			return ms_why(why, whylen, MS_ERR_STATE, "EHLO refused: %d %s", r->code,
+				      r->text);
+		}
+		ms_status st = ms_rtls_ehlo_parse(s->caps, s->acc.raw, s->acc.rawlen, s->ssl != NULL,
+						  why, whylen);
+		if (st != MS_OK)
+			return st;
+		s->state = RTLS_S_READY;
+		break;
+	case RTLS_C_DATA:
+		if (r->code == 354)
+			s->state = RTLS_S_DATA;
+		break;
+	case RTLS_C_QUIT:
+		s->state = RTLS_S_CLOSED;
+		break;
+	default:
+		break;
 	}
-	st = ms_rtls_ehlo_parse(s->caps, s->acc.raw, s->acc.rawlen, s->ssl != NULL, why, whylen);
-	if (st != MS_OK)
-		return rtls_smtp_broken(s, st);
-	s->state = RTLS_S_READY;
 	return MS_OK;
 }
 
-const struct ms_rtls_ehlo *ms_rtls_smtp_caps(const struct ms_rtls_smtp *s)
+/* An error that leaves the session usable (a refused EHLO or STARTTLS). */
+static int keeps_session(const struct ms_rtls_smtp *s, ms_status st)
 {
-	return s ? s->caps : NULL;
+	return st == MS_ERR_STATE && (s->call == RTLS_C_EHLO || s->call == RTLS_C_STARTTLS);
+}
+
+static int done(struct ms_rtls_smtp *s, ms_status st, ms_status *out)
+{
+	if (st != MS_OK && !keeps_session(s, st))
+		rtls_smtp_broken(s, st);
+	if (st != MS_OK && s->call == RTLS_C_QUIT && s->state != RTLS_S_BROKEN)
+		s->state = RTLS_S_CLOSED;
+	s->call = RTLS_C_NONE;
+	*out = st;
+	return 1;
+}
+
+/*
+ * Phases: 0 the command line is written (the progress rule), 1 the reply
+ * is read (one deadline for all of it), 2 the TLS handshake (STARTTLS),
+ * for the message 0..2 are smtp_data.c's and 3 the reply.
+ */
+int rtls_smtp_step(struct ms_rtls_smtp *s, ms_status *out, char *why, size_t whylen)
+{
+	ms_status st = MS_OK;
+	switch (s->call) {
+	case RTLS_C_NONE:
+		return done(s, ms_why(why, whylen, MS_ERR_STATE, "no call in progress"), out);
+	case RTLS_C_CONNECT:
+		if (!rtls_smtp_connect_io(s, &st, why, whylen))
+			return 0;
+		return done(s, st, out);
+	case RTLS_C_MESSAGE:
+		if (s->phase < 3) {
+			if (!rtls_smtp_message_io(s, &st, why, whylen))
+				return 0;
+			if (st != MS_OK)
+				return done(s, st, out);
+			s->phase = 3;
+			rtls_smtp_begin_reply(s);
+		}
+		break;
+	default:
+		if (s->phase == 0) {
+			if (!rtls_smtp_write_io(s, s->line, s->linelen, &s->lineoff, &st, why, whylen))
+				return 0;
+			if (st != MS_OK)
+				return done(s, st, out);
+			s->phase = 1;
+			rtls_smtp_begin_reply(s);
+		}
+		if (s->phase == 2) {
+			if (!rtls_smtp_handshake_io(s, &st, why, whylen))
+				return 0;
+			if (st == MS_OK)
+				st = rtls_smtp_tls_done(s, why, whylen);
+			return done(s, st, out);
+		}
+		break;
+	}
+	/* the reply */
+	if (!rtls_smtp_reply_io(s, &st, why, whylen))
+		return 0;
+	if (st != MS_OK) {
+		/* no reply: nothing of a partial one may pass for an answer */
+		memset(&s->reply, 0, sizeof(s->reply));
+		return done(s, st, out);
+	}
+	st = replied(s, why, whylen);
+	if (st != MS_OK || s->call != RTLS_C_STARTTLS)
+		return done(s, st, out);
+	if (s->reply.code != 220)
+		return done(s, ms_why(why, whylen, MS_ERR_STATE, "STARTTLS refused: %d %s",
+				      s->reply.code, s->reply.text), out);
+	if ((st = rtls_smtp_tls_begin(s, why, whylen)) != MS_OK)
+		return done(s, st, out);
+	s->phase = 2;
+	return rtls_smtp_step(s, out, why, whylen);
+}
+
+const struct ms_rtls_smtp_reply *rtls_smtp_reply(const struct ms_rtls_smtp *s)
+{
+	return &s->reply;
+}
+
+int rtls_smtp_fd(const struct ms_rtls_smtp *s)
+{
+	return s->want ? s->fd : -1;
+}
+
+short rtls_smtp_events(const struct ms_rtls_smtp *s)
+{
+	return s->want;
+}
+
+/* The synchronous calls: step, and poll in between. */
+ms_status rtls_smtp_finish(struct ms_rtls_smtp *s, struct ms_rtls_smtp_reply *r, char *why,
+			   size_t whylen)
+{
+	ms_status st;
+	while (!rtls_smtp_step(s, &st, why, whylen))
+		rtls_smtp_poll(s);
+	if (r)
+		*r = s->reply;
+	return st;
+}
+
+static ms_status sync_call(struct ms_rtls_smtp *s, ms_status st, struct ms_rtls_smtp_reply *r,
+			   char *why, size_t whylen)
+{
+	return st != MS_OK ? st : rtls_smtp_finish(s, r, why, whylen);
+}
+
+ms_status ms_rtls_smtp_connect(struct ms_rtls_smtp *s, const char *addr, uint16_t port, char *why,
+			       size_t whylen)
+{
+	return sync_call(s, rtls_smtp_start_connect(s, addr, port, why, whylen), NULL, why, whylen);
+}
+
+ms_status ms_rtls_smtp_greeting(struct ms_rtls_smtp *s, struct ms_rtls_smtp_reply *r, char *why,
+				size_t whylen)
+{
+	return sync_call(s, rtls_smtp_start_greeting(s, why, whylen), r, why, whylen);
+}
+
+ms_status ms_rtls_smtp_ehlo(struct ms_rtls_smtp *s, const char *helo, struct ms_rtls_smtp_reply *r,
+			    char *why, size_t whylen)
+{
+	return sync_call(s, rtls_smtp_start_ehlo(s, helo, why, whylen), r, why, whylen);
 }
 
 ms_status ms_rtls_smtp_command(struct ms_rtls_smtp *s, const char *line,
@@ -216,69 +385,36 @@ ms_status ms_rtls_smtp_command(struct ms_rtls_smtp *s, const char *line,
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
 	if (!live(s))
 		return not_now(why, whylen, "a command");
-	return rtls_smtp_cmd(s, line, r, why, whylen);
-}
-
-/* A command of the mail transaction: only after a successful EHLO, and
- * over TLS only after the post-STARTTLS one (RFC 3207 s4.2). */
-static ms_status txn(struct ms_rtls_smtp *s, const char *line, struct ms_rtls_smtp_reply *r,
-		     char *why, size_t whylen)
-{
-	if (s->state != RTLS_S_READY)
-		return not_now(why, whylen, "a mail transaction command");
-	return rtls_smtp_cmd(s, line, r, why, whylen);
+	return sync_call(s, rtls_smtp_start_cmd(s, line, RTLS_C_CMD, why, whylen), r, why, whylen);
 }
 
 ms_status ms_rtls_smtp_mail(struct ms_rtls_smtp *s, const char *from, const char *params,
 			    struct ms_rtls_smtp_reply *r, char *why, size_t whylen)
 {
-	if (s == NULL || from == NULL)
-		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
-	char line[MS_RTLS_MAX_LINE];
-	int n = snprintf(line, sizeof(line), "MAIL FROM:<%s>%s%s", from,
-			 params && params[0] ? " " : "", params ? params : "");
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return ms_why(why, whylen, MS_ERR_INVALID, "MAIL FROM line too long");
-	return txn(s, line, r, why, whylen);
+	return sync_call(s, rtls_smtp_start_mail(s, from, params, why, whylen), r, why, whylen);
 }
 
 ms_status ms_rtls_smtp_rcpt(struct ms_rtls_smtp *s, const char *to, struct ms_rtls_smtp_reply *r,
 			    char *why, size_t whylen)
 {
-	if (s == NULL || to == NULL)
-		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
-	char line[MS_RTLS_MAX_LINE];
-	int n = snprintf(line, sizeof(line), "RCPT TO:<%s>", to);
-	if (n < 0 || (size_t)n >= sizeof(line))
-		return ms_why(why, whylen, MS_ERR_INVALID, "RCPT TO line too long");
-	return txn(s, line, r, why, whylen);
+	return sync_call(s, rtls_smtp_start_rcpt(s, to, why, whylen), r, why, whylen);
 }
 
 ms_status ms_rtls_smtp_data(struct ms_rtls_smtp *s, struct ms_rtls_smtp_reply *r, char *why,
 			    size_t whylen)
 {
-	if (s == NULL)
-		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
-	struct ms_rtls_smtp_reply tmp;
-	if (r == NULL)
-		r = &tmp;
-	ms_status st = txn(s, "DATA", r, why, whylen);
-	if (st == MS_OK && r->code == 354)
-		s->state = RTLS_S_DATA;
-	return st;
+	return sync_call(s, rtls_smtp_start_data(s, why, whylen), r, why, whylen);
 }
 
 ms_status ms_rtls_smtp_quit(struct ms_rtls_smtp *s, struct ms_rtls_smtp_reply *r, char *why,
 			    size_t whylen)
 {
-	if (s == NULL)
-		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
-	if (!live(s))
-		return not_now(why, whylen, "QUIT");
-	ms_status st = rtls_smtp_cmd(s, "QUIT", r, why, whylen);
-	if (s->state != RTLS_S_BROKEN)
-		s->state = RTLS_S_CLOSED;
-	return st;
+	return sync_call(s, rtls_smtp_start_quit(s, why, whylen), r, why, whylen);
+}
+
+const struct ms_rtls_ehlo *ms_rtls_smtp_caps(const struct ms_rtls_smtp *s)
+{
+	return s ? s->caps : NULL;
 }
 
 SSL *ms_rtls_smtp_ssl(const struct ms_rtls_smtp *s)

@@ -41,6 +41,20 @@ enum rtls_smtp_state {
 	RTLS_S_CLOSED,     /* QUIT sent */
 };
 
+/* The call a session is running (the async shape: started by a start
+ * function, advanced by rtls_smtp_step until it completes). */
+enum rtls_smtp_call {
+	RTLS_C_NONE,
+	RTLS_C_CONNECT,
+	RTLS_C_GREETING,
+	RTLS_C_CMD,      /* a command line and its reply (MAIL, RCPT, others) */
+	RTLS_C_EHLO,
+	RTLS_C_STARTTLS, /* the command, then the handshake */
+	RTLS_C_DATA,
+	RTLS_C_QUIT,
+	RTLS_C_MESSAGE,  /* the message after 354, the final dot, its reply */
+};
+
 struct ms_rtls_smtp {
 	struct ms_env env;
 	int fd;
@@ -59,28 +73,88 @@ struct ms_rtls_smtp {
 	unsigned char *der[16];
 	size_t nchain;
 	char tls[128];
+	/* the call in progress (smtp_cmd.c) */
+	enum rtls_smtp_call call;
+	int phase;
+	short want;                /* events the call waits for; 0: a timer */
+	char peer[80];             /* "ADDR port N", for connect errors */
+	char line[MS_RTLS_MAX_LINE + 1]; /* the command line with CRLF */
+	size_t linelen, lineoff;
+	SSL_CTX *ctx;              /* STARTTLS: borrowed until the handshake */
+	const char *sni;           /* borrowed until the handshake starts */
+	struct ms_rtls_smtp_reply reply; /* the call's reply (zero: none) */
+	/* RTLS_C_MESSAGE: the message (borrowed) and its encoder */
+	const uint8_t *msg;
+	size_t msglen, msgpos;
+	int bol, last;
+	uint8_t out[16384];
+	size_t olen, ooff;
+	int queued;                /* SIOCOUTQ at the last look, -1 none */
 };
 
-/* smtp_io.c: deadlines and non-blocking I/O.  rtls_smtp_wait() is the
- * one place a session blocks (see the header's note on the async shape). */
+/* smtp_io.c: deadlines and non-blocking I/O.  Nothing here waits: an
+ * operation that cannot go on returns 0 with s->want set, and the caller
+ * polls s->fd (rtls_smtp_poll for the synchronous calls, the caller's own
+ * loop for the async shape) before stepping again. */
 void rtls_smtp_set_deadline(struct ms_rtls_smtp *s);
 int rtls_smtp_left_ms(const struct ms_rtls_smtp *s);
-int rtls_smtp_wait(struct ms_rtls_smtp *s, short events);
 short rtls_smtp_ssl_want(int ssl_error);
-ms_status rtls_smtp_fill(struct ms_rtls_smtp *s, char *why, size_t whylen);
+/* Each returns 1 when finished (*st says how) or 0 to wait (s->want). */
+int rtls_smtp_connect_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen);
 void rtls_smtp_begin_write(struct ms_rtls_smtp *s);
-ms_status rtls_smtp_write(struct ms_rtls_smtp *s, const void *buf, size_t len, char *why,
-			  size_t whylen);
-ms_status rtls_smtp_wait_sent(struct ms_rtls_smtp *s, char *why, size_t whylen);
+int rtls_smtp_write_io(struct ms_rtls_smtp *s, const void *buf, size_t len, size_t *off,
+		       ms_status *st, char *why, size_t whylen);
+int rtls_smtp_sent_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen);
+void rtls_smtp_begin_reply(struct ms_rtls_smtp *s);
+int rtls_smtp_reply_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen);
+int rtls_smtp_handshake_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen);
+/* How long to wait before the next step (ms; the deadline, or the
+ * short tick while the kernel still queues the message). */
+int rtls_smtp_wait_ms(const struct ms_rtls_smtp *s);
+/* One poll() on the session for the synchronous calls. */
+void rtls_smtp_poll(const struct ms_rtls_smtp *s);
+
+/* smtp_cmd.c: the async calls.  A start function checks the arguments
+ * and the state (errors at once, nothing started) and begins the call;
+ * rtls_smtp_step advances it: 1 when it completed (*st, the reply in
+ * s->reply), 0 to wait for rtls_smtp_fd/_events/_wait_ms.  The public
+ * synchronous calls are start + rtls_smtp_finish. */
+ms_status rtls_smtp_start_connect(struct ms_rtls_smtp *s, const char *addr, uint16_t port,
+				  char *why, size_t whylen);
+ms_status rtls_smtp_start_greeting(struct ms_rtls_smtp *s, char *why, size_t whylen);
+ms_status rtls_smtp_start_ehlo(struct ms_rtls_smtp *s, const char *helo, char *why,
+			       size_t whylen);
+ms_status rtls_smtp_start_starttls(struct ms_rtls_smtp *s, SSL_CTX *ctx, const char *sni,
+				   char *why, size_t whylen);
+ms_status rtls_smtp_start_mail(struct ms_rtls_smtp *s, const char *from, const char *params,
+			       char *why, size_t whylen);
+ms_status rtls_smtp_start_rcpt(struct ms_rtls_smtp *s, const char *to, char *why,
+			       size_t whylen);
+ms_status rtls_smtp_start_data(struct ms_rtls_smtp *s, char *why, size_t whylen);
+ms_status rtls_smtp_start_message(struct ms_rtls_smtp *s, const uint8_t *msg, size_t len,
+				  char *why, size_t whylen);
+ms_status rtls_smtp_start_quit(struct ms_rtls_smtp *s, char *why, size_t whylen);
+/* Queue `line` (CRLF added) as call `call`; the arguments are checked. */
+ms_status rtls_smtp_start_cmd(struct ms_rtls_smtp *s, const char *line, enum rtls_smtp_call call,
+			      char *why, size_t whylen);
+int rtls_smtp_step(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen);
+ms_status rtls_smtp_finish(struct ms_rtls_smtp *s, struct ms_rtls_smtp_reply *r, char *why,
+			   size_t whylen);
+const struct ms_rtls_smtp_reply *rtls_smtp_reply(const struct ms_rtls_smtp *s);
+int rtls_smtp_fd(const struct ms_rtls_smtp *s);
+short rtls_smtp_events(const struct ms_rtls_smtp *s);
 
 /* smtp_cmd.c */
-ms_status rtls_smtp_read_reply(struct ms_rtls_smtp *s, struct ms_rtls_smtp_reply *r, char *why,
-			       size_t whylen);
-ms_status rtls_smtp_cmd(struct ms_rtls_smtp *s, const char *line, struct ms_rtls_smtp_reply *r,
-			char *why, size_t whylen);
 /* Close the connection, keep the facts (chain, capabilities, TLS). */
 void rtls_smtp_close(struct ms_rtls_smtp *s);
 /* Record an error that ends the session and return it. */
 ms_status rtls_smtp_broken(struct ms_rtls_smtp *s, ms_status st);
+/* smtp_tls.c: after the handshake, the TLS facts and the peer chain. */
+ms_status rtls_smtp_tls_done(struct ms_rtls_smtp *s, char *why, size_t whylen);
+/* smtp_tls.c: the SSL object for the handshake after the 220. */
+ms_status rtls_smtp_tls_begin(struct ms_rtls_smtp *s, char *why, size_t whylen);
+/* smtp_data.c: one step of the message transfer (phases 0..2 of
+ * RTLS_C_MESSAGE; the reply is read by the caller). */
+int rtls_smtp_message_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen);
 
 #endif

@@ -1,11 +1,13 @@
 /*
  * smtp_io.c - the transport's sockets and deadlines (moved from the
  * `mailsec send` client).  The socket is non-blocking from connect() on
- * and every wait is one poll() against a deadline (rtls_smtp_wait, the
- * only blocking point): one for the whole TLS handshake, one for a whole
- * reply however it trickles in (rtls_smtp_fill), and for writes a
- * progress rule (rtls_smtp_write), so no peer can stretch a step by
- * feeding or draining a byte at a time.
+ * and nothing here waits (issue 15): an operation that cannot go on
+ * returns "wait" with the events it needs (s->want), and whoever drives
+ * the session polls and steps again.  Each operation checks its deadline
+ * whenever it would wait: one for the whole TLS handshake, one for a whole
+ * reply however it trickles in, and for writes a progress rule, so no peer
+ * can stretch a step by feeding or draining a byte at a time, and a
+ * stalled peer ends the call with MS_ERR_TIMEOUT at the deadline.
  */
 #include "smtp_internal.h"
 
@@ -14,6 +16,7 @@
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -22,8 +25,12 @@
 #include <linux/sockios.h> /* SIOCOUTQ */
 #endif
 
-ms_status ms_rtls_smtp_connect(struct ms_rtls_smtp *s, const char *addr, uint16_t port, char *why,
-			       size_t whylen)
+/* How often to look at the kernel's queue while the peer reads the
+ * message (SIOCOUTQ has no readiness event). */
+#define SENT_TICK_MS 20
+
+ms_status rtls_smtp_start_connect(struct ms_rtls_smtp *s, const char *addr, uint16_t port,
+				  char *why, size_t whylen)
 {
 	if (s == NULL || addr == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad arguments");
@@ -47,6 +54,7 @@ ms_status ms_rtls_smtp_connect(struct ms_rtls_smtp *s, const char *addr, uint16_
 	}
 	char eb[96];
 	s->state = RTLS_S_BROKEN; /* until connected */
+	snprintf(s->peer, sizeof(s->peer), "%.63s port %u", addr, port);
 	s->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (s->fd < 0)
 		return ms_why(why, whylen, MS_ERR_NETWORK, "socket: %s",
@@ -57,16 +65,42 @@ ms_status ms_rtls_smtp_connect(struct ms_rtls_smtp *s, const char *addr, uint16_
 		return ms_why(why, whylen, MS_ERR_NETWORK, "connect to %s port %u: %s", addr, port,
 			      ms_strerror(errno, eb, sizeof(eb)));
 	rtls_smtp_set_deadline(s);
-	if (!rtls_smtp_wait(s, POLLOUT))
-		return ms_why(why, whylen, MS_ERR_TIMEOUT, "connect to %s port %u: timed out", addr,
-			      port);
+	s->call = RTLS_C_CONNECT;
+	s->phase = 0;
+	s->want = POLLOUT;
+	memset(&s->reply, 0, sizeof(s->reply));
+	return MS_OK;
+}
+
+int rtls_smtp_connect_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen)
+{
+	struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+	int r = poll(&p, 1, 0);
+	if (r <= 0) {
+		if (r < 0 && errno != EINTR) {
+			char eb[96];
+			*st = ms_why(why, whylen, MS_ERR_NETWORK, "connect to %s: %s", s->peer,
+				     ms_strerror(errno, eb, sizeof(eb)));
+			return 1;
+		}
+		if (rtls_smtp_left_ms(s) == 0) {
+			*st = ms_why(why, whylen, MS_ERR_TIMEOUT, "connect to %s: timed out", s->peer);
+			return 1;
+		}
+		s->want = POLLOUT;
+		return 0;
+	}
 	int err = 0;
 	socklen_t errlen = sizeof(err);
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0 || err)
-		return ms_why(why, whylen, MS_ERR_NETWORK, "connect to %s port %u: %s", addr, port,
-			      ms_strerror(err ? err : errno, eb, sizeof(eb)));
+	char eb[96];
+	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &errlen) != 0 || err) {
+		*st = ms_why(why, whylen, MS_ERR_NETWORK, "connect to %s: %s", s->peer,
+			     ms_strerror(err ? err : errno, eb, sizeof(eb)));
+		return 1;
+	}
 	s->state = RTLS_S_CONNECTED;
-	return MS_OK;
+	*st = MS_OK;
+	return 1;
 }
 
 /* Start a step: s->deadline = now + the session timeout. */
@@ -91,21 +125,19 @@ int rtls_smtp_left_ms(const struct ms_rtls_smtp *s)
 	return ms <= 0 ? 0 : ms > 0x7fffffff ? 0x7fffffff : (int)ms;
 }
 
-/* Wait until the socket is ready for `events` (1) or the deadline passes
- * (0).  The async shape of issue 15 returns to the caller here. */
-int rtls_smtp_wait(struct ms_rtls_smtp *s, short events)
+int rtls_smtp_wait_ms(const struct ms_rtls_smtp *s)
 {
-	for (;;) {
-		int ms = rtls_smtp_left_ms(s);
-		struct pollfd p = { .fd = s->fd, .events = events };
-		if (ms == 0)
-			return 0;
-		int r = poll(&p, 1, ms);
-		if (r > 0)
-			return 1;
-		if (r == 0 || errno != EINTR)
-			return 0;
-	}
+	int ms = rtls_smtp_left_ms(s);
+	if (s->want == 0 && ms > SENT_TICK_MS)
+		ms = SENT_TICK_MS;
+	/* round up: a wake-up just before the deadline would step for nothing */
+	return ms + (s->want ? 1 : 0);
+}
+
+void rtls_smtp_poll(const struct ms_rtls_smtp *s)
+{
+	struct pollfd p = { .fd = s->fd, .events = s->want };
+	(void)poll(&p, s->want && s->fd >= 0 ? 1 : 0, rtls_smtp_wait_ms(s));
 }
 
 /* The poll event an SSL_ERROR_WANT_* asks for; 0 for any other error. */
@@ -121,38 +153,82 @@ static ms_status io_error(int timed_out, const char *what, char *why, size_t why
 }
 
 /*
- * Refill the input buffer once, by the reply's deadline: poll() waits for
- * what is left of it, so a peer that trickles bytes (even inside one TLS
- * record) cannot stretch a reply past the timeout.
+ * Refill the input buffer once without waiting: 1 bytes came, 0 none yet
+ * (s->want set), -1 the connection ended (*st).
  */
-ms_status rtls_smtp_fill(struct ms_rtls_smtp *s, char *why, size_t whylen)
+static int fill(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen)
 {
 	ssize_t n = -1;
 	s->inoff = s->inlen = 0;
 	for (;;) {
-		short ev = POLLIN;
 		if (s->ssl) {
 			int r = SSL_read(s->ssl, s->in, sizeof(s->in));
 			if (r > 0) {
 				n = r;
 				break;
 			}
-			ev = rtls_smtp_ssl_want(SSL_get_error(s->ssl, r));
+			short ev = rtls_smtp_ssl_want(SSL_get_error(s->ssl, r));
 			ERR_clear_error();
 			if (ev == 0)
 				break;
-		} else {
-			n = recv(s->fd, s->in, sizeof(s->in), 0);
-			if (n > 0 || n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-				break;
+			s->want = ev;
+			return 0;
 		}
-		if (!rtls_smtp_wait(s, ev))
-			return io_error(1, s->ssl ? "TLS read" : "read", why, whylen);
+		n = recv(s->fd, s->in, sizeof(s->in), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			s->want = POLLIN;
+			return 0;
+		}
+		break;
 	}
-	if (n <= 0)
-		return io_error(0, s->ssl ? "TLS read" : "read", why, whylen);
+	if (n <= 0) {
+		*st = io_error(0, s->ssl ? "TLS read" : "read", why, whylen);
+		return -1;
+	}
 	s->inlen = (size_t)n;
-	return MS_OK;
+	return 1;
+}
+
+/* A reply starts: one deadline for all of it. */
+void rtls_smtp_begin_reply(struct ms_rtls_smtp *s)
+{
+	rtls_smtp_set_deadline(s);
+	rtls_reply_reset(&s->acc);
+}
+
+/*
+ * Feed what has arrived to the reply parser: 1 when the reply is complete
+ * (*st MS_OK, s->acc.r) or failed (*st), 0 to wait for more.  A peer that
+ * trickles bytes (even inside one TLS record) cannot stretch a reply past
+ * the deadline set by rtls_smtp_begin_reply.
+ */
+int rtls_smtp_reply_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen)
+{
+	for (;;) {
+		if (s->inoff == s->inlen) {
+			int f = fill(s, st, why, whylen);
+			if (f < 0)
+				return 1;
+			if (f == 0) {
+				if (rtls_smtp_left_ms(s) > 0)
+					return 0;
+				*st = io_error(1, s->ssl ? "TLS read" : "read", why, whylen);
+				return 1;
+			}
+		}
+		*st = MS_OK;
+		enum rtls_reply_step step = rtls_reply_feed(&s->acc, s->in[s->inoff++], st, why,
+							    whylen);
+		if (step == RTLS_REPLY_DONE)
+			return 1;
+		if (step == RTLS_REPLY_ERROR) {
+			if (*st == MS_OK)
+				*st = MS_ERR_PROTOCOL;
+			return 1;
+		}
+	}
 }
 
 /*
@@ -170,76 +246,123 @@ void rtls_smtp_begin_write(struct ms_rtls_smtp *s)
 	s->progress = 0;
 }
 
-ms_status rtls_smtp_write(struct ms_rtls_smtp *s, const void *buf, size_t len, char *why,
-			  size_t whylen)
+/* A period without a finished write ended: enough progress starts a new
+ * one, too little is a timeout.  1 when the call failed (*st). */
+static int period_over(struct ms_rtls_smtp *s, const char *what, ms_status *st, char *why,
+		       size_t whylen)
+{
+	if (rtls_smtp_left_ms(s) > 0)
+		return 0;
+	if (s->progress < MS_RTLS_SMTP_MIN_PROGRESS) {
+		*st = io_error(1, what, why, whylen);
+		return 1;
+	}
+	rtls_smtp_begin_write(s); /* enough moved: a new period */
+	return 0;
+}
+
+/* Write buf[*off..len) as far as the socket takes it.  `buf` must stay
+ * the same until the write finishes (OpenSSL retries with the same
+ * buffer and length after WANT_*). */
+int rtls_smtp_write_io(struct ms_rtls_smtp *s, const void *buf, size_t len, size_t *off,
+		       ms_status *st, char *why, size_t whylen)
 {
 	const uint8_t *p = buf;
 	const char *what = s->ssl ? "TLS write" : "write";
-	while (len > 0) {
+	while (*off < len) {
+		size_t left = len - *off;
 		ssize_t n = -1;
 		short ev = POLLOUT;
 		if (s->ssl) {
-			/* on WANT_*, retried with the same buffer and length */
-			int r = SSL_write(s->ssl, p, len > 16384 ? 16384 : (int)len);
+			int r = SSL_write(s->ssl, p + *off, left > 16384 ? 16384 : (int)left);
 			if (r > 0) {
 				n = r;
 			} else {
 				ev = rtls_smtp_ssl_want(SSL_get_error(s->ssl, r));
 				ERR_clear_error();
-				if (ev == 0)
-					return io_error(0, what, why, whylen);
+				if (ev == 0) {
+					*st = io_error(0, what, why, whylen);
+					return 1;
+				}
 			}
 		} else {
-			n = send(s->fd, p, len, MSG_NOSIGNAL);
-			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				return io_error(0, what, why, whylen);
+			n = send(s->fd, p + *off, left, MSG_NOSIGNAL);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+				*st = io_error(0, what, why, whylen);
+				return 1;
+			}
 		}
 		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
+			*off += (size_t)n;
 			s->progress += (size_t)n;
 			continue;
 		}
-		if (!rtls_smtp_wait(s, ev) && rtls_smtp_left_ms(s) == 0) {
-			if (s->progress < MS_RTLS_SMTP_MIN_PROGRESS)
-				return io_error(1, what, why, whylen);
-			rtls_smtp_begin_write(s); /* enough moved: a new period */
-		}
+		if (period_over(s, what, st, why, whylen))
+			return 1;
+		s->want = ev;
+		return 0;
 	}
-	return MS_OK;
+	*st = MS_OK;
+	return 1;
 }
 
 /*
  * Wait, by the same progress rule, until the peer has taken everything
  * written: when the last write returns, up to a send buffer (megabytes)
  * may still be queued, and the reply's deadline must not start before the
- * peer can have read the message.  Linux only (SIOCOUTQ); elsewhere the
- * reply deadline starts at once.
+ * peer can have read the message.  Linux only (SIOCOUTQ, which has no
+ * readiness event: the caller looks again after a short tick); elsewhere
+ * the reply deadline starts at once.
  */
-ms_status rtls_smtp_wait_sent(struct ms_rtls_smtp *s, char *why, size_t whylen)
+int rtls_smtp_sent_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen)
 {
+	*st = MS_OK;
 #ifdef SIOCOUTQ
-	int prev = -1;
-	for (;;) {
-		int queued = 0;
-		if (ioctl(s->fd, SIOCOUTQ, &queued) != 0 || queued <= 0)
-			return MS_OK;
-		if (prev > queued)
-			s->progress += (size_t)(prev - queued);
-		prev = queued;
-		if (rtls_smtp_left_ms(s) == 0) {
-			if (s->progress < MS_RTLS_SMTP_MIN_PROGRESS)
-				return io_error(1, "waiting for the peer to read the message", why,
-						whylen);
-			rtls_smtp_begin_write(s);
-		}
-		struct timespec tick = { 0, 20 * 1000000L };
-		nanosleep(&tick, NULL);
-	}
+	int queued = 0;
+	if (ioctl(s->fd, SIOCOUTQ, &queued) != 0 || queued <= 0)
+		return 1;
+	if (s->queued > queued)
+		s->progress += (size_t)(s->queued - queued);
+	s->queued = queued;
+	if (period_over(s, "waiting for the peer to read the message", st, why, whylen))
+		return 1;
+	s->want = 0;
+	return 0;
 #else
 	(void)s;
 	(void)why;
 	(void)whylen;
-	return MS_OK;
+	return 1;
 #endif
+}
+
+/* One step of the TLS handshake, under one deadline for all of it (set
+ * when it began). */
+int rtls_smtp_handshake_io(struct ms_rtls_smtp *s, ms_status *st, char *why, size_t whylen)
+{
+	int rc = SSL_connect(s->ssl);
+	if (rc == 1) {
+		*st = MS_OK;
+		return 1;
+	}
+	short want = rtls_smtp_ssl_want(SSL_get_error(s->ssl, rc));
+	if (want && rtls_smtp_left_ms(s) > 0) {
+		ERR_clear_error();
+		s->want = want;
+		return 0;
+	}
+	unsigned long err = ERR_peek_last_error();
+	char buf[200] = "";
+	if (err)
+		ERR_error_string_n(err, buf, sizeof(buf));
+	int timed_out = !err && want;
+	ERR_clear_error();
+	SSL_free(s->ssl);
+	s->ssl = NULL;
+	*st = ms_why(why, whylen, timed_out ? MS_ERR_TIMEOUT : MS_ERR_TLS,
+		     "TLS handshake failed: %s",
+		     timed_out ? "timed out" : buf[0] ? buf : "connection closed");
+	return 1;
 }

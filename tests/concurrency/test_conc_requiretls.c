@@ -11,7 +11,14 @@
 #include <sched.h>
 
 #include "conc.h"
+#include <arpa/inet.h>
+#include <mailsec/requiretls_deliver.h>
 #include <mailsec/requiretls_route.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <mailsec/requiretls_store.h>
 #include <poll.h>
 
@@ -310,6 +317,136 @@ START_TEST(route_sts_shared)
 }
 END_TEST
 
+/*
+ * Deliveries in 8 threads (issue 15), each thread an event loop: two send
+ * handles (good.test, daneta.test) stepped and polled together, over real
+ * STARTTLS with DANE against the demo peers, sharing one DNS context, one
+ * SSL_CTX and one recipient-domain memory.  Every message is delivered
+ * with DANE verified.
+ */
+struct send_shared {
+	struct ms_dns_ctx *dns;
+	SSL_CTX *tls;
+	struct ms_rtls_store *mem;
+	char ca[600];
+	int port;
+};
+
+static const uint8_t SEND_MSG[] = "From: alice@example.test\r\nSubject: t\r\n\r\nhello\r\n";
+
+static void *send_worker(void *arg)
+{
+	struct conc_thread *t = arg;
+	struct send_shared *sh = t->shared;
+	const char *to[2][1] = { { "bob@good.test" }, { "carol@daneta.test" } };
+	conc_wait_start(t);
+	for (unsigned i = 0; i < 2; i++) {
+		struct ms_rtls_send *h[2] = { 0 };
+		for (int k = 0; k < 2; k++) {
+			struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to[k],
+						      .nrcpt = 1, .msg = SEND_MSG,
+						      .msglen = sizeof(SEND_MSG) - 1 };
+			struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION };
+			o.deliver = (struct ms_rtls_deliver_opts){
+				.version = MS_RTLS_DELIVER_OPTS_VERSION, .helo = "client.test",
+				.port = (uint16_t)sh->port, .tls = sh->tls, .ca_file = sh->ca,
+				.memory = sh->mem, .timeout_ms = mstest_scale_ms(20000) };
+			char why[256] = "";
+			CONC_CHECK(t, ms_rtls_send_new(NULL, sh->dns, NULL, MS_RTLS_REQ_DEFAULT, &m, &o,
+						       &h[k], why, sizeof(why)) == MS_OK,
+				   "op %u send_new: %s", i, why);
+		}
+		for (int guard = 0; guard < 200000 && h[0] && h[1] &&
+				    (!ms_rtls_send_done(h[0]) || !ms_rtls_send_done(h[1]));
+		     guard++) {
+			struct pollfd p[2];
+			int np = 0, tmo = -1;
+			for (int k = 0; k < 2; k++) {
+				if (ms_rtls_send_done(h[k]))
+					continue;
+				char why[256] = "";
+				ms_status st = ms_rtls_send_step(h[k], why, sizeof(why));
+				CONC_CHECK(t, st == MS_OK, "op %u step: %s", i, why);
+				if (st != MS_OK || ms_rtls_send_done(h[k]))
+					continue;
+				int fd = ms_rtls_send_fd(h[k]), tk = ms_rtls_send_timeout_ms(h[k]);
+				if (fd >= 0)
+					p[np++] = (struct pollfd){ .fd = fd,
+								   .events = (short)ms_rtls_send_events(h[k]) };
+				if (tmo < 0 || tk < tmo)
+					tmo = tk;
+			}
+			if (tmo > 0)
+				poll(p, (nfds_t)np, tmo < 50 ? tmo : 50);
+		}
+		for (int k = 0; k < 2; k++) {
+			const struct ms_rtls_attempt *a =
+				ms_rtls_deliver_success(ms_rtls_send_delivery(h[k], 0));
+			CONC_CHECK(t, ms_rtls_send_delivered(h[k]) == 1 && a &&
+				      a->mode == MS_RTLS_MODE_DANE && a->o.dane == MS_RTLS_STEP_OK,
+				   "op %u handle %d: delivered %d", i, k,
+				   ms_rtls_send_delivered(h[k]));
+			ms_rtls_send_free(h[k]);
+		}
+		t->ops++;
+	}
+	return NULL;
+}
+
+static int free_port(const char *addr)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+START_TEST(send_event_loops)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const char *tmpdir = getenv("TMPDIR");
+	char tmp[300], peers[400], pki[600], cmd[2048];
+	snprintf(tmp, sizeof(tmp), "%s/conc-send-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(tmp));
+	snprintf(peers, sizeof(peers), "%s/peers", tmp);
+	ck_assert_int_eq(mkdir(peers, 0700), 0);
+	mstest_world_path(pki, sizeof(pki), "pki");
+	snprintf(cmd, sizeof(cmd), "%s/pki", peers);
+	ck_assert_int_eq(symlink(pki, cmd), 0);
+	struct send_shared sh = { .port = free_port("127.0.1.1") };
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/world/peers/start-peers.sh' '%s' %d %d",
+		 getenv("MS_SOURCE_ROOT"), peers, sh.port, free_port("127.0.1.10"));
+	FILE *f = popen(cmd, "r");
+	int pid = 0;
+	ck_assert_ptr_nonnull(f);
+	ck_assert_msg(fscanf(f, "%d", &pid) == 1, "demo peers did not start");
+	pclose(f);
+	mstest_world_path(sh.ca, sizeof(sh.ca), "pki/demo/ca.pem");
+	sh.dns = mstest_world_resolver(NULL, mstest_scale_ms(20000), 0);
+	sh.tls = SSL_CTX_new(TLS_client_method());
+	ck_assert_ptr_nonnull(sh.tls);
+	SSL_CTX_set_min_proto_version(sh.tls, TLS1_2_VERSION);
+	char path[400], why[256] = "";
+	snprintf(path, sizeof(path), "%s/memory.sqlite", tmp);
+	ck_assert_int_eq(ms_rtls_store_open_sqlite(NULL, path, &sh.mem, why, sizeof(why)), MS_OK);
+	conc_run(send_worker, &sh, 2);
+	ck_assert_uint_eq(ms_dns_pending(sh.dns), 0);
+	ms_rtls_store_free(sh.mem);
+	SSL_CTX_free(sh.tls);
+	ms_dns_ctx_free(sh.dns);
+	kill(pid, SIGTERM);
+	for (int i = 0; i < 50 && kill(pid, 0) == 0; i++)
+		usleep(100000);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("concurrency-requiretls");
@@ -318,6 +455,7 @@ int main(void)
 	tcase_add_test(tc, shared_store);
 	tcase_add_test(tc, route_shared_context);
 	tcase_add_test(tc, route_sts_shared);
+	tcase_add_test(tc, send_event_loops);
 	suite_add_tcase(s, tc);
 	return mstest_run(s);
 }

@@ -9,6 +9,12 @@
  *   - the scripted peer of the send hardening test in mode badtls (a
  *     STARTTLS whose handshake fails): the opportunistic plaintext
  *     fallback in a second session, counted, and none under DANE;
+ *   - the async shape (issue 15): with a peer stalled after the greeting,
+ *     in the TLS handshake or after the message, every ms_rtls_send_step
+ *     returns at once while the caller polls the descriptor it names, and
+ *     the stalled session ends at its deadline with a temporary failure;
+ *     two send handles in one poll loop deliver to two DANE domains with
+ *     their SMTP sessions open at the same time;
  *   - the TLSRPT attempt observer (RFC 8460): per attempt the policy
  *     (TLSA records, no policy), host, address and result type; a 454 to
  *     STARTTLS and a missing STARTTLS are starttls-not-supported, a broken
@@ -17,6 +23,8 @@
 #include "mstest.h"
 
 #include <arpa/inet.h>
+#include <poll.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -284,7 +292,7 @@ static void peer_start_mode(struct peer *p, const char *mode, const char *const 
 	char cert[600], key[600];
 	mstest_world_path(cert, sizeof(cert), "pki/demo/mx1.good.test.chain.pem");
 	mstest_world_path(key, sizeof(key), "pki/demo/mx1.good.test.key");
-	snprintf(p->log, sizeof(p->log), "%s/badtls-%s.log", tmp, addrs[0]);
+	snprintf(p->log, sizeof(p->log), "%s/%s-%s.log", tmp, mode, addrs[0]);
 	int fds[2];
 	ck_assert_int_eq(pipe(fds), 0);
 	p->pid = fork();
@@ -381,6 +389,267 @@ START_TEST(no_fallback_under_dane)
 	ck_assert_int_eq(f->enhanced[0], '4');
 	ck_assert_int_eq(ms_rtls_send_rcpt(s, 0, NULL)->out.verdict, MS_RTLS_TEMPFAIL);
 	ms_rtls_send_free(s);
+}
+END_TEST
+
+/* ---- the async shape (issue 15) ---- */
+static uint64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* A send handle not yet stepped; the DNS context is the caller's. */
+static struct ms_rtls_send *start(struct ms_dns_ctx *dns, const char *const *to,
+				  enum ms_rtls_requirement req, uint16_t port, unsigned timeout_ms)
+{
+	char ca[600], why[300] = "";
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	size_t n = 0;
+	while (to[n])
+		n++;
+	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = n,
+				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
+	struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION };
+	o.deliver = (struct ms_rtls_deliver_opts){ .version = MS_RTLS_DELIVER_OPTS_VERSION,
+						   .helo = "client.test", .port = port,
+						   .ca_file = ca, .timeout_ms = timeout_ms };
+	struct ms_rtls_send *s = NULL;
+	ck_assert_msg(ms_rtls_send_new(NULL, dns, NULL, req, &m, &o, &s, why, sizeof(why)) == MS_OK,
+		      "%s", why);
+	return s;
+}
+
+struct drive {
+	int longest;    /* the longest step, ms */
+	int polled;     /* waits on an SMTP socket (fd and events given) */
+	uint64_t took;  /* the whole loop, ms */
+};
+
+/* The caller's event loop: step, then poll what the handle names. */
+static void drive(struct ms_rtls_send *s, struct drive *dr)
+{
+	char why[300] = "";
+	uint64_t t0 = now_ms();
+	memset(dr, 0, sizeof(*dr));
+	while (!ms_rtls_send_done(s)) {
+		ck_assert_msg(now_ms() - t0 < 60000, "the delivery never ended");
+		uint64_t s0 = now_ms();
+		ck_assert_msg(ms_rtls_send_step(s, why, sizeof(why)) == MS_OK, "%s", why);
+		int d = (int)(now_ms() - s0);
+		dr->longest = d > dr->longest ? d : dr->longest;
+		int fd = ms_rtls_send_fd(s), ev = ms_rtls_send_events(s);
+		int t = ms_rtls_send_timeout_ms(s);
+		if (t <= 0)
+			continue;
+		ck_assert(fd < 0 || ev != 0);
+		struct pollfd p = { .fd = fd, .events = (short)ev };
+		poll(&p, fd >= 0 ? 1 : 0, t);
+		const struct ms_rtls_delivery *dl = ms_rtls_send_delivery(s, 0);
+		if (fd >= 0 && dl && !ms_rtls_deliver_done(dl))
+			dr->polled++;
+	}
+	dr->took = now_ms() - t0;
+}
+
+/* A peer that stalls at `mode`'s point, on the hosts of `to`'s domain:
+ * every step short, the session cut at its deadline, a temporary failure
+ * for the domain, never a delivery. */
+static const struct ms_rtls_delivery *stalled(struct ms_dns_ctx *dns, const char *mode,
+					      const char *const *addrs, const char *rcpt,
+					      enum ms_rtls_requirement req, unsigned timeout_ms,
+					      struct peer *p, struct ms_rtls_send **out,
+					      struct drive *dr)
+{
+	peer_start_mode(p, mode, addrs);
+	const char *to[] = { rcpt, NULL };
+	struct ms_rtls_send *s = start(dns, to, req, (uint16_t)p->port, timeout_ms);
+	drive(s, dr);
+	peer_stop(p);
+	*out = s;
+	const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+	ck_assert_ptr_nonnull(d);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 0);
+	ck_assert_int_eq(ms_rtls_deliver_outcome(d)->verdict, MS_RTLS_TEMPFAIL);
+	ck_assert_int_eq(ms_rtls_deliver_outcome(d)->enhanced[0], '4');
+	ck_assert_int_eq(ms_rtls_send_rcpt(s, 0, NULL)->delivered, 0);
+	ck_assert_msg(dr->longest < (int)mstest_scale_ms(200), "%s: a step took %d ms", mode,
+		      dr->longest);
+	ck_assert_int_ge(dr->polled, 1);
+	ck_assert_int_ge(dr->took, timeout_ms - 50);
+	return d;
+}
+
+START_TEST(stall_after_greeting)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	const char *addrs[] = { "127.0.1.6", NULL };
+	struct peer p;
+	struct drive dr;
+	struct ms_rtls_send *s;
+	unsigned t = mstest_scale_ms(1000);
+	const struct ms_rtls_delivery *d = stalled(dns, "ehlosilent", addrs, "bob@nostarttls.test",
+						   MS_RTLS_REQ_DEFAULT, t, &p, &s, &dr);
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 1);
+	const struct ms_rtls_attempt *a = ms_rtls_deliver_attempt(d, 0);
+	ck_assert_msg(strstr(a->error, "EHLO") && strstr(a->error, "timed out"), "%s", a->error);
+	ck_assert_int_eq(a->greeted, 0);
+	ck_assert_int_eq(a->out.temporary, 1);
+	ck_assert_uint_lt(dr.took, t + mstest_scale_ms(3000));
+	ck_assert_int_eq(peer_saw(&p, "CMD EHLO"), 1);
+	ck_assert_int_eq(peer_saw(&p, "CMD MAIL"), 0);
+	ms_rtls_send_free(s);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
+START_TEST(stall_in_tls_handshake)
+{
+	/* good.test: DANE, two hosts; neither finishes its handshake, and
+	 * DANE never falls back to plaintext */
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	const char *addrs[] = { "127.0.1.1", "127.0.1.2" };
+	struct peer p;
+	struct drive dr;
+	struct ms_rtls_send *s;
+	unsigned t = mstest_scale_ms(1000);
+	const struct ms_rtls_delivery *d = stalled(dns, "tlssilent", addrs, "bob@good.test",
+						   MS_RTLS_REQ_DEFAULT, t, &p, &s, &dr);
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct ms_rtls_attempt *a = ms_rtls_deliver_attempt(d, i);
+		ck_assert_msg(strstr(a->error, "TLS handshake failed: timed out"), "%s", a->error);
+		ck_assert_int_eq(a->o.handshake, MS_RTLS_STEP_FAILED);
+		ck_assert_int_eq(a->o.plaintext, 0);
+		ck_assert_int_eq(a->out.verdict, MS_RTLS_TRY_NEXT);
+	}
+	ck_assert_uint_ge(dr.took, 2 * t - 100);
+	ck_assert_int_eq(peer_saw(&p, "CLIENTHELLO"), 2);
+	ck_assert_int_eq(peer_saw(&p, "CMD MAIL"), 0);
+	ms_rtls_send_free(s);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
+START_TEST(stall_after_data)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	const char *addrs[] = { "127.0.1.6", NULL };
+	struct peer p;
+	struct drive dr;
+	struct ms_rtls_send *s;
+	unsigned t = mstest_scale_ms(1000);
+	const struct ms_rtls_delivery *d = stalled(dns, "dotsilent", addrs, "bob@nostarttls.test",
+						   MS_RTLS_REQ_DEFAULT, t, &p, &s, &dr);
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 1);
+	const struct ms_rtls_attempt *a = ms_rtls_deliver_attempt(d, 0);
+	/* over TLS (opportunistic), the message taken, the reply never came */
+	ck_assert(strncmp(a->tls, "TLSv1.", 6) == 0);
+	ck_assert_msg(strstr(a->error, "end of data") && strstr(a->error, "timed out"), "%s",
+		      a->error);
+	ck_assert_int_eq(a->delivered, 0);
+	ck_assert_int_eq(a->out.verdict, MS_RTLS_TRY_NEXT);
+	ck_assert_str_eq(a->out.enhanced, "4.4.2");
+	ck_assert_int_eq(peer_saw(&p, "MAIL-RECEIVED"), 1);
+	ms_rtls_send_free(s);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
+/* Cancel = free: a send handle freed while its SMTP session waits for
+ * the EHLO reply of a stalled peer returns at once (the session, its
+ * socket and the attempt are freed: ASan/LSan runs see nothing left). */
+START_TEST(cancel_mid_session)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	const char *addrs[] = { "127.0.1.6", NULL };
+	struct peer p;
+	peer_start_mode(&p, "ehlosilent", addrs);
+	const char *to[] = { "bob@nostarttls.test", NULL };
+	struct ms_rtls_send *s = start(dns, to, MS_RTLS_REQ_DEFAULT, (uint16_t)p.port,
+				       mstest_scale_ms(30000));
+	char why[300] = "";
+	uint64_t t0 = now_ms();
+	int in_session = 0;
+	while (!in_session && now_ms() - t0 < 20000) {
+		ck_assert_msg(ms_rtls_send_step(s, why, sizeof(why)) == MS_OK, "%s", why);
+		int fd = ms_rtls_send_fd(s), t = ms_rtls_send_timeout_ms(s);
+		const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+		/* the EHLO sent, its reply awaited */
+		in_session = d && fd >= 0 && ms_rtls_send_events(s) == POLLIN &&
+			     peer_saw(&p, "CMD EHLO") == 1;
+		if (!in_session && t > 0) {
+			struct pollfd q = { .fd = fd, .events = (short)ms_rtls_send_events(s) };
+			poll(&q, fd >= 0 ? 1 : 0, t < 50 ? t : 50);
+		}
+	}
+	ck_assert(in_session);
+	ck_assert_int_eq(ms_rtls_send_done(s), 0);
+	uint64_t f0 = now_ms();
+	ms_rtls_send_free(s);
+	ck_assert_uint_lt(now_ms() - f0, mstest_scale_ms(200));
+	peer_stop(&p);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
+/* Two send handles in one poll loop (the shape of an event-loop MTA):
+ * good.test and daneta.test over real STARTTLS with DANE against the
+ * demo peers, their SMTP sessions open at the same time. */
+START_TEST(two_domains_one_loop)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	const char *to_a[] = { "bob@good.test", NULL }, *to_b[] = { "carol@daneta.test", NULL };
+	struct ms_rtls_send *h[2] = {
+		start(dns, to_a, MS_RTLS_REQ_DEFAULT, (uint16_t)smtp_port, mstest_scale_ms(10000)),
+		start(dns, to_b, MS_RTLS_REQ_DEFAULT, (uint16_t)smtp_port, mstest_scale_ms(10000)),
+	};
+	char why[300] = "";
+	int longest = 0, overlap = 0;
+	uint64_t t0 = now_ms();
+	while (!ms_rtls_send_done(h[0]) || !ms_rtls_send_done(h[1])) {
+		ck_assert_msg(now_ms() - t0 < 60000, "the deliveries never ended");
+		struct pollfd p[2];
+		int np = 0, wait = -1, in_smtp = 0;
+		for (int i = 0; i < 2; i++) {
+			if (ms_rtls_send_done(h[i]))
+				continue;
+			uint64_t s0 = now_ms();
+			ck_assert_msg(ms_rtls_send_step(h[i], why, sizeof(why)) == MS_OK, "%s", why);
+			int d = (int)(now_ms() - s0);
+			longest = d > longest ? d : longest;
+			if (ms_rtls_send_done(h[i]))
+				continue;
+			int fd = ms_rtls_send_fd(h[i]), t = ms_rtls_send_timeout_ms(h[i]);
+			const struct ms_rtls_delivery *dl = ms_rtls_send_delivery(h[i], 0);
+			in_smtp += dl && fd >= 0;
+			if (fd >= 0)
+				p[np++] = (struct pollfd){ .fd = fd,
+							   .events = (short)ms_rtls_send_events(h[i]) };
+			if (wait < 0 || t < wait)
+				wait = t;
+		}
+		overlap += in_smtp == 2;
+		if (wait > 0)
+			poll(p, (nfds_t)np, wait);
+	}
+	ck_assert_msg(longest < (int)mstest_scale_ms(200), "a step took %d ms", longest);
+	ck_assert_int_ge(overlap, 1); /* both SMTP sessions were in flight together */
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(ms_rtls_send_delivered(h[i]), 1);
+		const struct ms_rtls_attempt *a = ms_rtls_deliver_success(ms_rtls_send_delivery(h[i], 0));
+		ck_assert_ptr_nonnull(a);
+		ck_assert_int_eq(a->mode, MS_RTLS_MODE_DANE);
+		ck_assert_int_eq(a->o.dane, MS_RTLS_STEP_OK);
+		ck_assert(strncmp(a->tls, "TLSv1.", 6) == 0);
+		ms_rtls_send_free(h[i]);
+	}
+	ck_assert_int_ge(logged("host=mx1.good.test from=alice@example.test rcpt=bob@good.test "
+				"tls=True"), 1);
+	ck_assert_int_ge(logged("host=mx.daneta.test from=alice@example.test "
+				"rcpt=carol@daneta.test tls=True"), 1);
+	ms_dns_ctx_free(dns);
 }
 END_TEST
 
@@ -485,6 +754,11 @@ int main(void)
 	tcase_add_test(tc, no_fallback_under_dane);
 	tcase_add_test(tc, tlsrpt_observer);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, stall_after_greeting);
+	tcase_add_test(tc, stall_in_tls_handshake);
+	tcase_add_test(tc, stall_after_data);
+	tcase_add_test(tc, two_domains_one_loop);
+	tcase_add_test(tc, cancel_mid_session);
 	suite_add_tcase(su, tc);
 	SRunner *sr = srunner_create(su);
 	srunner_set_fork_status(sr, CK_NOFORK);

@@ -47,16 +47,23 @@
  * MS_ERR_TLS (no TLS context could be made).  Everything that happens on
  * the network is a result (attempts, outcomes), never an error status.
  *
- * Async shape (issue 15): the handles hold the whole state and advance by
- * ms_rtls_deliver_step() / ms_rtls_send_step(), one SMTP session (one
- * attempt on one host) or one non-blocking step of a route per step, with
- * done() saying when to stop (ms_rtls_send_fd/_timeout_ms: what to wait
- * for while a route is pending); *_run() is the synchronous loop "while
- * (!done) step, wait".  The SMTP session inside a step still blocks.  The async
- * form keeps new() as start(), turns the session inside a step into the
- * transport's own async steps (fd + events + deadline, step on readiness),
- * calls a completion callback where done() turns 1, and cancel = free.
- * The getters do not change.
+ * Async shape (issue 15): the handles hold the whole state and nothing
+ * waits on the network.  *_new is the start; *_step advances as far as it
+ * can without waiting (a route's lookups and MTA-STS discovery, then per
+ * host a resumable SMTP session: non-blocking connect, the greeting, EHLO,
+ * STARTTLS and the TLS handshake with OpenSSL's WANT_READ/WANT_WRITE,
+ * the DANE/PKIX checks, MAIL/RCPT/DATA with partial writes and replies
+ * read as they arrive, QUIT); *_fd, *_events and *_timeout_ms say what to
+ * wait for before the next step: the descriptor, POLLIN and/or POLLOUT
+ * (0: only the time), and at most how long (ms; 0: step again at once).
+ * The SMTP deadlines are the same as the synchronous transport's
+ * (requiretls_smtp.h: the connect, a whole reply, the whole handshake,
+ * the write progress rule), checked in the steps: a peer that stalls ends
+ * its session with a temporary failure at its deadline, whether or not
+ * the caller's poll saw an event.  done() says when to stop (the caller's
+ * completion callback goes there); cancel = free, which closes a session
+ * in progress.  *_run() is the synchronous loop "while (!done) { step;
+ * poll(fd, events, timeout); }".  The getters do not change.
  */
 #ifndef MAILSEC_REQUIRETLS_DELIVER_H
 #define MAILSEC_REQUIRETLS_DELIVER_H
@@ -209,13 +216,23 @@ MS_RTLS_API ms_status ms_rtls_deliver_new(const struct ms_env *env,
 					  char *why, size_t whylen);
 /** NULL-safe. */
 MS_RTLS_API void ms_rtls_deliver_free(struct ms_rtls_delivery *d);
-/** One host (one attempt, and the plaintext retry when the engine asks for
- * it); MS_OK also when the attempt failed.  MS_ERR_STATE when done. */
+/** Advance without waiting: start the next host's attempt, or go on with
+ * the one in progress (and the plaintext retry when the engine asks for
+ * it) as far as its socket allows; MS_OK also when an attempt failed.
+ * MS_ERR_STATE when done; MS_ERR_NOMEM, MS_ERR_TLS (no TLS context). */
 MS_RTLS_API ms_status ms_rtls_deliver_step(struct ms_rtls_delivery *d, char *why,
 					   size_t whylen);
+/** What the next step waits for: the session's descriptor (-1: none,
+ * wait for the time only), the poll(2) events it needs (POLLIN, POLLOUT;
+ * 0 with fd -1), and at most how long in ms (0: step again at once; the
+ * deadline of the SMTP step in progress, or a short tick while the kernel
+ * still queues the message, RFC 5321 s4.5.3.2).  Done: -1, 0, -1. */
+MS_RTLS_API int ms_rtls_deliver_fd(const struct ms_rtls_delivery *d);
+MS_RTLS_API int ms_rtls_deliver_events(const struct ms_rtls_delivery *d);
+MS_RTLS_API int ms_rtls_deliver_timeout_ms(const struct ms_rtls_delivery *d);
 /** 1 when every recipient has its result. */
 MS_RTLS_API int ms_rtls_deliver_done(const struct ms_rtls_delivery *d);
-/** Step until done. */
+/** Step until done, polling the descriptor in between. */
 MS_RTLS_API ms_status ms_rtls_deliver_run(struct ms_rtls_delivery *d, char *why,
 					  size_t whylen);
 
@@ -270,20 +287,24 @@ MS_RTLS_API ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_c
 				       struct ms_rtls_send **out, char *why, size_t whylen);
 MS_RTLS_API void ms_rtls_send_free(struct ms_rtls_send *s);
 /**
- * One step: start the next domain's route (ms_rtls_route_start), or one
- * step of that route (never blocks: its lookups and MTA-STS discovery are
- * asynchronous; when it ends, the domain's delivery is made), or one host
- * of the current domain (one SMTP session: this still blocks up to the
- * delivery's timeouts).  A route that fails returns its error, as
+ * One step, never waiting: start the next domain's route
+ * (ms_rtls_route_start), or one step of that route (its lookups and
+ * MTA-STS discovery are asynchronous; when it ends, the domain's delivery
+ * is made), or one step of the current domain's delivery
+ * (ms_rtls_deliver_step).  A route that fails returns its error, as
  * ms_rtls_route_new would (the domain keeps no route).
  */
 MS_RTLS_API ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen);
 MS_RTLS_API int ms_rtls_send_done(const struct ms_rtls_send *s);
-/** While a route is pending: the descriptor to poll for readability
- * (ms_rtls_route_fd) and when to step at the latest (ms); else -1 and 0:
- * step again at once.  Done: -1 and -1. */
+/** What the next step waits for.  While a route is pending: its
+ * descriptor (ms_rtls_route_fd), POLLIN, and when to step at the latest
+ * (ms).  While a domain is delivered: ms_rtls_deliver_fd, _events and
+ * _timeout_ms.  fd -1 with a timeout: wait for the time only; timeout 0:
+ * step again at once.  Done: -1, 0 and -1. */
 MS_RTLS_API int ms_rtls_send_fd(const struct ms_rtls_send *s);
+MS_RTLS_API int ms_rtls_send_events(const struct ms_rtls_send *s);
 MS_RTLS_API int ms_rtls_send_timeout_ms(const struct ms_rtls_send *s);
+/** Step until done, polling what the steps wait for in between. */
 MS_RTLS_API ms_status ms_rtls_send_run(struct ms_rtls_send *s, char *why, size_t whylen);
 
 /** The requirement every domain was planned with, whether it was raised

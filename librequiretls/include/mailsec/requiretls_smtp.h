@@ -36,15 +36,15 @@
  * `why` (may be NULL) gets a one-line explanation of every error.
  *
  * Async shape (issue 15): the handle holds the whole session state and the
- * socket is non-blocking from connect() on.  Each call below is a
- * sequence "write the command (non-blocking), read the reply
- * (incremental parser)" whose only blocking point is one internal wait on
- * the socket (poll against the step's deadline).  The async form will
- * expose that point: start(step) -> fd + the events to poll + the
- * deadline, step() on readiness (continues exactly where the wait
- * returned today), a completion callback with the same status and reply,
- * and cancel (= ms_rtls_smtp_free); these synchronous calls then become
- * thin wrappers that poll and step until completion.
+ * socket is non-blocking from connect() on.  Inside the library each call
+ * below is a start (the arguments and the state checked) and steps that
+ * never wait: the I/O goes as far as the socket allows and reports the
+ * events it needs (POLLIN/POLLOUT, OpenSSL's WANT_READ/WANT_WRITE during
+ * the handshake and TLS records) and the step's deadline.  The delivery
+ * calls (requiretls_deliver.h) drive the session that way from the
+ * caller's event loop; the calls here are the thin synchronous wrappers
+ * (start, then step and poll until the call completes), with the same
+ * statuses and replies.
  *
  * Handles are not thread-safe: one per connection.
  */

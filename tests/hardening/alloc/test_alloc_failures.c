@@ -28,7 +28,15 @@
 #endif
 #ifdef HARD_HAVE_RTLS
 #include <mailsec/requiretls.h>
+#include <mailsec/requiretls_deliver.h>
 #include <mailsec/requiretls_route.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #endif
 #ifdef HARD_HAVE_SPFDKIM
 #include <mailsec/auth.h>
@@ -191,6 +199,9 @@ static const struct rr zone[] = {
 	{ "5.100.51.198.in-addr.arpa", MS_DNS_T_PTR, "mail.inc.example.test" },
 	{ "_25._tcp.mx.example.test", MS_DNS_T_TLSA, "3 1 1" },
 	{ "example.test", MS_DNS_T_MX, "mx.example.test" },   /* preference 10 */
+	/* the delivery test's domain: no TLSA, its MX on a loopback peer */
+	{ "plain.test", MS_DNS_T_MX, "mx.plain.test" },
+	{ "mx.plain.test", MS_DNS_T_A, "127.0.1.6" },
 	{ "_dmarc.example.test", MS_DNS_T_TXT,
 	  "v=DMARC1; p=reject; sp=quarantine; adkim=s; rua=mailto:d@example.test" },
 };
@@ -819,6 +830,121 @@ static ms_status route_sts_call(void *ctx, int *same)
 	return st;
 }
 
+/* The delivery's state machine (issue 15): one plaintext SMTP peer in a
+ * thread on plain.test's MX address (127.0.1.6), the delivery
+ * started, stepped and polled until done.  A refused allocation anywhere
+ * (the attempt, the session, its EHLO set, the MAIL parameters) is out of
+ * memory or a temporary failure of the domain, never a delivery claimed
+ * or a permanent failure. */
+static int smtp_listen = -1;
+
+static int peer_line(int fd, char *buf, size_t n)
+{
+	size_t o = 0;
+	while (o + 1 < n) {
+		ssize_t r = recv(fd, buf + o, 1, 0);
+		if (r <= 0)
+			return -1;
+		if (buf[o] == '\n') {
+			buf[o] = '\0';
+			return (int)o;
+		}
+		o++;
+	}
+	return -1;
+}
+
+static void peer_say(int fd, const char *t)
+{
+	(void)!send(fd, t, strlen(t), MSG_NOSIGNAL);
+}
+
+static void *smtp_peer(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int c = accept(smtp_listen, NULL, NULL);
+		if (c < 0)
+			return NULL;
+		struct timeval tv = { 5, 0 };
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		char l[1100];
+		peer_say(c, "220 alloc.test ESMTP\r\n");
+		while (peer_line(c, l, sizeof(l)) >= 0) {
+			if (strncmp(l, "EHLO", 4) == 0) {
+				peer_say(c, "250-alloc.test\r\n250-8BITMIME\r\n250 SIZE 100000\r\n");
+			} else if (strncmp(l, "DATA", 4) == 0) {
+				peer_say(c, "354 go on\r\n");
+				while (peer_line(c, l, sizeof(l)) >= 0 && strcmp(l, ".\r") != 0)
+					;
+				peer_say(c, "250 2.0.0 taken\r\n");
+			} else if (strncmp(l, "QUIT", 4) == 0) {
+				peer_say(c, "221 bye\r\n");
+				break;
+			} else {
+				peer_say(c, "250 2.0.0 ok\r\n");
+			}
+		}
+		close(c);
+	}
+}
+
+static uint16_t smtp_peer_start(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.1.6", &a.sin_addr);
+	smtp_listen = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(smtp_listen, 0);
+	ck_assert_int_eq(bind(smtp_listen, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(smtp_listen, 8), 0);
+	socklen_t l = sizeof(a);
+	ck_assert_int_eq(getsockname(smtp_listen, (struct sockaddr *)&a, &l), 0);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, smtp_peer, NULL), 0);
+	pthread_detach(t);
+	return ntohs(a.sin_port);
+}
+
+struct deliver_case {
+	struct ms_rtls_route *route;
+	uint16_t port;
+};
+
+static ms_status deliver_call(void *ctx, int *same)
+{
+	struct deliver_case *dc = ctx;
+	static const uint8_t msg[] = "From: a@example.test\r\n\r\nhello\r\n.\r\n";
+	const char *to[] = { "bob@plain.test", "carol@plain.test" };
+	struct ms_rtls_envelope m = { .from = "a@example.test", .rcpt = to, .nrcpt = 2,
+				      .msg = msg, .msglen = sizeof(msg) - 1 };
+	struct ms_rtls_deliver_opts o = { .version = MS_RTLS_DELIVER_OPTS_VERSION,
+					  .helo = "client.test", .port = dc->port,
+					  .timeout_ms = 5000 };
+	struct ms_rtls_delivery *d = NULL;
+	char why[200];
+	ms_status st = ms_rtls_deliver_new(&env, dc->route, MS_RTLS_REQ_DEFAULT, &m, &o, &d, why,
+					   sizeof(why));
+	while (st == MS_OK && !ms_rtls_deliver_done(d)) {
+		st = ms_rtls_deliver_step(d, why, sizeof(why));
+		int fd = ms_rtls_deliver_fd(d), t = ms_rtls_deliver_timeout_ms(d);
+		struct pollfd p = { .fd = fd, .events = (short)ms_rtls_deliver_events(d) };
+		if (st == MS_OK && t > 0)
+			poll(&p, fd >= 0 ? 1 : 0, t);
+	}
+	if (st == MS_OK) {
+		const struct ms_rtls_outcome *oc = ms_rtls_deliver_outcome(d);
+		*same = ms_rtls_deliver_delivered(d) && ms_rtls_deliver_attempt_count(d) == 1 ? 1 :
+			!ms_rtls_deliver_delivered(d) && oc->verdict == MS_RTLS_TEMPFAIL &&
+				ms_rtls_deliver_success(d) == NULL ? 2 : 0;
+		if (*same == 0)
+			fprintf(stderr, "delivery: delivered %d, verdict %d, attempts %zu\n",
+				ms_rtls_deliver_delivered(d), (int)oc->verdict,
+				ms_rtls_deliver_attempt_count(d));
+	}
+	ms_rtls_deliver_free(d);
+	return st;
+}
+
 START_TEST(requiretls)
 {
 	struct ms_dns_ctx *rd = new_dns();
@@ -837,6 +963,19 @@ START_TEST(requiretls)
 		fail_loop("ms_rtls_route async with MTA-STS (ms_sts_get_*)", route_sts_call, rd);
 		ms_sts_free(route_sts);
 		route_sts = NULL;
+	}
+	{
+		struct deliver_case dc = { .port = smtp_peer_start() };
+		char why[200];
+		ck_assert_int_eq(ms_rtls_route_new(NULL, rd, NULL, "plain.test",
+						   MS_RTLS_REQ_DEFAULT, NULL, &dc.route, why,
+						   sizeof(why)), MS_OK);
+		ck_assert_uint_eq(ms_rtls_route_count(dc.route), 1);
+		fail_loop("ms_rtls_deliver (start, step, poll: the SMTP state machine)",
+			  deliver_call, &dc);
+		ms_rtls_route_free(dc.route);
+		shutdown(smtp_listen, SHUT_RDWR);
+		close(smtp_listen);
 	}
 	ms_dns_ctx_free(rd);
 	fail_loop("ms_rtls_ehlo_new", ehlo_new_call, NULL);

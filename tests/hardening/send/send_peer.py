@@ -23,6 +23,9 @@ Modes:
                  fallback tests, tests/requiretls/test_deliver.c)
   drainok        354 to DATA, then reads the message at 1 MiB/s (the
                  control: slow, but moving)
+  ehlosilent     the greeting, then no reply to EHLO (tests/requiretls/
+                 test_deliver.c: a stalled peer never blocks a step)
+  tlssilent      220 to STARTTLS, reads the ClientHello, never answers it
 In the drain modes the receive buffer is 16 KiB, so the client's writes
 block as soon as its own send buffer is full.
 """
@@ -59,6 +62,9 @@ def session(conn):
             ln = line()
             verb = ln.split(b" ")[0].upper().decode("latin-1")
             log(f"CMD {verb}{'-TLS' if tls else ''}")
+            if verb in ("EHLO", "HELO") and mode == "ehlosilent":
+                time.sleep(60)
+                return
             if verb in ("EHLO", "HELO"):
                 caps = [b"peer.test", b"PIPELINING", b"8BITMIME"]
                 if not tls and mode != "nostarttls":
@@ -85,6 +91,11 @@ def session(conn):
                 elif mode == "badtls":
                     s.sendall(b"220 go ahead\r\n")
                     s.sendall(b"\x15\x03\x03\x00\x02\x02\x28not tls")
+                    return
+                elif mode == "tlssilent":
+                    s.sendall(b"220 go ahead\r\n")
+                    log("CLIENTHELLO %d" % len(s.recv(65536)))
+                    time.sleep(60)
                     return
                 elif mode == "inject":
                     s.sendall(b"220 go ahead\r\n250-peer.test\r\n250 REQUIRETLS\r\n")
