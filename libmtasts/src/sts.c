@@ -114,20 +114,29 @@ static void log_event(const struct ms_sts *s, enum ms_log_level lvl, const char 
 /*
  * Look up _mta-sts.DOMAIN and keep the one valid STS record (s3.1).
  * Returns 1 with `id` set, 0 with the reason in `note`, or -1 when memory
- * ran out (the record is unknown, not absent: never "no policy").
+ * ran out (the record is unknown, not absent: never "no policy").  On 0,
+ * *failed (may be NULL) says whether the lookup itself failed (timeout,
+ * SERVFAIL, bogus): then whether the domain publishes MTA-STS is unknown,
+ * which is not the same as "no record" (NXDOMAIN, NODATA, no STS string).
  */
 int sts_txt_lookup(struct ms_sts *s, struct ms_dns_ctx *dns, const char *domain,
-		   char id[MS_STS_ID_MAX + 1], char *note, size_t notelen)
+		   char id[MS_STS_ID_MAX + 1], char *note, size_t notelen, int *failed)
 {
 	char name[300], why[200] = "";
 	snprintf(name, sizeof(name), "_mta-sts.%s", domain);
 	struct ms_dns_result *r = NULL;
 	id[0] = '\0';
+	if (failed)
+		*failed = 0;
 	ms_status st = ms_dns_lookup(dns, name, MS_DNS_T_TXT, &r, why, sizeof(why));
 	if (st != MS_OK) {
 		snprintf(note, notelen, "TXT lookup failed: %s", why[0] ? why : ms_status_str(st));
+		if (failed)
+			*failed = st != MS_ERR_NOMEM;
 		return st == MS_ERR_NOMEM ? -1 : 0;
 	}
+	if (ms_dns_result_failed(r) && failed)
+		*failed = 1;
 	if (ms_dns_result_outcome(r) != MS_DNS_ANSWER) {
 		snprintf(note, notelen, "no TXT record (%s, %s)",
 			 ms_dns_outcome_str(ms_dns_result_outcome(r)),
@@ -320,7 +329,9 @@ ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *d
 	int64_t now = d->now = ms_now(&s->env);
 
 	char *id = d->id;
-	int valid = sts_txt_lookup(s, dns, dom, id, res->record_note, sizeof(res->record_note));
+	int txt_failed = 0;
+	int valid = sts_txt_lookup(s, dns, dom, id, res->record_note, sizeof(res->record_note),
+				   &txt_failed);
 	if (valid < 0)
 		return MS_ERR_NOMEM;
 	snprintf(res->record_id, sizeof(res->record_id), "%s", valid ? id : "");
@@ -360,6 +371,17 @@ ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *d
 			return st;
 		}
 		count(s, "mtasts_cache_total", found && e->policy_len ? "expired" : "miss");
+		if (txt_failed) {
+			/* Fail closed: a failed lookup is not "no record".  With
+			 * no unexpired policy cached, whether an enforce policy
+			 * applies is unknown: defer, as for an unreadable cache. */
+			res->state = MS_STS_UNKNOWN;
+			res->failure = MS_TLSRPT_STS_POLICY_FETCH_ERROR;
+			snprintf(res->failure_detail, sizeof(res->failure_detail),
+				 "the _mta-sts TXT lookup failed (%s)", res->record_note);
+			log_event(s, MS_LOG_WARNING, "policy unknown: TXT lookup failed", dom,
+				  "note", res->record_note);
+		}
 		return MS_OK;
 	}
 
@@ -596,7 +618,7 @@ ms_status ms_sts_refresh(struct ms_sts *s, size_t *refreshed, size_t *failed,
 		if (e.policy_len == 0)
 			continue; /* only back-off state: nothing in use to refresh */
 		char id[MS_STS_ID_MAX + 1], note[192];
-		if (sts_txt_lookup(s, s->dns, dom, id, note, sizeof(note)) != 1)
+		if (sts_txt_lookup(s, s->dns, dom, id, note, sizeof(note), NULL) != 1)
 			continue; /* keep the cached policy until it expires */
 		if (strcmp(e.backoff_id, id) == 0 && now < e.backoff_until)
 			continue;

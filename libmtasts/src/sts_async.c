@@ -111,7 +111,7 @@ static ms_status round_run(struct ms_sts_get *g)
 {
 	char id[MS_STS_ID_MAX + 1], note[256];
 	struct ms_dns_ctx *view = ms_dns_batch_view(g->batch);
-	int valid = sts_txt_lookup(g->s, view, g->dom, id, note, sizeof(note));
+	int valid = sts_txt_lookup(g->s, view, g->dom, id, note, sizeof(note), NULL);
 	if (valid < 0)
 		return MS_ERR_NOMEM;
 	if (valid && sts_fetch_needs_dns(sts_fetch_config(g->s), g->host) &&

@@ -90,7 +90,7 @@ struct sts_disc {
 	int store_down;  /* the cache could not be read: what it holds is unknown */
 };
 int sts_txt_lookup(struct ms_sts *s, struct ms_dns_ctx *dns, const char *domain,
-		   char id[MS_STS_ID_MAX + 1], char *note, size_t notelen);
+		   char id[MS_STS_ID_MAX + 1], char *note, size_t notelen, int *failed);
 ms_status sts_disc_begin(struct ms_sts *s, struct ms_dns_ctx *dns, const char *dom,
 			 struct sts_disc *d);
 ms_status sts_disc_fetched(struct ms_sts *s, struct sts_disc *d, ms_status fst, size_t len,

@@ -190,6 +190,19 @@ try:
         check(f"socketmap, TLSA {flag} on a host without TLSA: TEMP, not NOTFOUND",
               ans.startswith("TEMP "), ans)
 
+    # ---- the _mta-sts TXT lookup fails or is bogus --------------------
+    # A failed lookup is not "no MTA-STS record": with nothing cached,
+    # whether an enforce policy applies is unknown, so the answer is TEMP
+    # (before the fix: NOTFOUND, and main.cf's default applied).  A host
+    # with usable DANE is not held (RFC 8461 s2: DANE wins).
+    for flag in ("--servfail", "--bogus"):
+        world.faults(flag, "TXT")
+        ans = socketmap("plain.fc.test")
+        check(f"socketmap, _mta-sts TXT {flag}: TEMP, not NOTFOUND",
+              ans.startswith("TEMP ") and "MTA-STS" in ans, ans)
+        check(f"socketmap, _mta-sts TXT {flag} on a DANE domain: still dane-only",
+              socketmap("dual.fc.test") == "OK dane-only")
+
     # ---- MX lookup fails or is bogus -----------------------------------
     for flag in ("--servfail", "--bogus"):
         world.faults(flag, "MX")

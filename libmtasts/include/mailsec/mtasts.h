@@ -314,11 +314,14 @@ MS_STS_API void ms_sts_free(struct ms_sts *sts);
 enum ms_sts_state {
 	MS_STS_NO_POLICY = 0,   /**< no MTA-STS for this domain now */
 	MS_STS_POLICY = 1,      /**< ms_sts_result_policy() applies */
-	/** The domain publishes an MTA-STS record, its policy could not be
-	 * fetched and the policy store could not be read (a shared database
-	 * down, MS_ERR_UNAVAILABLE): a cached enforce policy may exist, so the
-	 * MTA defers (temporary failure) instead of delivering as if there were
-	 * none (issue 19).  ms_sts_result_failure() says what the fetch hit. */
+	/** Whether an MTA-STS policy applies is unknown, and no unexpired
+	 * cached policy answers it: the _mta-sts TXT lookup failed (timeout,
+	 * SERVFAIL, bogus: a failed lookup is never "no record"), or the
+	 * domain publishes a record, its policy could not be fetched and the
+	 * policy store could not be read (a shared database down,
+	 * MS_ERR_UNAVAILABLE).  The MTA defers (temporary failure) instead of
+	 * delivering as if there were none.  ms_sts_result_failure() and
+	 * ms_sts_result_failure_detail() say what failed. */
 	MS_STS_UNKNOWN = 2
 };
 
