@@ -25,6 +25,7 @@
 #include <mailsec/requiretls_route.h>
 
 #include "../mtasts/helpers.h"
+#include "mstest.h"
 
 static struct policy_host host;
 
@@ -122,7 +123,7 @@ static int drive(struct ms_rtls_route *r, const int *calls, unsigned limit_ms, u
 START_TEST(stalled_policy_fetch_never_blocks_and_the_deadline_defers)
 {
 	struct ms_rtls_route_opts o = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
-					.deadline_ms = 1500 };
+					.deadline_ms = mstest_scale_ms(1500) };
 	struct ms_rtls_route *r = NULL;
 	char why[300] = "";
 	int calls[2] = { 0, 0 };
@@ -131,7 +132,7 @@ START_TEST(stalled_policy_fetch_never_blocks_and_the_deadline_defers)
 		      why);
 	uint64_t took = 0;
 	int longest = drive(r, calls, 10000, &took);
-	ck_assert_msg(longest < 200, "a step took %d ms while the fetch was pending", longest);
+	ck_assert_msg(longest < (int)mstest_scale_ms(200), "a step took %d ms while the fetch was pending", longest);
 	ck_assert_int_eq(calls[0], 1);
 	ck_assert_int_eq(calls[1], MS_ERR_TIMEOUT);
 	ck_assert_msg(took >= 1400 && took < 4000, "completed after %llu ms",
@@ -204,7 +205,7 @@ START_TEST(send_step_never_blocks_on_planning)
 	struct ms_rtls_envelope m = { .from = "a@example.test", .rcpt = to, .nrcpt = 1,
 				      .msg = msg, .msglen = sizeof(msg) - 1 };
 	struct ms_rtls_route_opts ro = { .version = MS_RTLS_ROUTE_OPTS_VERSION,
-					 .deadline_ms = 1200 };
+					 .deadline_ms = mstest_scale_ms(1200) };
 	struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION, .route = &ro };
 	o.deliver = (struct ms_rtls_deliver_opts){ .version = MS_RTLS_DELIVER_OPTS_VERSION,
 						   .helo = "client.test", .timeout_ms = 2000 };
@@ -232,7 +233,7 @@ START_TEST(send_step_never_blocks_on_planning)
 	}
 	ck_assert_int_eq(st, MS_ERR_TIMEOUT);   /* the route's deadline: defer */
 	ck_assert_msg(strstr(why, "MTA-STS") != NULL, "%s", why);
-	ck_assert_msg(longest < 200, "a send step took %d ms while planning", longest);
+	ck_assert_msg(longest < (int)mstest_scale_ms(200), "a send step took %d ms while planning", longest);
 	ck_assert_int_ge(polled, 1);
 	ck_assert_int_ge(steps, 2);
 	ck_assert_ptr_null(ms_rtls_send_delivery(s, 0));
