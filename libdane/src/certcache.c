@@ -8,6 +8,12 @@
  * decode: dates, names, key usage, signatures and the chain build are all
  * still done by X509_verify_cert() on every verification.
  *
+ * Leaf (end-entity) certificates can be cached too, in a partition of
+ * their own with its own bound and LRU list: a stream of distinct leaves
+ * (every server has its own) evicts only other leaves, never the CA
+ * certificates that repeat across servers.  Both partitions share one hash
+ * table; a certificate is served from whichever partition holds it.
+ *
  * A hit needs the same SHA-256 *and* the same DER bytes (a copy is kept and
  * compared), so a certificate replaced under the same subject, or a hash
  * collision, is never served: different DER is always decoded afresh.
@@ -28,8 +34,9 @@
 
 struct cc_entry {
 	struct cc_entry *hnext;       /* hash chain */
-	struct cc_entry *prev, *next; /* LRU list, most recent first */
+	struct cc_entry *prev, *next; /* its partition's LRU list, most recent first */
 	X509 *x;
+	int part;                     /* MS_DANE_CC_CA or MS_DANE_CC_LEAF */
 	uint8_t key[32];
 	/* The SHA-256 of the DER of an issuer certificate whose key verified
 	 * this certificate's signature (sig_known: set). */
@@ -39,13 +46,18 @@ struct cc_entry {
 	uint8_t der[];                /* the DER bytes, compared on a hit */
 };
 
+/* One LRU partition: its bound, its count, its list. */
+struct cc_part {
+	size_t max, n;
+	struct cc_entry *head, *tail;
+};
+
 struct ms_dane_certcache {
 	const struct ms_env *env;
 	pthread_mutex_t mu;
-	size_t max, n;
 	size_t nbuckets;              /* a power of two */
 	struct cc_entry **buckets;
-	struct cc_entry *head, *tail;
+	struct cc_part part[2];       /* indexed by MS_DANE_CC_CA / MS_DANE_CC_LEAF */
 };
 
 static size_t bucket_of(const struct ms_dane_certcache *c, const uint8_t key[32])
@@ -55,7 +67,7 @@ static size_t bucket_of(const struct ms_dane_certcache *c, const uint8_t key[32]
 	return (size_t)h & (c->nbuckets - 1);
 }
 
-ms_status ms_dane_certcache_new(const struct ms_env *env, size_t max,
+ms_status ms_dane_certcache_new(const struct ms_env *env, size_t max_ca, size_t max_leaf,
 				struct ms_dane_certcache **out)
 {
 	*out = NULL;
@@ -63,7 +75,9 @@ ms_status ms_dane_certcache_new(const struct ms_env *env, size_t max,
 	if (c == NULL)
 		return MS_ERR_NOMEM;
 	c->env = env;
-	c->max = max;
+	c->part[MS_DANE_CC_CA].max = max_ca;
+	c->part[MS_DANE_CC_LEAF].max = max_leaf;
+	size_t max = max_ca + max_leaf; /* each at most MS_DANE_MAX_CERT_CACHE */
 	c->nbuckets = 16;
 	while (c->nbuckets < max && c->nbuckets < ((size_t)1 << 20))
 		c->nbuckets <<= 1;
@@ -77,7 +91,7 @@ ms_status ms_dane_certcache_new(const struct ms_env *env, size_t max,
 	return MS_OK;
 }
 
-static void lru_unlink(struct ms_dane_certcache *c, struct cc_entry *e)
+static void lru_unlink(struct cc_part *c, struct cc_entry *e)
 {
 	if (e->prev)
 		e->prev->next = e->next;
@@ -90,7 +104,7 @@ static void lru_unlink(struct ms_dane_certcache *c, struct cc_entry *e)
 	e->prev = e->next = NULL;
 }
 
-static void lru_push_front(struct ms_dane_certcache *c, struct cc_entry *e)
+static void lru_push_front(struct cc_part *c, struct cc_entry *e)
 {
 	e->prev = NULL;
 	e->next = c->head;
@@ -114,12 +128,14 @@ void ms_dane_certcache_free(struct ms_dane_certcache *c)
 {
 	if (c == NULL)
 		return;
-	struct cc_entry *e = c->head;
-	while (e) {
-		struct cc_entry *next = e->next;
-		X509_free(e->x);
-		ms_free(c->env, e);
-		e = next;
+	for (int p = 0; p < 2; p++) {
+		struct cc_entry *e = c->part[p].head;
+		while (e) {
+			struct cc_entry *next = e->next;
+			X509_free(e->x);
+			ms_free(c->env, e);
+			e = next;
+		}
 	}
 	pthread_mutex_destroy(&c->mu);
 	ms_free(c->env, c->buckets);
@@ -137,9 +153,10 @@ X509 *ms_dane_certcache_get(struct ms_dane_certcache *c, const uint8_t key[32],
 			continue;
 		if (X509_up_ref(e->x)) {
 			x = e->x;
-			if (c->head != e) {
-				lru_unlink(c, e);
-				lru_push_front(c, e);
+			struct cc_part *p = &c->part[e->part];
+			if (p->head != e) {
+				lru_unlink(p, e);
+				lru_push_front(p, e);
 			}
 		}
 		break;
@@ -148,10 +165,11 @@ X509 *ms_dane_certcache_get(struct ms_dane_certcache *c, const uint8_t key[32],
 	return x;
 }
 
-int ms_dane_certcache_put(struct ms_dane_certcache *c, const uint8_t key[32],
+int ms_dane_certcache_put(struct ms_dane_certcache *c, int part, const uint8_t key[32],
 			  const uint8_t *der, size_t len, X509 *x)
 {
-	if (c->max == 0)
+	struct cc_part *p = &c->part[part];
+	if (p->max == 0)
 		return -1;
 	/* Allocated outside the lock; a failure only means no caching. */
 	struct cc_entry *e = ms_malloc(c->env, sizeof(*e) + len);
@@ -161,6 +179,7 @@ int ms_dane_certcache_put(struct ms_dane_certcache *c, const uint8_t key[32],
 	memcpy(e->key, key, 32);
 	memcpy(e->der, der, len);
 	e->len = len;
+	e->part = part;
 	if (!X509_up_ref(x)) {
 		ms_free(c->env, e);
 		return -1;
@@ -175,12 +194,12 @@ int ms_dane_certcache_put(struct ms_dane_certcache *c, const uint8_t key[32],
 	if (dup == NULL) {
 		e->hnext = c->buckets[b];
 		c->buckets[b] = e;
-		lru_push_front(c, e);
-		if (++c->n > c->max) {
-			evicted = c->tail;
-			lru_unlink(c, evicted);
+		lru_push_front(p, e);
+		if (++p->n > p->max) { /* only this partition's own oldest */
+			evicted = p->tail;
+			lru_unlink(p, evicted);
 			hash_unlink(c, evicted);
-			c->n--;
+			p->n--;
 		}
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -228,10 +247,15 @@ void ms_dane_certcache_sig_note(struct ms_dane_certcache *c, const X509 *x,
 	pthread_mutex_unlock(&c->mu);
 }
 
-size_t ms_dane_certcache_count(struct ms_dane_certcache *c)
+size_t ms_dane_certcache_max(const struct ms_dane_certcache *c, int part)
+{
+	return c->part[part].max; /* fixed at creation: no lock */
+}
+
+size_t ms_dane_certcache_count(struct ms_dane_certcache *c, int part)
 {
 	pthread_mutex_lock(&c->mu);
-	size_t n = c->n;
+	size_t n = c->part[part].n;
 	pthread_mutex_unlock(&c->mu);
 	return n;
 }

@@ -50,24 +50,45 @@ ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx, uint8_t mtype,
 	return MS_OK;
 }
 
+/* Replace the cache by an empty one with these bounds (NULL when both are
+ * 0).  On failure the old cache and bounds stay. */
+static ms_status rebuild_cache(struct ms_dane_ctx *ctx, size_t max_ca, size_t max_leaf)
+{
+	struct ms_dane_certcache *c = NULL;
+	if (max_ca > 0 || max_leaf > 0) {
+		ms_status st = ms_dane_certcache_new(&ctx->env, max_ca, max_leaf, &c);
+		if (st != MS_OK)
+			return st;
+	}
+	ms_dane_certcache_free(ctx->cache);
+	ctx->cache = c;
+	ctx->cache_max_ca = max_ca;
+	ctx->cache_max_leaf = max_leaf;
+	return MS_OK;
+}
+
 ms_status ms_dane_ctx_set_cert_cache(struct ms_dane_ctx *ctx, size_t max_entries)
 {
 	if (ctx == NULL || max_entries > MS_DANE_MAX_CERT_CACHE)
 		return MS_ERR_INVALID;
-	struct ms_dane_certcache *c = NULL;
-	if (max_entries > 0) {
-		ms_status st = ms_dane_certcache_new(&ctx->env, max_entries, &c);
-		if (st != MS_OK)
-			return st; /* the old cache, if any, stays */
-	}
-	ms_dane_certcache_free(ctx->cache);
-	ctx->cache = c;
-	return MS_OK;
+	return rebuild_cache(ctx, max_entries, ctx->cache_max_leaf);
+}
+
+ms_status ms_dane_ctx_set_leaf_cache(struct ms_dane_ctx *ctx, size_t max_leaves)
+{
+	if (ctx == NULL || max_leaves > MS_DANE_MAX_CERT_CACHE)
+		return MS_ERR_INVALID;
+	return rebuild_cache(ctx, ctx->cache_max_ca, max_leaves);
 }
 
 size_t ms_dane_ctx_cert_cache_count(const struct ms_dane_ctx *ctx)
 {
-	return ctx && ctx->cache ? ms_dane_certcache_count(ctx->cache) : 0;
+	return ctx && ctx->cache ? ms_dane_certcache_count(ctx->cache, MS_DANE_CC_CA) : 0;
+}
+
+size_t ms_dane_ctx_leaf_cache_count(const struct ms_dane_ctx *ctx)
+{
+	return ctx && ctx->cache ? ms_dane_certcache_count(ctx->cache, MS_DANE_CC_LEAF) : 0;
 }
 
 const EVP_MD *ms_dane_md(const struct ms_dane_ctx *ctx, uint8_t mtype)

@@ -17,27 +17,36 @@ struct ms_dane_ctx {
 	/* Digests fetched once: implicit fetches cost a lock per call. */
 	EVP_MD *sha256;
 	EVP_MD *sha512;
-	/* Decoded CA certificates by SHA-256 of their DER; NULL: off. */
+	/* Decoded certificates by SHA-256 of their DER; NULL: off (both
+	 * bounds 0).  The bounds as last set, so either setter keeps the
+	 * other's. */
 	struct ms_dane_certcache *cache;
+	size_t cache_max_ca, cache_max_leaf;
 };
 
 /* ---- the decoded-certificate cache (certcache.c) ---- */
 struct ms_dane_certcache;
-/* A cache of at most `max` entries, our memory from `env` (borrowed: the
- * context's copy, which outlives the cache). */
-ms_status ms_dane_certcache_new(const struct ms_env *env, size_t max,
+/* The two partitions, each an LRU with its own bound: a leaf is only ever
+ * evicted by another leaf, a CA certificate by another CA certificate. */
+enum { MS_DANE_CC_CA = 0, MS_DANE_CC_LEAF = 1 };
+/* A cache of at most `max_ca` CA and `max_leaf` leaf certificates, our
+ * memory from `env` (borrowed: the context's copy, which outlives the
+ * cache). */
+ms_status ms_dane_certcache_new(const struct ms_env *env, size_t max_ca, size_t max_leaf,
 				struct ms_dane_certcache **out);
 void ms_dane_certcache_free(struct ms_dane_certcache *c);
 /* The X509 whose DER is exactly der/len (key: its SHA-256), with a
- * reference for the caller; NULL when not cached. */
+ * reference for the caller, from either partition; NULL when not cached. */
 X509 *ms_dane_certcache_get(struct ms_dane_certcache *c, const uint8_t key[32],
 			    const uint8_t *der, size_t len);
-/* Remember `x` (decoded from exactly der/len; a reference is taken),
- * evicting the least recently used entry past the limit.  Out of memory
- * only means the certificate is not cached (-1; 0: cached). */
-int ms_dane_certcache_put(struct ms_dane_certcache *c, const uint8_t key[32],
+/* Remember `x` (decoded from exactly der/len; a reference is taken) in
+ * partition `part`, evicting that partition's least recently used entry
+ * past its limit.  A partition of bound 0 or out of memory only means the
+ * certificate is not cached (-1; 0: cached, or already held). */
+int ms_dane_certcache_put(struct ms_dane_certcache *c, int part, const uint8_t key[32],
 			  const uint8_t *der, size_t len, X509 *x);
-size_t ms_dane_certcache_count(struct ms_dane_certcache *c);
+size_t ms_dane_certcache_count(struct ms_dane_certcache *c, int part);
+size_t ms_dane_certcache_max(const struct ms_dane_certcache *c, int part);
 /*
  * The signature memo.  A certificate's signature is a fixed function of
  * its exact DER and its issuer's key, and the issuer's exact DER fixes its

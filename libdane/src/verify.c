@@ -314,8 +314,11 @@ static int select_path(const struct ms_dane_input *in, const int *anchor_rec,
 /*
  * Certificate j of the chain, decoded: from the cache when its exact DER
  * was seen before, else by d2i_X509 (the whole DER must be consumed).  A
- * CA certificate decoded here is cached; the leaf never is (it changes
- * with every server, and only CA certificates repeat).  NULL: not DER.
+ * CA certificate decoded here goes into the CA partition, the leaf (j 0)
+ * into the leaf partition when that has a bound, so leaves (one per
+ * server) never evict the CA certificates that repeat.  NULL: not DER.
+ * *cached is set only for CA positions: the signature memo covers
+ * signatures between CA certificates; the leaf's is verified every time.
  */
 static X509 *decode_cert(const struct ms_dane_ctx *ctx, struct cert_hashes *ch,
 			 const struct ms_dane_input *in, size_t j, unsigned char *cached)
@@ -323,12 +326,15 @@ static X509 *decode_cert(const struct ms_dane_ctx *ctx, struct cert_hashes *ch,
 	const uint8_t *der = in->chain[j].der;
 	size_t len = in->chain[j].len;
 	const uint8_t *key = NULL;
-	if (ctx->cache != NULL && j > 0 && (key = cert_sha256(ctx, ch, in, j)) != NULL) {
+	int part = j > 0 ? MS_DANE_CC_CA : MS_DANE_CC_LEAF;
+	if (ctx->cache != NULL && ms_dane_certcache_max(ctx->cache, part) > 0 &&
+	    (key = cert_sha256(ctx, ch, in, j)) != NULL) {
 		X509 *x = ms_dane_certcache_get(ctx->cache, key, der, len);
 		struct ms_kv label = { "result", x ? "hit" : "miss" };
-		ms_metric(&ctx->env, MS_METRIC_COUNTER, "dane_cert_cache_total", &label, 1, 1);
+		ms_metric(&ctx->env, MS_METRIC_COUNTER,
+			  j > 0 ? "dane_cert_cache_total" : "dane_leaf_cache_total", &label, 1, 1);
 		if (x != NULL) {
-			*cached = 1;
+			*cached = j > 0;
 			return x;
 		}
 	}
@@ -341,7 +347,7 @@ static X509 *decode_cert(const struct ms_dane_ctx *ctx, struct cert_hashes *ch,
 	/* Fill the extension cache now (X509_verify_cert would, under the
 	 * certificate's lock): a cached X509 is then only read. */
 	if (key != NULL && X509_check_purpose(x, -1, 0) == 1)
-		*cached = ms_dane_certcache_put(ctx->cache, key, der, len, x) == 0;
+		*cached = ms_dane_certcache_put(ctx->cache, part, key, der, len, x) == 0 && j > 0;
 	return x;
 }
 

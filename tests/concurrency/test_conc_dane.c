@@ -303,6 +303,8 @@ static void *cache_worker(void *arg)
 			   ms_dane_verdict_str(res.verdict), res.depth, res.x509_error, res.reason);
 		CONC_CHECK(t, ms_dane_ctx_cert_cache_count(s->ctx) <= 3, "op %u: cache over its bound",
 			   i);
+		CONC_CHECK(t, ms_dane_ctx_leaf_cache_count(s->ctx) <= 1,
+			   "op %u: leaf cache over its bound", i);
 		t->ops++;
 	}
 	return NULL;
@@ -329,8 +331,12 @@ START_TEST(shared_ctx_cache)
 	OPENSSL_free(spki);
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &s.ctx), MS_OK);
 	ck_assert_int_eq(ms_dane_ctx_set_cert_cache(s.ctx, 3), MS_OK);
+	/* one leaf slot for the two leaves: served and evicted under the
+	 * threads, while the CA partition churns on its own */
+	ck_assert_int_eq(ms_dane_ctx_set_leaf_cache(s.ctx, 1), MS_OK);
 	conc_run(cache_worker, &s, CACHE_OPS);
 	ck_assert_uint_eq(ms_dane_ctx_cert_cache_count(s.ctx), 3);
+	ck_assert_uint_eq(ms_dane_ctx_leaf_cache_count(s.ctx), 1);
 	ms_dane_ctx_free(s.ctx);
 	for (int d = 0; d < CDEPTH; d++) {
 		OPENSSL_free((void *)s.a[d].der);

@@ -140,6 +140,7 @@ static int run_file(const char *file, const char *base)
 	/* The decoded-certificate cache on, shared by the file's cases (they
 	 * reuse the same CA certificates): verdicts must not change. */
 	ck_assert_int_eq(ms_dane_ctx_set_cert_cache(ctx, 32), MS_OK);
+	ck_assert_int_eq(ms_dane_ctx_set_leaf_cache(ctx, 32), MS_OK);
 	int64_t now = (int64_t)time(NULL);
 	int failures = 0;
 	for (size_t k = 0; k < n; k++) {

@@ -36,6 +36,7 @@ static void setup_keys(void)
 		}
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &g_ctx), MS_OK);
 	ck_assert_int_eq(ms_dane_ctx_set_cert_cache(g_ctx, 64), MS_OK);
+	ck_assert_int_eq(ms_dane_ctx_set_leaf_cache(g_ctx, 64), MS_OK);
 	ck_assert_int_eq(ms_dane_ctx_new(NULL, &g_ctx_plain), MS_OK);
 }
 

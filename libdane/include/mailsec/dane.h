@@ -137,7 +137,7 @@ MS_DANE_API void ms_dane_ctx_free(struct ms_dane_ctx *ctx);
 MS_DANE_API ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx,
 						 uint8_t mtype, unsigned rank);
 
-/** Upper bound for ms_dane_ctx_set_cert_cache(). */
+/** Upper bound for ms_dane_ctx_set_cert_cache() and ms_dane_ctx_set_leaf_cache(). */
 #define MS_DANE_MAX_CERT_CACHE 100000
 
 /**
@@ -146,12 +146,14 @@ MS_DANE_API ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx,
  * again.  Only the decoding is reused: dates, names, key usage, signatures
  * and the chain build are checked on every verification, and a hit needs
  * the very same DER bytes (a copy is kept and compared), so a certificate
- * replaced under the same subject is always decoded afresh.  The leaf is
- * never cached.  Thread-safe (a mutex); entries and DER copies come from
- * the env allocator, at most `max_entries` certificates of at most
- * MS_DANE_MAX_CERT bytes each.  Off by default.  Call it before the
- * context is shared (like the other setters); a new call replaces the
- * cache (emptying it).
+ * replaced under the same subject is always decoded afresh.  This bound
+ * covers CA certificates only: the leaf is cached only when
+ * ms_dane_ctx_set_leaf_cache() gives leaves their own bound, and leaves
+ * never evict CA certificates.  Thread-safe (a mutex); entries and DER
+ * copies come from the env allocator, at most `max_entries` certificates
+ * of at most MS_DANE_MAX_CERT bytes each.  Off by default.  Call it before
+ * the context is shared (like the other setters); a new call replaces the
+ * cache (emptying both partitions; the leaf bound stays).
  * @param ctx         the context
  * @param max_entries 0 turns the cache off; at most MS_DANE_MAX_CERT_CACHE
  * @return MS_OK, MS_ERR_INVALID, MS_ERR_NOMEM (the previous cache stays)
@@ -159,11 +161,36 @@ MS_DANE_API ms_status ms_dane_ctx_set_mtype_rank(struct ms_dane_ctx *ctx,
 MS_DANE_API ms_status ms_dane_ctx_set_cert_cache(struct ms_dane_ctx *ctx,
 						 size_t max_entries);
 /**
- * How many certificates the cache holds now (0 when it is off).
+ * How many CA certificates the cache holds now (0 when it is off).
  * @param ctx the context (NULL: 0)
- * @return the number of cached certificates
+ * @return the number of cached CA certificates (leaves not counted)
  */
 MS_DANE_API size_t ms_dane_ctx_cert_cache_count(const struct ms_dane_ctx *ctx);
+/**
+ * Cache decoded leaf (end-entity, chain[0]) certificates too, in a
+ * partition of their own: an LRU of at most `max_leaves` leaves beside the
+ * CA partition of ms_dane_ctx_set_cert_cache(), so a stream of distinct
+ * leaves only ever evicts other leaves, never a CA certificate.  Keyed and
+ * checked exactly as CA certificates (SHA-256 of the DER, the DER bytes
+ * compared on a hit), so a leaf replaced under the same name (renewed,
+ * expired, another key, one bit changed) is decoded afresh.  Only the
+ * decoding is reused: the leaf's dates, names, key usage, its signature by
+ * its issuer, the chain build and the DANE matching all run on every
+ * verification.  Memory from the env allocator as for CA certificates;
+ * off (0) by default.  Call it before the context is shared; a new call
+ * replaces the cache (emptying both partitions; the CA bound stays).
+ * @param ctx        the context
+ * @param max_leaves 0 turns leaf caching off; at most MS_DANE_MAX_CERT_CACHE
+ * @return MS_OK, MS_ERR_INVALID, MS_ERR_NOMEM (the previous cache stays)
+ */
+MS_DANE_API ms_status ms_dane_ctx_set_leaf_cache(struct ms_dane_ctx *ctx,
+						 size_t max_leaves);
+/**
+ * How many leaf certificates the cache holds now (0 when it is off).
+ * @param ctx the context (NULL: 0)
+ * @return the number of cached leaf certificates
+ */
+MS_DANE_API size_t ms_dane_ctx_leaf_cache_count(const struct ms_dane_ctx *ctx);
 
 /* ---- verification core (no DNS, no TLS) --------------------------------- */
 

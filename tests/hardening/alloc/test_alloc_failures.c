@@ -561,10 +561,10 @@ static ms_status dane_verify_call(void *ctx, int *same)
 	return st;
 }
 
-/* The decoded-certificate cache: a context with the cache (its table from
- * env), a cold and a warm DANE-TA verification (entries and DER copies from
- * env).  A refused cache entry only means it is not cached: the verdict
- * stays; a refused table is MS_ERR_NOMEM from the setter. */
+/* The decoded-certificate cache: a context with the cache, both partitions
+ * on (its table from env), a cold and a warm DANE-TA verification (entries
+ * and DER copies from env).  A refused cache entry only means it is not
+ * cached: the verdict stays; a refused table is MS_ERR_NOMEM from the setter. */
 static ms_status dane_cache_call(void *ctx, int *same)
 {
 	struct dane_case *c = ctx;
@@ -573,6 +573,8 @@ static ms_status dane_cache_call(void *ctx, int *same)
 	if (st != MS_OK)
 		return st;
 	st = ms_dane_ctx_set_cert_cache(d, 8);
+	if (st == MS_OK)
+		st = ms_dane_ctx_set_leaf_cache(d, 8);
 	int ok = 1;
 	for (int round = 0; st == MS_OK && round < 2; round++) {
 		struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
