@@ -252,6 +252,46 @@ START_TEST(send_step_never_blocks_on_planning)
 }
 END_TEST
 
+/* The send handle copies its options' strings (helo, ca_file, account):
+ * a caller may build them in a buffer it reuses once ms_rtls_send_new has
+ * returned (the envelope is documented as borrowed; the options are not).
+ * The delivery is made in a later step, from the handle's own copies: a
+ * helo buffer overwritten after ms_rtls_send_new must not reach it (here
+ * it would be refused as "bad EHLO name"; under valgrind, a stack buffer
+ * that went out of scope was read). */
+START_TEST(send_copies_its_option_strings)
+{
+	static const uint8_t msg[] = "From: a@example.test\r\nTo: b@example.test\r\n\r\nhi\r\n";
+	const char *to[] = { "b@example.test" };
+	struct ms_rtls_envelope m = { .from = "a@example.test", .rcpt = to, .nrcpt = 1,
+				      .msg = msg, .msglen = sizeof(msg) - 1 };
+	char helo[64] = "client.test", ca[64] = "/nonexistent/ca.pem", account[64] = "a@example.test";
+	struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION };
+	o.deliver = (struct ms_rtls_deliver_opts){ .version = MS_RTLS_DELIVER_OPTS_VERSION,
+						   .helo = helo, .ca_file = ca, .account = account,
+						   .timeout_ms = 2000 };
+	struct ms_rtls_send *s = NULL;
+	char why[300] = "";
+	ck_assert_msg(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m, &o, &s, why,
+				       sizeof(why)) == MS_OK, "%s", why);
+	/* the caller reuses its buffers */
+	memset(helo, 0, sizeof(helo));
+	strcpy(helo, "not a name <>");
+	memset(ca, 'x', sizeof(ca) - 1);
+	memset(account, 'y', sizeof(account) - 1);
+	ms_status st = MS_OK;
+	uint64_t t0 = now_ms();
+	while (ms_rtls_send_delivery(s, 0) == NULL && now_ms() - t0 < mstest_scale_ms(5000)) {
+		st = ms_rtls_send_step(s, why, sizeof(why));
+		if (st != MS_OK)
+			break;
+	}
+	ck_assert_msg(st == MS_OK, "%s", why);
+	ck_assert_ptr_nonnull(ms_rtls_send_delivery(s, 0));
+	ms_rtls_send_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("requiretls-route-sts-async");
@@ -262,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, policy_in_time_applies_under_a_deadline);
 	tcase_add_test(tc, free_while_fetch_pending_cancels);
 	tcase_add_test(tc, send_step_never_blocks_on_planning);
+	tcase_add_test(tc, send_copies_its_option_strings);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
