@@ -26,7 +26,8 @@ struct ms_rtls_send {
 	struct ms_dns_ctx *dns;
 	struct ms_sts *sts;
 	struct ms_rtls_envelope msg;
-	struct ms_rtls_send_opts opts;
+	struct ms_rtls_send_opts opts;   /* its strings point at the copies below */
+	char *helo, *ca_file, *account;  /* owned: the caller's may not outlive new */
 	struct ms_rtls_route_opts route_opts;
 	int have_route_opts;
 	enum ms_rtls_requirement requirement;
@@ -72,6 +73,19 @@ ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_ctx *dns, str
 	s->sts = sts;
 	s->msg = *m;
 	s->opts = *opts;
+	/* The deliveries are made in later steps: keep our own copies of the
+	 * options' strings (the envelope is borrowed, as documented; the
+	 * options are copied, as ms_rtls_deliver_new copies them). */
+	s->opts.route = NULL;
+	if (opts->deliver.helo && (s->helo = ms_strdup(&e, opts->deliver.helo)) == NULL)
+		goto nomem;
+	if (opts->deliver.ca_file && (s->ca_file = ms_strdup(&e, opts->deliver.ca_file)) == NULL)
+		goto nomem;
+	if (opts->deliver.account && (s->account = ms_strdup(&e, opts->deliver.account)) == NULL)
+		goto nomem;
+	s->opts.deliver.helo = s->helo;
+	s->opts.deliver.ca_file = s->ca_file;
+	s->opts.deliver.account = s->account;
 	if (opts->route) {
 		/* a version-1 caller's struct ends before deadline_ms */
 		if (opts->route->version == 1)
@@ -140,6 +154,8 @@ ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_ctx *dns, str
 	s->raised = s->requirement != requirement;
 	*out = s;
 	return MS_OK;
+nomem:
+	st = ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
 fail:
 	ms_rtls_send_free(s);
 	return st;
@@ -157,6 +173,9 @@ void ms_rtls_send_free(struct ms_rtls_send *s)
 	ms_free(&s->env, s->domains);
 	ms_free(&s->env, s->rcpt_domain);
 	ms_free(&s->env, s->rcpt_index);
+	ms_free(&s->env, s->helo);
+	ms_free(&s->env, s->ca_file);
+	ms_free(&s->env, s->account);
 	struct ms_env e = s->env;
 	ms_free(&e, s);
 }

@@ -261,7 +261,9 @@ static void world_setup(void)
 	fclose(out);
 	struct ms_dns_config cfg = { .version = MS_DNS_CONFIG_VERSION,
 				     .mode = MS_DNS_MODE_CONFIG_FILE, .config_file = conf,
-				     .timeout_ms = 8000 };
+				     /* the batches' deadlines (which scale) must end the
+				      * black-holed lookups, not libunbound's own timeout */
+				     .timeout_ms = mstest_scale_ms(8000) };
 	char why[256] = "";
 	ck_assert_msg(ms_dns_ctx_new(NULL, &cfg, &wdns, why, sizeof(why)) == MS_OK, "%s", why);
 }
@@ -405,8 +407,14 @@ static void *batch_worker(void *arg)
 			int t = ms_dns_batch_timeout_ms(b);
 			poll(NULL, 0, t >= 0 && t < 5 ? t : 5);
 		}
-		if (s.mx_outcome == MS_DNS_ANSWER && s.hang_outcome == MS_DNS_TIMEOUT &&
-		    s.hang_failed)
+		/* the black-holed lookup is cut by the deadline.  Under valgrind
+		 * the deadline scales but libunbound's clock for the silent
+		 * server does not: it may give up first with SERVFAIL, which is
+		 * the same fail-closed result (failed, indeterminate) */
+		int hang_cut = s.hang_outcome == MS_DNS_TIMEOUT ||
+			       (getenv("MS_UNDER_VALGRIND") && s.hang_outcome == MS_DNS_SERVFAIL);
+		if (s.mx_outcome == MS_DNS_ANSWER && !s.mx_failed && hang_cut && s.hang_failed &&
+		    s.hang_security == MS_DNS_INDETERMINATE)
 			(*ok)++;
 		ms_dns_batch_free(b);
 	}

@@ -434,7 +434,7 @@ static void drive(struct ms_rtls_send *s, struct drive *dr)
 	uint64_t t0 = now_ms();
 	memset(dr, 0, sizeof(*dr));
 	while (!ms_rtls_send_done(s)) {
-		ck_assert_msg(now_ms() - t0 < 60000, "the delivery never ended");
+		ck_assert_msg(now_ms() - t0 < mstest_scale_ms(60000), "the delivery never ended");
 		uint64_t s0 = now_ms();
 		ck_assert_msg(ms_rtls_send_step(s, why, sizeof(why)) == MS_OK, "%s", why);
 		int d = (int)(now_ms() - s0);
@@ -572,7 +572,7 @@ START_TEST(cancel_mid_session)
 	char why[300] = "";
 	uint64_t t0 = now_ms();
 	int in_session = 0;
-	while (!in_session && now_ms() - t0 < 20000) {
+	while (!in_session && now_ms() - t0 < mstest_scale_ms(20000)) {
 		ck_assert_msg(ms_rtls_send_step(s, why, sizeof(why)) == MS_OK, "%s", why);
 		int fd = ms_rtls_send_fd(s), t = ms_rtls_send_timeout_ms(s);
 		const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
@@ -609,7 +609,7 @@ START_TEST(two_domains_one_loop)
 	int longest = 0, overlap = 0;
 	uint64_t t0 = now_ms();
 	while (!ms_rtls_send_done(h[0]) || !ms_rtls_send_done(h[1])) {
-		ck_assert_msg(now_ms() - t0 < 60000, "the deliveries never ended");
+		ck_assert_msg(now_ms() - t0 < mstest_scale_ms(60000), "the deliveries never ended");
 		struct pollfd p[2];
 		int np = 0, wait = -1, in_smtp = 0;
 		for (int i = 0; i < 2; i++) {

@@ -276,7 +276,10 @@ struct ms_rtls_send;
  * Prepare a message: check the addresses, group the recipients by
  * normalised domain (first-seen order; a recipient given twice is kept
  * once), and apply the auto-REQUIRETLS rule.  `dns` (required) and `sts`
- * (NULL: no MTA-STS) are borrowed until free.  No network I/O (the
+ * (NULL: no MTA-STS) are borrowed until free, and so is the envelope
+ * (its addresses and message bytes).  `opts` is copied, with its strings
+ * (helo, ca_file, account); its tls context and memory store stay
+ * borrowed until free.  No network I/O (the
  * memory store is read).  MS_ERR_INVALID names the bad address in `why`.
  */
 MS_RTLS_API ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_ctx *dns,
