@@ -19,6 +19,7 @@
 #include <mailsec/mtasts.h>
 
 #include "helpers.h"
+#include "mstest.h"
 
 static struct policy_host host;
 static int addr_queries, txt_queries;
@@ -129,7 +130,7 @@ START_TEST(async_discovery_fetches_then_uses_the_cache)
 	struct ms_sts_result *r = NULL;
 	ck_assert_int_eq(ms_sts_get_result(g, &r, why, sizeof(why)), MS_ERR_STATE);
 	int done = 0;
-	run(g, 10000, &done);
+	run(g, mstest_scale_ms(10000), &done);
 	ck_assert(done);
 	ck_assert_msg(ms_sts_get_result(g, &r, why, sizeof(why)) == MS_OK, "%s", why);
 	struct ms_sts_result *again = NULL;
@@ -149,7 +150,7 @@ START_TEST(async_discovery_fetches_then_uses_the_cache)
 	/* the same id again: the cache, and no address lookup at all */
 	addr_queries = txt_queries = 0;
 	ck_assert_int_eq(ms_sts_get_start(sts, "example.test", &g, why, sizeof(why)), MS_OK);
-	run(g, 10000, &done);
+	run(g, mstest_scale_ms(10000), &done);
 	ck_assert(done);
 	ck_assert_int_eq(ms_sts_get_result(g, &r, why, sizeof(why)), MS_OK);
 	ms_sts_get_free(g);
@@ -175,12 +176,12 @@ START_TEST(stalled_policy_host_never_blocks_a_step)
 	/* the body trickles in for ~25 s: still pending, and no step waited
 	 * for it (a blocking fetch would sit in one step until it ends) */
 	ck_assert(!done);
-	ck_assert_msg(longest < 200, "a step took %d ms", longest);
+	ck_assert_msg(longest < (int)mstest_scale_ms(200), "a step took %d ms", longest);
 	struct ms_sts_result *r = NULL;
 	ck_assert_int_eq(ms_sts_get_result(g, &r, why, sizeof(why)), MS_ERR_STATE);
 	uint64_t t0 = now_ms();
 	ms_sts_get_free(g);   /* cancel: the transfer is dropped */
-	ck_assert_uint_lt(now_ms() - t0, 200);
+	ck_assert_uint_lt(now_ms() - t0, mstest_scale_ms(200));
 	/* nothing was cached for it */
 	struct ms_sts_entry e = { .version = MS_STS_ENTRY_VERSION };
 	static uint8_t buf[MS_STS_POLICY_MAX];
