@@ -60,9 +60,7 @@ static ms_status combine(struct ms_dns_result *a, const struct ms_dns_result *aa
 		a->cname_secure = aaaa->cname_secure;
 	if (fa) {
 		/* A failed: only AAAA's genuine records may be kept. */
-		for (size_t i = 0; i < a->n; i++)
-			ms_free(&a->env, a->rr[i].data);
-		a->n = 0;
+		ms_dns_result_clear_records(a);
 	}
 	const struct ms_dns_result *failed =
 		fa && f6 ? (failure_rank(aaaa->outcome, aaaa->security) >

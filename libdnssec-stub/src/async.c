@@ -32,11 +32,11 @@ ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 	p->async = 1;
 	p->cb = cb;
 	p->user = user;
-	p->started_ns = ms_monotonic_ns();
-	p->deadline_ns = p->started_ns + (uint64_t)ctx->timeout_ms * 1000000u;
 	uint64_t timeout_ns = (uint64_t)ctx->timeout_ms * 1000000u;
 
 	if (ctx->custom) {
+		p->started_ns = ms_monotonic_ns();
+		p->deadline_ns = p->started_ns + timeout_ns;
 		/* Injected resolvers answer at once; deliver on the next process. */
 		st = ctx->custom(ctx->custom_user, norm, type, &p->result);
 		if (st != MS_OK || p->result == NULL) {
@@ -62,7 +62,8 @@ ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 	p->id = ctx->next_id++;
 	/* the deadline is taken under the lock so the list stays in deadline
 	 * order even when threads submit at once */
-	p->deadline_ns = ms_monotonic_ns() + timeout_ns;
+	p->started_ns = ms_monotonic_ns();
+	p->deadline_ns = p->started_ns + timeout_ns;
 	ms_dns_pending_link(ctx, p);
 	uint64_t myid = p->id;
 	pthread_mutex_unlock(&ctx->lock);

@@ -32,6 +32,12 @@ struct ms_dns_result {
 	uint32_t duration_ms;
 	size_t n, cap;
 	struct ms_dns_rr *rr;
+	/* A result built from a libunbound answer is one allocation: the
+	 * record array and the first n_inline records' data sit after the
+	 * struct (ms_dns_result_alloc_packed).  Records added later, and a
+	 * record array grown later, are separate blocks. */
+	size_t n_inline;
+	int rr_inline;
 	/* ms_dns_lookup_addr only: how each family's lookup ended, so a
 	 * failed half stays visible (nfamilies 0 for other results). */
 	struct ms_dns_family {
@@ -89,6 +95,18 @@ ms_status ms_dns_conf_load(struct ms_dns_ctx *ctx, const char *path, char *why,
 /* result.c */
 struct ms_dns_result *ms_dns_result_alloc(const struct ms_env *env,
 					  const char *qname, uint16_t qtype);
+/* A result with room for `nrec` records of `datalen` bytes in all in the
+ * same allocation (one malloc and one free per answer instead of 2 + nrec);
+ * fill it with ms_dns_result_add_inline. */
+struct ms_dns_result *ms_dns_result_alloc_packed(const struct ms_env *env,
+						 const char *qname, uint16_t qtype,
+						 size_t nrec, size_t datalen);
+/* Append a record into the room made by ms_dns_result_alloc_packed; the
+ * caller sized the room, so this cannot fail. */
+void ms_dns_result_add_inline(struct ms_dns_result *r, uint16_t type,
+			      const uint8_t *rdata, size_t len);
+/* Drop every record (the combined address lookup, when A failed). */
+void ms_dns_result_clear_records(struct ms_dns_result *r);
 /* Merge the records of `b` into `a` (used by the combined address lookup). */
 ms_status ms_dns_result_absorb(struct ms_dns_result *a,
 			       const struct ms_dns_result *b);

@@ -7,12 +7,18 @@
 #include <string.h>
 #include <unbound.h>
 
-/* libunbound names carry the trailing dot; ours do not. */
+/* libunbound names carry the trailing dot; ours do not.  `dst` holds the
+ * query name already: most answers have no CNAME, and their canonical
+ * name is that name again, so it is compared before it is normalised. */
 static void copy_name(char *dst, const char *src)
 {
+	size_t n = strlen(dst);
+	if (strncmp(src, dst, n) == 0 &&
+	    (src[n] == '\0' || (src[n] == '.' && src[n + 1] == '\0')))
+		return;
 	char tmp[MS_DNS_NAME_MAX];
-	if (src && ms_dns_name_normalize(src, tmp, sizeof(tmp), NULL, 0) == MS_OK)
-		memcpy(dst, tmp, sizeof(tmp));
+	if (ms_dns_name_normalize(src, tmp, sizeof(tmp), NULL, 0) == MS_OK)
+		memcpy(dst, tmp, strlen(tmp) + 1);
 }
 
 struct ms_dns_result *ms_dns_timeout_result(const struct ms_env *env,
@@ -32,7 +38,22 @@ struct ms_dns_result *ms_dns_from_ub(struct ms_dns_ctx *ctx, const char *qname,
 				     uint16_t qtype, int err,
 				     struct ub_result *ub)
 {
-	struct ms_dns_result *r = ms_dns_result_alloc(&ctx->env, qname, qtype);
+	/* Size the records first so the result is one allocation: with 1,000
+	 * lookups in flight the per-answer mallocs were a visible share of
+	 * the delivery cost (docs/PERFORMANCE.md, async-1000). */
+	size_t nrec = 0, datalen = 0;
+	int records = err == 0 && ub != NULL && !ub->bogus && ub->rcode == 0 &&
+		      ub->havedata && ub->data != NULL;
+	for (int i = 0; records && ub->data[i]; i++) {
+		/* libunbound never hands out more; refused as before this
+		 * was one block (no result, never an empty answer) */
+		if (ub->len[i] < 0 || ub->len[i] > 65535 || nrec == 65535)
+			return NULL;
+		nrec++;
+		datalen += (size_t)ub->len[i];
+	}
+	struct ms_dns_result *r = ms_dns_result_alloc_packed(&ctx->env, qname, qtype,
+							     nrec, datalen);
 	if (r == NULL)
 		return NULL;
 	if (err != 0 || ub == NULL) {
@@ -78,13 +99,9 @@ struct ms_dns_result *ms_dns_from_ub(struct ms_dns_ctx *ctx, const char *qname,
 		break;
 	}
 	if (r->outcome == MS_DNS_ANSWER) {
-		for (int i = 0; ub->data && ub->data[i]; i++) {
-			if (ms_dns_result_add(r, qtype, (const uint8_t *)ub->data[i],
-					      (size_t)ub->len[i]) != MS_OK) {
-				ms_dns_result_free(r);
-				return NULL;
-			}
-		}
+		for (size_t i = 0; i < nrec; i++)
+			ms_dns_result_add_inline(r, qtype, (const uint8_t *)ub->data[i],
+						 (size_t)ub->len[i]);
 		if (r->n == 0)
 			r->outcome = MS_DNS_NODATA;
 	}

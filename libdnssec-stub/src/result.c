@@ -4,14 +4,21 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-struct ms_dns_result *ms_dns_result_alloc(const struct ms_env *env,
-					  const char *qname, uint16_t qtype)
+struct ms_dns_result *ms_dns_result_alloc_packed(const struct ms_env *env,
+						 const char *qname, uint16_t qtype,
+						 size_t nrec, size_t datalen)
 {
 	struct ms_env e;
 	ms_env_init(&e, env);
-	struct ms_dns_result *r = ms_calloc(&e, 1, sizeof(*r));
+	/* the record array is aligned after the struct (its size is a
+	 * multiple of the alignment of its pointer and size_t members) */
+	size_t size = sizeof(struct ms_dns_result) + nrec * sizeof(struct ms_dns_rr);
+	if (nrec > 65535 || datalen > SIZE_MAX - size)
+		return NULL;
+	struct ms_dns_result *r = ms_malloc(&e, size + datalen);
 	if (r == NULL)
 		return NULL;
+	memset(r, 0, sizeof(*r));
 	r->env = e;
 	/* plain copies: this runs once per answer, and snprintf's format
 	 * machinery was most of an injected resolver's per-lookup cost */
@@ -24,16 +31,51 @@ struct ms_dns_result *ms_dns_result_alloc(const struct ms_env *env,
 	r->cname_secure = -1;
 	r->outcome = MS_DNS_SERVFAIL;
 	r->security = MS_DNS_INDETERMINATE;
+	if (nrec > 0) {
+		r->rr = (struct ms_dns_rr *)(r + 1);
+		r->cap = nrec;
+		r->rr_inline = 1;
+	}
 	return r;
+}
+
+struct ms_dns_result *ms_dns_result_alloc(const struct ms_env *env,
+					  const char *qname, uint16_t qtype)
+{
+	return ms_dns_result_alloc_packed(env, qname, qtype, 0, 0);
+}
+
+void ms_dns_result_add_inline(struct ms_dns_result *r, uint16_t type,
+			      const uint8_t *rdata, size_t len)
+{
+	/* data goes after the array, right after the last record placed */
+	uint8_t *d = r->n ? r->rr[r->n - 1].data + r->rr[r->n - 1].len
+			  : (uint8_t *)(r->rr + r->cap);
+	if (len)
+		memcpy(d, rdata, len);
+	r->rr[r->n].type = type;
+	r->rr[r->n].len = (uint16_t)len;
+	r->rr[r->n].data = d;
+	r->n++;
+	r->n_inline = r->n;
+	r->outcome = MS_DNS_ANSWER;
+}
+
+void ms_dns_result_clear_records(struct ms_dns_result *r)
+{
+	for (size_t i = r->n_inline; i < r->n; i++)
+		ms_free(&r->env, r->rr[i].data);
+	r->n = r->n_inline = 0;
 }
 
 void ms_dns_result_free(struct ms_dns_result *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = r->n_inline; i < r->n; i++)
 		ms_free(&r->env, r->rr[i].data);
-	ms_free(&r->env, r->rr);
+	if (!r->rr_inline)
+		ms_free(&r->env, r->rr);
 	ms_free(&r->env, r->ede_text);
 	ms_free(&r->env, r);
 }
@@ -71,11 +113,20 @@ ms_status ms_dns_result_add(struct ms_dns_result *r, uint16_t type,
 		return MS_ERR_STATE;
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 4;
-		struct ms_dns_rr *rr = ms_realloc(&r->env, r->rr, cap * sizeof(*rr));
+		struct ms_dns_rr *rr;
+		if (r->rr_inline) {
+			/* the packed array cannot grow in place: move it out */
+			rr = ms_malloc(&r->env, cap * sizeof(*rr));
+			if (rr != NULL && r->n)
+				memcpy(rr, r->rr, r->n * sizeof(*rr));
+		} else {
+			rr = ms_realloc(&r->env, r->rr, cap * sizeof(*rr));
+		}
 		if (rr == NULL)
 			return MS_ERR_NOMEM;
 		r->rr = rr;
 		r->cap = cap;
+		r->rr_inline = 0;
 	}
 	uint8_t *d = ms_malloc(&r->env, len);
 	if (d == NULL)
@@ -305,7 +356,8 @@ ms_status ms_dns_result_dup(const struct ms_env *env, const struct ms_dns_result
 	c->env = e;
 	c->ede_text = NULL;
 	c->rr = NULL;
-	c->n = c->cap = 0;
+	c->n = c->cap = c->n_inline = 0;
+	c->rr_inline = 0;
 	ms_status st = MS_OK;
 	if (r->ede_text && (c->ede_text = ms_strdup(&c->env, r->ede_text)) == NULL)
 		st = MS_ERR_NOMEM;
