@@ -16,7 +16,7 @@
  *   bench auth-8sig-cached/sequential ours_ns=... sequential_ns=... ratio=...
  * Usage: bench-auth [ITERATIONS [DELAY_MS]]
  */
-#include <mailsec/auth.h>
+#include "bench_world.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -29,105 +29,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-#define NSIG 8
-
-/* ---- the zone -------------------------------------------------------- */
-struct rr {
-	char name[128];
-	uint16_t type;
-	char value[512];
-};
-static struct rr zone[32];
-static size_t nzone;
-
-static void add(const char *name, uint16_t type, const char *value)
-{
-	struct rr *r = &zone[nzone++];
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->type = type;
-	snprintf(r->value, sizeof(r->value), "%s", value);
-}
-
-static size_t wire_name(const char *name, uint8_t *out)
-{
-	size_t o = 0;
-	for (const char *p = name; *p;) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-		out[o++] = (uint8_t)l;
-		memcpy(out + o, p, l);
-		o += l;
-		p += l + (dot != NULL);
-	}
-	out[o++] = 0;
-	return o;
-}
-
-/* rdata of zone record i */
-static size_t rdata(const struct rr *r, uint8_t *out)
-{
-	switch (r->type) {
-	case MS_DNS_T_TXT: {
-		size_t sl = strlen(r->value), o = 0;
-		for (size_t off = 0; off < sl; off += 255) {
-			size_t c = sl - off > 255 ? 255 : sl - off;
-			out[o++] = (uint8_t)c;
-			memcpy(out + o, r->value + off, c);
-			o += c;
-		}
-		return o;
-	}
-	case MS_DNS_T_A:
-		inet_pton(AF_INET, r->value, out);
-		return 4;
-	case MS_DNS_T_PTR:
-		return wire_name(r->value, out);
-	}
-	return 0;
-}
-
-/* 0: answer, 1: nodata, 3: nxdomain */
-static int lookup(const char *name, uint16_t type, const struct rr **hits, size_t *n)
-{
-	int exists = 0;
-	*n = 0;
-	for (size_t i = 0; i < nzone; i++)
-		if (strcasecmp(zone[i].name, name) == 0) {
-			exists = 1;
-			if (zone[i].type == type)
-				hits[(*n)++] = &zone[i];
-		}
-	return *n ? 0 : exists ? 1 : 3;
-}
-
-/* ---- the injected resolver (the cached run) ---------------------------- */
-static ms_status mem_resolve(void *user, const char *name, uint16_t type,
-			     struct ms_dns_result **out)
-{
-	(void)user;
-	const struct rr *hits[8];
-	size_t n;
-	int rc = lookup(name, type, hits, &n);
-	struct ms_dns_result *r = NULL;
-	ms_status st = ms_dns_result_create(NULL, name, type,
-					    rc == 0 ? MS_DNS_ANSWER : rc == 1 ? MS_DNS_NODATA
-									  : MS_DNS_NXDOMAIN,
-					    MS_DNS_INSECURE, &r);
-	for (size_t i = 0; st == MS_OK && i < n; i++) {
-		uint8_t buf[600];
-		size_t len = rdata(hits[i], buf);
-		st = ms_dns_result_add(r, type, buf, len);
-	}
-	if (st == MS_OK)
-		st = ms_dns_result_set_meta(r, 300, NULL, -1, -1, NULL);
-	if (st != MS_OK) {
-		ms_dns_result_free(r);
-		return st;
-	}
-	*out = r;
-	return MS_OK;
-}
 
 /* ---- the delaying loopback responder ----------------------------------- */
 struct reply {
@@ -169,9 +70,9 @@ static size_t answer(const uint8_t *q, size_t qlen, uint8_t *out)
 		return 0;
 	size_t qend = o + 5;
 	uint16_t type = (uint16_t)(q[o + 1] << 8 | q[o + 2]);
-	const struct rr *hits[8];
+	const struct bench_rr *hits[8];
 	size_t n;
-	int rc = lookup(name, type, hits, &n);
+	int rc = bench_lookup(name, type, hits, &n);
 	memcpy(out, q, qend);
 	out[2] = (uint8_t)(0x84 | (q[2] & 0x01));   /* QR, AA, RD copied */
 	out[3] = (uint8_t)rc;
@@ -184,7 +85,7 @@ static size_t answer(const uint8_t *q, size_t qlen, uint8_t *out)
 		out[w++] = (uint8_t)(type >> 8), out[w++] = (uint8_t)type;
 		out[w++] = 0, out[w++] = 1;                        /* IN */
 		out[w++] = 0, out[w++] = 0, out[w++] = 0x0e, out[w++] = 0x10;  /* 3600 */
-		size_t len = rdata(hits[i], out + w + 2);
+		size_t len = bench_rdata(hits[i], out + w + 2);
 		out[w++] = (uint8_t)(len >> 8), out[w++] = (uint8_t)len;
 		w += len;
 	}
@@ -234,16 +135,6 @@ static void *serve(void *arg)
 
 /* ---- the two paths ----------------------------------------------------- */
 static char msg[16384];
-static const char CLIENT[] = "192.0.2.10", HELO[] = "mx.bench.test",
-		  MAILFROM[] = "alice@bench.test";
-
-static void check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "bench-auth: %s\n", what);
-		exit(1);
-	}
-}
 
 /* ms_auth: the parallel call. */
 static void ours(struct ms_dns_ctx *dns, int verify)
@@ -257,8 +148,8 @@ static void ours(struct ms_dns_ctx *dns, int verify)
 	      MS_OK, why);
 	if (verify) {
 		check(ms_auth_spf_result(a) == MS_SPF_PASS, "ours: spf");
-		check(ms_auth_dkim_count(a) == NSIG, "ours: dkim count");
-		for (size_t i = 0; i < NSIG; i++)
+		check(ms_auth_dkim_count(a) == BENCH_NSIG, "ours: dkim count");
+		for (size_t i = 0; i < BENCH_NSIG; i++)
 			check(ms_auth_dkim_result(a, i) == MS_DMARC_DKIM_PASS, "ours: dkim");
 		check(ms_auth_dmarc_result(a) == MS_DMARC_PASS, "ours: dmarc");
 		check(ms_auth_iprev_result(a) == MS_IPREV_PASS, "ours: iprev");
@@ -284,9 +175,9 @@ static void sequential(struct ms_dns_ctx *dns, int verify)
 	      "dkim new");
 	check(ms_dkim_verify_feed(vf, (const uint8_t *)msg, strlen(msg), why, sizeof(why)) ==
 	      MS_OK && ms_dkim_verify_finish(vf, why, sizeof(why)) == MS_OK, why);
-	const char *dom[NSIG], *sel[NSIG];
-	enum ms_dmarc_dkim_result res[NSIG];
-	for (size_t i = 0; i < NSIG; i++) {
+	const char *dom[BENCH_NSIG], *sel[BENCH_NSIG];
+	enum ms_dmarc_dkim_result res[BENCH_NSIG];
+	for (size_t i = 0; i < BENCH_NSIG; i++) {
 		const struct ms_dkim_sig *s = ms_dkim_verify_sig(vf, i);
 		dom[i] = ms_dkim_sig_domain(s);
 		sel[i] = ms_dkim_sig_selector(s);
@@ -296,11 +187,11 @@ static void sequential(struct ms_dns_ctx *dns, int verify)
 	struct ms_dmarc_verdict *mv = NULL;
 	check(ms_dmarc_new(NULL, dns, &dm, why, sizeof(why)) == MS_OK, why);
 	check(ms_dmarc_check(dm, "bench.test", ms_spf_verdict_result(sv),
-			     ms_spf_verdict_domain(sv), dom, sel, res, NSIG, &mv, why,
+			     ms_spf_verdict_domain(sv), dom, sel, res, BENCH_NSIG, &mv, why,
 			     sizeof(why)) == MS_OK, why);
 	if (verify) {
 		check(ms_spf_verdict_result(sv) == MS_SPF_PASS, "seq: spf");
-		for (size_t i = 0; i < NSIG; i++)
+		for (size_t i = 0; i < BENCH_NSIG; i++)
 			check(res[i] == MS_DMARC_DKIM_PASS, "seq: dkim");
 		check(ms_dmarc_verdict_result(mv) == MS_DMARC_PASS, "seq: dmarc");
 		check(ms_iprev_verdict_result(iv) == MS_IPREV_PASS, "seq: iprev");
@@ -314,19 +205,6 @@ static void sequential(struct ms_dns_ctx *dns, int verify)
 	ms_spf_free(spf);
 }
 
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* median over `n` runs; `cpu`: process CPU time, else wall time */
 static uint64_t median(void (*fn)(struct ms_dns_ctx *, int), struct ms_dns_ctx *dns, int n,
 		       int cpu)
@@ -335,11 +213,11 @@ static uint64_t median(void (*fn)(struct ms_dns_ctx *, int), struct ms_dns_ctx *
 	check(t != NULL, "out of memory");
 	fn(dns, 1);   /* warm-up, and the verdict checked */
 	for (int i = 0; i < n; i++) {
-		uint64_t t0 = cpu ? cpu_ns() : mono_ns();
+		uint64_t t0 = cpu ? bench_cpu_ns() : mono_ns();
 		fn(dns, 0);
-		t[i] = (cpu ? cpu_ns() : mono_ns()) - t0;
+		t[i] = (cpu ? bench_cpu_ns() : mono_ns()) - t0;
 	}
-	qsort(t, (size_t)n, sizeof(*t), cmp);
+	qsort(t, (size_t)n, sizeof(*t), bench_cmp_u64);
 	uint64_t m = t[n / 2];
 	free(t);
 	return m;
@@ -348,46 +226,14 @@ static uint64_t median(void (*fn)(struct ms_dns_ctx *, int), struct ms_dns_ctx *
 /* ---- setup ------------------------------------------------------------- */
 static void build_world(void)
 {
-	struct ms_dkim_key *k = NULL;
-	char why[256] = "";
-	check(ms_dkim_key_generate(NULL, MS_DKIM_ED25519_SHA256, 0, &k, why, sizeof(why)) ==
-	      MS_OK, why);
-	char *rec = NULL;
-	check(ms_dkim_key_txt_record(k, &rec) == MS_OK, "key record");
-	add("bench.test", MS_DNS_T_TXT,
-	    "v=spf1 include:i1.bench.test include:i2.bench.test include:i3.bench.test -all");
-	add("i1.bench.test", MS_DNS_T_TXT, "v=spf1 ip4:198.51.100.1 -all");
-	add("i2.bench.test", MS_DNS_T_TXT, "v=spf1 ip4:198.51.100.2 -all");
-	add("i3.bench.test", MS_DNS_T_TXT, "v=spf1 ip4:192.0.2.0/24 -all");
-	add("_dmarc.bench.test", MS_DNS_T_TXT, "v=DMARC1; p=reject");
-	add("10.2.0.192.in-addr.arpa", MS_DNS_T_PTR, "mx.bench.test");
-	add("mx.bench.test", MS_DNS_T_A, CLIENT);
 	static const char body[] = "From: Alice <alice@bench.test>\r\nTo: bob@example.net\r\n"
 				   "Subject: eight signatures\r\n\r\nHello.\r\n";
-	struct ms_dkim_signer *s = NULL;
-	check(ms_dkim_signer_new(NULL, &s) == MS_OK, "signer");
-	for (int i = 1; i <= NSIG; i++) {
-		char name[128], dom[64], sel[16];
-		snprintf(dom, sizeof(dom), "d%d.bench.test", i);
-		snprintf(sel, sizeof(sel), "s%d", i);
-		snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom);
-		add(name, MS_DNS_T_TXT, rec);
-		struct ms_dkim_sign_opts o = { .version = MS_DKIM_SIGN_OPTS_VERSION, .key = k,
-					       .domain = dom, .selector = sel,
-					       .header_canon = MS_DKIM_CANON_RELAXED,
-					       .body_canon = MS_DKIM_CANON_RELAXED };
-		check(ms_dkim_signer_add(s, &o, why, sizeof(why)) == MS_OK, why);
-	}
-	check(ms_dkim_signer_feed(s, (const uint8_t *)body, strlen(body), why, sizeof(why)) ==
-	      MS_OK && ms_dkim_signer_finish(s, why, sizeof(why)) == MS_OK, why);
-	snprintf(msg, sizeof(msg), "%s%s", ms_dkim_signer_headers(s), body);
-	ms_dkim_signer_free(s);
-	ms_dkim_string_free(rec);
-	ms_dkim_key_free(k);
+	bench_build_world(MS_DKIM_ED25519_SHA256, 0, body, msg, sizeof(msg));
 }
 
 int main(int argc, char **argv)
 {
+	bench_prog = "bench-auth";
 	int iters = argc > 1 ? atoi(argv[1]) : 15;
 	if (argc > 2)
 		delay_ms = (unsigned)atoi(argv[2]);
@@ -444,7 +290,7 @@ int main(int argc, char **argv)
 	rmdir(dir);
 
 	/* CPU per message, every answer in memory */
-	check(ms_dns_ctx_new_custom(NULL, mem_resolve, NULL, &dns) == MS_OK, "custom ctx");
+	check(ms_dns_ctx_new_custom(NULL, bench_mem_resolve, NULL, &dns) == MS_OK, "custom ctx");
 	int n = iters * 20;
 	o = median(ours, dns, n, 1);
 	s = median(sequential, dns, n, 1);

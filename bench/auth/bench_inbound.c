@@ -12,7 +12,7 @@
  * sides must reach SPF pass, 8 DKIM passes, DMARC pass, iprev pass (checked
  * before timing).
  *
- * Where each side's DNS comes from (one table, `zone` below):
+ * Where each side's DNS comes from (one table, bench_zone of bench_world.c):
  *  - ours: ms_dns_ctx_new_custom with a resolver that builds each answer
  *    from the table (ms_dns_result_create/add, as a cache would hand it out);
  *    ms_auth_run does everything else (it builds its evaluators per message).
@@ -38,7 +38,7 @@
  *     keeps its DKIM_LIB, SPF_server and libopendmarc's PSL)
  * Usage: bench-inbound [VERDICTS_PER_ROUND]
  */
-#include <mailsec/auth.h>
+#include "bench_world.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
@@ -56,134 +56,13 @@
 #include <spf2/spf.h>
 #include <spf2/spf_dns_zone.h>
 
-#define NSIGS 8
 #define ROUNDS 11
-
-static void check(int ok, const char *what)
-{
-	if (!ok) {
-		fprintf(stderr, "bench-inbound: %s\n", what);
-		exit(1);
-	}
-}
-
-/* ---- the answers ------------------------------------------------------- */
-struct rr {
-	char name[128];
-	uint16_t type;
-	char value[1024];
-};
-static struct rr zone[32];
-static size_t nzone;
-
-static void add(const char *name, uint16_t type, const char *value)
-{
-	check(nzone < sizeof(zone) / sizeof(zone[0]), "zone full");
-	struct rr *r = &zone[nzone++];
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->type = type;
-	snprintf(r->value, sizeof(r->value), "%s", value);
-}
-
-static size_t wire_name(const char *name, uint8_t *out)
-{
-	size_t o = 0;
-	for (const char *p = name; *p;) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-		out[o++] = (uint8_t)l;
-		memcpy(out + o, p, l);
-		o += l;
-		p += l + (dot != NULL);
-	}
-	out[o++] = 0;
-	return o;
-}
-
-static size_t rdata(const struct rr *r, uint8_t *out)
-{
-	switch (r->type) {
-	case MS_DNS_T_TXT: {
-		size_t sl = strlen(r->value), o = 0;
-		for (size_t off = 0; off < sl; off += 255) {
-			size_t c = sl - off > 255 ? 255 : sl - off;
-			out[o++] = (uint8_t)c;
-			memcpy(out + o, r->value + off, c);
-			o += c;
-		}
-		return o;
-	}
-	case MS_DNS_T_A:
-		inet_pton(AF_INET, r->value, out);
-		return 4;
-	case MS_DNS_T_PTR:
-		return wire_name(r->value, out);
-	}
-	return 0;
-}
-
-/* 0: answer, 1: nodata, 3: nxdomain */
-static int lookup(const char *name, uint16_t type, const struct rr **hits, size_t *n)
-{
-	int exists = 0;
-	*n = 0;
-	for (size_t i = 0; i < nzone; i++)
-		if (strcasecmp(zone[i].name, name) == 0) {
-			exists = 1;
-			if (zone[i].type == type)
-				hits[(*n)++] = &zone[i];
-		}
-	return *n ? 0 : exists ? 1 : 3;
-}
-
-static ms_status mem_resolve(void *user, const char *name, uint16_t type,
-			     struct ms_dns_result **out)
-{
-	(void)user;
-	const struct rr *hits[8];
-	size_t n;
-	int rc = lookup(name, type, hits, &n);
-	struct ms_dns_result *r = NULL;
-	ms_status st = ms_dns_result_create(NULL, name, type,
-					    rc == 0 ? MS_DNS_ANSWER : rc == 1 ? MS_DNS_NODATA
-									  : MS_DNS_NXDOMAIN,
-					    MS_DNS_INSECURE, &r);
-	for (size_t i = 0; st == MS_OK && i < n; i++) {
-		uint8_t buf[1200];
-		size_t len = rdata(hits[i], buf);
-		st = ms_dns_result_add(r, type, buf, len);
-	}
-	if (st == MS_OK)
-		st = ms_dns_result_set_meta(r, 300, NULL, -1, -1, NULL);
-	if (st != MS_OK) {
-		ms_dns_result_free(r);
-		return st;
-	}
-	*out = r;
-	return MS_OK;
-}
 
 /* ---- the message ------------------------------------------------------- */
 static char msg[32768];
-static const char CLIENT[] = "192.0.2.10", HELO[] = "mx.bench.test",
-		  MAILFROM[] = "alice@bench.test", PTRNAME[] = "10.2.0.192.in-addr.arpa";
 
 static void build_world(void)
 {
-	struct ms_dkim_key *k = NULL;
-	char why[256] = "";
-	check(ms_dkim_key_generate(NULL, MS_DKIM_RSA_SHA256, 2048, &k, why, sizeof(why)) ==
-	      MS_OK, why);
-	char *rec = NULL;
-	check(ms_dkim_key_txt_record(k, &rec) == MS_OK, "key record");
-	add("bench.test", MS_DNS_T_TXT,
-	    "v=spf1 include:i1.bench.test include:i2.bench.test include:i3.bench.test -all");
-	add("i1.bench.test", MS_DNS_T_TXT, "v=spf1 ip4:198.51.100.1 -all");
-	add("i2.bench.test", MS_DNS_T_TXT, "v=spf1 ip4:198.51.100.2 -all");
-	add("i3.bench.test", MS_DNS_T_TXT, "v=spf1 ip4:192.0.2.0/24 -all");
-	add("_dmarc.bench.test", MS_DNS_T_TXT, "v=DMARC1; p=reject");
-	add(PTRNAME, MS_DNS_T_PTR, "mx.bench.test");
-	add("mx.bench.test", MS_DNS_T_A, CLIENT);
 	/* a short but ordinary message: the header fields a list or a
 	 * forwarding chain leaves, and a few lines of text */
 	static const char body[] =
@@ -194,26 +73,7 @@ static void build_world(void)
 		"Hello Bob,\r\n\r\nthe figures for the quarter are attached to the ticket;\r\n"
 		"the summary is below.  Nothing changed since last week.\r\n\r\n"
 		"  revenue    up 3 %\r\n  costs      flat\r\n\r\n-- \r\nAlice\r\n";
-	struct ms_dkim_signer *s = NULL;
-	check(ms_dkim_signer_new(NULL, &s) == MS_OK, "signer");
-	for (int i = 1; i <= NSIGS; i++) {
-		char name[128], dom[64], sel[16];
-		snprintf(dom, sizeof(dom), "d%d.bench.test", i);
-		snprintf(sel, sizeof(sel), "s%d", i);
-		snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom);
-		add(name, MS_DNS_T_TXT, rec);
-		struct ms_dkim_sign_opts o = { .version = MS_DKIM_SIGN_OPTS_VERSION, .key = k,
-					       .domain = dom, .selector = sel,
-					       .header_canon = MS_DKIM_CANON_RELAXED,
-					       .body_canon = MS_DKIM_CANON_RELAXED };
-		check(ms_dkim_signer_add(s, &o, why, sizeof(why)) == MS_OK, why);
-	}
-	check(ms_dkim_signer_feed(s, (const uint8_t *)body, strlen(body), why, sizeof(why)) ==
-	      MS_OK && ms_dkim_signer_finish(s, why, sizeof(why)) == MS_OK, why);
-	snprintf(msg, sizeof(msg), "%s%s", ms_dkim_signer_headers(s), body);
-	ms_dkim_signer_free(s);
-	ms_dkim_string_free(rec);
-	ms_dkim_key_free(k);
+	bench_build_world(MS_DKIM_RSA_SHA256, 2048, body, msg, sizeof(msg));
 }
 
 /* ---- ours -------------------------------------------------------------- */
@@ -236,10 +96,10 @@ static int ours(int verify)
 	      MS_OK, why);
 	int ok = 1;
 	if (verify) {
-		ok = ms_auth_spf_result(a) == MS_SPF_PASS && ms_auth_dkim_count(a) == NSIGS &&
+		ok = ms_auth_spf_result(a) == MS_SPF_PASS && ms_auth_dkim_count(a) == BENCH_NSIG &&
 		     ms_auth_dmarc_result(a) == MS_DMARC_PASS &&
 		     ms_auth_iprev_result(a) == MS_IPREV_PASS;
-		for (size_t i = 0; i < NSIGS && ok; i++)
+		for (size_t i = 0; i < BENCH_NSIG && ok; i++)
 			ok = ms_auth_dkim_result(a, i) == MS_DMARC_DKIM_PASS;
 	}
 	ms_auth_free(a);
@@ -259,9 +119,9 @@ static DKIM_CBSTAT key_lookup(DKIM *d, DKIM_SIGINFO *sig, u_char *buf, size_t bu
 	char name[256];
 	snprintf(name, sizeof(name), "%s._domainkey.%s", dkim_sig_getselector(sig),
 		 dkim_sig_getdomain(sig));
-	const struct rr *hits[8];
+	const struct bench_rr *hits[8];
 	size_t n;
-	if (lookup(name, MS_DNS_T_TXT, hits, &n) != 0 || strlen(hits[0]->value) >= buflen)
+	if (bench_lookup(name, MS_DNS_T_TXT, hits, &n) != 0 || strlen(hits[0]->value) >= buflen)
 		return DKIM_CBSTAT_NOTFOUND;
 	memcpy(buf, hits[0]->value, strlen(hits[0]->value) + 1);
 	return DKIM_CBSTAT_CONTINUE;
@@ -347,7 +207,7 @@ static int c_stack(int verify)
 				   spf_pass ? DMARC_POLICY_SPF_OUTCOME_PASS
 					    : DMARC_POLICY_SPF_OUTCOME_FAIL,
 				   DMARC_POLICY_SPF_ORIGIN_MAILFROM, NULL);
-	int dkim_ok = st == DKIM_STAT_OK && nsigs == NSIGS;
+	int dkim_ok = st == DKIM_STAT_OK && nsigs == BENCH_NSIG;
 	for (int i = 0; i < nsigs; i++) {
 		int pass = DKIM_SIG_CHECK(sigs[i]);
 		dkim_ok = dkim_ok && pass;
@@ -366,8 +226,8 @@ static void c_stack_setup(void)
 {
 	spf_dns = SPF_dns_zone_new(NULL, "bench", 0);
 	check(spf_dns != NULL, "SPF_dns_zone_new");
-	for (size_t i = 0; i < nzone; i++) {
-		const struct rr *r = &zone[i];
+	for (size_t i = 0; i < bench_nzone; i++) {
+		const struct bench_rr *r = &bench_zone[i];
 		ns_type t = r->type == MS_DNS_T_TXT ? ns_t_txt :
 			    r->type == MS_DNS_T_A ? ns_t_a : ns_t_ptr;
 		check(SPF_dns_zone_add_str(spf_dns, r->name, t, NETDB_SUCCESS, r->value) ==
@@ -391,35 +251,22 @@ static void c_stack_setup(void)
 }
 
 /* ---- timing ------------------------------------------------------------ */
-static uint64_t cpu_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
 static void run(const char *name, int per)
 {
 	uint64_t o[ROUNDS], c[ROUNDS];
 	for (int r = 0; r < ROUNDS; r++) {
-		uint64_t t0 = cpu_ns();
+		uint64_t t0 = bench_cpu_ns();
 		for (int i = 0; i < per; i++)
 			ours(0);
-		uint64_t t1 = cpu_ns();
+		uint64_t t1 = bench_cpu_ns();
 		for (int i = 0; i < per; i++)
 			c_stack(0);
-		uint64_t t2 = cpu_ns();
+		uint64_t t2 = bench_cpu_ns();
 		o[r] = (t1 - t0) / (uint64_t)per;
 		c[r] = (t2 - t1) / (uint64_t)per;
 	}
-	qsort(o, ROUNDS, sizeof(o[0]), cmp);
-	qsort(c, ROUNDS, sizeof(c[0]), cmp);
+	qsort(o, ROUNDS, sizeof(o[0]), bench_cmp_u64);
+	qsort(c, ROUNDS, sizeof(c[0]), bench_cmp_u64);
 	uint64_t om = o[ROUNDS / 2], cm = c[ROUNDS / 2];
 	printf("bench %s/c-stack ours_ns=%llu c-stack_ns=%llu ratio=%.2f\n", name,
 	       (unsigned long long)om, (unsigned long long)cm, (double)cm / (double)om);
@@ -428,11 +275,12 @@ static void run(const char *name, int per)
 
 int main(int argc, char **argv)
 {
+	bench_prog = "bench-inbound";
 	int per = argc > 1 ? atoi(argv[1]) : 50;
 	if (per < 1)
 		per = 1;
 	build_world();
-	check(ms_dns_ctx_new_custom(NULL, mem_resolve, NULL, &dns) == MS_OK, "custom ctx");
+	check(ms_dns_ctx_new_custom(NULL, bench_mem_resolve, NULL, &dns) == MS_OK, "custom ctx");
 	c_stack_setup();
 	check(ours(1), "ours: not SPF, 8 DKIM, DMARC and iprev pass");
 	check(c_stack(1), "c-stack: not SPF, 8 DKIM, DMARC and iprev pass");

@@ -10,17 +10,12 @@
  * or the new one.
  */
 #include "store.h"
+#include "ms_pg_store.h"
 
-#include <mailsec/store.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct sts_pg {
-	struct ms_env env;
-	struct ms_pg *pg;
-};
 
 #define PG_COLS "domain, id, encode(policy, 'hex'), fetched_at, expires_at, last_used," \
 	" backoff_id, backoff_until, failures, last_failure"
@@ -70,35 +65,12 @@ static const char *const statements[] = {
 	[Q_EXPIRE] = "DELETE FROM mtasts_policy WHERE last_used < $1::bigint",
 };
 
-static const struct ms_pg_schema schema = {
-	"mtasts", migrations, sizeof(migrations) / sizeof(migrations[0]),
-	statements, sizeof(statements) / sizeof(statements[0]),
-};
+static const struct ms_pg_schema schema = MS_PG_SCHEMA("mtasts", migrations, statements);
 
 static ms_status pg_open(const struct ms_env *env, const char *location, void **impl,
 			 char *why, size_t whylen)
 {
-	struct sts_pg *s = ms_calloc(env, 1, sizeof(*s));
-	if (s == NULL)
-		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
-	ms_env_init(&s->env, env);
-	ms_status st = ms_pg_open(&s->env, location, &schema, &s->pg, why, whylen);
-	if (st != MS_OK) {
-		ms_free(&s->env, s);
-		return st;
-	}
-	*impl = s;
-	return MS_OK;
-}
-
-static void pg_close(void *impl)
-{
-	struct sts_pg *s = impl;
-	if (s == NULL)
-		return;
-	ms_pg_close(s->pg);
-	struct ms_env e = s->env;
-	ms_free(&e, s);
+	return ms_pg_store_open(env, location, &schema, impl, why, whylen);
 }
 
 static int hexval(int c)
@@ -111,7 +83,7 @@ static int hexval(int c)
 }
 
 struct walk {
-	struct sts_pg *s;
+	struct ms_pg_store *s;
 	ms_store_rec_fn fn;
 	void *user;
 	uint8_t *buf;
@@ -159,7 +131,7 @@ static int on_row(void *user, int ncols, const char *const *v)
 static ms_status pg_get(void *impl, const void *query, ms_store_rec_fn fn, void *user,
 			char *why, size_t whylen)
 {
-	struct sts_pg *s = impl;
+	struct ms_pg_store *s = impl;
 	const char *domain = query;
 	struct walk w = { s, fn, user, ms_malloc(&s->env, MS_STS_POLICY_MAX), 0 };
 	if (w.buf == NULL)
@@ -173,9 +145,9 @@ static ms_status pg_get(void *impl, const void *query, ms_store_rec_fn fn, void 
 	return st;
 }
 
-static ms_status put_one(struct sts_pg *s, const struct ms_sts_entry *e, char *why,
-			 size_t whylen)
+static ms_status put_one(struct ms_pg_store *s, const void *rec, char *why, size_t whylen)
 {
+	const struct ms_sts_entry *e = rec;
 	if (e->policy_len > MS_STS_POLICY_MAX)
 		return ms_why(why, whylen, MS_ERR_LIMIT, "policy too large");
 	char *hex = ms_malloc(&s->env, e->policy_len * 2 + 1);
@@ -208,29 +180,17 @@ static ms_status pg_put(void *impl, const void *rec, char *why, size_t whylen)
 
 static ms_status pg_batch(void *impl, const void *recs, size_t n, char *why, size_t whylen)
 {
-	struct sts_pg *s = impl;
-	const struct ms_sts_entry *e = recs;
-	ms_status st = ms_pg_begin(s->pg, why, whylen);
-	for (size_t i = 0; st == MS_OK && i < n; i++)
-		st = put_one(s, &e[i], why, whylen);
-	if (st == MS_OK)
-		return ms_pg_commit(s->pg, why, whylen);
-	ms_pg_rollback(s->pg);
-	return st;
+	return ms_pg_store_batch(impl, recs, n, sizeof(struct ms_sts_entry), put_one, why, whylen);
 }
 
 static ms_status pg_expire(void *impl, int64_t before, char *why, size_t whylen)
 {
-	struct sts_pg *s = impl;
-	char b[24];
-	snprintf(b, sizeof(b), "%" PRId64, before);
-	const char *p[] = { b };
-	return ms_pg_exec(s->pg, Q_EXPIRE, 1, p, NULL, NULL, NULL, why, whylen);
+	return ms_pg_store_expire(impl, Q_EXPIRE, before, why, whylen);
 }
 
 static ms_status pg_del(void *impl, const void *query, char *why, size_t whylen)
 {
-	struct sts_pg *s = impl;
+	struct ms_pg_store *s = impl;
 	const char *p[] = { query };
 	return ms_pg_exec(s->pg, query ? Q_DEL : Q_DEL_ALL, query ? 1 : 0, p, NULL, NULL, NULL,
 			  why, whylen);
@@ -243,6 +203,6 @@ const struct ms_store_ops sts_store_pg_ops = {
 	.put = pg_put,
 	.batch = pg_batch,
 	.expire = pg_expire,
-	.close = pg_close,
+	.close = ms_pg_store_close,
 	.del = pg_del,
 };

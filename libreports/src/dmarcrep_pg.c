@@ -7,17 +7,12 @@
  * client is killed half way).
  */
 #include "dmarcrep_internal.h"
+#include "ms_pg_store.h"
 
-#include <mailsec/store.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct dr_pg {
-	struct ms_env env;
-	struct ms_pg *pg;
-};
 
 #define COLS "hour, policy_domain, policy, source_ip, header_from, envelope_from, " \
 	     "disposition, dkim_eval, spf_eval, reason, spf_domain, spf_scope, spf_result, dkim"
@@ -46,40 +41,17 @@ static const char *const statements[] = {
 	[Q_EXPIRE] = "DELETE FROM dmarc_rows WHERE hour < $1::bigint",
 };
 
-static const struct ms_pg_schema schema = {
-	"dmarc-report", migrations, sizeof(migrations) / sizeof(migrations[0]),
-	statements, sizeof(statements) / sizeof(statements[0]),
-};
+static const struct ms_pg_schema schema = MS_PG_SCHEMA("dmarc-report", migrations, statements);
 
 static ms_status pg_open(const struct ms_env *env, const char *location, void **impl,
 			 char *why, size_t whylen)
 {
-	struct dr_pg *s = ms_calloc(env, 1, sizeof(*s));
-	if (s == NULL)
-		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
-	ms_env_init(&s->env, env);
-	ms_status st = ms_pg_open(&s->env, location, &schema, &s->pg, why, whylen);
-	if (st != MS_OK) {
-		ms_free(&s->env, s);
-		return st;
-	}
-	*impl = s;
-	return MS_OK;
+	return ms_pg_store_open(env, location, &schema, impl, why, whylen);
 }
 
-static void pg_close(void *impl)
+static ms_status put_one(struct ms_pg_store *s, const void *rec, char *why, size_t whylen)
 {
-	struct dr_pg *s = impl;
-	if (s == NULL)
-		return;
-	ms_pg_close(s->pg);
-	struct ms_env e = s->env;
-	ms_free(&e, s);
-}
-
-static ms_status put_one(struct dr_pg *s, const struct ms_dmarcrep_row *r, char *why,
-			 size_t whylen)
-{
+	const struct ms_dmarcrep_row *r = rec;
 	ms_status st = ms_dmarcrep_row_check(r, why, whylen);
 	if (st != MS_OK)
 		return st;
@@ -104,14 +76,7 @@ static ms_status pg_put(void *impl, const struct ms_dmarcrep_row *row, char *why
 static ms_status pg_batch(void *impl, const struct ms_dmarcrep_row *rows, size_t n,
 			  char *why, size_t whylen)
 {
-	struct dr_pg *s = impl;
-	ms_status st = ms_pg_begin(s->pg, why, whylen);
-	for (size_t i = 0; st == MS_OK && i < n; i++)
-		st = put_one(s, &rows[i], why, whylen);
-	if (st == MS_OK)
-		return ms_pg_commit(s->pg, why, whylen);
-	ms_pg_rollback(s->pg);
-	return st;
+	return ms_pg_store_batch(impl, rows, n, sizeof(rows[0]), put_one, why, whylen);
 }
 
 struct walk {
@@ -157,7 +122,7 @@ static int on_row(void *user, int ncols, const char *const *v)
 static ms_status pg_get(void *impl, const char *domain, int64_t begin, int64_t end,
 			ms_dmarcrep_row_fn fn, void *user, char *why, size_t whylen)
 {
-	struct dr_pg *s = impl;
+	struct ms_pg_store *s = impl;
 	char b[24], e[24];
 	snprintf(b, sizeof(b), "%" PRId64, begin);
 	snprintf(e, sizeof(e), "%" PRId64, end);
@@ -172,11 +137,7 @@ static ms_status pg_get(void *impl, const char *domain, int64_t begin, int64_t e
 
 static ms_status pg_expire(void *impl, int64_t before, char *why, size_t whylen)
 {
-	struct dr_pg *s = impl;
-	char b[24];
-	snprintf(b, sizeof(b), "%" PRId64, before);
-	const char *p[] = { b };
-	return ms_pg_exec(s->pg, Q_EXPIRE, 1, p, NULL, NULL, NULL, why, whylen);
+	return ms_pg_store_expire(impl, Q_EXPIRE, before, why, whylen);
 }
 
 static const struct ms_dmarcrep_store_ops pg_ops = {
@@ -186,7 +147,7 @@ static const struct ms_dmarcrep_store_ops pg_ops = {
 	.put = pg_put,
 	.batch = pg_batch,
 	.expire = pg_expire,
-	.close = pg_close,
+	.close = ms_pg_store_close,
 };
 
 const struct ms_dmarcrep_store_ops *ms_dmarcrep_store_postgresql(void)

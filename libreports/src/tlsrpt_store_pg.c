@@ -6,18 +6,12 @@
  * ms_tlsrpt_store_open() picks this or the SQLite file by location.
  */
 #include "tlsrpt_internal.h"
+#include "ms_pg_store.h"
 
-#include <mailsec/store.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct tpg {
-	struct ms_env env;
-	char *uri;
-	struct ms_pg *pg;
-};
 
 #define KEY "day, domain, ptype, strings, mx, host, addr, result, reason"
 
@@ -47,20 +41,11 @@ static const char *const statements[] = {
 	[Q_EXPIRE] = "DELETE FROM tlsrpt_rows WHERE day < $1",
 };
 
-static const struct ms_pg_schema schema = {
-	"tlsrpt", migrations, sizeof(migrations) / sizeof(migrations[0]),
-	statements, sizeof(statements) / sizeof(statements[0]),
-};
+static const struct ms_pg_schema schema = MS_PG_SCHEMA("tlsrpt", migrations, statements);
 
-static ms_status tpg_open(void *impl, char *why, size_t whylen)
+static ms_status put_one(struct ms_pg_store *t, const void *rec, char *why, size_t whylen)
 {
-	struct tpg *t = impl;
-	return ms_pg_open(&t->env, t->uri, &schema, &t->pg, why, whylen);
-}
-
-static ms_status put_one(struct tpg *t, const struct ms_tlsrpt_row *r, char *why,
-			 size_t whylen)
-{
+	const struct ms_tlsrpt_row *r = rec;
 	char ptype[12], result[12], count[24];
 	snprintf(ptype, sizeof(ptype), "%d", (int)r->policy_type);
 	snprintf(result, sizeof(result), "%d", (int)r->result);
@@ -78,14 +63,7 @@ static ms_status tpg_put(void *impl, const struct ms_tlsrpt_row *row, char *why,
 static ms_status tpg_batch(void *impl, const struct ms_tlsrpt_row *rows, size_t n, char *why,
 			   size_t whylen)
 {
-	struct tpg *t = impl;
-	ms_status st = ms_pg_begin(t->pg, why, whylen);
-	for (size_t i = 0; st == MS_OK && i < n; i++)
-		st = put_one(t, &rows[i], why, whylen);
-	if (st == MS_OK)
-		return ms_pg_commit(t->pg, why, whylen);
-	ms_pg_rollback(t->pg);
-	return st;
+	return ms_pg_store_batch(impl, rows, n, sizeof(rows[0]), put_one, why, whylen);
 }
 
 struct walk {
@@ -121,7 +99,7 @@ static int on_row(void *user, int ncols, const char *const *v)
 static ms_status tpg_get(void *impl, const char *day, const char *domain, ms_tlsrpt_row_fn fn,
 			 void *arg, char *why, size_t whylen)
 {
-	struct tpg *t = impl;
+	struct ms_pg_store *t = impl;
 	struct walk w = { day, fn, arg };
 	const char *p[] = { day, domain };
 	return ms_pg_exec(t->pg, domain ? Q_GET_ONE : Q_GET_ALL, domain ? 2 : 1, p, on_row, &w,
@@ -130,20 +108,9 @@ static ms_status tpg_get(void *impl, const char *day, const char *domain, ms_tls
 
 static ms_status tpg_expire(void *impl, const char *before, char *why, size_t whylen)
 {
-	struct tpg *t = impl;
+	struct ms_pg_store *t = impl;
 	const char *p[] = { before };
 	return ms_pg_exec(t->pg, Q_EXPIRE, 1, p, NULL, NULL, NULL, why, whylen);
-}
-
-static void tpg_close(void *impl)
-{
-	struct tpg *t = impl;
-	if (t == NULL)
-		return;
-	ms_pg_close(t->pg);
-	struct ms_env e = t->env;
-	ms_free(&e, t->uri);
-	ms_free(&e, t);
 }
 
 ms_status ms_tlsrpt_store_open(const struct ms_env *env, const char *location,
@@ -163,24 +130,17 @@ ms_status ms_tlsrpt_store_open(const struct ms_env *env, const char *location,
 			      "mailsec was built without libpq: no PostgreSQL stores");
 	if (out == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "NULL argument");
-	struct ms_env e;
-	ms_env_init(&e, env);
-	struct tpg *t = ms_calloc(&e, 1, sizeof(*t));
-	if (t == NULL)
-		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
-	t->env = e;
-	if ((t->uri = ms_strdup(&e, location)) == NULL) {
-		tpg_close(t);
-		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
-	}
+	void *t = NULL;
+	st = ms_pg_store_open(env, location, &schema, &t, why, whylen);
+	if (st != MS_OK)
+		return st;
 	static const struct ms_tlsrpt_store_ops ops = {
 		.version = MS_TLSRPT_STORE_OPS_VERSION,
-		.open = tpg_open,
 		.get = tpg_get,
 		.put = tpg_put,
 		.batch = tpg_batch,
 		.expire = tpg_expire,
-		.close = tpg_close,
+		.close = ms_pg_store_close,
 	};
 	return ms_tlsrpt_store_new(env, &ops, t, out, why, whylen);
 }

@@ -12,17 +12,12 @@
 #include "mailsec/requiretls_store.h"
 #include "rtls_internal.h"
 #include "rtls_store.h"
+#include "ms_pg_store.h"
 
-#include <mailsec/store.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct rtls_pg {
-	struct ms_env env;
-	struct ms_pg *pg;
-};
 
 static const char *const migrations[] = {
 	"CREATE TABLE rtls_capability ("
@@ -50,35 +45,12 @@ static const char *const statements[] = {
 	[Q_DEL] = "DELETE FROM rtls_capability WHERE account = $1 AND domain = $2",
 };
 
-static const struct ms_pg_schema schema = {
-	"requiretls", migrations, sizeof(migrations) / sizeof(migrations[0]),
-	statements, sizeof(statements) / sizeof(statements[0]),
-};
+static const struct ms_pg_schema schema = MS_PG_SCHEMA("requiretls", migrations, statements);
 
 static ms_status pg_open(const struct ms_env *env, const char *location, void **impl,
 			 char *why, size_t whylen)
 {
-	struct rtls_pg *s = ms_calloc(env, 1, sizeof(*s));
-	if (s == NULL)
-		return ms_why(why, whylen, MS_ERR_NOMEM, "out of memory");
-	ms_env_init(&s->env, env);
-	ms_status st = ms_pg_open(&s->env, location, &schema, &s->pg, why, whylen);
-	if (st != MS_OK) {
-		ms_free(&s->env, s);
-		return st;
-	}
-	*impl = s;
-	return MS_OK;
-}
-
-static void pg_close(void *impl)
-{
-	struct rtls_pg *s = impl;
-	if (s == NULL)
-		return;
-	ms_pg_close(s->pg);
-	struct ms_env e = s->env;
-	ms_free(&e, s);
+	return ms_pg_store_open(env, location, &schema, impl, why, whylen);
 }
 
 struct walk {
@@ -105,7 +77,7 @@ static int on_row(void *user, int ncols, const char *const *v)
 static ms_status pg_get(void *impl, const void *query, ms_store_rec_fn fn, void *user,
 			char *why, size_t whylen)
 {
-	struct rtls_pg *s = impl;
+	struct ms_pg_store *s = impl;
 	const struct rtls_store_key *k = query;
 	if (k == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "no key");
@@ -117,9 +89,9 @@ static ms_status pg_get(void *impl, const void *query, ms_store_rec_fn fn, void 
 	return st;
 }
 
-static ms_status put_one(struct rtls_pg *s, const struct rtls_store_obs *o, char *why,
-			 size_t whylen)
+static ms_status put_one(struct ms_pg_store *s, const void *rec, char *why, size_t whylen)
 {
+	const struct rtls_store_obs *o = rec;
 	char now[24];
 	snprintf(now, sizeof(now), "%" PRId64, o->now);
 	const char *p[] = { o->account, o->domain, o->starttls ? "1" : "0",
@@ -134,29 +106,18 @@ static ms_status pg_put(void *impl, const void *rec, char *why, size_t whylen)
 
 static ms_status pg_batch(void *impl, const void *recs, size_t n, char *why, size_t whylen)
 {
-	struct rtls_pg *s = impl;
-	const struct rtls_store_obs *o = recs;
-	ms_status st = ms_pg_begin(s->pg, why, whylen);
-	for (size_t i = 0; st == MS_OK && i < n; i++)
-		st = put_one(s, &o[i], why, whylen);
-	if (st == MS_OK)
-		return ms_pg_commit(s->pg, why, whylen);
-	ms_pg_rollback(s->pg);
-	return st;
+	return ms_pg_store_batch(impl, recs, n, sizeof(struct rtls_store_obs), put_one, why,
+				 whylen);
 }
 
 static ms_status pg_expire(void *impl, int64_t before, char *why, size_t whylen)
 {
-	struct rtls_pg *s = impl;
-	char b[24];
-	snprintf(b, sizeof(b), "%" PRId64, before);
-	const char *p[] = { b };
-	return ms_pg_exec(s->pg, Q_EXPIRE, 1, p, NULL, NULL, NULL, why, whylen);
+	return ms_pg_store_expire(impl, Q_EXPIRE, before, why, whylen);
 }
 
 static ms_status pg_del(void *impl, const void *query, char *why, size_t whylen)
 {
-	struct rtls_pg *s = impl;
+	struct ms_pg_store *s = impl;
 	const struct rtls_store_key *k = query;
 	if (k == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "no key");
@@ -171,7 +132,7 @@ const struct ms_store_ops rtls_store_pg_ops = {
 	.put = pg_put,
 	.batch = pg_batch,
 	.expire = pg_expire,
-	.close = pg_close,
+	.close = ms_pg_store_close,
 	.del = pg_del,
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mailsec/dns.h>
 
@@ -32,6 +33,14 @@ static inline void mstest_world_path(char *buf, size_t len, const char *rel)
 static inline unsigned mstest_scale_ms(unsigned ms)
 {
 	return getenv("MS_UNDER_VALGRIND") ? ms * 20 : ms;
+}
+
+/* A monotonic clock in milliseconds, to time steps and deadlines by. */
+static inline uint64_t mstest_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* A resolver over the world's signed zones (real DNSSEC validation). */

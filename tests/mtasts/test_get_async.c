@@ -1,7 +1,7 @@
 /*
  * test_get_async.c - policy discovery without blocking (ms_sts_get_*,
  * issue 15) against the loopback HTTPS policy host (policy_server.py, the
- * test CA) with an injected resolver:
+ * test CA) with an injected resolver (tests/common/sts_peer.h):
  *   - the async discovery gives what ms_sts_get_policy gives (policy
  *     fetched, then served from the cache without any address lookup);
  *   - a policy host that stalls (mta-sts.slow.test trickles its body)
@@ -18,95 +18,39 @@
 
 #include <mailsec/mtasts.h>
 
-#include "helpers.h"
 #include "mstest.h"
+#include "sts_peer.h"
 
-static struct policy_host host;
-static int addr_queries, txt_queries;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* TXT of _mta-sts.* is a valid record; mta-sts.* has A 127.0.0.1 and no
- * AAAA; anything else does not exist. */
-static ms_status fake(void *user, const char *name, uint16_t type, struct ms_dns_result **out)
-{
-	(void)user;
-	if (type == MS_DNS_T_TXT && strncmp(name, "_mta-sts.", 9) == 0) {
-		__atomic_fetch_add(&txt_queries, 1, __ATOMIC_RELAXED);
-		ms_status st = ms_dns_result_create(NULL, name, type, MS_DNS_ANSWER,
-						    MS_DNS_INSECURE, out);
-		const char *txt = "v=STSv1; id=r1;";
-		uint8_t rd[64];
-		rd[0] = (uint8_t)strlen(txt);
-		memcpy(rd + 1, txt, rd[0]);
-		if (st == MS_OK)
-			st = ms_dns_result_add(*out, MS_DNS_T_TXT, rd, rd[0] + 1u);
-		return st;
-	}
-	if (strncmp(name, "mta-sts.", 8) == 0 && (type == MS_DNS_T_A || type == MS_DNS_T_AAAA)) {
-		__atomic_fetch_add(&addr_queries, 1, __ATOMIC_RELAXED);
-		if (type == MS_DNS_T_AAAA)
-			return ms_dns_result_create(NULL, name, type, MS_DNS_NODATA,
-						    MS_DNS_INSECURE, out);
-		ms_status st = ms_dns_result_create(NULL, name, type, MS_DNS_ANSWER,
-						    MS_DNS_INSECURE, out);
-		uint8_t a[4] = { 127, 0, 0, 1 };
-		if (st == MS_OK)
-			st = ms_dns_result_add(*out, type, a, 4);
-		return st;
-	}
-	return ms_dns_result_create(NULL, name, type, MS_DNS_NXDOMAIN, MS_DNS_INSECURE, out);
-}
-
-static struct ms_dns_ctx *dns;
+static struct sts_peer peer;
 static struct ms_sts_store *store;
 static struct ms_sts *sts;
-static char connect_to[64];
 
 static void setup(void)
 {
-	policy_host_start(&host);
-	/* only the port moves: the address still comes from the resolver */
-	snprintf(connect_to, sizeof(connect_to), ":::%d", host.port);
-	ck_assert_int_eq(ms_dns_ctx_new_custom(NULL, fake, NULL, &dns), MS_OK);
 	char why[300] = "";
 	ck_assert_msg(ms_sts_store_new_sqlite(NULL, ":memory:", &store, why, sizeof(why)) == MS_OK,
 		      "%s", why);
-	struct ms_sts_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.version = MS_STS_CONFIG_VERSION;
-	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
-	cfg.fetch.ca_file = world_path("pki/mtasts/ca.pem");
-	cfg.fetch.connect_to = connect_to;
-	cfg.fetch.timeout_ms = 30000;   /* the stall outlasts the test */
-	ck_assert_msg(ms_sts_new(NULL, &cfg, dns, store, &sts, why, sizeof(why)) == MS_OK, "%s",
-		      why);
+	sts_peer_start(&peer, store);
+	sts = peer.sts;
 }
 
 static void teardown(void)
 {
-	ms_sts_free(sts);
+	sts_peer_stop(&peer);
 	ms_sts_store_free(store);
-	ms_dns_ctx_free(dns);
-	policy_host_stop(&host);
 }
 
 /* Step until done (at most `limit_ms`); returns the longest step in ms. */
 static int run(struct ms_sts_get *g, unsigned limit_ms, int *done)
 {
-	uint64_t t0 = now_ms();
+	uint64_t t0 = mstest_now_ms();
 	int longest = 0;
 	*done = 0;
-	while (now_ms() - t0 < limit_ms) {
+	while (mstest_now_ms() - t0 < limit_ms) {
 		int t = -1;
-		uint64_t s0 = now_ms();
+		uint64_t s0 = mstest_now_ms();
 		enum ms_sts_get_state st = ms_sts_get_step(g, &t);
-		int took = (int)(now_ms() - s0);
+		int took = (int)(mstest_now_ms() - s0);
 		longest = took > longest ? took : longest;
 		if (st == MS_STS_GET_DONE) {
 			*done = 1;
@@ -124,7 +68,7 @@ START_TEST(async_discovery_fetches_then_uses_the_cache)
 {
 	struct ms_sts_get *g = NULL;
 	char why[300] = "";
-	addr_queries = txt_queries = 0;
+	peer.addr_queries = peer.txt_queries = 0;
 	ck_assert_msg(ms_sts_get_start(sts, "example.test", &g, why, sizeof(why)) == MS_OK, "%s",
 		      why);
 	struct ms_sts_result *r = NULL;
@@ -144,18 +88,18 @@ START_TEST(async_discovery_fetches_then_uses_the_cache)
 	ck_assert_int_eq(ms_sts_policy_mode(ms_sts_result_policy(r)), MS_STS_MODE_ENFORCE);
 	ck_assert_str_eq(ms_sts_result_policy_id(r), "r1");
 	ms_sts_result_free(r);
-	ck_assert_int_eq(txt_queries, 1);
-	ck_assert_int_eq(addr_queries, 2);   /* A and AAAA, asked beside the TXT's round */
+	ck_assert_int_eq(peer.txt_queries, 1);
+	ck_assert_int_eq(peer.addr_queries, 2);   /* A and AAAA, asked beside the TXT's round */
 
 	/* the same id again: the cache, and no address lookup at all */
-	addr_queries = txt_queries = 0;
+	peer.addr_queries = peer.txt_queries = 0;
 	ck_assert_int_eq(ms_sts_get_start(sts, "example.test", &g, why, sizeof(why)), MS_OK);
 	run(g, mstest_scale_ms(10000), &done);
 	ck_assert(done);
 	ck_assert_int_eq(ms_sts_get_result(g, &r, why, sizeof(why)), MS_OK);
 	ms_sts_get_free(g);
 	ck_assert_int_eq(ms_sts_result_source(r), MS_STS_SRC_CACHE);
-	ck_assert_int_eq(addr_queries, 0);
+	ck_assert_int_eq(peer.addr_queries, 0);
 	ms_sts_result_free(r);
 	/* the synchronous call agrees */
 	ck_assert_int_eq(ms_sts_get_policy(sts, "example.test", &r, why, sizeof(why)), MS_OK);
@@ -179,9 +123,9 @@ START_TEST(stalled_policy_host_never_blocks_a_step)
 	ck_assert_msg(longest < (int)mstest_scale_ms(200), "a step took %d ms", longest);
 	struct ms_sts_result *r = NULL;
 	ck_assert_int_eq(ms_sts_get_result(g, &r, why, sizeof(why)), MS_ERR_STATE);
-	uint64_t t0 = now_ms();
+	uint64_t t0 = mstest_now_ms();
 	ms_sts_get_free(g);   /* cancel: the transfer is dropped */
-	ck_assert_uint_lt(now_ms() - t0, mstest_scale_ms(200));
+	ck_assert_uint_lt(mstest_now_ms() - t0, mstest_scale_ms(200));
 	/* nothing was cached for it */
 	struct ms_sts_entry e = { .version = MS_STS_ENTRY_VERSION };
 	static uint8_t buf[MS_STS_POLICY_MAX];

@@ -10,8 +10,9 @@
  *     completion callback runs once with it; ms_rtls_route_new agrees;
  *   - a route whose policy arrives in time is unaffected by the deadline
  *     (the policy applies).
- * DNS is injected (every name NXDOMAIN except the MTA-STS TXT records and
- * the policy hosts' A 127.0.0.1), so the route's lookups are immediate.
+ * DNS is injected (tests/common/sts_peer.h: every name NXDOMAIN except the
+ * MTA-STS TXT records and the policy hosts' A 127.0.0.1), so the route's
+ * lookups are immediate.
  */
 #include <check.h>
 #include <poll.h>
@@ -24,42 +25,8 @@
 #include <mailsec/requiretls_deliver.h>
 #include <mailsec/requiretls_route.h>
 
-#include "../mtasts/helpers.h"
 #include "mstest.h"
-
-static struct policy_host host;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static ms_status fake(void *user, const char *name, uint16_t type, struct ms_dns_result **out)
-{
-	(void)user;
-	if (type == MS_DNS_T_TXT && strncmp(name, "_mta-sts.", 9) == 0) {
-		ms_status st = ms_dns_result_create(NULL, name, type, MS_DNS_ANSWER,
-						    MS_DNS_INSECURE, out);
-		const char *txt = "v=STSv1; id=r1;";
-		uint8_t rd[64];
-		rd[0] = (uint8_t)strlen(txt);
-		memcpy(rd + 1, txt, rd[0]);
-		if (st == MS_OK)
-			st = ms_dns_result_add(*out, MS_DNS_T_TXT, rd, rd[0] + 1u);
-		return st;
-	}
-	if (strncmp(name, "mta-sts.", 8) == 0 && type == MS_DNS_T_A) {
-		ms_status st = ms_dns_result_create(NULL, name, type, MS_DNS_ANSWER,
-						    MS_DNS_INSECURE, out);
-		uint8_t a[4] = { 127, 0, 0, 1 };
-		if (st == MS_OK)
-			st = ms_dns_result_add(*out, type, a, 4);
-		return st;
-	}
-	return ms_dns_result_create(NULL, name, type, MS_DNS_NXDOMAIN, MS_DNS_INSECURE, out);
-}
+#include "sts_peer.h"
 
 /* A route deadline for the stalled fetch: it scales under valgrind, but it
  * must still fall well before mta-sts.slow.test's body has trickled in
@@ -70,32 +37,20 @@ static unsigned stall_deadline(unsigned ms)
 	return d > 20000 ? 20000 : d;
 }
 
+static struct sts_peer peer;
 static struct ms_dns_ctx *dns;
 static struct ms_sts *sts;
-static char connect_to[64];
 
 static void setup(void)
 {
-	policy_host_start(&host);
-	snprintf(connect_to, sizeof(connect_to), ":::%d", host.port);
-	ck_assert_int_eq(ms_dns_ctx_new_custom(NULL, fake, NULL, &dns), MS_OK);
-	struct ms_sts_config cfg;
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.version = MS_STS_CONFIG_VERSION;
-	cfg.fetch.version = MS_STS_FETCH_CONFIG_VERSION;
-	cfg.fetch.ca_file = world_path("pki/mtasts/ca.pem");
-	cfg.fetch.connect_to = connect_to;
-	cfg.fetch.timeout_ms = 30000;
-	char why[300] = "";
-	ck_assert_msg(ms_sts_new(NULL, &cfg, dns, NULL, &sts, why, sizeof(why)) == MS_OK, "%s",
-		      why);
+	sts_peer_start(&peer, NULL);
+	dns = peer.dns;
+	sts = peer.sts;
 }
 
 static void teardown(void)
 {
-	ms_sts_free(sts);
-	ms_dns_ctx_free(dns);
-	policy_host_stop(&host);
+	sts_peer_stop(&peer);
 }
 
 static void on_done(void *user, struct ms_rtls_route *r, ms_status st)
@@ -110,13 +65,13 @@ static void on_done(void *user, struct ms_rtls_route *r, ms_status st)
  * step (ms) and the time to completion in *took (or the limit). */
 static int drive(struct ms_rtls_route *r, const int *calls, unsigned limit_ms, uint64_t *took)
 {
-	uint64_t t0 = now_ms();
+	uint64_t t0 = mstest_now_ms();
 	int longest = 0;
-	while (now_ms() - t0 < limit_ms) {
+	while (mstest_now_ms() - t0 < limit_ms) {
 		int t = -1;
-		uint64_t s0 = now_ms();
+		uint64_t s0 = mstest_now_ms();
 		enum ms_rtls_route_state st = ms_rtls_route_step(r, &t);
-		int d = (int)(now_ms() - s0);
+		int d = (int)(mstest_now_ms() - s0);
 		longest = d > longest ? d : longest;
 		if (st == MS_RTLS_ROUTE_DONE || calls[0])
 			break;
@@ -125,7 +80,7 @@ static int drive(struct ms_rtls_route *r, const int *calls, unsigned limit_ms, u
 		ck_assert_int_ge(p.fd, 0);
 		poll(&p, 1, t);
 	}
-	*took = now_ms() - t0;
+	*took = mstest_now_ms() - t0;
 	return longest;
 }
 
@@ -155,11 +110,11 @@ START_TEST(stalled_policy_fetch_never_blocks_and_the_deadline_defers)
 
 	/* the synchronous wrapper: the same temporary failure, no route */
 	r = NULL;
-	uint64_t t0 = now_ms();
+	uint64_t t0 = mstest_now_ms();
 	ck_assert_int_eq(ms_rtls_route_new(NULL, dns, sts, "slow.test", MS_RTLS_REQ_DEFAULT, &o,
 					   &r, why, sizeof(why)), MS_ERR_TIMEOUT);
 	ck_assert_ptr_null(r);
-	ck_assert_uint_lt(now_ms() - t0, o.deadline_ms + mstest_scale_ms(2500));
+	ck_assert_uint_lt(mstest_now_ms() - t0, o.deadline_ms + mstest_scale_ms(2500));
 }
 END_TEST
 
@@ -198,9 +153,9 @@ START_TEST(free_while_fetch_pending_cancels)
 	uint64_t took = 0;
 	drive(r, calls, 700, &took);
 	ck_assert_int_eq(calls[0], 0);   /* no deadline: still pending */
-	uint64_t t0 = now_ms();
+	uint64_t t0 = mstest_now_ms();
 	ms_rtls_route_free(r);
-	ck_assert_uint_lt(now_ms() - t0, mstest_scale_ms(200));
+	ck_assert_uint_lt(mstest_now_ms() - t0, mstest_scale_ms(200));
 	ck_assert_int_eq(calls[0], 0);
 }
 END_TEST
@@ -224,13 +179,13 @@ START_TEST(send_step_never_blocks_on_planning)
 	char why[300] = "";
 	ck_assert_msg(ms_rtls_send_new(NULL, dns, sts, MS_RTLS_REQ_DEFAULT, &m, &o, &s, why,
 				       sizeof(why)) == MS_OK, "%s", why);
-	uint64_t t0 = now_ms();
+	uint64_t t0 = mstest_now_ms();
 	int longest = 0, steps = 0, polled = 0;
 	ms_status st = MS_OK;
-	while (!ms_rtls_send_done(s) && now_ms() - t0 < mstest_scale_ms(10000)) {
-		uint64_t s0 = now_ms();
+	while (!ms_rtls_send_done(s) && mstest_now_ms() - t0 < mstest_scale_ms(10000)) {
+		uint64_t s0 = mstest_now_ms();
 		st = ms_rtls_send_step(s, why, sizeof(why));
-		int d = (int)(now_ms() - s0);
+		int d = (int)(mstest_now_ms() - s0);
 		longest = d > longest ? d : longest;
 		steps++;
 		if (st != MS_OK)
@@ -280,8 +235,9 @@ START_TEST(send_copies_its_option_strings)
 	memset(ca, 'x', sizeof(ca) - 1);
 	memset(account, 'y', sizeof(account) - 1);
 	ms_status st = MS_OK;
-	uint64_t t0 = now_ms();
-	while (ms_rtls_send_delivery(s, 0) == NULL && now_ms() - t0 < mstest_scale_ms(5000)) {
+	uint64_t t0 = mstest_now_ms();
+	while (ms_rtls_send_delivery(s, 0) == NULL &&
+	       mstest_now_ms() - t0 < mstest_scale_ms(5000)) {
 		st = ms_rtls_send_step(s, why, sizeof(why));
 		if (st != MS_OK)
 			break;
