@@ -145,7 +145,7 @@ static const char *name_of(int distinct_names, int i)
 	return distinct_names ? distinct[i] : names[i & 3];
 }
 
-static void run_ours(struct ms_dns_ctx *ctx, int n, int distinct_names)
+__attribute__((noinline)) static void run_ours(struct ms_dns_ctx *ctx, int n, int distinct_names)
 {
 	ms_done = 0;
 	for (int i = 0; i < n; i++)
@@ -158,7 +158,7 @@ static void run_ours(struct ms_dns_ctx *ctx, int n, int distinct_names)
 	}
 }
 
-static void run_peer(struct ub_ctx *ub, int n, int distinct_names)
+__attribute__((noinline)) static void run_peer(struct ub_ctx *ub, int n, int distinct_names)
 {
 	ub_done = 0;
 	for (int i = 0; i < n; i++)
