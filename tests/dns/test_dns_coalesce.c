@@ -289,6 +289,99 @@ START_TEST(free_with_joined_lookups)
 }
 END_TEST
 
+/* ---- every allocation of the coalescing paths failing once ----------- */
+static atomic_int alloc_count, alloc_fail_at;
+
+static void *fail_alloc(void *u, size_t n)
+{
+	(void)u;
+	int k = atomic_fetch_add(&alloc_count, 1) + 1;
+	return k == atomic_load(&alloc_fail_at) ? NULL : malloc(n);
+}
+
+static void *fail_realloc(void *u, void *p, size_t n)
+{
+	(void)u;
+	int k = atomic_fetch_add(&alloc_count, 1) + 1;
+	return k == atomic_load(&alloc_fail_at) ? NULL : realloc(p, n);
+}
+
+static void fail_free(void *u, void *p)
+{
+	(void)u;
+	free(p);
+}
+
+/* Submits that join, start a query (with the table growing past its first
+ * size), are cancelled and delivered, with allocation k failing: a failed
+ * submit says so, a delivery that could not be copied is reported by
+ * ms_dns_process (no callback), and whatever is delivered is right.  No
+ * crash, no leak (ASan, valgrind).  A context is made afresh where the
+ * table's first allocation and its first growth fall (creating one costs
+ * tens of milliseconds, seconds under valgrind); otherwise it is reused. */
+START_TEST(allocation_failures)
+{
+	struct ms_env env = { .version = MS_ENV_VERSION, .alloc = fail_alloc,
+			      .realloc = fail_realloc, .free = fail_free };
+	enum { N = 80 };
+	int k;
+	struct ms_dns_ctx *ctx = NULL;
+	for (k = 1; k < 2000; k++) {
+		atomic_store(&alloc_fail_at, 0);
+		/* a fresh table: submit i allocates its record, and for a new
+		 * name the flight; the table comes with the first flight and
+		 * grows at the 65th */
+		if (ctx != NULL && (k <= 4 || (k >= 126 && k <= 140))) {
+			ms_dns_ctx_free(ctx);
+			ctx = NULL;
+		}
+		if (ctx == NULL)
+			ctx = mstest_world_resolver(&env, mstest_scale_ms(10000), 0);
+		atomic_store(&alloc_count, 0);
+		atomic_store(&alloc_fail_at, k);
+		struct got g[N];
+		memset(g, 0, sizeof(g));
+		uint64_t id[N];
+		int ok[N];
+		char name[64];
+		for (int i = 0; i < N; i++) {
+			/* 70 distinct names (the table grows past 64), some twice */
+			snprintf(name, sizeof(name), "h%d.many.example.test", i % 70);
+			ok[i] = ms_dns_submit(ctx, name, MS_DNS_T_A, keep, &g[i], &id[i], NULL, 0);
+			ck_assert(ok[i] == MS_OK || ok[i] == MS_ERR_NOMEM);
+		}
+		if (ok[75] == MS_OK)
+			ck_assert_int_eq(ms_dns_cancel(ctx, id[75]), MS_OK);
+		if (ok[5] == MS_OK)
+			ck_assert_int_eq(ms_dns_cancel(ctx, id[5]), MS_OK);
+		for (int round = 0; ms_dns_pending(ctx) > 0; round++) {
+			ck_assert_msg(round < 2000, "not drained");
+			struct pollfd p = { .fd = ms_dns_fd(ctx), .events = POLLIN };
+			poll(&p, 1, 10);
+			ms_status st = ms_dns_process(ctx);
+			ck_assert(st == MS_OK || st == MS_ERR_NOMEM);
+		}
+		int failed = atomic_load(&alloc_count) < k ? 0 : 1;
+		for (int i = 0; i < N; i++) {
+			ck_assert_int_le(g[i].calls, 1);
+			if (ok[i] != MS_OK || i == 5 || i == 75)
+				ck_assert_int_eq(g[i].calls, 0);
+			if (g[i].calls) {
+				ck_assert_int_eq(ms_dns_result_outcome(g[i].r), MS_DNS_ANSWER);
+				ck_assert_int_eq(ms_dns_result_security(g[i].r), MS_DNS_SECURE);
+				ck_assert_uint_eq(ms_dns_result_count(g[i].r), 1);
+				ms_dns_result_free(g[i].r);
+			}
+		}
+		atomic_store(&alloc_fail_at, 0);
+		if (!failed)
+			break;   /* every allocation point was failed once */
+	}
+	ms_dns_ctx_free(ctx);
+	ck_assert_msg(k > 100 && k < 2000, "allocation points: %d", k);
+}
+END_TEST
+
 /* ---- deadlines per waiter, against a delayed upstream ---------------- */
 struct world {
 	pid_t pid;
@@ -538,6 +631,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, cancel_one_waiter);
 	tcase_add_test(tc, cancel_every_waiter);
 	tcase_add_test(tc, free_with_joined_lookups);
+	tcase_add_test(tc, allocation_failures);
 	suite_add_tcase(s, tc);
 	TCase *td = tcase_create("deadlines");
 	tcase_set_timeout(td, 120);
