@@ -275,7 +275,8 @@ MS_DNS_API int ms_dns_next_timeout_ms(struct ms_dns_ctx *ctx);
 /** Number of async lookups whose callback has not yet run. */
 MS_DNS_API size_t ms_dns_pending(struct ms_dns_ctx *ctx);
 /** Cancel a pending lookup: its callback will not run.  MS_ERR_INVALID if
- * `id` is unknown or already delivered. */
+ * `id` is unknown or already delivered.  A lookup coalesced with identical
+ * ones (ms_dns_submit) leaves alone: the others still get the answer. */
 MS_DNS_API ms_status ms_dns_cancel(struct ms_dns_ctx *ctx, uint64_t id);
 
 /* ---- lookup batches (prefetch views) ------------------------------------
