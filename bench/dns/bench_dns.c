@@ -2,7 +2,8 @@
  * bench_dns.c - libdnssec-stub against raw libunbound in the same run.
  *
  *   bench-dns AUTH.CONF [CASE]   (a make-world.sh output; see docs/PERFORMANCE.md;
- *                                 CASE "cached" or "async" runs only that one,
+ *                                 CASE "cached", "async" or "distinct" runs only
+ *                                 that one,
  *                                 e.g. under valgrind --tool=callgrind)
  *
  * cached-a/ubresolve: a cached, validated A lookup through ms_dns_lookup()
@@ -11,6 +12,11 @@
  *   deadline, name normalisation, result conversion, hooks.
  * async-1000/ubresolve: 1,000 lookups in flight through ms_dns_submit() and
  *   ms_dns_process() versus ub_resolve_async() and ub_process(); ns per lookup.
+ *   The 1,000 lookups cycle over 4 names, so ours share 4 libunbound queries
+ *   (identical lookups in flight are coalesced, docs/dns.md).
+ * async-1000-distinct/ubresolve: the same with 1,000 distinct names
+ *   (NNN.many.example.test, a wildcard), all in both sides' caches (a first
+ *   pass warms them): nothing to coalesce, one libunbound query each.
  * Each case runs several rounds and prints the medians; verdicts (outcome
  * and security) are checked equal before timing.
  */
@@ -132,7 +138,39 @@ static void ub_cb(void *user, int err, struct ub_result *r)
 	ub_resolve_free(r);
 }
 
-static void bench_async(const char *conf)
+static char distinct[1000][64];
+
+static const char *name_of(int distinct_names, int i)
+{
+	return distinct_names ? distinct[i] : names[i & 3];
+}
+
+__attribute__((noinline)) static void run_ours(struct ms_dns_ctx *ctx, int n, int distinct_names)
+{
+	ms_done = 0;
+	for (int i = 0; i < n; i++)
+		ms_dns_submit(ctx, name_of(distinct_names, i), MS_DNS_T_A, ms_cb, NULL, NULL,
+			      NULL, 0);
+	while (ms_done < n) {
+		struct pollfd p = { .fd = ms_dns_fd(ctx), .events = POLLIN };
+		poll(&p, 1, 100);
+		ms_dns_process(ctx);
+	}
+}
+
+__attribute__((noinline)) static void run_peer(struct ub_ctx *ub, int n, int distinct_names)
+{
+	ub_done = 0;
+	for (int i = 0; i < n; i++)
+		ub_resolve_async(ub, name_of(distinct_names, i), 1, 1, NULL, ub_cb, NULL);
+	while (ub_done < n) {
+		struct pollfd p = { .fd = ub_fd(ub), .events = POLLIN };
+		poll(&p, 1, 100);
+		ub_process(ub);
+	}
+}
+
+static void bench_async(const char *conf, int distinct_names)
 {
 	enum { N = 1000 };
 	struct ms_dns_config cfg = { .version = MS_DNS_CONFIG_VERSION,
@@ -143,6 +181,29 @@ static void bench_async(const char *conf)
 	if (ms_dns_ctx_new(NULL, &cfg, &ctx, NULL, 0) != MS_OK)
 		exit(2);
 	struct ub_ctx *ub = ub_new(conf);
+	if (distinct_names) {
+		for (int i = 0; i < N; i++)
+			snprintf(distinct[i], sizeof(distinct[i]), "h%d.many.example.test", i);
+		/* warm both caches, and check the names answer alike */
+		run_ours(ctx, N, 1);
+		run_peer(ub, N, 1);
+		struct ms_dns_result *r = NULL;
+		if (ms_dns_lookup(ctx, distinct[N - 1], MS_DNS_T_A, &r, NULL, 0) != MS_OK ||
+		    ms_dns_result_outcome(r) != MS_DNS_ANSWER ||
+		    ms_dns_result_security(r) != MS_DNS_SECURE) {
+			fprintf(stderr, "bench-dns: %s is not a secure answer (old world?)\n",
+				distinct[N - 1]);
+			exit(2);
+		}
+		ms_dns_result_free(r);
+		struct ub_result *u = NULL;
+		if (ub_resolve(ub, distinct[N - 1], 1, 1, &u) != 0 || !u->havedata || !u->secure) {
+			fprintf(stderr, "bench-dns: libunbound: %s is not a secure answer\n",
+				distinct[N - 1]);
+			exit(2);
+		}
+		ub_resolve_free(u);
+	}
 	for (int round = 0; round < ROUNDS; round++) {
 		/* odd rounds run the peer first: whichever side runs right
 		 * after the other one's burst finds the caches and the
@@ -150,26 +211,10 @@ static void bench_async(const char *conf)
 		for (int side = 0; side < 2; side++) {
 			int mine = (side == 0) == (round % 2 == 0);
 			uint64_t t0 = now_ns();
-			if (mine) {
-				ms_done = 0;
-				for (int i = 0; i < N; i++)
-					ms_dns_submit(ctx, names[i & 3], MS_DNS_T_A, ms_cb, NULL,
-						      NULL, NULL, 0);
-				while (ms_done < N) {
-					struct pollfd p = { .fd = ms_dns_fd(ctx), .events = POLLIN };
-					poll(&p, 1, 100);
-					ms_dns_process(ctx);
-				}
-			} else {
-				ub_done = 0;
-				for (int i = 0; i < N; i++)
-					ub_resolve_async(ub, names[i & 3], 1, 1, NULL, ub_cb, NULL);
-				while (ub_done < N) {
-					struct pollfd p = { .fd = ub_fd(ub), .events = POLLIN };
-					poll(&p, 1, 100);
-					ub_process(ub);
-				}
-			}
+			if (mine)
+				run_ours(ctx, N, distinct_names);
+			else
+				run_peer(ub, N, distinct_names);
 			uint64_t t = (now_ns() - t0) / N;
 			if (mine)
 				ours[round] = t;
@@ -177,7 +222,8 @@ static void bench_async(const char *conf)
 				peer[round] = t;
 		}
 	}
-	report("async-1000/ubresolve", median(ours, ROUNDS), median(peer, ROUNDS));
+	report(distinct_names ? "async-1000-distinct/ubresolve" : "async-1000/ubresolve",
+	       median(ours, ROUNDS), median(peer, ROUNDS));
 	ms_dns_ctx_free(ctx);
 	ub_ctx_delete(ub);
 }
@@ -185,13 +231,15 @@ static void bench_async(const char *conf)
 int main(int argc, char **argv)
 {
 	if (argc != 2 && argc != 3) {
-		fprintf(stderr, "usage: bench-dns AUTH.CONF [cached|async] "
+		fprintf(stderr, "usage: bench-dns AUTH.CONF [cached|async|distinct] "
 				"(from tests/world/make-world.sh)\n");
 		return 2;
 	}
 	if (argc == 2 || strcmp(argv[2], "cached") == 0)
 		bench_cached(argv[1]);
 	if (argc == 2 || strcmp(argv[2], "async") == 0)
-		bench_async(argv[1]);
+		bench_async(argv[1], 0);
+	if (argc == 2 || strcmp(argv[2], "distinct") == 0)
+		bench_async(argv[1], 1);
 	return 0;
 }

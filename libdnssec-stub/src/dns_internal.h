@@ -53,6 +53,7 @@ struct ub_ctx;
 extern pthread_mutex_t ms_dns_ub_global_lock;
 struct ub_result;
 struct ms_dns_pending;
+struct ms_dns_flight;
 
 struct ms_dns_ctx {
 	struct ms_env env;
@@ -78,6 +79,12 @@ struct ms_dns_ctx {
 	struct ms_dns_pending *pending_tail;
 	struct ms_dns_pending *done_head; /* async, finished, not yet delivered */
 	struct ms_dns_pending *done_tail;
+	/* async libunbound queries (flight.c): those a submit may join, by
+	 * (name, type), and every one alive, for ms_dns_ctx_free */
+	struct ms_dns_flight **ftab;
+	size_t ftab_size;             /* 0 or a power of two */
+	size_t fhashed;
+	struct ms_dns_flight *flights;
 };
 
 /* ub_log.c: libunbound's log lines into the env log (see there). */
@@ -107,6 +114,9 @@ void ms_dns_result_add_inline(struct ms_dns_result *r, uint16_t type,
 			      const uint8_t *rdata, size_t len);
 /* Drop every record (the combined address lookup, when A failed). */
 void ms_dns_result_clear_records(struct ms_dns_result *r);
+/* A copy of a result for another coalesced lookup: one allocation like
+ * the answer's own (ms_dns_result_dup for a combined address result). */
+struct ms_dns_result *ms_dns_result_copy(const struct ms_dns_result *r);
 /* Merge the records of `b` into `a` (used by the combined address lookup). */
 ms_status ms_dns_result_absorb(struct ms_dns_result *a,
 			       const struct ms_dns_result *b);
@@ -124,6 +134,10 @@ struct ms_dns_result *ms_dns_timeout_result(const struct ms_env *env,
 /* Second pass on a fresh result: CNAME security walk, logs and metrics. */
 void ms_dns_finish(struct ms_dns_ctx *ctx, struct ms_dns_result *r,
 		   uint64_t started_ns);
+/* Its two halves: the CNAME security walk (once per answer, however many
+ * coalesced lookups share it), and duration, log and metrics (per lookup). */
+void ms_dns_finish_cname(struct ms_dns_ctx *ctx, struct ms_dns_result *r);
+void ms_dns_report(struct ms_dns_ctx *ctx, struct ms_dns_result *r, uint64_t started_ns);
 
 /* sync.c: one synchronous lookup of an already normalised name. */
 ms_status ms_dns_sync_lookup(struct ms_dns_ctx *ctx, const char *name,

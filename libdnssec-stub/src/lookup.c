@@ -139,6 +139,12 @@ static int cname_chain_secure(struct ms_dns_ctx *ctx, const struct ms_dns_result
 void ms_dns_finish(struct ms_dns_ctx *ctx, struct ms_dns_result *r,
 		   uint64_t started_ns)
 {
+	ms_dns_finish_cname(ctx, r);
+	ms_dns_report(ctx, r, started_ns);
+}
+
+void ms_dns_finish_cname(struct ms_dns_ctx *ctx, struct ms_dns_result *r)
+{
 	if (strcmp(r->qname, r->canonical) != 0) {
 		if (r->security == MS_DNS_SECURE)
 			r->cname_secure = 1; /* the validator proved the whole chain */
@@ -147,6 +153,10 @@ void ms_dns_finish(struct ms_dns_ctx *ctx, struct ms_dns_result *r,
 		else if (r->cname_secure < 0)
 			r->cname_secure = 0;
 	}
+}
+
+void ms_dns_report(struct ms_dns_ctx *ctx, struct ms_dns_result *r, uint64_t started_ns)
+{
 	uint64_t ns = ms_monotonic_ns() - started_ns;
 	r->duration_ms = (uint32_t)(ns / 1000000u);
 

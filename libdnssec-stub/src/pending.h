@@ -1,4 +1,6 @@
-/* pending.h - one libunbound query in flight (sync or async). */
+/* pending.h - one lookup a caller waits for: a synchronous lookup's own
+ * libunbound query, or an asynchronous caller waiting on a flight
+ * (flight.h) that it may share with identical lookups. */
 #ifndef MS_DNS_PENDING_H
 #define MS_DNS_PENDING_H
 
@@ -15,13 +17,16 @@ struct ms_dns_pending {
 	uint64_t started_ns;
 	uint64_t deadline_ns;
 	int async;
-	/* Set under ctx->lock by the libunbound callback. */
+	/* sync only: set under ctx->lock by the libunbound callback. */
 	int done;
 	int err;
 	struct ub_result *ub;
 	/* The owner gave up (timeout, cancel, free): the callback frees it. */
 	int abandoned;
 	/* async only */
+	struct ms_dns_flight *flight; /* the query it waits for (NULL: custom) */
+	struct ms_dns_pending *wnext; /* the flight's waiters */
+	struct ms_dns_pending *wprev;
 	ms_dns_callback cb;
 	void *user;
 	struct ms_dns_result *result; /* prepared result (custom or timeout) */
@@ -71,7 +76,7 @@ static inline void ms_dns_pending_unlink(struct ms_dns_ctx *ctx, struct ms_dns_p
 	p->in_flight = 0;
 }
 
-/* The libunbound callback for every query we submit. */
+/* The libunbound callback of every synchronous query. */
 void ms_dns_ub_callback(void *arg, int err, struct ub_result *result);
 
 /* Stop waiting for `p`: cancel it in libunbound and free it now, or leave

@@ -19,6 +19,7 @@
 
 #define LEADER_SLICE_MS 20
 
+/* Asynchronous lookups have their own callback (flight.c). */
 void ms_dns_ub_callback(void *arg, int err, struct ub_result *result)
 {
 	struct ms_dns_pending *p = arg;
@@ -33,16 +34,6 @@ void ms_dns_ub_callback(void *arg, int err, struct ub_result *result)
 	p->done = 1;
 	p->err = err;
 	p->ub = result;
-	if (p->async) {
-		/* Move from the in-flight list to the delivery queue, but only if
-		 * it is still in flight: a lookup that ms_dns_process() expired
-		 * or ms_dns_cancel() took out is being abandoned by that thread,
-		 * which frees it once it sees `done`. */
-		if (p->in_flight) {
-			ms_dns_pending_unlink(ctx, p);
-			ms_dns_pending_enqueue_done(ctx, p);
-		}
-	}
 	pthread_cond_broadcast(&ctx->cond);
 	pthread_mutex_unlock(&ctx->lock);
 }

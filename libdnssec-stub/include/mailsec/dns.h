@@ -231,6 +231,36 @@ MS_DNS_API ms_status ms_dns_lookup_ptr(struct ms_dns_ctx *ctx,
  */
 typedef void (*ms_dns_callback)(void *user, struct ms_dns_result *result);
 
+/**
+ * Start an asynchronous lookup; `cb` runs once, from a later
+ * ms_dns_process(), with a result it owns (a timeout, SERVFAIL or bogus
+ * result when the lookup failed), unless the lookup is cancelled first.
+ *
+ * Identical lookups in flight are coalesced (docs/dns.md): while a
+ * libunbound query for the same normalised name and type of this context
+ * is in flight, no second query starts; this lookup joins it and gets its
+ * own copy of the answer.  It keeps its own id, callback, user pointer,
+ * start time (duration_ms) and deadline: when its deadline passes it is
+ * answered "timeout" (EDE 22, fail closed) while the others still wait,
+ * and ms_dns_cancel() detaches only it (the query is cancelled with its
+ * last lookup).  Once the answer arrived, a new submit starts a new query.
+ * Each joined lookup counts the metric dns_lookups_coalesced_total{type}.
+ * Injected resolvers (ms_dns_ctx_new_custom) answer at once, uncoalesced.
+ *
+ * @param ctx    the context; may be shared with other threads
+ * @param name   the name to look up, normalised as by ms_dns_name_normalize
+ *               (U-labels to A-labels, lower case, no trailing dot); the
+ *               normalised name is the coalescing key
+ * @param type   the RR type (MS_DNS_T_*)
+ * @param cb     the callback; it may submit or cancel lookups
+ * @param user   handed to `cb`
+ * @param id     receives the lookup's id for ms_dns_cancel(); may be NULL
+ * @param why    optional buffer for the reason of a failure
+ * @param whylen its size
+ * @return MS_OK (the callback will run), MS_ERR_INVALID (no context,
+ *         callback or a bad name), MS_ERR_NOMEM, MS_ERR_INTERNAL (libunbound
+ *         could not start the query); on an error `cb` never runs
+ */
 MS_DNS_API ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name,
 				   uint16_t type, ms_dns_callback cb,
 				   void *user, uint64_t *id,
@@ -245,7 +275,8 @@ MS_DNS_API int ms_dns_next_timeout_ms(struct ms_dns_ctx *ctx);
 /** Number of async lookups whose callback has not yet run. */
 MS_DNS_API size_t ms_dns_pending(struct ms_dns_ctx *ctx);
 /** Cancel a pending lookup: its callback will not run.  MS_ERR_INVALID if
- * `id` is unknown or already delivered. */
+ * `id` is unknown or already delivered.  A lookup coalesced with identical
+ * ones (ms_dns_submit) leaves alone: the others still get the answer. */
 MS_DNS_API ms_status ms_dns_cancel(struct ms_dns_ctx *ctx, uint64_t id);
 
 /* ---- lookup batches (prefetch views) ------------------------------------
