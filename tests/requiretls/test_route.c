@@ -522,6 +522,32 @@ START_TEST(verify_client_auth_only)
 }
 END_TEST
 
+START_TEST(verify_expired_leaf)
+{
+	/* a leaf whose notAfter has passed fails PKIX (X509_V_ERR_CERT_HAS_EXPIRED)
+	 * for the right name and CA; DANE-EE(3) ignores dates (RFC 7671 s5.1) */
+	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
+	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
+	struct server s = { 0 };
+	s.key = load_key("pki/demo/mx1.good.test.key");
+	X509 *issuer = load_cert("pki/demo/issuer.pem");
+	EVP_PKEY *ikey = load_key("pki/demo/issuer.key");
+	s.leaf = pki_cert(s.key, "expired leaf", issuer, ikey, 0, "DNS:mx1.good.test",
+			  (int64_t)time(NULL), -86400L * 30, -86400L, 4343);
+	s.issuer = issuer;
+	handshake_verify(&s, h, &p);
+	ck_assert_int_eq(p.pkix, MS_RTLS_STEP_FAILED);
+	ck_assert_int_eq(p.pkix_error, X509_V_ERR_CERT_HAS_EXPIRED);
+	ck_assert_msg(p.dane == MS_RTLS_STEP_OK, "%s", p.dane_detail);
+	X509_free(s.leaf);
+	X509_free(issuer);
+	EVP_PKEY_free(ikey);
+	EVP_PKEY_free(s.key);
+	ms_rtls_route_free(r);
+}
+END_TEST
+
 START_TEST(verify_bad_input)
 {
 	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
@@ -562,6 +588,7 @@ int main(void)
 	tcase_add_test(t, verify_pkix_only);
 	tcase_add_test(t, verify_wildcards);
 	tcase_add_test(t, verify_client_auth_only);
+	tcase_add_test(t, verify_expired_leaf);
 	tcase_add_test(t, verify_bad_input);
 	suite_add_tcase(s, t);
 	return mstest_run(s);
