@@ -719,6 +719,84 @@ START_TEST(tlsrpt_observer)
 }
 END_TEST
 
+/* ---- the verification objects kept across connections (issue 20) ---- */
+
+/* The attempt observer of ca_store_loaded_once: removes the CA bundle when
+ * the first attempt is over, before the second connection. */
+struct unlink_after_first {
+	const char *path;
+	int attempts;
+};
+static void unlink_after_first(void *arg, const struct ms_rtls_tlsrpt_event *ev)
+{
+	struct unlink_after_first *u = arg;
+	(void)ev;
+	if (u->attempts++ == 0)
+		ck_assert_int_eq(unlink(u->path), 0);
+}
+
+/* One delivery handle to good.test over the scripted peer on both MX
+ * addresses (its port), with `o` (port set here). */
+static struct ms_rtls_delivery *deliver_good(struct ms_rtls_deliver_opts *o, uint16_t port,
+					     struct ms_rtls_route **route)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	char why[300] = "";
+	ck_assert_msg(ms_rtls_route_new(NULL, dns, NULL, "good.test", MS_RTLS_REQ_DEFAULT, NULL,
+					route, why, sizeof(why)) == MS_OK, "%s", why);
+	ms_dns_ctx_free(dns);
+	const char *to[] = { "bob@good.test" };
+	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = 1,
+				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
+	o->port = port;
+	o->helo = "client.test";
+	o->timeout_ms = mstest_scale_ms(10000);
+	struct ms_rtls_delivery *d = NULL;
+	ck_assert_msg(ms_rtls_deliver_new(NULL, *route, MS_RTLS_REQ_DEFAULT, &m, o, &d, why,
+					  sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_msg(ms_rtls_deliver_run(d, why, sizeof(why)) == MS_OK, "%s", why);
+	return d;
+}
+
+START_TEST(ca_store_loaded_once)
+{
+	/* Without a ca_store the delivery handle loads its trust store (the
+	 * ca_file bundle) once, not per connection: the peer answers 451 to
+	 * MAIL on both MX hosts, so one handle makes two verified sessions,
+	 * and the bundle removed after the first still verifies the second. */
+	const char *addrs[] = { "127.0.1.1", "127.0.1.2" };
+	struct peer p;
+	peer_start_mode(&p, "mail451", addrs);
+	char src[600], ca[400], cmd[1200];
+	mstest_world_path(src, sizeof(src), "pki/demo/ca.pem");
+	snprintf(ca, sizeof(ca), "%s/ca-once.pem", tmp);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, ca);
+	ck_assert_int_eq(system(cmd), 0);
+	struct unlink_after_first u = { .path = ca };
+	struct ms_rtls_deliver_opts o = { .version = MS_RTLS_DELIVER_OPTS_VERSION, .ca_file = ca,
+					  .observer = unlink_after_first, .observer_arg = &u };
+	struct ms_rtls_route *r = NULL;
+	struct ms_rtls_delivery *d = deliver_good(&o, (uint16_t)p.port, &r);
+	peer_stop(&p);
+	ck_assert_int_eq(u.attempts, 2);
+	ck_assert_int_ne(access(ca, F_OK), 0);
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 2);
+	const char *want[] = { "valid for mx1.good.test", "valid for mx2.good.test" };
+	for (size_t i = 0; i < 2; i++) {
+		const struct ms_rtls_attempt *a = ms_rtls_deliver_attempt(d, i);
+		ck_assert_int_eq(a->o.handshake, MS_RTLS_STEP_OK);
+		ck_assert_msg(a->o.dane == MS_RTLS_STEP_OK, "attempt %zu: %s", i, a->dane);
+		ck_assert_msg(a->o.pkix == MS_RTLS_STEP_OK, "attempt %zu: %s", i, a->pkix);
+		ck_assert_str_eq(a->pkix, want[i]);
+		ck_assert_int_eq(a->out.verdict, MS_RTLS_TRY_NEXT);
+	}
+	ck_assert_int_eq(peer_saw(&p, "CMD MAIL-TLS"), 2);
+	ck_assert_int_eq(ms_rtls_deliver_delivered(d), 0);
+	ms_rtls_deliver_free(d);
+	ms_rtls_route_free(r);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
@@ -754,6 +832,7 @@ int main(void)
 	tcase_add_test(tc, no_fallback_under_dane);
 	tcase_add_test(tc, tlsrpt_observer);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, ca_store_loaded_once);
 	tcase_add_test(tc, stall_after_greeting);
 	tcase_add_test(tc, stall_in_tls_handshake);
 	tcase_add_test(tc, stall_after_data);
