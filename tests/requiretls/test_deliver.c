@@ -35,7 +35,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mailsec/dane.h>
 #include <mailsec/requiretls_deliver.h>
+
+#include <openssl/x509_vfy.h>
 
 static const uint8_t MSG[] = "From: alice@example.test\nSubject: t\n\nhello\n.\nbye\n";
 static char tmp[256], peers[300];
@@ -797,6 +800,174 @@ START_TEST(ca_store_loaded_once)
 }
 END_TEST
 
+/* The certificate-cache lookups of the kept DANE context (libdane's
+ * dane_cert_cache_total{result}), through its env's metric hook. */
+struct cache_counts {
+	int hit, miss;
+};
+static void cache_metric(void *user, const struct ms_metric_event *ev)
+{
+	struct cache_counts *c = user;
+	if (strcmp(ev->name, "dane_cert_cache_total") != 0 || ev->nlabels != 1)
+		return;
+	if (strcmp(ev->labels[0].value, "hit") == 0)
+		c->hit += (int)ev->value;
+	else if (strcmp(ev->labels[0].value, "miss") == 0)
+		c->miss += (int)ev->value;
+}
+
+/* What each domain's deciding attempt saw. */
+struct seen {
+	enum ms_rtls_step dane, pkix;
+	char dane_detail[300], pkix_detail[300];
+	int delivered;
+};
+
+/* bob@good.test (DANE-EE, PKIX to the demo root) and carol@daneta.test
+ * (DANE-TA 2 1 1 on the root of a four-certificate chain that the demo
+ * root does not sign) in one message, with the kept objects or not. */
+static void send_two(X509_STORE *store, const struct ms_dane_ctx *dctx, struct seen out[2])
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	char ca[600], why[300] = "";
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	const char *to[] = { "bob@good.test", "carol@daneta.test" };
+	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = 2,
+				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
+	struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION };
+	o.deliver = (struct ms_rtls_deliver_opts){ .version = MS_RTLS_DELIVER_OPTS_VERSION,
+						   .helo = "client.test",
+						   .port = (uint16_t)smtp_port,
+						   .ca_file = store ? NULL : ca,
+						   .timeout_ms = mstest_scale_ms(10000),
+						   .ca_store = store, .dane_ctx = dctx };
+	struct ms_rtls_send *s = NULL;
+	ck_assert_msg(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m, &o, &s, why,
+				       sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_msg(ms_rtls_send_run(s, why, sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_uint_eq(ms_rtls_send_domain_count(s), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, i);
+		ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 1);
+		const struct ms_rtls_attempt *a = ms_rtls_deliver_attempt(d, 0);
+		out[i].dane = a->o.dane;
+		out[i].pkix = a->o.pkix;
+		snprintf(out[i].dane_detail, sizeof(out[i].dane_detail), "%s", a->dane);
+		snprintf(out[i].pkix_detail, sizeof(out[i].pkix_detail), "%s", a->pkix);
+		out[i].delivered = ms_rtls_deliver_delivered(d);
+	}
+	ms_rtls_send_free(s);
+	ms_dns_ctx_free(dns);
+}
+
+START_TEST(kept_ctx_and_store)
+{
+	/* An MTA's one DANE context (certificate cache on) and one trust
+	 * store, borrowed by every delivery of the send handle: the same
+	 * facts as a fresh context and ca_file per connection, and the
+	 * second message takes daneta.test's CA certificates from the cache. */
+	struct seen want[2], got[2];
+	send_two(NULL, NULL, want);
+	ck_assert_int_eq(want[0].delivered, 1);
+	ck_assert_int_eq(want[1].delivered, 1);
+	ck_assert_msg(want[0].dane == MS_RTLS_STEP_OK, "%s", want[0].dane_detail);
+	ck_assert_msg(want[0].pkix == MS_RTLS_STEP_OK, "%s", want[0].pkix_detail);
+	ck_assert_msg(want[1].dane == MS_RTLS_STEP_OK, "%s", want[1].dane_detail);
+	ck_assert_int_eq(want[1].pkix, MS_RTLS_STEP_FAILED); /* not the demo root's */
+
+	struct cache_counts cc = { 0 };
+	struct ms_env env = { .version = MS_ENV_VERSION, .metric = cache_metric, .user = &cc };
+	struct ms_dane_ctx *dctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(&env, &dctx), MS_OK);
+	ck_assert_int_eq(ms_dane_ctx_set_cert_cache(dctx, 64), MS_OK);
+	char ca[600];
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	X509_STORE *store = X509_STORE_new();
+	ck_assert_int_eq(X509_STORE_load_file(store, ca), 1);
+	int first_miss = 0;
+	for (int round = 0; round < 2; round++) {
+		send_two(store, dctx, got);
+		for (size_t i = 0; i < 2; i++) {
+			ck_assert_int_eq(got[i].delivered, want[i].delivered);
+			ck_assert_int_eq(got[i].dane, want[i].dane);
+			ck_assert_int_eq(got[i].pkix, want[i].pkix);
+			ck_assert_str_eq(got[i].dane_detail, want[i].dane_detail);
+			ck_assert_str_eq(got[i].pkix_detail, want[i].pkix_detail);
+		}
+		if (round == 0) {
+			/* daneta.test's intermediates and root: decoded, cached */
+			ck_assert_int_eq(cc.hit, 0);
+			ck_assert_int_ge(cc.miss, 3);
+			first_miss = cc.miss;
+		} else {
+			ck_assert_int_eq(cc.miss, first_miss);
+			ck_assert_int_eq(cc.hit, first_miss);
+		}
+	}
+	ck_assert_int_ge(ms_dane_ctx_cert_cache_count(dctx), 3);
+	X509_STORE_free(store);
+	ms_dane_ctx_free(dctx);
+}
+END_TEST
+
+/* The layout of a version-1 struct ms_rtls_send_opts (a version-2
+ * ms_rtls_deliver_opts embedded), as a caller built before the kept
+ * verification objects hands it in. */
+struct old_deliver_opts {
+	unsigned version;
+	const char *helo;
+	uint16_t port;
+	void *tls;
+	const char *ca_file;
+	int64_t now;
+	unsigned timeout_ms;
+	struct ms_rtls_store *memory;
+	const char *account;
+	ms_rtls_attempt_observer_fn observer;
+	void *observer_arg;
+};
+struct old_send_opts {
+	unsigned version;
+	struct old_deliver_opts deliver;
+	const struct ms_rtls_route_opts *route;
+	int auto_requiretls;
+	int64_t memory_max_age;
+};
+
+START_TEST(send_opts_version_1)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	char ca[600], why[300] = "";
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	const char *to[] = { "bob@good.test" };
+	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = 1,
+				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
+	struct ms_rtls_route_opts ro = { .version = MS_RTLS_ROUTE_OPTS_VERSION, .max_mx = 1 };
+	struct old_send_opts o = { .version = 1, .route = &ro };
+	o.deliver = (struct old_deliver_opts){ .version = 2, .helo = "client.test",
+					       .port = (uint16_t)smtp_port, .ca_file = ca,
+					       .timeout_ms = mstest_scale_ms(10000) };
+	struct ms_rtls_send *s = NULL;
+	ck_assert_msg(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m,
+				       (const struct ms_rtls_send_opts *)&o, &s, why,
+				       sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_msg(ms_rtls_send_run(s, why, sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 1);
+	const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+	/* the route options were read where a version-1 caller put them */
+	ck_assert_uint_eq(ms_rtls_route_count(ms_rtls_deliver_route(d)), 1);
+	const struct ms_rtls_attempt *a = ms_rtls_deliver_success(d);
+	ck_assert_str_eq(a->pkix, "valid for mx1.good.test");
+	ms_rtls_send_free(s);
+	/* a version-1 send struct with a version-3 deliver is no layout */
+	o.deliver.version = 3;
+	ck_assert_int_eq(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m,
+					  (const struct ms_rtls_send_opts *)&o, &s, why,
+					  sizeof(why)), MS_ERR_INVALID);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
@@ -833,6 +1004,8 @@ int main(void)
 	tcase_add_test(tc, tlsrpt_observer);
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, ca_store_loaded_once);
+	tcase_add_test(tc, kept_ctx_and_store);
+	tcase_add_test(tc, send_opts_version_1);
 	tcase_add_test(tc, stall_after_greeting);
 	tcase_add_test(tc, stall_in_tls_handshake);
 	tcase_add_test(tc, stall_after_data);
