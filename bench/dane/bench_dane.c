@@ -13,6 +13,11 @@
  * leaf's signature, the chain build, DANE matching) is done per call.
  * OpenSSL has no such cache, so its side is the same as in the cold cases.
  *
+ * The -handshake cases start where an MTA is after STARTTLS: the chain the
+ * client's libssl decoded in a real handshake (over a BIO pair), ours through
+ * ms_dane_verify_ssl (no cache), OpenSSL's native DANE on the same X509
+ * objects; neither side decodes a certificate.
+ *
  * Output, one line per case and chain type (see docs/PERFORMANCE.md):
  *   bench <case>/openssl ours_ns=<median> openssl_ns=<median> ratio=<openssl/ours>
  */
@@ -81,7 +86,42 @@ struct chain {
 	X509 *x[DEPTH];
 	unsigned char *der[DEPTH];
 	int len[DEPTH];
+	SSL *cl, *sv;   /* a finished handshake: the server sent x[0..DEPTH-1] */
+	SSL_CTX *cctx, *sctx;
 };
+
+/* A real TLS handshake over a BIO pair, so that the client's peer chain
+ * holds the X509 objects libssl decoded (what an MTA has after STARTTLS). */
+static void handshake(struct chain *c, EVP_PKEY *leafkey)
+{
+	c->sctx = SSL_CTX_new(TLS_server_method());
+	c->cctx = SSL_CTX_new(TLS_client_method());
+	if (c->sctx == NULL || c->cctx == NULL ||
+	    SSL_CTX_use_certificate(c->sctx, c->x[0]) != 1 ||
+	    SSL_CTX_use_PrivateKey(c->sctx, leafkey) != 1)
+		die("handshake setup");
+	for (int d = 1; d < DEPTH; d++)
+		if (SSL_CTX_add1_chain_cert(c->sctx, c->x[d]) != 1)
+			die("chain cert");
+	SSL_CTX_set_verify(c->cctx, SSL_VERIFY_NONE, NULL);
+	c->sv = SSL_new(c->sctx);
+	c->cl = SSL_new(c->cctx);
+	BIO *b1, *b2;
+	if (c->sv == NULL || c->cl == NULL || BIO_new_bio_pair(&b1, 0, &b2, 0) != 1)
+		die("handshake setup");
+	SSL_set_bio(c->sv, b1, b1);
+	SSL_set_bio(c->cl, b2, b2);
+	SSL_set_accept_state(c->sv);
+	SSL_set_connect_state(c->cl);
+	for (int i = 0; i < 100; i++) {
+		int a = SSL_do_handshake(c->cl), b = SSL_do_handshake(c->sv);
+		if (a == 1 && b == 1)
+			break;
+	}
+	STACK_OF(X509) *sk = SSL_get_peer_cert_chain(c->cl);
+	if (!SSL_is_init_finished(c->cl) || sk == NULL || sk_X509_num(sk) != DEPTH)
+		die("handshake");
+}
 
 static void mkchain(struct chain *c, int rsa)
 {
@@ -100,6 +140,7 @@ static void mkchain(struct chain *c, int rsa)
 		c->der[d] = NULL;
 		c->len[d] = i2d_X509(c->x[d], &c->der[d]);
 	}
+	handshake(c, k[0]);
 	for (int d = 0; d < DEPTH; d++)
 		EVP_PKEY_free(k[d]);
 }
@@ -133,6 +174,7 @@ struct bcase {
 	struct rec recs[5];
 	int nrecs;
 	int warm; /* ours with the certificate cache */
+	int hs;   /* both sides on the handshake's decoded X509 objects */
 };
 
 static const char *const names[] = { "mx.example.test" };
@@ -154,8 +196,15 @@ static int ours(const struct chain *c, const struct bcase *b, int *depth)
 				    .ntlsa = (size_t)b->nrecs, .authentic = 1, .names = names,
 				    .nnames = 1 };
 	struct ms_dane_result res = { .version = MS_DANE_RESULT_VERSION };
-	if (ms_dane_verify(b->warm ? g_ctx_warm : g_ctx, &in, &res, NULL, 0) != MS_OK)
+	if (b->hs) {
+		in.chain = NULL;
+		in.nchain = 0;
+		if (ms_dane_verify_ssl(b->warm ? g_ctx_warm : g_ctx, c->cl, &in, &res, NULL, 0) !=
+		    MS_OK)
+			die("ms_dane_verify_ssl");
+	} else if (ms_dane_verify(b->warm ? g_ctx_warm : g_ctx, &in, &res, NULL, 0) != MS_OK) {
 		die("ms_dane_verify");
+	}
 	*depth = res.depth;
 	if (res.verdict != MS_DANE_VERIFIED && getenv("BENCH_DANE_VERBOSE"))
 		fprintf(stderr, "bench-dane: ours: %s\n", res.reason);
@@ -174,9 +223,9 @@ static int theirs(const struct chain *c, const struct bcase *b, int *depth)
 	for (int i = 0; i < b->nrecs; i++)
 		SSL_dane_tlsa_add(ssl, b->recs[i].u, b->recs[i].s, b->recs[i].m, b->recs[i].data,
 				  b->recs[i].len);
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	X509 *leaf = NULL;
-	for (int i = 0; i < b->ncerts; i++) {
+	STACK_OF(X509) *sk = b->hs ? SSL_get_peer_cert_chain(c->cl) : sk_X509_new_null();
+	X509 *leaf = b->hs ? sk_X509_value(sk, 0) : NULL;
+	for (int i = 0; !b->hs && i < b->ncerts; i++) {
 		const unsigned char *p = c->der[i];
 		X509 *x = d2i_X509(NULL, &p, c->len[i]);
 		if (x == NULL)
@@ -195,7 +244,8 @@ static int theirs(const struct chain *c, const struct bcase *b, int *depth)
 	SSL_set_verify_result(ssl, X509_STORE_CTX_get_error(ctx));
 	*depth = ok ? SSL_get0_dane_authority(ssl, NULL, NULL) : -1;
 	X509_STORE_CTX_free(ctx);
-	sk_X509_pop_free(sk, X509_free);
+	if (!b->hs)
+		sk_X509_pop_free(sk, X509_free);
 	SSL_free(ssl);
 	return ok;
 }
@@ -256,7 +306,7 @@ int main(int argc, char **argv)
 	for (int rsa = 1; rsa >= 0; rsa--) {
 		struct chain c;
 		mkchain(&c, rsa);
-		struct bcase cases[10];
+		struct bcase cases[13];
 		memset(cases, 0, sizeof(cases));
 		cases[0] = (struct bcase){ .name = "ee-311-der", .ncerts = 2, .nrecs = 1 };
 		mkrec(&cases[0].recs[0], &c, 0, 3, 1, 1, 0);
@@ -284,7 +334,14 @@ int main(int argc, char **argv)
 			cases[7 + i].name = taw[i];
 			cases[7 + i].warm = 1;
 		}
-		for (int i = 0; i < 10; i++) {
+		const char *tah[3] = { "ta-depth1-handshake", "ta-depth2-handshake",
+				       "ta-depth4-handshake" };
+		for (int i = 0; i < 3; i++) {
+			cases[10 + i] = cases[2 + i];
+			cases[10 + i].name = tah[i];
+			cases[10 + i].hs = 1;
+		}
+		for (int i = 0; i < 13; i++) {
 			char label[64];
 			snprintf(label, sizeof(label), "%s-%s", cases[i].name, rsa ? "rsa2048" : "p256");
 			if (only && strstr(label, only) == NULL)
@@ -306,6 +363,10 @@ int main(int argc, char **argv)
 			X509_free(c.x[d]);
 			OPENSSL_free(c.der[d]);
 		}
+		SSL_free(c.cl);
+		SSL_free(c.sv);
+		SSL_CTX_free(c.cctx);
+		SSL_CTX_free(c.sctx);
 	}
 	SSL_CTX_free(g_sctx);
 	ms_dane_ctx_free(g_ctx);

@@ -84,6 +84,18 @@ size_t ms_dane_select(const struct ms_dane_ctx *ctx,
  * (offset, length), by the bounded DER walker; -1 if it does not parse. */
 int ms_dane_cert_names(const uint8_t *der, size_t len, size_t names[2][2]);
 
+/*
+ * ms_dane_verify with the chain already decoded: decoded[i] (may be NULL)
+ * is in->chain[i] as an X509 the caller holds, whose DER in->chain[i] was
+ * encoded from it (ssl.c; the pair must be the same certificate, so this
+ * stays internal).  Used instead of decoding the DER again, which is most
+ * of a cold DANE-TA verification in OpenSSL 3.  Borrowed, up-referenced
+ * where kept.
+ */
+ms_status ms_dane_verify_decoded(const struct ms_dane_ctx *ctx,
+				 const struct ms_dane_input *in, X509 *const *decoded,
+				 struct ms_dane_result *out, char *why, size_t whylen);
+
 /* Fill a result with a verdict and a reason. */
 void ms_dane_set(struct ms_dane_result *res, enum ms_dane_verdict v,
 		 enum ms_tlsrpt_result rpt, const char *fmt, ...) MS_PRINTF(4, 5);

@@ -1,6 +1,9 @@
 /*
  * ssl.c - the adapter for callers holding an OpenSSL SSL* after the
- * handshake: the peer chain, re-encoded as DER, goes through the core.
+ * handshake: the peer chain goes through the core as DER (for the record
+ * matching and the name walk, i2d of a decoded certificate is a copy of
+ * its cached encoding) together with the X509 objects libssl decoded, so
+ * no certificate is decoded a second time.
  */
 #include "dane_internal.h"
 
@@ -14,6 +17,7 @@ static ms_status verify_x509(const struct ms_dane_ctx *ctx, X509 *leaf, STACK_OF
 {
 	struct ms_dane_cert chain[MS_DANE_MAX_CHAIN];
 	unsigned char *der[MS_DANE_MAX_CHAIN] = { 0 };
+	X509 *decoded[MS_DANE_MAX_CHAIN];
 	size_t n = 0;
 	ms_status st = MS_OK;
 	int total = sk ? sk_X509_num(sk) : 0;
@@ -33,12 +37,13 @@ static ms_status verify_x509(const struct ms_dane_ctx *ctx, X509 *leaf, STACK_OF
 		}
 		chain[n].der = der[n];
 		chain[n].len = (size_t)len;
+		decoded[n] = x;
 		n++;
 	}
 	struct ms_dane_input copy = *in;
 	copy.chain = chain;
 	copy.nchain = n;
-	st = ms_dane_verify(ctx, &copy, res, why, whylen);
+	st = ms_dane_verify_decoded(ctx, &copy, decoded, res, why, whylen);
 out:
 	for (size_t i = 0; i < n; i++)
 		OPENSSL_free(der[i]);
@@ -75,9 +80,11 @@ ms_status ms_dane_verify_ssl(const struct ms_dane_ctx *ctx,
 			      MS_DANE_MAX_CHAIN);
 	struct ms_dane_cert chain[MS_DANE_MAX_CHAIN];
 	unsigned char *der[MS_DANE_MAX_CHAIN] = { 0 };
+	X509 *decoded[MS_DANE_MAX_CHAIN];
 	ms_status st = MS_OK;
 	for (int i = 0; i < n; i++) {
-		int len = i2d_X509(sk_X509_value(sk, i), &der[i]);
+		decoded[i] = sk_X509_value(sk, i);
+		int len = i2d_X509(decoded[i], &der[i]);
 		if (len <= 0) {
 			st = ms_why(why, whylen, MS_ERR_NOMEM, "cannot encode certificate %d", i);
 			goto out;
@@ -88,7 +95,7 @@ ms_status ms_dane_verify_ssl(const struct ms_dane_ctx *ctx,
 	struct ms_dane_input copy = *in;
 	copy.chain = chain;
 	copy.nchain = (size_t)n;
-	st = ms_dane_verify(ctx, &copy, res, why, whylen);
+	st = ms_dane_verify_decoded(ctx, &copy, decoded, res, why, whylen);
 out:
 	for (int i = 0; i < n; i++)
 		OPENSSL_free(der[i]);

@@ -321,7 +321,8 @@ static int select_path(const struct ms_dane_input *in, const int *anchor_rec,
  * signatures between CA certificates; the leaf's is verified every time.
  */
 static X509 *decode_cert(const struct ms_dane_ctx *ctx, struct cert_hashes *ch,
-			 const struct ms_dane_input *in, size_t j, unsigned char *cached)
+			 const struct ms_dane_input *in, X509 *const *decoded, size_t j,
+			 unsigned char *cached)
 {
 	const uint8_t *der = in->chain[j].der;
 	size_t len = in->chain[j].len;
@@ -338,11 +339,21 @@ static X509 *decode_cert(const struct ms_dane_ctx *ctx, struct cert_hashes *ch,
 			return x;
 		}
 	}
-	const unsigned char *p = der;
-	X509 *x = d2i_X509(NULL, &p, (long)len);
-	if (x == NULL || (size_t)(p - der) != len) {
-		X509_free(x);
-		return NULL;
+	X509 *x;
+	if (decoded != NULL && decoded[j] != NULL) {
+		/* the handshake decoded it already (ssl.c encoded `der` from
+		 * this very object): decoding the DER again would double the
+		 * cost of a cold verification */
+		x = decoded[j];
+		if (X509_up_ref(x) != 1)
+			return NULL;
+	} else {
+		const unsigned char *p = der;
+		x = d2i_X509(NULL, &p, (long)len);
+		if (x == NULL || (size_t)(p - der) != len) {
+			X509_free(x);
+			return NULL;
+		}
 	}
 	/* Fill the extension cache now (X509_verify_cert would, under the
 	 * certificate's lock): a cached X509 is then only read. */
@@ -355,7 +366,7 @@ static X509 *decode_cert(const struct ms_dane_ctx *ctx, struct cert_hashes *ch,
  * anchors go into a trusted stack of this call's X509_STORE_CTX rather
  * than an X509_STORE built and torn down per call. */
 static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
-				const struct ms_dane_input *in,
+				const struct ms_dane_input *in, X509 *const *decoded,
 				const unsigned char *keep, int64_t now,
 				const int *anchor_rec, const unsigned char *use,
 				struct cert_hashes *ch,
@@ -377,7 +388,7 @@ static ms_status verify_ta_with(const struct ms_dane_ctx *ctx,
 	for (size_t j = 0; j < in->nchain; j++) {
 		if (!use[j])
 			continue;
-		X509 *x = decode_cert(ctx, ch, in, j, &cached[j]);
+		X509 *x = decode_cert(ctx, ch, in, decoded, j, &cached[j]);
 		if (x == NULL) {
 			ms_dane_set(res, MS_DANE_MALFORMED, MS_TLSRPT_VALIDATION_FAILURE,
 				    "certificate %zu of the chain is not valid DER", j);
@@ -504,7 +515,7 @@ out:
 }
 
 static ms_status verify_ta(const struct ms_dane_ctx *ctx,
-			   const struct ms_dane_input *in,
+			   const struct ms_dane_input *in, X509 *const *decoded,
 			   const unsigned char *keep, int64_t now,
 			   struct ms_dane_result *res, char *why, size_t whylen)
 {
@@ -545,16 +556,16 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 		size_t nm[2][2];
 		for (size_t j = 0; j < in->nchain; j++)
 			if (ms_dane_cert_names(in->chain[j].der, in->chain[j].len, nm) != 0)
-				return verify_ta_with(ctx, in, keep, now, anchor_rec, use, &ch,
-						      res, why, whylen);
+				return verify_ta_with(ctx, in, decoded, keep, now, anchor_rec,
+						      use, &ch, res, why, whylen);
 		ms_dane_set(res, MS_DANE_NO_MATCH, MS_TLSRPT_CERTIFICATE_NOT_TRUSTED,
 			    "no usable TLSA record matched the certificate chain");
 		return MS_OK;
 	}
 	unsigned char path[MS_DANE_MAX_CHAIN];
 	if (select_path(in, anchor_rec, path) && memcmp(path, use, in->nchain) != 0) {
-		ms_status st = verify_ta_with(ctx, in, keep, now, anchor_rec, path, &ch, res,
-					      why, whylen);
+		ms_status st = verify_ta_with(ctx, in, decoded, keep, now, anchor_rec, path,
+					      &ch, res, why, whylen);
 		/* Only success is taken from the shortcut: any failure is
 		 * decided on the whole chain, exactly as without it. */
 		if (st != MS_OK || res->verdict == MS_DANE_VERIFIED)
@@ -563,11 +574,12 @@ static ms_status verify_ta(const struct ms_dane_ctx *ctx,
 		res->depth = -1;
 		res->x509_error = 0;
 	}
-	return verify_ta_with(ctx, in, keep, now, anchor_rec, use, &ch, res, why, whylen);
+	return verify_ta_with(ctx, in, decoded, keep, now, anchor_rec, use, &ch, res, why,
+			      whylen);
 }
 
 static ms_status verify_core(const struct ms_dane_ctx *ctx,
-			     const struct ms_dane_input *in,
+			     const struct ms_dane_input *in, X509 *const *decoded,
 			     struct ms_dane_result *res, char *why, size_t whylen)
 {
 	if (ctx == NULL || in == NULL || res == NULL || in->version < 1 ||
@@ -646,7 +658,7 @@ static ms_status verify_core(const struct ms_dane_ctx *ctx,
 		return MS_OK;
 	}
 	int64_t now = in->now ? in->now : ms_now(&ctx->env);
-	return verify_ta(ctx, in, keep, now, res, why, whylen);
+	return verify_ta(ctx, in, decoded, keep, now, res, why, whylen);
 }
 
 /*
@@ -662,9 +674,9 @@ static size_t result_size(unsigned version)
 	return sizeof(struct ms_dane_result);
 }
 
-ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
-			 const struct ms_dane_input *in,
-			 struct ms_dane_result *out, char *why, size_t whylen)
+ms_status ms_dane_verify_decoded(const struct ms_dane_ctx *ctx,
+				 const struct ms_dane_input *in, X509 *const *decoded,
+				 struct ms_dane_result *out, char *why, size_t whylen)
 {
 	/* The caller's struct may be shorter than ours: verify into a full
 	 * one, then copy only what the caller's version holds. */
@@ -674,7 +686,7 @@ ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
 			      "result version not set (MS_DANE_RESULT_VERSION)");
 	struct ms_dane_result full;
 	struct ms_dane_result *res = &full;
-	ms_status st = verify_core(ctx, in, res, why, whylen);
+	ms_status st = verify_core(ctx, in, decoded, res, why, whylen);
 	if (st != MS_OK || ctx == NULL)
 		return st;
 	unsigned version = out->version;
@@ -693,4 +705,11 @@ ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
 		ms_log(&ctx->env, MS_LOG_DEBUG, "dane", "verification finished", kv, 4);
 	}
 	return st;
+}
+
+ms_status ms_dane_verify(const struct ms_dane_ctx *ctx,
+			 const struct ms_dane_input *in,
+			 struct ms_dane_result *out, char *why, size_t whylen)
+{
+	return ms_dane_verify_decoded(ctx, in, NULL, out, why, whylen);
 }

@@ -635,6 +635,113 @@ START_TEST(ssl_adapter)
 }
 END_TEST
 
+/* The SSL* adapter verifies the handshake's own X509 objects (no second
+ * decode): every verdict must be the one the DER path gives for the same
+ * chain, with the certificate cache (g_ctx, three passes: cold, warm, and
+ * the DER path served by what the adapter cached) and without it. */
+static SSL *handshake_sending(SSL_CTX **sctx, SSL_CTX **cctx, SSL **sv, const struct pki *p)
+{
+	*sctx = SSL_CTX_new(TLS_server_method());
+	*cctx = SSL_CTX_new(TLS_client_method());
+	ck_assert_int_eq(SSL_CTX_use_certificate(*sctx, p->cert[0]), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey(*sctx, p->key[0]), 1);
+	for (int d = 1; d < PKI_DEPTH; d++)
+		ck_assert_int_eq(SSL_CTX_add1_chain_cert(*sctx, p->cert[d]), 1);
+	SSL_CTX_set_verify(*cctx, SSL_VERIFY_NONE, NULL);
+	*sv = SSL_new(*sctx);
+	SSL *cl = SSL_new(*cctx);
+	BIO *b1, *b2;
+	ck_assert_int_eq(BIO_new_bio_pair(&b1, 0, &b2, 0), 1);
+	SSL_set_bio(*sv, b1, b1);
+	SSL_set_bio(cl, b2, b2);
+	SSL_set_accept_state(*sv);
+	SSL_set_connect_state(cl);
+	handshake(cl, *sv);
+	return cl;
+}
+
+START_TEST(ssl_adapter_same_as_der)
+{
+	setup_keys();
+	/* leaf valid, leaf expired */
+	const long nb[2] = { -86400, -86400 * 30 }, na[2] = { 86400 * 30, -86400 };
+	const char *good[] = { "mx.example.test" }, *bad[] = { "other.example.test" };
+	int verified = 0, failed = 0;
+	for (int shape = 0; shape < 2; shape++) {
+		struct pki p;
+		pki_chain(&p, g_keys[ALG_P256], (int64_t)time(NULL), "DNS:mx.example.test",
+			  nb[shape], na[shape]);
+		SSL_CTX *sctx, *cctx;
+		SSL *sv, *cl = handshake_sending(&sctx, &cctx, &sv, &p);
+		STACK_OF(X509) *sk = SSL_get_peer_cert_chain(cl);
+		int n = sk_X509_num(sk);
+		ck_assert_int_eq(n, PKI_DEPTH);
+		struct ms_dane_cert chain[PKI_DEPTH];
+		unsigned char *der[PKI_DEPTH] = { 0 };
+		for (int i = 0; i < n; i++) {
+			int len = i2d_X509(sk_X509_value(sk, i), &der[i]);
+			ck_assert_int_gt(len, 0);
+			chain[i] = (struct ms_dane_cert){ der[i], (size_t)len };
+		}
+		/* 2 1 1 on each CA, 2 0 1 on the root, 3 1 1 on the leaf, and
+		 * a 2 1 1 that matches nothing */
+		struct { int at, u, s; int wrong; } recs[] = {
+			{ 1, 2, 1, 0 }, { 2, 2, 1, 0 }, { 3, 2, 1, 0 }, { 4, 2, 0, 0 },
+			{ 0, 3, 1, 0 }, { 2, 2, 1, 1 },
+		};
+		for (size_t r = 0; r < sizeof(recs) / sizeof(recs[0]); r++) {
+			uint8_t d[32];
+			pki_tlsa_data(p.cert[recs[r].at], recs[r].s, 1, d, sizeof(d));
+			d[0] ^= recs[r].wrong ? 0xff : 0;
+			struct ms_dane_tlsa t = { (uint8_t)recs[r].u, (uint8_t)recs[r].s, 1, d, 32 };
+			for (int nm = 0; nm < 2; nm++) {
+				struct ms_dane_input in = {
+					.version = MS_DANE_INPUT_VERSION, .tlsa = &t, .ntlsa = 1,
+					.authentic = 1, .names = nm ? bad : good, .nnames = 1 };
+				struct ms_dane_input din = in;
+				din.chain = chain;
+				din.nchain = (size_t)n;
+				struct ms_dane_result want = { .version = MS_DANE_RESULT_VERSION };
+				ck_assert_int_eq(ms_dane_verify(g_ctx_plain, &din, &want, NULL, 0),
+						 MS_OK);
+				struct ms_dane_ctx *ctxs[4] = { g_ctx_plain, g_ctx, g_ctx, g_ctx };
+				for (int k = 0; k < 4; k++) {
+					struct ms_dane_result got = { .version = MS_DANE_RESULT_VERSION };
+					ms_status st = k == 3 ?
+						ms_dane_verify(ctxs[k], &din, &got, NULL, 0) :
+						ms_dane_verify_ssl(ctxs[k], cl, &in, &got, NULL, 0);
+					ck_assert_int_eq(st, MS_OK);
+					ck_assert_msg(got.verdict == want.verdict &&
+						      got.depth == want.depth &&
+						      got.matched == want.matched &&
+						      got.tlsrpt == want.tlsrpt &&
+						      got.x509_error == want.x509_error,
+						      "shape %d record %zu name %d pass %d: %s (%d, %d) "
+						      "against %s (%d, %d)", shape, r, nm, k,
+						      ms_dane_verdict_str(got.verdict), got.depth,
+						      got.x509_error, ms_dane_verdict_str(want.verdict),
+						      want.depth, want.x509_error);
+				}
+				if (want.verdict == MS_DANE_VERIFIED)
+					verified++;
+				else
+					failed++;
+			}
+		}
+		for (int i = 0; i < n; i++)
+			OPENSSL_free(der[i]);
+		SSL_free(sv);
+		SSL_free(cl);
+		SSL_CTX_free(sctx);
+		SSL_CTX_free(cctx);
+		pki_free(&p);
+	}
+	/* the matrix holds both outcomes (else it proves nothing) */
+	ck_assert_int_gt(verified, 4);
+	ck_assert_int_gt(failed, 8);
+}
+END_TEST
+
 /* The verify-callback adapter decides the handshake itself. */
 struct cb_arg {
 	const struct ms_dane_input *in;
@@ -731,6 +838,7 @@ int main(void)
 	tcase_add_test(tc, expired_root_anchor);
 	tcase_add_test(tc, limits);
 	tcase_add_test(tc, ssl_adapter);
+	tcase_add_test(tc, ssl_adapter_same_as_der);
 	tcase_add_test(tc, verify_callback_adapter);
 	tcase_add_test(tc, summary);
 	suite_add_tcase(s, tc);
