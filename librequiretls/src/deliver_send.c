@@ -6,6 +6,7 @@
  * and its delivery, one step at a time.
  */
 #include "deliver_internal.h"
+#include "verify_internal.h"
 
 #include <mailsec/dns.h>
 
@@ -28,6 +29,10 @@ struct ms_rtls_send {
 	struct ms_rtls_envelope msg;
 	struct ms_rtls_send_opts opts;   /* its strings point at the copies below */
 	char *helo, *ca_file, *account;  /* owned: the caller's may not outlive new */
+	/* without the caller's ca_store: one loaded from ca_file (or the
+	 * system store) at the first domain's delivery, lent to every
+	 * domain's delivery (issue 20) */
+	X509_STORE *own_store;
 	struct ms_rtls_route_opts route_opts;
 	int have_route_opts;
 	enum ms_rtls_requirement requirement;
@@ -79,6 +84,7 @@ static int send_opts_of(const struct ms_rtls_send_opts *opts, struct ms_rtls_sen
 		o->route = v1->route;
 		o->auto_requiretls = v1->auto_requiretls;
 		o->memory_max_age = v1->memory_max_age;
+		o->deliver.version = MS_RTLS_DELIVER_OPTS_VERSION;
 		return 1;
 	}
 	if (opts->version != MS_RTLS_SEND_OPTS_VERSION ||
@@ -89,6 +95,7 @@ static int send_opts_of(const struct ms_rtls_send_opts *opts, struct ms_rtls_sen
 		o->deliver.ca_store = NULL;
 		o->deliver.dane_ctx = NULL;
 	}
+	o->deliver.version = MS_RTLS_DELIVER_OPTS_VERSION;
 	return 1;
 }
 
@@ -229,6 +236,8 @@ void ms_rtls_send_free(struct ms_rtls_send *s)
 	ms_free(&s->env, s->helo);
 	ms_free(&s->env, s->ca_file);
 	ms_free(&s->env, s->account);
+	/* after the deliveries, which borrowed it */
+	X509_STORE_free(s->own_store);
 	struct ms_env e = s->env;
 	ms_free(&e, s);
 }
@@ -266,6 +275,13 @@ ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen)
 			dm->route = NULL;
 			return st;
 		}
+		/* One trust store for all the domains of the message: parsing
+		 * the CA bundle costs more than verifying a chain.  Not
+		 * loadable: each delivery tries ca_file itself (and reports
+		 * it), as without this. */
+		if (s->opts.deliver.ca_store == NULL &&
+		    rtls_pkix_store_load(&s->own_store, s->ca_file, NULL))
+			s->opts.deliver.ca_store = s->own_store;
 		struct ms_rtls_envelope m = s->msg;
 		m.rcpt = dm->rcpt;
 		m.nrcpt = dm->nrcpt;

@@ -826,11 +826,14 @@ struct seen {
 /* bob@good.test (DANE-EE, PKIX to the demo root) and carol@daneta.test
  * (DANE-TA 2 1 1 on the root of a four-certificate chain that the demo
  * root does not sign) in one message, with the kept objects or not. */
-static void send_two(X509_STORE *store, const struct ms_dane_ctx *dctx, struct seen out[2])
+static void send_two_with(X509_STORE *store, const struct ms_dane_ctx *dctx, const char *ca_file,
+			  struct unlink_after_first *u, struct seen out[2])
 {
 	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
 	char ca[600], why[300] = "";
 	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	if (ca_file)
+		snprintf(ca, sizeof(ca), "%s", ca_file);
 	const char *to[] = { "bob@good.test", "carol@daneta.test" };
 	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = 2,
 				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
@@ -840,7 +843,9 @@ static void send_two(X509_STORE *store, const struct ms_dane_ctx *dctx, struct s
 						   .port = (uint16_t)smtp_port,
 						   .ca_file = store ? NULL : ca,
 						   .timeout_ms = mstest_scale_ms(10000),
-						   .ca_store = store, .dane_ctx = dctx };
+						   .ca_store = store, .dane_ctx = dctx,
+						   .observer = u ? unlink_after_first : NULL,
+						   .observer_arg = u };
 	struct ms_rtls_send *s = NULL;
 	ck_assert_msg(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m, &o, &s, why,
 				       sizeof(why)) == MS_OK, "%s", why);
@@ -858,6 +863,11 @@ static void send_two(X509_STORE *store, const struct ms_dane_ctx *dctx, struct s
 	}
 	ms_rtls_send_free(s);
 	ms_dns_ctx_free(dns);
+}
+
+static void send_two(X509_STORE *store, const struct ms_dane_ctx *dctx, struct seen out[2])
+{
+	send_two_with(store, dctx, NULL, NULL, out);
 }
 
 START_TEST(kept_ctx_and_store)
@@ -907,6 +917,33 @@ START_TEST(kept_ctx_and_store)
 	ck_assert_int_ge(ms_dane_ctx_cert_cache_count(dctx), 3);
 	X509_STORE_free(store);
 	ms_dane_ctx_free(dctx);
+}
+END_TEST
+
+START_TEST(send_store_loaded_once)
+{
+	/* The send handle loads the trust store (ca_file) once for all its
+	 * domains' deliveries: the bundle removed after good.test's attempt
+	 * still serves daneta.test's (whose chain the demo root does not
+	 * sign: the same PKIX failure as with the file in place, not "cannot
+	 * load the CA store"). */
+	struct seen want[2], got[2];
+	send_two(NULL, NULL, want);
+	char src[600], ca[400], cmd[1200];
+	mstest_world_path(src, sizeof(src), "pki/demo/ca.pem");
+	snprintf(ca, sizeof(ca), "%s/ca-send-once.pem", tmp);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, ca);
+	ck_assert_int_eq(system(cmd), 0);
+	struct unlink_after_first u = { .path = ca };
+	send_two_with(NULL, NULL, ca, &u, got);
+	ck_assert_int_eq(u.attempts, 2);
+	ck_assert_int_ne(access(ca, F_OK), 0);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(got[i].delivered, want[i].delivered);
+		ck_assert_int_eq(got[i].pkix, want[i].pkix);
+		ck_assert_str_eq(got[i].pkix_detail, want[i].pkix_detail);
+		ck_assert_str_eq(got[i].dane_detail, want[i].dane_detail);
+	}
 }
 END_TEST
 
@@ -1005,6 +1042,7 @@ int main(void)
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, ca_store_loaded_once);
 	tcase_add_test(tc, kept_ctx_and_store);
+	tcase_add_test(tc, send_store_loaded_once);
 	tcase_add_test(tc, send_opts_version_1);
 	tcase_add_test(tc, stall_after_greeting);
 	tcase_add_test(tc, stall_in_tls_handshake);

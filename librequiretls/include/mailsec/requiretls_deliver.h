@@ -147,7 +147,8 @@ struct ms_rtls_deliver_opts {
 	/** PKIX trust anchors (PEM bundle) when `ca_store` is NULL; NULL: the
 	 * system store.  Loaded once per delivery handle, at its first TLS
 	 * session, and kept for the handle's other connections (a load that
-	 * fails is tried again at the next session). */
+	 * fails is tried again at the next session); a send handle loads it
+	 * once for all its domains' deliveries. */
 	const char *ca_file;
 	int64_t now;               /**< certificate dates; 0: the env clock */
 	unsigned timeout_ms;       /**< per SMTP step; 0: the transport's default */
