@@ -35,7 +35,8 @@
  * file; CRLF or LF line ends, dot-stuffing is the transport's).
  *
  * Ownership: handles are the caller's (free with the *_free call); the
- * route, the SSL_CTX, the store, the dns and sts handles and the message
+ * route, the SSL_CTX, the store, the trust store and DANE context of the
+ * options (ca_store, dane_ctx), the dns and sts handles and the message
  * bytes given to a *_new call are borrowed and must outlive the handle;
  * the envelope (addresses, message bytes) is borrowed until the handle is
  * freed; ms_rtls_deliver_new copies the addresses.  Every pointer a getter returns is owned
