@@ -2,6 +2,8 @@
  * verify.c - the checks of a peer after the TLS handshake: the chain from
  * any SSL*, DANE with libdane against the host's secure TLSA records (RFC
  * 7672 s3), PKIX with the MX name (verify_pkix.c), as the engine's facts.
+ * A handshake's certificates are used as libssl decoded them (issue 20:
+ * decoding is most of the cost); a held DER chain is decoded here.
  */
 #include "route_internal.h"
 #include "verify_internal.h"
