@@ -601,6 +601,13 @@ START_TEST(cancel_mid_session)
 }
 END_TEST
 
+/* A handle whose SMTP session is open (its delivery made, a socket). */
+static int smtp_open(struct ms_rtls_send *s)
+{
+	return !ms_rtls_send_done(s) && ms_rtls_send_delivery(s, 0) != NULL &&
+	       ms_rtls_send_fd(s) >= 0;
+}
+
 /* Two send handles in one poll loop (the shape of an event-loop MTA):
  * good.test and daneta.test over real STARTTLS with DANE against the
  * demo peers, their SMTP sessions open at the same time. */
@@ -622,6 +629,17 @@ START_TEST(two_domains_one_loop)
 		for (int i = 0; i < 2; i++) {
 			if (ms_rtls_send_done(h[i]))
 				continue;
+			/* Until both sessions have been open together, a handle
+			 * whose session is open waits (not stepped, as if its
+			 * socket had no event) for the other's route to end: a
+			 * session is short against the skew of the two routes
+			 * (and shorter still since issue 20), so without this
+			 * the one could end before the other began. */
+			if (!overlap && smtp_open(h[i]) && !ms_rtls_send_done(h[1 - i]) &&
+			    !smtp_open(h[1 - i])) {
+				wait = wait < 0 || wait > 10 ? 10 : wait;
+				continue;
+			}
 			uint64_t s0 = now_ms();
 			ck_assert_msg(ms_rtls_send_step(h[i], why, sizeof(why)) == MS_OK, "%s", why);
 			int d = (int)(now_ms() - s0);
@@ -629,14 +647,13 @@ START_TEST(two_domains_one_loop)
 			if (ms_rtls_send_done(h[i]))
 				continue;
 			int fd = ms_rtls_send_fd(h[i]), t = ms_rtls_send_timeout_ms(h[i]);
-			const struct ms_rtls_delivery *dl = ms_rtls_send_delivery(h[i], 0);
-			in_smtp += dl && fd >= 0;
 			if (fd >= 0)
 				p[np++] = (struct pollfd){ .fd = fd,
 							   .events = (short)ms_rtls_send_events(h[i]) };
 			if (wait < 0 || t < wait)
 				wait = t;
 		}
+		in_smtp = smtp_open(h[0]) + smtp_open(h[1]);
 		overlap += in_smtp == 2;
 		if (wait > 0)
 			poll(p, (nfds_t)np, wait);
