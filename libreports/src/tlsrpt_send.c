@@ -12,6 +12,7 @@
 
 #include <mailsec/dkim.h>
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,13 @@ static ms_status mail_one(const struct ms_env *env, struct ms_dns_ctx *dns, stru
 	const char *to[1] = { rcpt };
 	struct ms_rtls_envelope m = { .from = o->from, .rcpt = to, .nrcpt = 1,
 				      .msg = (const uint8_t *)mail, .msglen = mlen };
-	struct ms_rtls_send_opts so = { .version = MS_RTLS_SEND_OPTS_VERSION,
-					.deliver = *o->deliver };
+	/* Only the members of the caller's version: an older struct is
+	 * smaller (version 2 ends at observer_arg, version 1 before observer). */
+	struct ms_rtls_send_opts so = { .version = MS_RTLS_SEND_OPTS_VERSION };
+	size_t dsize = o->deliver->version >= 3   ? sizeof(*o->deliver)
+		       : o->deliver->version == 2 ? offsetof(struct ms_rtls_deliver_opts, ca_store)
+						  : offsetof(struct ms_rtls_deliver_opts, observer);
+	memcpy(&so.deliver, o->deliver, dsize);
 	so.deliver.version = MS_RTLS_DELIVER_OPTS_VERSION;
 	/* the report's own delivery is not recorded into the reports */
 	so.deliver.observer = NULL;

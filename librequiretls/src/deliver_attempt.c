@@ -14,6 +14,7 @@
  */
 #include "deliver_internal.h"
 #include "smtp_internal.h"
+#include "verify_internal.h"
 
 #include "mailsec/requiretls_smtp.h"
 #include "mailsec/requiretls_verify.h"
@@ -175,8 +176,15 @@ static void tls_up(struct rtls_attempt_sm *m)
 	snprintf(a->tls, sizeof(a->tls), "%s", ms_rtls_smtp_tls(m->s));
 	/* Both checks whatever the plan demands: the engine also needs them
 	 * to report what TLS-Required: No or testing mode let through. */
+	/* One trust store per handle, not per connection (issue 20): parsing
+	 * the CA bundle costs more than the verification.  A store that
+	 * cannot be loaded is tried again next time; this call then tries
+	 * ca_file itself and says "cannot load the CA store", as before. */
+	if (d->ca_store == NULL && rtls_pkix_store_load(&d->ca_store, d->ca_file, NULL))
+		d->own_store = 1;
 	struct ms_rtls_verify_opts vo = { .version = MS_RTLS_VERIFY_OPTS_VERSION,
-					  .ca_file = d->ca_file, .now = d->now };
+					  .ca_store = d->ca_store, .ca_file = d->ca_file,
+					  .now = d->now, .dane_ctx = d->dane_ctx };
 	struct ms_rtls_peer peer = { .version = MS_RTLS_PEER_VERSION };
 	if (ms_rtls_verify_peer(&d->env, ms_rtls_smtp_ssl(m->s), m->h, &vo, &peer, why,
 				sizeof(why)) == MS_OK) {

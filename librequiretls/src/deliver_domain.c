@@ -76,6 +76,10 @@ ms_status ms_rtls_deliver_new(const struct ms_env *env, const struct ms_rtls_rou
 		d->observer = opts->observer;
 		d->observer_arg = opts->observer_arg;
 	}
+	if (opts && opts->version >= 3) {
+		d->ca_store = opts->ca_store;
+		d->dane_ctx = opts->dane_ctx;
+	}
 	d->tls = opts ? (SSL_CTX *)opts->tls : NULL;
 	d->from = ms_strdup(&e, m->from);
 	d->helo = ms_strdup(&e, helo);
@@ -105,6 +109,8 @@ void ms_rtls_deliver_free(struct ms_rtls_delivery *d)
 	rtls_attempt_cancel(d);
 	if (d->own_tls)
 		SSL_CTX_free(d->tls);
+	if (d->own_store)
+		X509_STORE_free(d->ca_store);
 	for (size_t i = 0; d->rcpts && i < d->nrcpt; i++)
 		ms_free(&d->env, (void *)d->rcpts[i].res.address);
 	ms_free(&d->env, d->rcpts);

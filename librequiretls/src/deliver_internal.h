@@ -34,6 +34,12 @@ struct ms_rtls_delivery {
 	void *observer_arg;
 	SSL_CTX *tls;
 	int own_tls;
+	/* PKIX trust store and DANE context of every connection (issue 20):
+	 * the caller's (borrowed), or a store loaded from ca_file at the
+	 * first TLS session and kept for the others (own_store) */
+	X509_STORE *ca_store;
+	int own_store;
+	const struct ms_dane_ctx *dane_ctx;
 	const uint8_t *msg;
 	size_t msglen;
 	struct rcpt *rcpts;

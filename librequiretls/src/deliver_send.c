@@ -6,6 +6,7 @@
  * and its delivery, one step at a time.
  */
 #include "deliver_internal.h"
+#include "verify_internal.h"
 
 #include <mailsec/dns.h>
 
@@ -28,6 +29,10 @@ struct ms_rtls_send {
 	struct ms_rtls_envelope msg;
 	struct ms_rtls_send_opts opts;   /* its strings point at the copies below */
 	char *helo, *ca_file, *account;  /* owned: the caller's may not outlive new */
+	/* without the caller's ca_store: one loaded from ca_file (or the
+	 * system store) at the first domain's delivery, lent to every
+	 * domain's delivery (issue 20) */
+	X509_STORE *own_store;
 	struct ms_rtls_route_opts route_opts;
 	int have_route_opts;
 	enum ms_rtls_requirement requirement;
@@ -39,6 +44,60 @@ struct ms_rtls_send {
 	size_t *rcpt_index;  /* ... and its index in that domain's list */
 	int wait_ms;         /* a pending route's: when to step at the latest */
 };
+
+/* The layout of a version-1 struct ms_rtls_send_opts: a version-2 struct
+ * ms_rtls_deliver_opts (ending at observer_arg) embedded, then the send
+ * options.  Callers built before version 2 hand this in. */
+struct deliver_opts_v2 {
+	unsigned version;
+	const char *helo;
+	uint16_t port;
+	struct ssl_ctx_st *tls;
+	const char *ca_file;
+	int64_t now;
+	unsigned timeout_ms;
+	struct ms_rtls_store *memory;
+	const char *account;
+	ms_rtls_attempt_observer_fn observer;
+	void *observer_arg;
+};
+struct send_opts_v1 {
+	unsigned version;
+	struct deliver_opts_v2 deliver;
+	const struct ms_rtls_route_opts *route;
+	int auto_requiretls;
+	int64_t memory_max_age;
+};
+_Static_assert(offsetof(struct deliver_opts_v2, observer_arg) ==
+		       offsetof(struct ms_rtls_deliver_opts, observer_arg) &&
+	       offsetof(struct send_opts_v1, deliver) == offsetof(struct ms_rtls_send_opts, deliver),
+	       "struct send_opts_v1 mirrors the version-1 layout");
+
+/* The caller's options as a struct of this version; 0: unknown version. */
+static int send_opts_of(const struct ms_rtls_send_opts *opts, struct ms_rtls_send_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (opts->version == 1 && opts->deliver.version == 2) {
+		const struct send_opts_v1 *v1 = (const void *)opts;
+		o->version = MS_RTLS_SEND_OPTS_VERSION;
+		memcpy(&o->deliver, &v1->deliver, sizeof(v1->deliver));
+		o->route = v1->route;
+		o->auto_requiretls = v1->auto_requiretls;
+		o->memory_max_age = v1->memory_max_age;
+		o->deliver.version = MS_RTLS_DELIVER_OPTS_VERSION;
+		return 1;
+	}
+	if (opts->version != MS_RTLS_SEND_OPTS_VERSION ||
+	    (opts->deliver.version != 2 && opts->deliver.version != MS_RTLS_DELIVER_OPTS_VERSION))
+		return 0;
+	*o = *opts;
+	if (o->deliver.version == 2) { /* the members after observer_arg are not the caller's */
+		o->deliver.ca_store = NULL;
+		o->deliver.dane_ctx = NULL;
+	}
+	o->deliver.version = MS_RTLS_DELIVER_OPTS_VERSION;
+	return 1;
+}
 
 static size_t find_domain(const struct ms_rtls_send *s, const char *name)
 {
@@ -56,9 +115,10 @@ ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_ctx *dns, str
 	if (out == NULL || dns == NULL || m == NULL || opts == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "NULL argument");
 	*out = NULL;
-	if (opts->version != MS_RTLS_SEND_OPTS_VERSION ||
-	    opts->deliver.version != MS_RTLS_DELIVER_OPTS_VERSION)
+	struct ms_rtls_send_opts given;
+	if (!send_opts_of(opts, &given))
 		return ms_why(why, whylen, MS_ERR_INVALID, "unknown options version");
+	opts = &given;
 	if (m->nrcpt == 0 || m->nrcpt > MS_RTLS_DELIVER_MAX_RCPT || m->rcpt == NULL)
 		return ms_why(why, whylen, MS_ERR_INVALID, "bad recipient list");
 	if (!rtls_plain_address(m->from, 1))
@@ -176,6 +236,8 @@ void ms_rtls_send_free(struct ms_rtls_send *s)
 	ms_free(&s->env, s->helo);
 	ms_free(&s->env, s->ca_file);
 	ms_free(&s->env, s->account);
+	/* after the deliveries, which borrowed it */
+	X509_STORE_free(s->own_store);
 	struct ms_env e = s->env;
 	ms_free(&e, s);
 }
@@ -213,6 +275,13 @@ ms_status ms_rtls_send_step(struct ms_rtls_send *s, char *why, size_t whylen)
 			dm->route = NULL;
 			return st;
 		}
+		/* One trust store for all the domains of the message: parsing
+		 * the CA bundle costs more than verifying a chain.  Not
+		 * loadable: each delivery tries ca_file itself (and reports
+		 * it), as without this. */
+		if (s->opts.deliver.ca_store == NULL &&
+		    rtls_pkix_store_load(&s->own_store, s->ca_file, NULL))
+			s->opts.deliver.ca_store = s->own_store;
 		struct ms_rtls_envelope m = s->msg;
 		m.rcpt = dm->rcpt;
 		m.nrcpt = dm->nrcpt;

@@ -35,7 +35,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mailsec/dane.h>
 #include <mailsec/requiretls_deliver.h>
+
+#include <openssl/x509_vfy.h>
 
 static const uint8_t MSG[] = "From: alice@example.test\nSubject: t\n\nhello\n.\nbye\n";
 static char tmp[256], peers[300];
@@ -566,6 +569,10 @@ START_TEST(cancel_mid_session)
 	const char *addrs[] = { "127.0.1.6", NULL };
 	struct peer p;
 	peer_start_mode(&p, "ehlosilent", addrs);
+	/* the log is the one stall_after_greeting's peer wrote to: count
+	 * this session's EHLO only (a stale line let the loop stop while the
+	 * greeting was awaited, and a fast session then made the count 2) */
+	int ehlo_before = peer_saw(&p, "CMD EHLO");
 	const char *to[] = { "bob@nostarttls.test", NULL };
 	struct ms_rtls_send *s = start(dns, to, MS_RTLS_REQ_DEFAULT, (uint16_t)p.port,
 				       mstest_scale_ms(30000));
@@ -578,7 +585,7 @@ START_TEST(cancel_mid_session)
 		const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
 		/* the EHLO sent, its reply awaited */
 		in_session = d && fd >= 0 && ms_rtls_send_events(s) == POLLIN &&
-			     peer_saw(&p, "CMD EHLO") == 1;
+			     peer_saw(&p, "CMD EHLO") == ehlo_before + 1;
 		if (!in_session && t > 0) {
 			struct pollfd q = { .fd = fd, .events = (short)ms_rtls_send_events(s) };
 			poll(&q, fd >= 0 ? 1 : 0, t < 50 ? t : 50);
@@ -593,6 +600,13 @@ START_TEST(cancel_mid_session)
 	ms_dns_ctx_free(dns);
 }
 END_TEST
+
+/* A handle whose SMTP session is open (its delivery made, a socket). */
+static int smtp_open(struct ms_rtls_send *s)
+{
+	return !ms_rtls_send_done(s) && ms_rtls_send_delivery(s, 0) != NULL &&
+	       ms_rtls_send_fd(s) >= 0;
+}
 
 /* Two send handles in one poll loop (the shape of an event-loop MTA):
  * good.test and daneta.test over real STARTTLS with DANE against the
@@ -615,6 +629,17 @@ START_TEST(two_domains_one_loop)
 		for (int i = 0; i < 2; i++) {
 			if (ms_rtls_send_done(h[i]))
 				continue;
+			/* Until both sessions have been open together, a handle
+			 * whose session is open waits (not stepped, as if its
+			 * socket had no event) for the other's route to end: a
+			 * session is short against the skew of the two routes
+			 * (and shorter still since issue 20), so without this
+			 * the one could end before the other began. */
+			if (!overlap && smtp_open(h[i]) && !ms_rtls_send_done(h[1 - i]) &&
+			    !smtp_open(h[1 - i])) {
+				wait = wait < 0 || wait > 10 ? 10 : wait;
+				continue;
+			}
 			uint64_t s0 = now_ms();
 			ck_assert_msg(ms_rtls_send_step(h[i], why, sizeof(why)) == MS_OK, "%s", why);
 			int d = (int)(now_ms() - s0);
@@ -622,14 +647,13 @@ START_TEST(two_domains_one_loop)
 			if (ms_rtls_send_done(h[i]))
 				continue;
 			int fd = ms_rtls_send_fd(h[i]), t = ms_rtls_send_timeout_ms(h[i]);
-			const struct ms_rtls_delivery *dl = ms_rtls_send_delivery(h[i], 0);
-			in_smtp += dl && fd >= 0;
 			if (fd >= 0)
 				p[np++] = (struct pollfd){ .fd = fd,
 							   .events = (short)ms_rtls_send_events(h[i]) };
 			if (wait < 0 || t < wait)
 				wait = t;
 		}
+		in_smtp = smtp_open(h[0]) + smtp_open(h[1]);
 		overlap += in_smtp == 2;
 		if (wait > 0)
 			poll(p, (nfds_t)np, wait);
@@ -719,6 +743,289 @@ START_TEST(tlsrpt_observer)
 }
 END_TEST
 
+/* ---- the verification objects kept across connections (issue 20) ---- */
+
+/* The attempt observer of ca_store_loaded_once: removes the CA bundle when
+ * the first attempt is over, before the second connection. */
+struct unlink_after_first {
+	const char *path;
+	int attempts;
+};
+static void unlink_after_first(void *arg, const struct ms_rtls_tlsrpt_event *ev)
+{
+	struct unlink_after_first *u = arg;
+	(void)ev;
+	if (u->attempts++ == 0)
+		ck_assert_int_eq(unlink(u->path), 0);
+}
+
+/* One delivery handle to good.test over the scripted peer on both MX
+ * addresses (its port), with `o` (port set here). */
+static struct ms_rtls_delivery *deliver_good(struct ms_rtls_deliver_opts *o, uint16_t port,
+					     struct ms_rtls_route **route)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	char why[300] = "";
+	ck_assert_msg(ms_rtls_route_new(NULL, dns, NULL, "good.test", MS_RTLS_REQ_DEFAULT, NULL,
+					route, why, sizeof(why)) == MS_OK, "%s", why);
+	ms_dns_ctx_free(dns);
+	const char *to[] = { "bob@good.test" };
+	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = 1,
+				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
+	o->port = port;
+	o->helo = "client.test";
+	o->timeout_ms = mstest_scale_ms(10000);
+	struct ms_rtls_delivery *d = NULL;
+	ck_assert_msg(ms_rtls_deliver_new(NULL, *route, MS_RTLS_REQ_DEFAULT, &m, o, &d, why,
+					  sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_msg(ms_rtls_deliver_run(d, why, sizeof(why)) == MS_OK, "%s", why);
+	return d;
+}
+
+START_TEST(ca_store_loaded_once)
+{
+	/* Without a ca_store the delivery handle loads its trust store (the
+	 * ca_file bundle) once, not per connection: the peer answers 451 to
+	 * MAIL on both MX hosts, so one handle makes two verified sessions,
+	 * and the bundle removed after the first still verifies the second. */
+	const char *addrs[] = { "127.0.1.1", "127.0.1.2" };
+	struct peer p;
+	peer_start_mode(&p, "mail451", addrs);
+	char src[600], ca[400], cmd[1200];
+	mstest_world_path(src, sizeof(src), "pki/demo/ca.pem");
+	snprintf(ca, sizeof(ca), "%s/ca-once.pem", tmp);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, ca);
+	ck_assert_int_eq(system(cmd), 0);
+	struct unlink_after_first u = { .path = ca };
+	struct ms_rtls_deliver_opts o = { .version = MS_RTLS_DELIVER_OPTS_VERSION, .ca_file = ca,
+					  .observer = unlink_after_first, .observer_arg = &u };
+	struct ms_rtls_route *r = NULL;
+	struct ms_rtls_delivery *d = deliver_good(&o, (uint16_t)p.port, &r);
+	peer_stop(&p);
+	ck_assert_int_eq(u.attempts, 2);
+	ck_assert_int_ne(access(ca, F_OK), 0);
+	ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 2);
+	const char *want[] = { "valid for mx1.good.test", "valid for mx2.good.test" };
+	for (size_t i = 0; i < 2; i++) {
+		const struct ms_rtls_attempt *a = ms_rtls_deliver_attempt(d, i);
+		ck_assert_int_eq(a->o.handshake, MS_RTLS_STEP_OK);
+		ck_assert_msg(a->o.dane == MS_RTLS_STEP_OK, "attempt %zu: %s", i, a->dane);
+		ck_assert_msg(a->o.pkix == MS_RTLS_STEP_OK, "attempt %zu: %s", i, a->pkix);
+		ck_assert_str_eq(a->pkix, want[i]);
+		ck_assert_int_eq(a->out.verdict, MS_RTLS_TRY_NEXT);
+	}
+	ck_assert_int_eq(peer_saw(&p, "CMD MAIL-TLS"), 2);
+	ck_assert_int_eq(ms_rtls_deliver_delivered(d), 0);
+	ms_rtls_deliver_free(d);
+	ms_rtls_route_free(r);
+}
+END_TEST
+
+/* The certificate-cache lookups of the kept DANE context (libdane's
+ * dane_cert_cache_total{result}), through its env's metric hook. */
+struct cache_counts {
+	int hit, miss;
+};
+static void cache_metric(void *user, const struct ms_metric_event *ev)
+{
+	struct cache_counts *c = user;
+	if (strcmp(ev->name, "dane_cert_cache_total") != 0 || ev->nlabels != 1)
+		return;
+	if (strcmp(ev->labels[0].value, "hit") == 0)
+		c->hit += (int)ev->value;
+	else if (strcmp(ev->labels[0].value, "miss") == 0)
+		c->miss += (int)ev->value;
+}
+
+/* What each domain's deciding attempt saw. */
+struct seen {
+	enum ms_rtls_step dane, pkix;
+	char dane_detail[300], pkix_detail[300];
+	int delivered;
+};
+
+/* bob@good.test (DANE-EE, PKIX to the demo root) and carol@daneta.test
+ * (DANE-TA 2 1 1 on the root of a four-certificate chain that the demo
+ * root does not sign) in one message, with the kept objects or not. */
+static void send_two_with(X509_STORE *store, const struct ms_dane_ctx *dctx, const char *ca_file,
+			  struct unlink_after_first *u, struct seen out[2])
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	char ca[600], why[300] = "";
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	if (ca_file)
+		snprintf(ca, sizeof(ca), "%s", ca_file);
+	const char *to[] = { "bob@good.test", "carol@daneta.test" };
+	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = 2,
+				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
+	struct ms_rtls_send_opts o = { .version = MS_RTLS_SEND_OPTS_VERSION };
+	o.deliver = (struct ms_rtls_deliver_opts){ .version = MS_RTLS_DELIVER_OPTS_VERSION,
+						   .helo = "client.test",
+						   .port = (uint16_t)smtp_port,
+						   .ca_file = store ? NULL : ca,
+						   .timeout_ms = mstest_scale_ms(10000),
+						   .ca_store = store, .dane_ctx = dctx,
+						   .observer = u ? unlink_after_first : NULL,
+						   .observer_arg = u };
+	struct ms_rtls_send *s = NULL;
+	ck_assert_msg(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m, &o, &s, why,
+				       sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_msg(ms_rtls_send_run(s, why, sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_uint_eq(ms_rtls_send_domain_count(s), 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, i);
+		ck_assert_uint_eq(ms_rtls_deliver_attempt_count(d), 1);
+		const struct ms_rtls_attempt *a = ms_rtls_deliver_attempt(d, 0);
+		out[i].dane = a->o.dane;
+		out[i].pkix = a->o.pkix;
+		snprintf(out[i].dane_detail, sizeof(out[i].dane_detail), "%s", a->dane);
+		snprintf(out[i].pkix_detail, sizeof(out[i].pkix_detail), "%s", a->pkix);
+		out[i].delivered = ms_rtls_deliver_delivered(d);
+	}
+	ms_rtls_send_free(s);
+	ms_dns_ctx_free(dns);
+}
+
+static void send_two(X509_STORE *store, const struct ms_dane_ctx *dctx, struct seen out[2])
+{
+	send_two_with(store, dctx, NULL, NULL, out);
+}
+
+START_TEST(kept_ctx_and_store)
+{
+	/* An MTA's one DANE context (certificate cache on) and one trust
+	 * store, borrowed by every delivery of the send handle: the same
+	 * facts as a fresh context and ca_file per connection, and the
+	 * second message takes daneta.test's CA certificates from the cache. */
+	struct seen want[2], got[2];
+	send_two(NULL, NULL, want);
+	ck_assert_int_eq(want[0].delivered, 1);
+	ck_assert_int_eq(want[1].delivered, 1);
+	ck_assert_msg(want[0].dane == MS_RTLS_STEP_OK, "%s", want[0].dane_detail);
+	ck_assert_msg(want[0].pkix == MS_RTLS_STEP_OK, "%s", want[0].pkix_detail);
+	ck_assert_msg(want[1].dane == MS_RTLS_STEP_OK, "%s", want[1].dane_detail);
+	ck_assert_int_eq(want[1].pkix, MS_RTLS_STEP_FAILED); /* not the demo root's */
+
+	struct cache_counts cc = { 0 };
+	struct ms_env env = { .version = MS_ENV_VERSION, .metric = cache_metric, .user = &cc };
+	struct ms_dane_ctx *dctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(&env, &dctx), MS_OK);
+	ck_assert_int_eq(ms_dane_ctx_set_cert_cache(dctx, 64), MS_OK);
+	char ca[600];
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	X509_STORE *store = X509_STORE_new();
+	ck_assert_int_eq(X509_STORE_load_file(store, ca), 1);
+	int first_miss = 0;
+	for (int round = 0; round < 2; round++) {
+		send_two(store, dctx, got);
+		for (size_t i = 0; i < 2; i++) {
+			ck_assert_int_eq(got[i].delivered, want[i].delivered);
+			ck_assert_int_eq(got[i].dane, want[i].dane);
+			ck_assert_int_eq(got[i].pkix, want[i].pkix);
+			ck_assert_str_eq(got[i].dane_detail, want[i].dane_detail);
+			ck_assert_str_eq(got[i].pkix_detail, want[i].pkix_detail);
+		}
+		if (round == 0) {
+			/* daneta.test's intermediates and root: decoded, cached */
+			ck_assert_int_eq(cc.hit, 0);
+			ck_assert_int_ge(cc.miss, 3);
+			first_miss = cc.miss;
+		} else {
+			ck_assert_int_eq(cc.miss, first_miss);
+			ck_assert_int_eq(cc.hit, first_miss);
+		}
+	}
+	ck_assert_int_ge(ms_dane_ctx_cert_cache_count(dctx), 3);
+	X509_STORE_free(store);
+	ms_dane_ctx_free(dctx);
+}
+END_TEST
+
+START_TEST(send_store_loaded_once)
+{
+	/* The send handle loads the trust store (ca_file) once for all its
+	 * domains' deliveries: the bundle removed after good.test's attempt
+	 * still serves daneta.test's (whose chain the demo root does not
+	 * sign: the same PKIX failure as with the file in place, not "cannot
+	 * load the CA store"). */
+	struct seen want[2], got[2];
+	send_two(NULL, NULL, want);
+	char src[600], ca[400], cmd[1200];
+	mstest_world_path(src, sizeof(src), "pki/demo/ca.pem");
+	snprintf(ca, sizeof(ca), "%s/ca-send-once.pem", tmp);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", src, ca);
+	ck_assert_int_eq(system(cmd), 0);
+	struct unlink_after_first u = { .path = ca };
+	send_two_with(NULL, NULL, ca, &u, got);
+	ck_assert_int_eq(u.attempts, 2);
+	ck_assert_int_ne(access(ca, F_OK), 0);
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_int_eq(got[i].delivered, want[i].delivered);
+		ck_assert_int_eq(got[i].pkix, want[i].pkix);
+		ck_assert_str_eq(got[i].pkix_detail, want[i].pkix_detail);
+		ck_assert_str_eq(got[i].dane_detail, want[i].dane_detail);
+	}
+}
+END_TEST
+
+/* The layout of a version-1 struct ms_rtls_send_opts (a version-2
+ * ms_rtls_deliver_opts embedded), as a caller built before the kept
+ * verification objects hands it in. */
+struct old_deliver_opts {
+	unsigned version;
+	const char *helo;
+	uint16_t port;
+	void *tls;
+	const char *ca_file;
+	int64_t now;
+	unsigned timeout_ms;
+	struct ms_rtls_store *memory;
+	const char *account;
+	ms_rtls_attempt_observer_fn observer;
+	void *observer_arg;
+};
+struct old_send_opts {
+	unsigned version;
+	struct old_deliver_opts deliver;
+	const struct ms_rtls_route_opts *route;
+	int auto_requiretls;
+	int64_t memory_max_age;
+};
+
+START_TEST(send_opts_version_1)
+{
+	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
+	char ca[600], why[300] = "";
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	const char *to[] = { "bob@good.test" };
+	struct ms_rtls_envelope m = { .from = "alice@example.test", .rcpt = to, .nrcpt = 1,
+				      .msg = MSG, .msglen = sizeof(MSG) - 1 };
+	struct ms_rtls_route_opts ro = { .version = MS_RTLS_ROUTE_OPTS_VERSION, .max_mx = 1 };
+	struct old_send_opts o = { .version = 1, .route = &ro };
+	o.deliver = (struct old_deliver_opts){ .version = 2, .helo = "client.test",
+					       .port = (uint16_t)smtp_port, .ca_file = ca,
+					       .timeout_ms = mstest_scale_ms(10000) };
+	struct ms_rtls_send *s = NULL;
+	ck_assert_msg(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m,
+				       (const struct ms_rtls_send_opts *)&o, &s, why,
+				       sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_msg(ms_rtls_send_run(s, why, sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_int_eq(ms_rtls_send_delivered(s), 1);
+	const struct ms_rtls_delivery *d = ms_rtls_send_delivery(s, 0);
+	/* the route options were read where a version-1 caller put them */
+	ck_assert_uint_eq(ms_rtls_route_count(ms_rtls_deliver_route(d)), 1);
+	const struct ms_rtls_attempt *a = ms_rtls_deliver_success(d);
+	ck_assert_str_eq(a->pkix, "valid for mx1.good.test");
+	ms_rtls_send_free(s);
+	/* a version-1 send struct with a version-3 deliver is no layout */
+	o.deliver.version = 3;
+	ck_assert_int_eq(ms_rtls_send_new(NULL, dns, NULL, MS_RTLS_REQ_DEFAULT, &m,
+					  (const struct ms_rtls_send_opts *)&o, &s, why,
+					  sizeof(why)), MS_ERR_INVALID);
+	ms_dns_ctx_free(dns);
+}
+END_TEST
+
 START_TEST(bad_arguments)
 {
 	struct ms_dns_ctx *dns = mstest_world_resolver(NULL, mstest_scale_ms(10000), 0);
@@ -754,6 +1061,10 @@ int main(void)
 	tcase_add_test(tc, no_fallback_under_dane);
 	tcase_add_test(tc, tlsrpt_observer);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, ca_store_loaded_once);
+	tcase_add_test(tc, kept_ctx_and_store);
+	tcase_add_test(tc, send_store_loaded_once);
+	tcase_add_test(tc, send_opts_version_1);
 	tcase_add_test(tc, stall_after_greeting);
 	tcase_add_test(tc, stall_in_tls_handshake);
 	tcase_add_test(tc, stall_after_data);

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The libevent example (examples/libevent-send) on the offline test world:
 one message to good.test and daneta.test (DANE, the demo peers), both
-deliveries from one libevent loop on one DNS context; each completes once,
-over TLS with DANE verified, and the peers log both messages.  (Stalled
+deliveries from one libevent loop on one DNS context, one trust store and
+one DANE context; each completes once, over TLS with DANE verified and PKIX
+judged through the shared store, and the peers log both messages.  (Stalled
 peers and the step bound: tests/requiretls/test_deliver.c.)"""
 import os
 import re
@@ -59,11 +60,14 @@ with tempfile.TemporaryDirectory() as tmp:
         assert i not in lines, f"delivery {i} completed twice:\n{r.stdout}"
         lines[i] = (m.group(2), m.group(3), m.group(4))
     assert sorted(lines) == [0, 1], r.stdout
-    for i, (host, rcpt) in enumerate([("mx1.good.test", "bob@good.test"),
-                                      ("mx.daneta.test", "carol@daneta.test")]):
+    # PKIX through the one trust store the example lends to every handle:
+    # valid for mx1.good.test (the demo root), not for daneta.test's chain
+    for i, (host, rcpt, pkix) in enumerate([("mx1.good.test", "bob@good.test", "ok"),
+                                            ("mx.daneta.test", "carol@daneta.test",
+                                             "failed")]):
         got_rcpt, what, rest = lines[i]
         assert got_rcpt == rcpt and what == "delivered", (i, lines[i])
-        for want in (f"host={host}", "tls=yes", "dane=ok"):
+        for want in (f"host={host}", "tls=yes", "dane=ok", f"pkix={pkix}"):
             assert want in rest, (i, want, rest)
     with open(os.path.join(peers, "peers.log")) as f:
         log = f.read()

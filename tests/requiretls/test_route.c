@@ -295,8 +295,17 @@ static void *serve(void *arg)
 }
 
 /* Handshake with `s` on loopback, then ms_rtls_verify_peer for `h`. */
+static void handshake_verify_opts(struct server *s, const struct ms_rtls_route_host *h,
+				  const struct ms_rtls_verify_opts *opts, struct ms_rtls_peer *p);
 static void handshake_verify(struct server *s, const struct ms_rtls_route_host *h,
 			     struct ms_rtls_peer *p)
+{
+	handshake_verify_opts(s, h, NULL, p);
+}
+
+/* The same with `opts` (NULL: the world's demo CA as ca_file). */
+static void handshake_verify_opts(struct server *s, const struct ms_rtls_route_host *h,
+				  const struct ms_rtls_verify_opts *opts, struct ms_rtls_peer *p)
 {
 	s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -321,7 +330,8 @@ static void handshake_verify(struct server *s, const struct ms_rtls_route_host *
 	char ca[4096];
 	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
 	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION, .ca_file = ca };
-	ck_assert_msg(ms_rtls_verify_peer(NULL, ssl, h, &o, p, why, sizeof(why)) == MS_OK, "%s", why);
+	ck_assert_msg(ms_rtls_verify_peer(NULL, ssl, h, opts ? opts : &o, p, why, sizeof(why)) ==
+			      MS_OK, "%s", why);
 	SSL_shutdown(ssl);
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
@@ -330,9 +340,17 @@ static void handshake_verify(struct server *s, const struct ms_rtls_route_host *
 	close(s->listen_fd);
 }
 
+static void serve_world_opts(const char *name, const struct ms_rtls_route_host *h,
+			     const struct ms_rtls_verify_opts *opts, struct ms_rtls_peer *p);
 /* Serve the world's certificate `name` (pki/demo/NAME.pem, .key). */
 static void serve_world(const char *name, const struct ms_rtls_route_host *h,
 			struct ms_rtls_peer *p)
+{
+	serve_world_opts(name, h, NULL, p);
+}
+
+static void serve_world_opts(const char *name, const struct ms_rtls_route_host *h,
+			     const struct ms_rtls_verify_opts *opts, struct ms_rtls_peer *p)
 {
 	char rel[256];
 	struct server s = { 0 };
@@ -341,7 +359,7 @@ static void serve_world(const char *name, const struct ms_rtls_route_host *h,
 	snprintf(rel, sizeof(rel), "pki/demo/%s.key", name);
 	s.key = load_key(rel);
 	s.issuer = load_cert("pki/demo/issuer.pem");
-	handshake_verify(&s, h, p);
+	handshake_verify_opts(&s, h, opts, p);
 	X509_free(s.leaf);
 	X509_free(s.issuer);
 	EVP_PKEY_free(s.key);
@@ -522,6 +540,123 @@ START_TEST(verify_client_auth_only)
 }
 END_TEST
 
+START_TEST(verify_expired_leaf)
+{
+	/* a leaf whose notAfter has passed fails PKIX (X509_V_ERR_CERT_HAS_EXPIRED)
+	 * for the right name and CA; DANE-EE(3) ignores dates (RFC 7671 s5.1) */
+	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
+	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 0);
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
+	struct server s = { 0 };
+	s.key = load_key("pki/demo/mx1.good.test.key");
+	X509 *issuer = load_cert("pki/demo/issuer.pem");
+	EVP_PKEY *ikey = load_key("pki/demo/issuer.key");
+	s.leaf = pki_cert(s.key, "expired leaf", issuer, ikey, 0, "DNS:mx1.good.test",
+			  (int64_t)time(NULL), -86400L * 30, -86400L, 4343);
+	s.issuer = issuer;
+	handshake_verify(&s, h, &p);
+	ck_assert_int_eq(p.pkix, MS_RTLS_STEP_FAILED);
+	ck_assert_int_eq(p.pkix_error, X509_V_ERR_CERT_HAS_EXPIRED);
+	ck_assert_msg(p.dane == MS_RTLS_STEP_OK, "%s", p.dane_detail);
+	X509_free(s.leaf);
+	X509_free(issuer);
+	EVP_PKEY_free(ikey);
+	EVP_PKEY_free(s.key);
+	ms_rtls_route_free(r);
+}
+END_TEST
+
+/* The certificate-cache lookups of a DANE context, through its env's
+ * metric hook (libdane: dane_cert_cache_total{result=hit|miss}). */
+struct cache_counts {
+	int hit, miss;
+};
+static void cache_metric(void *user, const struct ms_metric_event *ev)
+{
+	struct cache_counts *c = user;
+	if (strcmp(ev->name, "dane_cert_cache_total") != 0 || ev->nlabels != 1)
+		return;
+	if (strcmp(ev->labels[0].value, "hit") == 0)
+		c->hit += (int)ev->value;
+	else if (strcmp(ev->labels[0].value, "miss") == 0)
+		c->miss += (int)ev->value;
+}
+
+/* The same fields, whether the context and store are kept or not. */
+static void assert_same_peer(const struct ms_rtls_peer *a, const struct ms_rtls_peer *b)
+{
+	ck_assert_int_eq(a->dane, b->dane);
+	ck_assert_int_eq(a->pkix, b->pkix);
+	ck_assert_int_eq(a->dane_status, b->dane_status);
+	ck_assert_int_eq(a->dane_verdict, b->dane_verdict);
+	ck_assert_int_eq(a->dane_tlsrpt, b->dane_tlsrpt);
+	ck_assert_int_eq(a->dane_depth, b->dane_depth);
+	ck_assert_int_eq(a->dane_matched, b->dane_matched);
+	ck_assert_int_eq(a->pkix_error, b->pkix_error);
+	ck_assert_uint_eq(a->chain_len, b->chain_len);
+	ck_assert_str_eq(a->dane_reason, b->dane_reason);
+	ck_assert_str_eq(a->dane_detail, b->dane_detail);
+	ck_assert_str_eq(a->pkix_detail, b->pkix_detail);
+}
+
+START_TEST(verify_kept_ctx_and_store)
+{
+	/* mx2.good.test: TLSA 2 1 1 on the issuing CA (DANE-TA at depth 1)
+	 * and PKIX to the demo root.  A DANE context with the certificate
+	 * cache and a loaded store, kept for several connections (opts
+	 * version 2), give the same facts as a fresh context and ca_file; the
+	 * second connection takes the issuing CA from the cache. */
+	struct ms_rtls_route *r = route("good.test", MS_RTLS_REQ_DEFAULT);
+	const struct ms_rtls_route_host *h = ms_rtls_route_host(r, 1);
+	ck_assert_str_eq(ms_rtls_route_host_name(h), "mx2.good.test");
+	struct ms_rtls_peer want = { .version = MS_RTLS_PEER_VERSION };
+	serve_world("mx2.good.test", h, &want);
+	ck_assert_msg(want.dane == MS_RTLS_STEP_OK, "%s", want.dane_detail);
+	ck_assert_int_eq(want.dane_depth, 1);
+	ck_assert_msg(want.pkix == MS_RTLS_STEP_OK, "%s", want.pkix_detail);
+
+	struct cache_counts cc = { 0 };
+	struct ms_env env = { .version = MS_ENV_VERSION, .metric = cache_metric, .user = &cc };
+	struct ms_dane_ctx *dctx = NULL;
+	ck_assert_int_eq(ms_dane_ctx_new(&env, &dctx), MS_OK);
+	ck_assert_int_eq(ms_dane_ctx_set_cert_cache(dctx, 16), MS_OK);
+	char ca[4096];
+	mstest_world_path(ca, sizeof(ca), "pki/demo/ca.pem");
+	X509_STORE *store = X509_STORE_new();
+	ck_assert_int_eq(X509_STORE_load_file(store, ca), 1);
+	struct ms_rtls_verify_opts o = { .version = MS_RTLS_VERIFY_OPTS_VERSION, .ca_store = store,
+					 .dane_ctx = dctx };
+	for (int i = 0; i < 2; i++) {
+		struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
+		serve_world_opts("mx2.good.test", h, &o, &p);
+		assert_same_peer(&p, &want);
+		/* first connection: decoded and cached; second: from the cache */
+		ck_assert_int_eq(cc.miss, 1);
+		ck_assert_int_eq(cc.hit, i);
+		ck_assert_uint_eq(ms_dane_ctx_cert_cache_count(dctx), 1);
+	}
+	/* the store is borrowed: still ours, still usable */
+	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
+	serve_world_opts("mx1.stsgap.test", h, &o, &p);
+	ck_assert_int_eq(p.pkix, MS_RTLS_STEP_FAILED);
+	ck_assert_int_eq(p.pkix_error, X509_V_ERR_HOSTNAME_MISMATCH);
+	ck_assert_int_eq(p.dane, MS_RTLS_STEP_FAILED);
+	ck_assert_int_eq(cc.hit, 2); /* the same issuing CA */
+
+	/* a version-1 caller's struct ends before dane_ctx: never read (here
+	 * a poison pointer behind version 1), a fresh context per call */
+	struct ms_rtls_verify_opts v1 = { .version = 1, .ca_file = ca,
+					  .dane_ctx = (const struct ms_dane_ctx *)(uintptr_t)1 };
+	serve_world_opts("mx2.good.test", h, &v1, &p);
+	assert_same_peer(&p, &want);
+	ck_assert_int_eq(cc.hit, 2);
+	ck_assert_int_eq(cc.miss, 1);
+	X509_STORE_free(store);
+	ms_dane_ctx_free(dctx);
+	ms_rtls_route_free(r);
+}
+END_TEST
+
 START_TEST(verify_bad_input)
 {
 	struct ms_rtls_peer p = { .version = MS_RTLS_PEER_VERSION };
@@ -562,6 +697,8 @@ int main(void)
 	tcase_add_test(t, verify_pkix_only);
 	tcase_add_test(t, verify_wildcards);
 	tcase_add_test(t, verify_client_auth_only);
+	tcase_add_test(t, verify_expired_leaf);
+	tcase_add_test(t, verify_kept_ctx_and_store);
 	tcase_add_test(t, verify_bad_input);
 	suite_add_tcase(s, t);
 	return mstest_run(s);

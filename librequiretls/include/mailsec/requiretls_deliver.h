@@ -35,7 +35,8 @@
  * file; CRLF or LF line ends, dot-stuffing is the transport's).
  *
  * Ownership: handles are the caller's (free with the *_free call); the
- * route, the SSL_CTX, the store, the dns and sts handles and the message
+ * route, the SSL_CTX, the store, the trust store and DANE context of the
+ * options (ca_store, dane_ctx), the dns and sts handles and the message
  * bytes given to a *_new call are borrowed and must outlive the handle;
  * the envelope (addresses, message bytes) is borrowed until the handle is
  * freed; ms_rtls_deliver_new copies the addresses.  Every pointer a getter returns is owned
@@ -82,6 +83,8 @@ extern "C" {
 #endif
 
 struct ssl_ctx_st;
+struct x509_store_st; /**< OpenSSL's X509_STORE */
+struct ms_dane_ctx;
 
 /**
  * One attempt as SMTP TLS Reporting (RFC 8460) counts it, handed to the
@@ -129,8 +132,9 @@ struct ms_rtls_tlsrpt_event {
 typedef void (*ms_rtls_attempt_observer_fn)(void *arg, const struct ms_rtls_tlsrpt_event *ev);
 
 /** 2: the TLSRPT attempt observer (observer, observer_arg) was added at the
- * end; version 1 structs are still accepted by ms_rtls_deliver_new. */
-#define MS_RTLS_DELIVER_OPTS_VERSION 2
+ * end; 3: the kept verification objects (ca_store, dane_ctx) after it.
+ * Version 1 and 2 structs are still accepted by ms_rtls_deliver_new. */
+#define MS_RTLS_DELIVER_OPTS_VERSION 3
 #define MS_RTLS_DELIVER_MAX_RCPT 1000 /**< recipients per message */
 
 struct ms_rtls_deliver_opts {
@@ -141,7 +145,12 @@ struct ms_rtls_deliver_opts {
 	 * (TLS 1.2 or later, no verification in the handshake: DANE and PKIX
 	 * are judged afterwards by ms_rtls_verify_peer). */
 	struct ssl_ctx_st *tls;
-	const char *ca_file;       /**< PKIX trust anchors; NULL: system store */
+	/** PKIX trust anchors (PEM bundle) when `ca_store` is NULL; NULL: the
+	 * system store.  Loaded once per delivery handle, at its first TLS
+	 * session, and kept for the handle's other connections (a load that
+	 * fails is tried again at the next session); a send handle loads it
+	 * once for all its domains' deliveries. */
+	const char *ca_file;
 	int64_t now;               /**< certificate dates; 0: the env clock */
 	unsigned timeout_ms;       /**< per SMTP step; 0: the transport's default */
 	/** The recipient-domain memory (borrowed; NULL: nothing recorded) and
@@ -152,6 +161,19 @@ struct ms_rtls_deliver_opts {
 	 * handed to observer(observer_arg, ev); NULL: none. */
 	ms_rtls_attempt_observer_fn observer;
 	void *observer_arg;
+	/** Version 3: the PKIX trust store for every connection (borrowed,
+	 * must outlive the handle; ca_file is then not read).  One loaded
+	 * X509_STORE may serve all deliveries of an MTA, in any number of
+	 * threads: OpenSSL locks it, and once loaded it is safe for
+	 * concurrent verification.  NULL: the handle loads its own (ca_file). */
+	struct x509_store_st *ca_store;
+	/** Version 3: the DANE context for every connection (borrowed, must
+	 * outlive the handle), typically the MTA's one context with the
+	 * certificate cache on (ms_dane_ctx_set_cert_cache), shared by all
+	 * deliveries and threads (mailsec/dane.h: read-only after its setters,
+	 * the cache locks itself), so that the CA certificates seen before
+	 * are not decoded again.  NULL: a fresh context per connection. */
+	const struct ms_dane_ctx *dane_ctx;
 };
 
 /** What one MAIL/RCPT/DATA envelope carries (all borrowed). */
@@ -257,11 +279,16 @@ MS_RTLS_API const struct ms_rtls_rcpt_result *ms_rtls_deliver_rcpt(const struct 
 
 /* ---- a message to several domains -------------------------------------- */
 
-#define MS_RTLS_SEND_OPTS_VERSION 1
+/** 2: `deliver` is a version-3 struct ms_rtls_deliver_opts (ca_store,
+ * dane_ctx), which moved the members after it.  Version 1 structs (with a
+ * version-2 `deliver`, the layout before) are still accepted by
+ * ms_rtls_send_new. */
+#define MS_RTLS_SEND_OPTS_VERSION 2
 
 struct ms_rtls_send_opts {
 	unsigned version;                    /**< MS_RTLS_SEND_OPTS_VERSION */
-	struct ms_rtls_deliver_opts deliver; /**< per domain (version set too) */
+	/** Per domain; its version is 2 or 3 (version 1 of this struct: 2). */
+	struct ms_rtls_deliver_opts deliver;
 	const struct ms_rtls_route_opts *route; /**< NULL: defaults */
 	/** Raise a DEFAULT requirement to REQUIRED when deliver.memory knows
 	 * every recipient domain supports REQUIRETLS within memory_max_age
@@ -278,8 +305,8 @@ struct ms_rtls_send;
  * once), and apply the auto-REQUIRETLS rule.  `dns` (required) and `sts`
  * (NULL: no MTA-STS) are borrowed until free, and so is the envelope
  * (its addresses and message bytes).  `opts` is copied, with its strings
- * (helo, ca_file, account); its tls context and memory store stay
- * borrowed until free.  No network I/O (the
+ * (helo, ca_file, account); its tls context, memory store, ca_store and
+ * dane_ctx stay borrowed until free (every domain's delivery uses them).  No network I/O (the
  * memory store is read).  MS_ERR_INVALID names the bad address in `why`.
  */
 MS_RTLS_API ms_status ms_rtls_send_new(const struct ms_env *env, struct ms_dns_ctx *dns,

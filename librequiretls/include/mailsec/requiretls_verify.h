@@ -19,7 +19,18 @@
  * wildcards such as "m*.example.com" never match).
  *
  * Thread-safety: the calls touch only their arguments; a borrowed
- * X509_STORE may be shared by threads (OpenSSL locks it).
+ * X509_STORE may be shared by threads (OpenSSL locks it; once loaded it is
+ * safe for concurrent verification), and so may a borrowed struct
+ * ms_dane_ctx (read-only after its setters; its certificate cache locks
+ * itself, mailsec/dane.h).
+ *
+ * Cost (issue 20): ms_rtls_verify_peer works on the certificates the
+ * handshake already decoded (DANE through ms_dane_verify_ssl, PKIX on the
+ * SSL's own X509 objects, up-referenced), never decoding them again.  What
+ * is left per call is building the PKIX trust store and the DANE context:
+ * an MTA keeps one of each for all its connections (`ca_store`,
+ * `dane_ctx`), so that neither the CA bundle is parsed nor a repeated CA
+ * certificate decoded per connection.
  *
  * Async shape (issue 15): verification is CPU-only and short, so it stays a
  * plain call that the asynchronous transport calls from its step function.
@@ -39,10 +50,12 @@
 extern "C" {
 #endif
 
-#define MS_RTLS_VERIFY_OPTS_VERSION 1
+/** 2: `dane_ctx` was added at the end; version 1 structs are still
+ * accepted (their calls make a fresh DANE context each). */
+#define MS_RTLS_VERIFY_OPTS_VERSION 2
 
 struct ms_rtls_verify_opts {
-	unsigned version;        /**< MS_RTLS_VERIFY_OPTS_VERSION */
+	unsigned version;        /**< MS_RTLS_VERIFY_OPTS_VERSION (1 or 2) */
 	/** The PKIX trust store, first that is set: `ca_store` (borrowed,
 	 * up-referenced for the call), `ca_file` (PEM bundle) and/or `ca_path`
 	 * (hashed directory), else OpenSSL's default paths. */
@@ -55,6 +68,13 @@ struct ms_rtls_verify_opts {
 	 * (default 0: always run it, so that TLS-Required: No and reports can
 	 * say what was let through). */
 	int pkix_only_when_planned;
+	/** Version 2: the DANE context to verify with (borrowed, must outlive
+	 * the call; shared by any number of threads and calls), typically one
+	 * the caller keeps for all its connections with the certificate cache
+	 * on (ms_dane_ctx_set_cert_cache, ms_dane_ctx_set_leaf_cache), so that
+	 * the CA certificates seen before are not decoded again.  NULL: a
+	 * fresh context (no cache) per call, the env of the call. */
+	const struct ms_dane_ctx *dane_ctx;
 };
 
 #define MS_RTLS_CHAIN_MAX 16
@@ -90,7 +110,11 @@ struct ms_rtls_peer {
 /**
  * Verify the server of a finished handshake on `ssl` for route host `h`:
  * DANE against h's TLSA records when the lookup is secure, PKIX against
- * h's MX name.  `opts` may be NULL (system CA store, env clock).
+ * h's MX name.  `opts` may be NULL (system CA store, env clock).  The
+ * chain is the SSL's own (SSL_get_peer_cert_chain, leaf first): DANE
+ * goes through ms_dane_verify_ssl() with opts->dane_ctx (or a fresh
+ * context), PKIX verifies the same X509 objects; nothing is decoded
+ * again, only the first MS_RTLS_CHAIN_MAX certificates are used.
  * MS_OK with *out filled (a failing check is a result, not an error);
  * MS_ERR_INVALID for NULL ssl/h/out or an unknown opts version,
  * MS_ERR_STATE when the handshake has not finished.  `ssl` is only read.
@@ -104,6 +128,8 @@ MS_RTLS_API ms_status ms_rtls_verify_peer(const struct ms_env *env, SSL *ssl,
  * The same on a chain the caller holds (leaf first, DER, borrowed), for a
  * host that is not from a route: `mx_name` is the PKIX reference identity
  * (A-labels), `dane` the host's TLSA lookup (NULL: no DANE check).
+ * Each certificate is decoded here (ms_dane_verify with opts->dane_ctx,
+ * whose cache may spare the decoding, and d2i_X509 for PKIX).
  * MS_ERR_INVALID for NULL mx_name/out or an unknown opts version.
  */
 MS_RTLS_API ms_status ms_rtls_verify_chain(const struct ms_env *env,

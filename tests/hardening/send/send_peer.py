@@ -26,15 +26,31 @@ Modes:
   ehlosilent     the greeting, then no reply to EHLO (tests/requiretls/
                  test_deliver.c: a stalled peer never blocks a step)
   tlssilent      220 to STARTTLS, reads the ClientHello, never answers it
+  mail451        over TLS, 451 to every MAIL FROM (the sender tries the next
+                 MX host); the certificate is picked by the client's SNI:
+                 NAME.chain.pem and NAME.key beside CERT when they exist
+                 (tests/requiretls/test_deliver.c: two verified sessions
+                 in one delivery)
 In the drain modes the receive buffer is 16 KiB, so the client's writes
 block as soon as its own send buffer is full.
 """
-import socket, ssl, sys, threading, time
+import os, socket, ssl, sys, threading, time
 
 logpath, mode, cert, key = sys.argv[1:5]
 addrs = sys.argv[5:]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
+if mode == "mail451":
+    certdir = os.path.dirname(cert)
+
+    def by_sni(sock, name, _ctx):
+        c = os.path.join(certdir, f"{name}.chain.pem") if name else ""
+        if c and os.path.exists(c):
+            sub = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            sub.load_cert_chain(c, os.path.join(certdir, f"{name}.key"))
+            sock.context = sub
+
+    ctx.sni_callback = by_sni
 lock = threading.Lock()
 
 
@@ -105,6 +121,8 @@ def session(conn):
                     s.sendall(b"220 go ahead\r\n")
                     s = ctx.wrap_socket(s, server_side=True)
                     buf, tls = b"", True
+            elif verb == "MAIL" and mode == "mail451" and tls:
+                s.sendall(b"451 4.3.0 try again later\r\n")
             elif verb in ("MAIL", "RCPT", "RSET", "NOOP"):
                 s.sendall(b"250 2.0.0 ok\r\n")
             elif verb == "DATA":
