@@ -16,7 +16,10 @@
  * The -handshake cases start where an MTA is after STARTTLS: the chain the
  * client's libssl decoded in a real handshake (over a BIO pair), ours through
  * ms_dane_verify_ssl (no cache), OpenSSL's native DANE on the same X509
- * objects; neither side decodes a certificate.
+ * objects; neither side decodes a certificate.  The -handshake-warm cases
+ * run ours on the cached context: the decoded objects of an earlier
+ * handshake with the same server are in the cache, and the signatures
+ * between its CA certificates in the memo.
  *
  * Output, one line per case and chain type (see docs/PERFORMANCE.md):
  *   bench <case>/openssl ours_ns=<median> openssl_ns=<median> ratio=<openssl/ours>
@@ -306,7 +309,7 @@ int main(int argc, char **argv)
 	for (int rsa = 1; rsa >= 0; rsa--) {
 		struct chain c;
 		mkchain(&c, rsa);
-		struct bcase cases[13];
+		struct bcase cases[16];
 		memset(cases, 0, sizeof(cases));
 		cases[0] = (struct bcase){ .name = "ee-311-der", .ncerts = 2, .nrecs = 1 };
 		mkrec(&cases[0].recs[0], &c, 0, 3, 1, 1, 0);
@@ -341,7 +344,14 @@ int main(int argc, char **argv)
 			cases[10 + i].name = tah[i];
 			cases[10 + i].hs = 1;
 		}
-		for (int i = 0; i < 13; i++) {
+		const char *tahw[3] = { "ta-depth1-handshake-warm", "ta-depth2-handshake-warm",
+					"ta-depth4-handshake-warm" };
+		for (int i = 0; i < 3; i++) {
+			cases[13 + i] = cases[10 + i];
+			cases[13 + i].name = tahw[i];
+			cases[13 + i].warm = 1;
+		}
+		for (int i = 0; i < 16; i++) {
 			char label[64];
 			snprintf(label, sizeof(label), "%s-%s", cases[i].name, rsa ? "rsa2048" : "p256");
 			if (only && strstr(label, only) == NULL)
