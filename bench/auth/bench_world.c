@@ -3,6 +3,7 @@
  * bench-inbound measure on (bench_world.h).
  */
 #include "bench_world.h"
+#include "../common/bench_common.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -24,21 +25,6 @@ void bench_add(const char *name, uint16_t type, const char *value)
 	snprintf(r->value, sizeof(r->value), "%s", value);
 }
 
-static size_t wire_name(const char *name, uint8_t *out)
-{
-	size_t o = 0;
-	for (const char *p = name; *p;) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-		out[o++] = (uint8_t)l;
-		memcpy(out + o, p, l);
-		o += l;
-		p += l + (dot != NULL);
-	}
-	out[o++] = 0;
-	return o;
-}
-
 size_t bench_rdata(const struct bench_rr *r, uint8_t *out)
 {
 	switch (r->type) {
@@ -56,7 +42,7 @@ size_t bench_rdata(const struct bench_rr *r, uint8_t *out)
 		inet_pton(AF_INET, r->value, out);
 		return 4;
 	case MS_DNS_T_PTR:
-		return wire_name(r->value, out);
+		return bench_wire_name(r->value, out);
 	}
 	return 0;
 }

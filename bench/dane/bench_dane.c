@@ -24,6 +24,8 @@
  * Output, one line per case and chain type (see docs/PERFORMANCE.md):
  *   bench <case>/openssl ours_ns=<median> openssl_ns=<median> ratio=<openssl/ours>
  */
+#include "../common/bench_common.h"
+
 #include <mailsec/dane.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -50,41 +52,6 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void ext(X509 *x, X509 *iss, int nid, const char *v)
-{
-	X509V3_CTX c;
-	X509V3_set_ctx_nodb(&c);
-	X509V3_set_ctx(&c, iss, x, NULL, NULL, 0);
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &c, nid, v);
-	if (e == NULL || !X509_add_ext(x, e, -1))
-		die("extension");
-	X509_EXTENSION_free(e);
-}
-
-static X509 *mkcert(EVP_PKEY *k, const char *cn, X509 *iss, EVP_PKEY *ik, int ca, long serial)
-{
-	X509 *x = X509_new();
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_NAME *n = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, iss ? X509_get_subject_name(iss) : n);
-	X509_gmtime_adj(X509_getm_notBefore(x), -86400);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365);
-	X509_set_pubkey(x, k);
-	X509 *i = iss ? iss : x;
-	ext(x, i, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-	ext(x, i, NID_subject_key_identifier, "hash");
-	ext(x, i, NID_authority_key_identifier, "keyid:always");
-	if (!ca) {
-		ext(x, i, NID_subject_alt_name, "DNS:mx.example.test");
-		ext(x, i, NID_ext_key_usage, "serverAuth");
-	}
-	if (!X509_sign(x, iss ? ik : k, EVP_sha256()))
-		die("sign");
-	return x;
-}
-
 struct chain {
 	X509 *x[DEPTH];
 	unsigned char *der[DEPTH];
@@ -92,39 +59,6 @@ struct chain {
 	SSL *cl, *sv;   /* a finished handshake: the server sent x[0..DEPTH-1] */
 	SSL_CTX *cctx, *sctx;
 };
-
-/* A real TLS handshake over a BIO pair, so that the client's peer chain
- * holds the X509 objects libssl decoded (what an MTA has after STARTTLS). */
-static void handshake(struct chain *c, EVP_PKEY *leafkey)
-{
-	c->sctx = SSL_CTX_new(TLS_server_method());
-	c->cctx = SSL_CTX_new(TLS_client_method());
-	if (c->sctx == NULL || c->cctx == NULL ||
-	    SSL_CTX_use_certificate(c->sctx, c->x[0]) != 1 ||
-	    SSL_CTX_use_PrivateKey(c->sctx, leafkey) != 1)
-		die("handshake setup");
-	for (int d = 1; d < DEPTH; d++)
-		if (SSL_CTX_add1_chain_cert(c->sctx, c->x[d]) != 1)
-			die("chain cert");
-	SSL_CTX_set_verify(c->cctx, SSL_VERIFY_NONE, NULL);
-	c->sv = SSL_new(c->sctx);
-	c->cl = SSL_new(c->cctx);
-	BIO *b1, *b2;
-	if (c->sv == NULL || c->cl == NULL || BIO_new_bio_pair(&b1, 0, &b2, 0) != 1)
-		die("handshake setup");
-	SSL_set_bio(c->sv, b1, b1);
-	SSL_set_bio(c->cl, b2, b2);
-	SSL_set_accept_state(c->sv);
-	SSL_set_connect_state(c->cl);
-	for (int i = 0; i < 100; i++) {
-		int a = SSL_do_handshake(c->cl), b = SSL_do_handshake(c->sv);
-		if (a == 1 && b == 1)
-			break;
-	}
-	STACK_OF(X509) *sk = SSL_get_peer_cert_chain(c->cl);
-	if (!SSL_is_init_finished(c->cl) || sk == NULL || sk_X509_num(sk) != DEPTH)
-		die("handshake");
-}
 
 static void mkchain(struct chain *c, int rsa)
 {
@@ -138,12 +72,14 @@ static void mkchain(struct chain *c, int rsa)
 	char cn[32];
 	for (int d = DEPTH - 1; d >= 0; d--) {
 		snprintf(cn, sizeof(cn), d ? "CA %d" : "mx.example.test", d);
-		c->x[d] = mkcert(k[d], cn, d == DEPTH - 1 ? NULL : c->x[d + 1],
-				 d == DEPTH - 1 ? NULL : k[d + 1], d > 0, d + 1);
+		c->x[d] = bench_x509_cert(k[d], cn, d == DEPTH - 1 ? NULL : c->x[d + 1],
+					  d == DEPTH - 1 ? NULL : k[d + 1], d > 0, 0,
+					  "DNS:mx.example.test", d + 1);
 		c->der[d] = NULL;
 		c->len[d] = i2d_X509(c->x[d], &c->der[d]);
 	}
-	handshake(c, k[0]);
+	/* the client's libssl decodes the chain, as after STARTTLS */
+	bench_handshake(c->x, DEPTH, k[0], NULL, &c->cl, &c->sv, &c->cctx, &c->sctx);
 	for (int d = 0; d < DEPTH; d++)
 		EVP_PKEY_free(k[d]);
 }

@@ -16,6 +16,8 @@
  * 2 hosts, MTA-STS policy applied, both hosts planned DANE.
  * Usage: bench-plan [ROUTES_PER_ROUND]
  */
+#include "../common/bench_common.h"
+
 #include <mailsec/requiretls_route.h>
 
 #include <arpa/inet.h>
@@ -54,26 +56,11 @@ static void add(const char *name, uint16_t type, const uint8_t *d, size_t len)
 	zone[nzone++].len = len;
 }
 
-static size_t wire_name(const char *name, uint8_t *out)
-{
-	size_t o = 0;
-	for (const char *p = name; *p;) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-		out[o++] = (uint8_t)l;
-		memcpy(out + o, p, l);
-		o += l;
-		p += l + (dot != NULL);
-	}
-	out[o++] = 0;
-	return o;
-}
-
 static void add_mx(const char *owner, uint16_t pref, const char *host)
 {
 	uint8_t b[64];
 	b[0] = (uint8_t)(pref >> 8), b[1] = (uint8_t)pref;
-	add(owner, MS_DNS_T_MX, b, 2 + wire_name(host, b + 2));
+	add(owner, MS_DNS_T_MX, b, 2 + bench_wire_name(host, b + 2));
 }
 
 static void add_addr(const char *owner, const char *ip)

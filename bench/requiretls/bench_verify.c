@@ -33,6 +33,8 @@
  *   bench verify-peer-fresh/openssl ours_ns=... openssl_ns=... ratio=...
  * Usage: bench-verify [CASE]  (CASE: verify-peer or verify-peer-fresh; all by default)
  */
+#include "../common/bench_common.h"
+
 #include <mailsec/dane.h>
 #include <mailsec/requiretls_route.h>
 #include <mailsec/requiretls_verify.h>
@@ -56,6 +58,7 @@
 
 static const char HOST[] = "mx.verify.test";
 static const char DOMAIN[] = "verify.test";
+static const char LEAF_SAN[] = "DNS:mx.verify.test"; /* HOST */
 
 static void die(const char *m)
 {
@@ -71,45 +74,6 @@ static uint64_t cpu_ns(void)
 }
 
 /* ---- the PKI ---- */
-static void ext(X509 *x, X509 *iss, int nid, const char *v)
-{
-	X509V3_CTX c;
-	X509V3_set_ctx_nodb(&c);
-	X509V3_set_ctx(&c, iss, x, NULL, NULL, 0);
-	X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, &c, nid, v);
-	if (e == NULL || !X509_add_ext(x, e, -1))
-		die("extension");
-	X509_EXTENSION_free(e);
-}
-
-static X509 *mkcert(EVP_PKEY *k, const char *cn, X509 *iss, EVP_PKEY *ik, int ca, long serial)
-{
-	X509 *x = X509_new();
-	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
-	X509_NAME *n = X509_get_subject_name(x);
-	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0);
-	X509_set_issuer_name(x, iss ? X509_get_subject_name(iss) : n);
-	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400L * 365);
-	X509_set_pubkey(x, k);
-	X509 *is = iss ? iss : x;
-	ext(x, is, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
-	ext(x, is, NID_subject_key_identifier, "hash");
-	ext(x, is, NID_authority_key_identifier, "keyid:always");
-	if (ca) {
-		ext(x, is, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		ext(x, is, NID_ext_key_usage, "serverAuth");
-		char san[64];
-		snprintf(san, sizeof(san), "DNS:%s", HOST);
-		ext(x, is, NID_subject_alt_name, san);
-	}
-	if (!X509_sign(x, iss ? ik : k, EVP_sha256()))
-		die("sign");
-	return x;
-}
-
 static X509 *certs[NCERT]; /* 0 leaf .. 3 root */
 static EVP_PKEY *leafkey;
 
@@ -122,8 +86,9 @@ static void mkpki(void)
 	const char *cn[NCERT] = { HOST, "bench intermediate 2", "bench intermediate 1",
 				  "bench root" };
 	for (int i = NCERT - 1; i >= 0; i--)
-		certs[i] = mkcert(k[i], cn[i], i == NCERT - 1 ? NULL : certs[i + 1],
-				  i == NCERT - 1 ? NULL : k[i + 1], i > 0, 100 + i);
+		certs[i] = bench_x509_cert(k[i], cn[i], i == NCERT - 1 ? NULL : certs[i + 1],
+					   i == NCERT - 1 ? NULL : k[i + 1], i > 0, 1, LEAF_SAN,
+					   100 + i);
 	leafkey = k[0];
 	for (int i = 1; i < NCERT; i++)
 		EVP_PKEY_free(k[i]);
@@ -133,54 +98,8 @@ static void mkpki(void)
 static SSL *cl, *sv;
 static SSL_CTX *cctx, *sctx;
 
-static void handshake(void)
-{
-	sctx = SSL_CTX_new(TLS_server_method());
-	cctx = SSL_CTX_new(TLS_client_method());
-	if (sctx == NULL || cctx == NULL || SSL_CTX_use_certificate(sctx, certs[0]) != 1 ||
-	    SSL_CTX_use_PrivateKey(sctx, leafkey) != 1)
-		die("handshake setup");
-	for (int i = 1; i < NSENT; i++)
-		if (SSL_CTX_add1_chain_cert(sctx, certs[i]) != 1)
-			die("chain cert");
-	SSL_CTX_set_verify(cctx, SSL_VERIFY_NONE, NULL);
-	sv = SSL_new(sctx);
-	cl = SSL_new(cctx);
-	BIO *b1, *b2;
-	if (sv == NULL || cl == NULL || BIO_new_bio_pair(&b1, 0, &b2, 0) != 1)
-		die("handshake setup");
-	SSL_set_bio(sv, b1, b1);
-	SSL_set_bio(cl, b2, b2);
-	SSL_set_tlsext_host_name(cl, HOST);
-	SSL_set_accept_state(sv);
-	SSL_set_connect_state(cl);
-	for (int i = 0; i < 100; i++) {
-		int a = SSL_do_handshake(cl), b = SSL_do_handshake(sv);
-		if (a == 1 && b == 1)
-			break;
-	}
-	STACK_OF(X509) *sk = SSL_get_peer_cert_chain(cl);
-	if (!SSL_is_init_finished(cl) || sk == NULL || sk_X509_num(sk) != NSENT)
-		die("handshake");
-}
-
 /* ---- the route host, from an in-memory secure resolver ---- */
 static uint8_t tlsa[3 + 32];
-
-static size_t wire_name(const char *name, uint8_t *out)
-{
-	size_t o = 0;
-	for (const char *p = name; *p;) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-		out[o++] = (uint8_t)l;
-		memcpy(out + o, p, l);
-		o += l;
-		p += l + (dot != NULL);
-	}
-	out[o++] = 0;
-	return o;
-}
 
 static ms_status mem_resolve(void *user, const char *name, uint16_t type,
 			     struct ms_dns_result **out)
@@ -194,7 +113,7 @@ static ms_status mem_resolve(void *user, const char *name, uint16_t type,
 	if (strcasecmp(name, DOMAIN) == 0) {
 		if (type == MS_DNS_T_MX) {
 			b[0] = 0, b[1] = 10;
-			len = 2 + wire_name(HOST, b + 2);
+			len = 2 + bench_wire_name(HOST, b + 2);
 		}
 	} else if (strcasecmp(name, HOST) == 0) {
 		if (type == MS_DNS_T_A) {
@@ -365,7 +284,7 @@ int main(int argc, char **argv)
 	 * instructions of ours() and theirs() over N + 1 calls) */
 	const char *once = getenv("BENCH_VERIFY_ONCE");
 	mkpki();
-	handshake();
+	bench_handshake(certs, NSENT, leafkey, HOST, &cl, &sv, &cctx, &sctx);
 	mkroute();
 	if (ms_dane_ctx_new(NULL, &kept_dane) != MS_OK ||
 	    ms_dane_ctx_set_cert_cache(kept_dane, 64) != MS_OK)
