@@ -238,7 +238,9 @@ ms_status ms_dns_process(struct ms_dns_ctx *ctx)
 		uint64_t started = p->started_ns;
 		ms_free(&ctx->env, p);
 		if (r == NULL) {
+			/* answered all the same: a failure, never left waiting */
 			st = MS_ERR_NOMEM;
+			cb(user, ms_dns_oom_result());
 			continue;
 		}
 		ms_dns_finish(ctx, r, started);
@@ -257,7 +259,9 @@ ms_status ms_dns_process(struct ms_dns_ctx *ctx)
 		uint64_t started = p->started_ns;
 		ms_free(&ctx->env, p);
 		if (r == NULL) {
+			/* answered all the same: a failure, never left waiting */
 			st = MS_ERR_NOMEM;
+			cb(user, ms_dns_oom_result());
 			continue;
 		}
 		ms_dns_report(ctx, r, started);

@@ -38,6 +38,9 @@ struct ms_dns_result {
 	 * record array grown later, are separate blocks. */
 	size_t n_inline;
 	int rr_inline;
+	/* The shared out-of-memory failure (ms_dns_oom_result): never freed,
+	 * never written. */
+	int is_static;
 	/* ms_dns_lookup_addr only: how each family's lookup ended, so a
 	 * failed half stays visible (nfamilies 0 for other results). */
 	struct ms_dns_family {
@@ -112,6 +115,15 @@ struct ms_dns_result *ms_dns_result_alloc_packed(const struct ms_env *env,
  * caller sized the room, so this cannot fail. */
 void ms_dns_result_add_inline(struct ms_dns_result *r, uint16_t type,
 			      const uint8_t *rdata, size_t len);
+/*
+ * The result handed to an asynchronous callback when its own result cannot
+ * be allocated: SERVFAIL, INDETERMINATE, EDE 0 "out of memory", no
+ * records.  One shared, read-only object (ms_dns_result_free leaves it, the
+ * builders refuse it), so a lookup is answered even then: a caller waiting
+ * for every callback must not wait forever, and a failure is never read as
+ * an absent record.
+ */
+struct ms_dns_result *ms_dns_oom_result(void);
 /* Drop every record (the combined address lookup, when A failed). */
 void ms_dns_result_clear_records(struct ms_dns_result *r);
 /* A copy of a result for another coalesced lookup: one allocation like

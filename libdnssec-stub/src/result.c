@@ -68,9 +68,23 @@ void ms_dns_result_clear_records(struct ms_dns_result *r)
 	r->n = r->n_inline = 0;
 }
 
+static struct ms_dns_result oom_result = {
+	.outcome = MS_DNS_SERVFAIL,
+	.security = MS_DNS_INDETERMINATE,
+	.ede = 0, /* Other Error */
+	.ede_text = (char *)"out of memory: no result could be built",
+	.cname_secure = -1,
+	.is_static = 1,
+};
+
+struct ms_dns_result *ms_dns_oom_result(void)
+{
+	return &oom_result;
+}
+
 void ms_dns_result_free(struct ms_dns_result *r)
 {
-	if (r == NULL)
+	if (r == NULL || r->is_static)
 		return;
 	for (size_t i = r->n_inline; i < r->n; i++)
 		ms_free(&r->env, r->rr[i].data);
@@ -109,6 +123,8 @@ ms_status ms_dns_result_add(struct ms_dns_result *r, uint16_t type,
 {
 	if (r == NULL || (rdata == NULL && len > 0) || len > 65535)
 		return MS_ERR_INVALID;
+	if (r->is_static)
+		return MS_ERR_STATE;
 	if (r->security == MS_DNS_BOGUS)
 		return MS_ERR_STATE;
 	if (r->n == r->cap) {
@@ -147,6 +163,8 @@ ms_status ms_dns_result_set_meta(struct ms_dns_result *r, uint32_t ttl,
 {
 	if (r == NULL || cname_secure < -1 || cname_secure > 1)
 		return MS_ERR_INVALID;
+	if (r->is_static)
+		return MS_ERR_STATE;
 	if (canonical) {
 		char norm[MS_DNS_NAME_MAX];
 		if (ms_dns_name_normalize(canonical, norm, sizeof(norm), NULL, 0) != MS_OK)
@@ -358,6 +376,7 @@ ms_status ms_dns_result_dup(const struct ms_env *env, const struct ms_dns_result
 	c->rr = NULL;
 	c->n = c->cap = c->n_inline = 0;
 	c->rr_inline = 0;
+	c->is_static = 0; /* a copy of the shared failure is the caller's */
 	ms_status st = MS_OK;
 	if (r->ede_text && (c->ede_text = ms_strdup(&c->env, r->ede_text)) == NULL)
 		st = MS_ERR_NOMEM;

@@ -267,8 +267,13 @@ MS_DNS_API ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name,
 				   char *why, size_t whylen);
 /** The descriptor to poll for readability; -1 if none. */
 MS_DNS_API int ms_dns_fd(struct ms_dns_ctx *ctx);
-/** Deliver finished and timed-out lookups.  Returns MS_OK or an error if
- * libunbound failed. */
+/** Deliver finished and timed-out lookups: every lookup whose submit
+ * returned MS_OK gets its callback exactly once (unless cancelled).
+ * Returns MS_OK, MS_ERR_INTERNAL if libunbound failed, or MS_ERR_NOMEM when
+ * some result could not be built: that lookup's callback then gets a
+ * shared failure result (SERVFAIL, INDETERMINATE, EDE 0 "out of memory",
+ * no records; ms_dns_result_free leaves it), never nothing, so a caller
+ * waiting for every callback is not left waiting. */
 MS_DNS_API ms_status ms_dns_process(struct ms_dns_ctx *ctx);
 /** Milliseconds until the nearest async deadline, -1 if none is pending. */
 MS_DNS_API int ms_dns_next_timeout_ms(struct ms_dns_ctx *ctx);
