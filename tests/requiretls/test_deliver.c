@@ -21,6 +21,7 @@
  *     handshake is validation-failure, the plaintext retry is not observed.
  */
 #include "mstest.h"
+#include "cache_metric.h"
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -820,22 +821,6 @@ START_TEST(ca_store_loaded_once)
 	ms_rtls_route_free(r);
 }
 END_TEST
-
-/* The certificate-cache lookups of the kept DANE context (libdane's
- * dane_cert_cache_total{result}), through its env's metric hook. */
-struct cache_counts {
-	int hit, miss;
-};
-static void cache_metric(void *user, const struct ms_metric_event *ev)
-{
-	struct cache_counts *c = user;
-	if (strcmp(ev->name, "dane_cert_cache_total") != 0 || ev->nlabels != 1)
-		return;
-	if (strcmp(ev->labels[0].value, "hit") == 0)
-		c->hit += (int)ev->value;
-	else if (strcmp(ev->labels[0].value, "miss") == 0)
-		c->miss += (int)ev->value;
-}
 
 /* What each domain's deciding attempt saw. */
 struct seen {

@@ -9,6 +9,7 @@
  *     world's demo PKI: DANE match and mismatch, PKIX match, a wrong name,
  *     the RFC 6125 wildcard rules, a clientAuth-only certificate.
  */
+#include "cache_metric.h"
 #include "pki.h"
 
 #include <arpa/inet.h>
@@ -565,22 +566,6 @@ START_TEST(verify_expired_leaf)
 	ms_rtls_route_free(r);
 }
 END_TEST
-
-/* The certificate-cache lookups of a DANE context, through its env's
- * metric hook (libdane: dane_cert_cache_total{result=hit|miss}). */
-struct cache_counts {
-	int hit, miss;
-};
-static void cache_metric(void *user, const struct ms_metric_event *ev)
-{
-	struct cache_counts *c = user;
-	if (strcmp(ev->name, "dane_cert_cache_total") != 0 || ev->nlabels != 1)
-		return;
-	if (strcmp(ev->labels[0].value, "hit") == 0)
-		c->hit += (int)ev->value;
-	else if (strcmp(ev->labels[0].value, "miss") == 0)
-		c->miss += (int)ev->value;
-}
 
 /* The same fields, whether the context and store are kept or not. */
 static void assert_same_peer(const struct ms_rtls_peer *a, const struct ms_rtls_peer *b)
