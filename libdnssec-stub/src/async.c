@@ -80,7 +80,6 @@ ms_status ms_dns_submit(struct ms_dns_ctx *ctx, const char *name, uint16_t type,
 	p->ctx = ctx;
 	memcpy(p->name, norm, nl + 1);
 	p->type = type;
-	p->async = 1;
 	p->cb = cb;
 	p->user = user;
 	uint64_t timeout_ns = (uint64_t)ctx->timeout_ms * 1000000u;

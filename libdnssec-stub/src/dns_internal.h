@@ -127,7 +127,7 @@ struct ms_dns_result *ms_dns_oom_result(void);
 /* Drop every record (the combined address lookup, when A failed). */
 void ms_dns_result_clear_records(struct ms_dns_result *r);
 /* A copy of a result for another coalesced lookup: one allocation like
- * the answer's own (ms_dns_result_dup for a combined address result). */
+ * the answer's own, what ms_dns_result_dup makes with r's allocator. */
 struct ms_dns_result *ms_dns_result_copy(const struct ms_dns_result *r);
 /* Merge the records of `b` into `a` (used by the combined address lookup). */
 ms_status ms_dns_result_absorb(struct ms_dns_result *a,

@@ -16,7 +16,6 @@ struct ms_dns_pending {
 	uint64_t id;              /* async id handed to the caller */
 	uint64_t started_ns;
 	uint64_t deadline_ns;
-	int async;
 	/* sync only: set under ctx->lock by the libunbound callback. */
 	int done;
 	int err;
