@@ -143,6 +143,19 @@ static ms_status parse_networks(struct mm_config *c, const char *v, unsigned lin
 	return MS_OK;
 }
 
+/* A table line "WORD rest": *end is where WORD ends, *rest where the rest
+ * begins (past the white space between them). */
+static void split_word(const char *v, const char **end, const char **rest)
+{
+	const char *p = v;
+	while (*p && !is_space(*p))
+		p++;
+	*end = p;
+	while (is_space(*p))
+		p++;
+	*rest = p;
+}
+
 /* KeyTable NAME DOMAIN:SELECTOR:KEYFILE */
 static ms_status parse_key(struct mm_config *c, const char *v, unsigned line, char *why,
 			   size_t whylen)
@@ -150,12 +163,8 @@ static ms_status parse_key(struct mm_config *c, const char *v, unsigned line, ch
 	if (c->nkeys >= MS_DKIM_SIGNTAB_MAX_KEYS)
 		return fail(why, whylen, MS_ERR_LIMIT, line, "KeyTable: more than %u keys",
 			    MS_DKIM_SIGNTAB_MAX_KEYS);
-	const char *sp = v;
-	while (*sp && !is_space(*sp))
-		sp++;
-	const char *rest = sp;
-	while (is_space(*rest))
-		rest++;
+	const char *sp, *rest;
+	split_word(v, &sp, &rest);
 	const char *c1 = strchr(rest, ':');
 	const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 	if (sp == v || *rest == '\0' || c1 == NULL || c2 == NULL || c1 == rest ||
@@ -190,12 +199,8 @@ static ms_status parse_rule(struct mm_config *c, const char *v, unsigned line, c
 	if (c->nrules >= MS_DKIM_SIGNTAB_MAX_RULES)
 		return fail(why, whylen, MS_ERR_LIMIT, line, "SigningTable: more than %u rules",
 			    MS_DKIM_SIGNTAB_MAX_RULES);
-	const char *sp = v;
-	while (*sp && !is_space(*sp))
-		sp++;
-	const char *rest = sp;
-	while (is_space(*rest))
-		rest++;
+	const char *sp, *rest;
+	split_word(v, &sp, &rest);
 	if (sp == v || *rest == '\0')
 		return fail(why, whylen, MS_ERR_CONFIG, line, "SigningTable: PATTERN KEYNAME[,KEYNAME] expected");
 	struct mm_rule *r = realloc(c->rules, (c->nrules + 1) * sizeof(*r));
